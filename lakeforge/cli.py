@@ -1,0 +1,80 @@
+"""The ``lakeforge`` command line. Each area of LakeForge adds its commands in its own module."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from lakeforge.errors import LakeForgeError
+from lakeforge.settings import get_settings
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="LakeForge: metadata-driven ingestion.")
+db_app = typer.Typer(no_args_is_help=True, help="The metadata store.")
+app.add_typer(db_app, name="db")
+console = Console()
+err_console = Console(stderr=True)
+
+
+def fail(error: LakeForgeError, code: int = 2) -> None:
+    """Print one clear sentence and exit with a meaningful code (2: bad input or settings)."""
+    err_console.print(f"[bold red]error:[/] {error.sentence()}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+@db_app.command("migrate")
+def db_migrate(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Apply pending schema migrations (safe to run again, and from several processes)."""
+    from lakeforge.metadata.db import open_database
+    from lakeforge.metadata.migrate import migrate
+
+    with open_database(get_settings()) as db:
+        result = migrate(db)
+    if as_json:
+        print(json.dumps({"applied": result.applied, "already_applied": result.already_applied}))
+    else:
+        console.print(result.summary())
+
+
+@db_app.command("status")
+def db_status() -> None:
+    """Where the metadata store is and which migrations are pending."""
+    from lakeforge.metadata.db import open_database
+    from lakeforge.metadata.migrate import pending
+
+    with open_database(get_settings()) as db:
+        waiting = pending(db)
+        console.print(f"Metadata store: {db.description}")
+    console.print(f"Pending migrations: {', '.join(waiting) if waiting else 'none'}")
+
+
+@db_app.command("stop")
+def db_stop() -> None:
+    """Stop the embedded Postgres (its data stays in the state folder)."""
+    from lakeforge.metadata.embedded import EmbeddedPostgres
+
+    EmbeddedPostgres(get_settings().state_dir).stop()
+    console.print("Embedded Postgres stopped.")
+
+
+def main() -> None:
+    """Entry point: LakeForge errors become one sentence and exit code 2, never a traceback."""
+    try:
+        app(standalone_mode=False)
+    except LakeForgeError as error:
+        err_console.print(f"[bold red]error:[/] {error.sentence()}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except typer.Exit as done:
+        sys.exit(done.exit_code)
+    except typer.Abort:
+        sys.exit(130)
+    except Exception as error:  # click usage errors
+        import click
+
+        if isinstance(error, click.ClickException):
+            error.show()
+            sys.exit(error.exit_code)
+        raise

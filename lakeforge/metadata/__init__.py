@@ -1,0 +1,1 @@
+"""The metadata store: schema, migrations, connections and typed repositories."""

@@ -1,0 +1,126 @@
+"""One typed place for every LakeForge setting (environment prefix ``LAKEFORGE_``).
+
+Where the metadata store lives is decided here, in this order:
+
+1. ``LAKEFORGE_LAKEBASE_INSTANCE`` or ``LAKEFORGE_LAKEBASE_ENDPOINT``: real Lakebase,
+   a fresh OAuth token per pooled connection.
+2. ``LAKEFORGE_DATABASE_URL``: any Postgres server.
+3. Neither: an embedded Postgres under ``LAKEFORGE_STATE_DIR``.
+
+>>> settings = Settings(state_dir=Path("/tmp/lf"))
+>>> settings.metadata_store
+'embedded'
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from lakeforge.errors import ConfigurationError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+EngineName = Literal["auto", "embedded", "spark"]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LAKEFORGE_", extra="forbid", frozen=True)
+
+    state_dir: Path = Field(
+        default=PROJECT_ROOT / ".state",
+        description="Folder for LakeForge's local state: embedded Postgres, lakehouse, logs.",
+    )
+    database_url: str | None = Field(default=None, description="Postgres URL of the metadata store.")
+    lakebase_instance: str | None = Field(default=None, description="Provisioned Lakebase instance name.")
+    lakebase_endpoint: str | None = Field(
+        default=None,
+        description="Autoscaling Lakebase endpoint, projects/P/branches/B/endpoints/E.",
+    )
+    lakebase_database: str = Field(default="databricks_postgres")
+    lakebase_user: str | None = Field(
+        default=None, description="Postgres role for Lakebase; defaults to the SDK's current user."
+    )
+    pool_min_size: int = Field(default=1, ge=0)
+    pool_max_size: int = Field(default=10, ge=1)
+    # Lakebase tokens live one hour: recycle connections well before that.
+    pool_max_lifetime_seconds: float = Field(default=45 * 60, gt=0, le=55 * 60)
+
+    databricks_host: str | None = Field(
+        default=None, description="Workspace URL; unset means the local workspace stands in."
+    )
+    engine: EngineName = Field(default="auto", description="Data engine: auto, embedded or spark.")
+    lakehouse_dir: Path | None = Field(
+        default=None,
+        description="Where the embedded engine keeps Delta tables (default STATE_DIR/lakehouse).",
+    )
+    default_catalog: str = Field(default="main")
+
+    api_host: str = Field(default="127.0.0.1")
+    api_port: int = Field(default=8765, ge=1, le=65535)
+    workspace_port: int = Field(default=8766, ge=1, le=65535)
+    web_port: int = Field(default=3000, ge=1, le=65535)
+
+    @field_validator("lakebase_endpoint")
+    @classmethod
+    def _endpoint_is_a_path(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("projects/"):
+            raise ValueError("expected projects/<project>/branches/<branch>/endpoints/<endpoint>")
+        return value
+
+    @property
+    def metadata_store(self) -> Literal["lakebase", "url", "embedded"]:
+        if self.lakebase_instance or self.lakebase_endpoint:
+            return "lakebase"
+        if self.database_url:
+            return "url"
+        return "embedded"
+
+    @property
+    def lakehouse_path(self) -> Path:
+        return self.lakehouse_dir or self.state_dir / "lakehouse"
+
+
+def _explain(error: ValidationError) -> ConfigurationError:
+    first = error.errors()[0]
+    name = "LAKEFORGE_" + "_".join(str(part) for part in first["loc"]).upper()
+    if first["type"] == "extra_forbidden":
+        return ConfigurationError(
+            "is not a LakeForge setting",
+            field=name,
+            fix="Remove it or check its spelling; docs/settings.md lists every setting.",
+        )
+    allowed = first.get("ctx", {}).get("expected")
+    fix = f"Use one of {allowed}." if allowed else "Fix the value and try again."
+    return ConfigurationError(f"{first['msg']} (got {first.get('input')!r})", field=name, fix=fix)
+
+
+def _unknown_environment_settings() -> list[str]:
+    known = {f"LAKEFORGE_{name.upper()}" for name in Settings.model_fields}
+    return sorted(key for key in os.environ if key.startswith("LAKEFORGE_") and key not in known)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment, turning validation failures into one clear sentence."""
+    unknown = _unknown_environment_settings()
+    if unknown:
+        raise ConfigurationError(
+            "is not a LakeForge setting",
+            field=unknown[0],
+            fix="Remove it or check its spelling; docs/settings.md lists every setting.",
+        )
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as error:
+        raise _explain(error) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return load_settings()

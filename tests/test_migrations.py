@@ -1,0 +1,56 @@
+"""`lakeforge db migrate`: creates the schema once, is idempotent, and is safe to run concurrently."""
+
+from __future__ import annotations
+
+import threading
+
+import psycopg
+
+from lakeforge.metadata.db import open_database
+from lakeforge.metadata.migrate import discover, migrate
+from lakeforge.settings import load_settings
+
+
+def _empty_database(pg_admin_url: str, name: str) -> str:
+    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {name}")
+    return psycopg.conninfo.make_conninfo(pg_admin_url, dbname=name)
+
+
+def test_migrate_creates_schema_then_changes_nothing(pg_admin_url, tmp_path):
+    url = _empty_database(pg_admin_url, "migrate_once")
+    with open_database(load_settings(database_url=url, state_dir=tmp_path)) as db:
+        first = migrate(db)
+        second = migrate(db)
+        with db.connection() as conn:
+            tables = {
+                r["table_name"]
+                for r in conn.execute(
+                    "SELECT table_name FROM information_schema.tables WHERE table_schema IN ('lakeforge','lakeforge_log')"
+                )
+            }
+    assert first.applied == [m.name for m in discover()]
+    assert second.applied == []
+    assert "nothing changed" in second.summary()
+    assert {"source", "dq_rule", "batch_run", "dq_run", "api_token"} <= tables
+
+
+def test_concurrent_migrations_apply_each_file_once(pg_admin_url, tmp_path):
+    url = _empty_database(pg_admin_url, "migrate_concurrent")
+    results = []
+
+    def run() -> None:
+        with open_database(load_settings(database_url=url, state_dir=tmp_path)) as db:
+            results.append(migrate(db))
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    applied = sorted(name for result in results for name in result.applied)
+    assert applied == sorted(m.name for m in discover())
+    with psycopg.connect(url) as conn:
+        count = conn.execute("SELECT count(*) FROM public.lakeforge_schema_migration").fetchone()
+    assert count == (len(discover()),)
