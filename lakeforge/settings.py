@@ -66,6 +66,30 @@ class Settings(BaseSettings):
     workspace_port: int = Field(default=8766, ge=1, le=65535)
     web_port: int = Field(default=3000, ge=1, le=65535)
 
+    # Orchestration: where notebooks live in the workspace and how the reconciler behaves.
+    workspace_notebook_dir: str = Field(
+        default="/Workspace/Shared/lakeforge/notebooks",
+        description="Workspace folder holding source_to_raw, raw_to_bronze, pipeline_dlt and sync_jobs.",
+    )
+    wheel_path: str | None = Field(
+        default=None, description="LakeForge wheel attached to job clusters, e.g. /Volumes/main/lf/whl/x.whl."
+    )
+    default_spark_version: str = Field(default="16.4.x-scala2.12")
+    default_node_type_id: str | None = Field(
+        default=None, description="Node type for profiles without one and without a policy."
+    )
+    notification_destination_id: str | None = Field(
+        default=None, description="Databricks notification destination for failed runs of groups with a channel."
+    )
+    pipeline_development: bool = Field(default=False, description="Create pipelines in development mode.")
+    sync_schedule: str = Field(default="0 0/15 * * * ?", description="Quartz schedule of lakeforge-sync-jobs.")
+    sync_schedule_timezone: str = Field(default="UTC")
+    sync_delete_grace_seconds: float = Field(
+        default=24 * 3600, ge=0, description="How long a removed group's job stays paused before deletion."
+    )
+    sync_requests_per_second: float = Field(default=20.0, gt=0, description="Reconciler API rate limit.")
+    sync_lock_timeout_seconds: float = Field(default=30.0, ge=0)
+
     @field_validator("lakebase_endpoint")
     @classmethod
     def _endpoint_is_a_path(cls, value: str | None) -> str | None:
