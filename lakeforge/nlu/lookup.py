@@ -1,0 +1,57 @@
+"""What the parser may read from the metadata store: known names and run-log batch references.
+
+Everything here is read-only; without a database the parser still works on syntax alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from lakeforge.metadata.db import Database
+
+
+@dataclass
+class Known:
+    """Names that exist, so "ordrs" can be read as "orders" and a bare name as source or group."""
+
+    sources: dict[str, str] = field(default_factory=dict)  # source -> its group
+    groups: set[str] = field(default_factory=set)
+    rules: dict[str, set[str]] = field(default_factory=dict)  # source -> rule names
+
+    @property
+    def names(self) -> set[str]:
+        return set(self.sources) | self.groups
+
+
+def load_known(db: Database | None) -> Known:
+    if db is None:
+        return Known()
+    known = Known()
+    with db.connection() as conn:
+        for row in conn.execute(
+            "SELECT s.name, g.name AS group_name FROM lakeforge.source s "
+            "JOIN lakeforge.source_group g ON g.id = s.source_group_id"
+        ):
+            known.sources[row["name"]] = row["group_name"]
+        known.groups = {row["name"] for row in conn.execute("SELECT name FROM lakeforge.source_group")}
+        for row in conn.execute(
+            "SELECT s.name AS source, r.name FROM lakeforge.dq_rule r JOIN lakeforge.source s ON s.id = r.source_id"
+        ):
+            known.rules.setdefault(row["source"], set()).add(row["name"])
+    return known
+
+
+def last_batch(db: Database, name: str, *, status: str | None) -> int | None:
+    """The newest batch of a source or group (optionally with a status), from the run log."""
+    query = (
+        "SELECT b.batch_id FROM lakeforge_log.batch_run b "
+        "WHERE (b.source_name = %(name)s OR b.group_name = %(name)s OR b.group_name = ("
+        "  SELECT g.name FROM lakeforge.source s JOIN lakeforge.source_group g ON g.id = s.source_group_id"
+        "  WHERE s.name = %(name)s))"
+    )
+    if status:
+        query += " AND b.status = %(status)s"
+    query += " ORDER BY b.batch_id DESC LIMIT 1"
+    with db.connection() as conn:
+        row = conn.execute(query, {"name": name, "status": status}).fetchone()
+    return int(row["batch_id"]) if row else None

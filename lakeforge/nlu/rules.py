@@ -1,0 +1,573 @@
+"""The embedded rule-based parser: free text to a proposed intent, no model and no network.
+
+It reads the verb family (with synonyms and typo correction), the nouns around it and the
+values it can recognise (paths, quoted expressions, channels, batch ids, schedules). A
+required value it cannot find becomes a clarifying question; it never fills one in by guessing.
+
+>>> parse_rules("pause the sales group").intent
+{'kind': 'pause_schedule', 'group': 'sales'}
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from lakeforge.metadata.db import Database
+from lakeforge.nlu import vocabulary as vocab
+from lakeforge.nlu.lookup import Known, last_batch
+from lakeforge.nlu.result import ParseResult
+from lakeforge.nlu.schedule_text import to_quartz
+from lakeforge.nlu.text import SLUG, Text, closest, correct, slugify, split
+
+_LEADING = re.compile(r"^\s*(?:/?lakeforge\b|@lakeforge\b|<@[A-Z0-9]+>)\s*", re.IGNORECASE)
+_BATCH_ID = re.compile(
+    r"(?:#|\bbatch(?:\s+(?:id|number|no\.?))?\s*#?\s*|\b(?:re)?run\s+#?|\bid\s+)(\d{1,12})\b", re.IGNORECASE
+)
+_BARE_NUMBER = re.compile(r"^\s*\d{1,12}\s*$")
+_EXTENSIONS = {".csv": "csv", ".json": "json", ".jsonl": "json", ".parquet": "parquet", ".pq": "parquet"}
+
+
+@dataclass
+class Message:
+    """One message prepared for reading: protected values, corrected words, known names."""
+
+    text: Text
+    words: list[str]
+    known: Known
+    typos: int
+
+    @property
+    def wordset(self) -> set[str]:
+        return set(self.words)
+
+    def has(self, words: frozenset[str] | set[str]) -> bool:
+        return not self.wordset.isdisjoint(words)
+
+    def families(self) -> list[str]:
+        return [f for f in (vocab.family(w) for w in self.words) if f is not None]
+
+    def after(self, markers: frozenset[str] | set[str], *, skip: frozenset[str] = vocab.FILLER) -> str | None:
+        """The first name-like word after any of ``markers`` ("group sales" -> sales)."""
+        for index, word in enumerate(self.words):
+            if word in markers:
+                for follower in self.words[index + 1 : index + 4]:
+                    if follower in skip and follower not in self.known.names:
+                        continue
+                    if self.is_name(follower):
+                        return follower
+                    break
+        return None
+
+    def before(self, markers: frozenset[str] | set[str]) -> str | None:
+        """The name-like word right before a marker ("the sales group" -> sales)."""
+        for index, word in enumerate(self.words[1:], start=1):
+            if word in markers and self.is_name(self.words[index - 1]):
+                return self.words[index - 1]
+        return None
+
+    def is_name(self, word: str) -> bool:
+        if word in self.known.names:
+            return True
+        return bool(SLUG.match(word)) and word not in vocab.NOT_A_NAME and not word.isdigit()
+
+    def names(self) -> list[str]:
+        return [w for w in self.words if self.is_name(w)]
+
+
+def _prepare(raw: str, known: Known) -> Message:
+    text = split(_LEADING.sub("", raw))
+    words: list[str] = []
+    typos = 0
+    names = known.names
+    for word in text.words:
+        if word in names:
+            words.append(word)
+            continue
+        fixed = correct(word, vocab.KEYWORDS)
+        if fixed == word and names and len(word) >= 4:
+            # A typo in a known name ("ordres") reads as the name.
+            fixed = closest(word, names) or word
+        typos += fixed != word
+        words.append(fixed)
+    return Message(text=text, words=words, known=known, typos=typos)
+
+
+# -- slot readers -------------------------------------------------------------------------
+
+
+def _source_name(msg: Message) -> str | None:
+    known = [w for w in msg.words if w in msg.known.sources]
+    if known:
+        return known[0]
+    return (
+        msg.after(frozenset({"called", "named"}))
+        or msg.after(vocab.SOURCE_NOUNS)
+        or msg.before(vocab.SOURCE_NOUNS)
+        or next(iter(msg.names()), None)
+    )
+
+
+def _group_name(msg: Message) -> str | None:
+    known = [w for w in msg.words if w in msg.known.groups]
+    if known:
+        return known[0]
+    explicit = msg.after(vocab.GROUP_NOUNS) or msg.before(vocab.GROUP_NOUNS)
+    if explicit:
+        return explicit
+    # A source named where a group is expected: its group, when the store knows it.
+    for word in msg.words:
+        if word in msg.known.sources:
+            return msg.known.sources[word]
+    if msg.known.names:
+        return None
+    return next(iter(msg.names()), None)
+
+
+def _target(msg: Message) -> dict[str, Any]:
+    """What to run: a source (with its group when known) or a group."""
+    for word in msg.words:
+        if word in msg.known.sources:
+            return {"group": msg.known.sources[word], "sources": [word]}
+        if word in msg.known.groups:
+            return {"group": word}
+    explicit_source = msg.after(vocab.SOURCE_NOUNS) or msg.before(vocab.SOURCE_NOUNS)
+    group = msg.after(vocab.GROUP_NOUNS) or msg.before(vocab.GROUP_NOUNS)
+    if explicit_source:
+        return {"group": group, "sources": [explicit_source]} if group else {"source": explicit_source}
+    if group:
+        return {"group": group}
+    name = next(iter(msg.names()), None)
+    return {"target": name} if name else {}
+
+
+def _batch_id(msg: Message, db: Database | None) -> tuple[int | None, str | None]:
+    """A batch id typed or referred to ("last failed batch of orders"); else the question to ask."""
+    found = _BATCH_ID.search(msg.text.rest) or _BARE_NUMBER.match(msg.text.rest)
+    if found:
+        return int(found.group(1) if found.lastindex else found.group(0)), None
+    numbers = [w for w in msg.words if w.isdigit()]
+    if len(numbers) == 1:
+        return int(numbers[0]), None
+    refers = msg.has(frozenset({"last", "latest", "previous", "recent", "yesterday", "tonight", "night"}))
+    if not refers and not msg.has(vocab.BATCH_NOUNS):
+        return None, "Which batch should I rerun? Give its id (e.g. `rerun 42`) or say `last failed batch of orders`."
+    name = next((w for w in msg.words if w in msg.known.names), None) or next(iter(msg.names()), None)
+    if name is None:
+        return None, "Which source or group's batch do you mean? e.g. `rerun the last failed batch of orders`."
+    status = "failed" if msg.has(frozenset({"failed", "failures", "failing", "broken", "errors"})) else None
+    if db is None:
+        return None, f"I cannot look up the last batch of {name} without the run log: give the batch id."
+    batch = last_batch(db, name, status=status)
+    if batch is None:
+        what = "failed batch" if status else "batch"
+        return None, f"I found no {what} of {name} in the run log: give the batch id."
+    return batch, None
+
+
+def _format(msg: Message) -> str | None:
+    for word in msg.words:
+        if word in vocab.FORMATS:
+            return word
+        if word in vocab.FORMAT_ALIASES:
+            return vocab.FORMAT_ALIASES[word]
+    for location in msg.text.locations:
+        for extension, fmt in _EXTENSIONS.items():
+            if location.lower().rstrip("/").endswith(extension) or f"{extension}/" in location.lower():
+                return fmt
+        if location.lower().startswith("jdbc:"):
+            return "jdbc"
+    return None
+
+
+def _load_mode(msg: Message) -> dict[str, Any]:
+    slots: dict[str, Any] = {}
+    if msg.has(frozenset({"incremental", "incrementally", "incremently"})):
+        slots["load_mode"] = "incremental"
+        column = msg.after(frozenset({"watermark", "by", "using"}), skip=frozenset({"column", "the", "on"}))
+        if column is None and "incremental" in msg.words:
+            index = msg.words.index("incremental")
+            follow = msg.words[index + 1 : index + 3]
+            if len(follow) == 2 and follow[0] == "on" and msg.is_name(follow[1]):
+                column = follow[1]
+        if column:
+            slots["watermark_column"] = column
+    elif "full" in msg.words:
+        slots["load_mode"] = "full"
+    return slots
+
+
+_EXPRESSION_AFTER = re.compile(
+    r"(?:\b(?:that|where|expect(?:ing)?|ensure|ensuring|check(?:ing)?|requires?|with expression|"
+    r"expression)\b|:)\s*(?P<expr>.+?)(?:\s*,?\s*\b(?:and |or |then |else )?(?:action\s*=?\s*)?"
+    r"(?:(?:to |and )?(?:drop|warn|fail|quarantine)\b.*|on fail.*|otherwise.*))?\s*$",
+    re.IGNORECASE,
+)
+_REWRITES: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"^(\w+) (?:is|must be|should be) (?:positive|greater than zero|above zero)$"), r"\1 > 0"),
+    (re.compile(r"^(\w+) (?:is|must be|should be) (?:non-negative|not negative)$"), r"\1 >= 0"),
+    (re.compile(r"^(\w+) (?:is|must be|should be) (?:present|set|not missing|not empty)$"),
+     r"\1 IS NOT NULL"),
+    (re.compile(r"^(\w+) (?:is not|isn't|must not be|should not be) (?:missing|empty)$"), r"\1 IS NOT NULL"),
+]  # fmt: skip
+
+
+def _expression(msg: Message) -> str | None:
+    for value in msg.text.quoted:
+        if not SLUG.match(value):
+            return value.strip()
+    match = _EXPRESSION_AFTER.search(_LEADING.sub("", msg.text.raw))
+    if not match:
+        return None
+    expr = match.group("expr").strip().rstrip(".")
+    for _ in range(3):
+        for source in msg.known.sources:
+            expr = re.sub(rf"^(?:on|for|to)\s+{source}\b\s*", "", expr)
+        expr = re.sub(r"^(?:that|where|:)\s*", "", expr, flags=re.IGNORECASE)
+    lowered = expr.lower()
+    for pattern, replacement in _REWRITES:
+        if pattern.match(lowered):
+            return pattern.sub(replacement, lowered)
+    # Plain words are not an expression; an operator or SQL keyword must appear.
+    if not re.search(r"[<>=!]|\b(?:is|in|between|like|rlike|not|null|and|or)\b|\(", expr, re.IGNORECASE):
+        return None
+    return expr
+
+
+def _action(msg: Message) -> str | None:
+    for word in reversed(msg.words):
+        if word in vocab.ACTIONS and word != "stop":
+            return vocab.ACTIONS[word]
+    return None
+
+
+def _rule_name(msg: Message, source: str | None) -> str | None:
+    known = msg.known.rules.get(source or "", set())
+    for word in msg.words:
+        if word in known:
+            return word
+    name = msg.after(frozenset({"called", "named"})) or msg.after(vocab.RULE_NOUNS)
+    if name == source:
+        return None
+    return name
+
+
+def _derive_rule_name(expression: str) -> str:
+    """A readable rule name from its expression ("amount > 0" -> amount_gt_0)."""
+    words = {">=": " ge ", "<=": " le ", "!=": " ne ", "<>": " ne ", ">": " gt ", "<": " lt ", "=": " eq "}
+    text = expression.lower()
+    for op, word in words.items():
+        text = text.replace(op, word)
+    return slugify(text)[:40].rstrip("_") or "rule"
+
+
+def _channel(msg: Message) -> str | None:
+    return msg.text.channels[0] if msg.text.channels else None
+
+
+def _revision(msg: Message) -> int | None:
+    found = re.search(r"\b(?:revision|version|rev|v)\s*#?\s*(\d+)\b|\bto\s+#?(\d+)\b", msg.text.rest)
+    if found:
+        return int(found.group(1) or found.group(2))
+    return None
+
+
+# -- intents ------------------------------------------------------------------------------
+
+Reader = Callable[[Message, Database | None], tuple[dict[str, Any], str | None]]
+
+
+def _need(slots: dict[str, Any], questions: dict[str, str]) -> str | None:
+    for slot, question in questions.items():
+        if not slots.get(slot):
+            return question
+    return None
+
+
+def _register_source(msg: Message, db: Database | None) -> tuple[dict[str, Any], str | None]:
+    name = msg.after(frozenset({"called", "named"})) or msg.after(vocab.SOURCE_NOUNS)
+    name = name or msg.before(vocab.SOURCE_NOUNS)
+    group = msg.after(vocab.GROUP_NOUNS) or msg.before(vocab.GROUP_NOUNS)
+    if group is None:
+        group = next((w for w in msg.words if w in msg.known.groups), None)
+    if name is None:
+        name = next((w for w in msg.names() if w != group), None)
+    slots: dict[str, Any] = {
+        "name": name,
+        "group": group,
+        "format": _format(msg),
+        "location": msg.text.locations[0] if msg.text.locations else None,
+    }
+    slots.update(_load_mode(msg))
+    what = slots["name"] or "the source"
+    return slots, _need(
+        slots,
+        {
+            "name": "What should the new source be called? (lower-case, e.g. `orders`)",
+            "location": f"Where does {what} read from? Give a path or URL, e.g. `/Volumes/main/landing/{what}/`.",
+            "format": f"Which format is {what}: csv, json, parquet, delta, jdbc or rest?",
+            "group": f"Which group should {what} belong to? (the group becomes one Databricks job)",
+        },
+    )
+
+
+def _update_source(msg: Message, db: Database | None) -> tuple[dict[str, Any], str | None]:
+    slots: dict[str, Any] = {"name": _source_name(msg)}
+    changes: dict[str, Any] = {}
+    if msg.text.locations:
+        changes["location"] = msg.text.locations[0]
+    fmt = next((w for w in msg.words if w in vocab.FORMATS), None)
+    if fmt:
+        changes["format"] = fmt
+    changes.update(_load_mode(msg))
+    if msg.has(frozenset({"disable", "disabled"})):
+        changes["enabled"] = False
+    elif msg.has(frozenset({"enable", "enabled"})):
+        changes["enabled"] = True
+    slots["changes"] = changes
+    if not slots["name"]:
+        return slots, "Which source should change?"
+    if not changes:
+        return slots, f"What should change on {slots['name']}? e.g. its location, format or load mode."
+    return slots, None
+
+
+def _named(kind_question: str) -> Reader:
+    def read(msg: Message, db: Database | None) -> tuple[dict[str, Any], str | None]:
+        slots = {"name": _source_name(msg)}
+        return slots, _need(slots, {"name": kind_question})
+
+    return read
+
+
+def _grouped(question: str) -> Reader:
+    def read(msg: Message, db: Database | None) -> tuple[dict[str, Any], str | None]:
+        slots = {"group": _group_name(msg)}
+        return slots, _need(slots, {"group": question})
+
+    return read
+
+
+def _add_rule(msg: Message, db: Database | None) -> tuple[dict[str, Any], str | None]:
+    source = next((w for w in msg.words if w in msg.known.sources), None)
+    source = source or msg.after(frozenset({"on", "to", "for", "of"}) | vocab.SOURCE_NOUNS)
+    expression = _expression(msg)
+    slots: dict[str, Any] = {"source": source, "name": _rule_name(msg, source), "expression": expression}
+    if expression and slots["name"] in (None, "on", "to"):
+        slots["name"] = _derive_rule_name(expression)
+    slots["action"] = _action(msg) or "warn"
+    return slots, _need(
+        slots,
+        {
+            "source": "Which source should the rule check? e.g. `add rule on orders: amount > 0`",
+            "expression": "What must hold for each row? Give a Spark SQL condition, e.g. `amount > 0`.",
+        },
+    )
+
+
+def _remove_rule(msg: Message, db: Database | None) -> tuple[dict[str, Any], str | None]:
+    source = next((w for w in msg.words if w in msg.known.sources), None)
+    source = source or msg.after(frozenset({"on", "from", "of", "for"}) | vocab.SOURCE_NOUNS)
+    slots = {"source": source, "name": _rule_name(msg, source)}
+    return slots, _need(
+        slots,
+        {"name": "Which rule should I remove? Give its name.", "source": "Which source is the rule on?"},
+    )
+
+
+def _schedule(msg: Message, db: Database | None) -> tuple[dict[str, Any], str | None]:
+    parsed = to_quartz(msg.text.raw)
+    slots: dict[str, Any] = {"group": _group_name(msg), "quartz_cron": parsed.quartz}
+    if parsed.timezone:
+        slots["timezone"] = parsed.timezone
+    if not slots["group"]:
+        return slots, "Which group should the schedule apply to?"
+    if parsed.quartz is None:
+        missing = parsed.missing or "when"
+        return slots, f"When should {slots['group']} run ({missing})? e.g. `every day at 2am` or `0 0 2 * * ?`."
+    return slots, None
+
+
+def _run(msg: Message, db: Database | None) -> tuple[dict[str, Any], str | None]:
+    slots = _target(msg)
+    return slots, None if slots else "What should I run? Name a group or a source, e.g. `run orders`."
+
+
+def _rerun(msg: Message, db: Database | None) -> tuple[dict[str, Any], str | None]:
+    batch_id, question = _batch_id(msg, db)
+    return {"batch_id": batch_id}, question
+
+
+def _subscribe(msg: Message, db: Database | None) -> tuple[dict[str, Any], str | None]:
+    slots = {"group": _group_name(msg), "channel": _channel(msg)}
+    return slots, _need(
+        slots,
+        {
+            "group": "Which group's run alerts should go to the channel?",
+            "channel": "Which channel should receive the alerts? Mention it, e.g. `#data-alerts`.",
+        },
+    )
+
+
+def _list_runs(msg: Message, db: Database | None) -> tuple[dict[str, Any], str | None]:
+    slots: dict[str, Any] = {}
+    for word in msg.words:
+        if word in msg.known.sources:
+            slots["source"] = word
+            break
+        if word in msg.known.groups:
+            slots["group"] = word
+            break
+    else:
+        if not msg.known.names:
+            group = msg.after(vocab.GROUP_NOUNS) or msg.before(vocab.GROUP_NOUNS)
+            name = group or msg.after(frozenset({"of", "for"})) or next(iter(msg.names()), None)
+            if name:
+                slots["group" if group else "source"] = name
+    status = next((vocab.STATUSES[w] for w in msg.words if w in vocab.STATUSES), None)
+    if status:
+        slots["status"] = status
+    count = re.search(r"\b(?:last|latest|recent|top)\s+(\d{1,3})\b|\b(\d{1,3})\s+(?:runs|batches)\b", msg.text.rest)
+    if count:
+        slots["limit"] = int(count.group(1) or count.group(2))
+    return slots, None
+
+
+def _show_run(msg: Message, db: Database | None) -> tuple[dict[str, Any], str | None]:
+    batch_id, question = _batch_id(msg, db)
+    return {"batch_id": batch_id}, question
+
+
+def _history(msg: Message, db: Database | None) -> tuple[dict[str, Any], str | None]:
+    slots = {"name": _source_name(msg)}
+    return slots, _need(slots, {"name": "Whose history? Name a source, e.g. `history orders`."})
+
+
+def _restore(msg: Message, db: Database | None) -> tuple[dict[str, Any], str | None]:
+    slots: dict[str, Any] = {"name": _source_name(msg), "revision": _revision(msg)}
+    return slots, _need(
+        slots,
+        {
+            "name": "What should I restore? Name a source, e.g. `restore orders to revision 3`.",
+            "revision": f"Which revision of {slots['name']}? `history {slots['name']}` lists them.",
+        },
+    )
+
+
+def _help(msg: Message, db: Database | None) -> tuple[dict[str, Any], str | None]:
+    topics = vocab.RULE_NOUNS | vocab.SCHEDULE_NOUNS | vocab.SOURCE_NOUNS | vocab.GROUP_NOUNS
+    topic = next((w for w in msg.words[1:] if vocab.family(w) or w in topics), None)
+    return ({"topic": topic} if topic else {}), None
+
+
+def _create_group(msg: Message, db: Database | None) -> tuple[dict[str, Any], str | None]:
+    slots = {"name": msg.after(vocab.GROUP_NOUNS | frozenset({"called", "named"})) or msg.before(vocab.GROUP_NOUNS)}
+    return slots, _need(slots, {"name": "What should the group be called?"})
+
+
+READERS: dict[str, Reader] = {
+    "register_source": _register_source,
+    "update_source": _update_source,
+    "remove_source": _named("Which source should I remove?"),
+    "create_group": _create_group,
+    "add_dq_rule": _add_rule,
+    "remove_dq_rule": _remove_rule,
+    "set_schedule": _schedule,
+    "pause_schedule": _grouped("Which group's schedule should I pause?"),
+    "resume_schedule": _grouped("Which group's schedule should I resume?"),
+    "run_now": _run,
+    "rerun_batch": _rerun,
+    "sync_jobs": lambda msg, db: ({}, None),
+    "subscribe_channel": _subscribe,
+    "show_source": _named("Which source should I show?"),
+    "list_runs": _list_runs,
+    "show_run": _show_run,
+    "show_history": _history,
+    "restore_revision": _restore,
+    "help": _help,
+}
+
+
+def classify(msg: Message) -> tuple[str | None, float]:
+    """The intent kind a message asks for and how sure the wording makes it (0..1)."""
+    fams = msg.families()
+    first = fams[0] if fams else None
+    text = msg.text.rest
+    has_batch = bool(_BATCH_ID.search(text)) or msg.has(vocab.BATCH_NOUNS)
+    is_rule = msg.has(vocab.RULE_NOUNS)
+    schedule = to_quartz(msg.text.raw)
+    cadence = schedule.quartz is not None or schedule.missing is not None
+    channel = bool(msg.text.channels) or "channel" in msg.words
+
+    if not msg.words and not msg.text.locations:
+        return "help", 0.6 if not msg.text.raw.strip() else 0.9
+    if first == "help" or re.match(r"^\s*(?:what can you do|how do i|what commands)", text):
+        return "help", 0.95
+    if "restore" in fams or re.search(r"\broll(?:ed)?\s+back\b|\bgo back to\b", text):
+        return "restore_revision", 0.9
+    if "history" in fams or re.search(r"\bwho changed\b|\b(?:recent |show |list )?changes (?:to|of|on)\b", text):
+        return "show_history", 0.9
+    if "subscribe" in fams or (channel and msg.has(frozenset({"send", "post"}))):
+        return "subscribe_channel", 0.9 if channel else 0.7
+    if "rerun" in fams or ("run" in fams and "again" in msg.words):
+        return "rerun_batch", 0.95
+    if is_rule:
+        verbs = [f for f in fams if f in ("remove", "register", "update", "show", "list")]
+        if verbs and verbs[0] == "remove":
+            return "remove_dq_rule", 0.9
+        if verbs and verbs[0] in ("show", "list"):
+            return "show_source", 0.7
+        return "add_dq_rule", 0.9 if verbs else 0.75
+    if first == "pause" or ("pause" in fams and "run" not in fams[:1]):
+        return "pause_schedule", 0.9
+    if first == "resume" or "resume" in fams:
+        return "resume_schedule", 0.9
+    if cadence or msg.has(vocab.SCHEDULE_NOUNS):
+        if first in ("show", "list", "status"):
+            return "show_source", 0.6
+        return "set_schedule", 0.9 if cadence else 0.75
+    if "sync" in fams:
+        return "sync_jobs", 0.95
+    if first == "remove" or ("remove" in fams and first not in ("show", "list")):
+        return "remove_source", 0.9
+    if "run" in fams and has_batch and _BATCH_ID.search(text) and first not in ("show", "status", "list"):
+        return "rerun_batch", 0.8
+    if first == "register" or ("register" in fams and msg.text.locations):
+        if msg.has(vocab.GROUP_NOUNS) and not msg.has(vocab.SOURCE_NOUNS) and not msg.text.locations:
+            return "create_group", 0.85
+        return "register_source", 0.9
+    if first == "update" or ("update" in fams and msg.text.locations):
+        return "update_source", 0.85
+    if _BATCH_ID.search(text) and (not fams or first in ("show", "status", "list")):
+        return "show_run", 0.9
+    if "list" in fams or first == "status" or (
+        msg.has(frozenset(vocab.STATUSES)) and first in (None, "show", "list", "status")
+    ):
+        return "list_runs", 0.85
+    if "run" in fams:
+        return "run_now", 0.9
+    if first == "show":
+        return "show_source", 0.85
+    if msg.text.locations and _format(msg):
+        return "register_source", 0.6
+    return None, 0.0
+
+
+def parse_rules(text: str, *, db: Database | None = None, known: Known | None = None) -> ParseResult:
+    """Read ``text`` into a proposed intent, or a question when a required value is missing."""
+    msg = _prepare(text, known or Known())
+    kind, confidence = classify(msg)
+    if kind is None:
+        return ParseResult(
+            clarify="I did not understand that. Try `help` for what I can do, with an example of each.",
+            confidence=0.0,
+            parser="rules",
+        )
+    slots, question = READERS[kind](msg, db)
+    slots = {key: value for key, value in slots.items() if value is not None}
+    confidence = max(0.05, confidence - 0.05 * msg.typos)
+    if question:
+        return ParseResult(clarify=question, confidence=confidence, parser="rules", kind=kind, partial=slots)
+    return ParseResult(intent={"kind": kind, **slots}, confidence=confidence, parser="rules", kind=kind)

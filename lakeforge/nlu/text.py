@@ -1,0 +1,103 @@
+"""Text helpers for the rule-based parser: protected spans, words, and typo-tolerant matching."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+# Values that must survive normalisation untouched: quoted text, paths and URLs, channel mentions.
+# Single quotes are not quoting: they are SQL string literals and apostrophes.
+_QUOTED = re.compile(r"\"([^\"]+)\"|“([^”]+)”|`([^`]+)`")
+_LOCATION = re.compile(
+    r"(?<![\w])((?:[a-z][a-z0-9+.-]*://|dbfs:/|jdbc:)\S+|/(?:Volumes|dbfs|mnt|Workspace|data|tmp|home)/\S+)",
+    re.IGNORECASE,
+)
+_SLACK_CHANNEL = re.compile(r"<#([A-Z0-9]+)(?:\|([^>]*))?>")
+_HASH_CHANNEL = re.compile(r"(?<![\w#])#([a-z][a-z0-9_-]*)\b", re.IGNORECASE)
+_WORD = re.compile(r"[a-z0-9_]+(?:[.:/-][a-z0-9_]+)*|[<>=!]=?", re.IGNORECASE)
+
+
+@dataclass
+class Text:
+    """A message split into protected values and lower-case words for matching."""
+
+    raw: str
+    quoted: list[str] = field(default_factory=list)
+    locations: list[str] = field(default_factory=list)
+    channels: list[str] = field(default_factory=list)
+    words: list[str] = field(default_factory=list)
+    # The text with quoted values and locations blanked out, lower-cased.
+    rest: str = ""
+
+
+def split(raw: str) -> Text:
+    """Pull out values the parser must keep verbatim, then lower-case and tokenise the rest."""
+    text = Text(raw=raw)
+    rest = raw
+
+    def take_quoted(match: re.Match[str]) -> str:
+        text.quoted.append(next(group for group in match.groups() if group is not None))
+        return " "
+
+    def take_channel(match: re.Match[str]) -> str:
+        text.channels.append(match.group(1))
+        return " "
+
+    def take_location(match: re.Match[str]) -> str:
+        text.locations.append(match.group(1).rstrip(".,;)"))
+        return " "
+
+    rest = _SLACK_CHANNEL.sub(take_channel, rest)
+    rest = _QUOTED.sub(take_quoted, rest)
+    rest = _LOCATION.sub(take_location, rest)
+    for value in list(text.quoted):
+        if _LOCATION.fullmatch(value):
+            text.quoted.remove(value)
+            text.locations.append(value)
+    rest = _HASH_CHANNEL.sub(lambda m: (text.channels.append("#" + m.group(1).lower()), " ")[1], rest)
+    # "re-run", "re-enable": one word, as people also type them.
+    text.rest = re.sub(r"\bre-(?=[a-z])", "re", rest.lower())
+    text.words = [w.strip(".") for w in _WORD.findall(text.rest)]
+    return text
+
+
+_FUZZY_MIN_LEN = 4
+
+
+@lru_cache(maxsize=8192)
+def correct(word: str, keywords: frozenset[str]) -> str:
+    """The keyword a typo most likely meant, or the word itself ("shedule" -> "schedule")."""
+    if word in keywords or len(word) < _FUZZY_MIN_LEN or not word.isalpha():
+        return word
+    letters = sorted(word)
+    # Swapped letters ("resmue", "hlep") first; then close spellings that start the same way, since
+    # first letters are rarely mistyped and matching them avoids "should" being read as "hold".
+    for keyword in keywords:
+        if keyword[0] == word[0] and len(keyword) == len(word) and sorted(keyword) == letters:
+            return keyword
+    candidates = [k for k in keywords if k[0] == word[0]]
+    match = difflib.get_close_matches(word, candidates, n=1, cutoff=0.8)
+    return match[0] if match else word
+
+
+def closest(word: str, choices: frozenset[str] | set[str], cutoff: float = 0.8) -> str | None:
+    """The known name closest to ``word`` (exact first), or None."""
+    if word in choices:
+        return word
+    if len(word) < 4:
+        return None
+    match = difflib.get_close_matches(word, list(choices), n=1, cutoff=cutoff)
+    return match[0] if match else None
+
+
+SLUG = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+
+
+def slugify(value: str) -> str:
+    """A LakeForge name from free text: lower case, words joined by underscores."""
+    slug = re.sub(r"[^a-z0-9]+", "_", value.lower()).strip("_")
+    if slug and not slug[0].isalpha():
+        slug = "r_" + slug
+    return slug[:63]

@@ -1,0 +1,93 @@
+"""The rule-based parser against a corpus of varied phrasings, measured per intent and overall."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from lakeforge.nlu import parse_text
+from lakeforge.nlu.rules import parse_rules
+from tests.chat.phrasings import KNOWN, PHRASINGS
+
+OVERALL_THRESHOLD = 0.9
+PER_INTENT_THRESHOLD = 0.75
+
+
+def _correct(text: str, kind: str | None, slots: dict) -> bool:
+    result = parse_rules(text, known=KNOWN)
+    if kind is None:
+        return result.intent is None and bool(result.clarify)
+    if result.intent is None or result.intent["kind"] != kind:
+        return False
+    return all(result.intent.get(key) == value for key, value in slots.items())
+
+
+def test_corpus_is_large_and_covers_every_intent() -> None:
+    assert len(PHRASINGS) >= 150
+    kinds = {kind for _, kind, _ in PHRASINGS if kind}
+    assert kinds >= {
+        "register_source", "update_source", "remove_source", "add_dq_rule", "remove_dq_rule",
+        "set_schedule", "pause_schedule", "resume_schedule", "run_now", "rerun_batch", "sync_jobs",
+        "subscribe_channel", "show_source", "list_runs", "show_run", "show_history", "restore_revision", "help",
+    }  # fmt: skip
+
+
+def test_accuracy_per_intent_and_overall() -> None:
+    totals: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    misses: list[str] = []
+    for text, kind, slots in PHRASINGS:
+        bucket = kind or "clarify"
+        ok = _correct(text, kind, slots)
+        totals[bucket][0] += ok
+        totals[bucket][1] += 1
+        if not ok:
+            result = parse_rules(text, known=KNOWN)
+            misses.append(f"{text!r}: expected {kind} {slots}, got {result.intent or result.clarify}")
+    right = sum(t[0] for t in totals.values())
+    total = sum(t[1] for t in totals.values())
+    print("\nrule parser accuracy per intent:")
+    for bucket, (ok, n) in sorted(totals.items()):
+        print(f"  {bucket:<18} {ok:>3}/{n:<3} {ok / n:6.1%}")
+    print(f"  {'overall':<18} {right:>3}/{total:<3} {right / total:6.1%}")
+    print("misses:\n  " + "\n  ".join(misses))
+    assert right / total >= OVERALL_THRESHOLD
+    for bucket, (ok, n) in totals.items():
+        assert ok / n >= PER_INTENT_THRESHOLD, f"{bucket}: {ok}/{n}"
+
+
+def test_missing_slot_asks_instead_of_guessing() -> None:
+    result = parse_rules("register source shipments csv in group sales", known=KNOWN)
+    assert result.intent is None
+    assert "Where does shipments read from" in (result.clarify or "")
+    assert result.kind == "register_source"
+    assert result.partial["name"] == "shipments"
+
+
+def test_every_day_at_2am_is_quartz() -> None:
+    result = parse_rules("schedule sales every day at 2am", known=KNOWN)
+    assert result.intent == {"kind": "set_schedule", "group": "sales", "quartz_cron": "0 0 2 * * ?"}
+
+
+def test_last_failed_batch_is_looked_up_in_the_run_log(db) -> None:
+    with db.connection() as conn:
+        group_id = conn.execute(
+            "INSERT INTO lakeforge.source_group (name, compute_profile_id) VALUES ('sales', 1) RETURNING id"
+        ).fetchone()["id"]
+        conn.execute(
+            "INSERT INTO lakeforge.source (name, source_group_id, format, location) "
+            "VALUES ('orders', %s, 'csv', '/Volumes/main/raw/orders')",
+            (group_id,),
+        )
+        ids = [
+            conn.execute(
+                "INSERT INTO lakeforge_log.batch_run (group_name, source_group_id, status) "
+                "VALUES ('sales', %s, %s) RETURNING batch_id",
+                (group_id, status),
+            ).fetchone()["batch_id"]
+            for status in ("failed", "failed", "succeeded")
+        ]
+    result = parse_text("rerun last night's failed orders batch", db=db)
+    assert result.intent == {"kind": "rerun_batch", "batch_id": ids[1]}
+    result = parse_text("rerun the last batch of ordrs", db=db)
+    assert result.intent == {"kind": "rerun_batch", "batch_id": ids[2]}
+    empty = parse_text("rerun the last failed batch of customers", db=db)
+    assert empty.intent is None and empty.clarify
