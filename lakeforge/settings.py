@@ -19,7 +19,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from lakeforge.errors import ConfigurationError
@@ -89,6 +89,18 @@ class Settings(BaseSettings):
     )
     sync_requests_per_second: float = Field(default=20.0, gt=0, description="Reconciler API rate limit.")
     sync_lock_timeout_seconds: float = Field(default=30.0, ge=0)
+    # Chat: Slack app credentials (secrets: never logged), free-text parser and run alerts.
+    slack_bot_token: SecretStr | None = Field(default=None, description="Slack bot token (xoxb-...).")
+    slack_signing_secret: SecretStr | None = Field(default=None, description="Slack signing secret.")
+    slack_app_token: SecretStr | None = Field(default=None, description="Slack app token for Socket Mode.")
+    slack_api_url: str | None = Field(default=None, description="Slack Web API base URL (ends with /).")
+    panel_url: str | None = Field(default=None, description="Web panel URL used in chat links.")
+    nlu_parser: Literal["rules", "llm", "auto"] = Field(
+        default="rules", description="Free-text parser: rules (embedded), llm, or auto (llm, rules on failure)."
+    )
+    nlu_chat_model: str | None = Field(
+        default=None, description="Chat model for the llm parser, e.g. databricks:<serving-endpoint>."
+    )
 
     @field_validator("lakebase_endpoint")
     @classmethod
