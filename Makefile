@@ -11,7 +11,7 @@ export NEXT_TELEMETRY_DISABLED := 1
 export DO_NOT_TRACK := 1
 export SPARK_LOCAL_IP := 127.0.0.1
 
-.PHONY: help install python demo test lint typecheck pytest clean
+.PHONY: help install python jars demo test lint typecheck pytest clean
 
 help:
 	@echo "make demo   install everything and run the main job on embedded defaults"
@@ -32,6 +32,15 @@ $(STAMP)/python: pyproject.toml uv.lock $(STAMP)/uv
 
 python: $(STAMP)/python
 
+# Delta Lake's jars for local Spark, fetched once with Maven (the session passes them as
+# spark.jars, so starting Spark never downloads). The pom lists what and which version.
+$(STAMP)/jars: lakeforge/runtime/spark/pom.xml | $(STAMP)
+	rm -rf .state/jars
+	mvn -B -q -f lakeforge/runtime/spark/pom.xml dependency:copy-dependencies -DoutputDirectory=$(CURDIR)/.state/jars
+	@touch $@
+
+jars: $(STAMP)/jars
+
 install: python
 
 demo: install
@@ -44,7 +53,7 @@ lint: install
 typecheck: install
 	$(VENV)/bin/mypy lakeforge api bot
 
-pytest: install
+pytest: install $(STAMP)/jars
 	$(VENV)/bin/pytest
 
 test: lint typecheck pytest
