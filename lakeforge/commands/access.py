@@ -1,0 +1,256 @@
+"""Who may do what: users, roles bound globally or per group, and hashed API tokens.
+
+Roles are ordered: viewer < operator < editor < admin. ``REQUIRED_ROLE`` (data, not code)
+says which role each intent needs; a binding on a group grants that role for that group only.
+Everyone may read (unknown and unmapped Slack users included); changing anything needs a binding.
+
+>>> token = create_token(db, "ana", "editor", group="retail")   # shown once, stored hashed
+>>> principal = authenticate_token(db, token)
+>>> principal.may("update_source", {"retail"})
+True
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+from lakeforge.errors import LakeForgeError
+from lakeforge.metadata.db import Connection, Database
+from lakeforge.metadata.models import Role
+
+ROLES: tuple[Role, ...] = ("viewer", "operator", "editor", "admin")
+_RANK = {role: index for index, role in enumerate(ROLES)}
+TOKEN_PREFIX = "lf_"
+
+# The role matrix. Read-only intents need "viewer", which everyone has.
+REQUIRED_ROLE: dict[str, Role] = {
+    "show_source": "viewer",
+    "list_runs": "viewer",
+    "show_run": "viewer",
+    "help": "viewer",
+    "run_now": "operator",
+    "rerun_batch": "operator",
+    "pause_schedule": "operator",
+    "resume_schedule": "operator",
+    "register_source": "editor",
+    "update_source": "editor",
+    "remove_source": "editor",
+    "create_group": "editor",
+    "update_group": "editor",
+    "set_schedule": "editor",
+    "add_dq_rule": "editor",
+    "update_dq_rule": "editor",
+    "remove_dq_rule": "editor",
+    "subscribe_channel": "editor",
+    "restore_revision": "editor",
+    "upsert_system": "editor",
+    "upsert_gold": "editor",
+    "remove_gold": "editor",
+    "upsert_compute_profile": "admin",
+    "sync_jobs": "admin",
+}
+
+
+class PermissionDenied(LakeForgeError):
+    """The caller's roles do not allow this command (HTTP 403)."""
+
+
+class AuthenticationFailed(LakeForgeError):
+    """Missing, unknown, expired or revoked token (HTTP 401)."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    """An authenticated caller and its role bindings: (role, group name or None for every group)."""
+
+    user: str
+    user_id: int | None = None
+    bindings: tuple[tuple[Role, str | None], ...] = field(default_factory=tuple)
+
+    @classmethod
+    def local_admin(cls, user: str = "local") -> Principal:
+        """The operator at the command line: whoever can reach the database directly is admin."""
+        return cls(user=user, bindings=(("admin", None),))
+
+    def role_for(self, group: str | None) -> Role | None:
+        """The strongest role that holds for ``group`` (None: only global bindings count)."""
+        best: Role | None = None
+        for role, scope in self.bindings:
+            if scope is None or (group is not None and scope == group):
+                if best is None or _RANK[role] > _RANK[best]:
+                    best = role
+        return best
+
+    def may(self, kind: str, groups: set[str] | None = None) -> bool:
+        """Whether this caller may run ``kind`` on every group in ``groups`` (empty: needs a global role)."""
+        needed = REQUIRED_ROLE.get(kind, "admin")
+        if needed == "viewer":
+            return True
+        scopes: list[str | None] = list(groups) if groups else [None]
+        for scope in scopes:
+            role = self.role_for(scope)
+            if role is None or _RANK[role] < _RANK[needed]:
+                return False
+        return True
+
+    def allowed_kinds(self) -> list[str]:
+        """Intents this caller may run somewhere (globally or on at least one group)."""
+        groups = {scope for _, scope in self.bindings if scope is not None}
+        return [
+            kind
+            for kind in REQUIRED_ROLE
+            if self.may(kind) or any(self.may(kind, {group}) for group in groups)
+        ]
+
+
+def kinds_for_role(role: Role) -> list[str]:
+    """Intents a role allows (the matrix as a list, for docs and tests)."""
+    return [kind for kind, needed in REQUIRED_ROLE.items() if _RANK[role] >= _RANK[needed]]
+
+
+def check(principal: Principal, kind: str, groups: set[str] | None = None) -> None:
+    """Raise ``PermissionDenied`` naming the role needed, unless ``principal`` may run ``kind``."""
+    if principal.may(kind, groups):
+        return
+    needed = REQUIRED_ROLE.get(kind, "admin")
+    where = f" on group {', '.join(sorted(groups))}" if groups else " (a global binding)"
+    raise PermissionDenied(
+        f"{principal.user} may not {kind.replace('_', ' ')}: it needs the {needed} role{where}",
+        field="kind",
+        fix=f"Ask an admin: lakeforge token create --user {principal.user} --role {needed}"
+        + (f" --group {sorted(groups)[0]}" if groups else ""),
+    )
+
+
+# -- loading principals ------------------------------------------------------------------------
+def _bindings(conn: Connection, user_id: int) -> tuple[tuple[Role, str | None], ...]:
+    rows = conn.execute(
+        "SELECT b.role, g.name AS group_name FROM role_binding b "
+        "LEFT JOIN source_group g ON g.id = b.source_group_id WHERE b.user_id = %s ORDER BY b.id",
+        [user_id],
+    ).fetchall()
+    return tuple((row["role"], row["group_name"]) for row in rows)
+
+
+def principal_from_conn(conn: Connection, user: str) -> Principal:
+    """The principal for a user name; unknown or disabled users get no bindings (read only)."""
+    row = conn.execute("SELECT id, disabled FROM app_user WHERE name = %s", [user]).fetchone()
+    if row is None or row["disabled"]:
+        return Principal(user=user)
+    return Principal(user=user, user_id=row["id"], bindings=_bindings(conn, row["id"]))
+
+
+def load_principal(db: Database, user: str) -> Principal:
+    with db.connection() as conn:
+        return principal_from_conn(conn, user)
+
+
+def principal_for_slack(db: Database, slack_user_id: str) -> Principal:
+    """The LakeForge user mapped to a Slack user (``app_user.slack_user_id``); unmapped: read only."""
+    with db.connection() as conn:
+        row = conn.execute(
+            "SELECT name FROM app_user WHERE slack_user_id = %s AND NOT disabled", [slack_user_id]
+        ).fetchone()
+        if row is None:
+            return Principal(user=f"slack_{slack_user_id.lower()}")
+        return principal_from_conn(conn, row["name"])
+
+
+# -- users, bindings, tokens -------------------------------------------------------------------
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def ensure_user(conn: Connection, user: str, **details: Any) -> int:
+    row = conn.execute(
+        "INSERT INTO app_user (name, display_name, email, slack_user_id) VALUES (%s, %s, %s, %s) "
+        "ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name RETURNING id",
+        [user, details.get("display_name"), details.get("email"), details.get("slack_user_id")],
+    ).fetchone()
+    assert row is not None
+    return int(row["id"])
+
+
+def grant(conn: Connection, user: str, role: Role, group: str | None = None) -> None:
+    """Bind ``role`` to ``user`` globally or on one group (creating the user if needed)."""
+    if role not in ROLES:
+        raise LakeForgeError(f"unknown role {role!r}", field="role", fix=f"Use one of {', '.join(ROLES)}.")
+    user_id = ensure_user(conn, user)
+    group_id = None
+    if group is not None:
+        row = conn.execute("SELECT id FROM source_group WHERE name = %s", [group]).fetchone()
+        if row is None:
+            raise LakeForgeError(
+                f"group {group!r} does not exist",
+                field="group",
+                fix="Create the group first, or omit --group.",
+            )
+        group_id = row["id"]
+    conn.execute(
+        "INSERT INTO role_binding (user_id, role, source_group_id) VALUES (%s, %s, %s) "
+        "ON CONFLICT ON CONSTRAINT role_binding_key DO NOTHING",
+        [user_id, role, group_id],
+    )
+
+
+def create_token(
+    db: Database, user: str, role: Role, group: str | None = None, *, name: str | None = None
+) -> str:
+    """A new API token for ``user`` with ``role`` (global or on ``group``); returned once, stored hashed."""
+    import re
+
+    if not re.fullmatch(r"[a-z][a-z0-9_]{0,62}", user or ""):
+        raise LakeForgeError(
+            f"user name {user!r} is not a slug",
+            field="user",
+            fix="Use lower-case letters, digits and underscores, starting with a letter.",
+        )
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    with db.connection() as conn, conn.transaction():
+        grant(conn, user, role, group)
+        user_id = ensure_user(conn, user)
+        conn.execute(
+            "INSERT INTO api_token (user_id, token_hash, token_prefix, name) VALUES (%s, %s, %s, %s)",
+            [user_id, hash_token(token), token[:8], name or f"{role}{'@' + group if group else ''}"],
+        )
+    return token
+
+
+def authenticate_token(db: Database, token: str | None) -> Principal:
+    """The principal behind a bearer token, or ``AuthenticationFailed`` (never says which part was wrong)."""
+    if not token or not token.startswith(TOKEN_PREFIX):
+        raise AuthenticationFailed(
+            "missing or malformed API token",
+            field="Authorization",
+            fix="Send 'Authorization: Bearer lf_...'; create one with lakeforge token create.",
+        )
+    with db.connection() as conn:
+        row = conn.execute(
+            "SELECT t.id, t.user_id, u.name, "
+            "(t.last_used_at IS NULL OR t.last_used_at < now() - interval '1 minute') AS stale "
+            "FROM api_token t JOIN app_user u ON u.id = t.user_id "
+            "WHERE t.token_hash = %s AND t.revoked_at IS NULL AND NOT u.disabled "
+            "AND (t.expires_at IS NULL OR t.expires_at > now())",
+            [hash_token(token)],
+        ).fetchone()
+        if row is None:
+            raise AuthenticationFailed(
+                "unknown, expired or revoked API token",
+                field="Authorization",
+                fix="Create a new token with lakeforge token create.",
+            )
+        if row["stale"]:  # one write a minute at most, so reads stay reads
+            conn.execute("UPDATE api_token SET last_used_at = now() WHERE id = %s", [row["id"]])
+        return Principal(user=row["name"], user_id=row["user_id"], bindings=_bindings(conn, row["user_id"]))
+
+
+def revoke_tokens(db: Database, user: str) -> int:
+    with db.connection() as conn:
+        return conn.execute(
+            "UPDATE api_token SET revoked_at = now() WHERE revoked_at IS NULL "
+            "AND user_id = (SELECT id FROM app_user WHERE name = %s)",
+            [user],
+        ).rowcount

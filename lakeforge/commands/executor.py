@@ -1,0 +1,394 @@
+"""The one write path: parse → validate → plan → confirm → apply → audit + revision.
+
+>>> result = execute(db, {"kind": "pause_schedule", "group": "retail"}, Actor(user="ana", surface="api"))
+>>> result.status, result.message
+('applied', 'Schedule of retail paused.')
+
+- Destructive intents (remove_*, restore_revision) and ``dry_run`` return the plan and a confirm
+  token (status ``needs_confirmation`` / ``planned``); sending the same intent again with
+  ``confirm_token`` applies it. Tokens are single use, expire, and bind actor, intent and plan.
+- Apply is one transaction: the entity writes (with an optimistic revision check), one
+  ``metadata_revision`` row per entity, and the ``command_audit`` row commit together.
+- The same ``idempotency_key`` (per actor) returns the first answer and never applies twice.
+- Rejected commands are audited too; permission failures raise ``PermissionDenied``.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID, uuid4
+
+import psycopg
+from psycopg.types.json import Jsonb
+from pydantic import ValidationError
+
+from lakeforge.commands import access, handlers, state
+from lakeforge.commands.access import PermissionDenied, Principal
+from lakeforge.commands.envelope import Actor, CommandResult, FieldError
+from lakeforge.commands.intents import Intent, IntentBase, field_errors, parse_intent
+from lakeforge.commands.plans import PlanLine, canonical_hash, diff
+from lakeforge.commands.secrets import redact, redact_text
+from lakeforge.errors import LakeForgeError
+from lakeforge.metadata.db import Connection, Database
+
+log = logging.getLogger(__name__)
+CONFIRM_TTL = timedelta(minutes=15)
+CONFIRM_PREFIX = "lfc_"
+
+
+class _Rejected(Exception):
+    def __init__(self, message: str, errors: list[FieldError], reason: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.errors = errors
+        self.reason = reason
+
+
+def _rejection(error: LakeForgeError, reason: str) -> _Rejected:
+    if isinstance(error, handlers.Invalid):
+        return _Rejected(error.sentence(), error.errors, reason)
+    field = (
+        f"intent.{error.field}"
+        if error.field and not error.field.startswith("intent")
+        else (error.field or "intent")
+    )
+    return _Rejected(
+        error.sentence(), [FieldError(field=field, message=error.message, fix=error.fix)], reason
+    )
+
+
+def execute(
+    db: Database,
+    intent: Intent | dict[str, Any],
+    actor: Actor,
+    *,
+    dry_run: bool = False,
+    idempotency_key: str | None = None,
+    confirm_token: str | None = None,
+    raw_text: str | None = None,
+    principal: Principal | None = None,
+) -> CommandResult:
+    """Run one command for ``actor``. ``principal`` overrides the role lookup (API tokens, local CLI)."""
+    started = time.perf_counter()
+    command_id = uuid4()
+    raw = intent.model_dump(mode="json") if isinstance(intent, IntentBase) else intent
+    if idempotency_key:
+        earlier = _earlier_answer(db, actor, idempotency_key)
+        if earlier is not None:
+            return earlier
+    try:
+        parsed = parse_intent(intent)
+    except ValidationError as error:
+        errors = field_errors(error)
+        return _reject(
+            db, actor, command_id, raw, raw_text, started, _Rejected(_summary(errors), errors, "validation")
+        )
+    except (TypeError, ValueError) as error:
+        errors = [FieldError(field="intent", message=str(error), fix="Send a JSON object with a 'kind'.")]
+        return _reject(
+            db, actor, command_id, raw, raw_text, started, _Rejected(str(error), errors, "validation")
+        )
+    raw = parsed.model_dump(mode="json")
+    with db.connection() as conn:
+        who = principal or _principal(conn, actor)
+    try:
+        return _run(
+            db,
+            parsed,
+            raw,
+            actor,
+            who,
+            command_id,
+            started,
+            dry_run,
+            idempotency_key,
+            confirm_token,
+            raw_text,
+        )
+    except _Rejected as rejected:
+        return _reject(db, actor, command_id, raw, raw_text, started, rejected)
+    except PermissionDenied as denied:
+        _reject(db, actor, command_id, raw, raw_text, started, _rejection(denied, "permission"))
+        raise
+
+
+def _principal(conn: Connection, actor: Actor) -> Principal:
+    if actor.surface == "system":  # in-process jobs (scheduled sync); the API never sets this surface
+        return Principal.local_admin(actor.user)
+    return access.principal_from_conn(conn, actor.user)
+
+
+def _summary(errors: list[FieldError]) -> str:
+    first = errors[0]
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"{first.field}: {first.message}{more}"
+
+
+def _prepare(ctx: handlers.Context, intent: Any, principal: Principal) -> handlers.Prepared:
+    """Validate against Lakebase and check permission; the caller's transaction is left open."""
+    try:
+        prepared = handlers.HANDLERS[intent.kind](ctx, intent)
+    except (handlers.Invalid, state.Missing) as error:
+        access.check(principal, intent.kind, handlers.intent_groups(intent) or None)
+        raise _rejection(error, "not_found" if "does not exist" in error.message else "validation") from None
+    except state.Conflict as error:
+        access.check(principal, intent.kind, handlers.intent_groups(intent) or None)
+        raise _rejection(error, "conflict") from None
+    access.check(principal, intent.kind, prepared.groups or None)
+    return prepared
+
+
+def _plan(prepared: handlers.Prepared) -> list[PlanLine]:
+    lines: list[PlanLine] = []
+    for change in prepared.changes:
+        lines.extend(diff(change.entity, change.key, change.before, change.after))
+    if lines or not prepared.changes:
+        lines.extend(prepared.extra_plan)
+    return lines
+
+
+def _run(
+    db: Database,
+    intent: Any,
+    raw: dict[str, Any],
+    actor: Actor,
+    principal: Principal,
+    command_id: UUID,
+    started: float,
+    dry_run: bool,
+    idempotency_key: str | None,
+    confirm_token: str | None,
+    raw_text: str | None,
+) -> CommandResult:
+    needs_confirmation = not intent.read_only and (dry_run or intent.destructive)
+    intent_hash = canonical_hash(raw)
+    if needs_confirmation and (dry_run or confirm_token is None):
+        with db.connection() as conn:
+            ctx = handlers.Context(db, conn, actor, principal, command_id)
+            with conn.transaction(force_rollback=True):
+                prepared = _prepare(ctx, intent, principal)
+            plan = _plan(prepared)
+            token = _store_confirmation(
+                conn, actor, intent.kind, intent_hash, canonical_hash(plan), command_id
+            )
+        status = "planned" if dry_run else "needs_confirmation"
+        message = (
+            f"Dry run: {len(plan)} change(s) planned; send it again with confirm_token to apply."
+            if dry_run
+            else f"{intent.kind.replace('_', ' ').capitalize()} needs confirmation: review the plan "
+            "and send it again with confirm_token."
+        )
+        result = CommandResult(
+            status=status, command_id=command_id, plan=plan, confirm_token=token, message=message
+        )
+        _audit_separately(db, actor, command_id, raw, raw_text, result, started, idempotency_key)
+        return result
+
+    with db.connection() as conn:
+        ctx = handlers.Context(db, conn, actor, principal, command_id)
+        try:
+            with conn.transaction():
+                prepared = _prepare(ctx, intent, principal)
+                plan = _plan(prepared)
+                if confirm_token is not None and not intent.read_only:
+                    _use_confirmation(
+                        conn, confirm_token, actor, intent.kind, intent_hash, canonical_hash(plan)
+                    )
+                nothing = (
+                    not intent.read_only
+                    and prepared.effect is None
+                    and not any(line["op"] != "touch" for line in plan)
+                )
+                result = CommandResult(
+                    status="applied",
+                    command_id=command_id,
+                    plan=plan,
+                    result=prepared.result,
+                    message="Nothing to change: the metadata already says this."
+                    if nothing
+                    else prepared.message,
+                )
+                if not nothing and prepared.effect is None:
+                    _audit(conn, actor, command_id, raw, raw_text, result, started, idempotency_key)
+                    for change in prepared.changes:
+                        _write_change(conn, change, command_id, actor)
+                else:
+                    if prepared.effect is not None:
+                        result.result = prepared.effect(ctx)
+                    _audit(conn, actor, command_id, raw, raw_text, result, started, idempotency_key)
+        except state.Conflict as error:
+            raise _rejection(error, "conflict") from None
+        except (state.Missing, handlers.Invalid) as error:
+            raise _rejection(error, "validation") from None
+        except _Duplicate:
+            earlier = _earlier_answer(db, actor, idempotency_key or "")
+            if earlier is not None:
+                return earlier
+            raise
+        except LakeForgeError as error:
+            if isinstance(error, PermissionDenied):
+                raise
+            raise _rejection(error, "validation") from None
+    for callback in ctx.after_commit:
+        callback()
+    return result
+
+
+def _write_change(conn: Connection, change: handlers.Change, command_id: UUID, actor: Actor) -> None:
+    if change.before is not None and change.entity in ("source", "group"):
+        revision = int(change.before.get("revision") or 0) + 1
+    else:
+        revision = state.latest_revision(conn, change.entity, change.key) + 1
+    after = None if change.after is None else {**change.after, "revision": revision}
+    state.write(conn, change.entity, change.before, after, revision)
+    state.record_revision(
+        conn, change.entity, change.key, revision, change.before, after, command_id, actor.user
+    )
+
+
+# -- confirm tokens ----------------------------------------------------------------------------
+def _store_confirmation(
+    conn: Connection, actor: Actor, kind: str, intent_hash: str, plan_hash: str, command_id: UUID
+) -> str:
+    token = CONFIRM_PREFIX + secrets.token_urlsafe(24)
+    with conn.transaction():
+        conn.execute("DELETE FROM command_confirmation WHERE expires_at < now() - interval '1 day'")
+        conn.execute(
+            "INSERT INTO command_confirmation (token_hash, actor, kind, intent_hash, plan_hash, expires_at) "
+            "VALUES (%s, %s, %s, %s, %s, %s)",
+            [
+                access.hash_token(token),
+                actor.user,
+                kind,
+                intent_hash,
+                plan_hash,
+                datetime.now(UTC) + CONFIRM_TTL,
+            ],
+        )
+    return token
+
+
+def _use_confirmation(
+    conn: Connection, token: str, actor: Actor, kind: str, intent_hash: str, plan_hash: str
+) -> None:
+    row = conn.execute(
+        "UPDATE command_confirmation SET used_at = now() WHERE token_hash = %s AND used_at IS NULL "
+        "RETURNING actor, kind, intent_hash, plan_hash, expires_at",
+        [access.hash_token(token)],
+    ).fetchone()
+
+    def refuse(message: str, fix: str) -> _Rejected:
+        return _Rejected(
+            message, [FieldError(field="confirm_token", message=message, fix=fix)], "confirmation"
+        )
+
+    if row is None:
+        raise refuse(
+            "unknown or already used confirm token", "Send the command without a token to get a new plan."
+        )
+    if row["expires_at"] < datetime.now(UTC):
+        raise refuse("the confirm token has expired", "Send the command without a token to get a new plan.")
+    if row["actor"] != actor.user or row["kind"] != kind or row["intent_hash"] != intent_hash:
+        raise refuse(
+            "the confirm token was issued for another command",
+            "Confirm exactly the command that was planned.",
+        )
+    if row["plan_hash"] != plan_hash:
+        raise refuse(
+            "the metadata changed since this plan was shown",
+            "Send the command again without a token and review the new plan.",
+        )
+
+
+# -- audit and idempotency ---------------------------------------------------------------------
+class _Duplicate(Exception):
+    """Another request with the same idempotency key committed first."""
+
+
+def _earlier_answer(db: Database, actor: Actor, key: str) -> CommandResult | None:
+    with db.connection() as conn:
+        row = conn.execute(
+            "SELECT response FROM command_audit WHERE actor = %s AND idempotency_key = %s", [actor.user, key]
+        ).fetchone()
+    if row is None or row["response"] is None:
+        return None
+    return CommandResult.model_validate(row["response"])
+
+
+def _audit(
+    conn: Connection,
+    actor: Actor,
+    command_id: UUID,
+    raw: Any,
+    raw_text: str | None,
+    result: CommandResult,
+    started: float,
+    idempotency_key: str | None,
+) -> None:
+    intent_json = redact(raw) if isinstance(raw, dict) else {"value": redact(str(raw))}
+    kind = str(intent_json.get("kind", "unknown"))[:100] if isinstance(intent_json, dict) else "unknown"
+    key = idempotency_key if result.status != "rejected" else None
+    try:
+        with conn.transaction():
+            conn.execute(
+                "INSERT INTO command_audit (id, idempotency_key, actor, surface, channel, raw_text, kind, intent, plan, "
+                "outcome, message, response, duration_ms) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                [
+                    command_id,
+                    key,
+                    actor.user,
+                    actor.surface,
+                    actor.channel,
+                    redact_text(raw_text) if raw_text else None,
+                    kind,
+                    Jsonb(intent_json),
+                    Jsonb(redact(result.plan)) if result.plan is not None else None,
+                    result.status,
+                    redact_text(result.message),
+                    Jsonb(redact(result.model_dump(mode="json"))),
+                    (time.perf_counter() - started) * 1000,
+                ],
+            )
+    except psycopg.errors.UniqueViolation:
+        raise _Duplicate() from None
+
+
+def _audit_separately(
+    db: Database,
+    actor: Actor,
+    command_id: UUID,
+    raw: Any,
+    raw_text: str | None,
+    result: CommandResult,
+    started: float,
+    idempotency_key: str | None,
+) -> None:
+    try:
+        with db.connection() as conn:
+            _audit(conn, actor, command_id, raw, raw_text, result, started, idempotency_key)
+    except _Duplicate:
+        pass  # the first answer for this key is already stored
+
+
+def _reject(
+    db: Database,
+    actor: Actor,
+    command_id: UUID,
+    raw: Any,
+    raw_text: str | None,
+    started: float,
+    rejected: _Rejected,
+) -> CommandResult:
+    result = CommandResult(
+        status="rejected",
+        command_id=command_id,
+        message=rejected.message,
+        errors=rejected.errors,
+        reason=rejected.reason,  # type: ignore[arg-type]  # one of RejectReason by construction
+    )
+    _audit_separately(db, actor, command_id, raw, raw_text, result, started, None)
+    return result

@@ -1,0 +1,811 @@
+"""What each intent means: validation against Lakebase and the entity changes it would make.
+
+A handler reads the current snapshots, checks names exist or are free, and returns a
+``Prepared`` command: the snapshot changes (planned and written generically by the executor),
+extra plan lines (Databricks resources touched, batches queued) and, for runs and reads, an
+effect that produces the result. Handlers never commit; the executor owns the transaction.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from pydantic import ValidationError
+
+from lakeforge.commands import intents as it
+from lakeforge.commands import launch, state
+from lakeforge.commands.access import Principal
+from lakeforge.commands.envelope import Actor, FieldError
+from lakeforge.commands.plans import PlanLine, touches
+from lakeforge.errors import LakeForgeError
+from lakeforge.metadata.db import Connection, Database
+from lakeforge.orchestration import quartz
+
+Snapshot = state.Snapshot
+
+
+class Invalid(LakeForgeError):
+    """The intent is well-formed but does not fit what is in Lakebase."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        fix: str | None = None,
+        errors: list[FieldError] | None = None,
+    ) -> None:
+        super().__init__(message, field=field, fix=fix)
+        self.errors = errors or [
+            FieldError(field=f"intent.{field}" if field else "intent", message=message, fix=fix)
+        ]
+
+
+@dataclass
+class Change:
+    entity: str
+    key: str
+    before: Snapshot | None
+    after: Snapshot | None
+
+
+@dataclass
+class Context:
+    db: Database
+    conn: Connection
+    actor: Actor
+    principal: Principal
+    command_id: UUID
+    after_commit: list[Callable[[], None]] = field(default_factory=list)
+
+
+@dataclass
+class Prepared:
+    changes: list[Change] = field(default_factory=list)
+    extra_plan: list[PlanLine] = field(default_factory=list)
+    groups: set[str] = field(default_factory=set)
+    message: str = ""
+    result: dict[str, Any] | None = None
+    # Runs inside the apply transaction (queue a batch, sync jobs); returns the result.
+    effect: Callable[[Context], dict[str, Any] | None] | None = None
+
+
+# -- helpers -----------------------------------------------------------------------------------
+def _group(conn: Connection, name: str, field: str = "group", *, lock: bool = False) -> Snapshot:
+    snap = state.load_group(conn, name, lock=lock)
+    if snap is None:
+        raise Invalid(f"group {name!r} does not exist", field=field, fix="Create it with create_group first.")
+    return snap
+
+
+def _source(conn: Connection, name: str, field: str = "name") -> Snapshot:
+    snap = state.load_source(conn, name)
+    if snap is None:
+        raise Invalid(
+            f"source {name!r} does not exist",
+            field=field,
+            fix="Check the name with show_source or the panel.",
+        )
+    return snap
+
+
+def _exists(conn: Connection, table: str, name: str | None) -> bool:
+    if name is None:
+        return True
+    return conn.execute(f"SELECT 1 FROM {table} WHERE name = %s", [name]).fetchone() is not None
+
+
+def _check_expected(before: Snapshot, expected: int | None, entity: str) -> None:
+    if expected is not None and before.get("revision") != expected:
+        raise state.Conflict(
+            f"{entity} {before['name']!r} is at revision {before.get('revision')}, not {expected}",
+            field="expected_revision",
+            fix="Read it again and resend your change against the new revision.",
+        )
+
+
+def _pipeline_lines(groups: set[str], reason: str) -> list[PlanLine]:
+    lines = []
+    for group in sorted(groups):
+        lines.append(touches("job", f"group:{group}", reason))
+        lines.append(touches("pipeline", f"group:{group}", reason))
+    return lines
+
+
+def _job_lines(groups: set[str], reason: str) -> list[PlanLine]:
+    return [touches("job", f"group:{group}", reason) for group in sorted(groups)]
+
+
+def default_target(catalog: str, group: str, zone: str, name: str) -> str:
+    """Derived table names: ``<catalog>.<group>_<zone>.<name>`` (e.g. main.retail_silver.orders)."""
+    return f"{catalog}.{group}_{zone}.{name}"
+
+
+def _validated(model: type[it.IntentBase], data: dict[str, Any]) -> Any:
+    """Re-check a merged snapshot with the full model, so updates obey the same rules as creates."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        errors = it.field_errors(error)
+        raise Invalid(
+            errors[0].message, field=errors[0].field.removeprefix("intent."), errors=errors
+        ) from None
+
+
+def _source_snapshot(data: dict[str, Any], catalog: str) -> Snapshot:
+    """A full source snapshot from register-source-shaped data, target names derived where empty."""
+    model: it.RegisterSource = _validated(it.RegisterSource, {**data, "kind": "register_source"})
+    snap = model.model_dump(mode="json", exclude={"kind", "schedule"})
+    snap["dq_rules"] = sorted(snap["dq_rules"], key=lambda rule: rule["name"])
+    for zone in ("bronze", "silver"):
+        snap[zone]["target_table"] = snap[zone]["target_table"] or default_target(
+            catalog, snap["group"], zone, snap["name"]
+        )
+    return snap
+
+
+def _group_snapshot(data: dict[str, Any]) -> Snapshot:
+    model: it.CreateGroup = _validated(it.CreateGroup, {**data, "kind": "create_group"})
+    snap = model.model_dump(mode="json", exclude={"kind"})
+    snap["gold"] = sorted(snap["gold"], key=lambda item: item["name"])
+    for item in snap["gold"]:
+        item["target_table"] = item["target_table"] or default_target(
+            snap["catalog"], snap["name"], "gold", item["name"]
+        )
+    return snap
+
+
+def _strip(snapshot: Snapshot) -> dict[str, Any]:
+    return {k: v for k, v in snapshot.items() if k != "revision"}
+
+
+def _merge(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    merged = copy.deepcopy(base)
+    for key, value in changes.items():
+        if (
+            isinstance(value, dict)
+            and isinstance(merged.get(key), dict)
+            and key not in {"format_options", "connection"}
+        ):
+            merged[key] = {**merged[key], **value}
+        else:
+            merged[key] = value
+    return merged
+
+
+def _check_refs(conn: Connection, snap: Snapshot) -> None:
+    if not _exists(conn, "source_system", snap.get("system")):
+        raise Invalid(
+            f"source system {snap['system']!r} does not exist",
+            field="system",
+            fix="Create it with upsert_system first.",
+        )
+
+
+def _group_refs(conn: Connection, snap: Snapshot) -> None:
+    if not _exists(conn, "compute_profile", snap.get("compute_profile")):
+        raise Invalid(
+            f"compute profile {snap['compute_profile']!r} does not exist",
+            field="compute_profile",
+            fix="Use single_node or create it with upsert_compute_profile.",
+        )
+    if not _exists(conn, "notification_channel", snap.get("channel")):
+        raise Invalid(
+            f"channel {snap['channel']!r} does not exist",
+            field="channel",
+            fix="Create it with subscribe_channel.",
+        )
+
+
+# -- sources -----------------------------------------------------------------------------------
+def register_source(ctx: Context, intent: it.RegisterSource) -> Prepared:
+    group = _group(ctx.conn, intent.group)
+    if state.load_source(ctx.conn, intent.name) is not None:
+        raise Invalid(
+            f"a source named {intent.name!r} exists already",
+            field="name",
+            fix="Source names are unique across LakeForge: choose another name, or use update_source.",
+        )
+    snap = _source_snapshot(intent.model_dump(mode="json", exclude={"kind", "schedule"}), group["catalog"])
+    _check_refs(ctx.conn, snap)
+    changes = [Change("source", intent.name, None, snap)]
+    if intent.schedule is not None:
+        after = {**group, "schedule": intent.schedule.model_dump(mode="json")}
+        if after != group:
+            changes.append(Change("group", intent.group, group, after))
+    return Prepared(
+        changes=changes,
+        extra_plan=_pipeline_lines({intent.group}, "gains tasks for this source"),
+        groups={intent.group},
+        message=f"Source {intent.name} registered in group {intent.group}.",
+    )
+
+
+def update_source(ctx: Context, intent: it.UpdateSource) -> Prepared:
+    before = _source(ctx.conn, intent.name)
+    _check_expected(before, intent.expected_revision, "source")
+    merged = _merge(_strip(before), intent.changes())
+    group = _group(ctx.conn, merged["group"], "group")
+    after = _source_snapshot(merged, group["catalog"])
+    _check_refs(ctx.conn, after)
+    after["revision"] = before["revision"]
+    groups = {before["group"], after["group"]}
+    return Prepared(
+        changes=[Change("source", intent.name, before, after)],
+        extra_plan=_pipeline_lines(groups, "tasks of this source change"),
+        groups=groups,
+        message=f"Source {intent.name} updated.",
+    )
+
+
+def remove_source(ctx: Context, intent: it.RemoveSource) -> Prepared:
+    before = _source(ctx.conn, intent.name)
+    _check_expected(before, intent.expected_revision, "source")
+    return Prepared(
+        changes=[Change("source", intent.name, before, None)],
+        extra_plan=_pipeline_lines({before["group"]}, "loses the tasks of this source"),
+        groups={before["group"]},
+        message=f"Source {intent.name} removed (its run history and tables stay).",
+    )
+
+
+# -- rules -------------------------------------------------------------------------------------
+def _with_rules(
+    ctx: Context, source: str, edit: Callable[[list[dict[str, Any]]], list[dict[str, Any]]], message: str
+) -> Prepared:
+    before = _source(ctx.conn, source, "source")
+    after = copy.deepcopy(before)
+    after["dq_rules"] = sorted(edit(after["dq_rules"]), key=lambda rule: rule["name"])
+    return Prepared(
+        changes=[Change("source", source, before, after)],
+        extra_plan=_pipeline_lines({before["group"]}, "expectations change"),
+        groups={before["group"]},
+        message=message,
+    )
+
+
+def add_dq_rule(ctx: Context, intent: it.AddDqRule) -> Prepared:
+    rule = it.RuleSpec.model_validate(intent.model_dump(include=set(it.RuleSpec.model_fields))).model_dump(
+        mode="json"
+    )
+
+    def edit(rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if any(r["name"] == intent.name for r in rules):
+            raise Invalid(
+                f"source {intent.source!r} already has a rule named {intent.name!r}",
+                field="name",
+                fix="Choose another name, or use update_dq_rule.",
+            )
+        return [*rules, rule]
+
+    return _with_rules(ctx, intent.source, edit, f"Rule {intent.name} added to {intent.source}.")
+
+
+def _rule_revision(ctx: Context, source: str, name: str) -> int | None:
+    row = ctx.conn.execute(
+        "SELECT r.revision FROM dq_rule r JOIN source s ON s.id = r.source_id WHERE s.name = %s AND r.name = %s",
+        [source, name],
+    ).fetchone()
+    return None if row is None else int(row["revision"])
+
+
+def update_dq_rule(ctx: Context, intent: it.UpdateDqRule) -> Prepared:
+    current = _rule_revision(ctx, intent.source, intent.name)
+    if intent.expected_revision is not None and current is not None and current != intent.expected_revision:
+        raise state.Conflict(
+            f"rule {intent.name!r} is at revision {current}, not {intent.expected_revision}",
+            field="expected_revision",
+            fix="Read it again and resend your change.",
+        )
+    updates = {
+        k: getattr(intent, k)
+        for k in intent.model_fields_set & {"expression", "action", "description", "enabled"}
+    }
+
+    def edit(rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if not any(r["name"] == intent.name for r in rules):
+            raise Invalid(
+                f"source {intent.source!r} has no rule named {intent.name!r}",
+                field="name",
+                fix="Use add_dq_rule.",
+            )
+        return [{**r, **updates} if r["name"] == intent.name else r for r in rules]
+
+    return _with_rules(ctx, intent.source, edit, f"Rule {intent.name} of {intent.source} updated.")
+
+
+def remove_dq_rule(ctx: Context, intent: it.RemoveDqRule) -> Prepared:
+    def edit(rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if not any(r["name"] == intent.name for r in rules):
+            raise Invalid(f"source {intent.source!r} has no rule named {intent.name!r}", field="name")
+        return [r for r in rules if r["name"] != intent.name]
+
+    return _with_rules(ctx, intent.source, edit, f"Rule {intent.name} removed from {intent.source}.")
+
+
+# -- groups, schedules, gold, channels ---------------------------------------------------------
+def create_group(ctx: Context, intent: it.CreateGroup) -> Prepared:
+    if state.load_group(ctx.conn, intent.name) is not None:
+        raise Invalid(
+            f"a group named {intent.name!r} exists already",
+            field="name",
+            fix="Choose another name, or use update_group.",
+        )
+    snap = _group_snapshot(intent.model_dump(mode="json", exclude={"kind"}))
+    _group_refs(ctx.conn, snap)
+    return Prepared(
+        changes=[Change("group", intent.name, None, snap)],
+        extra_plan=_pipeline_lines({intent.name}, "will be created on the next sync"),
+        groups=set(),
+        message=f"Group {intent.name} created.",
+    )
+
+
+def _group_change(
+    ctx: Context,
+    name: str,
+    edit: dict[str, Any],
+    message: str,
+    *,
+    job_only: bool = False,
+    expected: int | None = None,
+) -> Prepared:
+    before = _group(ctx.conn, name, "name" if "gold" not in edit else "group")
+    _check_expected(before, expected, "group")
+    after = _group_snapshot(_merge(_strip(before), edit))
+    _group_refs(ctx.conn, after)
+    after["revision"] = before["revision"]
+    lines = (
+        _job_lines({name}, "settings change") if job_only else _pipeline_lines({name}, "definition changes")
+    )
+    return Prepared(
+        changes=[Change("group", name, before, after)], extra_plan=lines, groups={name}, message=message
+    )
+
+
+def update_group(ctx: Context, intent: it.UpdateGroup) -> Prepared:
+    return _group_change(
+        ctx, intent.name, intent.changes(), f"Group {intent.name} updated.", expected=intent.expected_revision
+    )
+
+
+def set_schedule(ctx: Context, intent: it.SetSchedule) -> Prepared:
+    _group(ctx.conn, intent.group)
+    schedule = {"quartz_cron": intent.quartz_cron, "timezone": intent.timezone, "paused": intent.paused}
+    text = quartz.describe(intent.quartz_cron)
+    prepared = _group_change(
+        ctx,
+        intent.group,
+        {"schedule": schedule},
+        f"Group {intent.group} runs {text[0].lower()}{text[1:]} ({intent.timezone}).",
+        job_only=True,
+    )
+    prepared.result = {
+        "description": text,
+        "next_fire_times": [
+            t.isoformat() for t in quartz.next_fire_times(intent.quartz_cron, intent.timezone, 3)
+        ],
+    }
+    return prepared
+
+
+def _set_paused(ctx: Context, group: str, paused: bool) -> Prepared:
+    before = _group(ctx.conn, group)
+    if before["schedule"] is None:
+        raise Invalid(
+            f"group {group!r} has no schedule", field="group", fix="Set one with set_schedule first."
+        )
+    word = "paused" if paused else "resumed"
+    return _group_change(
+        ctx,
+        group,
+        {"schedule": {**before["schedule"], "paused": paused}},
+        f"Schedule of {group} {word}.",
+        job_only=True,
+    )
+
+
+def pause_schedule(ctx: Context, intent: it.PauseSchedule) -> Prepared:
+    return _set_paused(ctx, intent.group, True)
+
+
+def resume_schedule(ctx: Context, intent: it.ResumeSchedule) -> Prepared:
+    return _set_paused(ctx, intent.group, False)
+
+
+def upsert_gold(ctx: Context, intent: it.UpsertGold) -> Prepared:
+    before = _group(ctx.conn, intent.group)
+    item = it.GoldSpec.model_validate(intent.model_dump(include=set(it.GoldSpec.model_fields))).model_dump(
+        mode="json"
+    )
+    gold = [g for g in before["gold"] if g["name"] != intent.name] + [item]
+    return _group_change(
+        ctx, intent.group, {"gold": gold}, f"Gold table {intent.name} of {intent.group} saved."
+    )
+
+
+def remove_gold(ctx: Context, intent: it.RemoveGold) -> Prepared:
+    before = _group(ctx.conn, intent.group)
+    if not any(g["name"] == intent.name for g in before["gold"]):
+        raise Invalid(f"group {intent.group!r} has no gold table {intent.name!r}", field="name")
+    gold = [g for g in before["gold"] if g["name"] != intent.name]
+    return _group_change(
+        ctx, intent.group, {"gold": gold}, f"Gold table {intent.name} removed from {intent.group}."
+    )
+
+
+def subscribe_channel(ctx: Context, intent: it.SubscribeChannel) -> Prepared:
+    group = _group(ctx.conn, intent.group)
+    if intent.slack_channel_id:
+        name = intent.name or f"slack_{intent.slack_channel_id.lower()}"
+        channel = {
+            "name": name,
+            "kind": "slack",
+            "slack_channel_id": intent.slack_channel_id,
+            "webhook_url": None,
+        }
+    else:
+        name = intent.name or f"webhook_{intent.group}"
+        channel = {
+            "name": name,
+            "kind": "webhook",
+            "slack_channel_id": None,
+            "webhook_url": intent.webhook_url,
+        }
+    current = state.load_channel(ctx.conn, name)
+    channel["muted_until"] = current["muted_until"] if current else None
+    changes = []
+    if current is None or _strip(current) != channel:
+        changes.append(Change("channel", name, current, channel))
+    after = {**group, "channel": name}
+    if after != group:
+        changes.append(Change("group", intent.group, group, after))
+    return Prepared(
+        changes=changes,
+        extra_plan=[],
+        groups={intent.group},
+        message=f"Run results of {intent.group} go to {name}.",
+    )
+
+
+def _plain_upsert(ctx: Context, entity: str, name: str, snap: Snapshot, message: str) -> Prepared:
+    before = state.LOADERS[entity](ctx.conn, name)
+    lines: list[PlanLine] = []
+    column = "compute_profile" if entity == "compute_profile" else None
+    if column and before is not None:
+        users = ctx.conn.execute(
+            "SELECT g.name FROM source_group g JOIN compute_profile p ON p.id = g.compute_profile_id WHERE p.name = %s",
+            [name],
+        ).fetchall()
+        lines = _job_lines({row["name"] for row in users}, "cluster settings change")
+    return Prepared(
+        changes=[Change(entity, name, before, snap)], extra_plan=lines, groups=set(), message=message
+    )
+
+
+def upsert_system(ctx: Context, intent: it.UpsertSystem) -> Prepared:
+    snap = {
+        "name": intent.name,
+        "kind": intent.system_kind,
+        "description": intent.description,
+        "owner": intent.owner,
+        "connection": intent.connection,
+    }
+    return _plain_upsert(ctx, "system", intent.name, snap, f"Source system {intent.name} saved.")
+
+
+def upsert_compute_profile(ctx: Context, intent: it.UpsertComputeProfile) -> Prepared:
+    data = intent.model_dump(mode="json", exclude={"kind", "profile_kind"})
+    snap = {
+        "name": intent.name,
+        "kind": intent.profile_kind,
+        **{k: v for k, v in data.items() if k != "name"},
+    }
+    return _plain_upsert(ctx, "compute_profile", intent.name, snap, f"Compute profile {intent.name} saved.")
+
+
+# -- restore -----------------------------------------------------------------------------------
+def restore_revision(ctx: Context, intent: it.RestoreRevision) -> Prepared:
+    row = ctx.conn.execute(
+        "SELECT after FROM metadata_revision WHERE entity_type = %s AND entity_key = %s AND revision = %s",
+        [intent.entity, intent.name, intent.revision],
+    ).fetchone()
+    if row is None:
+        raise Invalid(
+            f"{intent.entity} {intent.name!r} has no revision {intent.revision}",
+            field="revision",
+            fix=f"List revisions with: lakeforge history {intent.name}",
+        )
+    current = state.LOADERS[intent.entity](ctx.conn, intent.name)
+    target = row["after"]
+    if target is not None:
+        target = {k: v for k, v in target.items() if k != "revision"}
+        if current is not None:
+            target["revision"] = current.get("revision")
+        if intent.entity == "source":
+            _group(ctx.conn, target["group"], "revision")
+            _check_refs(ctx.conn, target)
+        elif intent.entity == "group":
+            _group_refs(ctx.conn, target)
+    groups: set[str] = set()
+    for snap in (current, target):
+        if snap is not None and intent.entity == "source":
+            groups.add(snap["group"])
+        if snap is not None and intent.entity == "group":
+            groups.add(snap["name"])
+    if current is None and target is None:
+        raise Invalid(
+            f"{intent.entity} {intent.name!r} is already absent, as in revision {intent.revision}",
+            field="revision",
+        )
+    return Prepared(
+        changes=[Change(intent.entity, intent.name, current, target)],
+        extra_plan=_pipeline_lines(groups, "definition restored"),
+        groups=groups,
+        message=f"{intent.entity.replace('_', ' ').capitalize()} {intent.name} restored to revision {intent.revision}.",
+    )
+
+
+# -- runs --------------------------------------------------------------------------------------
+def _queue(ctx: Context, request: dict[str, Any]) -> dict[str, Any]:
+    row = ctx.conn.execute(
+        "INSERT INTO lakeforge_log.batch_run (source_group_id, group_name, source_name, trigger, rerun_of, engine, "
+        "status, requested_by) VALUES ((SELECT id FROM source_group WHERE name = %s), %s, %s, %s, %s, %s, 'queued', %s) "
+        "RETURNING batch_id",
+        [
+            request["group"],
+            request["group"],
+            request["source"],
+            request["trigger"],
+            request["rerun_of"],
+            request["engine"],
+            ctx.actor.user,
+        ],
+    ).fetchone()
+    assert row is not None
+    batch_id = int(row["batch_id"])
+    launch_request = launch.LaunchRequest(
+        batch_id=batch_id,
+        group=request["group"],
+        sources=[request["source"]] if request["source"] else None,
+        zones=request["zones"],
+        engine=request["engine"],
+        trigger=request["trigger"],
+        rerun_of=request["rerun_of"],
+        requested_by=ctx.actor.user,
+    )
+    db = ctx.db
+
+    def start() -> None:
+        try:
+            launch.launch(db, launch_request)
+        except Exception as error:  # the batch is queued but cannot start: say so in the run log
+            with db.connection() as conn:
+                conn.execute(
+                    "UPDATE lakeforge_log.batch_run SET status = 'failed', error = %s, ended_at = now() "
+                    "WHERE batch_id = %s AND status = 'queued'",
+                    [str(error)[:2000], batch_id],
+                )
+
+    ctx.after_commit.append(start)
+    return {"batch_id": batch_id, "status": "queued", "group": request["group"], "source": request["source"]}
+
+
+def run_now(ctx: Context, intent: it.RunNow) -> Prepared:
+    group = intent.group
+    if intent.source:
+        source = _source(ctx.conn, intent.source, "source")
+        if group and group != source["group"]:
+            raise Invalid(
+                f"source {intent.source!r} is in group {source['group']!r}, not {group!r}", field="group"
+            )
+        group = source["group"]
+    assert group is not None
+    _group(ctx.conn, group)
+    request = {
+        "group": group,
+        "source": intent.source,
+        "trigger": "manual",
+        "rerun_of": None,
+        "engine": intent.engine,
+        "zones": intent.zones,
+    }
+    what = f"source {intent.source}" if intent.source else f"group {group}"
+    return Prepared(
+        extra_plan=[
+            {
+                "op": "run",
+                "entity": "batch",
+                "key": group,
+                "field": None,
+                "before": None,
+                "after": request,
+                "text": f"queue a manual batch of {what}",
+            }
+        ],
+        groups={group},
+        message=f"Batch of {what} queued.",
+        effect=lambda c: _queue(c, request),
+    )
+
+
+def rerun_batch(ctx: Context, intent: it.RerunBatch) -> Prepared:
+    row = ctx.conn.execute(
+        "SELECT * FROM lakeforge_log.batch_run WHERE batch_id = %s", [intent.batch_id]
+    ).fetchone()
+    if row is None:
+        raise Invalid(
+            f"batch {intent.batch_id} does not exist", field="batch_id", fix="Find batch ids with list_runs."
+        )
+    if row["status"] in ("queued", "running"):
+        raise Invalid(
+            f"batch {intent.batch_id} is still {row['status']}",
+            field="batch_id",
+            fix="Wait for it to finish (or cancel it) before running it again.",
+        )
+    if not _exists(ctx.conn, "source_group", row["group_name"]):
+        raise Invalid(
+            f"group {row['group_name']!r} of batch {intent.batch_id} no longer exists", field="batch_id"
+        )
+    request = {
+        "group": row["group_name"],
+        "source": row["source_name"],
+        "trigger": "rerun",
+        "rerun_of": intent.batch_id,
+        "engine": row["engine"],
+        "zones": intent.zones,
+    }
+    return Prepared(
+        extra_plan=[
+            {
+                "op": "run",
+                "entity": "batch",
+                "key": row["group_name"],
+                "field": None,
+                "before": None,
+                "after": request,
+                "text": f"queue a rerun of batch {intent.batch_id}",
+            }
+        ],
+        groups={row["group_name"]},
+        message=f"Batch {intent.batch_id} queued again.",
+        effect=lambda c: _queue(c, request),
+    )
+
+
+def sync_jobs(ctx: Context, intent: it.SyncJobs) -> Prepared:
+    def effect(c: Context) -> dict[str, Any]:
+        return {"mode": intent.mode, "sync": launch.to_jsonable(launch.sync(c.db, intent.mode))}
+
+    return Prepared(
+        extra_plan=[touches("workspace", "all", f"{intent.mode} the job and pipeline sync")],
+        groups=set(),
+        message="Jobs and pipelines synced." if intent.mode == "apply" else "Sync plan computed.",
+        effect=effect,
+    )
+
+
+# -- reads -------------------------------------------------------------------------------------
+def _schedule_view(schedule: dict[str, Any] | None) -> dict[str, Any] | None:
+    if schedule is None:
+        return None
+    view = dict(schedule)
+    view["description"] = quartz.describe(schedule["quartz_cron"])
+    view["next_fire_times"] = (
+        []
+        if schedule["paused"]
+        else [t.isoformat() for t in quartz.next_fire_times(schedule["quartz_cron"], schedule["timezone"], 3)]
+    )
+    return view
+
+
+def _jsonable_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in row.items()} for row in rows]
+
+
+def show_source(ctx: Context, intent: it.ShowSource) -> Prepared:
+    snap = _source(ctx.conn, intent.name)
+    group = _group(ctx.conn, snap["group"])
+    runs = ctx.conn.execute(
+        "SELECT batch_id, status, trigger, created_at, started_at, ended_at, rows_in, rows_out, error "
+        "FROM lakeforge_log.batch_run WHERE group_name = %s AND (source_name IS NULL OR source_name = %s) "
+        "ORDER BY batch_id DESC LIMIT 5",
+        [snap["group"], intent.name],
+    ).fetchall()
+    result = {
+        "source": snap,
+        "schedule": _schedule_view(group["schedule"]),
+        "recent_runs": _jsonable_rows(runs),
+    }
+    return Prepared(
+        result=result, message=f"Source {intent.name} ({snap['format']} from {snap['location']})."
+    )
+
+
+def list_runs(ctx: Context, intent: it.ListRuns) -> Prepared:
+    clauses, params = ["TRUE"], []
+    for column, value in (
+        ("group_name", intent.group),
+        ("source_name", intent.source),
+        ("status", intent.status),
+    ):
+        if value is not None:
+            clauses.append(f"{column} = %s")
+            params.append(value)
+    rows = ctx.conn.execute(
+        f"SELECT * FROM lakeforge_log.batch_run WHERE {' AND '.join(clauses)} ORDER BY batch_id DESC LIMIT %s",
+        [*params, intent.limit],
+    ).fetchall()
+    return Prepared(result={"runs": _jsonable_rows(rows)}, message=f"{len(rows)} run(s).")
+
+
+def show_run(ctx: Context, intent: it.ShowRun) -> Prepared:
+    batch = ctx.conn.execute(
+        "SELECT * FROM lakeforge_log.batch_run WHERE batch_id = %s", [intent.batch_id]
+    ).fetchone()
+    if batch is None:
+        raise Invalid(
+            f"batch {intent.batch_id} does not exist", field="batch_id", fix="Find batch ids with list_runs."
+        )
+    parts = {}
+    for table in ("zone_run", "table_run", "step_run", "dq_run"):
+        parts[table.removesuffix("_run") + "s"] = _jsonable_rows(
+            ctx.conn.execute(
+                f"SELECT * FROM lakeforge_log.{table} WHERE batch_id = %s ORDER BY id", [intent.batch_id]
+            ).fetchall()
+        )
+    return Prepared(
+        result={"batch": _jsonable_rows([batch])[0], **parts},
+        message=f"Batch {intent.batch_id}: {batch['status']}.",
+    )
+
+
+def help_intent(ctx: Context, intent: it.Help) -> Prepared:
+    kinds = ctx.principal.allowed_kinds()
+    items = [
+        {
+            "kind": kind,
+            "summary": (it.INTENTS_BY_KIND[kind].__doc__ or "").strip().splitlines()[0],
+            "example": it.INTENTS_BY_KIND[kind].example,
+        }
+        for kind in kinds
+    ]
+    return Prepared(result={"intents": items}, message=f"You may use {len(items)} commands.")
+
+
+HANDLERS: dict[str, Callable[[Context, Any], Prepared]] = {
+    "register_source": register_source,
+    "update_source": update_source,
+    "remove_source": remove_source,
+    "create_group": create_group,
+    "update_group": update_group,
+    "set_schedule": set_schedule,
+    "pause_schedule": pause_schedule,
+    "resume_schedule": resume_schedule,
+    "add_dq_rule": add_dq_rule,
+    "update_dq_rule": update_dq_rule,
+    "remove_dq_rule": remove_dq_rule,
+    "run_now": run_now,
+    "rerun_batch": rerun_batch,
+    "sync_jobs": sync_jobs,
+    "subscribe_channel": subscribe_channel,
+    "restore_revision": restore_revision,
+    "upsert_system": upsert_system,
+    "upsert_compute_profile": upsert_compute_profile,
+    "upsert_gold": upsert_gold,
+    "remove_gold": remove_gold,
+    "show_source": show_source,
+    "list_runs": list_runs,
+    "show_run": show_run,
+    "help": help_intent,
+}
+
+
+def intent_groups(intent: Any) -> set[str]:
+    """Groups named directly in an intent (used for the permission check when validation fails)."""
+    return {value for name in ("group",) if isinstance(value := getattr(intent, name, None), str)}

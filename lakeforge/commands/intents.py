@@ -1,0 +1,774 @@
+"""The command layer's vocabulary: one Pydantic model per intent, a union discriminated on ``kind``.
+
+Slack, the panel, the CLI, YAML files and REST clients all send these same shapes.
+Unknown fields are refused, names are slugs, SQL is checked, credentials are references.
+
+>>> intent = parse_intent({"kind": "pause_schedule", "group": "retail"})
+>>> intent.group
+'retail'
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from lakeforge.commands.envelope import FieldError
+from lakeforge.commands.secrets import SECRET_REF, inline_secret_in_text, inline_secrets_in_options
+from lakeforge.commands.sql_expressions import check_expression, check_query
+from lakeforge.errors import LakeForgeError
+from lakeforge.metadata.models import DqAction, LoadMode, SchemaEvolution, SourceFormat, Zone
+from lakeforge.orchestration import quartz
+
+Slug = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,62}$"),
+    Field(
+        description="Lower-case letters, digits and underscores, starting with a letter (e.g. sales_orders)."
+    ),
+]
+ColumnName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")]
+TableName = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*){0,2}$"),
+    Field(description="catalog.schema.table (or schema.table, or table)."),
+]
+SecretRef = Annotated[str, StringConstraints(pattern=SECRET_REF.pattern)]
+OptionValue = str | int | float | bool
+Description = Annotated[str, StringConstraints(max_length=2000)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def _teach(error: LakeForgeError) -> PydanticCustomError:
+    """A LakeForge error inside a validator: keeps its field and fix for ``field_errors``."""
+    return PydanticCustomError(
+        "lakeforge",
+        "{message}",
+        {"message": error.message, "field": error.field or "", "fix": error.fix or ""},
+    )
+
+
+def _no_inline_secrets(options: dict[str, Any], field: str) -> None:
+    bad = inline_secrets_in_options(options)
+    if bad:
+        raise ValueError(
+            f"{field}.{bad[0]}: holds a credential value; store it in a secret scope and write "
+            "'{{secrets/scope/key}}' instead"
+        )
+
+
+# -- parts -------------------------------------------------------------------------------------
+class ScheduleSpec(_Strict):
+    """A Quartz schedule for a group's job."""
+
+    quartz_cron: str = Field(
+        description="Quartz: 'second minute hour day-of-month month day-of-week [year]'."
+    )
+    timezone: str = "UTC"
+    paused: bool = False
+
+    @model_validator(mode="after")
+    def _valid_cron(self) -> ScheduleSpec:
+        try:
+            quartz.validate(self.quartz_cron, self.timezone)
+        except LakeForgeError as error:
+            raise _teach(error) from None
+        return self
+
+
+class RawSpec(_Strict):
+    landing_path: str | None = Field(default=None, description="Where raw files land; derived when empty.")
+    retention_days: int | None = Field(default=None, ge=1, le=36500)
+    options: dict[str, OptionValue] = Field(default_factory=dict)
+
+
+class BronzeSpec(_Strict):
+    target_table: TableName | None = Field(
+        default=None, description="Default <catalog>.<group>_bronze.<source>."
+    )
+    schema_evolution: SchemaEvolution = "evolve"
+    options: dict[str, OptionValue] = Field(default_factory=dict)
+
+
+class SilverSpec(_Strict):
+    target_table: TableName | None = Field(
+        default=None, description="Default <catalog>.<group>_silver.<source>."
+    )
+    primary_keys: list[ColumnName] = Field(default_factory=list, max_length=32)
+    scd_type: Literal[1, 2] = 1
+    sequence_by: ColumnName | None = None
+    dedupe: bool = True
+    select_expressions: list[str] = Field(default_factory=list, max_length=500)
+    where: str | None = Field(default=None, description="Spark SQL filter applied on the way to silver.")
+    options: dict[str, OptionValue] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _valid_sql(self) -> SilverSpec:
+        for index, text in enumerate(self.select_expressions):
+            try:
+                check_expression(text, kind="scalar", field=f"select_expressions.{index}")
+            except LakeForgeError as error:
+                raise _teach(error) from None
+        if self.where is not None:
+            try:
+                check_expression(self.where, kind="predicate", field="where")
+            except LakeForgeError as error:
+                raise _teach(error) from None
+        return self
+
+
+class RuleSpec(_Strict):
+    """A data-quality rule: a Spark SQL condition every row should meet, and what to do if not."""
+
+    name: Slug
+    expression: str = Field(max_length=4000, description="Spark SQL condition, e.g. amount >= 0.")
+    action: DqAction = "warn"
+    description: Description | None = None
+    enabled: bool = True
+
+    @model_validator(mode="after")
+    def _valid_sql(self) -> RuleSpec:
+        try:
+            check_expression(self.expression, kind="predicate")
+        except LakeForgeError as error:
+            raise _teach(error) from None
+        return self
+
+
+class GoldSpec(_Strict):
+    name: Slug
+    sql: str = Field(max_length=20000, description="One Spark SQL SELECT over silver tables.")
+    target_table: TableName | None = Field(default=None, description="Default <catalog>.<group>_gold.<name>.")
+    description: Description | None = None
+
+    @model_validator(mode="after")
+    def _valid_sql(self) -> GoldSpec:
+        try:
+            check_query(self.sql)
+        except LakeForgeError as error:
+            raise _teach(error) from None
+        return self
+
+
+# -- intents -----------------------------------------------------------------------------------
+class IntentBase(_Strict):
+    """Common behaviour; subclasses declare how dangerous they are and show an example."""
+
+    destructive: ClassVar[bool] = False
+    read_only: ClassVar[bool] = False
+    example: ClassVar[dict[str, Any]] = {}
+
+
+class _SourceFields(_Strict):
+    system: Slug | None = None
+    description: Description | None = None
+    format: SourceFormat
+    location: str = Field(
+        min_length=1,
+        max_length=4000,
+        description="Path, volume, cloud URI, table name, JDBC URL or REST endpoint.",
+    )
+    format_options: dict[str, OptionValue] = Field(default_factory=dict)
+    load_mode: LoadMode = "full"
+    watermark_column: ColumnName | None = None
+    schema_ddl: str | None = Field(default=None, max_length=20000, description="e.g. 'id INT, name STRING'.")
+    enabled: bool = True
+    raw: RawSpec = Field(default_factory=RawSpec)
+    bronze: BronzeSpec = Field(default_factory=BronzeSpec)
+    silver: SilverSpec = Field(default_factory=SilverSpec)
+    dq_rules: list[RuleSpec] = Field(default_factory=list, max_length=200)
+
+
+def check_source_shape(values: dict[str, Any]) -> None:
+    """Rules across fields of a source (shared by register and update): raises ValueError."""
+    fmt, location = values.get("format"), values.get("location")
+    if isinstance(location, str) and fmt:
+        reason = inline_secret_in_text(location)
+        if reason:
+            raise ValueError(f"location: {reason}; use a secret reference such as {{{{secrets/scope/key}}}}")
+        if fmt == "jdbc" and not location.startswith("jdbc:"):
+            raise ValueError(
+                "location: a jdbc source needs a JDBC URL such as jdbc:postgresql://host:5432/db"
+            )
+        if fmt == "rest" and not location.startswith(("https://", "http://")):
+            raise ValueError("location: a rest source needs an http(s):// endpoint")
+    _no_inline_secrets(values.get("format_options") or {}, "format_options")
+    if (
+        values.get("load_mode") == "incremental"
+        and fmt in ("jdbc", "rest", "delta")
+        and not values.get("watermark_column")
+    ):
+        raise ValueError(
+            "watermark_column: incremental loads of jdbc, rest and delta sources need a watermark column"
+        )
+    silver = values.get("silver") or {}
+    if silver.get("scd_type") == 2 and not silver.get("primary_keys"):
+        raise ValueError("silver.primary_keys: SCD type 2 needs at least one primary key")
+    if silver.get("scd_type") == 2 and not silver.get("sequence_by"):
+        raise ValueError(
+            "silver.sequence_by: SCD type 2 needs a column that orders changes (e.g. updated_at)"
+        )
+    ddl = values.get("schema_ddl")
+    if ddl:
+        check_schema_ddl(ddl)
+    names = [rule.get("name") for rule in values.get("dq_rules") or []]
+    if len(names) != len(set(names)):
+        raise ValueError("dq_rules: two rules have the same name")
+
+
+def check_schema_ddl(ddl: str) -> None:
+    import sqlglot
+
+    try:
+        tree = sqlglot.parse_one(f"CREATE TABLE t ({ddl})", read="spark")
+    except Exception:
+        raise ValueError("schema_ddl: is not a Spark column list such as 'id INT, name STRING'") from None
+    if ";" in ddl or tree is None or not tree.find(sqlglot.exp.ColumnDef):
+        raise ValueError("schema_ddl: is not a Spark column list such as 'id INT, name STRING'")
+
+
+class RegisterSource(IntentBase, _SourceFields):
+    """Register a new source: where it comes from, how to read it, and how it flows to silver."""
+
+    kind: Literal["register_source"] = "register_source"
+    name: Slug
+    group: Slug
+    schedule: ScheduleSpec | None = Field(default=None, description="Sets the group's schedule too.")
+    example: ClassVar[dict[str, Any]] = {
+        "kind": "register_source",
+        "name": "orders",
+        "group": "retail",
+        "format": "csv",
+        "location": "/Volumes/main/landing/retail/orders/",
+        "format_options": {"header": True},
+        "silver": {"primary_keys": ["order_id"]},
+    }
+
+    @model_validator(mode="after")
+    def _shape(self) -> RegisterSource:
+        check_source_shape(self.model_dump())
+        return self
+
+
+class UpdateSource(IntentBase):
+    """Change some fields of a source; fields left out keep their value (sections merge field by field)."""
+
+    kind: Literal["update_source"] = "update_source"
+    name: Slug
+    expected_revision: int | None = Field(
+        default=None, ge=1, description="Refuse if the source changed since."
+    )
+    group: Slug | None = None
+    system: Slug | None = None
+    description: Description | None = None
+    format: SourceFormat | None = None
+    location: str | None = Field(default=None, min_length=1, max_length=4000)
+    format_options: dict[str, OptionValue] | None = None
+    load_mode: LoadMode | None = None
+    watermark_column: ColumnName | None = None
+    schema_ddl: str | None = Field(default=None, max_length=20000)
+    enabled: bool | None = None
+    raw: RawSpec | None = None
+    bronze: BronzeSpec | None = None
+    silver: SilverSpec | None = None
+    dq_rules: list[RuleSpec] | None = Field(default=None, description="When given, replaces all rules.")
+    example: ClassVar[dict[str, Any]] = {
+        "kind": "update_source",
+        "name": "orders",
+        "location": "/Volumes/main/landing/retail/orders_v2/",
+    }
+
+    @model_validator(mode="after")
+    def _something(self) -> UpdateSource:
+        if not self.model_fields_set - {"kind", "name", "expected_revision"}:
+            raise ValueError("nothing to change: give at least one field to update")
+        if self.location is not None and (reason := inline_secret_in_text(self.location)):
+            raise ValueError(f"location: {reason}; use a secret reference such as {{{{secrets/scope/key}}}}")
+        if self.format_options:
+            _no_inline_secrets(self.format_options, "format_options")
+        return self
+
+    def changes(self) -> dict[str, Any]:
+        """Only the fields the caller set, nested sections only with their set fields."""
+        out: dict[str, Any] = {}
+        for name in self.model_fields_set - {"kind", "name", "expected_revision"}:
+            value = getattr(self, name)
+            if isinstance(value, BaseModel):
+                out[name] = value.model_dump(include=value.model_fields_set, mode="json")
+            elif name == "dq_rules" and value is not None:
+                out[name] = [rule.model_dump(mode="json") for rule in value]
+            else:
+                out[name] = value
+        return out
+
+
+class RemoveSource(IntentBase):
+    """Remove a source with its configs and rules (its run history stays). Needs confirmation."""
+
+    kind: Literal["remove_source"] = "remove_source"
+    name: Slug
+    expected_revision: int | None = Field(default=None, ge=1)
+    destructive: ClassVar[bool] = True
+    example: ClassVar[dict[str, Any]] = {"kind": "remove_source", "name": "orders"}
+
+
+class _GroupFields(_Strict):
+    description: Description | None = None
+    owner: str | None = Field(default=None, max_length=200)
+    compute_profile: Slug = "single_node"
+    catalog: Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,254}$")] = "main"
+    engine: Literal["auto", "embedded", "spark"] = "auto"
+    max_concurrent_runs: int = Field(default=1, ge=1, le=1000)
+    timeout_seconds: int = Field(default=0, ge=0, le=7 * 24 * 3600)
+    max_retries: int = Field(default=1, ge=0, le=10)
+    schedule: ScheduleSpec | None = None
+    channel: Slug | None = Field(default=None, description="Name of a notification channel.")
+    gold: list[GoldSpec] = Field(default_factory=list, max_length=200)
+
+
+class CreateGroup(IntentBase, _GroupFields):
+    """Create a source group: one Databricks job with its schedule, compute profile and channel."""
+
+    kind: Literal["create_group"] = "create_group"
+    name: Slug
+    example: ClassVar[dict[str, Any]] = {
+        "kind": "create_group",
+        "name": "retail",
+        "schedule": {"quartz_cron": "0 0 2 * * ?", "timezone": "Europe/Paris"},
+    }
+
+
+class UpdateGroup(IntentBase):
+    """Change some settings of a group; fields left out keep their value. ``gold`` replaces all."""
+
+    kind: Literal["update_group"] = "update_group"
+    name: Slug
+    expected_revision: int | None = Field(default=None, ge=1)
+    description: Description | None = None
+    owner: str | None = Field(default=None, max_length=200)
+    compute_profile: Slug | None = None
+    catalog: Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,254}$")] | None = None
+    engine: Literal["auto", "embedded", "spark"] | None = None
+    max_concurrent_runs: int | None = Field(default=None, ge=1, le=1000)
+    timeout_seconds: int | None = Field(default=None, ge=0, le=7 * 24 * 3600)
+    max_retries: int | None = Field(default=None, ge=0, le=10)
+    schedule: ScheduleSpec | None = None
+    channel: Slug | None = None
+    gold: list[GoldSpec] | None = None
+    example: ClassVar[dict[str, Any]] = {"kind": "update_group", "name": "retail", "max_retries": 2}
+
+    @model_validator(mode="after")
+    def _something(self) -> UpdateGroup:
+        if not self.model_fields_set - {"kind", "name", "expected_revision"}:
+            raise ValueError("nothing to change: give at least one field to update")
+        return self
+
+    def changes(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name in self.model_fields_set - {"kind", "name", "expected_revision"}:
+            value = getattr(self, name)
+            if isinstance(value, BaseModel):
+                value = value.model_dump(mode="json")
+            elif name == "gold" and value is not None:
+                value = [item.model_dump(mode="json") for item in value]
+            out[name] = value
+        return out
+
+
+class SetSchedule(IntentBase, ScheduleSpec):
+    """Set (or replace) the Quartz schedule of a group."""
+
+    kind: Literal["set_schedule"] = "set_schedule"
+    group: Slug
+    example: ClassVar[dict[str, Any]] = {
+        "kind": "set_schedule",
+        "group": "retail",
+        "quartz_cron": "0 30 6 ? * MON-FRI",
+        "timezone": "Europe/Paris",
+    }
+
+
+class PauseSchedule(IntentBase):
+    """Pause a group's schedule (manual runs still work)."""
+
+    kind: Literal["pause_schedule"] = "pause_schedule"
+    group: Slug
+    example: ClassVar[dict[str, Any]] = {"kind": "pause_schedule", "group": "retail"}
+
+
+class ResumeSchedule(IntentBase):
+    """Resume a paused schedule."""
+
+    kind: Literal["resume_schedule"] = "resume_schedule"
+    group: Slug
+    example: ClassVar[dict[str, Any]] = {"kind": "resume_schedule", "group": "retail"}
+
+
+class AddDqRule(IntentBase, RuleSpec):
+    """Add a data-quality rule to a source."""
+
+    kind: Literal["add_dq_rule"] = "add_dq_rule"
+    source: Slug
+    example: ClassVar[dict[str, Any]] = {
+        "kind": "add_dq_rule",
+        "source": "orders",
+        "name": "amount_positive",
+        "expression": "amount > 0",
+        "action": "drop",
+    }
+
+
+class UpdateDqRule(IntentBase):
+    """Change a rule's expression, action, description or enabled flag."""
+
+    kind: Literal["update_dq_rule"] = "update_dq_rule"
+    source: Slug
+    name: Slug
+    expression: str | None = Field(default=None, max_length=4000)
+    action: DqAction | None = None
+    description: Description | None = None
+    enabled: bool | None = None
+    expected_revision: int | None = Field(default=None, ge=1, description="The rule's revision.")
+    example: ClassVar[dict[str, Any]] = {
+        "kind": "update_dq_rule",
+        "source": "orders",
+        "name": "amount_positive",
+        "action": "fail",
+    }
+
+    @model_validator(mode="after")
+    def _valid(self) -> UpdateDqRule:
+        if not self.model_fields_set - {"kind", "name", "source", "expected_revision"}:
+            raise ValueError("nothing to change: give expression, action, description or enabled")
+        if self.expression is not None:
+            try:
+                check_expression(self.expression, kind="predicate")
+            except LakeForgeError as error:
+                raise _teach(error) from None
+        return self
+
+
+class RemoveDqRule(IntentBase):
+    """Remove a rule from a source. Needs confirmation."""
+
+    kind: Literal["remove_dq_rule"] = "remove_dq_rule"
+    source: Slug
+    name: Slug
+    destructive: ClassVar[bool] = True
+    example: ClassVar[dict[str, Any]] = {
+        "kind": "remove_dq_rule",
+        "source": "orders",
+        "name": "amount_positive",
+    }
+
+
+class RunNow(IntentBase):
+    """Queue a manual batch of a whole group, or of one source."""
+
+    kind: Literal["run_now"] = "run_now"
+    group: Slug | None = None
+    source: Slug | None = None
+    zones: list[Zone] | None = None
+    engine: Literal["embedded", "spark"] | None = None
+    example: ClassVar[dict[str, Any]] = {"kind": "run_now", "group": "retail"}
+
+    @model_validator(mode="after")
+    def _target(self) -> RunNow:
+        if not self.group and not self.source:
+            raise ValueError("group: name a group or a source to run")
+        return self
+
+
+class RerunBatch(IntentBase):
+    """Run a finished batch again (same group and source), linked to it by rerun_of."""
+
+    kind: Literal["rerun_batch"] = "rerun_batch"
+    batch_id: int = Field(ge=1)
+    zones: list[Zone] | None = None
+    example: ClassVar[dict[str, Any]] = {"kind": "rerun_batch", "batch_id": 42}
+
+
+class SyncJobs(IntentBase):
+    """Bring Databricks jobs and pipelines in line with the metadata (or only show the plan)."""
+
+    kind: Literal["sync_jobs"] = "sync_jobs"
+    mode: Literal["apply", "plan"] = "apply"
+    example: ClassVar[dict[str, Any]] = {"kind": "sync_jobs"}
+
+
+class SubscribeChannel(IntentBase):
+    """Send a group's run results to a Slack channel or a webhook."""
+
+    kind: Literal["subscribe_channel"] = "subscribe_channel"
+    group: Slug
+    slack_channel_id: Annotated[str, StringConstraints(pattern=r"^[CGD][A-Z0-9]{5,20}$")] | None = None
+    webhook_url: SecretRef | None = Field(default=None, description="A secret reference holding the URL.")
+    name: Slug | None = Field(default=None, description="Channel name in LakeForge; derived when empty.")
+    example: ClassVar[dict[str, Any]] = {
+        "kind": "subscribe_channel",
+        "group": "retail",
+        "slack_channel_id": "C0123ABCD",
+    }
+
+    @model_validator(mode="after")
+    def _one_target(self) -> SubscribeChannel:
+        if (self.slack_channel_id is None) == (self.webhook_url is None):
+            raise ValueError("slack_channel_id: give exactly one of slack_channel_id or webhook_url")
+        return self
+
+
+EntityType = Literal["source", "group", "system", "compute_profile", "channel"]
+
+
+class RestoreRevision(IntentBase):
+    """Put an entity back as it was at a revision (see ``lakeforge history``). Needs confirmation."""
+
+    kind: Literal["restore_revision"] = "restore_revision"
+    entity: EntityType = "source"
+    name: Slug
+    revision: int = Field(ge=1)
+    destructive: ClassVar[bool] = True
+    example: ClassVar[dict[str, Any]] = {
+        "kind": "restore_revision",
+        "entity": "source",
+        "name": "orders",
+        "revision": 2,
+    }
+
+
+class UpsertSystem(IntentBase):
+    """Create or replace a source system (where sources come from, connection options)."""
+
+    kind: Literal["upsert_system"] = "upsert_system"
+    name: Slug
+    system_kind: Literal["files", "database", "api", "lakehouse"] = "files"
+    description: Description | None = None
+    owner: str | None = Field(default=None, max_length=200)
+    connection: dict[str, OptionValue] = Field(default_factory=dict)
+    example: ClassVar[dict[str, Any]] = {"kind": "upsert_system", "name": "shop", "system_kind": "files"}
+
+    @model_validator(mode="after")
+    def _no_secrets(self) -> UpsertSystem:
+        _no_inline_secrets(self.connection, "connection")
+        return self
+
+
+class UpsertComputeProfile(IntentBase):
+    """Create or replace a compute profile (admin only)."""
+
+    kind: Literal["upsert_compute_profile"] = "upsert_compute_profile"
+    name: Slug
+    profile_kind: Literal["single_node", "job_cluster", "serverless"] = "single_node"
+    spark_version: str | None = Field(default=None, max_length=100)
+    node_type_id: str | None = Field(default=None, max_length=100)
+    num_workers: int = Field(default=0, ge=0, le=1000)
+    autoscale_min_workers: int | None = Field(default=None, ge=0, le=1000)
+    autoscale_max_workers: int | None = Field(default=None, ge=0, le=1000)
+    policy_id: str | None = Field(default=None, max_length=100)
+    runtime_engine: Literal["STANDARD", "PHOTON"] | None = None
+    data_security_mode: str | None = Field(default=None, max_length=100)
+    spark_conf: dict[str, str] = Field(default_factory=dict)
+    custom_tags: dict[str, str] = Field(default_factory=dict)
+    description: Description | None = None
+    example: ClassVar[dict[str, Any]] = {
+        "kind": "upsert_compute_profile",
+        "name": "small_cluster",
+        "profile_kind": "job_cluster",
+        "num_workers": 2,
+        "node_type_id": "Standard_D4ds_v5",
+    }
+
+    @model_validator(mode="after")
+    def _shape(self) -> UpsertComputeProfile:
+        if self.profile_kind == "single_node" and self.num_workers:
+            raise ValueError("num_workers: a single_node profile has 0 workers")
+        if self.autoscale_max_workers is not None and self.autoscale_max_workers < (
+            self.autoscale_min_workers or 0
+        ):
+            raise ValueError("autoscale_max_workers: must be at least autoscale_min_workers")
+        _no_inline_secrets(dict(self.spark_conf), "spark_conf")
+        return self
+
+
+class UpsertGold(IntentBase, GoldSpec):
+    """Create or replace a gold table definition of a group."""
+
+    kind: Literal["upsert_gold"] = "upsert_gold"
+    group: Slug
+    example: ClassVar[dict[str, Any]] = {
+        "kind": "upsert_gold",
+        "group": "retail",
+        "name": "daily_revenue",
+        "sql": "SELECT order_date, sum(amount) AS revenue FROM main.retail_silver.orders GROUP BY order_date",
+    }
+
+
+class RemoveGold(IntentBase):
+    """Remove a gold definition (the table itself is left in place). Needs confirmation."""
+
+    kind: Literal["remove_gold"] = "remove_gold"
+    group: Slug
+    name: Slug
+    destructive: ClassVar[bool] = True
+    example: ClassVar[dict[str, Any]] = {"kind": "remove_gold", "group": "retail", "name": "daily_revenue"}
+
+
+class ShowSource(IntentBase):
+    """Show a source with its configs, rules, group schedule and latest runs."""
+
+    kind: Literal["show_source"] = "show_source"
+    name: Slug
+    read_only: ClassVar[bool] = True
+    example: ClassVar[dict[str, Any]] = {"kind": "show_source", "name": "orders"}
+
+
+class ListRuns(IntentBase):
+    """List recent batches, newest first."""
+
+    kind: Literal["list_runs"] = "list_runs"
+    group: Slug | None = None
+    source: Slug | None = None
+    status: Literal["queued", "running", "succeeded", "failed", "cancelled", "skipped"] | None = None
+    limit: int = Field(default=20, ge=1, le=200)
+    read_only: ClassVar[bool] = True
+    example: ClassVar[dict[str, Any]] = {"kind": "list_runs", "group": "retail", "status": "failed"}
+
+
+class ShowRun(IntentBase):
+    """Show one batch with its zones, tables, steps and DQ results."""
+
+    kind: Literal["show_run"] = "show_run"
+    batch_id: int = Field(ge=1)
+    read_only: ClassVar[bool] = True
+    example: ClassVar[dict[str, Any]] = {"kind": "show_run", "batch_id": 42}
+
+
+class Help(IntentBase):
+    """List what you may ask, with an example each."""
+
+    kind: Literal["help"] = "help"
+    read_only: ClassVar[bool] = True
+    example: ClassVar[dict[str, Any]] = {"kind": "help"}
+
+
+INTENT_TYPES: tuple[type[IntentBase], ...] = (
+    RegisterSource,
+    UpdateSource,
+    RemoveSource,
+    CreateGroup,
+    UpdateGroup,
+    SetSchedule,
+    PauseSchedule,
+    ResumeSchedule,
+    AddDqRule,
+    UpdateDqRule,
+    RemoveDqRule,
+    RunNow,
+    RerunBatch,
+    SyncJobs,
+    SubscribeChannel,
+    RestoreRevision,
+    UpsertSystem,
+    UpsertComputeProfile,
+    UpsertGold,
+    RemoveGold,
+    ShowSource,
+    ListRuns,
+    ShowRun,
+    Help,
+)
+INTENTS_BY_KIND: dict[str, type[IntentBase]] = {cls.model_fields["kind"].default: cls for cls in INTENT_TYPES}
+
+Intent = Annotated[
+    RegisterSource
+    | UpdateSource
+    | RemoveSource
+    | CreateGroup
+    | UpdateGroup
+    | SetSchedule
+    | PauseSchedule
+    | ResumeSchedule
+    | AddDqRule
+    | UpdateDqRule
+    | RemoveDqRule
+    | RunNow
+    | RerunBatch
+    | SyncJobs
+    | SubscribeChannel
+    | RestoreRevision
+    | UpsertSystem
+    | UpsertComputeProfile
+    | UpsertGold
+    | RemoveGold
+    | ShowSource
+    | ListRuns
+    | ShowRun
+    | Help,
+    Field(discriminator="kind"),
+]
+IntentAdapter: TypeAdapter[Intent] = TypeAdapter(Intent)
+
+
+def parse_intent(data: Any) -> Intent:
+    """Validate a dict (or JSON string, or an intent) into an intent; raises ``ValidationError``."""
+    if isinstance(data, IntentBase):
+        return data  # type: ignore[return-value]
+    if isinstance(data, str | bytes):
+        return IntentAdapter.validate_json(data)
+    return IntentAdapter.validate_python(data)
+
+
+def intent_json_schema() -> dict[str, Any]:
+    """The JSON Schema of the union (what the OpenAPI spec publishes)."""
+    return IntentAdapter.json_schema()
+
+
+def field_errors(error: ValidationError, prefix: str = "intent") -> list[FieldError]:
+    """Pydantic's errors as ``FieldError``s that name the field and say how to fix it."""
+    out: list[FieldError] = []
+    for item in error.errors(include_url=False):
+        location = [str(part) for part in item["loc"]]
+        # The discriminated union puts the kind in the path: intent.register_source.name → intent.name.
+        if location and location[0] in INTENTS_BY_KIND:
+            location = location[1:]
+        message = str(item["msg"]).removeprefix("Value error, ")
+        field = ".".join([prefix, *location]) if location else prefix
+        if item["type"] == "lakeforge":
+            context = item.get("ctx") or {}
+            path = [prefix, *location, *([context["field"]] if context.get("field") else [])]
+            out.append(FieldError(field=".".join(path), message=message, fix=context.get("fix") or None))
+            continue
+        # Model validators name their field as "field: message": move it into the path.
+        head, sep, rest = message.partition(": ")
+        if sep and " " not in head and head.replace(".", "").replace("_", "").isalnum():
+            field, message = ".".join([prefix, *location, head]), rest
+        out.append(FieldError(field=field, message=message, fix=_fix_for(item)))
+    return out
+
+
+def _fix_for(item: Any) -> str | None:
+    kind = item["type"]
+    if kind == "extra_forbidden":
+        return "Remove this field; see the intent's JSON schema for the allowed fields."
+    if kind == "union_tag_invalid" or kind == "union_tag_not_found":
+        return f"Use one of: {', '.join(INTENTS_BY_KIND)}."
+    if kind == "missing":
+        return "Give this field a value."
+    if kind == "string_pattern_mismatch":
+        return "Names are lower-case letters, digits and underscores, starting with a letter (e.g. sales_orders)."
+    if kind == "literal_error":
+        return f"Use {item.get('ctx', {}).get('expected', 'an allowed value')}."
+    return None

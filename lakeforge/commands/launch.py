@@ -1,0 +1,146 @@
+"""Seams between the command layer and the parts that do the work: the batch runner and the job syncer.
+
+The defaults import ``lakeforge.runtime.runner`` and ``lakeforge.orchestration.reconciler``
+lazily, so the command layer works (and is tested) on its own. Tests and embedders may install
+their own launcher with ``set_launcher`` (e.g. one that records or runs synchronously).
+
+>>> set_launcher(lambda db, request: print(request.batch_id))
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from lakeforge.errors import ConfigurationError
+from lakeforge.metadata.db import Database
+from lakeforge.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LaunchRequest:
+    """A queued ``lakeforge_log.batch_run`` row to execute."""
+
+    batch_id: int
+    group: str
+    sources: list[str] | None
+    zones: list[str] | None
+    engine: str | None
+    trigger: str
+    rerun_of: int | None
+    requested_by: str
+
+
+Launcher = Callable[[Database, LaunchRequest], None]
+Syncer = Callable[[Database, str], Any]
+
+_settings: Settings | None = None
+_launcher: Launcher | None = None
+_syncer: Syncer | None = None
+
+
+def configure(settings: Settings) -> None:
+    """Settings the default launcher and syncer use (the API and CLI call this at start)."""
+    global _settings
+    _settings = settings
+
+
+def _current_settings() -> Settings:
+    if _settings is not None:
+        return _settings
+    from lakeforge.settings import get_settings
+
+    return get_settings()
+
+
+def set_launcher(launcher: Launcher | None) -> None:
+    """Install a launcher (None restores the default: the runtime's ``run_batch`` in a thread)."""
+    global _launcher
+    _launcher = launcher
+
+
+def set_syncer(syncer: Syncer | None) -> None:
+    """Install a syncer ``fn(db, mode) -> result`` with mode 'plan' or 'apply' (None: the reconciler)."""
+    global _syncer
+    _syncer = syncer
+
+
+def default_launcher(db: Database, request: LaunchRequest) -> None:
+    """Run the batch with ``lakeforge.runtime.runner.run_batch`` in a background thread."""
+    try:
+        from lakeforge.runtime.runner import run_batch  # type: ignore[import-not-found,unused-ignore]
+    except ImportError as error:
+        raise ConfigurationError(
+            f"the batch runner is not available ({error})",
+            field="lakeforge.runtime.runner",
+            fix="Install LakeForge with its runtime, or set a launcher with launch.set_launcher.",
+        ) from None
+    settings = _current_settings()
+
+    def work() -> None:
+        try:
+            run_batch(
+                settings,
+                db,
+                request.group,
+                sources=request.sources,
+                zones=request.zones,
+                engine=request.engine,
+                trigger=request.trigger,
+                rerun_of=request.rerun_of,
+                batch_id=request.batch_id,
+                requested_by=request.requested_by,
+            )
+        except Exception:  # the runner records its own failure in the run log
+            log.exception("batch %s failed", request.batch_id)
+
+    threading.Thread(target=work, name=f"lakeforge-batch-{request.batch_id}", daemon=True).start()
+
+
+def launch(db: Database, request: LaunchRequest) -> None:
+    (_launcher or default_launcher)(db, request)
+
+
+def default_syncer(db: Database, mode: str) -> Any:
+    """Reconcile with the configured workspace through ``lakeforge.orchestration.reconciler``."""
+    try:
+        from lakeforge.orchestration import reconciler  # type: ignore[attr-defined,unused-ignore]
+    except ImportError as error:
+        raise ConfigurationError(
+            f"the job reconciler is not available ({error})",
+            field="lakeforge.orchestration.reconciler",
+            fix="Install LakeForge with orchestration, or set a syncer with launch.set_syncer.",
+        ) from None
+    settings = _current_settings()
+    if not settings.databricks_host:
+        raise ConfigurationError(
+            "no Databricks workspace is configured",
+            field="LAKEFORGE_DATABRICKS_HOST",
+            fix="Set it (or start the local workspace with lakeforge up) and sync again.",
+        )
+    from databricks.sdk import WorkspaceClient
+
+    client = WorkspaceClient(host=settings.databricks_host)
+    return reconciler.plan(db, client) if mode == "plan" else reconciler.apply(db, client)
+
+
+def sync(db: Database, mode: str) -> Any:
+    return (_syncer or default_syncer)(db, mode)
+
+
+def to_jsonable(value: Any) -> Any:
+    """Results of the runner or reconciler as JSON-able data, whatever their type."""
+    import dataclasses
+
+    if hasattr(value, "model_dump"):
+        return value.model_dump(mode="json")
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    if isinstance(value, dict | list | str | int | float | bool) or value is None:
+        return value
+    return str(value)

@@ -1,0 +1,109 @@
+"""Plans: the field-by-field metadata diff a human reads before a change is applied.
+
+>>> diff("source", "orders", {"location": "/a"}, {"location": "/b"})
+[{'op': 'update', 'entity': 'source', 'key': 'orders', 'field': 'location', 'before': '/a',
+  'after': '/b', 'text': "source orders: location '/a' → '/b'"}]
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+PlanLine = dict[str, Any]
+_IGNORED = {"revision"}
+
+
+def _named(items: Any) -> bool:
+    return isinstance(items, list) and all(isinstance(item, dict) and "name" in item for item in items)
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, default=str) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _line(op: str, entity: str, key: str, field: str | None, before: Any, after: Any) -> PlanLine:
+    label = f"{entity} {key}"
+    if op == "create" and field is None:
+        text = f"create {label}"
+    elif op == "delete" and field is None:
+        text = f"delete {label}"
+    elif before is None:
+        text = f"{label}: {field} = {_short(after)}"
+    elif after is None:
+        text = f"{label}: {field} {_short(before)} → (none)"
+    else:
+        text = f"{label}: {field} {_short(before)} → {_short(after)}"
+    return {
+        "op": op,
+        "entity": entity,
+        "key": key,
+        "field": field,
+        "before": before,
+        "after": after,
+        "text": text,
+    }
+
+
+def _walk(entity: str, key: str, path: str, before: Any, after: Any, out: list[PlanLine]) -> None:
+    if before == after:
+        return
+    if isinstance(before, dict) and isinstance(after, dict):
+        for name in list(before) + [k for k in after if k not in before]:
+            if name in _IGNORED and not path:
+                continue
+            _walk(entity, key, f"{path}.{name}" if path else name, before.get(name), after.get(name), out)
+        return
+    if _named(before) and _named(after):
+        old = {item["name"]: item for item in before}
+        new = {item["name"]: item for item in after}
+        for name in old.keys() - new.keys():
+            out.append(_line("delete", entity, key, f"{path}[{name}]", old[name], None))
+        for name, item in new.items():
+            if name not in old:
+                out.append(_line("create", entity, key, f"{path}[{name}]", None, item))
+            else:
+                _walk(entity, key, f"{path}[{name}]", old[name], item, out)
+        return
+    out.append(_line("update", entity, key, path, before, after))
+
+
+def diff(
+    entity: str, key: str, before: dict[str, Any] | None, after: dict[str, Any] | None
+) -> list[PlanLine]:
+    """Plan lines turning ``before`` into ``after`` (None: the entity does not exist)."""
+    if before is None and after is None:
+        return []
+    if before is None:
+        assert after is not None
+        lines = [_line("create", entity, key, None, None, None)]
+        for name, value in after.items():
+            if name not in _IGNORED and value not in (None, {}, []):
+                lines.append(_line("create", entity, key, name, None, value))
+        return lines
+    if after is None:
+        return [_line("delete", entity, key, None, None, None)]
+    out: list[PlanLine] = []
+    _walk(entity, key, "", before, after, out)
+    return out
+
+
+def touches(resource_type: str, key: str, reason: str) -> PlanLine:
+    """A plan line naming a Databricks job or pipeline the change will reach on the next sync."""
+    return {
+        "op": "touch",
+        "entity": resource_type,
+        "key": key,
+        "field": None,
+        "before": None,
+        "after": None,
+        "text": f"{resource_type} {key}: {reason}",
+    }
+
+
+def canonical_hash(value: Any) -> str:
+    """A stable hash of JSON-able data (intents and plans), for confirm tokens."""
+    text = json.dumps(value, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()

@@ -1,0 +1,240 @@
+"""Checks on the Spark SQL that users type into rules, transforms and gold definitions.
+
+A DQ rule or a silver select expression is data, but it ends up inside a query: it must be
+one expression over columns, using only functions that both engines (Spark on Databricks,
+DuckDB in the embedded engine) run the same way. Anything else is refused at save time with
+the reason, never at 3 a.m. in a job.
+
+>>> check_expression("amount > 0 AND status IN ('paid', 'shipped')")
+>>> check_expression("reflect('java.lang.Runtime', 'exec', 'x')")
+Traceback (most recent call last):
+LakeForgeError: expression: function reflect is not allowed ...
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Literal
+
+import duckdb
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import ParseError
+from sqlglot.tokens import TokenType
+
+from lakeforge.errors import LakeForgeError
+
+ExpressionKind = Literal["predicate", "scalar"]
+
+# sqlglot's typed function nodes that behave alike in Spark and DuckDB (after transpiling).
+# Anything else, including every function sqlglot does not know, is refused.
+ROW_FUNCTIONS: frozenset[str] = frozenset(
+    {
+        "And", "Or", "Not", "Abs", "Round", "Floor", "Ceil", "Sqrt", "Pow", "Ln", "Log", "Sign", "Greatest", "Least",
+        "Coalesce", "Nullif", "If", "Case", "Cast", "TryCast",
+        "Upper", "Lower", "Trim", "Length", "Substring", "Concat", "ConcatWs", "Left", "Right",
+        "RegexpReplace", "RegexpExtract", "RegexpLike", "StrPosition", "Pad", "Reverse", "Translate",
+        "StartsWith", "EndsWith", "Contains", "MD5", "SHA2", "Initcap",
+        "TsOrDsToDate", "TimeToStr", "TimeStrToTime", "StrToTime", "StrToDate", "CurrentDate",
+        "CurrentTimestamp", "TsOrDsAdd", "DateAdd", "DateSub", "DateDiff", "Year", "Month", "Day",
+        "DayOfMonth", "DayOfWeek", "Hour", "Minute", "Second", "TimestampTrunc", "DateTrunc",
+        "MonthsBetween", "StrToUnix", "UnixToStr", "UnixToTime", "LastDay", "AddMonths", "Quarter",
+        "WeekOfYear", "ArrayContains", "ArraySize",
+    }
+)  # fmt: skip
+AGGREGATE_FUNCTIONS: frozenset[str] = frozenset(
+    {"Count", "Sum", "Avg", "Min", "Max", "CountIf", "ApproxDistinct", "Stddev", "Variance", "AnyValue"}
+)
+# Spark functions that run arbitrary code or reach outside the row: named in the error.
+FORBIDDEN_NAMES = frozenset(
+    {"reflect", "java_method", "xpath", "assert_true", "raise_error", "input_file_name", "current_user"}
+)
+# Node types that would turn an expression into something more than an expression.
+_REFUSED_NODES: tuple[type[exp.Expression], ...] = (
+    exp.Query,
+    exp.Subquery,
+    exp.Table,
+    exp.Window,
+    exp.Lambda,
+    exp.Placeholder,
+    exp.Parameter,
+    exp.Star,
+    exp.Command,
+    exp.DDL,
+    exp.DML,
+)
+
+
+def _refuse(message: str, fix: str, field: str = "expression") -> LakeForgeError:
+    return LakeForgeError(message, field=field, fix=fix)
+
+
+def _function_name(node: exp.Func) -> str:
+    if isinstance(node, exp.Anonymous):
+        return str(node.name).lower()
+    return node.sql_name().lower()
+
+
+def _parse_one(text: str, field: str) -> exp.Expression:
+    if not text or not text.strip():
+        raise _refuse("is empty", "Write a Spark SQL expression such as amount > 0.", field)
+    try:
+        tokens = sqlglot.tokenize(text, read="spark")
+    except Exception as error:
+        raise _refuse(f"cannot be read as Spark SQL ({error})", "Check quotes and brackets.", field) from None
+    if any(token.token_type == TokenType.SEMICOLON for token in tokens):
+        raise _refuse(
+            "contains ';': only one expression is allowed, never a statement",
+            "Remove the ';' and anything after it.",
+            field,
+        )
+    try:
+        statements = [s for s in sqlglot.parse(text, read="spark") if s is not None]
+    except ParseError as error:
+        first = error.errors[0]["description"] if error.errors else str(error)
+        raise _refuse(
+            f"is not valid Spark SQL ({first})", "Check the syntax of the expression.", field
+        ) from None
+    if len(statements) != 1:
+        raise _refuse("must be exactly one expression", "Write a single expression.", field)
+    return statements[0]
+
+
+def _check_nodes(tree: exp.Expression, *, allowed: frozenset[str], field: str) -> None:
+    if isinstance(tree, exp.Command | exp.DDL | exp.DML | exp.Query):
+        raise _refuse(
+            f"is a {tree.key.upper()} statement; only an expression over the row's columns is allowed",
+            "Write a condition such as amount > 0.",
+            field,
+        )
+    for node in tree.walk():
+        if isinstance(node, exp.Func):
+            name = _function_name(node)
+            if name in FORBIDDEN_NAMES:
+                raise _refuse(
+                    f"function {name} is not allowed (it can run code outside the data)",
+                    "Use column arithmetic, comparisons and the documented functions only.",
+                    field,
+                )
+            if isinstance(node, exp.Anonymous) or type(node).__name__ not in allowed:
+                raise _refuse(
+                    f"function {name} is not on the allowed list",
+                    "See docs/commands.md for the functions both engines support.",
+                    field,
+                )
+        elif isinstance(node, _REFUSED_NODES):
+            what = "a subquery" if isinstance(node, exp.Query | exp.Subquery | exp.Table) else node.key
+            raise _refuse(
+                f"contains {what}; only an expression over the row's columns is allowed",
+                "Refer to columns of this table only, without SELECT, tables or windows.",
+                field,
+            )
+
+
+_local = threading.local()
+
+
+def _duckdb() -> duckdb.DuckDBPyConnection:
+    conn = getattr(_local, "conn", None)
+    if conn is None:
+        conn = duckdb.connect(
+            config={"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+        )
+        _local.conn = conn
+    return conn
+
+
+def _check_duckdb(tree: exp.Expression, field: str) -> str:
+    """Transpile to DuckDB and let DuckDB bind it over untyped NULL columns."""
+    try:
+        duck = tree.sql(dialect="duckdb", unsupported_level=sqlglot.ErrorLevel.RAISE)
+    except Exception as error:
+        raise _refuse(
+            f"cannot be translated for the embedded engine ({error})",
+            "Use a simpler spelling both Spark and DuckDB support.",
+            field,
+        ) from None
+    names = sorted({column.name for column in tree.find_all(exp.Column)}) or ["_lakeforge_dummy"]
+    columns = ", ".join(f"NULL AS {exp.to_identifier(n, quoted=True).sql('duckdb')}" for n in names)
+    probe = f"SELECT {duck} FROM (SELECT {columns}) AS t LIMIT 0"
+    try:
+        _duckdb().execute(probe).fetchall()
+    except duckdb.Error as error:
+        reason = str(error).splitlines()[0]
+        raise _refuse(
+            f"runs in Spark but not in the embedded engine ({reason})",
+            "Use a function both engines support (see docs/commands.md).",
+            field,
+        ) from None
+    return duck
+
+
+def check_expression(
+    text: str,
+    *,
+    kind: ExpressionKind = "predicate",
+    columns: set[str] | None = None,
+    field: str = "expression",
+) -> str:
+    """Accept one Spark SQL expression over columns or raise ``LakeForgeError``; returns the DuckDB SQL.
+
+    ``kind="scalar"`` also accepts a trailing alias (``cast(x as int) AS x``) for select lists.
+    When ``columns`` is given, every column the expression reads must be one of them.
+    """
+    tree = _parse_one(text, field)
+    if isinstance(tree, exp.Alias):
+        if kind != "scalar":
+            raise _refuse("a predicate cannot have an alias", "Remove the 'AS name' part.", field)
+        inner = tree.this
+    else:
+        inner = tree
+    _check_nodes(inner, allowed=ROW_FUNCTIONS, field=field)
+    if (
+        kind == "predicate"
+        and isinstance(inner, exp.Literal | exp.Column)
+        and not isinstance(inner, exp.Boolean)
+    ):
+        raise _refuse(
+            "must be a condition that is true or false for each row",
+            "Write a comparison such as amount > 0.",
+            field,
+        )
+    if columns is not None:
+        known = {c.lower() for c in columns}
+        for column in inner.find_all(exp.Column):
+            if column.name.lower() not in known:
+                raise _refuse(
+                    f"refers to unknown column {column.name!r}",
+                    f"Use one of: {', '.join(sorted(known)) or '(no columns known)'}.",
+                    field,
+                )
+    return _check_duckdb(tree, field)
+
+
+def check_query(text: str, *, field: str = "sql") -> str:
+    """Accept one read-only Spark SQL query (a gold definition); returns its DuckDB spelling."""
+    tree = _parse_one(text, field)
+    if not isinstance(tree, exp.Query):
+        raise _refuse("must be a single SELECT query", "Start with SELECT (or WITH ... SELECT).", field)
+    for node in tree.walk():
+        if isinstance(node, exp.Func):
+            name = _function_name(node)
+            allowed = ROW_FUNCTIONS | AGGREGATE_FUNCTIONS
+            if (
+                name in FORBIDDEN_NAMES
+                or isinstance(node, exp.Anonymous)
+                or type(node).__name__ not in allowed
+            ):
+                raise _refuse(
+                    f"function {name} is not allowed",
+                    "Use the documented functions and aggregates only (see docs/commands.md).",
+                    field,
+                )
+        elif isinstance(node, exp.Command | exp.DDL | exp.DML | exp.Placeholder | exp.Parameter):
+            raise _refuse(f"contains {node.key}; only a query is allowed", "Remove it.", field)
+    try:
+        return tree.sql(dialect="duckdb", unsupported_level=sqlglot.ErrorLevel.RAISE)
+    except Exception as error:
+        raise _refuse(
+            f"cannot be translated for the embedded engine ({error})", "Use a simpler spelling.", field
+        ) from None
