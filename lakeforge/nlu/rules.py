@@ -38,6 +38,8 @@ class Message:
     words: list[str]
     known: Known
     typos: int
+    # The chat channel the message came from ("here", "this channel").
+    channel: str | None = None
 
     @property
     def wordset(self) -> set[str]:
@@ -126,21 +128,25 @@ def _group_name(msg: Message) -> str | None:
     return next(iter(msg.names()), None)
 
 
-def _target(msg: Message) -> dict[str, Any]:
-    """What to run: a source (with its group when known) or a group."""
+def _target(msg: Message) -> tuple[dict[str, Any], str | None]:
+    """What to run: a source or a group; a bare unknown name is asked about, not guessed."""
     for word in msg.words:
         if word in msg.known.sources:
-            return {"group": msg.known.sources[word], "sources": [word]}
+            return {"source": word}, None
         if word in msg.known.groups:
-            return {"group": word}
+            return {"group": word}, None
     explicit_source = msg.after(vocab.SOURCE_NOUNS) or msg.before(vocab.SOURCE_NOUNS)
-    group = msg.after(vocab.GROUP_NOUNS) or msg.before(vocab.GROUP_NOUNS)
     if explicit_source:
-        return {"group": group, "sources": [explicit_source]} if group else {"source": explicit_source}
+        return {"source": explicit_source}, None
+    group = msg.after(vocab.GROUP_NOUNS) or msg.before(vocab.GROUP_NOUNS)
     if group:
-        return {"group": group}
+        return {"group": group}, None
     name = next(iter(msg.names()), None)
-    return {"target": name} if name else {}
+    if name is None:
+        return {}, "What should I run? Name a group or a source, e.g. `run orders`."
+    if msg.known.names:
+        return {}, f"I know no source or group called {name}. `runs` and `show SOURCE` list what exists."
+    return {}, f"Is {name} a source or a group? Say `run source {name}` or `run group {name}`."
 
 
 def _batch_id(msg: Message, db: Database | None) -> tuple[int | None, str | None]:
@@ -326,12 +332,11 @@ def _update_source(msg: Message, db: Database | None) -> tuple[dict[str, Any], s
         changes["enabled"] = False
     elif msg.has(frozenset({"enable", "enabled"})):
         changes["enabled"] = True
-    slots["changes"] = changes
     if not slots["name"]:
         return slots, "Which source should change?"
     if not changes:
         return slots, f"What should change on {slots['name']}? e.g. its location, format or load mode."
-    return slots, None
+    return {**slots, **changes}, None
 
 
 def _named(kind_question: str) -> Reader:
@@ -391,8 +396,7 @@ def _schedule(msg: Message, db: Database | None) -> tuple[dict[str, Any], str | 
 
 
 def _run(msg: Message, db: Database | None) -> tuple[dict[str, Any], str | None]:
-    slots = _target(msg)
-    return slots, None if slots else "What should I run? Name a group or a source, e.g. `run orders`."
+    return _target(msg)
 
 
 def _rerun(msg: Message, db: Database | None) -> tuple[dict[str, Any], str | None]:
@@ -401,12 +405,21 @@ def _rerun(msg: Message, db: Database | None) -> tuple[dict[str, Any], str | Non
 
 
 def _subscribe(msg: Message, db: Database | None) -> tuple[dict[str, Any], str | None]:
-    slots = {"group": _group_name(msg), "channel": _channel(msg)}
+    channel = _channel(msg)
+    slots: dict[str, Any] = {"group": _group_name(msg)}
+    if channel is None and msg.has(frozenset({"here", "this"})) and msg.channel:
+        channel = msg.channel
+    if channel and channel.startswith("#"):
+        return slots, (
+            f"Mention the channel so Slack sends its id (type `#` and pick {channel} from the list), "
+            "or run the command in that channel and say `here`."
+        )
+    slots["slack_channel_id"] = channel
     return slots, _need(
         slots,
         {
             "group": "Which group's run alerts should go to the channel?",
-            "channel": "Which channel should receive the alerts? Mention it, e.g. `#data-alerts`.",
+            "slack_channel_id": "Which channel should receive the alerts? Mention it, e.g. `#data-alerts`.",
         },
     )
 
@@ -446,7 +459,11 @@ def _history(msg: Message, db: Database | None) -> tuple[dict[str, Any], str | N
 
 
 def _restore(msg: Message, db: Database | None) -> tuple[dict[str, Any], str | None]:
-    slots: dict[str, Any] = {"name": _source_name(msg), "revision": _revision(msg)}
+    name = _source_name(msg)
+    entity = "group" if name in msg.known.groups and name not in msg.known.sources else "source"
+    if msg.has(vocab.GROUP_NOUNS) and not msg.has(vocab.SOURCE_NOUNS):
+        name, entity = _group_name(msg), "group"
+    slots: dict[str, Any] = {"entity": entity, "name": name, "revision": _revision(msg)}
     return slots, _need(
         slots,
         {
@@ -460,6 +477,11 @@ def _help(msg: Message, db: Database | None) -> tuple[dict[str, Any], str | None
     topics = vocab.RULE_NOUNS | vocab.SCHEDULE_NOUNS | vocab.SOURCE_NOUNS | vocab.GROUP_NOUNS
     topic = next((w for w in msg.words[1:] if vocab.family(w) or w in topics), None)
     return ({"topic": topic} if topic else {}), None
+
+
+def _sync(msg: Message, db: Database | None) -> tuple[dict[str, Any], str | None]:
+    preview = msg.has(frozenset({"plan", "preview", "dry", "diff"}))
+    return ({"mode": "plan"} if preview else {}), None
 
 
 def _create_group(msg: Message, db: Database | None) -> tuple[dict[str, Any], str | None]:
@@ -479,7 +501,7 @@ READERS: dict[str, Reader] = {
     "resume_schedule": _grouped("Which group's schedule should I resume?"),
     "run_now": _run,
     "rerun_batch": _rerun,
-    "sync_jobs": lambda msg, db: ({}, None),
+    "sync_jobs": _sync,
     "subscribe_channel": _subscribe,
     "show_source": _named("Which source should I show?"),
     "list_runs": _list_runs,
@@ -555,9 +577,16 @@ def classify(msg: Message) -> tuple[str | None, float]:
     return None, 0.0
 
 
-def parse_rules(text: str, *, db: Database | None = None, known: Known | None = None) -> ParseResult:
+# Slots the chat reads but the intent itself does not carry.
+_CHAT_ONLY = {"help": {"topic"}}
+
+
+def parse_rules(
+    text: str, *, db: Database | None = None, known: Known | None = None, channel: str | None = None
+) -> ParseResult:
     """Read ``text`` into a proposed intent, or a question when a required value is missing."""
     msg = _prepare(text, known or Known())
+    msg.channel = channel
     kind, confidence = classify(msg)
     if kind is None:
         return ParseResult(
@@ -570,4 +599,5 @@ def parse_rules(text: str, *, db: Database | None = None, known: Known | None = 
     confidence = max(0.05, confidence - 0.05 * msg.typos)
     if question:
         return ParseResult(clarify=question, confidence=confidence, parser="rules", kind=kind, partial=slots)
-    return ParseResult(intent={"kind": kind, **slots}, confidence=confidence, parser="rules", kind=kind)
+    intent = {"kind": kind, **{k: v for k, v in slots.items() if k not in _CHAT_ONLY.get(kind, set())}}
+    return ParseResult(intent=intent, confidence=confidence, parser="rules", kind=kind, partial=slots)

@@ -91,3 +91,19 @@ def test_last_failed_batch_is_looked_up_in_the_run_log(db) -> None:
     assert result.intent == {"kind": "rerun_batch", "batch_id": ids[2]}
     empty = parse_text("rerun the last failed batch of customers", db=db)
     assert empty.intent is None and empty.clarify
+
+
+def test_every_proposal_is_a_valid_command_layer_intent() -> None:
+    from lakeforge.nlu import CHAT_ONLY_KINDS, check_shape
+
+    for text, kind, _ in PHRASINGS:
+        if kind is None or kind in CHAT_ONLY_KINDS:
+            continue
+        checked = check_shape(parse_rules(text, known=KNOWN))
+        assert checked.intent is not None, f"{text!r}: {checked.clarify}"
+
+
+def test_a_value_the_schema_refuses_becomes_a_question() -> None:
+    result = parse_text("register source Shipments-2026 csv from /Volumes/x/y in group sales", known=KNOWN)
+    assert result.intent is None
+    assert result.clarify
