@@ -11,7 +11,7 @@ export NEXT_TELEMETRY_DISABLED := 1
 export DO_NOT_TRACK := 1
 export SPARK_LOCAL_IP := 127.0.0.1
 
-.PHONY: help install python jars demo test lint typecheck pytest clean
+.PHONY: help install python jars demo test lint typecheck pytest clean web web-api web-check web-serve
 
 help:
 	@echo "make demo   install everything and run the main job on embedded defaults"
@@ -41,9 +41,47 @@ $(STAMP)/jars: lakeforge/runtime/spark/pom.xml | $(STAMP)
 
 jars: $(STAMP)/jars
 
+# The web panel (web/): node packages exactly as locked, an offline production build, and the
+# Debian Chromium its browser tests drive (installed only when root; otherwise we say how).
+WEB_SOURCES := $(shell find web/src web/public -type f 2>/dev/null) web/next.config.ts web/postcss.config.mjs web/tsconfig.json
+
+$(STAMP)/web-npm: web/package.json web/package-lock.json | $(STAMP)
+	cd web && npm ci --no-audit --no-fund
+	@touch $@
+
+$(STAMP)/web-build: $(STAMP)/web-npm $(WEB_SOURCES)
+	cd web && npx next build
+	@touch $@
+
+$(STAMP)/chromium: | $(STAMP)
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; \
+	  else echo "The panel's browser tests need Debian's Chromium: run 'sudo apt-get install -y chromium'"; exit 1; fi; \
+	fi
+	@touch $@
+
+web: $(STAMP)/web-build
+
+# Regenerate the panel's typed client after an API change: spec from the app, then TypeScript types.
+web-api: install $(STAMP)/web-npm
+	$(VENV)/bin/python web/scripts/dump_openapi.py
+	cd web && npx openapi-typescript openapi.json -o src/lib/api/schema.d.ts
+
+# The committed spec and client match the API; lint, type-check and build the panel offline.
+web-check: install $(STAMP)/web-npm
+	$(VENV)/bin/python web/scripts/dump_openapi.py --check
+	@mkdir -p .state/web && cd web && npx openapi-typescript openapi.json -o ../.state/web/schema.d.ts >/dev/null
+	@cmp -s .state/web/schema.d.ts web/src/lib/api/schema.d.ts || \
+	  { echo "web/src/lib/api/schema.d.ts is stale: run 'make web-api' and commit"; exit 1; }
+	cd web && npm run --silent lint && npx next build && npm run --silent typecheck
+	@touch $(STAMP)/web-build
+
+web-serve: web
+	cd web && LAKEFORGE_API_URL=$${LAKEFORGE_API_URL:-http://127.0.0.1:8765} npx next start -p 3000 -H 127.0.0.1
+
 install: python
 
-demo: install
+demo: install web
 	$(VENV)/bin/lakeforge demo
 
 lint: install
@@ -53,10 +91,10 @@ lint: install
 typecheck: install
 	$(VENV)/bin/mypy lakeforge api bot
 
-pytest: install $(STAMP)/jars
+pytest: install $(STAMP)/jars $(STAMP)/web-build $(STAMP)/chromium
 	$(VENV)/bin/pytest
 
-test: lint typecheck pytest
+test: lint typecheck web-check pytest
 
 clean:
 	rm -rf .state $(VENV)

@@ -60,6 +60,11 @@ def db_stop() -> None:
     console.print("Embedded Postgres stopped.")
 
 
+from api.cli import up as _api_up  # noqa: E402 - the API registers its own command
+
+app.command("up")(_api_up)
+
+
 def main() -> None:
     """Entry point: LakeForge errors become one sentence and exit code 2, never a traceback."""
     try:

@@ -65,6 +65,16 @@ class Settings(BaseSettings):
     api_port: int = Field(default=8765, ge=1, le=65535)
     workspace_port: int = Field(default=8766, ge=1, le=65535)
     web_port: int = Field(default=3000, ge=1, le=65535)
+    api_cors_origins: tuple[str, ...] = Field(
+        default=("http://localhost:3000", "http://127.0.0.1:3000"),
+        description="Origins allowed to call the API from a browser (the web panel).",
+    )
+    api_token_cache_seconds: float = Field(
+        default=5.0, ge=0, le=300, description="How long the API trusts a checked token before looking again."
+    )
+    api_workers: int = Field(
+        default=1, ge=1, le=64, description="uvicorn worker processes for `lakeforge up`."
+    )
 
     # Orchestration: where notebooks live in the workspace and how the reconciler behaves.
     workspace_notebook_dir: str = Field(
@@ -79,10 +89,13 @@ class Settings(BaseSettings):
         default=None, description="Node type for profiles without one and without a policy."
     )
     notification_destination_id: str | None = Field(
-        default=None, description="Databricks notification destination for failed runs of groups with a channel."
+        default=None,
+        description="Databricks notification destination for failed runs of groups with a channel.",
     )
     pipeline_development: bool = Field(default=False, description="Create pipelines in development mode.")
-    sync_schedule: str = Field(default="0 0/15 * * * ?", description="Quartz schedule of lakeforge-sync-jobs.")
+    sync_schedule: str = Field(
+        default="0 0/15 * * * ?", description="Quartz schedule of lakeforge-sync-jobs."
+    )
     sync_schedule_timezone: str = Field(default="UTC")
     sync_delete_grace_seconds: float = Field(
         default=24 * 3600, ge=0, description="How long a removed group's job stays paused before deletion."
@@ -96,7 +109,8 @@ class Settings(BaseSettings):
     slack_api_url: str | None = Field(default=None, description="Slack Web API base URL (ends with /).")
     panel_url: str | None = Field(default=None, description="Web panel URL used in chat links.")
     nlu_parser: Literal["rules", "llm", "auto"] = Field(
-        default="rules", description="Free-text parser: rules (embedded), llm, or auto (llm, rules on failure)."
+        default="rules",
+        description="Free-text parser: rules (embedded), llm, or auto (llm, rules on failure).",
     )
     nlu_chat_model: str | None = Field(
         default=None, description="Chat model for the llm parser, e.g. databricks:<serving-endpoint>."

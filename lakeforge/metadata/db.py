@@ -48,7 +48,7 @@ def redact(url: str) -> str:
     """The URL with any password removed, for messages and logs."""
     info = psycopg.conninfo.conninfo_to_dict(url)
     info.pop("password", None)
-    return psycopg.conninfo.make_conninfo(**{k: v for k, v in info.items() if v is not None})
+    return psycopg.conninfo.make_conninfo("", **{k: v for k, v in info.items() if v is not None})
 
 
 def _configure(conn: Connection) -> None:
@@ -69,7 +69,7 @@ def open_pool(
         max_size=settings.pool_max_size,
         max_lifetime=settings.pool_max_lifetime_seconds,
         kwargs={"row_factory": dict_row, "connect_timeout": 10, **(kwargs or {})},
-        connection_class=connection_class or psycopg.Connection,  # type: ignore[arg-type]
+        connection_class=connection_class or psycopg.Connection,
         configure=_configure,
         open=False,
         name="lakeforge",

@@ -91,7 +91,7 @@ class EmbeddedPostgres:
 
     # -- layout -------------------------------------------------------------------------
     def _choose_data_dir(self) -> Path:
-        if not self.as_root or _traversable_by_others(self.state_dir.parent):
+        if not self.as_root or _traversable_by_others(self.state_dir):
             return self.home / "data"
         # The server user cannot reach the state folder: keep the data where it can,
         # named after the state folder so two checkouts never share a server.

@@ -24,9 +24,9 @@ TokenMinter = Callable[[], str]
 def token_connection_class(mint_token: TokenMinter) -> type[Connection]:
     """A psycopg connection class that puts a freshly minted token in as the password."""
 
-    class TokenConnection(psycopg.Connection):  # type: ignore[type-arg]
+    class TokenConnection(psycopg.Connection):
         @classmethod
-        def connect(cls, conninfo: str = "", **kwargs: Any) -> Any:  # type: ignore[override]
+        def connect(cls, conninfo: str = "", **kwargs: Any) -> Any:
             kwargs["password"] = mint_token()
             return super().connect(conninfo, **kwargs)
 

@@ -42,7 +42,8 @@ class MigrationResult:
 
     def summary(self) -> str:
         if not self.applied:
-            return f"Schema is up to date ({len(self.already_applied)} migrations already applied); nothing changed."
+            done = len(self.already_applied)
+            return f"Schema is up to date ({done} migrations already applied); nothing changed."
         return f"Applied {len(self.applied)} migration(s): {', '.join(self.applied)}."
 
 
@@ -105,7 +106,7 @@ def migrate(db: Database, migrations: list[Migration] | None = None) -> Migratio
                     continue
                 try:
                     with conn.transaction():
-                        conn.execute(migration.sql)  # type: ignore[arg-type]  # trusted file shipped with LakeForge
+                        conn.execute(migration.sql)  # trusted file shipped with LakeForge
                         conn.execute(
                             "INSERT INTO public.lakeforge_schema_migration (version, name, checksum) "
                             "VALUES (%s, %s, %s)",
@@ -114,7 +115,8 @@ def migrate(db: Database, migrations: list[Migration] | None = None) -> Migratio
                 except Exception as error:
                     raise MigrationError(
                         f"migration {migration.name} failed: {error}",
-                        fix="Nothing from this migration was applied; fix the SQL and run `lakeforge db migrate` again.",
+                        fix="Nothing from this migration was applied; "
+                        "fix the SQL and run `lakeforge db migrate` again.",
                     ) from error
                 conn.commit()
                 result.applied.append(migration.name)

@@ -95,8 +95,16 @@ def explain_integrity_error(error: psycopg.errors.IntegrityError, table: str) ->
             field=field or constraint,
             fix=fix or "Choose another value.",
         )
-    if isinstance(error, psycopg.errors.ForeignKeyViolation):
-        column = constraint.removeprefix(f"{table}_").removesuffix("_fkey")
+    if isinstance(error, psycopg.errors.ForeignKeyViolation | psycopg.errors.RestrictViolation):
+        referencing = diag.table_name or table
+        column = constraint.removeprefix(f"{referencing}_").removesuffix("_fkey")
+        if referencing != table:
+            # A delete blocked by rows elsewhere that still point here.
+            return ConstraintViolation(
+                f"is still used by rows in {referencing}",
+                field=table,
+                fix=f"Remove or move what is in {referencing} first.",
+            )
         detail = diag.message_detail or "the referenced row does not exist"
         return ConstraintViolation(
             f"refers to something that does not exist or is still in use ({detail})",
@@ -156,7 +164,7 @@ class Repository(Generic[M]):
             params.append(limit)
         return [self.table.model.model_validate(row) for row in self.conn.execute(query, params)]
 
-    def _write(self, query: sql.Composable, params: Iterable[Any]) -> M:
+    def _write(self, query: sql.Composed, params: Iterable[Any]) -> M:
         try:
             with self.conn.transaction():
                 row = self.conn.execute(query, list(params)).fetchone()
@@ -180,7 +188,7 @@ class Repository(Generic[M]):
         unknown = set(changes) - set(self.table.writable())
         if unknown:
             raise ConstraintViolation(f"cannot be changed on {self.table.name}", field=sorted(unknown)[0])
-        assignments = [sql.SQL("{} = %s").format(sql.Identifier(c)) for c in changes]
+        assignments: list[sql.Composable] = [sql.SQL("{} = %s").format(sql.Identifier(c)) for c in changes]
         if "updated_at" in self.table.model.model_fields:
             assignments.append(sql.SQL("updated_at = now()"))
         query = sql.SQL("UPDATE {} SET {} WHERE {} = %s RETURNING *").format(

@@ -27,7 +27,8 @@ def test_migrate_creates_schema_then_changes_nothing(pg_admin_url, tmp_path):
             tables = {
                 r["table_name"]
                 for r in conn.execute(
-                    "SELECT table_name FROM information_schema.tables WHERE table_schema IN ('lakeforge','lakeforge_log')"
+                    "SELECT table_name FROM information_schema.tables "
+                    "WHERE table_schema IN ('lakeforge', 'lakeforge_log')"
                 )
             }
     assert first.applied == [m.name for m in discover()]
