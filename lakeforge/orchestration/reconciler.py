@@ -73,6 +73,10 @@ class SyncLockedError(LakeForgeError):
     """Another sync holds the lock."""
 
 
+class WorkspaceError(LakeForgeError):
+    """The workspace could not be read; nothing was changed."""
+
+
 @dataclass
 class Change:
     action: Action
@@ -438,13 +442,21 @@ def _context(db: Database, gateway: Gateway, settings: Settings) -> _Context:
         snapshot = load_snapshot(conn)
     desired = compile_state(snapshot, compile_options(settings))
     state = _load_state(db)
+    try:
+        live_jobs, live_pipelines = gateway.list_jobs(), gateway.list_pipelines()
+    except Exception as error:
+        raise WorkspaceError(
+            f"cannot read jobs and pipelines from {gateway.client.config.host} ({_explain(error)})",
+            field="LAKEFORGE_DATABRICKS_HOST",
+            fix="Check the workspace URL and credentials; nothing was changed.",
+        ) from None
     return _Context(
         settings=settings,
         gateway=gateway,
         desired=desired,
         state=state,
-        live_jobs=gateway.list_jobs(),
-        live_pipelines=gateway.list_pipelines(),
+        live_jobs=live_jobs,
+        live_pipelines=live_pipelines,
         now=datetime.now(UTC),
     )
 
