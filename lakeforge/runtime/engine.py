@@ -230,7 +230,7 @@ def get_engine(name: str, settings: Settings) -> Engine:
     if name == "spark":
         # Contract for the Spark side: ``SparkEngine(settings, session=None)``, using the active
         # session when ``session`` is None (Databricks) or the shared local one.
-        from lakeforge.runtime.spark import SparkEngine  # type: ignore[attr-defined]
+        from lakeforge.runtime.spark import SparkEngine
 
         engine: Engine = SparkEngine(settings)
         return engine

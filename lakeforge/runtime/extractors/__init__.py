@@ -1,0 +1,1 @@
+"""Extractors land source data in Raw; see :mod:`lakeforge.runtime.extractors.base`."""

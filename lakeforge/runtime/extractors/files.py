@@ -1,0 +1,78 @@
+"""Files (CSV, JSON, Parquet): land each new file in Raw as is.
+
+"New" means not ingested by an earlier successful batch: the file ledger
+(``lakeforge_log.file_ledger``) remembers path, size and modification time. On Databricks,
+Auto Loader plays this part for the Spark pipeline.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from pathlib import Path
+
+from lakeforge.errors import LakeForgeError
+from lakeforge.runtime.extractors.base import ExtractContext, ExtractResult
+
+_EXTENSIONS = {
+    "csv": (".csv", ".txt", ".csv.gz"),
+    "json": (".json", ".jsonl", ".ndjson"),
+    "parquet": (".parquet",),
+}
+
+
+def list_files(location: str, fmt: str) -> list[Path]:
+    """Files under a folder (recursively), matching a glob, or the one file named."""
+    if any(ch in location for ch in "*?["):
+        found = [Path(p) for p in glob.glob(location, recursive=True)]
+    else:
+        path = Path(location)
+        if not path.exists():
+            raise LakeForgeError(
+                f"{location} does not exist",
+                field="location",
+                fix="Check the path, or create the folder the files will land in.",
+            )
+        if path.is_file():
+            return [path]
+        found = [p for p in path.rglob("*") if p.name.lower().endswith(_EXTENSIONS.get(fmt, ("",)))]
+    return sorted(p for p in found if p.is_file() and not p.name.startswith((".", "_")))
+
+
+class FilesExtractor:
+    name = "files"
+
+    def extract(self, ctx: ExtractContext) -> ExtractResult:
+        fmt = ctx.source.format
+        if fmt not in ("csv", "json", "parquet"):
+            raise LakeForgeError(
+                f"the files extractor reads csv, json or parquet, not {fmt}",
+                field="extractor",
+                fix="Use the extractor for this format, or leave extractor empty.",
+            )
+        landed = []
+        taken_names: set[str] = set()
+        for path in list_files(ctx.source.location, fmt):
+            stat = path.stat()
+            key = (str(path), stat.st_size, stat.st_mtime)
+            is_new = ctx.source.load_mode == "full" or key not in ctx.ingested_files
+            if not is_new and str(path) not in ctx.rerun_files:
+                continue
+            if not os.access(path, os.R_OK):
+                raise LakeForgeError(
+                    f"cannot read {path} (permission denied)",
+                    field="location",
+                    fix="Give LakeForge read access to the file.",
+                )
+            name = path.name
+            # Two files with one name in different folders must not overwrite each other in Raw.
+            while name in taken_names:
+                name = f"{len(taken_names)}_{name}"
+            taken_names.add(name)
+            landed.append(ctx.land_file(path, name))
+        options = {
+            k: v
+            for k, v in ctx.options.items()
+            if k in ("header", "delimiter", "sep", "quote", "escape", "null_value", "nullValue")
+        }
+        return ExtractResult(raw_format=fmt, files=landed, read_options=options)

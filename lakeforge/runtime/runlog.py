@@ -1,0 +1,358 @@
+"""The run log, written as work happens: ``batch_run`` → ``zone_run`` → ``table_run`` → ``step_run``
+plus ``dq_run``. Every status change is committed at once and announced with
+``NOTIFY lakeforge_runs`` so the notifier, the API and the panel can follow runs live.
+
+A running batch holds a Postgres advisory lock on a dedicated connection for as long as its
+process lives. When a process dies (SIGKILL, lost node) Postgres drops the lock with the
+connection, so :func:`fail_stale_batches` can tell a live batch from an orphaned one.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from psycopg import sql
+
+from lakeforge.metadata.db import Connection, Database
+
+CHANNEL = "lakeforge_runs"
+# Advisory lock keys: this offset keeps batch locks apart from other users of advisory locks.
+_LOCK_BASE = 0x4C46_0000_0000  # "LF"
+_MAX_ERROR = 4000
+
+
+def _lock_key(batch_id: int) -> int:
+    return _LOCK_BASE + batch_id
+
+
+def short_error(error: BaseException | str) -> str:
+    text = str(error).strip() or type(error).__name__ if isinstance(error, BaseException) else str(error)
+    return text[:_MAX_ERROR]
+
+
+class RunLog:
+    """Writes one batch's run-log rows. Ids returned are the rows' primary keys."""
+
+    def __init__(self, db: Database, batch_id: int, group: str) -> None:
+        self.db = db
+        self.batch_id = batch_id
+        self.group = group
+
+    def _notify(self, conn: Connection, level: str, status: str, **extra: Any) -> None:
+        payload = {"batch_id": self.batch_id, "level": level, "status": status, "group": self.group}
+        payload.update({k: v for k, v in extra.items() if v is not None})
+        conn.execute("SELECT pg_notify(%s, %s)", [CHANNEL, json.dumps(payload, default=str)])
+
+    def _exec(self, query: str, params: list[Any], level: str, status: str, **extra: Any) -> int | None:
+        with self.db.connection() as conn:
+            row = conn.execute(query, params).fetchone()
+            self._notify(conn, level, status, **extra)
+        return next(iter(row.values())) if row else None
+
+    # -- batch ----------------------------------------------------------------------------
+    def batch_status(
+        self,
+        status: str,
+        *,
+        error: str | None = None,
+        rows_in: int | None = None,
+        rows_out: int | None = None,
+        engine: str | None = None,
+    ) -> None:
+        ended = status not in ("running", "queued")
+        self._exec(
+            "UPDATE lakeforge_log.batch_run SET status = %s, error = %s, rows_in = coalesce(%s, rows_in),"
+            " rows_out = coalesce(%s, rows_out), engine = coalesce(%s, engine),"
+            " started_at = CASE WHEN %s = 'running' THEN now() ELSE started_at END,"
+            " ended_at = CASE WHEN %s THEN now() ELSE NULL END WHERE batch_id = %s RETURNING batch_id",
+            [status, error, rows_in, rows_out, engine, status, ended, self.batch_id],
+            "batch",
+            status,
+            error=error,
+        )
+
+    # -- zone -----------------------------------------------------------------------------
+    def zone_start(self, zone: str) -> int:
+        # One zone_run per (batch, zone): a rerun in place resets it.
+        zone_id = self._exec(
+            "INSERT INTO lakeforge_log.zone_run (batch_id, zone, status) VALUES (%s, %s, 'running')"
+            " ON CONFLICT (batch_id, zone) DO UPDATE SET status = 'running', error = NULL, rows_in = NULL,"
+            " rows_out = NULL, bytes = NULL, started_at = now(), ended_at = NULL RETURNING id",
+            [self.batch_id, zone],
+            "zone",
+            "running",
+            zone=zone,
+        )
+        assert zone_id is not None
+        return zone_id
+
+    def zone_end(self, zone_id: int, zone: str, error: str | None = None) -> str:
+        """Close a zone from its tables' latest attempts (several processes may share a zone run,
+        e.g. one task per source): failed if any table failed, running while one still runs."""
+        with self.db.connection() as conn:
+            row = conn.execute(
+                "WITH latest AS (SELECT DISTINCT ON (table_name) * FROM lakeforge_log.table_run"
+                " WHERE zone_run_id = %s ORDER BY table_name, id DESC)"
+                " SELECT CASE WHEN bool_or(status = 'failed') THEN 'failed'"
+                " WHEN bool_or(status = 'running') THEN 'running' ELSE 'succeeded' END AS status,"
+                " sum(rows_in) AS rows_in, sum(rows_out) AS rows_out, sum(bytes) AS bytes,"
+                " string_agg(table_name || ': ' || error, '; ') FILTER (WHERE status = 'failed') AS error"
+                " FROM latest",
+                [zone_id],
+            ).fetchone()
+            assert row is not None
+            status = "failed" if error else (row["status"] or "succeeded")
+            message = error or row["error"]
+            conn.execute(
+                "UPDATE lakeforge_log.zone_run SET status = %s, rows_in = %s, rows_out = %s, bytes = %s,"
+                " error = %s, ended_at = CASE WHEN %s = 'running' THEN NULL ELSE now() END WHERE id = %s",
+                [
+                    status,
+                    row["rows_in"],
+                    row["rows_out"],
+                    row["bytes"],
+                    message and short_error(message),
+                    status,
+                    zone_id,
+                ],
+            )
+            self._notify(conn, "zone", status, zone=zone, error=message and short_error(message))
+        return status
+
+    def batch_end(self, error: str | None = None) -> str:
+        """Close the batch from its zones: failed if any failed, running while one still runs."""
+        with self.db.connection() as conn:
+            row = conn.execute(
+                "SELECT CASE WHEN bool_or(status = 'failed') THEN 'failed'"
+                " WHEN bool_or(status = 'running') THEN 'running' ELSE 'succeeded' END AS status,"
+                " string_agg(zone || ': ' || error, '; ') FILTER (WHERE status = 'failed') AS error"
+                " FROM lakeforge_log.zone_run WHERE batch_id = %s",
+                [self.batch_id],
+            ).fetchone()
+            latest = conn.execute(
+                "SELECT DISTINCT ON (z.zone, t.table_name) z.zone, t.rows_in, t.rows_out"
+                " FROM lakeforge_log.table_run t JOIN lakeforge_log.zone_run z ON z.id = t.zone_run_id"
+                " WHERE t.batch_id = %s ORDER BY z.zone, t.table_name, t.id DESC",
+                [self.batch_id],
+            ).fetchall()
+            # In: what Bronze read. Out: what the last data zone (before Gold) wrote.
+            zones = [z for z in ("raw", "bronze", "silver") if any(r["zone"] == z for r in latest)]
+            counts = {
+                "rows_in": sum(r["rows_in"] or 0 for r in latest if r["zone"] == "bronze")
+                if "bronze" in zones
+                else None,
+                "rows_out": sum(r["rows_out"] or 0 for r in latest if r["zone"] == zones[-1])
+                if zones
+                else None,
+            }
+            assert row is not None
+            status = "failed" if error else (row["status"] or "succeeded")
+            message = error or row["error"]
+            conn.execute(
+                "UPDATE lakeforge_log.batch_run SET status = %s, error = %s, rows_in = %s, rows_out = %s,"
+                " ended_at = CASE WHEN %s = 'running' THEN NULL ELSE now() END WHERE batch_id = %s",
+                [
+                    status,
+                    message and short_error(message),
+                    counts["rows_in"],
+                    counts["rows_out"],
+                    status,
+                    self.batch_id,
+                ],
+            )
+            self._notify(conn, "batch", status, error=message and short_error(message))
+        return status
+
+    # -- table ----------------------------------------------------------------------------
+    def table_start(self, zone_id: int, zone: str, table: str, source: str | None) -> int:
+        table_id = self._exec(
+            "INSERT INTO lakeforge_log.table_run (batch_id, zone_run_id, source_name, table_name, status)"
+            " VALUES (%s, %s, %s, %s, 'running') RETURNING id",
+            [self.batch_id, zone_id, source, table],
+            "table",
+            "running",
+            zone=zone,
+            table=table,
+            source=source,
+        )
+        assert table_id is not None
+        return table_id
+
+    def table_end(
+        self,
+        table_id: int,
+        zone: str,
+        table: str,
+        source: str | None,
+        status: str,
+        *,
+        rows_in: int | None = None,
+        rows_out: int | None = None,
+        rows_rejected: int | None = None,
+        bytes_: int | None = None,
+        delta_version: int | None = None,
+        error: str | None = None,
+    ) -> None:
+        self._exec(
+            "UPDATE lakeforge_log.table_run SET status = %s, rows_in = %s, rows_out = %s, rows_rejected = %s,"
+            " bytes = %s, delta_version = %s, error = %s, ended_at = now() WHERE id = %s RETURNING id",
+            [status, rows_in, rows_out, rows_rejected, bytes_, delta_version, error, table_id],
+            "table",
+            status,
+            zone=zone,
+            table=table,
+            source=source,
+            error=error,
+        )
+
+    # -- step -----------------------------------------------------------------------------
+    @contextmanager
+    def step(self, table_id: int | None, step: str, **details: Any) -> Iterator[dict[str, Any]]:
+        """Log one step; the block fills the yielded dict (``rows_in``, ``rows_out``, details)."""
+        step_id = self._exec(
+            "INSERT INTO lakeforge_log.step_run (batch_id, table_run_id, step, status, details)"
+            " VALUES (%s, %s, %s, 'running', %s) RETURNING id",
+            [self.batch_id, table_id, step, json.dumps(details, default=str)],
+            "step",
+            "running",
+            step=step,
+        )
+        facts: dict[str, Any] = dict(details)
+        try:
+            yield facts
+        except BaseException as error:
+            self._step_end(step_id, step, "failed", facts, short_error(error))
+            raise
+        self._step_end(step_id, step, "succeeded", facts, None)
+
+    def _step_end(
+        self, step_id: int | None, step: str, status: str, facts: dict[str, Any], error: str | None
+    ) -> None:
+        rows_in, rows_out = facts.pop("rows_in", None), facts.pop("rows_out", None)
+        self._exec(
+            "UPDATE lakeforge_log.step_run SET status = %s, rows_in = %s, rows_out = %s, details = %s,"
+            " error = %s, ended_at = now() WHERE id = %s RETURNING id",
+            [status, rows_in, rows_out, json.dumps(facts, default=str), error, step_id],
+            "step",
+            status,
+            step=step,
+            error=error,
+        )
+
+    # -- dq -------------------------------------------------------------------------------
+    def dq(
+        self,
+        table_id: int | None,
+        table: str,
+        rule_id: int | None,
+        rule_name: str,
+        expression: str,
+        action: str,
+        rows_checked: int,
+        rows_failed: int,
+    ) -> None:
+        status = "failed" if rows_failed else "passed"
+        self._exec(
+            "INSERT INTO lakeforge_log.dq_run (batch_id, table_run_id, rule_id, rule_name, table_name,"
+            " expression, action, rows_checked, rows_passed, rows_failed, status)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+            [
+                self.batch_id,
+                table_id,
+                rule_id,
+                rule_name,
+                table,
+                expression,
+                action,
+                rows_checked,
+                rows_checked - rows_failed,
+                rows_failed,
+                status,
+            ],
+            "dq",
+            status,
+            table=table,
+            rule=rule_name,
+            action=action,
+            rows_failed=rows_failed,
+        )
+
+
+def create_batch(conn: Connection, values: dict[str, Any]) -> int:
+    """Insert a ``batch_run`` row and take its (shared) lock on ``conn`` in the same transaction,
+    so no other process ever sees it running without a live owner."""
+    columns = list(values)
+    query = sql.SQL("INSERT INTO lakeforge_log.batch_run ({}) VALUES ({}) RETURNING batch_id").format(
+        sql.SQL(", ").join(map(sql.Identifier, columns)), sql.SQL(", ").join(sql.Placeholder() * len(columns))
+    )
+    row = conn.execute(query, [values[c] for c in columns]).fetchone()
+    assert row is not None
+    batch_id = int(row["batch_id"])
+    conn.execute("SELECT pg_advisory_lock_shared(%s)", [_lock_key(batch_id)])
+    conn.commit()
+    return batch_id
+
+
+def hold_batch(conn: Connection, batch_id: int) -> None:
+    """Mark this process as working on the batch (a shared lock: several tasks may work on one
+    batch at once), held until released or the connection closes."""
+    conn.execute("SELECT pg_advisory_lock_shared(%s)", [_lock_key(batch_id)])
+    conn.commit()
+
+
+def release_batch(conn: Connection, batch_id: int) -> None:
+    conn.execute("SELECT pg_advisory_unlock_shared(%s)", [_lock_key(batch_id)])
+    conn.commit()
+
+
+def _nobody_holds(conn: Connection, batch_id: int) -> bool:
+    row = conn.execute("SELECT pg_try_advisory_lock(%s) AS ok", [_lock_key(batch_id)]).fetchone()
+    conn.commit()
+    return bool(row and row["ok"])
+
+
+def fail_stale_batches(db: Database) -> list[int]:
+    """Mark ``running`` batches whose process is gone as failed (and their running zones, tables
+    and steps). Returns the batch ids marked."""
+    marked: list[int] = []
+    with db.connection() as conn:
+        running = [
+            r["batch_id"]
+            for r in conn.execute(
+                "SELECT batch_id FROM lakeforge_log.batch_run WHERE status = 'running'"
+            ).fetchall()
+        ]
+        conn.commit()
+        for batch_id in running:
+            if not _nobody_holds(conn, batch_id):
+                continue  # a live process is working on it
+            try:
+                message = "the process running this batch stopped before it finished (killed or crashed)"
+                conn.execute(
+                    "UPDATE lakeforge_log.batch_run SET status = 'failed', error = %s, ended_at = now()"
+                    " WHERE batch_id = %s AND status = 'running'",
+                    [message, batch_id],
+                )
+                for table in ("zone_run", "table_run", "step_run"):
+                    conn.execute(
+                        sql.SQL(
+                            "UPDATE lakeforge_log.{} SET status = 'failed', error = %s, ended_at = now()"
+                            " WHERE batch_id = %s AND status = 'running'"
+                        ).format(sql.Identifier(table)),
+                        [message, batch_id],
+                    )
+                payload = {"batch_id": batch_id, "level": "batch", "status": "failed", "error": message}
+                group = conn.execute(
+                    "SELECT group_name FROM lakeforge_log.batch_run WHERE batch_id = %s", [batch_id]
+                ).fetchone()
+                payload["group"] = group["group_name"] if group else None
+                conn.execute("SELECT pg_notify(%s, %s)", [CHANNEL, json.dumps(payload)])
+                conn.commit()
+                marked.append(batch_id)
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(%s)", [_lock_key(batch_id)])
+                conn.commit()
+    return marked

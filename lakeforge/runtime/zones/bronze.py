@@ -1,0 +1,150 @@
+"""Bronze: Raw files appended to a Delta table with audit columns, under a schema policy.
+
+Audit columns: ``_batch_id``, ``_ingested_at``, ``_source_file``, ``_record_hash`` (MD5 of the
+row's values as read) and, under ``rescue``, ``_rescued_data`` (a JSON object of the values that
+did not fit the declared types or columns). The batch is written with replace-where on
+``_batch_id``, so a rerun replaces exactly its own rows.
+
+Schema policies, against the declared ``schema_ddl`` (else the existing table's columns):
+
+* ``evolve``: new columns are added to the table; declared columns are cast (bad values → null).
+* ``freeze``: a new column fails the table with its name; nothing is written.
+* ``rescue``: new columns and values that fail their declared type go to ``_rescued_data``.
+"""
+
+from __future__ import annotations
+
+from lakeforge.runtime.config import SourceSpec
+from lakeforge.runtime.engine import SOURCE_FILE_COLUMN, TableRef
+from lakeforge.runtime.registry import writer_for
+from lakeforge.runtime.zones.common import (
+    AUDIT_COLUMNS,
+    RunContext,
+    TableOutcome,
+    ZoneError,
+    lit,
+    parse_ddl,
+    q,
+    sanitized_names,
+)
+from lakeforge.runtime.zones.raw import read_manifest
+
+_SEP = "\x1f"  # unit separator: cannot appear in ordinary text, so hashes do not collide on joins
+_NULL = "\x1e"  # stands for NULL in the hashed text, so NULL and '' hash apart
+
+
+def bronze_select(
+    data_columns: list[tuple[str, str]],
+    declared: list[tuple[str, str]],
+    existing: list[str] | None,
+    policy: str,
+    batch_id: int,
+    file_names: dict[str, str],
+) -> list[str]:
+    """The Spark SQL select list turning read rows (``(read name, clean name)``) into Bronze rows."""
+    clean = [c for _, c in data_columns]
+    source_of = {c: r for r, c in data_columns}
+    expected = [name for name, _ in declared] if declared else (existing or [])
+    types = dict(declared)
+    new = [c for c in clean if expected and c not in expected]
+    if policy == "freeze" and new:
+        raise ZoneError(
+            f"column(s) {', '.join(new)} are not in the frozen schema",
+            field="schema_evolution",
+            fix="Add them to schema_ddl, or set schema_evolution to evolve or rescue.",
+        )
+    select = []
+    rescued_parts = []
+    order = expected + [c for c in clean if c not in expected] if expected else clean
+    for name in order:
+        if name not in clean:
+            select.append(f"CAST(NULL AS {types.get(name, 'STRING')}) AS {q(name)}")
+            continue
+        column = q(source_of[name])
+        if name in types:
+            typed = f"CAST({column} AS {types[name]})"
+            select.append(f"{typed} AS {q(name)}")
+            if policy == "rescue":
+                rescued_parts.append(
+                    f"CASE WHEN {column} IS NOT NULL AND {typed} IS NULL THEN concat({lit(_json_key(name))}, "
+                    f"{_json_string(column)}) END"
+                )
+        elif name in new and policy == "rescue":
+            rescued_parts.append(
+                f"CASE WHEN {column} IS NOT NULL THEN "
+                f"concat({lit(_json_key(name))}, {_json_string(column)}) END"
+            )
+        else:
+            select.append(f"{column} AS {q(name)}")
+    if policy == "rescue":
+        body = f"concat_ws(',', {', '.join(rescued_parts)})" if rescued_parts else "''"
+        select.append(f"nullif(concat('{{', {body}, '}}'), '{{}}') AS {q('_rescued_data')}")
+    hashed = ", ".join(f"coalesce(CAST({q(source_of[c])} AS STRING), {lit(_NULL)})" for c in clean)
+    base_name = f"regexp_extract({q(SOURCE_FILE_COLUMN)}, '[^/]*$', 0)"
+    if file_names:
+        cases = " ".join(f"WHEN {lit(raw)} THEN {lit(src)}" for raw, src in file_names.items())
+        source_file = f"CASE {base_name} {cases} ELSE {base_name} END"
+    else:
+        source_file = base_name
+    select += [
+        f"CAST({batch_id} AS BIGINT) AS {q('_batch_id')}",
+        f"current_timestamp() AS {q('_ingested_at')}",
+        f"{source_file} AS {q('_source_file')}",
+        f"md5(concat_ws({lit(_SEP)}, {hashed})) AS {q('_record_hash')}",
+    ]
+    return select
+
+
+def _json_key(name: str) -> str:
+    return '"' + name + '":'
+
+
+def _json_string(column: str) -> str:
+    # A JSON string literal of the value: backslashes and quotes escaped.
+    value = f"replace(replace(CAST({column} AS STRING), '\\\\', '\\\\\\\\'), '\"', '\\\\\"')"
+    return f"concat('\"', {value}, '\"')"
+
+
+def run_bronze(ctx: RunContext, spec: SourceSpec, table_id: int, table: TableRef) -> TableOutcome:
+    batch = ctx.data_batch_id
+    engine = ctx.engine
+    manifest = read_manifest(ctx, spec, batch)
+    policy = spec.bronze.schema_evolution if spec.bronze else "evolve"
+    writer = writer_for((spec.bronze.options if spec.bronze else {}).get("writer"))
+    replace = f"_batch_id = {batch}"
+    files = [f for f in manifest.files if f.size > 0]
+    if not files:
+        with ctx.log.step(table_id, "write", table=str(table), mode="replace_where") as step:
+            deleted = engine.delete(table, replace).rows_deleted
+            step.update(rows_in=0, rows_out=0, deleted=deleted)
+        return TableOutcome(rows_in=0, rows_out=0, details={"empty": True})
+    with ctx.log.step(table_id, "read", format=manifest.raw_format, files=len(files)) as step:
+        frame = engine.read_files([f.path for f in files], manifest.raw_format, manifest.read_options)
+        rows_in = engine.count(frame)
+        step["rows_out"] = rows_in
+    with ctx.log.step(table_id, "conform", policy=policy) as step:
+        read_names = [n for n in engine.schema(frame).names if n != SOURCE_FILE_COLUMN]
+        data_columns = list(zip(read_names, sanitized_names(read_names), strict=True))
+        declared = parse_ddl(spec.source.schema_ddl)
+        existing_schema = engine.table_schema(table)
+        existing = [n for n in existing_schema.names if n not in AUDIT_COLUMNS] if existing_schema else None
+        select = bronze_select(
+            data_columns, declared, existing, policy, batch, {f.name: f.source_path or f.name for f in files}
+        )
+        out = engine.sql(f"SELECT {', '.join(select)} FROM {q('__lf_input')}", {"__lf_input": frame})
+        step["rows_in"] = rows_in
+        step["renamed"] = {r: c for r, c in data_columns if r != c}
+    with ctx.log.step(table_id, "write", table=str(table), mode="replace_where", writer=writer.name) as step:
+        result = writer.write(
+            engine,
+            table,
+            out,
+            zone="bronze",
+            mode="overwrite",
+            replace_where=replace,
+            merge_schema=policy != "freeze",
+        )
+        step.update(rows_out=result.rows_written, version=result.version)
+    return TableOutcome(
+        rows_in=rows_in, rows_out=result.rows_written, bytes=manifest.bytes, delta_version=result.version
+    )

@@ -1,0 +1,180 @@
+"""Silver: one batch of Bronze rows transformed, checked, deduplicated and merged.
+
+Order: select/where transforms (Spark SQL) → data-quality rules → dedupe → write:
+
+* no primary keys: the batch's rows replace-where ``_batch_id`` (append, exactly once);
+* SCD type 1: MERGE on the keys; with ``sequence_by`` an older row never overwrites a newer one;
+* SCD type 2: every version kept with ``valid_from`` (the ``sequence_by`` value), ``valid_to`` (the
+  next version's) and ``is_current``; late rows slot into history. The affected keys' history is
+  recomputed and merged on keys + ``valid_from``, so reruns are idempotent.
+"""
+
+from __future__ import annotations
+
+from lakeforge.runtime.config import SourceSpec
+from lakeforge.runtime.engine import Frame, TableRef
+from lakeforge.runtime.registry import writer_for
+from lakeforge.runtime.zones import dq
+from lakeforge.runtime.zones.common import RunContext, TableOutcome, ZoneError, q
+
+_KEEP_AUDIT = ("_batch_id", "_ingested_at")
+_DROP_AUDIT = ("_source_file", "_rescued_data", "_record_hash")
+
+
+def _names(ctx: RunContext, frame: Frame) -> list[str]:
+    return list(ctx.engine.schema(frame).names)
+
+
+def transform(ctx: RunContext, spec: SourceSpec, bronze: TableRef) -> Frame:
+    assert spec.silver is not None
+    batch = ctx.data_batch_id
+    rows = ctx.engine.sql(f"SELECT * FROM {bronze.name} WHERE _batch_id = {batch}")
+    exprs = list(spec.silver.select_expressions) or [
+        q(c) for c in _names(ctx, rows) if c not in _KEEP_AUDIT and c not in _DROP_AUDIT
+    ]
+    where = f" WHERE {spec.silver.where_clause}" if spec.silver.where_clause else ""
+    select = ", ".join([*exprs, *(q(c) for c in _KEEP_AUDIT)])
+    return ctx.engine.sql(f"SELECT {select} FROM __lf_bronze{where}", {"__lf_bronze": rows})
+
+
+def dedupe(ctx: RunContext, frame: Frame, keys: list[str], order: str | None, per_version: bool) -> Frame:
+    columns = _names(ctx, frame)
+    if keys:
+        partition = [*keys, *([order] if per_version and order else [])]
+    else:
+        # Without keys, rows with identical values are duplicates.
+        partition = [c for c in columns if c not in _KEEP_AUDIT]
+    ordering = ", ".join(
+        [
+            *([f"{q(order)} DESC"] if order else []),
+            "`_ingested_at` DESC",
+            *(f"{q(c)} DESC" for c in columns if c not in partition and c != order),
+        ]
+    )
+    cols = ", ".join(q(c) for c in columns)
+    return ctx.engine.sql(
+        f"SELECT {cols} FROM (SELECT *, row_number() OVER (PARTITION BY {', '.join(q(p) for p in partition)}"
+        f" ORDER BY {ordering}) AS __lf_rn FROM __lf_in) WHERE __lf_rn = 1",
+        {"__lf_in": frame},
+    )
+
+
+def _match(keys: list[str], left: str, right: str) -> str:
+    return " AND ".join(f"{left}.{q(k)} <=> {right}.{q(k)}" for k in keys)
+
+
+def scd1_rows(ctx: RunContext, frame: Frame, target: TableRef, keys: list[str], order: str | None) -> Frame:
+    if not order or not ctx.engine.table_exists(target):
+        return frame
+    cols = ", ".join(f"s.{q(c)}" for c in _names(ctx, frame))
+    return ctx.engine.sql(
+        f"SELECT {cols} FROM __lf_in s LEFT JOIN {target.name} t ON {_match(keys, 's', 't')}"
+        f" WHERE t.{q(order)} IS NULL OR s.{q(order)} >= t.{q(order)}",
+        {"__lf_in": frame},
+    )
+
+
+def scd2_rows(ctx: RunContext, frame: Frame, target: TableRef, keys: list[str], order: str) -> Frame:
+    names = _names(ctx, frame)
+    cols = ", ".join(q(c) for c in names)
+    parts = ", ".join(q(k) for k in keys)
+    views = {"__lf_in": frame}
+    if ctx.engine.table_exists(target):
+        history = (
+            f" UNION ALL SELECT {', '.join(f't.{q(c)}' for c in names)} FROM {target.name} t"
+            f" WHERE EXISTS (SELECT 1 FROM __lf_in s WHERE {_match(keys, 's', 't')})"
+            f" AND NOT EXISTS (SELECT 1 FROM __lf_in s WHERE {_match(keys, 's', 't')}"
+            f" AND s.{q(order)} <=> t.{q(order)})"
+        )
+    else:
+        history = ""
+    window = f"OVER (PARTITION BY {parts} ORDER BY {q(order)})"
+    return ctx.engine.sql(
+        f"SELECT {cols}, {q(order)} AS valid_from, lead({q(order)}) {window} AS valid_to,"
+        f" lead({q(order)}) {window} IS NULL AS is_current"
+        f" FROM (SELECT {cols} FROM __lf_in{history}) AS __lf_all",
+        views,
+    )
+
+
+def run_silver(ctx: RunContext, spec: SourceSpec, table_id: int, target: TableRef) -> TableOutcome:
+    assert spec.silver is not None
+    config = spec.silver
+    engine = ctx.engine
+    batch = ctx.data_batch_id
+    writer = writer_for(config.options.get("writer"))
+    with ctx.log.step(table_id, "transform") as step:
+        frame = transform(ctx, spec, spec.bronze_table())
+        rows_in = engine.count(frame)
+        step["rows_out"] = rows_in
+    with ctx.log.step(table_id, "quality", rules=len(spec.rules)) as step:
+        outcome = dq.evaluate(engine, frame, spec.rules)
+        for rule_result in outcome.results:
+            ctx.log.dq(
+                table_id,
+                target.name,
+                rule_result.rule.id,
+                rule_result.rule.name,
+                rule_result.rule.expression,
+                rule_result.rule.action,
+                rule_result.rows_checked,
+                rule_result.rows_failed,
+            )
+        step.update(rows_in=rows_in, dropped=outcome.dropped_rows, quarantined=outcome.quarantined_rows)
+        if outcome.failed_hard:
+            failed = ", ".join(f"{r.rule.name} ({r.rows_failed} rows)" for r in outcome.failed_hard)
+            raise ZoneError(
+                f"rule(s) with action fail did not hold: {failed}",
+                field="dq_rule",
+                fix="Fix the source data or the rule, then rerun the batch.",
+            )
+    if outcome.quarantined is not None or engine.table_exists(target.sibling("_quarantine")):
+        with ctx.log.step(table_id, "quarantine", table=str(target.sibling("_quarantine"))) as step:
+            quarantine = target.sibling("_quarantine")
+            if outcome.quarantined is not None:
+                written = engine.write(
+                    quarantine,
+                    outcome.quarantined,
+                    mode="overwrite",
+                    replace_where=f"_batch_id = {batch}",
+                    merge_schema=True,
+                ).rows_written
+            else:
+                engine.delete(quarantine, f"_batch_id = {batch}")
+                written = 0
+            step["rows_out"] = written
+    keys = list(config.primary_keys)
+    order = config.sequence_by
+    with ctx.log.step(table_id, "merge", scd_type=config.scd_type, keys=keys) as step:
+        rows = outcome.kept
+        if config.dedupe or keys:
+            rows = dedupe(ctx, rows, keys, order, per_version=config.scd_type == 2)
+        if not keys:
+            result = writer.write(
+                engine,
+                target,
+                rows,
+                zone="silver",
+                mode="overwrite",
+                replace_where=f"_batch_id = {batch}",
+                merge_schema=True,
+            )
+        elif config.scd_type == 1:
+            result = engine.upsert(target, scd1_rows(ctx, rows, target, keys, order), keys)
+        else:
+            result = engine.upsert(
+                target, scd2_rows(ctx, rows, target, keys, order or "_ingested_at"), [*keys, "valid_from"]
+            )
+        step.update(
+            rows_in=engine.count(rows),
+            rows_out=result.rows_written + result.rows_updated,
+            inserted=result.rows_written,
+            updated=result.rows_updated,
+            version=result.version,
+        )
+    return TableOutcome(
+        rows_in=rows_in,
+        rows_out=result.rows_written + result.rows_updated,
+        rows_rejected=outcome.dropped_rows + outcome.quarantined_rows,
+        delta_version=result.version,
+    )
