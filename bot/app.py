@@ -1,0 +1,209 @@
+"""The Slack app (slack-bolt): ``/lakeforge``, Confirm / Cancel and alert buttons, the two modals.
+
+Served over HTTP at ``/slack/events`` by the API (``mount(app, settings)``) or over Socket Mode
+(``lakeforge bot --socket``). Every listener acks at once and does its work in a lazy listener,
+so Slack gets its answer well inside 3 s. Signatures are verified by bolt (forged or stale: 401);
+a request Slack retries is handled once (``slack_request_seen``).
+
+>>> app = create_app(settings)
+>>> mount(app, settings)          # POST /slack/events
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from psycopg import errors as pg_errors
+from slack_bolt import Ack, App, BoltResponse, Respond
+from slack_bolt.request import BoltRequest
+from slack_sdk import WebClient
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from bot import blocks
+from bot.service import ChatService, Reply, error_reply
+from lakeforge.errors import ConfigurationError, LakeForgeError
+from lakeforge.metadata.db import Database
+from lakeforge.settings import Settings
+
+log = logging.getLogger(__name__)
+SLASH_COMMAND = "/lakeforge"
+
+
+def web_client(settings: Settings) -> WebClient:
+    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
+    if settings.slack_api_url:
+        return WebClient(token=token, base_url=settings.slack_api_url)
+    return WebClient(token=token)
+
+
+def _dedupe_key(body: dict[str, Any]) -> str | None:
+    """What identifies one Slack request across its retries."""
+    if body.get("event_id"):
+        return f"event:{body['event_id']}"
+    if body.get("type") in ("block_actions", "view_submission") and body.get("trigger_id"):
+        return f"{body['type']}:{body['trigger_id']}"
+    if body.get("trigger_id"):
+        return f"command:{body['trigger_id']}"
+    return None
+
+
+def build_bolt_app(settings: Settings, db: Callable[[], Database], *, client: WebClient | None = None) -> App:
+    """The bolt app; ``db`` gives the pooled Database (the API's, or one the caller opened)."""
+    if settings.slack_signing_secret is None:
+        raise ConfigurationError(
+            "is not set, so Slack requests cannot be verified",
+            field="LAKEFORGE_SLACK_SIGNING_SECRET",
+            fix="Copy the signing secret from the Slack app's Basic Information page.",
+        )
+    if settings.slack_bot_token is None:
+        raise ConfigurationError(
+            "is not set, so the bot cannot answer in Slack",
+            field="LAKEFORGE_SLACK_BOT_TOKEN",
+            fix="Copy the Bot User OAuth Token (xoxb-...) from the Slack app's OAuth & Permissions page.",
+        )
+    service = ChatService(db, settings)
+    app = App(
+        signing_secret=settings.slack_signing_secret.get_secret_value(),
+        client=client or web_client(settings),  # carries the bot token
+        token_verification_enabled=False,
+        # Lazy listeners do the work; the HTTP answer is the ack.
+        process_before_response=False,
+        raise_error_for_unhandled_request=False,
+    )
+
+    @app.middleware
+    def once_per_request(req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]) -> BoltResponse:
+        key = _dedupe_key(req.body)
+        if key is None:
+            return next()
+        try:
+            with service.db.connection() as conn:
+                fresh = conn.execute(
+                    "INSERT INTO lakeforge.slack_request_seen (key) VALUES (%s) ON CONFLICT DO NOTHING RETURNING key",
+                    (key,),
+                ).fetchone()
+        except pg_errors.Error:
+            log.exception("could not record Slack request %s; handling it anyway", key)
+            return next()
+        if fresh is None:
+            retry = req.headers.get("x-slack-retry-num", ["?"])[0]
+            log.info("Slack retry %s of %s already handled", retry, key)
+            return BoltResponse(status=200, body="")
+        return next()
+
+    def send(respond: Respond, reply: Reply) -> None:
+        respond(text=reply.text, blocks=reply.blocks, response_type="ephemeral", replace_original=reply.replace_original)
+
+    # -- /lakeforge --------------------------------------------------------------------------
+
+    def ack_command(ack: Ack, body: dict[str, Any]) -> None:
+        text = (body.get("text") or "").strip()
+        try:
+            parsed = service.parse(text, body.get("channel_id"))
+        except LakeForgeError as error:
+            ack(response_type="ephemeral", text=f":x: {error.sentence()}")
+            return
+        if parsed.intent is not None:
+            ack(response_type="ephemeral", text=f":hourglass_flowing_sand: {blocks.describe_intent(parsed.intent)}")
+        else:
+            ack(response_type="ephemeral", text=":hourglass_flowing_sand: one moment…")
+
+    def run_command(body: dict[str, Any], respond: Respond, client: WebClient) -> None:
+        try:
+            reply = service.handle_command(
+                (body.get("text") or "").strip(), slack_user=body["user_id"], channel=body.get("channel_id")
+            )
+        except LakeForgeError as error:
+            reply = error_reply(error)
+        if reply.modal is not None:
+            client.views_open(trigger_id=body["trigger_id"], view=reply.modal)
+            return
+        send(respond, reply)
+
+    app.command(SLASH_COMMAND)(ack=ack_command, lazy=[run_command])
+
+    # -- plan buttons --------------------------------------------------------------------------
+
+    def ack_only(ack: Ack) -> None:
+        ack()
+
+    def decide(confirm: bool) -> Callable[..., None]:
+        def work(body: dict[str, Any], respond: Respond) -> None:
+            action = body["actions"][0]
+            try:
+                reply = service.decide(action["value"], slack_user=body["user"]["id"], confirm=confirm)
+            except LakeForgeError as error:
+                reply = error_reply(error)
+            send(respond, reply)
+
+        return work
+
+    app.action("lakeforge_confirm")(ack=ack_only, lazy=[decide(True)])
+    app.action("lakeforge_cancel")(ack=ack_only, lazy=[decide(False)])
+
+    # -- alert buttons -------------------------------------------------------------------------
+
+    def rerun_from_alert(body: dict[str, Any], respond: Respond) -> None:
+        batch_id = int(body["actions"][0]["value"])
+        principal = service.principal(body["user"]["id"])
+        channel = (body.get("channel") or {}).get("id")
+        reply = service.propose({"kind": "rerun_batch", "batch_id": batch_id}, principal, channel,
+                                raw_text=f"rerun batch {batch_id}", slack_user=body["user"]["id"])  # fmt: skip
+        send(respond, reply)
+
+    def mute_from_alert(body: dict[str, Any], respond: Respond) -> None:
+        send(respond, service.mute(body["actions"][0]["value"], slack_user=body["user"]["id"]))
+
+    app.action("lakeforge_alert_rerun")(ack=ack_only, lazy=[rerun_from_alert])
+    app.action("lakeforge_alert_mute")(ack=ack_only, lazy=[mute_from_alert])
+    app.action("lakeforge_open_panel")(ack_only)
+
+    # -- modals ------------------------------------------------------------------------------
+
+    def submit(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        view = body["view"]
+        try:
+            errors, reply = service.submit_modal(view["callback_id"], view, slack_user=body["user"]["id"])
+        except LakeForgeError as error:
+            errors, reply = {"name": error.sentence()}, None
+        if errors:
+            ack(response_action="errors", errors=errors)
+            return
+        ack()
+        if reply is not None:
+            import json
+
+            channel = json.loads(view.get("private_metadata") or "{}").get("channel") or body["user"]["id"]
+            client.chat_postEphemeral(channel=channel, user=body["user"]["id"], text=reply.text, blocks=reply.blocks)
+
+    for callback in ("lakeforge_register_source", "lakeforge_add_rule"):
+        app.view(callback)(submit)
+
+    return app
+
+
+def mount(app: Any, settings: Settings) -> None:
+    """Serve ``POST /slack/events`` on the API app (uses the API's pooled Database)."""
+    bolt = build_bolt_app(settings, lambda: app.state.db) if settings.slack_signing_secret else None
+
+    async def slack_events(request: Request) -> Response:
+        if bolt is None:
+            return JSONResponse(
+                {"detail": "Slack is not configured: set LAKEFORGE_SLACK_SIGNING_SECRET and LAKEFORGE_SLACK_BOT_TOKEN."},
+                status_code=503,
+            )
+        body = (await request.body()).decode()
+        bolt_request = BoltRequest(body=body, query=request.url.query, headers=dict(request.headers))
+        # dispatch blocks (signature check, de-duplication, ack): keep it off the event loop.
+        answer: BoltResponse = await run_in_threadpool(bolt.dispatch, bolt_request)
+        return Response(
+            content=answer.body,
+            status_code=answer.status,
+            headers={k: v[0] for k, v in answer.headers.items() if k.lower() != "content-length"},
+        )
+
+    app.add_api_route("/slack/events", slack_events, methods=["POST"], include_in_schema=False)

@@ -1,0 +1,214 @@
+"""What the bot does with a message or a click, apart from Slack's transport.
+
+Every change goes through ``lakeforge.commands.executor.execute``: first as a dry run whose plan
+is shown with Confirm / Cancel, then, on Confirm, with the plan's confirm token and an idempotency
+key, so a double click or a Slack retry applies once. The executor audits each call with the
+actor's surface (slack), channel and user.
+
+>>> service = ChatService(lambda: db, settings)
+>>> reply = service.handle_command("pause sales", slack_user="U123", channel="C42")
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from psycopg.types.json import Jsonb
+
+from bot import blocks
+from lakeforge.commands.access import PermissionDenied, Principal, principal_for_slack
+from lakeforge.commands.envelope import Actor, CommandResult, FieldError
+from lakeforge.commands.executor import execute
+from lakeforge.errors import LakeForgeError
+from lakeforge.metadata.db import Database
+from lakeforge.nlu import CHAT_ONLY_KINDS, ParseResult, check_shape, parse_text
+from lakeforge.settings import Settings
+
+log = logging.getLogger(__name__)
+MODAL_KINDS = {"register_source": blocks.register_source_modal, "add_dq_rule": blocks.add_rule_modal}
+MUTE_FOR = timedelta(hours=24)
+
+
+@dataclass
+class Reply:
+    """What to show: blocks (and a text fallback), or a modal to open instead."""
+
+    text: str
+    blocks: list[blocks.Block] = field(default_factory=list)
+    modal: blocks.Block | None = None
+    replace_original: bool = False
+
+
+class ChatService:
+    def __init__(self, db: Callable[[], Database], settings: Settings) -> None:
+        self._db = db
+        self.settings = settings
+
+    @property
+    def db(self) -> Database:
+        return self._db()
+
+    # -- who is asking ----------------------------------------------------------------------
+
+    def principal(self, slack_user: str) -> Principal:
+        return principal_for_slack(self.db, slack_user)
+
+    @staticmethod
+    def actor(principal: Principal, channel: str | None) -> Actor:
+        return Actor(user=principal.user, surface="slack", channel=channel)
+
+    # -- typed commands ---------------------------------------------------------------------
+
+    def parse(self, text: str, channel: str | None = None) -> ParseResult:
+        return parse_text(text, db=self.db, settings=self.settings, channel=channel)
+
+    def handle_command(self, text: str, *, slack_user: str, channel: str | None, parsed: ParseResult | None = None) -> Reply:
+        """A slash command or a message to the bot: an answer, a question, a modal or a plan to confirm."""
+        principal = self.principal(slack_user)
+        parsed = parsed or self.parse(text, channel)
+        if parsed.kind == "help" or (parsed.intent or {}).get("kind") == "help":
+            allowed = set(principal.allowed_kinds()) | {"show_history", "help"}
+            return Reply("LakeForge help", blocks.help_blocks(allowed, principal.user_id is not None))
+        if parsed.intent is None:
+            if parsed.kind in MODAL_KINDS and principal.user_id is not None:
+                metadata = json.dumps({"channel": channel, "text": text[:500]})
+                return Reply(parsed.clarify or "", modal=MODAL_KINDS[parsed.kind](parsed.partial, metadata))
+            return Reply(parsed.clarify or "I did not understand that.", blocks.text_blocks(f":thinking_face: {parsed.clarify}"))
+        intent = parsed.intent
+        if intent["kind"] in CHAT_ONLY_KINDS:
+            return self.history(intent.get("name", ""))
+        return self.propose(intent, principal, channel, raw_text=text, slack_user=slack_user)
+
+    def propose(
+        self, intent: dict[str, Any], principal: Principal, channel: str | None, *, raw_text: str | None, slack_user: str
+    ) -> Reply:
+        """Reads run at once; changes come back as a plan with Confirm / Cancel."""
+        actor = self.actor(principal, channel)
+        from lakeforge.commands.intents import INTENTS_BY_KIND
+
+        read_only = getattr(INTENTS_BY_KIND.get(intent["kind"]), "read_only", False)
+        if not read_only and principal.user_id is None:
+            return Reply(
+                "read only",
+                blocks.text_blocks(
+                    ":lock: Your Slack user is not mapped to a LakeForge user, so you can only read. "
+                    "Ask an admin to set `app_user.slack_user_id` for you and grant a role."
+                ),
+            )
+        try:
+            result = execute(self.db, intent, actor, dry_run=not read_only, raw_text=raw_text)
+        except PermissionDenied as denied:
+            return Reply(denied.sentence(), blocks.text_blocks(f":lock: {denied.sentence()}"))
+        if result.status != "planned":
+            return Reply(result.message, blocks.outcome(result))
+        pending = self._remember(intent, result, slack_user, channel, raw_text)
+        return Reply(f"Plan: {intent['kind']} (confirm or cancel)", blocks.preview(intent, result, pending, raw_text))
+
+    def _remember(
+        self, intent: dict[str, Any], result: CommandResult, slack_user: str, channel: str | None, raw_text: str | None
+    ) -> str:
+        pending = str(uuid.uuid4())
+        with self.db.connection() as conn:
+            conn.execute(
+                "INSERT INTO lakeforge.slack_pending_command (id, slack_user_id, channel, intent, raw_text, confirm_token)"
+                " VALUES (%s, %s, %s, %s, %s, %s)",
+                (pending, slack_user, channel, Jsonb(intent), raw_text, result.confirm_token),
+            )
+        return pending
+
+    # -- buttons ----------------------------------------------------------------------------
+
+    def decide(self, pending_id: str, *, slack_user: str, confirm: bool) -> Reply:
+        """Confirm or Cancel of a plan; only its requester may decide, and only once."""
+        with self.db.connection() as conn:
+            row = conn.execute(
+                "SELECT * FROM lakeforge.slack_pending_command WHERE id = %s FOR UPDATE", (pending_id,)
+            ).fetchone()
+            if row is None:
+                return Reply("unknown plan", blocks.text_blocks(":x: This plan is no longer known. Type the command again."))
+            if row["slack_user_id"] != slack_user:
+                return Reply("not yours", blocks.text_blocks(":lock: Only the person who asked can confirm or cancel this plan."))
+            if row["state"] != "pending":
+                return Reply("already decided", blocks.text_blocks(f"This plan was already {row['state']}."), replace_original=False)
+            state = "confirmed" if confirm else "cancelled"
+            conn.execute(
+                "UPDATE lakeforge.slack_pending_command SET state = %s, decided_at = now() WHERE id = %s",
+                (state, pending_id),
+            )
+        if not confirm:
+            return Reply("Cancelled", blocks.text_blocks(f":no_entry_sign: Cancelled: {blocks.describe_intent(row['intent'])}"),
+                         replace_original=True)  # fmt: skip
+        principal = self.principal(slack_user)
+        actor = self.actor(principal, row["channel"])
+        try:
+            result = execute(
+                self.db,
+                row["intent"],
+                actor,
+                confirm_token=row["confirm_token"],
+                idempotency_key=f"slack:{pending_id}",
+                raw_text=row["raw_text"],
+            )
+        except PermissionDenied as denied:
+            return Reply(denied.sentence(), blocks.text_blocks(f":lock: {denied.sentence()}"), replace_original=True)
+        return Reply(result.message, blocks.outcome(result), replace_original=True)
+
+    def submit_modal(self, callback_id: str, view: dict[str, Any], *, slack_user: str) -> tuple[dict[str, str], Reply | None]:
+        """A modal's values as an intent: field errors for the modal, or the plan to post."""
+        values = blocks.modal_values(view)
+        kind = "register_source" if callback_id == "lakeforge_register_source" else "add_dq_rule"
+        intent = {"kind": kind, **values}
+        checked = check_shape(ParseResult(intent=intent, parser="rules", kind=kind))
+        if checked.intent is None:
+            field_name = (checked.clarify or "").split(":", 1)[0]
+            block = field_name if field_name in values or field_name in {"name", "group", "format", "location",
+                                                                         "source", "expression"} else "name"  # fmt: skip
+            return {block: checked.clarify or "invalid"}, None
+        metadata = json.loads(view.get("private_metadata") or "{}")
+        principal = self.principal(slack_user)
+        reply = self.propose(checked.intent, principal, metadata.get("channel"), raw_text=metadata.get("text"),
+                             slack_user=slack_user)  # fmt: skip
+        return {}, reply
+
+    def mute(self, value: str, *, slack_user: str) -> Reply:
+        """Mute a group's alerts in one channel for 24 hours (needs operator on the group)."""
+        group, _, channel_id = value.partition("|")
+        principal = self.principal(slack_user)
+        if not principal.may("pause_schedule", {group}):
+            return Reply("not allowed", blocks.text_blocks(f":lock: Muting alerts of {group} needs the operator role."))
+        until = datetime.now(UTC) + MUTE_FOR
+        with self.db.connection() as conn:
+            conn.execute(
+                "INSERT INTO lakeforge.alert_mute (group_name, channel_id, muted_until, muted_by) VALUES (%s, %s, %s, %s)"
+                " ON CONFLICT (group_name, channel_id) DO UPDATE SET muted_until = EXCLUDED.muted_until,"
+                " muted_by = EXCLUDED.muted_by",
+                (group, int(channel_id), until, principal.user),
+            )
+        return Reply("muted", blocks.text_blocks(f":mute: Alerts of {group} muted here until {until:%Y-%m-%d %H:%M} UTC."))
+
+    # -- chat-only reads --------------------------------------------------------------------
+
+    def history(self, name: str) -> Reply:
+        with self.db.connection() as conn:
+            rows = conn.execute(
+                "SELECT entity_type, revision, actor, created_at FROM lakeforge.metadata_revision"
+                " WHERE entity_key = %s ORDER BY id DESC LIMIT 20",
+                (name,),
+            ).fetchall()
+        if not rows:
+            return Reply("no history", blocks.text_blocks(f"No recorded changes of {name}."))
+        lines = [f"{r['entity_type']} {name} rev {r['revision']} by {r['actor']} at {r['created_at']:%Y-%m-%d %H:%M}" for r in rows]
+        tip = f"\n_restore with_ `/lakeforge restore {name} to revision N`"
+        return Reply(f"History of {name}", blocks.text_blocks("\n".join(lines) + tip))
+
+
+def error_reply(error: LakeForgeError) -> Reply:
+    result = CommandResult(status="rejected", message=error.sentence(),
+                           errors=[FieldError(field=error.field or "text", message=error.message, fix=error.fix)])  # fmt: skip
+    return Reply(error.sentence(), blocks.outcome(result))

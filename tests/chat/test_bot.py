@@ -1,0 +1,205 @@
+"""The Slack app over real HTTP: the API app served by uvicorn, outbound calls to a Slack stand-in."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+
+from lakeforge.metadata.db import Database
+from lakeforge.settings import Settings, load_settings
+from tests.chat.slack_standin import SlackStandin
+from tests.chat.support import (
+    BOT_TOKEN, SIGNING_SECRET, LiveServer, action_body, post, seed, signed_headers, slash_body, view_body,
+)  # fmt: skip
+
+
+@dataclass
+class Env:
+    url: str
+    slack: SlackStandin
+    http: httpx.Client
+    db: Database
+
+    def slash(self, text: str, user: str = "U0ANA", **headers: str) -> httpx.Response:
+        return post(self.http, self.url, slash_body(text, user=user, response_url=self.slack.url), **headers)
+
+    def click(self, action_id: str, value: str, user: str = "U0ANA") -> httpx.Response:
+        return post(self.http, self.url, action_body(action_id, value, user=user, response_url=self.slack.url))
+
+    def responses(self, count: int = 1) -> list[dict]:
+        found: list[dict] = []
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            found = [c.payload for c in self.slack.calls if c.method.startswith("response/")]
+            if len(found) >= count:
+                return found
+            time.sleep(0.02)
+        raise AssertionError(f"expected {count} response_url posts, got {found}")
+
+
+@pytest.fixture
+def env(settings: Settings, db: Database) -> Iterator[Env]:
+    from api.app import create_app
+
+    slack = SlackStandin().start()
+    chat_settings = load_settings(
+        **{**settings.model_dump(exclude={"slack_signing_secret", "slack_bot_token"}, exclude_none=True),
+           "slack_signing_secret": SIGNING_SECRET, "slack_bot_token": BOT_TOKEN, "slack_api_url": slack.api_url}
+    )  # fmt: skip
+    seed(db)
+    server = LiveServer(create_app(chat_settings, db=db)).start()
+    with httpx.Client(timeout=10) as http:
+        yield Env(server.url, slack, http, db)
+    server.stop()
+    slack.stop()
+
+
+def _button(blocks: list[dict], action_id: str) -> dict:
+    for block in blocks:
+        for element in block.get("elements", []):
+            if element.get("action_id") == action_id:
+                return element
+    raise AssertionError(f"no {action_id} button in {blocks}")
+
+
+def _paused(db: Database) -> bool:
+    with db.connection() as conn:
+        return conn.execute(
+            "SELECT s.paused FROM schedule s JOIN source_group g ON g.id = s.source_group_id WHERE g.name = 'sales'"
+        ).fetchone()["paused"]
+
+
+def test_slash_command_is_acked_fast_with_the_intent_then_answered_with_a_plan(env: Env) -> None:
+    started = time.perf_counter()
+    response = env.slash("pause the sales group")
+    elapsed = time.perf_counter() - started
+    print(f"\nack in {elapsed * 1000:.1f} ms")
+    assert response.status_code == 200
+    assert elapsed < 3.0
+    assert "pause_schedule" in response.json()["text"] and "group=sales" in response.json()["text"]
+    plan = env.responses()[0]
+    assert plan["blocks"][0]["text"]["text"] == "Plan: pause schedule"
+    confirm = _button(plan["blocks"], "lakeforge_confirm")
+    assert confirm["style"] == "primary"
+    assert not _paused(env.db)  # nothing applied before Confirm
+
+
+def test_forged_and_stale_signatures_get_401(env: Env) -> None:
+    body = slash_body("pause sales", user="U0ANA", response_url=env.slack.url)
+    forged = signed_headers(body, secret="not-the-secret")
+    assert env.http.post(env.url + "/slack/events", content=body, headers=forged).status_code == 401
+    stale = signed_headers(body, timestamp=int(time.time()) - 600)
+    assert env.http.post(env.url + "/slack/events", content=body, headers=stale).status_code == 401
+    unsigned = {"Content-Type": "application/x-www-form-urlencoded"}
+    assert env.http.post(env.url + "/slack/events", content=body, headers=unsigned).status_code == 401
+    time.sleep(0.3)
+    assert env.slack.calls == []
+
+
+def test_a_slack_retry_executes_once(env: Env) -> None:
+    body = slash_body("run orders", user="U0ANA", response_url=env.slack.url)
+    assert post(env.http, env.url, body).status_code == 200
+    assert post(env.http, env.url, body, **{"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}).status_code == 200
+    env.responses(1)
+    time.sleep(0.5)
+    assert len([c for c in env.slack.calls if c.method.startswith("response/")]) == 1
+    with env.db.connection() as conn:
+        audits = conn.execute("SELECT count(*) AS n FROM command_audit WHERE raw_text = 'run orders'").fetchone()["n"]
+    assert audits == 1
+
+
+def test_confirm_applies_the_plan_and_is_audited_with_slack_channel_and_user(env: Env) -> None:
+    env.slash("pause sales")
+    pending = _button(env.responses(1)[0]["blocks"], "lakeforge_confirm")["value"]
+    assert env.click("lakeforge_confirm", pending).status_code == 200
+    done = env.responses(2)[1]
+    assert done["replace_original"] is True
+    assert "paused" in done["text"].lower()
+    assert _paused(env.db)
+    env.click("lakeforge_confirm", pending)  # a second click changes nothing
+    assert "already confirmed" in env.responses(3)[2]["text"] or "already" in str(env.responses(3)[2]["blocks"])
+    with env.db.connection() as conn:
+        rows = conn.execute(
+            "SELECT actor, surface, channel, outcome FROM command_audit WHERE kind = 'pause_schedule' ORDER BY created_at"
+        ).fetchall()
+    assert [r["outcome"] for r in rows] == ["planned", "applied"]
+    assert all(r["actor"] == "ana" and r["surface"] == "slack" and r["channel"] == "C0SALES1" for r in rows)
+
+
+def test_cancel_applies_nothing_and_destructive_plans_use_danger(env: Env) -> None:
+    env.slash("remove source orders")
+    plan = env.responses(1)[0]
+    confirm = _button(plan["blocks"], "lakeforge_confirm")
+    assert confirm["style"] == "danger" and "confirm" in confirm
+    assert "delete source orders" in str(plan["blocks"])
+    env.click("lakeforge_cancel", confirm["value"])
+    assert "Cancelled" in env.responses(2)[1]["text"]
+    with env.db.connection() as conn:
+        assert conn.execute("SELECT count(*) AS n FROM source WHERE name = 'orders'").fetchone()["n"] == 1
+
+
+def test_unmapped_user_can_read_but_not_change(env: Env) -> None:
+    env.slash("pause sales", user="U0STRANGER")
+    answer = env.responses(1)[0]
+    assert "not mapped" in str(answer["blocks"])
+    assert not _button_exists(answer["blocks"], "lakeforge_confirm")
+    env.slash("runs", user="U0STRANGER")
+    assert "run(s)" in env.responses(2)[1]["text"]
+    env.slash("help", user="U0STRANGER")
+    help_text = str(env.responses(3)[2]["blocks"])
+    assert "remove source" not in help_text and "*runs*" in help_text
+    assert not _paused(env.db)
+
+
+def test_someone_else_cannot_confirm_my_plan(env: Env) -> None:
+    env.slash("pause sales")
+    pending = _button(env.responses(1)[0]["blocks"], "lakeforge_confirm")["value"]
+    env.click("lakeforge_confirm", pending, user="U0VIC")
+    assert "Only the person who asked" in str(env.responses(2)[1]["blocks"])
+    assert not _paused(env.db)
+
+
+def test_help_lists_what_the_role_allows(env: Env) -> None:
+    env.slash("help", user="U0VIC")
+    viewer = str(env.responses(1)[0]["blocks"])
+    env.slash("help", user="U0ANA")
+    editor = str(env.responses(2)[1]["blocks"])
+    assert "*show*" in viewer and "*pause*" not in viewer and "*register source*" not in viewer
+    assert "*register source*" in editor and "/lakeforge add rule on orders" in editor
+
+
+def test_register_source_opens_a_prefilled_modal_and_its_submission_previews_the_plan(env: Env) -> None:
+    env.slash("register source shipments csv")
+    view = env.slack.wait_for("views.open")[0]["view"]
+    initial = {b["block_id"]: b["element"].get("initial_value") or b["element"].get("initial_option", {}).get("value")
+               for b in view["blocks"]}  # fmt: skip
+    assert initial["name"] == "shipments" and initial["format"] == "csv" and initial["location"] is None
+    bad = view_body(view, {"name": "shipments", "group": "sales", "format": "csv", "location": "",
+                           "load_mode": "incremental"}, user="U0ANA")  # fmt: skip
+    answer = post(env.http, env.url, bad)
+    assert answer.status_code == 200 and answer.json()["response_action"] == "errors"
+    good = view_body(view, {"name": "shipments", "group": "sales", "format": "csv",
+                            "location": "/Volumes/main/raw/shipments", "load_mode": "full"}, user="U0ANA")  # fmt: skip
+    assert post(env.http, env.url, good).status_code == 200
+    posted = env.slack.wait_for("chat.postEphemeral")[0]
+    assert posted["channel"] == "C0SALES1" and posted["user"] == "U0ANA"
+    assert "create source shipments" in str(posted["blocks"])
+
+
+def test_add_rule_without_a_condition_opens_the_rule_modal(env: Env) -> None:
+    env.slash("add rule on orders")
+    view = env.slack.wait_for("views.open")[0]["view"]
+    assert view["callback_id"] == "lakeforge_add_rule"
+    assert {b["block_id"]: b["element"].get("initial_value") for b in view["blocks"]}["source"] == "orders"
+
+
+def _button_exists(blocks: list[dict], action_id: str) -> bool:
+    try:
+        _button(blocks, action_id)
+    except AssertionError:
+        return False
+    return True
