@@ -142,6 +142,11 @@ def _prepare(ctx: handlers.Context, intent: Any, principal: Principal) -> handle
     return prepared
 
 
+def _plan_hash(prepared: handlers.Prepared, plan: list[PlanLine]) -> str:
+    # The state the plan was made from counts too: a delete looks the same whatever was deleted.
+    return canonical_hash({"plan": plan, "before": [change.before for change in prepared.changes]})
+
+
 def _plan(prepared: handlers.Prepared) -> list[PlanLine]:
     lines: list[PlanLine] = []
     for change in prepared.changes:
@@ -173,7 +178,7 @@ def _run(
                 prepared = _prepare(ctx, intent, principal)
             plan = _plan(prepared)
             token = _store_confirmation(
-                conn, actor, intent.kind, intent_hash, canonical_hash(plan), command_id
+                conn, actor, intent.kind, intent_hash, _plan_hash(prepared, plan), command_id
             )
         status = "planned" if dry_run else "needs_confirmation"
         message = (
@@ -196,7 +201,7 @@ def _run(
                 plan = _plan(prepared)
                 if confirm_token is not None and not intent.read_only:
                     _use_confirmation(
-                        conn, confirm_token, actor, intent.kind, intent_hash, canonical_hash(plan)
+                        conn, confirm_token, actor, intent.kind, intent_hash, _plan_hash(prepared, plan)
                     )
                 nothing = (
                     not intent.read_only

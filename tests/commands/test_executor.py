@@ -1,0 +1,346 @@
+"""The executor against a real Postgres: every intent applies, bad input changes nothing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from lakeforge.commands.envelope import Actor
+from lakeforge.commands.executor import execute
+from lakeforge.metadata.db import Database
+from tests.commands.conftest import ACTOR, ADMIN, ORDERS, RETAIL_GROUP, table_contents
+
+
+def _one(db: Database, query: str, *params: Any) -> Any:
+    with db.connection() as conn:
+        row = conn.execute(query, list(params)).fetchone()
+    return None if row is None else next(iter(row.values()))
+
+
+# -- every intent succeeds -----------------------------------------------------------------------
+def test_register_source_derives_target_names_and_writes_every_config(db, run, retail):
+    with db.connection() as conn:
+        row = conn.execute(
+            "SELECT s.format, s.revision, b.target_table AS bronze, v.target_table AS silver, v.primary_keys, "
+            "v.where_clause FROM source s JOIN bronze_config b ON b.source_id = s.id "
+            "JOIN silver_config v ON v.source_id = s.id WHERE s.name = 'orders'"
+        ).fetchone()
+    assert row == {
+        "format": "csv",
+        "revision": 1,
+        "bronze": "main.retail_bronze.orders",
+        "silver": "main.retail_silver.orders",
+        "primary_keys": ["order_id"],
+        "where_clause": "amount IS NOT NULL",
+    }
+    assert _one(db, "SELECT count(*) FROM dq_rule") == 1
+    assert _one(db, "SELECT count(*) FROM metadata_revision WHERE entity_type = 'source'") == 1
+
+
+def test_register_source_with_a_schedule_sets_the_group_schedule(db, run):
+    run({"kind": "create_group", "name": "crm"})
+    result = run(
+        {
+            "kind": "register_source",
+            "name": "customers",
+            "group": "crm",
+            "format": "jdbc",
+            "location": "jdbc:postgresql://crm.internal:5432/crm",
+            "format_options": {"dbtable": "public.customers", "user": "etl", "password": "{{secrets/crm/password}}"},
+            "load_mode": "incremental",
+            "watermark_column": "updated_at",
+            "schema_ddl": "id INT, name STRING, updated_at TIMESTAMP",
+            "silver": {"primary_keys": ["id"], "scd_type": 2, "sequence_by": "updated_at"},
+            "schedule": {"quartz_cron": "0 15 * * * ?", "timezone": "Europe/Paris"},
+        }
+    )
+    assert result.status == "applied", result.errors
+    assert _one(db, "SELECT quartz_cron FROM schedule") == "0 15 * * * ?"
+    assert {line["key"] for line in result.plan if line["op"] == "touch"} == {"group:crm"}
+
+
+def test_update_source_changes_only_the_given_fields_and_shows_the_diff(db, run, retail):
+    result = run({"kind": "update_source", "name": "orders", "location": "/data/v2/", "silver": {"dedupe": False}})
+    assert result.status == "applied"
+    changed = {line["field"]: (line["before"], line["after"]) for line in result.plan if line["op"] == "update"}
+    assert changed == {"location": ("/data/retail/orders/", "/data/v2/"), "silver.dedupe": (True, False)}
+    assert _one(db, "SELECT revision FROM source") == 2
+    assert _one(db, "SELECT primary_keys FROM silver_config") == ["order_id"]
+    again = run({"kind": "update_source", "name": "orders", "location": "/data/v2/"})
+    assert again.status == "applied" and again.message.startswith("Nothing to change")
+    assert _one(db, "SELECT revision FROM source") == 2
+
+
+def test_remove_source_needs_confirmation_then_applies(db, run, retail):
+    first = run({"kind": "remove_source", "name": "orders"}, confirm=False)
+    assert first.status == "needs_confirmation" and first.confirm_token.startswith("lfc_")
+    assert [line["text"] for line in first.plan][0] == "delete source orders"
+    assert _one(db, "SELECT count(*) FROM source") == 1
+    done = run({"kind": "remove_source", "name": "orders"}, confirm_token=first.confirm_token)
+    assert done.status == "applied"
+    assert _one(db, "SELECT count(*) FROM source") == 0
+    reused = run({"kind": "remove_source", "name": "orders"}, confirm_token=first.confirm_token)
+    assert reused.status == "rejected"
+
+
+def test_confirm_token_is_bound_to_the_intent_and_the_plan(db, run, retail):
+    planned = run({"kind": "remove_dq_rule", "source": "orders", "name": "amount_positive"}, confirm=False)
+    other = run({"kind": "remove_source", "name": "orders"}, confirm_token=planned.confirm_token)
+    assert other.status == "rejected" and other.reason == "confirmation"
+    # A token is single use even when refused, so plan again; then change the metadata meanwhile.
+    planned = run({"kind": "remove_source", "name": "orders"}, confirm=False)
+    run({"kind": "update_source", "name": "orders", "location": "/elsewhere/"})
+    stale = run({"kind": "remove_source", "name": "orders"}, confirm_token=planned.confirm_token)
+    assert stale.status == "rejected" and "changed since this plan" in stale.message
+    assert _one(db, "SELECT count(*) FROM source") == 1
+
+
+def test_dry_run_plans_without_applying_and_its_token_applies(db, run):
+    intent = dict(RETAIL_GROUP)
+    planned = run(intent, dry_run=True)
+    assert planned.status == "planned" and planned.plan[0]["text"] == "create group retail"
+    assert _one(db, "SELECT count(*) FROM source_group") == 0
+    applied = run(intent, confirm_token=planned.confirm_token)
+    assert applied.status == "applied"
+    assert _one(db, "SELECT count(*) FROM source_group") == 1
+
+
+def test_group_schedule_and_gold_intents(db, run, retail):
+    assert run({"kind": "set_schedule", "group": "retail", "quartz_cron": "0 30 6 ? * MON-FRI",
+                "timezone": "Europe/Paris"}).status == "applied"  # fmt: skip
+    assert _one(db, "SELECT timezone FROM schedule") == "Europe/Paris"
+    assert run({"kind": "pause_schedule", "group": "retail"}).message == "Schedule of retail paused."
+    assert _one(db, "SELECT paused FROM schedule") is True
+    assert run({"kind": "resume_schedule", "group": "retail"}).status == "applied"
+    assert _one(db, "SELECT paused FROM schedule") is False
+    assert run({"kind": "update_group", "name": "retail", "max_retries": 3}).status == "applied"
+    gold = run({"kind": "upsert_gold", "group": "retail", "name": "revenue",
+                "sql": "SELECT order_date, sum(amount) AS revenue FROM main.retail_silver.orders GROUP BY order_date"})  # fmt: skip
+    assert gold.status == "applied", gold.errors
+    assert _one(db, "SELECT target_table FROM gold_config") == "main.retail_gold.revenue"
+    assert run({"kind": "remove_gold", "group": "retail", "name": "revenue"}).status == "applied"
+    assert _one(db, "SELECT count(*) FROM gold_config") == 0
+
+
+def test_rule_intents(db, run, retail):
+    added = run({"kind": "add_dq_rule", "source": "orders", "name": "has_customer",
+                 "expression": "customer_id IS NOT NULL", "action": "fail"})  # fmt: skip
+    assert added.status == "applied"
+    updated = run({"kind": "update_dq_rule", "source": "orders", "name": "has_customer", "action": "quarantine",
+                   "expected_revision": 1})  # fmt: skip
+    assert updated.status == "applied"
+    assert _one(db, "SELECT revision FROM dq_rule WHERE name = 'has_customer'") == 2
+    stale = run({"kind": "update_dq_rule", "source": "orders", "name": "has_customer", "action": "warn",
+                 "expected_revision": 1})  # fmt: skip
+    assert stale.status == "rejected" and stale.reason == "conflict"
+    assert run({"kind": "remove_dq_rule", "source": "orders", "name": "has_customer"}).status == "applied"
+    assert _one(db, "SELECT count(*) FROM dq_rule") == 1
+
+
+def test_systems_profiles_and_channels(db, run, retail):
+    assert run({"kind": "upsert_system", "name": "shop", "system_kind": "database",
+                "connection": {"host": "db.internal", "password": "{{secrets/shop/pw}}"}}).status == "applied"  # fmt: skip
+    assert run({"kind": "update_source", "name": "orders", "system": "shop"}).status == "applied"
+    profile = run({"kind": "upsert_compute_profile", "name": "small", "profile_kind": "job_cluster",
+                   "num_workers": 2, "node_type_id": "Standard_D4ds_v5"})  # fmt: skip
+    assert profile.status == "applied"
+    assert run({"kind": "update_group", "name": "retail", "compute_profile": "small"}).status == "applied"
+    touched = run({"kind": "upsert_compute_profile", "name": "small", "profile_kind": "job_cluster", "num_workers": 4})
+    assert {line["key"] for line in touched.plan if line["op"] == "touch"} == {"group:retail"}
+    channel = run({"kind": "subscribe_channel", "group": "retail", "slack_channel_id": "C0123ABCD"})
+    assert channel.status == "applied"
+    assert _one(db, "SELECT c.name FROM source_group g JOIN notification_channel c ON c.id = g.notification_channel_id") == "slack_c0123abcd"
+
+
+def test_run_now_and_rerun_create_batches_and_launch_them(db, run, retail, launched):
+    queued = run({"kind": "run_now", "source": "orders"})
+    assert queued.status == "applied" and queued.result["status"] == "queued"
+    batch_id = queued.result["batch_id"]
+    assert launched[0].batch_id == batch_id and launched[0].sources == ["orders"]
+    busy = run({"kind": "rerun_batch", "batch_id": batch_id})
+    assert busy.status == "rejected" and "still queued" in busy.message
+    with db.connection() as conn:
+        conn.execute("UPDATE lakeforge_log.batch_run SET status = 'failed' WHERE batch_id = %s", [batch_id])
+    again = run({"kind": "rerun_batch", "batch_id": batch_id})
+    assert again.status == "applied"
+    with db.connection() as conn:
+        row = conn.execute(
+            "SELECT trigger, rerun_of, source_name, status FROM lakeforge_log.batch_run WHERE batch_id = %s",
+            [again.result["batch_id"]],
+        ).fetchone()
+    assert row == {"trigger": "rerun", "rerun_of": batch_id, "source_name": "orders", "status": "queued"}
+    assert launched[1].trigger == "rerun" and launched[1].rerun_of == batch_id
+
+
+def test_a_launcher_that_cannot_start_marks_the_batch_failed(db, run, retail):
+    from lakeforge.commands import launch
+
+    def broken(db, request):
+        raise RuntimeError("no engine today")
+
+    launch.set_launcher(broken)
+    try:
+        result = run({"kind": "run_now", "group": "retail"})
+    finally:
+        launch.set_launcher(None)
+    assert result.status == "applied"
+    assert _one(db, "SELECT error FROM lakeforge_log.batch_run") == "no engine today"
+
+
+def test_sync_jobs_goes_through_the_syncer_seam(db, run):
+    from lakeforge.commands import launch
+
+    calls = []
+    launch.set_syncer(lambda db, mode: calls.append(mode) or {"created": ["group:retail"]})
+    try:
+        result = run({"kind": "sync_jobs"})
+    finally:
+        launch.set_syncer(None)
+    assert result.status == "applied" and calls == ["apply"]
+    assert result.result == {"mode": "apply", "sync": {"created": ["group:retail"]}}
+
+
+def test_read_only_intents_return_data(db, run, retail, launched):
+    run({"kind": "run_now", "group": "retail"})
+    shown = run({"kind": "show_source", "name": "orders"})
+    assert shown.result["source"]["dq_rules"][0]["name"] == "amount_positive"
+    assert shown.result["schedule"]["description"] == "At 02:00"
+    assert len(shown.result["schedule"]["next_fire_times"]) == 3
+    runs = run({"kind": "list_runs", "group": "retail"})
+    assert [r["status"] for r in runs.result["runs"]] == ["queued"]
+    batch_id = runs.result["runs"][0]["batch_id"]
+    detail = run({"kind": "show_run", "batch_id": batch_id})
+    assert detail.result["batch"]["batch_id"] == batch_id and detail.result["zones"] == []
+    helped = run({"kind": "help"})
+    assert {item["kind"] for item in helped.result["intents"]} >= {"register_source", "sync_jobs", "help"}
+
+
+# -- bad input is refused, names the field, changes nothing -------------------------------------
+BAD_INPUTS = [
+    ("wrong type", {**ORDERS, "name": "bad1", "format_options": "header"}, "intent.format_options"),
+    ("unknown field", {**ORDERS, "name": "bad2", "colour": "blue"}, "intent.colour"),
+    ("unknown group", {**ORDERS, "name": "bad3", "group": "nowhere"}, "intent.group"),
+    ("duplicate name", ORDERS, "intent.name"),
+    ("bad slug", {**ORDERS, "name": "Orders!"}, "intent.name"),
+    ("bad format", {**ORDERS, "name": "bad4", "format": "xlsx"}, "intent.format"),
+    ("bad cron", {"kind": "set_schedule", "group": "retail", "quartz_cron": "0 2 * * *"}, "intent.quartz_cron"),
+    ("reflect", {"kind": "add_dq_rule", "source": "orders", "name": "evil",
+                 "expression": "reflect('java.lang.Runtime','exec','x')"}, "intent.expression"),  # fmt: skip
+    ("subquery", {"kind": "add_dq_rule", "source": "orders", "name": "evil",
+                  "expression": "id IN (SELECT id FROM other)"}, "intent.expression"),  # fmt: skip
+    ("statement", {"kind": "add_dq_rule", "source": "orders", "name": "evil",
+                   "expression": "1=1; DROP TABLE t"}, "intent.expression"),  # fmt: skip
+    ("forbidden select expression", {"kind": "update_source", "name": "orders",
+     "silver": {"select_expressions": ["java_method('a','b') AS x"]}}, "intent.silver.select_expressions.0"),  # fmt: skip
+    ("inline password option", {**ORDERS, "name": "bad5", "format_options": {"password": "hunter2"}},
+     "intent.format_options.password"),  # fmt: skip
+    ("inline password url", {**ORDERS, "name": "bad6", "format": "jdbc",
+     "location": "jdbc:postgresql://db:5432/x?user=a&password=hunter2"}, "intent.location"),  # fmt: skip
+    ("unknown kind", {"kind": "drop_everything"}, "intent"),
+    ("missing field", {"kind": "register_source", "name": "bad7", "group": "retail"}, "intent.format"),
+    ("unknown rule source", {"kind": "add_dq_rule", "source": "nope", "name": "r", "expression": "a > 1"},
+     "intent.source"),  # fmt: skip
+    ("unknown batch", {"kind": "rerun_batch", "batch_id": 999}, "intent.batch_id"),
+    ("scd2 without keys", {**ORDERS, "name": "bad8", "silver": {"scd_type": 2}}, "intent.silver.primary_keys"),
+    ("unknown profile", {"kind": "update_group", "name": "retail", "compute_profile": "huge"},
+     "intent.compute_profile"),  # fmt: skip
+    ("restore missing revision", {"kind": "restore_revision", "name": "orders", "revision": 99}, "intent.revision"),
+]
+
+
+def test_bad_input_is_rejected_naming_the_field_and_changes_nothing(db, run, retail):
+    # One database for every case: each must leave it exactly as it was, which is the point.
+    before = table_contents(db)
+    problems = []
+    for case, intent, field in BAD_INPUTS:
+        result = run(intent)
+        if result.status != "rejected" or not result.errors or result.errors[0].field != field or not result.message:
+            problems.append((case, result.status, [e.field for e in result.errors], result.message))
+        if table_contents(db) != before:
+            problems.append((case, "changed the database"))
+            before = table_contents(db)
+        with db.connection() as conn:
+            audit = conn.execute(
+                "SELECT outcome, intent::text AS intent FROM command_audit WHERE id = %s", [result.command_id]
+            ).fetchone()
+        # Rejected commands are audited too, without secrets.
+        if audit is None or audit["outcome"] != "rejected" or "hunter2" in audit["intent"]:
+            problems.append((case, "audit", audit))
+    assert problems == []
+
+
+# -- audit, idempotency, concurrency, restore ------------------------------------------------------
+def test_applied_commands_write_audit_and_revision_rows(db, run, retail):
+    result = execute(db, {"kind": "pause_schedule", "group": "retail"}, Actor(user="admin_user", surface="slack",
+                     channel="C0123ABCD"), principal=ADMIN, raw_text="pause retail please")  # fmt: skip
+    with db.connection() as conn:
+        audit = conn.execute("SELECT * FROM command_audit WHERE id = %s", [result.command_id]).fetchone()
+        revision = conn.execute(
+            "SELECT * FROM metadata_revision WHERE command_id = %s", [result.command_id]
+        ).fetchone()
+    assert audit["surface"] == "slack" and audit["channel"] == "C0123ABCD" and audit["raw_text"] == "pause retail please"
+    assert audit["outcome"] == "applied" and audit["kind"] == "pause_schedule" and audit["duration_ms"] > 0
+    assert audit["plan"][0]["field"] == "schedule.paused"
+    assert revision["entity_type"] == "group" and revision["revision"] == 2
+    assert revision["before"]["schedule"]["paused"] is False and revision["after"]["schedule"]["paused"] is True
+
+
+def test_same_idempotency_key_applies_once(db, run, retail, launched):
+    first = run({"kind": "run_now", "group": "retail"}, idempotency_key="k-1")
+    second = run({"kind": "run_now", "group": "retail"}, idempotency_key="k-1")
+    assert second == first
+    assert _one(db, "SELECT count(*) FROM lakeforge_log.batch_run") == 1
+    assert len(launched) == 1
+    third = run({"kind": "run_now", "group": "retail"}, idempotency_key="k-2")
+    assert third.result["batch_id"] != first.result["batch_id"]
+
+
+def test_twenty_parallel_conflicting_updates_have_one_winner(db, run, retail):
+    from concurrent.futures import ThreadPoolExecutor
+
+    def update(index: int):
+        return execute(
+            db,
+            {"kind": "update_source", "name": "orders", "location": f"/data/writer_{index}/", "expected_revision": 1},
+            ACTOR,
+            principal=ADMIN,
+        )
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        results = list(pool.map(update, range(20)))
+    winners = [r for r in results if r.status == "applied"]
+    losers = [r for r in results if r.status != "applied"]
+    assert len(winners) == 1
+    assert all(r.status == "rejected" and r.reason == "conflict" for r in losers)
+    assert all(r.errors[0].field == "intent.expected_revision" for r in losers)
+    with db.connection() as conn:
+        history = conn.execute(
+            "SELECT revision, after->>'location' AS location FROM metadata_revision "
+            "WHERE entity_type = 'source' AND entity_key = 'orders' ORDER BY revision"
+        ).fetchall()
+        current = conn.execute("SELECT location, revision FROM source").fetchone()
+    assert [h["revision"] for h in history] == [1, 2]
+    assert history[-1]["location"] == current["location"] and current["revision"] == 2
+
+
+def test_restore_revision_brings_back_configs_and_rules(db, run, retail):
+    run({"kind": "update_source", "name": "orders", "location": "/v2/", "dq_rules": []})
+    assert _one(db, "SELECT count(*) FROM dq_rule") == 0
+    planned = run({"kind": "restore_revision", "entity": "source", "name": "orders", "revision": 1}, confirm=False)
+    assert planned.status == "needs_confirmation"
+    assert any(line["field"] == "location" for line in planned.plan)
+    restored = run({"kind": "restore_revision", "entity": "source", "name": "orders", "revision": 1},
+                   confirm_token=planned.confirm_token)  # fmt: skip
+    assert restored.status == "applied"
+    assert _one(db, "SELECT location FROM source") == "/data/retail/orders/"
+    assert _one(db, "SELECT expression FROM dq_rule") == "amount > 0"
+    assert _one(db, "SELECT revision FROM source") == 3
+
+
+def test_a_removed_source_can_be_restored(db, run, retail):
+    run({"kind": "remove_source", "name": "orders"})
+    assert _one(db, "SELECT count(*) FROM source") == 0
+    assert run({"kind": "restore_revision", "name": "orders", "revision": 1}).status == "applied"
+    assert _one(db, "SELECT revision FROM source") == 3
+    assert _one(db, "SELECT count(*) FROM dq_rule") == 1
