@@ -64,6 +64,14 @@ from api.cli import up as _api_up  # noqa: E402 - the API registers its own comm
 
 app.command("up")(_api_up)
 
+from lakeforge.orchestration.cli import sync_app  # noqa: E402 - orchestration registers `sync plan|apply`
+
+app.add_typer(sync_app, name="sync")
+
+from lakeforge.runtime.cli import notebook_app  # noqa: E402 - the data plane registers `notebook run`
+
+app.add_typer(notebook_app, name="notebook")
+
 
 def main() -> None:
     """Entry point: LakeForge errors become one sentence and exit code 2, never a traceback."""

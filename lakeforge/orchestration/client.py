@@ -25,10 +25,13 @@ def workspace_client(
     """A client for ``host`` if given, the configured Databricks host, the SDK's environment
     (``DATABRICKS_HOST`` / a config profile, e.g. inside a Databricks job), or the local workspace."""
     if host:
-        return WorkspaceClient(host=host, token=token or LOCAL_TOKEN, auth_type="pat")
+        token = token or os.environ.get("DATABRICKS_TOKEN") or LOCAL_TOKEN
+        return WorkspaceClient(host=host, token=token, auth_type="pat")
     if settings.databricks_host:
         # Credentials come from the SDK's usual chain (env, config profile, OAuth), never settings.
         return WorkspaceClient(host=settings.databricks_host)
     if os.environ.get("DATABRICKS_HOST") or os.environ.get("DATABRICKS_RUNTIME_VERSION"):
         return WorkspaceClient()
-    return WorkspaceClient(host=local_workspace_url(settings), token=LOCAL_TOKEN, auth_type="pat")
+    # The local workspace's token: whatever `lakeforge workspace serve` was given via DATABRICKS_TOKEN.
+    local_token = os.environ.get("DATABRICKS_TOKEN") or LOCAL_TOKEN
+    return WorkspaceClient(host=local_workspace_url(settings), token=local_token, auth_type="pat")

@@ -351,3 +351,40 @@ def test_two_syncs_do_not_interleave(db, client, sync_settings):
         thread.join()
     assert sorted(len(r["created"]) for r in results) == [0, 3]
     assert managed_job_keys(client) == Counter({"group.sales": 1, "system.sync_jobs": 1})
+
+
+def test_cli_sync_apply_and_plan_json(db, client, local, sync_settings, database_url, tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    add_group(db, "sales", ["orders"])
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("LAKEFORGE_", "DATABRICKS_"))},
+        "LAKEFORGE_DATABASE_URL": database_url,
+        "LAKEFORGE_STATE_DIR": str(tmp_path / "cli-state"),
+        "LAKEFORGE_WORKSPACE_NOTEBOOK_DIR": NOTEBOOK_DIR,
+        "DATABRICKS_TOKEN": local.token,
+    }
+    from pathlib import Path
+
+    command = [str(Path(sys.executable).parent / "lakeforge"), "sync"]
+
+    def run(*args: str) -> dict:
+        done = subprocess.run(
+            [*command, *args, "--json", "--host", local.base_url],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    planned = run("plan")
+    assert sorted(planned["create"]) == ["job:group.sales", "job:system.sync_jobs", "pipeline:group.sales"]
+    applied = run("apply")
+    assert set(applied) >= {"created", "updated", "deleted", "paused", "adopted", "unchanged", "api_writes"}
+    assert len(applied["created"]) == 3
+    assert sync(db, client, sync_settings)["api_writes"] == 0
