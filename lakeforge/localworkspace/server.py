@@ -1,0 +1,174 @@
+"""The local workspace: an HTTP server that the real ``databricks-sdk`` talks to as if it were Databricks.
+
+>>> workspace = LocalWorkspace(settings, db, port=0)
+>>> url = workspace.start()                      # e.g. http://127.0.0.1:40123
+>>> w = workspace.client()                       # a databricks.sdk.WorkspaceClient for it
+>>> w.jobs.create(name="nightly", tasks=[...])
+>>> workspace.faults.queue("throttle", path="jobs/create")
+>>> workspace.stop()
+
+uvicorn serves a Starlette app in a background thread; runs execute in worker threads
+(see ``executor``), schedules fire from one scheduler thread (see ``scheduler``), and all state
+lives in the ``lakeforge_workspace`` schema, so a new ``LocalWorkspace`` on the same database
+finds the jobs, pipelines, files and run history of the previous one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import socket
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from lakeforge.errors import ConfigurationError
+from lakeforge.localworkspace import jobs_api, pipelines_api, workspace_api
+from lakeforge.localworkspace.context import Context
+from lakeforge.localworkspace.executor import Executor, TaskRunners
+from lakeforge.localworkspace.faults import FaultSwitch
+from lakeforge.localworkspace.http import GatewayMiddleware
+from lakeforge.localworkspace.scheduler import Scheduler
+from lakeforge.localworkspace.store import WorkspaceStore
+from lakeforge.metadata.db import Database
+from lakeforge.settings import Settings
+
+if TYPE_CHECKING:
+    from databricks.sdk import WorkspaceClient
+
+LOCAL_USER = "local-user@lakeforge.local"
+WORKSPACE_ID = "1000000000000001"
+
+
+class LocalWorkspace:
+    """Serve the Databricks REST subset LakeForge uses, backed by Postgres, on ``host:port`` (0: any free port)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        token: str | None = None,
+        runners: TaskRunners | None = None,
+        task_slots: int = 2,
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.host = host
+        self.port = port
+        # Without a configured token, one is made up per server; client() knows it.
+        self.token = token or f"dapi-local-{secrets.token_hex(16)}"
+        self.faults = FaultSwitch()
+        self.store = WorkspaceStore(db)
+        self.executor = Executor(settings, db, self.store, runners or TaskRunners(), task_slots=task_slots)
+        self.scheduler = Scheduler(self.store, self.executor, user=LOCAL_USER)
+        self.base_url = ""
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> str:
+        """Start serving and scheduling; returns the base URL (``http://HOST:PORT``)."""
+        self._check_schema()
+        # IPPROTO_TCP explicitly: asyncio only sets TCP_NODELAY on sockets that say so, and without it
+        # every keep-alive response waits ~40 ms for a delayed ACK.
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((self.host, self.port))
+        except OSError as error:
+            sock.close()
+            raise ConfigurationError(
+                f"cannot listen on {self.host}:{self.port} ({error.strerror})",
+                field="LAKEFORGE_WORKSPACE_PORT",
+                fix="Stop whatever uses that port or choose another one (0 picks a free port).",
+            ) from None
+        self.port = sock.getsockname()[1]
+        self.base_url = f"http://{self.host}:{self.port}"
+        self.executor.recover()
+        config = uvicorn.Config(self.app(), log_level="warning", access_log=False, lifespan="off")
+        self._server = uvicorn.Server(config)
+        server = self._server
+        self._thread = threading.Thread(
+            target=lambda: asyncio.run(server.serve(sockets=[sock])), name="lakeforge-workspace", daemon=True
+        )
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise ConfigurationError(
+                    f"the local workspace did not start on {self.base_url}",
+                    fix="Run `lakeforge workspace serve` in a terminal to see why.",
+                )
+            time.sleep(0.01)
+        self.scheduler.start()
+        return self.base_url
+
+    def stop(self) -> None:
+        """Stop scheduling, end active runs, and stop serving (idempotent)."""
+        self.scheduler.stop()
+        self.executor.stop()
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(10)
+        self._server = None
+        self._thread = None
+
+    def __enter__(self) -> LocalWorkspace:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def client(self, **config: Any) -> WorkspaceClient:
+        """A ``WorkspaceClient`` for this server (token auth; extra SDK config passes through)."""
+        return workspace_client(self.base_url, self.token, **config)
+
+    def app(self) -> Starlette:
+        async def well_known(request: Request) -> JSONResponse:
+            # What the SDK probes at start; a workspace (not account) host, with no OIDC of its own.
+            return JSONResponse({"workspace_id": WORKSPACE_ID, "oidc_endpoint": f"{self.base_url}/oidc"})
+
+        app = Starlette(
+            routes=[
+                Route("/.well-known/databricks-config", well_known, methods=["GET"]),
+                *jobs_api.routes,
+                *pipelines_api.routes,
+                *workspace_api.routes,
+            ],
+            middleware=[Middleware(GatewayMiddleware, token=self.token, faults=self.faults)],
+        )
+        app.state.ctx = Context(
+            store=self.store,
+            executor=self.executor,
+            base_url=self.base_url,
+            user=LOCAL_USER,
+            schedules_changed=self.scheduler.changed,
+        )
+        return app
+
+    def _check_schema(self) -> None:
+        with self.db.connection() as conn:
+            found = conn.execute("SELECT to_regclass('lakeforge_workspace.job') AS t").fetchone()
+        if not found or not found["t"]:
+            raise ConfigurationError(
+                "the metadata store has no lakeforge_workspace schema",
+                fix="Run `lakeforge db migrate` first.",
+            )
+
+
+def workspace_client(base_url: str, token: str, **config: Any) -> WorkspaceClient:
+    """A ``databricks.sdk.WorkspaceClient`` for a local workspace, ignoring ~/.databrickscfg profiles."""
+    from databricks.sdk import WorkspaceClient
+
+    return WorkspaceClient(host=base_url, token=token, auth_type="pat", **config)
