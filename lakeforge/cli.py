@@ -72,6 +72,10 @@ from lakeforge.runtime.cli import notebook_app  # noqa: E402 - the data plane re
 
 app.add_typer(notebook_app, name="notebook")
 
+from lakeforge.commands.cli import register as _register_commands  # noqa: E402 - token, apply, export, history
+
+_register_commands(app)
+
 
 def main() -> None:
     """Entry point: LakeForge errors become one sentence and exit code 2, never a traceback."""

@@ -88,6 +88,14 @@ def _csv_header(path: str, delimiter: str, quote: str) -> list[str]:
         return next(csv.reader(handle, delimiter=delimiter, quotechar=quote), [])
 
 
+def _reason(error: Exception) -> str:
+    """DuckDB's message without its generic advice: what failed, the line and the file."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    keep = [lines[0]] if lines else []
+    keep += [line for line in lines[1:] if line.startswith(("Original Line", "Expected", "file ="))]
+    return "; ".join(keep)
+
+
 def _sql_string(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
@@ -200,7 +208,7 @@ class EmbeddedEngine:
                 table = self._con.sql(query).to_arrow_table()
             except duckdb.Error as error:
                 raise EngineError(
-                    f"cannot read the input ({str(error).splitlines()[0]})",
+                    f"cannot read the input ({_reason(error)})",
                     field="location",
                     fix="Check the file is complete and matches the source's format options.",
                 ) from None
