@@ -388,3 +388,25 @@ def test_cli_sync_apply_and_plan_json(db, client, local, sync_settings, database
     assert set(applied) >= {"created", "updated", "deleted", "paused", "adopted", "unchanged", "api_writes"}
     assert len(applied["created"]) == 3
     assert sync(db, client, sync_settings)["api_writes"] == 0
+
+
+def test_sync_jobs_notebook_runs_the_reconciler(db, client, local, database_url, tmp_path, monkeypatch):
+    import json
+
+    from lakeforge.runtime.notebook import run_notebook
+    from lakeforge.settings import PROJECT_ROOT
+
+    add_group(db, "sales", ["orders"])
+    monkeypatch.setenv("LAKEFORGE_DATABASE_URL", database_url)
+    monkeypatch.setenv("LAKEFORGE_STATE_DIR", str(tmp_path / "nb-state"))
+    monkeypatch.setenv("DATABRICKS_HOST", local.base_url)
+    monkeypatch.setenv("DATABRICKS_TOKEN", local.token)
+    exit_value = run_notebook(
+        PROJECT_ROOT / "notebooks" / "sync_jobs.py", {"workspace_notebook_dir": NOTEBOOK_DIR}
+    )
+    summary = json.loads(exit_value)
+    assert sorted(summary["created"]) == ["job:group.sales", "job:system.sync_jobs", "pipeline:group.sales"]
+    again = json.loads(
+        run_notebook(PROJECT_ROOT / "notebooks" / "sync_jobs.py", {"workspace_notebook_dir": NOTEBOOK_DIR})
+    )
+    assert again["api_writes"] == 0
