@@ -1,0 +1,177 @@
+"""Command-line surface of the command layer: tokens, declarative apply/export, history.
+
+Registered in ``lakeforge/cli.py``. Whoever runs these commands reaches the metadata store
+directly, so they act as a local admin; every change still goes through the executor
+(plan, audit row, revision) under the caller's OS user name.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import re
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from lakeforge.commands.access import Principal
+from lakeforge.commands.envelope import Actor
+from lakeforge.metadata.models import Role
+from lakeforge.settings import get_settings
+
+console = Console()
+token_app = typer.Typer(no_args_is_help=True, help="API tokens (shown once, stored hashed).")
+
+
+def _local_user() -> str:
+    name = re.sub(r"[^a-z0-9_]", "_", getpass.getuser().lower()) or "local"
+    return name if name[0].isalpha() else f"u_{name}"
+
+
+def _open() -> Any:
+    from lakeforge.commands import launch
+    from lakeforge.metadata.db import open_database
+
+    settings = get_settings()
+    launch.configure(settings)
+    return open_database(settings)
+
+
+@token_app.command("create")
+def token_create(
+    user: Annotated[str, typer.Option("--user", help="LakeForge user name (created if missing).")],
+    role: Annotated[Role, typer.Option("--role", help="viewer, operator, editor or admin.")],
+    group: Annotated[str | None, typer.Option("--group", help="Bind the role to one group only.")] = None,
+) -> None:
+    """Create an API token and print it once; only its SHA-256 is stored."""
+    from lakeforge.commands.access import create_token
+
+    with _open() as db:
+        token = create_token(db, user, role, group)
+    scope = f"group {group}" if group else "every group"
+    console.print(f"Token for [bold]{user}[/] as {role} on {scope} (shown once, keep it safe):", highlight=False)
+    print(token)
+
+
+def _print_plan(lines: list[dict[str, Any]], title: str) -> None:
+    table = Table(title=title, show_lines=False, title_justify="left")
+    table.add_column("op")
+    table.add_column("what")
+    table.add_column("change", overflow="fold")
+    colours = {"create": "green", "update": "yellow", "delete": "red", "touch": "cyan", "run": "magenta"}
+    for line in lines:
+        what = f"{line['entity']} {line['key']}" + (f".{line['field']}" if line.get("field") else "")
+        change = line["text"].split(": ", 1)[-1] if line.get("field") else line["text"]
+        table.add_row(f"[{colours.get(line['op'], 'white')}]{line['op']}[/]", what, change)
+    console.print(table)
+
+
+def apply(
+    file: Annotated[Path, typer.Option("-f", "--file", help="The lakeforge.yaml to apply.")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan, change nothing.")] = False,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Upsert systems, groups, sources, rules, schedules and profiles declared in a YAML file."""
+    from lakeforge.commands.declarative import apply_file
+
+    user = _local_user()
+    with _open() as db:
+        report = apply_file(db, file, Actor(user=user, surface="yaml"), Principal.local_admin(user), dry_run=dry_run)
+    if as_json:
+        print(
+            json.dumps(
+                {
+                    "dry_run": report.dry_run,
+                    "ok": report.ok,
+                    "changes": report.changes,
+                    "steps": [
+                        {
+                            "entity": s.entity,
+                            "name": s.name,
+                            "status": s.status,
+                            "message": s.message,
+                            "plan": s.plan,
+                            "errors": [e.model_dump() for e in s.errors],
+                        }
+                        for s in report.steps
+                    ],
+                },
+                default=str,
+            )
+        )
+    else:
+        for step in report.steps:
+            if step.status == "rejected":
+                console.print(f"[bold red]rejected[/] {step.entity} {step.name}: {step.message}", highlight=False)
+                for error in step.errors:
+                    console.print(f"  {error.field}: {error.message} {error.fix or ''}", highlight=False)
+            elif step.changed:
+                _print_plan(step.plan, f"{step.entity} {step.name}")
+        verb = "would change" if dry_run else "changed"
+        console.print(f"{report.changes} of {len(report.steps)} entities {verb}.")
+    if not report.ok:
+        raise typer.Exit(2)
+
+
+def export(
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="Write here instead of stdout.")] = None,
+) -> None:
+    """Write the metadata as lakeforge.yaml (apply it back and nothing changes)."""
+    from lakeforge.commands.declarative import export_yaml
+
+    with _open() as db:
+        text = export_yaml(db)
+    if output is None:
+        print(text, end="")
+    else:
+        output.write_text(text, encoding="utf-8")
+        console.print(f"Wrote {output}.")
+
+
+def history(
+    source: Annotated[str, typer.Argument(help="Source name (or NAME with --entity).")],
+    entity: Annotated[str, typer.Option("--entity", help="source, group, system, compute_profile, channel.")] = "source",
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Every revision of a source: who changed what, and when (restore with restore_revision)."""
+    from lakeforge.commands.plans import diff
+
+    with _open() as db, db.connection() as conn:
+        rows = conn.execute(
+            "SELECT r.revision, r.actor, r.created_at, r.before, r.after, a.surface, a.kind "
+            "FROM metadata_revision r LEFT JOIN command_audit a ON a.id = r.command_id "
+            "WHERE r.entity_type = %s AND r.entity_key = %s ORDER BY r.revision",
+            [entity, source],
+        ).fetchall()
+    if as_json:
+        print(json.dumps([dict(row) for row in rows], default=str))
+        return
+    if not rows:
+        console.print(f"No history for {entity} {source}.")
+        raise typer.Exit(1)
+    table = Table(title=f"History of {entity} {source}", title_justify="left")
+    for column in ("rev", "when", "who", "how", "changes"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        strip = [{k: v for k, v in (s or {}).items() if k != "revision"} or None for s in (row["before"], row["after"])]
+        lines = diff(entity, source, strip[0], strip[1])
+        text = "; ".join(line["text"].split(": ", 1)[-1] for line in lines[:6]) + (" …" if len(lines) > 6 else "")
+        table.add_row(
+            str(row["revision"]),
+            row["created_at"].strftime("%Y-%m-%d %H:%M:%S"),
+            row["actor"],
+            f"{row['surface'] or ''} {row['kind'] or ''}".strip(),
+            text,
+        )
+    console.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands to the ``lakeforge`` app."""
+    app.add_typer(token_app, name="token")
+    app.command("apply")(apply)
+    app.command("export")(export)
+    app.command("history")(history)
