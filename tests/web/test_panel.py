@@ -1,0 +1,193 @@
+"""The panel in a real Chromium against the real API and Postgres: what a data engineer does."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from typing import Any
+
+from playwright.sync_api import expect
+
+from tests.web.conftest import Stack, screenshot, sign_in, write_csv
+
+FINAL = re.compile(r"^(succeeded|failed|cancelled|skipped)$")
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:6]}"
+
+
+def make_group(stack: Stack) -> str:
+    name = unique("grp")
+    stack.command({"kind": "create_group", "name": name, "description": "made by the panel tests"})
+    return name
+
+
+def make_source(stack: Stack, group: str) -> str:
+    name = unique("src")
+    stack.command(
+        {
+            "kind": "register_source",
+            "name": name,
+            "group": group,
+            "format": "csv",
+            "location": str(write_csv(stack.data_dir, name)),
+            "format_options": {"header": True},
+        }
+    )
+    return name
+
+
+def test_sign_in_refuses_a_bad_token_and_accepts_a_good_one(page: Any, stack: Stack) -> None:
+    page.goto("/runs")
+    page.wait_for_url(re.compile(r"/signin\?next=%2Fruns"))
+    page.get_by_label("API token").fill("lf_not_a_real_token")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("#token-error")).to_be_visible()
+    screenshot(page, "signin-error")
+
+    page.get_by_label("API token").fill(stack.token)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(re.compile(r"/runs$"))
+    expect(page.get_by_role("heading", name="Runs")).to_be_visible()
+
+
+def test_register_a_source_through_the_form_shows_the_plan_then_lists_it(page: Any, stack: Stack) -> None:
+    group = make_group(stack)
+    name = unique("orders")
+    sign_in(page, stack.token)
+    page.goto("/sources/new")
+    page.get_by_label("Name").fill(name)
+    page.get_by_label("Group").select_option(group)
+    page.get_by_label("Format").select_option("csv")
+    page.get_by_label("Location").fill(str(write_csv(stack.data_dir, name)))
+    page.get_by_label("Primary keys").fill("id")
+    page.get_by_role("button", name="Review plan").click()
+
+    plan = page.get_by_test_id("plan")
+    expect(plan).to_contain_text(f"source {name}")
+    expect(plan).to_contain_text("location")
+    screenshot(page, "source-plan")
+    with stack.client() as client:  # planning changed nothing
+        assert client.get(f"/sources/{name}").status_code == 404
+
+    page.get_by_role("button", name="Save").click()
+    page.wait_for_url(re.compile(rf"/sources/{name}$"))
+    expect(page.get_by_role("heading", name=name)).to_be_visible()
+    screenshot(page, "source-detail")
+
+    page.goto("/sources")
+    page.get_by_label("Search sources").fill(name[:10])
+    expect(page.get_by_role("link", name=name)).to_be_visible()
+    screenshot(page, "sources")
+
+
+def test_a_rule_added_on_the_source_page_shows_on_the_dq_screen(page: Any, stack: Stack) -> None:
+    source = make_source(stack, make_group(stack))
+    sign_in(page, stack.token)
+    page.goto(f"/sources/{source}")
+    page.get_by_label("Rule name").fill("amount_not_negative")
+    page.get_by_label("Expression (Spark SQL)").fill("amount >= 0")
+    page.get_by_label("Action").select_option("quarantine")
+    page.get_by_role("button", name="Add rule").click()
+    expect(page.get_by_test_id("rules-table")).to_contain_text("amount_not_negative")
+
+    # Forbidden SQL is refused by the API, and the message sits under the expression field.
+    page.get_by_label("Rule name").fill("sneaky")
+    page.get_by_label("Expression (Spark SQL)").fill("reflect('java.lang.Runtime','exec','x')")
+    page.get_by_role("button", name="Add rule").click()
+    expect(page.locator("#rule_expression-error")).to_be_visible()
+
+    page.goto("/dq")
+    table = page.get_by_test_id(f"dq-{source}")
+    expect(table).to_contain_text("amount_not_negative")
+    expect(table).to_contain_text("quarantine")
+    expect(table).not_to_contain_text("sneaky")
+    screenshot(page, "dq")
+
+
+def test_a_bad_cron_shows_the_api_message_next_to_the_field(page: Any, stack: Stack) -> None:
+    group = make_group(stack)
+    sign_in(page, stack.token)
+    page.goto(f"/groups#{group}")
+    field = page.locator(f"#cron-{group}")
+    field.fill("0 2 * * *")
+    page.get_by_role("form", name=f"Schedule of {group}").get_by_role("button", name="Check").click()
+    error = page.locator(f"#cron-{group}-error")
+    expect(error).to_be_visible()
+    expect(error).to_contain_text(re.compile(r"Quartz|field", re.IGNORECASE))
+    expect(field).to_have_attribute("aria-invalid", "true")
+    screenshot(page, "cron-error")
+
+    # A valid expression is explained, with five fire times, and saved after the check.
+    field.fill("0 0 2 * * ?")
+    form = page.get_by_role("form", name=f"Schedule of {group}")
+    form.get_by_role("button", name="Check").click()
+    form.get_by_role("button", name="Save schedule").click()
+    expect(form.get_by_test_id("next-fires").locator("li")).to_have_count(5)
+    screenshot(page, "groups")
+
+
+def test_run_the_group_and_watch_it_reach_a_final_status(page: Any, stack: Stack) -> None:
+    group = make_group(stack)
+    source = make_source(stack, group)
+    sign_in(page, stack.token)
+    page.goto(f"/groups#{group}")
+    page.locator(f"[id='{group}']").locator("xpath=ancestor::section").get_by_role(
+        "button", name="Run now"
+    ).click()
+    page.wait_for_url(re.compile(r"/runs(/\d+|\?group=)"))
+    if "/runs?" in page.url:
+        page.locator("[data-batch] a").first.click()
+    status = page.get_by_test_id("batch-status")
+    expect(status).to_have_text(FINAL, timeout=120_000)  # live updates: the page polls while running
+    batch_id = page.url.rsplit("/", 1)[-1]
+    screenshot(page, "batch")
+
+    page.goto(f"/runs?group={group}")
+    row = page.locator(f"[data-batch='{batch_id}']")
+    expect(row).to_be_visible()
+    expect(row).to_contain_text(status.inner_text())
+    screenshot(page, "runs")
+    assert source  # the group had a source to run
+
+
+def test_every_screen_renders_light_and_dark(chromium: Any, stack: Stack) -> None:
+    group = make_group(stack)
+    source = make_source(stack, group)
+    for scheme in ("light", "dark"):
+        context = chromium.new_context(
+            base_url=stack.panel_url, viewport={"width": 1400, "height": 900}, color_scheme=scheme
+        )
+        page = context.new_page()
+        sign_in(page, stack.token)
+        for path, heading in (
+            ("/", "Overview"),
+            ("/sources", "Sources"),
+            (f"/sources/{source}", source),
+            ("/groups", "Groups & schedules"),
+            ("/dq", "Data quality"),
+            ("/runs", "Runs"),
+            ("/sync", "Sync"),
+            ("/chat", "Chat console"),
+            ("/audit", "Audit"),
+        ):
+            page.goto(path)
+            expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible()
+            time.sleep(0.3)  # let the reads settle before the picture
+            slug = path.strip("/").replace("/", "-") or "overview"
+            screenshot(page, f"{scheme}-{slug}")
+        context.close()
+
+
+def test_keyboard_reaches_navigation_and_audit_records_the_web_surface(page: Any, stack: Stack) -> None:
+    make_group(stack)
+    sign_in(page, stack.token)
+    page.keyboard.press("Tab")  # skip link first
+    expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("link", name="Overview")).to_be_focused()
+    page.get_by_role("link", name="Audit").click()
+    expect(page.get_by_role("heading", name="Audit")).to_be_visible()
+    expect(page.get_by_text("create_group").first).to_be_visible()

@@ -1,0 +1,147 @@
+"use client";
+// Groups and schedules: each group is one Databricks job. Quartz editor with English description
+// and the next five fire times in the viewer's time zone; pause, resume, run now.
+import Link from "next/link";
+import { useRouter } from "next/navigation";
+import { useState, type FormEvent } from "react";
+import { api } from "@/lib/api/client";
+import type { GroupRow, ScheduleRow } from "@/lib/api/models";
+import { errorFor, toProblem, unclaimed, type Problem } from "@/lib/api/problem";
+import { useCommand } from "@/lib/command";
+import { formatTime, viewerTimeZone } from "@/lib/format";
+import { useApi } from "@/lib/use-api";
+import { PlanView } from "@/components/plan-view";
+import { Badge, Button, Card, Empty, Field, PageTitle, ProblemBanner, inputClass } from "@/components/ui";
+
+export default function Groups() {
+  const groups = useApi<GroupRow[]>(() => api.GET("/api/v1/groups"), []);
+  const schedules = useApi<ScheduleRow[]>(() => api.GET("/api/v1/schedules", { params: { query: { upcoming: 5 } } }), []);
+  const reload = async () => {
+    await Promise.all([groups.reload(), schedules.reload()]);
+  };
+  const byGroup = new Map((schedules.data ?? []).map((s) => [s.group, s]));
+  return (
+    <>
+      <PageTitle title="Groups & schedules" />
+      <ProblemBanner problem={groups.problem} />
+      <div className="space-y-4">
+        {(groups.data ?? []).map((g) => <GroupCard key={g.name} group={g} schedule={byGroup.get(g.name)} onChange={reload} />)}
+        {groups.data && !groups.data.length ? <Empty>No groups yet.</Empty> : null}
+        <NewGroup onChange={reload} />
+      </div>
+    </>
+  );
+}
+
+function GroupCard({ group, schedule, onChange }: { group: GroupRow; schedule?: ScheduleRow; onChange: () => Promise<void> }) {
+  const router = useRouter();
+  const [problem, setProblem] = useState<Problem | null>(null);
+  const [busy, setBusy] = useState(false);
+
+  async function act(action: "pause" | "resume" | "run") {
+    setBusy(true);
+    const path = `/api/v1/groups/{name}/${action}` as const;
+    const { data, error, response } = await api.POST(path, { params: { path: { name: group.name } } });
+    setBusy(false);
+    if (error !== undefined) return setProblem(toProblem(error, response.status));
+    setProblem(null);
+    const batch = (data as { result?: { batch_id?: number } } | undefined)?.result?.batch_id;
+    if (action === "run") router.push(batch ? `/runs/${batch}` : `/runs?group=${group.name}`);
+    else await onChange();
+  }
+
+  return (
+    <Card title={<span id={group.name} className="flex items-center gap-2">{group.name} {group.paused ? <Badge value="paused" /> : null}</span>}>
+      <ProblemBanner problem={problem} />
+      <div className="grid gap-4 lg:grid-cols-[1fr_1.4fr]">
+        <div className="space-y-2 text-sm">
+          <p className="text-zinc-600 dark:text-zinc-400">{group.description ?? "No description."}</p>
+          <p>{group.source_count} source{group.source_count === 1 ? "" : "s"} · compute <code>{group.compute_profile}</code> · engine {group.engine} · channel {group.channel ?? "none"}</p>
+          <p>Last run: {group.last_batch_id ? <Link className="hover:underline" href={`/runs/${group.last_batch_id}`}>#{group.last_batch_id} <Badge value={group.last_status} /></Link> : "never"}</p>
+          <div className="flex flex-wrap gap-2 pt-2">
+            <Button tone="primary" disabled={busy} onClick={() => act("run")}>Run now</Button>
+            {schedule ? (group.paused ? <Button disabled={busy} onClick={() => act("resume")}>Resume</Button> : <Button disabled={busy} onClick={() => act("pause")}>Pause</Button>) : null}
+          </div>
+        </div>
+        <ScheduleEditor group={group.name} schedule={schedule} onChange={onChange} />
+      </div>
+    </Card>
+  );
+}
+
+function ScheduleEditor({ group, schedule, onChange }: { group: string; schedule?: ScheduleRow; onChange: () => Promise<void> }) {
+  const [cron, setCron] = useState(schedule?.quartz_cron ?? "");
+  const [timezone, setTimezone] = useState(schedule?.timezone ?? viewerTimeZone());
+  const command = useCommand();
+  const [checked, setChecked] = useState(false);
+  const intent = () => ({ kind: "set_schedule", group, quartz_cron: cron.trim(), timezone: timezone.trim() });
+
+  async function check(event: FormEvent) {
+    event.preventDefault();
+    setChecked(Boolean(await command.plan(intent())));
+  }
+  async function save() {
+    const answer = await command.apply(intent(), command.result?.confirm_token);
+    if (answer?.status === "applied") {
+      setChecked(false);
+      command.reset();
+      await onChange();
+    }
+  }
+  const preview = command.result?.result as { description?: string; next_fire_times?: string[] } | null | undefined;
+  const description = checked ? preview?.description : schedule?.description;
+  const fires = checked ? preview?.next_fire_times : schedule?.next_fire_times;
+  const id = `cron-${group}`;
+  return (
+    <form onSubmit={check} className="space-y-2" aria-label={`Schedule of ${group}`}>
+      <ProblemBanner problem={command.problem} extra={unclaimed(command.problem, ["quartz_cron", "timezone", "schedule"])} />
+      <div className="grid gap-2 sm:grid-cols-[2fr_1fr]">
+        <Field label="Quartz cron" name={id} error={errorFor(command.problem, "quartz_cron", "schedule")} hint="sec min hour day-of-month month day-of-week [year]">
+          <input id={id} className={`${inputClass} font-mono`} value={cron} placeholder="0 0 2 * * ?" onChange={(e) => { setCron(e.target.value); setChecked(false); }} aria-invalid={errorFor(command.problem, "quartz_cron", "schedule") ? true : undefined} aria-describedby={`${id}-error`} />
+        </Field>
+        <Field label="Time zone" name={`tz-${group}`} error={errorFor(command.problem, "timezone")}>
+          <input id={`tz-${group}`} className={inputClass} value={timezone} onChange={(e) => { setTimezone(e.target.value); setChecked(false); }} />
+        </Field>
+      </div>
+      {description ? <p className="text-sm" data-testid="cron-description">{description}</p> : null}
+      {fires?.length ? (
+        <div className="text-xs">
+          <p className="mb-1 text-zinc-500">Next fire times ({viewerTimeZone()}):</p>
+          <ol className="list-inside list-decimal space-y-0.5" data-testid="next-fires">{fires.slice(0, 5).map((t) => <li key={t}>{formatTime(t)}</li>)}</ol>
+        </div>
+      ) : null}
+      {checked && command.result?.plan ? <PlanView plan={command.result.plan} /> : null}
+      <div className="flex gap-2">
+        <Button type="submit" disabled={command.busy || !cron.trim()}>Check</Button>
+        {checked ? <Button type="button" tone="primary" disabled={command.busy} onClick={save}>Save schedule</Button> : null}
+      </div>
+    </form>
+  );
+}
+
+function NewGroup({ onChange }: { onChange: () => Promise<void> }) {
+  const command = useCommand();
+  const [name, setName] = useState("");
+  const [description, setDescription] = useState("");
+  async function create(event: FormEvent) {
+    event.preventDefault();
+    const answer = await command.apply({ kind: "create_group", name: name.trim(), description: description.trim() || null });
+    if (answer?.status === "applied") {
+      setName("");
+      setDescription("");
+      await onChange();
+    }
+  }
+  return (
+    <Card title="New group">
+      <form onSubmit={create} className="space-y-2" aria-label="New group">
+        <ProblemBanner problem={command.problem} extra={unclaimed(command.problem, ["name", "description"])} />
+        <div className="grid gap-2 sm:grid-cols-2">
+          <Field label="Group name" name="group_name" error={errorFor(command.problem, "name")}><input id="group_name" className={inputClass} required value={name} onChange={(e) => setName(e.target.value)} /></Field>
+          <Field label="Description" name="group_description" error={errorFor(command.problem, "description")}><input id="group_description" className={inputClass} value={description} onChange={(e) => setDescription(e.target.value)} /></Field>
+        </div>
+        <Button type="submit" tone="primary" disabled={command.busy}>Create group</Button>
+      </form>
+    </Card>
+  );
+}

@@ -1,0 +1,110 @@
+"use client";
+// One batch: timeline of zones, tables and steps; row counts; DQ results; errors; Rerun (confirmed).
+// Polls every two seconds while the batch is not final.
+import Link from "next/link";
+import { useParams, useRouter } from "next/navigation";
+import { useState } from "react";
+import { api } from "@/lib/api/client";
+import type { BatchDetail } from "@/lib/api/models";
+import { useCommand } from "@/lib/command";
+import { FINAL_STATUSES, formatCount, formatDuration, formatTime } from "@/lib/format";
+import { useApi } from "@/lib/use-api";
+import { Confirm } from "@/components/confirm";
+import { Gantt } from "@/components/gantt";
+import { PlanView } from "@/components/plan-view";
+import { Badge, Button, Card, Empty, PageTitle, ProblemBanner, td, th } from "@/components/ui";
+
+export default function BatchPage() {
+  const { batchId } = useParams<{ batchId: string }>();
+  const id = Number(batchId);
+  const router = useRouter();
+  const batch = useApi<BatchDetail>(
+    () => api.GET("/api/v1/runs/{batch_id}", { params: { path: { batch_id: id } } }),
+    [id],
+    (b) => (b && FINAL_STATUSES.has(b.status) ? null : 2000),
+  );
+  const rerun = useCommand();
+  const [asking, setAsking] = useState(false);
+  const intent = { kind: "rerun_batch", batch_id: id };
+
+  async function ask() {
+    setAsking(true);
+    await rerun.plan(intent);
+  }
+  async function confirm() {
+    const answer = await rerun.apply(intent, rerun.result?.confirm_token);
+    const next = (answer?.result as { batch_id?: number } | null | undefined)?.batch_id;
+    if (answer?.status === "applied") {
+      setAsking(false);
+      router.push(next ? `/runs/${next}` : "/runs");
+    }
+  }
+
+  const b = batch.data;
+  return (
+    <>
+      <PageTitle title={`Batch #${batchId}`}>
+        {b ? <Badge value={b.status} /> : null}
+        <Button onClick={ask} disabled={!b || !FINAL_STATUSES.has(b.status)}>Rerun…</Button>
+      </PageTitle>
+      <ProblemBanner problem={batch.problem} />
+      {!b ? <Empty>{batch.loading ? "Loading…" : "Not found."}</Empty> : (
+        <div className="space-y-4">
+          <Card>
+            <dl className="grid grid-cols-2 gap-3 text-sm md:grid-cols-4" data-testid="batch-summary">
+              <div><dt className="text-xs text-zinc-500">Group / source</dt><dd>{b.group}{b.source ? ` / ${b.source}` : ""}</dd></div>
+              <div><dt className="text-xs text-zinc-500">Status</dt><dd data-testid="batch-status">{b.status}</dd></div>
+              <div><dt className="text-xs text-zinc-500">Trigger</dt><dd>{b.trigger}{b.rerun_of ? <> of <Link className="hover:underline" href={`/runs/${b.rerun_of}`}>#{b.rerun_of}</Link></> : null}</dd></div>
+              <div><dt className="text-xs text-zinc-500">Engine</dt><dd>{b.engine ?? "—"}</dd></div>
+              <div><dt className="text-xs text-zinc-500">Created</dt><dd>{formatTime(b.created_at)}</dd></div>
+              <div><dt className="text-xs text-zinc-500">Duration</dt><dd>{formatDuration(b.started_at, b.ended_at)}</dd></div>
+              <div><dt className="text-xs text-zinc-500">Rows in → out</dt><dd>{formatCount(b.rows_in)} → {formatCount(b.rows_out)}</dd></div>
+              <div><dt className="text-xs text-zinc-500">Requested by</dt><dd>{b.requested_by ?? "—"}</dd></div>
+            </dl>
+          </Card>
+          {b.errors.length ? (
+            <Card title="Errors">
+              <ul className="space-y-2">{b.errors.map((e, i) => <li key={i}><span className="text-xs text-zinc-500">{e.level} {e.where}</span><pre className="whitespace-pre-wrap font-mono text-xs text-red-700 dark:text-red-400">{e.error}</pre></li>)}</ul>
+            </Card>
+          ) : null}
+          <Card title="Timeline"><Gantt batch={b} /></Card>
+          <Card title="Tables">
+            {b.zones.some((z) => z.tables.length) ? (
+              <table className="w-full">
+                <thead><tr><th className={th}>Zone</th><th className={th}>Table</th><th className={th}>Status</th><th className={th}>Rows in</th><th className={th}>Rows out</th><th className={th}>Rejected</th><th className={th}>Delta version</th><th className={th}>Duration</th></tr></thead>
+                <tbody>
+                  {b.zones.flatMap((z) => z.tables.map((t) => (
+                    <tr key={t.id} className="border-t border-zinc-100 dark:border-zinc-800">
+                      <td className={td}>{z.zone}</td><td className={`${td} font-mono text-xs`}>{t.table_name}</td><td className={td}><Badge value={t.status} /></td>
+                      <td className={td}>{formatCount(t.rows_in)}</td><td className={td}>{formatCount(t.rows_out)}</td><td className={td}>{formatCount(t.rows_rejected)}</td>
+                      <td className={td}>{t.delta_version ?? "—"}</td><td className={td}>{formatDuration(t.started_at, t.ended_at)}</td>
+                    </tr>
+                  )))}
+                </tbody>
+              </table>
+            ) : <Empty>No tables yet.</Empty>}
+          </Card>
+          <Card title="Data quality">
+            {b.dq_results.length ? (
+              <table className="w-full">
+                <thead><tr><th className={th}>Rule</th><th className={th}>Table</th><th className={th}>Action</th><th className={th}>Checked</th><th className={th}>Failed</th><th className={th}>Result</th></tr></thead>
+                <tbody>
+                  {b.dq_results.map((d, i) => (
+                    <tr key={i} className="border-t border-zinc-100 dark:border-zinc-800">
+                      <td className={td}>{d.rule_name}</td><td className={`${td} font-mono text-xs`}>{d.table_name}</td><td className={td}>{d.action}</td>
+                      <td className={td}>{formatCount(d.rows_checked)}</td><td className={td}>{formatCount(d.rows_failed)}</td><td className={td}><Badge value={d.status} /></td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            ) : <Empty>No quality checks ran.</Empty>}
+          </Card>
+        </div>
+      )}
+      <Confirm open={asking} title={`Rerun batch #${batchId}?`} confirmLabel="Rerun" busy={rerun.busy} onConfirm={confirm} onCancel={() => { setAsking(false); rerun.reset(); }}>
+        <ProblemBanner problem={rerun.problem} />
+        {rerun.result ? <><p className="mb-2 text-sm">{rerun.result.message}</p><PlanView plan={rerun.result.plan} /></> : <p className="text-sm">Checking…</p>}
+      </Confirm>
+    </>
+  );
+}

@@ -1,0 +1,158 @@
+"use client";
+// One source: zone configs, rules (add one here), last runs, revision history with restore.
+import Link from "next/link";
+import { useParams } from "next/navigation";
+import { useState, type FormEvent } from "react";
+import { api } from "@/lib/api/client";
+import type { RevisionRow, SourceDetail } from "@/lib/api/models";
+import { errorFor, unclaimed } from "@/lib/api/problem";
+import { useCommand } from "@/lib/command";
+import { formatTime } from "@/lib/format";
+import { useApi } from "@/lib/use-api";
+import { Confirm } from "@/components/confirm";
+import { PlanView, SnapshotDiff } from "@/components/plan-view";
+import { Badge, Button, Card, Empty, Field, Json, PageTitle, ProblemBanner, inputClass, td, th } from "@/components/ui";
+
+function Config({ value }: { value: Record<string, unknown> | null | undefined }) {
+  if (!value) return <p className="text-sm text-zinc-500">Defaults.</p>;
+  return (
+    <dl className="grid grid-cols-[max-content_1fr] gap-x-4 gap-y-1 text-xs">
+      {Object.entries(value).map(([k, v]) => (
+        <div key={k} className="contents">
+          <dt className="text-zinc-500">{k}</dt>
+          <dd className="break-all font-mono">{v === null ? "—" : typeof v === "object" ? JSON.stringify(v) : String(v)}</dd>
+        </div>
+      ))}
+    </dl>
+  );
+}
+
+export default function SourcePage() {
+  const { name } = useParams<{ name: string }>();
+  const source = useApi<SourceDetail>(() => api.GET("/api/v1/sources/{name}", { params: { path: { name } } }), [name]);
+  const s = source.data;
+  return (
+    <>
+      <PageTitle title={name}>
+        <Link href={`/sources/${name}/edit`} className="rounded-md border border-zinc-300 px-3 py-1.5 text-sm font-medium hover:bg-zinc-50 dark:border-zinc-700 dark:hover:bg-zinc-800">Edit</Link>
+      </PageTitle>
+      <ProblemBanner problem={source.problem} />
+      {!s ? <Empty>{source.loading ? "Loading…" : "Not found."}</Empty> : (
+        <div className="grid gap-4 xl:grid-cols-2">
+          <Card title="Source">
+            <Config value={{ group: s.group, system: s.system, format: s.format, location: s.location, load_mode: s.load_mode, watermark_column: s.watermark_column, schema_ddl: s.schema_ddl, format_options: s.format_options, enabled: s.enabled, revision: s.revision, schedule: s.schedule ? `${s.schedule.quartz_cron} (${s.schedule.timezone})${s.schedule.paused ? " paused" : ""}` : null }} />
+          </Card>
+          <Card title="Raw"><Config value={s.raw} /></Card>
+          <Card title="Bronze"><Config value={s.bronze} /></Card>
+          <Card title="Silver"><Config value={s.silver} /></Card>
+          <Card title="Gold (group)" className="xl:col-span-2">
+            {s.gold.length ? s.gold.map((g) => <div key={String(g.name)} className="mb-2"><p className="text-xs font-medium">{String(g.name)} → {String(g.target_table)}</p><Json value={g.sql} /></div>) : <p className="text-sm text-zinc-500">No gold tables.</p>}
+          </Card>
+          <Rules source={s} onChange={source.reload} />
+          <Card title="Last runs">
+            {s.last_runs.length ? (
+              <table className="w-full"><tbody>
+                {s.last_runs.map((r) => (
+                  <tr key={r.batch_id} className="border-t border-zinc-100 first:border-0 dark:border-zinc-800">
+                    <td className={td}><Link className="hover:underline" href={`/runs/${r.batch_id}`}>#{r.batch_id}</Link></td>
+                    <td className={td}><Badge value={r.status} /></td>
+                    <td className={td}>{r.rows_out ?? "—"} rows</td>
+                    <td className={`${td} text-zinc-500`}>{formatTime(r.created_at)}</td>
+                  </tr>
+                ))}
+              </tbody></table>
+            ) : <Empty>No runs yet.</Empty>}
+          </Card>
+          <Revisions source={s} onChange={source.reload} />
+        </div>
+      )}
+    </>
+  );
+}
+
+function Rules({ source, onChange }: { source: SourceDetail; onChange: () => Promise<void> }) {
+  const command = useCommand();
+  const [rule, setRule] = useState({ name: "", expression: "", action: "warn" });
+  async function add(event: FormEvent) {
+    event.preventDefault();
+    const answer = await command.apply({ kind: "add_dq_rule", source: source.name, ...rule });
+    if (answer?.status === "applied") {
+      setRule({ name: "", expression: "", action: "warn" });
+      await onChange();
+    }
+  }
+  const err = (f: string) => errorFor(command.problem, f);
+  return (
+    <Card title="Quality rules">
+      {source.dq_rules.length ? (
+        <table className="mb-4 w-full" data-testid="rules-table">
+          <thead><tr><th className={th}>Rule</th><th className={th}>Expression</th><th className={th}>Action</th></tr></thead>
+          <tbody>
+            {source.dq_rules.map((r) => (
+              <tr key={r.name} className="border-t border-zinc-100 dark:border-zinc-800">
+                <td className={td}>{r.name}</td><td className={`${td} font-mono text-xs`}>{r.expression}</td><td className={td}><Badge value={r.action} /></td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      ) : <p className="mb-4 text-sm text-zinc-500">No rules yet.</p>}
+      <form onSubmit={add} aria-label="Add rule" className="space-y-2">
+        <ProblemBanner problem={command.problem} extra={unclaimed(command.problem, ["name", "expression", "action"])} />
+        <div className="grid gap-2 sm:grid-cols-[1fr_2fr_auto]">
+          <Field label="Rule name" name="rule_name" error={err("name")}><input id="rule_name" className={inputClass} required value={rule.name} onChange={(e) => setRule({ ...rule, name: e.target.value })} /></Field>
+          <Field label="Expression (Spark SQL)" name="rule_expression" error={err("expression")}><input id="rule_expression" className={`${inputClass} font-mono`} required placeholder="amount >= 0" value={rule.expression} onChange={(e) => setRule({ ...rule, expression: e.target.value })} /></Field>
+          <Field label="Action" name="rule_action" error={err("action")}>
+            <select id="rule_action" className={inputClass} value={rule.action} onChange={(e) => setRule({ ...rule, action: e.target.value })}>
+              {["warn", "drop", "quarantine", "fail"].map((a) => <option key={a}>{a}</option>)}
+            </select>
+          </Field>
+        </div>
+        <Button type="submit" tone="primary" disabled={command.busy}>Add rule</Button>
+      </form>
+    </Card>
+  );
+}
+
+function Revisions({ source, onChange }: { source: SourceDetail; onChange: () => Promise<void> }) {
+  const command = useCommand();
+  const [target, setTarget] = useState<RevisionRow | null>(null);
+  const current = source.revisions[0]?.after ?? null;
+  const intent = (r: RevisionRow) => ({ kind: "restore_revision", entity: "source", name: source.name, revision: r.revision });
+
+  async function ask(r: RevisionRow) {
+    setTarget(r);
+    await command.plan(intent(r));
+  }
+  async function confirm() {
+    if (!target) return;
+    const answer = await command.apply(intent(target), command.result?.confirm_token);
+    if (answer?.status === "applied") {
+      setTarget(null);
+      command.reset();
+      await onChange();
+    }
+  }
+  return (
+    <Card title="Revision history" className="xl:col-span-2">
+      {source.revisions.length ? (
+        <table className="w-full">
+          <thead><tr><th className={th}>Revision</th><th className={th}>By</th><th className={th}>When</th><th className={th} /></tr></thead>
+          <tbody>
+            {source.revisions.map((r, i) => (
+              <tr key={`${r.revision}-${r.created_at}`} className="border-t border-zinc-100 dark:border-zinc-800">
+                <td className={td}>{r.revision}{i === 0 ? " (current)" : ""}</td>
+                <td className={td}>{r.actor}</td>
+                <td className={`${td} text-zinc-500`}>{formatTime(r.created_at)}</td>
+                <td className={`${td} text-right`}>{i > 0 ? <Button onClick={() => ask(r)}>Restore…</Button> : null}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      ) : <Empty>No revisions recorded.</Empty>}
+      <Confirm open={target !== null} title={`Restore ${source.name} to revision ${target?.revision ?? ""}?`} confirmLabel="Restore" busy={command.busy || !command.result?.confirm_token} onConfirm={confirm} onCancel={() => { setTarget(null); command.reset(); }}>
+        <ProblemBanner problem={command.problem} />
+        {command.result?.plan?.length ? <PlanView plan={command.result.plan} /> : <SnapshotDiff before={current} after={target?.after ?? null} />}
+      </Confirm>
+    </Card>
+  );
+}

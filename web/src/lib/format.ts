@@ -1,0 +1,32 @@
+// Dates are shown in the viewer's time zone; the API always sends ISO timestamps with offsets.
+export const viewerTimeZone = (): string => Intl.DateTimeFormat().resolvedOptions().timeZone;
+
+export function formatTime(value: string | null | undefined): string {
+  if (!value) return "—";
+  const date = new Date(value);
+  if (Number.isNaN(date.getTime())) return value;
+  return date.toLocaleString(undefined, {
+    year: "numeric",
+    month: "short",
+    day: "2-digit",
+    hour: "2-digit",
+    minute: "2-digit",
+    second: "2-digit",
+  });
+}
+
+export function formatDuration(start?: string | null, end?: string | null): string {
+  if (!start) return "—";
+  const ms = (end ? new Date(end) : new Date()).getTime() - new Date(start).getTime();
+  if (ms < 1000) return `${Math.max(ms, 0)} ms`;
+  const s = ms / 1000;
+  if (s < 60) return `${s.toFixed(1)} s`;
+  const m = Math.floor(s / 60);
+  return m < 60 ? `${m} min ${Math.round(s % 60)} s` : `${Math.floor(m / 60)} h ${m % 60} min`;
+}
+
+export function formatCount(value: number | null | undefined): string {
+  return value === null || value === undefined ? "—" : value.toLocaleString();
+}
+
+export const FINAL_STATUSES = new Set(["succeeded", "failed", "cancelled", "skipped"]);
