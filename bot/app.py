@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from psycopg import errors as pg_errors
@@ -73,6 +74,8 @@ def build_bolt_app(settings: Settings, db: Callable[[], Database], *, client: We
         # Lazy listeners do the work; the HTTP answer is the ack.
         process_before_response=False,
         raise_error_for_unhandled_request=False,
+        # Slow work (plans, runs) runs on a few threads so acks keep the CPU they need.
+        listener_executor=ThreadPoolExecutor(max_workers=4, thread_name_prefix="lakeforge-slack"),
     )
 
     @app.middleware

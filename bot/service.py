@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,6 +30,7 @@ from lakeforge.commands.executor import execute
 from lakeforge.errors import LakeForgeError
 from lakeforge.metadata.db import Database
 from lakeforge.nlu import CHAT_ONLY_KINDS, ParseResult, check_shape, parse_text
+from lakeforge.nlu.lookup import Known, load_known
 from lakeforge.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -46,9 +49,24 @@ class Reply:
 
 
 class ChatService:
+    # Known names are read at most this often: acks stay one round trip away from the store.
+    KNOWN_TTL_SECONDS = 5.0
+
     def __init__(self, db: Callable[[], Database], settings: Settings) -> None:
         self._db = db
         self.settings = settings
+        self._known: tuple[float, Known] | None = None
+        self._known_lock = threading.Lock()
+
+    def known(self) -> Known:
+        with self._known_lock:
+            if self._known is None or time.monotonic() - self._known[0] > self.KNOWN_TTL_SECONDS:
+                self._known = (time.monotonic(), load_known(self.db))
+            return self._known[1]
+
+    def forget_known(self) -> None:
+        with self._known_lock:
+            self._known = None
 
     @property
     def db(self) -> Database:
@@ -66,7 +84,7 @@ class ChatService:
     # -- typed commands ---------------------------------------------------------------------
 
     def parse(self, text: str, channel: str | None = None) -> ParseResult:
-        return parse_text(text, db=self.db, settings=self.settings, channel=channel)
+        return parse_text(text, db=self.db, settings=self.settings, channel=channel, known=self.known())
 
     def handle_command(self, text: str, *, slack_user: str, channel: str | None, parsed: ParseResult | None = None) -> Reply:
         """A slash command or a message to the bot: an answer, a question, a modal or a plan to confirm."""
@@ -157,6 +175,7 @@ class ChatService:
             )
         except PermissionDenied as denied:
             return Reply(denied.sentence(), blocks.text_blocks(f":lock: {denied.sentence()}"), replace_original=True)
+        self.forget_known()
         return Reply(result.message, blocks.outcome(result), replace_original=True)
 
     def submit_modal(self, callback_id: str, view: dict[str, Any], *, slack_user: str) -> tuple[dict[str, str], Reply | None]:

@@ -6,6 +6,7 @@ Everything here is read-only; without a database the parser still works on synta
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from lakeforge.metadata.db import Database
 
@@ -18,9 +19,9 @@ class Known:
     groups: set[str] = field(default_factory=set)
     rules: dict[str, set[str]] = field(default_factory=dict)  # source -> rule names
 
-    @property
-    def names(self) -> set[str]:
-        return set(self.sources) | self.groups
+    @cached_property
+    def names(self) -> frozenset[str]:
+        return frozenset(self.sources) | frozenset(self.groups)
 
 
 def load_known(db: Database | None) -> Known:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from zoneinfo import available_timezones
 
 _DAYS = {
@@ -30,6 +31,7 @@ _TIME = re.compile(
 _QUARTZ = re.compile(r"(?<!\S)((?:[0-9*?/,\-LW#A-Z]+\s+){5,6}[0-9*?/,\-LW#A-Z]+)(?!\S)")
 _TIMEZONES = {name.lower(): name for name in available_timezones()}
 _TZ = re.compile(r"\b([A-Za-z]+/[A-Za-z_]+(?:/[A-Za-z_]+)?|UTC|GMT)\b")
+_DAY_PATTERNS = [(re.compile(rf"\b{word}s?\b"), code) for word, code in _DAYS.items()]
 _ORDINAL = re.compile(r"\b(?:on\s+)?(?:the\s+)?(\d{1,2})(?:st|nd|rd|th)\b")
 
 
@@ -86,6 +88,7 @@ def from_unix_cron(expr: str) -> str:
     return f"0 {minute} {hour} {dom} {month} {dow}"
 
 
+@lru_cache(maxsize=2048)
 def to_quartz(text: str) -> ScheduleParse:
     """Read a schedule from free text; ``quartz`` is None when none is stated."""
     original = text
@@ -112,7 +115,7 @@ def to_quartz(text: str) -> ScheduleParse:
         return ScheduleParse(f"0 {int(minute.group(1)) if minute else 0} * * * ?", timezone)
 
     when = _time_of_day(text)
-    days = [code for word, code in _DAYS.items() if re.search(rf"\b{word}s?\b", text)]
+    days = [code for pattern, code in _DAY_PATTERNS if pattern.search(text)]
     cadence: str | None = None
     if re.search(r"\bweekdays?\b|\bworking days?\b|\bbusiness days?\b|\bmon(?:day)?\s*-\s*fri(?:day)?\b", text):
         cadence, dow = "week", "MON-FRI"

@@ -88,7 +88,12 @@ def closest(word: str, choices: frozenset[str] | set[str], cutoff: float = 0.8) 
         return word
     if len(word) < 4:
         return None
-    match = difflib.get_close_matches(word, list(choices), n=1, cutoff=cutoff)
+    return _closest(word, frozenset(choices), cutoff)
+
+
+@lru_cache(maxsize=8192)
+def _closest(word: str, choices: frozenset[str], cutoff: float) -> str | None:
+    match = difflib.get_close_matches(word, choices, n=1, cutoff=cutoff)
     return match[0] if match else None
 
 

@@ -92,9 +92,13 @@ KEYWORDS: frozenset[str] = frozenset(
 )  # fmt: skip
 
 
+# First family wins for words listed twice, in the order of VERBS.
+_FAMILY: dict[str, str] = {}
+for _name, _members in VERBS.items():
+    for _word in _members:
+        _FAMILY.setdefault(_word, _name)
+
+
 def family(word: str) -> str | None:
     """The verb family of a word, or None."""
-    for name, words in VERBS.items():
-        if word in words:
-            return name
-    return None
+    return _FAMILY.get(word)
