@@ -23,7 +23,7 @@ from lakeforge.metadata.models import Role
 
 ROLES: tuple[Role, ...] = ("viewer", "operator", "editor", "admin")
 _RANK = {role: index for index, role in enumerate(ROLES)}
-TOKEN_PREFIX = "lf_"
+TOKEN_PREFIX = "lf_"  # noqa: S105 - a public prefix, not a secret
 
 # The role matrix. Read-only intents need "viewer", which everyone has.
 REQUIRED_ROLE: dict[str, Role] = {
@@ -79,9 +79,9 @@ class Principal:
         """The strongest role that holds for ``group`` (None: only global bindings count)."""
         best: Role | None = None
         for role, scope in self.bindings:
-            if scope is None or (group is not None and scope == group):
-                if best is None or _RANK[role] > _RANK[best]:
-                    best = role
+            applies = scope is None or (group is not None and scope == group)
+            if applies and (best is None or _RANK[role] > _RANK[best]):
+                best = role
         return best
 
     def may(self, kind: str, groups: set[str] | None = None) -> bool:

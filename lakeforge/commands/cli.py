@@ -52,7 +52,9 @@ def token_create(
     with _open() as db:
         token = create_token(db, user, role, group)
     scope = f"group {group}" if group else "every group"
-    console.print(f"Token for [bold]{user}[/] as {role} on {scope} (shown once, keep it safe):", highlight=False)
+    console.print(
+        f"Token for [bold]{user}[/] as {role} on {scope} (shown once, keep it safe):", highlight=False
+    )
     print(token)
 
 
@@ -79,7 +81,9 @@ def apply(
 
     user = _local_user()
     with _open() as db:
-        report = apply_file(db, file, Actor(user=user, surface="yaml"), Principal.local_admin(user), dry_run=dry_run)
+        report = apply_file(
+            db, file, Actor(user=user, surface="yaml"), Principal.local_admin(user), dry_run=dry_run
+        )
     if as_json:
         print(
             json.dumps(
@@ -105,7 +109,9 @@ def apply(
     else:
         for step in report.steps:
             if step.status == "rejected":
-                console.print(f"[bold red]rejected[/] {step.entity} {step.name}: {step.message}", highlight=False)
+                console.print(
+                    f"[bold red]rejected[/] {step.entity} {step.name}: {step.message}", highlight=False
+                )
                 for error in step.errors:
                     console.print(f"  {error.field}: {error.message} {error.fix or ''}", highlight=False)
             elif step.changed:
@@ -117,7 +123,9 @@ def apply(
 
 
 def export(
-    output: Annotated[Path | None, typer.Option("-o", "--output", help="Write here instead of stdout.")] = None,
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Write here instead of stdout.")
+    ] = None,
 ) -> None:
     """Write the metadata as lakeforge.yaml (apply it back and nothing changes)."""
     from lakeforge.commands.declarative import export_yaml
@@ -133,7 +141,9 @@ def export(
 
 def history(
     source: Annotated[str, typer.Argument(help="Source name (or NAME with --entity).")],
-    entity: Annotated[str, typer.Option("--entity", help="source, group, system, compute_profile, channel.")] = "source",
+    entity: Annotated[
+        str, typer.Option("--entity", help="source, group, system, compute_profile, channel.")
+    ] = "source",
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Every revision of a source: who changed what, and when (restore with restore_revision)."""
@@ -156,9 +166,14 @@ def history(
     for column in ("rev", "when", "who", "how", "changes"):
         table.add_column(column, overflow="fold")
     for row in rows:
-        strip = [{k: v for k, v in (s or {}).items() if k != "revision"} or None for s in (row["before"], row["after"])]
+        strip = [
+            {k: v for k, v in (s or {}).items() if k != "revision"} or None
+            for s in (row["before"], row["after"])
+        ]
         lines = diff(entity, source, strip[0], strip[1])
-        text = "; ".join(line["text"].split(": ", 1)[-1] for line in lines[:6]) + (" …" if len(lines) > 6 else "")
+        text = "; ".join(line["text"].split(": ", 1)[-1] for line in lines[:6]) + (
+            " …" if len(lines) > 6 else ""
+        )
         table.add_row(
             str(row["revision"]),
             row["created_at"].strftime("%Y-%m-%d %H:%M:%S"),

@@ -151,9 +151,13 @@ def load_file(path: Path) -> LakeForgeFile:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except OSError as error:
-        raise LakeForgeError(f"cannot read {path} ({error.strerror})", field="-f", fix="Check the path.") from None
+        raise LakeForgeError(
+            f"cannot read {path} ({error.strerror})", field="-f", fix="Check the path."
+        ) from None
     except yaml.YAMLError as error:
-        raise LakeForgeError(f"{path} is not valid YAML ({error})", field="-f", fix="Fix the YAML syntax.") from None
+        raise LakeForgeError(
+            f"{path} is not valid YAML ({error})", field="-f", fix="Fix the YAML syntax."
+        ) from None
     return parse_document(data, source=str(path))
 
 
@@ -180,7 +184,11 @@ def plan_intents(db: Database, doc: LakeForgeFile) -> list[Step]:
             steps.append(Step("compute_profile", profile.name, intent))
         for system in doc.systems:
             data = system.model_dump(mode="json")
-            steps.append(Step("system", system.name, {"kind": "upsert_system", "system_kind": data.pop("kind"), **data}))
+            steps.append(
+                Step(
+                    "system", system.name, {"kind": "upsert_system", "system_kind": data.pop("kind"), **data}
+                )
+            )
         for group in doc.groups:
             data = group.model_dump(mode="json", exclude={"sources", "notify"})
             current = state.load_group(conn, group.name)
@@ -190,9 +198,13 @@ def plan_intents(db: Database, doc: LakeForgeFile) -> list[Step]:
                 steps.append(Step("group", group.name, {"kind": "update_group", **data}))
             if group.notify is not None:
                 notify = _drop_none(group.notify.model_dump(mode="json"))
-                steps.append(Step("channel", group.name, {"kind": "subscribe_channel", "group": group.name, **notify}))
+                steps.append(
+                    Step("channel", group.name, {"kind": "subscribe_channel", "group": group.name, **notify})
+                )
             elif current is not None and current.get("channel") is not None:
-                steps.append(Step("group", group.name, {"kind": "update_group", "name": group.name, "channel": None}))
+                steps.append(
+                    Step("group", group.name, {"kind": "update_group", "name": group.name, "channel": None})
+                )
             for source in group.sources:
                 data = {**source.model_dump(mode="json"), "group": group.name}
                 if state.load_source(conn, source.name) is None:
@@ -225,7 +237,12 @@ def _local_plan(db: Database, step: Step, doc: LakeForgeFile) -> list[PlanLine]:
 
 
 def apply_document(
-    db: Database, doc: LakeForgeFile, actor: Actor, principal: Principal | None = None, *, dry_run: bool = False
+    db: Database,
+    doc: LakeForgeFile,
+    actor: Actor,
+    principal: Principal | None = None,
+    *,
+    dry_run: bool = False,
 ) -> ApplyReport:
     """Apply ``doc`` step by step through the executor (stops at the first rejected step)."""
     report = ApplyReport(dry_run=dry_run)
@@ -238,7 +255,9 @@ def apply_document(
             except LakeForgeError as error:
                 step.status, step.message = "rejected", error.sentence()
                 errors = getattr(error, "errors", None)
-                step.errors = errors or [FieldError(field=error.field or "intent", message=error.message, fix=error.fix)]
+                step.errors = errors or [
+                    FieldError(field=error.field or "intent", message=error.message, fix=error.fix)
+                ]
                 break
             continue
         result: CommandResult = execute(db, step.intent, actor, principal=principal)
@@ -305,7 +324,9 @@ def export_document(db: Database) -> dict[str, Any]:
             group.pop("revision", None)
             channel_name = group.pop("channel")
             for item in group["gold"]:
-                if item["target_table"] == handlers.default_target(group["catalog"], name, "gold", item["name"]):
+                if item["target_table"] == handlers.default_target(
+                    group["catalog"], name, "gold", item["name"]
+                ):
                     item.pop("target_table")
                 for key in [k for k, v in item.items() if v is None]:
                     item.pop(key)
@@ -314,7 +335,11 @@ def export_document(db: Database) -> dict[str, Any]:
                 channel = state.load_channel(conn, channel_name)
                 assert channel is not None
                 doc["notify"] = _drop_none(
-                    {"name": channel_name, "slack_channel_id": channel["slack_channel_id"], "webhook_url": channel["webhook_url"]}
+                    {
+                        "name": channel_name,
+                        "slack_channel_id": channel["slack_channel_id"],
+                        "webhook_url": channel["webhook_url"],
+                    }
                 )
             sources = []
             for row in conn.execute(
@@ -327,10 +352,14 @@ def export_document(db: Database) -> dict[str, Any]:
                 snap.pop("revision", None)
                 snap.pop("group", None)
                 for zone in ("bronze", "silver"):
-                    if snap[zone]["target_table"] == handlers.default_target(group["catalog"], name, zone, snap["name"]):
+                    if snap[zone]["target_table"] == handlers.default_target(
+                        group["catalog"], name, zone, snap["name"]
+                    ):
                         snap[zone]["target_table"] = None
                 snap["dq_rules"] = [_drop_none(rule) for rule in snap["dq_rules"]]
-                sources.append(_trim(snap, {**source_defaults, "name": None, "format": None, "location": None}))
+                sources.append(
+                    _trim(snap, {**source_defaults, "name": None, "format": None, "location": None})
+                )
             if sources:
                 doc["sources"] = sources
             groups.append(doc)

@@ -28,7 +28,7 @@ from pydantic import ValidationError
 
 from lakeforge.commands import access, handlers, state
 from lakeforge.commands.access import PermissionDenied, Principal
-from lakeforge.commands.envelope import Actor, CommandResult, FieldError
+from lakeforge.commands.envelope import Actor, CommandResult, FieldError, RejectReason
 from lakeforge.commands.intents import Intent, IntentBase, field_errors, parse_intent
 from lakeforge.commands.plans import PlanLine, canonical_hash, diff
 from lakeforge.commands.secrets import redact, redact_text
@@ -41,14 +41,14 @@ CONFIRM_PREFIX = "lfc_"
 
 
 class _Rejected(Exception):
-    def __init__(self, message: str, errors: list[FieldError], reason: str) -> None:
+    def __init__(self, message: str, errors: list[FieldError], reason: RejectReason) -> None:
         super().__init__(message)
         self.message = message
         self.errors = errors
         self.reason = reason
 
 
-def _rejection(error: LakeForgeError, reason: str) -> _Rejected:
+def _rejection(error: LakeForgeError, reason: RejectReason) -> _Rejected:
     if isinstance(error, handlers.Invalid):
         return _Rejected(error.sentence(), error.errors, reason)
     field = (
@@ -340,8 +340,10 @@ def _audit(
     try:
         with conn.transaction():
             conn.execute(
-                "INSERT INTO command_audit (id, idempotency_key, actor, surface, channel, raw_text, kind, intent, plan, "
-                "outcome, message, response, duration_ms) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                "INSERT INTO command_audit (id, idempotency_key, actor, surface, channel, raw_text, kind, "
+                "intent, plan, "
+                "outcome, message, response, duration_ms) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, "
+                "%s, %s, %s)",
                 [
                     command_id,
                     key,
@@ -393,7 +395,7 @@ def _reject(
         command_id=command_id,
         message=rejected.message,
         errors=rejected.errors,
-        reason=rejected.reason,  # type: ignore[arg-type]  # one of RejectReason by construction
+        reason=rejected.reason,
     )
     _audit_separately(db, actor, command_id, raw, raw_text, result, started, None)
     return result

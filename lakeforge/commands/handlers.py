@@ -288,7 +288,8 @@ def add_dq_rule(ctx: Context, intent: it.AddDqRule) -> Prepared:
 
 def _rule_revision(ctx: Context, source: str, name: str) -> int | None:
     row = ctx.conn.execute(
-        "SELECT r.revision FROM dq_rule r JOIN source s ON s.id = r.source_id WHERE s.name = %s AND r.name = %s",
+        "SELECT r.revision FROM dq_rule r JOIN source s ON s.id = r.source_id WHERE s.name = %s AND "
+        "r.name = %s",
         [source, name],
     ).fetchone()
     return None if row is None else int(row["revision"])
@@ -479,7 +480,8 @@ def _plain_upsert(ctx: Context, entity: str, name: str, snap: Snapshot, message:
     column = "compute_profile" if entity == "compute_profile" else None
     if column and before is not None:
         users = ctx.conn.execute(
-            "SELECT g.name FROM source_group g JOIN compute_profile p ON p.id = g.compute_profile_id WHERE p.name = %s",
+            "SELECT g.name FROM source_group g JOIN compute_profile p ON p.id = g.compute_profile_id "
+            "WHERE p.name = %s",
             [name],
         ).fetchall()
         lines = _job_lines({row["name"] for row in users}, "cluster settings change")
@@ -547,15 +549,18 @@ def restore_revision(ctx: Context, intent: it.RestoreRevision) -> Prepared:
         changes=[Change(intent.entity, intent.name, current, target)],
         extra_plan=_pipeline_lines(groups, "definition restored"),
         groups=groups,
-        message=f"{intent.entity.replace('_', ' ').capitalize()} {intent.name} restored to revision {intent.revision}.",
+        message=f"{intent.entity.replace('_', ' ').capitalize()} {intent.name} restored to "
+        f"revision {intent.revision}.",
     )
 
 
 # -- runs --------------------------------------------------------------------------------------
 def _queue(ctx: Context, request: dict[str, Any]) -> dict[str, Any]:
     row = ctx.conn.execute(
-        "INSERT INTO lakeforge_log.batch_run (source_group_id, group_name, source_name, trigger, rerun_of, engine, "
-        "status, requested_by) VALUES ((SELECT id FROM source_group WHERE name = %s), %s, %s, %s, %s, %s, 'queued', %s) "
+        "INSERT INTO lakeforge_log.batch_run (source_group_id, group_name, source_name, trigger, "
+        "rerun_of, engine, "
+        "status, requested_by) VALUES ((SELECT id FROM source_group WHERE name = %s), %s, %s, %s, %s, %s, "
+        "'queued', %s) "
         "RETURNING batch_id",
         [
             request["group"],
@@ -738,7 +743,8 @@ def list_runs(ctx: Context, intent: it.ListRuns) -> Prepared:
             clauses.append(f"{column} = %s")
             params.append(value)
     rows = ctx.conn.execute(
-        f"SELECT * FROM lakeforge_log.batch_run WHERE {' AND '.join(clauses)} ORDER BY batch_id DESC LIMIT %s",
+        f"SELECT * FROM lakeforge_log.batch_run WHERE {' AND '.join(clauses)} ORDER BY batch_id DESC LIMIT "
+        "%s",
         [*params, intent.limit],
     ).fetchall()
     return Prepared(result={"runs": _jsonable_rows(rows)}, message=f"{len(rows)} run(s).")

@@ -768,7 +768,7 @@ def _fix_for(item: Any) -> str | None:
     if kind == "missing":
         return "Give this field a value."
     if kind == "string_pattern_mismatch":
-        return "Names are lower-case letters, digits and underscores, starting with a letter (e.g. sales_orders)."
+        return "Use lower-case letters, digits and underscores, starting with a letter (e.g. sales_orders)."
     if kind == "literal_error":
         return f"Use {item.get('ctx', {}).get('expected', 'an allowed value')}."
     return None

@@ -50,7 +50,8 @@ def load_source(conn: Connection, name: str, *, lock: bool = False) -> Snapshot 
     bronze = _one(conn, "SELECT * FROM bronze_config WHERE source_id = %s", [sid]) or {}
     silver = _one(conn, "SELECT * FROM silver_config WHERE source_id = %s", [sid]) or {}
     rules = conn.execute(
-        "SELECT name, expression, action, description, enabled FROM dq_rule WHERE source_id = %s ORDER BY name",
+        "SELECT name, expression, action, description, enabled FROM dq_rule WHERE source_id = %s ORDER BY "
+        "name",
         [sid],
     ).fetchall()
     return {
@@ -105,7 +106,8 @@ def load_group(conn: Connection, name: str, *, lock: bool = False) -> Snapshot |
         conn, "SELECT quartz_cron, timezone, paused FROM schedule WHERE source_group_id = %s", [row["id"]]
     )
     gold = conn.execute(
-        "SELECT name, sql, target_table, description FROM gold_config WHERE source_group_id = %s ORDER BY name",
+        "SELECT name, sql, target_table, description FROM gold_config WHERE source_group_id = %s ORDER BY "
+        "name",
         [row["id"]],
     ).fetchall()
     return {
@@ -186,7 +188,8 @@ LOADERS: dict[str, Callable[[Connection, str], Snapshot | None]] = {
 def latest_revision(conn: Connection, entity: str, name: str) -> int:
     row = _one(
         conn,
-        "SELECT coalesce(max(revision), 0) AS rev FROM metadata_revision WHERE entity_type = %s AND entity_key = %s",
+        "SELECT coalesce(max(revision), 0) AS rev FROM metadata_revision WHERE entity_type = %s AND "
+        "entity_key = %s",
         [entity, name],
     )
     return int(row["rev"]) if row else 0
@@ -261,13 +264,15 @@ def _write_source(conn: Connection, before: Snapshot | None, after: Snapshot | N
     )
     if before is None:
         row = conn.execute(
-            f"INSERT INTO source (name, {columns}) VALUES (%s, {', '.join(['%s'] * len(values))}) RETURNING id",
+            f"INSERT INTO source (name, {columns}) VALUES (%s, {', '.join(['%s'] * len(values))}) "
+            "RETURNING id",
             [after["name"], *values],
         ).fetchone()
     else:
         assignments = ", ".join(f"{c.strip()} = %s" for c in columns.split(","))
         row = conn.execute(
-            f"UPDATE source SET {assignments}, updated_at = now() WHERE name = %s AND revision = %s RETURNING id",
+            f"UPDATE source SET {assignments}, updated_at = now() WHERE name = %s AND revision = %s "
+            "RETURNING id",
             [*values, before["name"], before["revision"]],
         ).fetchone()
         _check_revision(0 if row is None else 1, "source", before["name"], before)
@@ -281,7 +286,8 @@ def _write_source(conn: Connection, before: Snapshot | None, after: Snapshot | N
         [sid, raw.get("landing_path"), raw.get("retention_days"), Jsonb(raw.get("options") or {})],
     )
     conn.execute(
-        "INSERT INTO bronze_config (source_id, target_table, schema_evolution, options) VALUES (%s, %s, %s, %s) "
+        "INSERT INTO bronze_config (source_id, target_table, schema_evolution, options) VALUES (%s, %s, "
+        "%s, %s) "
         "ON CONFLICT (source_id) DO UPDATE SET target_table = EXCLUDED.target_table, "
         "schema_evolution = EXCLUDED.schema_evolution, options = EXCLUDED.options",
         [
@@ -295,7 +301,8 @@ def _write_source(conn: Connection, before: Snapshot | None, after: Snapshot | N
         "INSERT INTO silver_config (source_id, target_table, primary_keys, scd_type, sequence_by, dedupe, "
         "select_expressions, where_clause, options) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
         "ON CONFLICT (source_id) DO UPDATE SET target_table = EXCLUDED.target_table, "
-        "primary_keys = EXCLUDED.primary_keys, scd_type = EXCLUDED.scd_type, sequence_by = EXCLUDED.sequence_by, "
+        "primary_keys = EXCLUDED.primary_keys, scd_type = EXCLUDED.scd_type, sequence_by = "
+        "EXCLUDED.sequence_by, "
         "dedupe = EXCLUDED.dedupe, select_expressions = EXCLUDED.select_expressions, "
         "where_clause = EXCLUDED.where_clause, options = EXCLUDED.options",
         [
@@ -457,7 +464,8 @@ def record_revision(
     try:
         with conn.transaction():
             conn.execute(
-                "INSERT INTO metadata_revision (entity_type, entity_key, revision, before, after, command_id, actor) "
+                "INSERT INTO metadata_revision (entity_type, entity_key, revision, before, after, "
+                "command_id, actor) "
                 "VALUES (%s, %s, %s, %s, %s, %s, %s)",
                 [
                     entity,

@@ -44,10 +44,23 @@ def launched() -> Iterator[list[launch.LaunchRequest]]:
 def table_contents(db: Database) -> dict[str, list[Any]]:
     """Every config and control row (minus the audit trail), to prove a rejected command changed nothing."""
     tables = [
-        "compute_profile", "notification_channel", "source_system", "source_group", "schedule", "source",
-        "raw_config", "bronze_config", "silver_config", "gold_config", "dq_rule", "metadata_revision",
-        "app_user", "role_binding", "api_token", "lakeforge_log.batch_run",
-    ]  # fmt: skip
+        "compute_profile",
+        "notification_channel",
+        "source_system",
+        "source_group",
+        "schedule",
+        "source",
+        "raw_config",
+        "bronze_config",
+        "silver_config",
+        "gold_config",
+        "dq_rule",
+        "metadata_revision",
+        "app_user",
+        "role_binding",
+        "api_token",
+        "lakeforge_log.batch_run",
+    ]
     out = {}
     with db.connection() as conn:
         for table in tables:

@@ -17,7 +17,8 @@ def samples(db, run, retail):
     run({"kind": "upsert_gold", "group": "retail", "name": "old", "sql": "SELECT 1 AS one"})
     with db.connection() as conn:
         batch = conn.execute(
-            "INSERT INTO lakeforge_log.batch_run (group_name, status) VALUES ('retail', 'succeeded') RETURNING batch_id"
+            "INSERT INTO lakeforge_log.batch_run (group_name, status) VALUES ('retail', 'succeeded') "
+            "RETURNING batch_id"
         ).fetchone()["batch_id"]
     return {
         **MUTATING_SAMPLES,
@@ -29,8 +30,15 @@ def samples(db, run, retail):
 def test_every_intent_has_a_required_role():
     assert set(access.REQUIRED_ROLE) == set(INTENTS_BY_KIND)
     assert access.kinds_for_role("operator") == [
-        "show_source", "list_runs", "show_run", "help", "run_now", "rerun_batch", "pause_schedule", "resume_schedule",
-    ]  # fmt: skip
+        "show_source",
+        "list_runs",
+        "show_run",
+        "help",
+        "run_now",
+        "rerun_batch",
+        "pause_schedule",
+        "resume_schedule",
+    ]
     assert set(access.kinds_for_role("admin")) == set(INTENTS_BY_KIND)
 
 

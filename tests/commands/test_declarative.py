@@ -36,7 +36,9 @@ def test_example_file_applies_then_export_apply_changes_nothing(db, tmp_path):
     assert _count(db, "SELECT count(*) FROM dq_rule") == 6
     assert _count(db, "SELECT count(*) FROM gold_config") == 1
     assert _count(db, "SELECT quartz_cron FROM schedule") == "0 0 2 * * ?"
-    assert _count(db, "SELECT count(*) FROM command_audit WHERE surface = 'yaml' AND outcome = 'applied'") == 5
+    assert (
+        _count(db, "SELECT count(*) FROM command_audit WHERE surface = 'yaml' AND outcome = 'applied'") == 5
+    )
 
     exported = tmp_path / "exported.yaml"
     exported.write_text(export_yaml(db))
@@ -50,8 +52,15 @@ def test_example_file_applies_then_export_apply_changes_nothing(db, tmp_path):
 
 
 def test_export_round_trips_profiles_channels_and_explicit_targets(db, run, retail):
-    run({"kind": "upsert_compute_profile", "name": "small", "profile_kind": "job_cluster", "num_workers": 2,
-         "spark_conf": {"spark.sql.shuffle.partitions": "8"}})  # fmt: skip
+    run(
+        {
+            "kind": "upsert_compute_profile",
+            "name": "small",
+            "profile_kind": "job_cluster",
+            "num_workers": 2,
+            "spark_conf": {"spark.sql.shuffle.partitions": "8"},
+        }
+    )
     run({"kind": "update_group", "name": "retail", "compute_profile": "small"})
     run({"kind": "subscribe_channel", "group": "retail", "slack_channel_id": "C0123ABCD"})
     run({"kind": "update_source", "name": "orders", "bronze": {"target_table": "lake.raw_orders"}})
@@ -81,8 +90,22 @@ def test_bad_files_are_refused_with_the_path_inside_the_file(db):
     with pytest.raises(LakeForgeError) as caught:
         parse_document({"version": 1, "groups": [{"name": "g", "colour": "red"}]})
     assert caught.value.field == "lakeforge.yaml.groups.0.colour"
-    bad_rule = {"version": 1, "groups": [{"name": "g", "sources": [{"name": "s", "format": "csv", "location": "/x",
-                "dq_rules": [{"name": "r", "expression": "reflect('a','b')"}]}]}]}  # fmt: skip
+    bad_rule = {
+        "version": 1,
+        "groups": [
+            {
+                "name": "g",
+                "sources": [
+                    {
+                        "name": "s",
+                        "format": "csv",
+                        "location": "/x",
+                        "dq_rules": [{"name": "r", "expression": "reflect('a','b')"}],
+                    }
+                ],
+            }
+        ],
+    }
     with pytest.raises(LakeForgeError, match="reflect"):
         parse_document(bad_rule)
     # A name that fails the executor's checks stops the apply there, naming the field.
@@ -112,6 +135,8 @@ def test_cli_apply_export_history_and_token(db, settings, tmp_path, monkeypatch)
     assert yaml.safe_load(out.read_text())["groups"][0]["name"] == "retail"
     history = runner.invoke(app, ["history", "orders", "--json"])
     assert history.exit_code == 0 and json.loads(history.output)[0]["revision"] == 1
-    token = runner.invoke(app, ["token", "create", "--user", "ana", "--role", "operator", "--group", "retail"])
+    token = runner.invoke(
+        app, ["token", "create", "--user", "ana", "--role", "operator", "--group", "retail"]
+    )
     assert token.exit_code == 0, token.output
     assert token.output.strip().splitlines()[-1].startswith("lf_")

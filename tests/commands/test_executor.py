@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from lakeforge.commands.envelope import Actor
 from lakeforge.commands.executor import execute
 from lakeforge.metadata.db import Database
@@ -22,7 +20,8 @@ def _one(db: Database, query: str, *params: Any) -> Any:
 def test_register_source_derives_target_names_and_writes_every_config(db, run, retail):
     with db.connection() as conn:
         row = conn.execute(
-            "SELECT s.format, s.revision, b.target_table AS bronze, v.target_table AS silver, v.primary_keys, "
+            "SELECT s.format, s.revision, b.target_table AS bronze, v.target_table AS silver, "
+            "v.primary_keys, "
             "v.where_clause FROM source s JOIN bronze_config b ON b.source_id = s.id "
             "JOIN silver_config v ON v.source_id = s.id WHERE s.name = 'orders'"
         ).fetchone()
@@ -47,7 +46,11 @@ def test_register_source_with_a_schedule_sets_the_group_schedule(db, run):
             "group": "crm",
             "format": "jdbc",
             "location": "jdbc:postgresql://crm.internal:5432/crm",
-            "format_options": {"dbtable": "public.customers", "user": "etl", "password": "{{secrets/crm/password}}"},
+            "format_options": {
+                "dbtable": "public.customers",
+                "user": "etl",
+                "password": "{{secrets/crm/password}}",
+            },
             "load_mode": "incremental",
             "watermark_column": "updated_at",
             "schema_ddl": "id INT, name STRING, updated_at TIMESTAMP",
@@ -61,9 +64,13 @@ def test_register_source_with_a_schedule_sets_the_group_schedule(db, run):
 
 
 def test_update_source_changes_only_the_given_fields_and_shows_the_diff(db, run, retail):
-    result = run({"kind": "update_source", "name": "orders", "location": "/data/v2/", "silver": {"dedupe": False}})
+    result = run(
+        {"kind": "update_source", "name": "orders", "location": "/data/v2/", "silver": {"dedupe": False}}
+    )
     assert result.status == "applied"
-    changed = {line["field"]: (line["before"], line["after"]) for line in result.plan if line["op"] == "update"}
+    changed = {
+        line["field"]: (line["before"], line["after"]) for line in result.plan if line["op"] == "update"
+    }
     assert changed == {"location": ("/data/retail/orders/", "/data/v2/"), "silver.dedupe": (True, False)}
     assert _one(db, "SELECT revision FROM source") == 2
     assert _one(db, "SELECT primary_keys FROM silver_config") == ["order_id"]
@@ -75,7 +82,7 @@ def test_update_source_changes_only_the_given_fields_and_shows_the_diff(db, run,
 def test_remove_source_needs_confirmation_then_applies(db, run, retail):
     first = run({"kind": "remove_source", "name": "orders"}, confirm=False)
     assert first.status == "needs_confirmation" and first.confirm_token.startswith("lfc_")
-    assert [line["text"] for line in first.plan][0] == "delete source orders"
+    assert next(line["text"] for line in first.plan) == "delete source orders"
     assert _one(db, "SELECT count(*) FROM source") == 1
     done = run({"kind": "remove_source", "name": "orders"}, confirm_token=first.confirm_token)
     assert done.status == "applied"
@@ -107,16 +114,32 @@ def test_dry_run_plans_without_applying_and_its_token_applies(db, run):
 
 
 def test_group_schedule_and_gold_intents(db, run, retail):
-    assert run({"kind": "set_schedule", "group": "retail", "quartz_cron": "0 30 6 ? * MON-FRI",
-                "timezone": "Europe/Paris"}).status == "applied"  # fmt: skip
+    assert (
+        run(
+            {
+                "kind": "set_schedule",
+                "group": "retail",
+                "quartz_cron": "0 30 6 ? * MON-FRI",
+                "timezone": "Europe/Paris",
+            }
+        ).status
+        == "applied"
+    )
     assert _one(db, "SELECT timezone FROM schedule") == "Europe/Paris"
     assert run({"kind": "pause_schedule", "group": "retail"}).message == "Schedule of retail paused."
     assert _one(db, "SELECT paused FROM schedule") is True
     assert run({"kind": "resume_schedule", "group": "retail"}).status == "applied"
     assert _one(db, "SELECT paused FROM schedule") is False
     assert run({"kind": "update_group", "name": "retail", "max_retries": 3}).status == "applied"
-    gold = run({"kind": "upsert_gold", "group": "retail", "name": "revenue",
-                "sql": "SELECT order_date, sum(amount) AS revenue FROM main.retail_silver.orders GROUP BY order_date"})  # fmt: skip
+    gold = run(
+        {
+            "kind": "upsert_gold",
+            "group": "retail",
+            "name": "revenue",
+            "sql": "SELECT order_date, sum(amount) AS revenue FROM main.retail_silver.orders GROUP BY "
+            "order_date",
+        }
+    )
     assert gold.status == "applied", gold.errors
     assert _one(db, "SELECT target_table FROM gold_config") == "main.retail_gold.revenue"
     assert run({"kind": "remove_gold", "group": "retail", "name": "revenue"}).status == "applied"
@@ -124,33 +147,79 @@ def test_group_schedule_and_gold_intents(db, run, retail):
 
 
 def test_rule_intents(db, run, retail):
-    added = run({"kind": "add_dq_rule", "source": "orders", "name": "has_customer",
-                 "expression": "customer_id IS NOT NULL", "action": "fail"})  # fmt: skip
+    added = run(
+        {
+            "kind": "add_dq_rule",
+            "source": "orders",
+            "name": "has_customer",
+            "expression": "customer_id IS NOT NULL",
+            "action": "fail",
+        }
+    )
     assert added.status == "applied"
-    updated = run({"kind": "update_dq_rule", "source": "orders", "name": "has_customer", "action": "quarantine",
-                   "expected_revision": 1})  # fmt: skip
+    updated = run(
+        {
+            "kind": "update_dq_rule",
+            "source": "orders",
+            "name": "has_customer",
+            "action": "quarantine",
+            "expected_revision": 1,
+        }
+    )
     assert updated.status == "applied"
     assert _one(db, "SELECT revision FROM dq_rule WHERE name = 'has_customer'") == 2
-    stale = run({"kind": "update_dq_rule", "source": "orders", "name": "has_customer", "action": "warn",
-                 "expected_revision": 1})  # fmt: skip
+    stale = run(
+        {
+            "kind": "update_dq_rule",
+            "source": "orders",
+            "name": "has_customer",
+            "action": "warn",
+            "expected_revision": 1,
+        }
+    )
     assert stale.status == "rejected" and stale.reason == "conflict"
     assert run({"kind": "remove_dq_rule", "source": "orders", "name": "has_customer"}).status == "applied"
     assert _one(db, "SELECT count(*) FROM dq_rule") == 1
 
 
 def test_systems_profiles_and_channels(db, run, retail):
-    assert run({"kind": "upsert_system", "name": "shop", "system_kind": "database",
-                "connection": {"host": "db.internal", "password": "{{secrets/shop/pw}}"}}).status == "applied"  # fmt: skip
+    assert (
+        run(
+            {
+                "kind": "upsert_system",
+                "name": "shop",
+                "system_kind": "database",
+                "connection": {"host": "db.internal", "password": "{{secrets/shop/pw}}"},
+            }
+        ).status
+        == "applied"
+    )
     assert run({"kind": "update_source", "name": "orders", "system": "shop"}).status == "applied"
-    profile = run({"kind": "upsert_compute_profile", "name": "small", "profile_kind": "job_cluster",
-                   "num_workers": 2, "node_type_id": "Standard_D4ds_v5"})  # fmt: skip
+    profile = run(
+        {
+            "kind": "upsert_compute_profile",
+            "name": "small",
+            "profile_kind": "job_cluster",
+            "num_workers": 2,
+            "node_type_id": "Standard_D4ds_v5",
+        }
+    )
     assert profile.status == "applied"
     assert run({"kind": "update_group", "name": "retail", "compute_profile": "small"}).status == "applied"
-    touched = run({"kind": "upsert_compute_profile", "name": "small", "profile_kind": "job_cluster", "num_workers": 4})
+    touched = run(
+        {"kind": "upsert_compute_profile", "name": "small", "profile_kind": "job_cluster", "num_workers": 4}
+    )
     assert {line["key"] for line in touched.plan if line["op"] == "touch"} == {"group:retail"}
     channel = run({"kind": "subscribe_channel", "group": "retail", "slack_channel_id": "C0123ABCD"})
     assert channel.status == "applied"
-    assert _one(db, "SELECT c.name FROM source_group g JOIN notification_channel c ON c.id = g.notification_channel_id") == "slack_c0123abcd"
+    assert (
+        _one(
+            db,
+            "SELECT c.name FROM source_group g JOIN notification_channel c ON c.id = "
+            "g.notification_channel_id",
+        )
+        == "slack_c0123abcd"
+    )
 
 
 def test_run_now_and_rerun_create_batches_and_launch_them(db, run, retail, launched):
@@ -224,28 +293,83 @@ BAD_INPUTS = [
     ("duplicate name", ORDERS, "intent.name"),
     ("bad slug", {**ORDERS, "name": "Orders!"}, "intent.name"),
     ("bad format", {**ORDERS, "name": "bad4", "format": "xlsx"}, "intent.format"),
-    ("bad cron", {"kind": "set_schedule", "group": "retail", "quartz_cron": "0 2 * * *"}, "intent.quartz_cron"),
-    ("reflect", {"kind": "add_dq_rule", "source": "orders", "name": "evil",
-                 "expression": "reflect('java.lang.Runtime','exec','x')"}, "intent.expression"),  # fmt: skip
-    ("subquery", {"kind": "add_dq_rule", "source": "orders", "name": "evil",
-                  "expression": "id IN (SELECT id FROM other)"}, "intent.expression"),  # fmt: skip
-    ("statement", {"kind": "add_dq_rule", "source": "orders", "name": "evil",
-                   "expression": "1=1; DROP TABLE t"}, "intent.expression"),  # fmt: skip
-    ("forbidden select expression", {"kind": "update_source", "name": "orders",
-     "silver": {"select_expressions": ["java_method('a','b') AS x"]}}, "intent.silver.select_expressions.0"),  # fmt: skip
-    ("inline password option", {**ORDERS, "name": "bad5", "format_options": {"password": "hunter2"}},
-     "intent.format_options.password"),  # fmt: skip
-    ("inline password url", {**ORDERS, "name": "bad6", "format": "jdbc",
-     "location": "jdbc:postgresql://db:5432/x?user=a&password=hunter2"}, "intent.location"),  # fmt: skip
+    (
+        "bad cron",
+        {"kind": "set_schedule", "group": "retail", "quartz_cron": "0 2 * * *"},
+        "intent.quartz_cron",
+    ),
+    (
+        "reflect",
+        {
+            "kind": "add_dq_rule",
+            "source": "orders",
+            "name": "evil",
+            "expression": "reflect('java.lang.Runtime','exec','x')",
+        },
+        "intent.expression",
+    ),
+    (
+        "subquery",
+        {
+            "kind": "add_dq_rule",
+            "source": "orders",
+            "name": "evil",
+            "expression": "id IN (SELECT id FROM other)",
+        },
+        "intent.expression",
+    ),
+    (
+        "statement",
+        {"kind": "add_dq_rule", "source": "orders", "name": "evil", "expression": "1=1; DROP TABLE t"},
+        "intent.expression",
+    ),
+    (
+        "forbidden select expression",
+        {
+            "kind": "update_source",
+            "name": "orders",
+            "silver": {"select_expressions": ["java_method('a','b') AS x"]},
+        },
+        "intent.silver.select_expressions.0",
+    ),
+    (
+        "inline password option",
+        {**ORDERS, "name": "bad5", "format_options": {"password": "hunter2"}},
+        "intent.format_options.password",
+    ),
+    (
+        "inline password url",
+        {
+            **ORDERS,
+            "name": "bad6",
+            "format": "jdbc",
+            "location": "jdbc:postgresql://db:5432/x?user=a&password=hunter2",
+        },
+        "intent.location",
+    ),
     ("unknown kind", {"kind": "drop_everything"}, "intent"),
     ("missing field", {"kind": "register_source", "name": "bad7", "group": "retail"}, "intent.format"),
-    ("unknown rule source", {"kind": "add_dq_rule", "source": "nope", "name": "r", "expression": "a > 1"},
-     "intent.source"),  # fmt: skip
+    (
+        "unknown rule source",
+        {"kind": "add_dq_rule", "source": "nope", "name": "r", "expression": "a > 1"},
+        "intent.source",
+    ),
     ("unknown batch", {"kind": "rerun_batch", "batch_id": 999}, "intent.batch_id"),
-    ("scd2 without keys", {**ORDERS, "name": "bad8", "silver": {"scd_type": 2}}, "intent.silver.primary_keys"),
-    ("unknown profile", {"kind": "update_group", "name": "retail", "compute_profile": "huge"},
-     "intent.compute_profile"),  # fmt: skip
-    ("restore missing revision", {"kind": "restore_revision", "name": "orders", "revision": 99}, "intent.revision"),
+    (
+        "scd2 without keys",
+        {**ORDERS, "name": "bad8", "silver": {"scd_type": 2}},
+        "intent.silver.primary_keys",
+    ),
+    (
+        "unknown profile",
+        {"kind": "update_group", "name": "retail", "compute_profile": "huge"},
+        "intent.compute_profile",
+    ),
+    (
+        "restore missing revision",
+        {"kind": "restore_revision", "name": "orders", "revision": 99},
+        "intent.revision",
+    ),
 ]
 
 
@@ -255,7 +379,12 @@ def test_bad_input_is_rejected_naming_the_field_and_changes_nothing(db, run, ret
     problems = []
     for case, intent, field in BAD_INPUTS:
         result = run(intent)
-        if result.status != "rejected" or not result.errors or result.errors[0].field != field or not result.message:
+        if (
+            result.status != "rejected"
+            or not result.errors
+            or result.errors[0].field != field
+            or not result.message
+        ):
             problems.append((case, result.status, [e.field for e in result.errors], result.message))
         if table_contents(db) != before:
             problems.append((case, "changed the database"))
@@ -272,18 +401,29 @@ def test_bad_input_is_rejected_naming_the_field_and_changes_nothing(db, run, ret
 
 # -- audit, idempotency, concurrency, restore ------------------------------------------------------
 def test_applied_commands_write_audit_and_revision_rows(db, run, retail):
-    result = execute(db, {"kind": "pause_schedule", "group": "retail"}, Actor(user="admin_user", surface="slack",
-                     channel="C0123ABCD"), principal=ADMIN, raw_text="pause retail please")  # fmt: skip
+    result = execute(
+        db,
+        {"kind": "pause_schedule", "group": "retail"},
+        Actor(user="admin_user", surface="slack", channel="C0123ABCD"),
+        principal=ADMIN,
+        raw_text="pause retail please",
+    )
     with db.connection() as conn:
         audit = conn.execute("SELECT * FROM command_audit WHERE id = %s", [result.command_id]).fetchone()
         revision = conn.execute(
             "SELECT * FROM metadata_revision WHERE command_id = %s", [result.command_id]
         ).fetchone()
-    assert audit["surface"] == "slack" and audit["channel"] == "C0123ABCD" and audit["raw_text"] == "pause retail please"
+    assert (
+        audit["surface"] == "slack"
+        and audit["channel"] == "C0123ABCD"
+        and audit["raw_text"] == "pause retail please"
+    )
     assert audit["outcome"] == "applied" and audit["kind"] == "pause_schedule" and audit["duration_ms"] > 0
     assert audit["plan"][0]["field"] == "schedule.paused"
     assert revision["entity_type"] == "group" and revision["revision"] == 2
-    assert revision["before"]["schedule"]["paused"] is False and revision["after"]["schedule"]["paused"] is True
+    assert (
+        revision["before"]["schedule"]["paused"] is False and revision["after"]["schedule"]["paused"] is True
+    )
 
 
 def test_same_idempotency_key_applies_once(db, run, retail, launched):
@@ -302,7 +442,12 @@ def test_twenty_parallel_conflicting_updates_have_one_winner(db, run, retail):
     def update(index: int):
         return execute(
             db,
-            {"kind": "update_source", "name": "orders", "location": f"/data/writer_{index}/", "expected_revision": 1},
+            {
+                "kind": "update_source",
+                "name": "orders",
+                "location": f"/data/writer_{index}/",
+                "expected_revision": 1,
+            },
             ACTOR,
             principal=ADMIN,
         )
@@ -327,11 +472,15 @@ def test_twenty_parallel_conflicting_updates_have_one_winner(db, run, retail):
 def test_restore_revision_brings_back_configs_and_rules(db, run, retail):
     run({"kind": "update_source", "name": "orders", "location": "/v2/", "dq_rules": []})
     assert _one(db, "SELECT count(*) FROM dq_rule") == 0
-    planned = run({"kind": "restore_revision", "entity": "source", "name": "orders", "revision": 1}, confirm=False)
+    planned = run(
+        {"kind": "restore_revision", "entity": "source", "name": "orders", "revision": 1}, confirm=False
+    )
     assert planned.status == "needs_confirmation"
     assert any(line["field"] == "location" for line in planned.plan)
-    restored = run({"kind": "restore_revision", "entity": "source", "name": "orders", "revision": 1},
-                   confirm_token=planned.confirm_token)  # fmt: skip
+    restored = run(
+        {"kind": "restore_revision", "entity": "source", "name": "orders", "revision": 1},
+        confirm_token=planned.confirm_token,
+    )
     assert restored.status == "applied"
     assert _one(db, "SELECT location FROM source") == "/data/retail/orders/"
     assert _one(db, "SELECT expression FROM dq_rule") == "amount > 0"

@@ -56,7 +56,9 @@ def test_describe_counts_days_the_quartz_way():
 
 def test_nth_weekday_is_converted_from_quartz_numbering():
     # Quartz 6#3 = third Friday. November 2026: Fridays are 6, 13, 20, 27.
-    times = quartz.next_fire_times("0 30 2 ? * 6#3", "Europe/Paris", 2, after=datetime(2026, 11, 1, tzinfo=UTC))
+    times = quartz.next_fire_times(
+        "0 30 2 ? * 6#3", "Europe/Paris", 2, after=datetime(2026, 11, 1, tzinfo=UTC)
+    )
     assert times == [datetime(2026, 11, 20, 2, 30, tzinfo=PARIS), datetime(2026, 12, 18, 2, 30, tzinfo=PARIS)]
 
 
@@ -71,15 +73,22 @@ def test_last_weekday_of_month_and_numeric_ranges():
 
 
 def test_day_of_month_specials_and_year_field():
-    assert quartz.next_fire_times("0 0 2 L * ?", "UTC", 1, after=datetime(2026, 2, 1, tzinfo=UTC))[0].day == 28
+    assert (
+        quartz.next_fire_times("0 0 2 L * ?", "UTC", 1, after=datetime(2026, 2, 1, tzinfo=UTC))[0].day == 28
+    )
     # 15W in November 2026: the 15th is a Sunday, so Monday the 16th.
-    assert quartz.next_fire_times("0 0 9 15W * ?", "UTC", 1, after=datetime(2026, 11, 1, tzinfo=UTC))[0].day == 16
+    assert (
+        quartz.next_fire_times("0 0 9 15W * ?", "UTC", 1, after=datetime(2026, 11, 1, tzinfo=UTC))[0].day
+        == 16
+    )
     assert quartz.next_fire_times("0 0 2 * * ? 2020", "UTC", 3) == []
 
 
 def test_spring_forward_skips_the_missing_hour():
     # 2026-03-29 has no 02:30 in Paris: that day is skipped, then daily again.
-    times = quartz.next_fire_times("0 30 2 * * ?", "Europe/Paris", 3, after=datetime(2026, 3, 27, 12, tzinfo=UTC))
+    times = quartz.next_fire_times(
+        "0 30 2 * * ?", "Europe/Paris", 3, after=datetime(2026, 3, 27, 12, tzinfo=UTC)
+    )
     assert [t.isoformat() for t in times] == [
         "2026-03-28T02:30:00+01:00",
         "2026-03-30T02:30:00+02:00",
@@ -88,7 +97,9 @@ def test_spring_forward_skips_the_missing_hour():
 
 
 def test_fall_back_fires_once_in_the_repeated_hour():
-    times = quartz.next_fire_times("0 30 2 * * ?", "Europe/Paris", 3, after=datetime(2026, 10, 24, 12, tzinfo=UTC))
+    times = quartz.next_fire_times(
+        "0 30 2 * * ?", "Europe/Paris", 3, after=datetime(2026, 10, 24, 12, tzinfo=UTC)
+    )
     assert [t.isoformat() for t in times] == [
         "2026-10-25T02:30:00+02:00",
         "2026-10-26T02:30:00+01:00",
@@ -97,5 +108,7 @@ def test_fall_back_fires_once_in_the_repeated_hour():
 
 
 def test_every_fifteen_minutes_in_a_time_zone():
-    times = quartz.next_fire_times("0 0/15 * * * ?", "America/New_York", 3, after=datetime(2026, 11, 26, 14, 7, tzinfo=UTC))
+    times = quartz.next_fire_times(
+        "0 0/15 * * * ?", "America/New_York", 3, after=datetime(2026, 11, 26, 14, 7, tzinfo=UTC)
+    )
     assert [t.astimezone(UTC).strftime("%H:%M") for t in times] == ["14:15", "14:30", "14:45"]

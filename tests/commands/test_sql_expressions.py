@@ -67,7 +67,9 @@ def test_an_expression_only_spark_can_run_is_refused_at_save_time():
 
 
 def test_gold_queries_allow_aggregates_but_not_statements():
-    assert "SUM(amount)" in check_query("SELECT customer_id, sum(amount) AS total FROM s.orders GROUP BY customer_id")
+    assert "SUM(amount)" in check_query(
+        "SELECT customer_id, sum(amount) AS total FROM s.orders GROUP BY customer_id"
+    )
     with pytest.raises(LakeForgeError, match="single SELECT"):
         check_query("DROP TABLE s.orders")
     with pytest.raises(LakeForgeError, match="reflect"):
