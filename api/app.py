@@ -1,0 +1,125 @@
+"""The LakeForge REST API: ``create_app(settings)`` builds the FastAPI app, everything under ``/api/v1``.
+
+>>> app = create_app(load_settings())
+>>> uvicorn.run(app, host="127.0.0.1", port=8765)
+
+The app opens its pooled ``Database`` at startup (or uses the one passed in) and closes
+what it opened at shutdown. The Slack handler mounts at ``/slack/events`` when the
+``bot`` package provides ``bot.app.mount(app, settings)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from api.deps import TokenCache
+from api.metrics import ApiMetrics, MetricsMiddleware
+from api.problems import install_problem_handlers
+from api.routes import catalog, commands, groups, runs, sources, sync, system
+from lakeforge.metadata.db import Database, open_database
+from lakeforge.settings import Settings, get_settings
+
+API_PREFIX = "/api/v1"
+
+
+def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
+    """The API for ``settings``; pass ``db`` to share a pool the caller owns (and closes)."""
+    metrics = ApiMetrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = db is None
+        app.state.db = db if db is not None else open_database(settings)
+        try:
+            yield
+        finally:
+            if owned:
+                app.state.db.close()
+
+    app = FastAPI(
+        title="LakeForge API",
+        version="1",
+        summary="Metadata-driven ingestion for the Databricks Lakehouse: one command layer, every surface.",
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=f"{API_PREFIX}/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.metrics = metrics
+    app.state.token_cache = TokenCache(settings.api_token_cache_seconds)
+    if db is not None:
+        app.state.db = db
+
+    install_problem_handlers(app)
+    for router in (
+        commands.build_router(),
+        sources.router,
+        groups.router,
+        catalog.router,
+        runs.router,
+        sync.router,
+        system.router,
+    ):
+        app.include_router(router, prefix=API_PREFIX)
+
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=list(settings.api_cors_origins),
+        allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+        allow_headers=[
+            "Authorization",
+            "Content-Type",
+            "Idempotency-Key",
+            "X-LakeForge-Surface",
+            "X-LakeForge-Channel",
+        ],
+        max_age=600,
+    )
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    _publish_intent_schema(app)
+    _mount_slack(app, settings)
+    return app
+
+
+def _publish_intent_schema(app: FastAPI) -> None:
+    """OpenAPI: ``CommandRequest.intent`` is the ``Intent`` union, with every intent's schema."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        from lakeforge.commands.intents import IntentAdapter
+
+        spec = generate()
+        union = IntentAdapter.json_schema(ref_template="#/components/schemas/{model}")
+        schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+        for name, definition in union.pop("$defs", {}).items():
+            schemas.setdefault(name, definition)
+        schemas["Intent"] = {"title": "Intent", **union}
+        schemas["CommandRequest"]["properties"]["intent"] = {
+            "$ref": "#/components/schemas/Intent",
+            "description": "The intent: an object whose 'kind' names it.",
+        }
+        app.openapi_schema = spec
+        return spec
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _mount_slack(app: FastAPI, settings: Settings) -> None:
+    try:
+        from bot.app import mount  # type: ignore[attr-defined]
+    except ImportError:
+        return
+    mount(app, settings)
+
+
+def create_app_from_env() -> FastAPI:
+    """Factory for ``uvicorn --factory`` (several workers): settings from the environment."""
+    return create_app(get_settings())

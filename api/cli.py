@@ -1,0 +1,113 @@
+"""``lakeforge up``: serve the API on embedded defaults.
+
+Other parts start next to the API by calling these functions from their own commands:
+
+>>> settings = get_settings()
+>>> token_file = prepare_metadata(settings)   # start/migrate the store, first admin token
+>>> serve_api(settings, settings.api_host, settings.api_port)   # blocks until Ctrl-C
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from lakeforge.metadata.db import Database, open_database
+from lakeforge.settings import Settings, get_settings
+
+console = Console()
+ADMIN_TOKEN_FILE = "admin-token"  # noqa: S105 - a file name, not a secret
+ADMIN_USER = "admin"
+
+
+def ensure_admin_token(settings: Settings, db: Database) -> Path | None:
+    """Create the first admin token when no admin can log in yet; write it once to STATE_DIR/admin-token.
+
+    Returns the file when a token was created now, else None. The token itself never reaches
+    a log; the file is readable by its owner only (0600).
+    """
+    from lakeforge.commands.access import create_token
+
+    path = settings.state_dir / ADMIN_TOKEN_FILE
+    with db.connection() as conn:
+        has_admin_token = conn.execute(
+            """SELECT 1 FROM lakeforge.api_token t
+               JOIN lakeforge.role_binding b ON b.user_id = t.user_id
+               WHERE b.role = 'admin' AND b.source_group_id IS NULL AND t.revoked_at IS NULL
+                 AND (t.expires_at IS NULL OR t.expires_at > now())
+               LIMIT 1"""
+        ).fetchone()
+    if has_admin_token:
+        return None
+    token = create_token(db, ADMIN_USER, "admin")
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(token + "\n")
+    return path
+
+
+def prepare_metadata(settings: Settings) -> Path | None:
+    """Start (embedded) Postgres, apply migrations, make sure an admin can log in."""
+    from lakeforge.metadata.migrate import migrate
+
+    with open_database(settings) as db:
+        migrate(db)
+        return ensure_admin_token(settings, db)
+
+
+def _export_settings(settings: Settings) -> None:
+    # Worker processes read their settings from the environment: pass on what differs.
+    for name, value in settings.model_dump(exclude_defaults=True).items():
+        text = (
+            value
+            if isinstance(value, str)
+            else (str(value) if isinstance(value, Path) else json.dumps(value))
+        )
+        os.environ[f"LAKEFORGE_{name.upper()}"] = text
+
+
+def serve_api(settings: Settings, host: str, port: int, workers: int | None = None) -> None:
+    """Serve the API with uvicorn until interrupted (several worker processes when asked)."""
+    import uvicorn
+
+    workers = workers or settings.api_workers
+    if workers > 1:
+        _export_settings(settings)
+        uvicorn.run(
+            "api.app:create_app_from_env",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level="warning",
+        )
+        return
+    from api.app import create_app
+
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+
+
+def up(
+    host: Annotated[
+        str | None, typer.Option(help="Interface to listen on (default: settings api_host).")
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default: settings api_port, 8765).")] = None,
+    workers: Annotated[int | None, typer.Option(min=1, max=64, help="uvicorn worker processes.")] = None,
+) -> None:
+    """Serve the LakeForge API on embedded defaults (Postgres started and migrated for you)."""
+    settings = get_settings()
+    created = prepare_metadata(settings)
+    host = host or settings.api_host
+    port = port or settings.api_port
+    if created:
+        console.print(f"Admin token written to {created} (readable by you only). Use it as a bearer token.")
+    base = f"http://{host}:{port}/api/v1"
+    console.print(f"LakeForge API: {base}  (OpenAPI: {base}/openapi.json, docs: {base}/docs)")
+    serve_api(settings, host, port, workers)

@@ -1,0 +1,124 @@
+"""What routes receive by injection: settings, the pooled ``Database``, the caller.
+
+>>> @router.get("/things")
+... def things(db: DbDep, principal: PrincipalDep) -> list[Thing]: ...
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from api.metrics import ApiMetrics
+from api.problems import ApiProblem
+from lakeforge.commands.access import Principal, authenticate_token
+from lakeforge.commands.envelope import Actor
+from lakeforge.errors import LakeForgeError
+from lakeforge.metadata.db import Database
+from lakeforge.settings import Settings
+
+_bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="LakeForgeToken",
+    description="A token from `lakeforge token create --user NAME --role ROLE` (or STATE_DIR/admin-token).",
+)
+_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="lakeforge"'}
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_db(request: Request) -> Database:
+    db: Database = request.app.state.db
+    return db
+
+
+def get_metrics(request: Request) -> ApiMetrics:
+    metrics: ApiMetrics = request.app.state.metrics
+    return metrics
+
+
+class TokenCache:
+    """Principals of recently seen tokens, keyed by the token's hash, for a few seconds.
+
+    Keeps the token lookup off the hot path of busy clients; a revoked token stops working
+    within ``ttl`` seconds. A ttl of 0 looks every token up every time.
+    """
+
+    def __init__(self, ttl: float) -> None:
+        self.ttl = ttl
+        self._entries: dict[str, tuple[float, Any]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> Any | None:
+        if self.ttl <= 0:
+            return None
+        with self._lock:
+            entry = self._entries.get(key)
+        if entry and entry[0] > time.monotonic():
+            return entry[1]
+        return None
+
+    def put(self, key: str, principal: Any) -> None:
+        if self.ttl <= 0:
+            return
+        with self._lock:
+            if len(self._entries) > 10_000:
+                self._entries.clear()
+            self._entries[key] = (time.monotonic() + self.ttl, principal)
+
+
+def authenticate(db: Database, cache: TokenCache, token: str) -> Principal:
+    """The principal behind ``token``, or a 401 problem."""
+    key = hashlib.sha256(token.encode()).hexdigest()
+    cached = cache.get(key)
+    if isinstance(cached, Principal):
+        return cached
+    try:
+        principal = authenticate_token(db, token)
+    except LakeForgeError as error:
+        raise ApiProblem(
+            401,
+            f"the bearer token was not accepted ({error.message})",
+            errors=[{"field": "Authorization", "message": error.message, "fix": _TOKEN_FIX}],
+            headers=_CHALLENGE,
+        ) from None
+    cache.put(key, principal)
+    return principal
+
+
+_TOKEN_FIX = "Send 'Authorization: Bearer <token>' with a token from `lakeforge token create`."  # noqa: S105
+
+
+def get_principal(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
+        raise ApiProblem(
+            401,
+            "this endpoint needs a bearer token",
+            errors=[{"field": "Authorization", "message": "missing bearer token", "fix": _TOKEN_FIX}],
+            headers=_CHALLENGE,
+        )
+    return authenticate(request.app.state.db, request.app.state.token_cache, credentials.credentials)
+
+
+def actor_for(principal: Principal, request: Request) -> Actor:
+    # The panel says which page it is on; other clients are plain API callers.
+    surface = "web" if request.headers.get("x-lakeforge-surface") == "web" else "api"
+    channel = request.headers.get("x-lakeforge-channel")
+    return Actor(user=principal.user, surface=surface, channel=channel[:200] if channel else None)
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+DbDep = Annotated[Database, Depends(get_db)]
+MetricsDep = Annotated[ApiMetrics, Depends(get_metrics)]
+PrincipalDep = Annotated[Principal, Depends(get_principal)]

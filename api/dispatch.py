@@ -1,0 +1,145 @@
+"""The API's one write path: an intent, from ``POST /commands`` or a resource route, to the executor.
+
+Whatever the route, a change is ``execute(db, intent, actor, ...)`` and the answer is the
+executor's ``CommandResult`` turned into HTTP: ``applied``/``planned`` → 200,
+``needs_confirmation`` → 202, ``rejected`` → a 4xx problem+json naming the fields.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.metrics import ApiMetrics
+from api.problems import ApiProblem, problem_response
+from lakeforge.commands.access import PermissionDenied, Principal
+from lakeforge.commands.envelope import Actor, CommandResult, CommandStatus
+from lakeforge.commands.executor import execute
+from lakeforge.errors import LakeForgeError
+from lakeforge.metadata.db import Database
+
+_STATUS_CODES: dict[str, int] = {"applied": 200, "planned": 200, "needs_confirmation": 202}
+
+
+class CommandResponse(BaseModel):
+    """What the executor decided. ``confirm_token`` is set when the command waits for confirmation."""
+
+    status: CommandStatus
+    command_id: UUID | None = None
+    plan: list[dict[str, Any]] | None = None
+    confirm_token: str | None = None
+    result: dict[str, Any] | None = None
+    message: str = ""
+
+
+def run_intent(
+    db: Database,
+    metrics: ApiMetrics,
+    intent: Any,
+    actor: Actor,
+    principal: Principal,
+    *,
+    dry_run: bool = False,
+    idempotency_key: str | None = None,
+    confirm_token: str | None = None,
+    field_prefix: str = "intent.",
+) -> JSONResponse:
+    """Execute ``intent`` (a model or a plain dict) for ``actor`` and answer HTTP."""
+    kind = str(intent.get("kind") if isinstance(intent, dict) else getattr(intent, "kind", "unknown"))
+    try:
+        result = execute(
+            db,
+            intent,
+            actor,
+            dry_run=dry_run,
+            idempotency_key=idempotency_key,
+            confirm_token=confirm_token,
+            principal=principal,  # the token's roles: no second lookup per request
+        )
+    except PermissionDenied as error:
+        metrics.commands.labels(kind, "forbidden").inc()
+        raise ApiProblem.from_error(403, error) from None
+    except LakeForgeError as error:
+        metrics.commands.labels(kind, "rejected").inc()
+        raise ApiProblem.from_error(_status_for_error(error), error, prefix=field_prefix) from None
+    metrics.commands.labels(kind, result.status).inc()
+    return command_response(result, field_prefix=field_prefix)
+
+
+def command_response(result: CommandResult, *, field_prefix: str = "intent.") -> JSONResponse:
+    if result.status == "rejected":
+        errors = [
+            {"field": _prefixed(e.field, field_prefix), "message": e.message, "fix": e.fix}
+            for e in result.errors
+        ] or [{"field": field_prefix.rstrip(".") or "body", "message": result.message, "fix": None}]
+        detail = result.message or f"{errors[0]['field']}: {errors[0]['message']}"
+        return problem_response(
+            _status_for_rejection(result),
+            detail,
+            errors,
+            extra={
+                "outcome": "rejected",
+                "reason": result.reason,
+                "command_id": str(result.command_id) if result.command_id else None,
+            },
+        )
+    body = CommandResponse.model_validate(result.model_dump())
+    return JSONResponse(jsonable_encoder(body), status_code=_STATUS_CODES[result.status])
+
+
+def _prefixed(field: str, prefix: str) -> str:
+    # The executor names fields "intent.x"; resource routes take the intent's fields as the body.
+    if not prefix:
+        return field.removeprefix("intent.") if field != "intent" else "body"
+    if (
+        field.startswith(prefix)
+        or field == prefix.rstrip(".")
+        or field in ("confirm_token", "idempotency_key")
+    ):
+        return field
+    return f"{prefix}{field}"
+
+
+# The executor says why it refused; each reason has its HTTP status.
+_REJECTION_STATUS = {
+    "validation": 422,
+    "not_found": 404,
+    "conflict": 409,
+    "confirmation": 409,
+    "permission": 403,
+}
+
+
+def _status_for_rejection(result: CommandResult) -> int:
+    return _REJECTION_STATUS.get(str(result.reason), 422)
+
+
+def _status_for_error(error: LakeForgeError) -> int:
+    name = type(error).__name__.lower()
+    if "conflict" in name:
+        return 409
+    if "notfound" in name:
+        return 404
+    return 422
+
+
+class CommandRequestBase(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    dry_run: bool = Field(default=False, description="Plan only: answer the diff and a confirm token.")
+    idempotency_key: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description="The same key from the same user never applies twice; a repeat gets the first answer.",
+    )
+    confirm_token: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=500,
+        description="Token from a planned answer: apply that plan.",
+    )

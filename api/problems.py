@@ -1,0 +1,203 @@
+"""Errors as ``application/problem+json`` (RFC 9457), each naming the field at fault and the fix.
+
+Every error the API answers has the same shape::
+
+    {"type": "https://lakeforge.dev/problems/validation", "title": "Invalid input", "status": 422,
+     "detail": "intent.schedule: ...",
+     "errors": [{"field": "intent.schedule", "message": "...", "fix": "..."}]}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field, ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from lakeforge.errors import LakeForgeError
+
+PROBLEM_TYPE_BASE = "https://lakeforge.dev/problems/"
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+_TITLES = {
+    400: "Bad request",
+    401: "Authentication required",
+    403: "Permission denied",
+    404: "Not found",
+    405: "Method not allowed",
+    406: "Not acceptable",
+    409: "Conflict",
+    413: "Request too large",
+    415: "Unsupported media type",
+    422: "Invalid input",
+    429: "Too many requests",
+    503: "Service unavailable",
+}
+_TYPES = {
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not-found",
+    409: "conflict",
+    422: "validation",
+}
+
+
+class ProblemFieldError(BaseModel):
+    field: str = Field(description="Dotted path of the offending input, e.g. intent.schedule.quartz_cron.")
+    message: str
+    fix: str | None = None
+
+
+class Problem(BaseModel):
+    """The body of every error answer (RFC 9457 plus ``errors``)."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    errors: list[ProblemFieldError] = Field(default_factory=list)
+
+
+class ApiProblem(Exception):
+    """Raise from a route to answer a problem+json with this status."""
+
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        *,
+        errors: Sequence[dict[str, Any]] = (),
+        headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.errors = list(errors)
+        self.headers = headers
+        self.extra = extra or {}
+
+    @classmethod
+    def from_error(cls, status: int, error: LakeForgeError, *, prefix: str = "") -> ApiProblem:
+        field = f"{prefix}{error.field}" if error.field else (prefix.rstrip(".") or "request")
+        return cls(
+            status, error.sentence(), errors=[{"field": field, "message": error.message, "fix": error.fix}]
+        )
+
+
+def problem_response(
+    status: int,
+    detail: str,
+    errors: Iterable[dict[str, Any]] = (),
+    *,
+    headers: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": PROBLEM_TYPE_BASE + _TYPES.get(status, str(status)),
+        "title": _TITLES.get(status, "Error"),
+        "status": status,
+        "detail": detail,
+        "errors": list(errors),
+        **(extra or {}),
+    }
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
+
+
+# -- pydantic / FastAPI validation errors -------------------------------------------------------
+def _fix_for(error: dict[str, Any]) -> str:
+    kind = error.get("type", "")
+    ctx = error.get("ctx") or {}
+    if kind == "missing":
+        return "Add this field."
+    if kind == "extra_forbidden":
+        return "Remove this field or check its spelling; the OpenAPI schema lists the allowed fields."
+    if kind in ("literal_error", "enum"):
+        return f"Use one of {ctx.get('expected', 'the allowed values')}."
+    if kind == "union_tag_invalid":
+        return f"Set kind to one of {ctx.get('expected_tags', 'the documented intents')}."
+    if kind == "union_tag_not_found":
+        return "Add the field 'kind' naming the intent, e.g. register_source."
+    if kind.endswith("_type") or kind.endswith("_parsing"):
+        return f"Send a value of the right type ({kind.removesuffix('_type').removesuffix('_parsing')})."
+    if kind == "json_invalid":
+        return "Send a valid JSON document."
+    return "Fix the value and try again."
+
+
+def field_path(loc: Sequence[Any], *, drop: frozenset[str] = frozenset()) -> str:
+    """A pydantic location as a dotted path: ``('body', 'intent', 'register_source', 'name')`` → intent.name.
+
+    ``drop`` holds union tags (intent kinds) that pydantic puts in the path but users never type.
+    """
+    parts = [str(part) for part in loc]
+    if parts and parts[0] in ("body", "query", "path", "header"):
+        parts = parts[1:]
+    kept = [part for part in parts if part not in drop and not part.startswith("function-")]
+    text = ""
+    for part in kept:
+        text += f"[{part}]" if part.isdigit() else (f".{part}" if text else part)
+    return text or "body"
+
+
+def validation_errors(
+    errors: Iterable[dict[str, Any]], *, prefix: Sequence[Any] = (), drop: frozenset[str] = frozenset()
+) -> list[dict[str, Any]]:
+    items = []
+    for error in errors:
+        location = [*prefix, *error.get("loc", ())]
+        message = str(error.get("msg", "is invalid")).removeprefix("Value error, ")
+        # Cross-field checks say "field: message"; the field belongs in the path.
+        head, sep, rest = message.partition(": ")
+        if sep and " " not in head and head.replace(".", "").replace("_", "").isalnum():
+            location, message = [*location, *head.split(".")], rest
+        items.append({"field": field_path(location, drop=drop), "message": message, "fix": _fix_for(error)})
+    return items
+
+
+def from_validation_error(
+    error: ValidationError, *, prefix: Sequence[Any] = (), drop: frozenset[str] = frozenset()
+) -> ApiProblem:
+    items = validation_errors(error.errors(include_url=False), prefix=prefix, drop=drop)  # type: ignore[arg-type]
+    return ApiProblem(422, _summary(items), errors=items)
+
+
+def _summary(items: list[dict[str, Any]]) -> str:
+    if not items:
+        return "The request is invalid."
+    first = items[0]
+    more = f" (and {len(items) - 1} more)" if len(items) > 1 else ""
+    return f"{first['field']}: {first['message']}{more}"
+
+
+def install_problem_handlers(app: FastAPI, *, drop_from_paths: frozenset[str] = frozenset()) -> None:
+    """Every error the app can answer becomes problem+json; bad input never becomes a 5xx."""
+
+    async def on_problem(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, ApiProblem)
+        return problem_response(exc.status, exc.detail, exc.errors, headers=exc.headers, extra=exc.extra)
+
+    async def on_validation(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        items = validation_errors(exc.errors(), drop=drop_from_paths)
+        return problem_response(422, _summary(items), items)
+
+    async def on_http(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+        return problem_response(exc.status_code, detail, headers=getattr(exc, "headers", None))
+
+    app.add_exception_handler(ApiProblem, on_problem)
+    app.add_exception_handler(RequestValidationError, on_validation)
+    app.add_exception_handler(StarletteHTTPException, on_http)
+
+
+# OpenAPI: the error answers every route can give.
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": Problem, "content": {PROBLEM_MEDIA_TYPE: {}}, "description": _TITLES[status]}
+    for status in (401, 403, 404, 422)
+}

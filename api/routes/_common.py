@@ -1,0 +1,57 @@
+"""Helpers shared by resource routes: the write path into the executor and 404 answers."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Body, Query, Request
+from fastapi.responses import JSONResponse
+
+from api.deps import actor_for
+from api.dispatch import run_intent
+from api.problems import ApiProblem
+
+# Resource writes take the intent's fields (without ``kind``) as their body; see the Intent schema.
+IntentFields = Annotated[
+    dict[str, Any],
+    Body(description="The fields of the matching intent (see the Intent schema), without 'kind'."),
+]
+DryRun = Annotated[bool, Query(description="Plan only: answer the diff and a confirm token.")]
+ConfirmToken = Annotated[
+    str | None, Query(max_length=500, description="Apply the plan of an earlier answer.")
+]
+
+
+def write(
+    request: Request,
+    principal: Any,
+    kind: str,
+    fields: dict[str, Any],
+    *,
+    dry_run: bool = False,
+    confirm_token: str | None = None,
+    **from_path: Any,
+) -> JSONResponse:
+    """Send a resource write through the same executor as ``POST /commands``.
+
+    Names given in the path win over the body, so ``PATCH /sources/orders`` can never change
+    another source.
+    """
+    intent = {**fields, **from_path, "kind": kind}
+    return run_intent(
+        request.app.state.db,
+        request.app.state.metrics,
+        intent,
+        actor_for(principal, request),
+        principal,
+        dry_run=dry_run,
+        idempotency_key=request.headers.get("idempotency-key") or None,
+        confirm_token=confirm_token,
+        field_prefix="",
+    )
+
+
+def not_found(what: str, name: object, field: str, fix: str) -> ApiProblem:
+    return ApiProblem(
+        404, f"no {what} named {name!r}", errors=[{"field": field, "message": f"unknown {what}", "fix": fix}]
+    )

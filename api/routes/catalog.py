@@ -1,0 +1,116 @@
+"""Read models for the smaller resources: ``/dq-rules``, ``/compute-profiles``, ``/channels``, ``/audit``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import JSONResponse
+
+from api import queries
+from api.deps import DbDep, PrincipalDep
+from api.problems import PROBLEM_RESPONSES
+from api.routes._common import ConfirmToken, DryRun, IntentFields, write
+
+router = APIRouter(responses=PROBLEM_RESPONSES)
+Outcome = Literal["applied", "planned", "needs_confirmation", "rejected", "failed"]
+
+
+@router.get("/dq-rules", tags=["dq-rules"])
+def list_dq_rules(
+    db: DbDep,
+    _: PrincipalDep,
+    source: str | None = Query(default=None, max_length=200),
+    trend: int = Query(default=10, ge=0, le=100, description="Recent outcomes per rule."),
+) -> list[dict[str, Any]]:
+    """Data-quality rules with their recent pass/fail trend (newest first)."""
+    with db.connection() as conn:
+        return queries.list_dq_rules(conn, source, trend)
+
+
+@router.post("/dq-rules", tags=["dq-rules"])
+def add_dq_rule(
+    request: Request, principal: PrincipalDep, fields: IntentFields, dry_run: DryRun = False
+) -> JSONResponse:
+    """Add a rule (intent ``add_dq_rule``)."""
+    return write(request, principal, "add_dq_rule", fields, dry_run=dry_run)
+
+
+@router.patch("/dq-rules/{source}/{name}", tags=["dq-rules"])
+def update_dq_rule(
+    request: Request,
+    principal: PrincipalDep,
+    fields: IntentFields,
+    source: str = Path(max_length=200),
+    name: str = Path(max_length=200),
+    dry_run: DryRun = False,
+) -> JSONResponse:
+    """Change a rule (intent ``update_dq_rule``)."""
+    return write(request, principal, "update_dq_rule", fields, dry_run=dry_run, source=source, name=name)
+
+
+@router.delete("/dq-rules/{source}/{name}", tags=["dq-rules"])
+def remove_dq_rule(
+    request: Request,
+    principal: PrincipalDep,
+    source: str = Path(max_length=200),
+    name: str = Path(max_length=200),
+    confirm_token: ConfirmToken = None,
+) -> JSONResponse:
+    """Remove a rule (intent ``remove_dq_rule``): answers a plan to confirm with ``confirm_token``."""
+    return write(
+        request, principal, "remove_dq_rule", {}, confirm_token=confirm_token, source=source, name=name
+    )
+
+
+@router.get("/compute-profiles", tags=["compute-profiles"])
+def list_compute_profiles(db: DbDep, _: PrincipalDep) -> list[dict[str, Any]]:
+    with db.connection() as conn:
+        return queries.list_compute_profiles(conn)
+
+
+@router.put("/compute-profiles/{name}", tags=["compute-profiles"])
+def upsert_compute_profile(
+    request: Request,
+    principal: PrincipalDep,
+    fields: IntentFields,
+    name: str = Path(max_length=200),
+    dry_run: DryRun = False,
+) -> JSONResponse:
+    """Create or replace a compute profile (intent ``upsert_compute_profile``, admin only)."""
+    return write(request, principal, "upsert_compute_profile", fields, dry_run=dry_run, name=name)
+
+
+@router.get("/channels", tags=["channels"])
+def list_channels(db: DbDep, _: PrincipalDep) -> list[dict[str, Any]]:
+    """Notification channels and the groups posting to each."""
+    with db.connection() as conn:
+        return queries.list_channels(conn)
+
+
+@router.post("/channels", tags=["channels"])
+def subscribe_channel(
+    request: Request, principal: PrincipalDep, fields: IntentFields, dry_run: DryRun = False
+) -> JSONResponse:
+    """Point a group's notifications at a channel (intent ``subscribe_channel``)."""
+    return write(request, principal, "subscribe_channel", fields, dry_run=dry_run)
+
+
+@router.get("/audit", tags=["audit"])
+def list_audit(
+    db: DbDep,
+    _: PrincipalDep,
+    limit: int = Query(default=50, ge=1, le=500),
+    before: Annotated[
+        datetime | None, Query(description="Cursor: the next_before of the previous page.")
+    ] = None,
+    actor: str | None = Query(default=None, max_length=200),
+    kind: str | None = Query(default=None, max_length=100),
+    outcome: Outcome | None = None,
+) -> dict[str, Any]:
+    """Every command, newest first: who, from where, what, the plan and the outcome."""
+    with db.connection() as conn:
+        items = queries.list_audit(conn, limit=limit, before=before, actor=actor, kind=kind, outcome=outcome)
+    next_before = items[-1]["created_at"] if len(items) == limit else None
+    return {"items": items, "next_before": next_before}

@@ -1,0 +1,116 @@
+"""``/groups`` and ``/schedules``: source groups (one Databricks job each) and when they run."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import JSONResponse
+
+from api import queries
+from api.deps import DbDep, PrincipalDep
+from api.problems import PROBLEM_RESPONSES
+from api.routes._common import DryRun, IntentFields, not_found, write
+from lakeforge.errors import LakeForgeError
+
+router = APIRouter(tags=["groups"], responses=PROBLEM_RESPONSES)
+GroupName = Path(max_length=200, description="Group name, e.g. sales.")
+
+
+@router.get("/groups")
+def list_groups(db: DbDep, _: PrincipalDep) -> list[dict[str, Any]]:
+    """Every group with its compute profile, channel, schedule, source count and last batch."""
+    with db.connection() as conn:
+        return queries.list_groups(conn)
+
+
+@router.get("/groups/{name}")
+def get_group(db: DbDep, _: PrincipalDep, name: str = GroupName) -> dict[str, Any]:
+    with db.connection() as conn:
+        group = queries.get_group(conn, name)
+    if group is None:
+        raise not_found("group", name, "name", "GET /api/v1/groups lists the groups.")
+    return group
+
+
+@router.post("/groups")
+def create_group(
+    request: Request, principal: PrincipalDep, fields: IntentFields, dry_run: DryRun = False
+) -> JSONResponse:
+    """Create a group (intent ``create_group``)."""
+    return write(request, principal, "create_group", fields, dry_run=dry_run)
+
+
+@router.patch("/groups/{name}")
+def update_group(
+    request: Request,
+    principal: PrincipalDep,
+    fields: IntentFields,
+    name: str = GroupName,
+    dry_run: DryRun = False,
+) -> JSONResponse:
+    """Change a group's settings (intent ``update_group``)."""
+    return write(request, principal, "update_group", fields, dry_run=dry_run, name=name)
+
+
+@router.put("/groups/{name}/schedule")
+def set_schedule(
+    request: Request,
+    principal: PrincipalDep,
+    fields: IntentFields,
+    name: str = GroupName,
+    dry_run: DryRun = False,
+) -> JSONResponse:
+    """Set the group's Quartz schedule (intent ``set_schedule``)."""
+    return write(request, principal, "set_schedule", fields, dry_run=dry_run, group=name)
+
+
+@router.post("/groups/{name}/pause")
+def pause_group(request: Request, principal: PrincipalDep, name: str = GroupName) -> JSONResponse:
+    """Pause the group's schedule (intent ``pause_schedule``)."""
+    return write(request, principal, "pause_schedule", {}, group=name)
+
+
+@router.post("/groups/{name}/resume")
+def resume_group(request: Request, principal: PrincipalDep, name: str = GroupName) -> JSONResponse:
+    """Resume the group's schedule (intent ``resume_schedule``)."""
+    return write(request, principal, "resume_schedule", {}, group=name)
+
+
+@router.post("/groups/{name}/run")
+def run_group(
+    request: Request, principal: PrincipalDep, name: str = GroupName, dry_run: DryRun = False
+) -> JSONResponse:
+    """Run the group now (intent ``run_now``)."""
+    return write(request, principal, "run_now", {}, dry_run=dry_run, group=name)
+
+
+@router.get("/schedules")
+def list_schedules(
+    db: DbDep,
+    _: PrincipalDep,
+    upcoming: int = Query(default=5, ge=0, le=50, description="Fire times per schedule."),
+) -> list[dict[str, Any]]:
+    """Every schedule with its next fire times and a plain-English description."""
+    from lakeforge.orchestration import quartz
+
+    with db.connection() as conn:
+        schedules = queries.list_schedules(conn)
+    for schedule in schedules:
+        schedule["description"], schedule["next_fire_times"] = _explain(quartz, schedule, upcoming)
+    return schedules
+
+
+def _explain(quartz: Any, schedule: dict[str, Any], upcoming: int) -> tuple[str, list[datetime]]:
+    # A stored schedule that no longer validates (e.g. a removed time zone) is shown, not a 500.
+    try:
+        description = str(quartz.describe(schedule["quartz_cron"]))
+        fires = (
+            []
+            if schedule["paused"]
+            else quartz.next_fire_times(schedule["quartz_cron"], schedule["timezone"], upcoming)
+        )
+    except LakeForgeError as error:
+        return f"invalid schedule: {error.sentence()}", []
+    return description, fires

@@ -1,0 +1,92 @@
+"""``/sources``: what to ingest, with its zone configs, rules, runs and revision history."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import JSONResponse
+
+from api import queries
+from api.deps import DbDep, PrincipalDep
+from api.problems import PROBLEM_RESPONSES
+from api.routes._common import ConfirmToken, DryRun, IntentFields, not_found, write
+
+router = APIRouter(tags=["sources"], responses=PROBLEM_RESPONSES)
+SourceName = Path(max_length=200, description="Source name, e.g. orders.")
+
+
+@router.get("/sources")
+def list_sources(
+    db: DbDep, _: PrincipalDep, group: str | None = Query(default=None, max_length=200)
+) -> list[dict[str, Any]]:
+    """Every source (or one group's), newest config revision."""
+    with db.connection() as conn:
+        return queries.list_sources(conn, group)
+
+
+@router.get("/sources/{name}")
+def get_source(
+    db: DbDep,
+    _: PrincipalDep,
+    name: str = SourceName,
+    runs: int = Query(default=10, ge=0, le=100),
+    revisions: int = Query(default=20, ge=0, le=200),
+) -> dict[str, Any]:
+    """One source: raw/bronze/silver/gold config, rules, schedule, last runs, revision history."""
+    with db.connection() as conn:
+        source = queries.get_source(conn, name, runs=runs, revisions=revisions)
+    if source is None:
+        raise not_found("source", name, "name", "GET /api/v1/sources lists the registered sources.")
+    return source
+
+
+@router.post("/sources", status_code=200)
+def register_source(
+    request: Request, principal: PrincipalDep, fields: IntentFields, dry_run: DryRun = False
+) -> JSONResponse:
+    """Register a source (intent ``register_source``)."""
+    return write(request, principal, "register_source", fields, dry_run=dry_run)
+
+
+@router.patch("/sources/{name}")
+def update_source(
+    request: Request,
+    principal: PrincipalDep,
+    fields: IntentFields,
+    name: str = SourceName,
+    dry_run: DryRun = False,
+) -> JSONResponse:
+    """Change a source (intent ``update_source``)."""
+    return write(request, principal, "update_source", fields, dry_run=dry_run, name=name)
+
+
+@router.delete("/sources/{name}")
+def remove_source(
+    request: Request,
+    principal: PrincipalDep,
+    name: str = SourceName,
+    confirm_token: ConfirmToken = None,
+) -> JSONResponse:
+    """Remove a source (intent ``remove_source``): answers a plan to confirm with ``confirm_token``."""
+    return write(request, principal, "remove_source", {}, confirm_token=confirm_token, name=name)
+
+
+@router.post("/sources/{name}/restore")
+def restore_source(
+    request: Request,
+    principal: PrincipalDep,
+    fields: IntentFields,
+    name: str = SourceName,
+    confirm_token: ConfirmToken = None,
+) -> JSONResponse:
+    """Restore a source to ``{"revision": N}`` (intent ``restore_revision``); needs confirmation."""
+    return write(
+        request,
+        principal,
+        "restore_revision",
+        fields,
+        confirm_token=confirm_token,
+        name=name,
+        entity="source",
+    )

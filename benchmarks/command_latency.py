@@ -1,0 +1,175 @@
+"""Latency of ``POST /api/v1/commands`` (a dry-run register_source) next to ``GET /health``.
+
+Starts a real Postgres (the embedded one, in a temporary state folder, unless
+``--database-url`` is given), migrates it, serves the API with uvicorn worker processes
+and drives it with N concurrent HTTP clients. Prints p50/p99 for both endpoints at each
+concurrency and the command/health ratios (health is the floor: HTTP + one pooled query).
+
+    uv run python benchmarks/command_latency.py            # 16 and 64 clients, 2 workers
+    uv run python benchmarks/command_latency.py --workers 1 --requests 1000
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+GROUP = "bench"
+INTENT = {
+    "kind": "register_source",
+    "name": "orders",
+    "group": GROUP,
+    "format": "csv",
+    "location": "/Volumes/main/landing/orders/",
+    "format_options": {"header": "true"},
+    "load_mode": "full",
+}
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def prepare(database_url: str, state_dir: Path) -> str:
+    """Migrate, create an admin token and the group the intent refers to; return the token."""
+    from lakeforge.commands.executor import execute
+
+    from lakeforge.commands.access import create_token
+    from lakeforge.commands.envelope import Actor
+    from lakeforge.metadata.db import open_database
+    from lakeforge.metadata.migrate import migrate
+    from lakeforge.settings import load_settings
+
+    settings = load_settings(database_url=database_url, state_dir=state_dir)
+    with open_database(settings) as db:
+        migrate(db)
+        token = create_token(db, "bench", "admin")
+        result = execute(db, {"kind": "create_group", "name": GROUP}, Actor(user="bench", surface="cli"))
+        assert result.status in ("applied", "rejected"), result
+    return token
+
+
+async def drive(
+    url: str, token: str, clients: int, total: int, method: str, path: str, body: dict | None
+) -> list[float]:
+    latencies: list[float] = []
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    headers = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(base_url=url, headers=headers, limits=limits, timeout=30) as client:
+        remaining = total
+
+        async def worker() -> None:
+            nonlocal remaining
+            while remaining > 0:
+                remaining -= 1
+                started = time.perf_counter()
+                response = await client.request(method, path, json=body)
+                latencies.append(time.perf_counter() - started)
+                if response.status_code >= 300:
+                    raise RuntimeError(f"{method} {path}: {response.status_code} {response.text[:300]}")
+
+        await asyncio.gather(*(worker() for _ in range(clients)))
+    return latencies
+
+
+def wait_healthy(url: str, server: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError("the API server exited during start-up")
+        try:
+            if httpx.get(url + "/api/v1/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError("the API server did not become healthy")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--requests", type=int, default=2000, help="requests per endpoint and concurrency")
+    parser.add_argument("--clients", type=int, nargs="+", default=[16, 64])
+    parser.add_argument("--database-url", default=None)
+    args = parser.parse_args()
+
+    from lakeforge.metadata.embedded import EmbeddedPostgres
+
+    with tempfile.TemporaryDirectory(prefix="lakeforge-bench-") as tmp:
+        state_dir = Path(tmp) / "state"
+        embedded = None
+        database_url = args.database_url
+        if database_url is None:
+            embedded = EmbeddedPostgres(state_dir)
+            database_url = embedded.start()
+        token = prepare(database_url, state_dir)
+        port = _free_port()
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("LAKEFORGE_")},
+            "LAKEFORGE_DATABASE_URL": database_url,
+            "LAKEFORGE_STATE_DIR": str(state_dir),
+            "LAKEFORGE_POOL_MIN_SIZE": "4",
+            "LAKEFORGE_POOL_MAX_SIZE": "16",
+        }
+        command = [sys.executable, "-m", "uvicorn", "api.app:create_app_from_env", "--factory",
+                   "--host", "127.0.0.1", "--port", str(port), "--workers", str(args.workers),
+                   "--log-level", "warning", "--no-access-log"]  # fmt: skip
+        server = subprocess.Popen(command, cwd=ROOT, env=env)
+        try:
+            url = f"http://127.0.0.1:{port}"
+            wait_healthy(url, server)
+            body = {"intent": INTENT, "dry_run": True}
+            # Warm-up: connections in the pools, first-use imports in every worker.
+            asyncio.run(drive(url, token, 8, 200, "POST", "/api/v1/commands", body))
+            asyncio.run(drive(url, token, 8, 200, "GET", "/api/v1/health", None))
+            print(f"workers={args.workers} requests={args.requests} per row, cores={os.cpu_count()}")
+            print(f"{'clients':>7} {'endpoint':<28} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>8}")
+            for clients in args.clients:
+                figures = {}
+                for name, method, path, payload in (
+                    ("GET /health", "GET", "/api/v1/health", None),
+                    ("POST /commands (dry run)", "POST", "/api/v1/commands", body),
+                ):
+                    started = time.perf_counter()
+                    latencies = asyncio.run(drive(url, token, clients, args.requests, method, path, payload))
+                    elapsed = time.perf_counter() - started
+                    p50, p99 = percentile(latencies, 0.5) * 1000, percentile(latencies, 0.99) * 1000
+                    figures[name] = (p50, p99)
+                    print(f"{clients:>7} {name:<28} {p50:>8.1f} {p99:>8.1f} {len(latencies) / elapsed:>8.0f}")
+                (h50, h99), (c50, c99) = figures.values()
+                print(f"{clients:>7} {'ratio commands/health':<28} {c50 / h50:>8.2f} {c99 / h99:>8.2f}")
+                if clients == 16:
+                    verdict = "met" if c99 <= 50 else "NOT met"
+                    print(f"{'':>7} goal p99 <= 50 ms for commands at 16 clients: {verdict}")
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+            if embedded is not None:
+                embedded.stop()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+if __name__ == "__main__":
+    main()

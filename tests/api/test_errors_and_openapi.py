@@ -1,0 +1,69 @@
+"""Every error is problem+json; the OpenAPI spec publishes the intent union."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.api.api_support import Api, assert_problem, seed
+
+
+def test_openapi_publishes_the_intent_union(api: Api) -> None:
+    spec = httpx.get(f"{api.url}/api/v1/openapi.json").json()
+    assert spec["openapi"].startswith("3.")
+    schemas = spec["components"]["schemas"]
+    assert schemas["CommandRequest"]["properties"]["intent"]["$ref"] == "#/components/schemas/Intent"
+    intent = schemas["Intent"]
+    variants = intent.get("oneOf") or intent.get("anyOf")
+    kinds = {ref["$ref"].rsplit("/", 1)[-1] for ref in variants}
+    assert {"RegisterSource", "UpdateSource", "RemoveSource", "SetSchedule", "RunNow", "Help"} <= kinds
+    assert intent["discriminator"]["propertyName"] == "kind"
+    assert schemas["RegisterSource"]["additionalProperties"] is False
+    assert "LakeForgeToken" in spec["components"]["securitySchemes"]
+    assert "/api/v1/runs/{batch_id}" in spec["paths"]
+
+
+def test_unknown_route_and_method_are_problems(api: Api) -> None:
+    assert_problem(api.client().get("/nothing-here"), 404)
+    assert_problem(api.client().delete("/health"), 405)
+
+
+def test_query_validation_names_the_parameter(api: Api) -> None:
+    assert_problem(api.client().get("/runs", params={"limit": 0}), 422, "limit")
+    assert_problem(api.client().get("/runs", params={"since": "yesterday-ish"}), 422, "since")
+    assert_problem(api.client().get("/runs/not-a-number"), 422, "batch_id")
+
+
+def test_resource_write_errors_name_body_fields(api: Api) -> None:
+    seed(api)
+    response = api.client().patch("/sources/orders", json={"location": "", "flavour": "x"})
+    body = assert_problem(response, 422)
+    fields = {error["field"] for error in body["errors"]}
+    assert fields & {"location", "flavour"}, body
+    response = api.client().put("/groups/retail/schedule", json={"quartz_cron": "0 2 * * *"})
+    body = assert_problem(response, 422, "quartz_cron")
+    assert "0 0 2" in body["errors"][0]["message"] + (body["errors"][0]["fix"] or ""), body
+    response = api.client().post(
+        "/dq-rules", json={"source": "orders", "name": "x", "expression": "1=1; DROP TABLE t"}
+    )
+    assert_problem(response, 422, "expression")
+
+
+def test_rejected_command_carries_the_command_id(api: Api) -> None:
+    seed(api)
+    body = assert_problem(
+        api.command({"kind": "pause_schedule", "group": "ghost"}), (404, 422), "intent.group"
+    )
+    assert body["outcome"] == "rejected"
+
+
+def test_confirmation_flow_on_resource_routes(api: Api) -> None:
+    seed(api)
+    first = api.client().delete("/sources/orders")
+    assert first.status_code == 202, first.text
+    token = first.json()["confirm_token"]
+    assert api.client().get("/sources/orders").status_code == 200
+    wrong = api.client().delete("/sources/orders", params={"confirm_token": "nope"})
+    assert_problem(wrong, (403, 409, 422), "confirm_token")
+    done = api.client().delete("/sources/orders", params={"confirm_token": token})
+    assert done.status_code == 200 and done.json()["status"] == "applied", done.text
+    assert_problem(api.client().get("/sources/orders"), 404)
