@@ -325,7 +325,7 @@ class EmbeddedEngine:
         delta = self._delta(table)
         if delta is None:
             return self.write(table, data, mode="append")
-        predicate = " AND ".join(f"t.`{k}` IS NOT DISTINCT FROM s.`{k}`" for k in keys)
+        predicate = " AND ".join(f"(t.`{k}` IS NOT DISTINCT FROM s.`{k}`)" for k in keys)
         try:
             metrics = (
                 delta.merge(data, predicate, source_alias="s", target_alias="t", merge_schema=True)
