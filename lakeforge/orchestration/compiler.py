@@ -146,13 +146,15 @@ def with_hash(spec: dict[str, Any]) -> dict[str, Any]:
     return {**spec, "tags": tags}
 
 
-def resolve(spec: dict[str, Any], pipeline_ids: dict[str, str]) -> dict[str, Any]:
-    """Replace ``${pipeline:<key>}`` placeholders by live pipeline ids (missing ones stay)."""
-    text = json.dumps(spec)
-    for key, pipeline_id in pipeline_ids.items():
-        text = text.replace(json.dumps(pipeline_placeholder(key))[1:-1], pipeline_id)
-    resolved: dict[str, Any] = json.loads(text)
-    return resolved
+def resolve(spec: Any, pipeline_ids: dict[str, str]) -> Any:
+    """Replace ``${pipeline:<key>}`` placeholders by live pipeline ids (unknown ones stay)."""
+    if isinstance(spec, dict):
+        return {k: resolve(v, pipeline_ids) for k, v in spec.items()}
+    if isinstance(spec, list):
+        return [resolve(v, pipeline_ids) for v in spec]
+    if isinstance(spec, str) and spec.startswith("${pipeline:") and spec.endswith("}"):
+        return pipeline_ids.get(spec[len("${pipeline:") : -1], spec)
+    return spec
 
 
 # -- compilation -----------------------------------------------------------------------------

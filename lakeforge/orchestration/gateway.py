@@ -114,23 +114,32 @@ class Gateway:
     def list_jobs(self, name: str | None = None) -> list[LiveJob]:
         """Every job LakeForge tagged as managed (untagged ones are never returned)."""
         found: list[LiveJob] = []
-        self._read()
-        # The SDK fetches pages lazily: one more token and count per page of PAGE_SIZE jobs.
-        for index, base in enumerate(self.client.jobs.list(expand_tasks=True, limit=PAGE_SIZE, name=name)):
-            if index and index % PAGE_SIZE == 0:
-                self._read()
-            found.extend(self._managed(base))
-        return found
+        query: dict[str, Any] = {"expand_tasks": "true", "limit": PAGE_SIZE}
+        if name:
+            query["name"] = name
+        while True:
+            self._read()
+            # The raw JSON through the SDK's API client (auth, retries, Retry-After): the settings
+            # are compared as JSON anyway, and typed round trips cost more than the HTTP call.
+            page = self.client.api_client.do("GET", "/api/2.2/jobs/list", query=query)
+            assert isinstance(page, dict)
+            for base in page.get("jobs", []):
+                found.extend(self._managed(base))
+            token = page.get("next_page_token")
+            if not token or not page.get("has_more", True):
+                return found
+            query["page_token"] = token
 
-    def _managed(self, base: jobs.BaseJob) -> list[LiveJob]:
-        settings = base.settings.as_dict() if base.settings else {}
+    def _managed(self, base: dict[str, Any]) -> list[LiveJob]:
+        settings: dict[str, Any] = base.get("settings") or {}
         if (settings.get("tags") or {}).get(MANAGED_TAG) != "true":
             return []
-        if base.has_more:
+        if base.get("has_more"):
+            # More than 100 tasks: the list shows the first 100 only; the SDK's get pages the rest.
             self._read()
-            full = self.client.jobs.get(base.job_id or 0)
+            full = self.client.jobs.get(int(base["job_id"]))
             settings = full.settings.as_dict() if full.settings else settings
-        return [LiveJob(str(base.job_id), settings.get("name", ""), settings)]
+        return [LiveJob(str(base["job_id"]), settings.get("name", ""), settings)]
 
     def get_job(self, job_id: str) -> LiveJob | None:
         self._read()
