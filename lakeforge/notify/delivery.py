@@ -1,0 +1,113 @@
+"""Sending queued alerts: Slack Web API (post, update, thread) and generic webhooks.
+
+A message leaves the outbox only when the receiver said yes. Slack's 429 holds the whole
+channel for ``Retry-After`` seconds; any other failure (Slack down, network) retries the
+message with exponential back-off. Nothing is dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from lakeforge.metadata.db import Connection, Database
+from lakeforge.notify import outbox
+from lakeforge.runtime.secrets import SecretResolver
+
+log = logging.getLogger(__name__)
+
+
+class RateLimited(Exception):
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(f"rate limited for {retry_after} s")
+        self.retry_after = retry_after
+
+
+@dataclass
+class Deliverer:
+    db: Database
+    client: WebClient
+    secrets: SecretResolver
+    http: httpx.Client | None = None
+    retry_base_seconds: float = 1.0
+    retry_max_seconds: float = 300.0
+
+    def run_once(self, limit: int = 200) -> int:
+        """Send what is due, one message per transaction; returns how many were delivered."""
+        sent = 0
+        for _ in range(limit):
+            with self.db.connection() as conn:
+                rows = outbox.due(conn, limit=1)
+                if not rows:
+                    return sent
+                row = rows[0]
+                try:
+                    self._send(conn, row)
+                except RateLimited as limited:
+                    log.info("alert channel %s rate limited for %s s", row["channel_id"], limited.retry_after)
+                    outbox.hold_channel(conn, row["channel_id"], limited.retry_after)
+                    outbox.retry_later(conn, row["id"], limited.retry_after, "rate limited (429)")
+                    continue
+                except (SlackApiError, httpx.HTTPError, OSError) as error:
+                    delay = min(self.retry_max_seconds, self.retry_base_seconds * 2 ** row["attempts"])
+                    log.warning("alert %s not delivered (%s); retry in %.1f s", row["id"], _reason(error), delay)
+                    outbox.retry_later(conn, row["id"], delay, _reason(error))
+                    continue
+                outbox.delivered(conn, row["id"])
+                sent += 1
+        return sent
+
+    def _send(self, conn: Connection, row: dict[str, Any]) -> None:
+        payload = row["payload"]
+        if row["op"] == "webhook":
+            return self._webhook(row)
+        channel = row["slack_channel_id"]
+        try:
+            if row["op"] == "parent":
+                answer = self.client.chat_postMessage(channel=channel, text=payload["text"], blocks=payload["blocks"])
+                conn.execute(
+                    "INSERT INTO lakeforge.alert_thread (batch_id, channel_id, slack_channel, ts) VALUES (%s, %s, %s, %s)"
+                    " ON CONFLICT (batch_id, channel_id) DO UPDATE SET ts = EXCLUDED.ts",
+                    (row["batch_id"], row["channel_id"], answer["channel"], answer["ts"]),
+                )
+            elif row["op"] == "update" and row["thread_ts"]:
+                self.client.chat_update(channel=channel, ts=row["thread_ts"], text=payload["text"], blocks=payload["blocks"])
+            else:
+                # A thread reply; without a parent (it was never posted) it goes to the channel itself.
+                self.client.chat_postMessage(
+                    channel=channel,
+                    text=payload["text"],
+                    blocks=payload["blocks"],
+                    thread_ts=row["thread_ts"],
+                    reply_broadcast=bool(payload.get("broadcast")) if row["thread_ts"] else None,
+                )
+        except SlackApiError as error:
+            if error.response.status_code == 429:
+                raise RateLimited(float(error.response.headers.get("Retry-After", 1))) from error
+            raise
+
+    def _webhook(self, row: dict[str, Any]) -> None:
+        url = self.secrets.resolve(row["webhook_url"])
+        http = self.http or httpx.Client(timeout=10)
+        try:
+            answer = http.post(url, json=row["payload"])
+        finally:
+            if self.http is None:
+                http.close()
+        if answer.status_code == 429:
+            raise RateLimited(float(answer.headers.get("Retry-After", 1)))
+        answer.raise_for_status()
+
+
+def _reason(error: BaseException) -> str:
+    # Never the URL: webhook URLs are secrets.
+    if isinstance(error, httpx.HTTPStatusError):
+        return f"HTTP {error.response.status_code}"
+    if isinstance(error, SlackApiError):
+        return f"Slack: {error.response.get('error') if hasattr(error.response, 'get') else error.response.status_code}"
+    return type(error).__name__

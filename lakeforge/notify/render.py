@@ -1,0 +1,163 @@
+"""Alert messages from the run log: one parent per batch, zone details, failures and recoveries.
+
+Pure functions from a ``BatchView`` (read from ``lakeforge_log``) to Slack text and Block Kit,
+or to a webhook's JSON body. No Slack, no database here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+ZONES = ("raw", "bronze", "silver", "gold")
+ICONS = {
+    "queued": ":white_circle:", "running": ":large_blue_circle:", "succeeded": ":large_green_circle:",
+    "failed": ":red_circle:", "cancelled": ":black_circle:", "skipped": ":white_circle:",
+}  # fmt: skip
+TERMINAL = frozenset({"succeeded", "failed", "cancelled", "skipped"})
+
+
+@dataclass
+class ZoneView:
+    zone: str
+    status: str
+    rows_in: int | None = None
+    rows_out: int | None = None
+    error: str | None = None
+
+
+@dataclass
+class BatchView:
+    batch_id: int
+    group: str
+    status: str
+    source: str | None = None
+    trigger: str = "manual"
+    rerun_of: int | None = None
+    error: str | None = None
+    rows_in: int | None = None
+    rows_out: int | None = None
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    zones: list[ZoneView] = field(default_factory=list)
+    failed_tables: list[dict[str, Any]] = field(default_factory=list)
+    failed_checks: list[dict[str, Any]] = field(default_factory=list)
+    # Consecutive failed batches of the group just before this one.
+    previous_failures: int = 0
+
+    @property
+    def title(self) -> str:
+        what = f"{self.group}/{self.source}" if self.source else self.group
+        return f"Batch #{self.batch_id} of {what}"
+
+    @property
+    def duration(self) -> str:
+        if not self.started_at or not self.ended_at:
+            return ""
+        seconds = (self.ended_at - self.started_at).total_seconds()
+        return f" in {seconds:.0f} s" if seconds < 120 else f" in {seconds / 60:.1f} min"
+
+
+def _zone_line(view: BatchView) -> str:
+    seen = {z.zone: z for z in view.zones}
+    return "  →  ".join(f"{ICONS.get(seen[z].status if z in seen else 'queued')} {z}" for z in ZONES)
+
+
+def _rows(rows_in: int | None, rows_out: int | None) -> str:
+    if rows_in is None and rows_out is None:
+        return ""
+    return f" ({rows_in if rows_in is not None else '?'} rows in, {rows_out if rows_out is not None else '?'} out)"
+
+
+def panel_link(panel_url: str | None, batch_id: int) -> str | None:
+    return f"{panel_url.rstrip('/')}/runs/{batch_id}" if panel_url else None
+
+
+def parent(view: BatchView, panel_url: str | None) -> tuple[str, list[dict[str, Any]]]:
+    """The one message per batch, updated in place as zones finish."""
+    status = view.status
+    head = f"{ICONS.get(status, '')} *{view.title}* — {status}{view.duration if status in TERMINAL else ''}"
+    detail = f"trigger: {view.trigger}" + (f", rerun of #{view.rerun_of}" if view.rerun_of else "")
+    blocks: list[dict[str, Any]] = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": head}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": _zone_line(view)}},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": detail + _rows(view.rows_in, view.rows_out)}]},
+    ]
+    link = panel_link(panel_url, view.batch_id)
+    if link:
+        blocks.append({"type": "actions", "elements": [_panel_button(link)]})
+    return f"{view.title}: {status}", blocks
+
+
+def zone_reply(view: BatchView, zone: ZoneView) -> tuple[str, list[dict[str, Any]]]:
+    text = f"{ICONS.get(zone.status, '')} {zone.zone}: {zone.status}{_rows(zone.rows_in, zone.rows_out)}"
+    if zone.error:
+        text += f"\n```{zone.error[:1500]}```"
+    return text, [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
+
+
+def failure_reply(view: BatchView, panel_url: str | None, channel_id: int) -> tuple[str, list[dict[str, Any]]]:
+    """A failure, worded differently the first time and when it keeps failing; with buttons."""
+    if view.previous_failures == 0:
+        head = f":rotating_light: *{view.title} failed.* It succeeded last time, so this is new."
+    else:
+        streak = view.previous_failures + 1
+        head = f":repeat: *{view.title} failed again* — {streak} failed batches in a row for {view.group}."
+    lines = [head]
+    where = next((z.zone for z in view.zones if z.status == "failed"), None)
+    if where:
+        lines.append(f"Failed in zone *{where}*.")
+    if view.error:
+        lines.append(f"```{view.error[:1500]}```")
+    for table in view.failed_tables[:5]:
+        lines.append(f"• table `{table['table_name']}`: {str(table.get('error') or 'failed')[:300]}")
+    for check in view.failed_checks[:5]:
+        lines.append(
+            f"• rule `{check['rule_name']}` on `{check['table_name']}`: {check['rows_failed']} of "
+            f"{check['rows_checked']} rows failed ({check['action']})"
+        )
+    text = "\n".join(lines)
+    buttons: list[dict[str, Any]] = [
+        {"type": "button", "action_id": "lakeforge_alert_rerun", "style": "primary",
+         "text": {"type": "plain_text", "text": "Rerun"}, "value": str(view.batch_id)},
+    ]  # fmt: skip
+    link = panel_link(panel_url, view.batch_id)
+    if link:
+        buttons.append(_panel_button(link))
+    buttons.append(
+        {"type": "button", "action_id": "lakeforge_alert_mute", "text": {"type": "plain_text", "text": "Mute 24 h"},
+         "value": f"{view.group}|{channel_id}"}  # fmt: skip
+    )
+    return text, [
+        {"type": "section", "text": {"type": "mrkdwn", "text": text[:2990]}},
+        {"type": "actions", "block_id": f"alert_{view.batch_id}", "elements": buttons},
+    ]
+
+
+def recovery_reply(view: BatchView) -> tuple[str, list[dict[str, Any]]]:
+    text = (
+        f":white_check_mark: *{view.group} recovered*: {view.title} succeeded{view.duration} after "
+        f"{view.previous_failures} failed batch{'es' if view.previous_failures != 1 else ''}."
+    )
+    return text, [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
+
+
+def webhook_body(view: BatchView, panel_url: str | None) -> dict[str, Any]:
+    """What a generic webhook receives when a batch ends (Slack-compatible ``text`` included)."""
+    if view.status == "failed":
+        text = failure_reply(view, panel_url, 0)[0]
+    elif view.status == "succeeded" and view.previous_failures:
+        text = recovery_reply(view)[0]
+    else:
+        text = parent(view, panel_url)[0]
+    return {
+        "text": text, "batch_id": view.batch_id, "group": view.group, "source": view.source,
+        "status": view.status, "previous_failures": view.previous_failures, "error": view.error,
+        "url": panel_link(panel_url, view.batch_id),
+    }  # fmt: skip
+
+
+def _panel_button(link: str) -> dict[str, Any]:
+    return {"type": "button", "action_id": "lakeforge_open_panel", "text": {"type": "plain_text", "text": "Open in panel"},
+            "url": link}  # fmt: skip

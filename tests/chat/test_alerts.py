@@ -1,0 +1,156 @@
+"""Run alerts over real HTTP: run-log writes + NOTIFY (the data plane's RunLog) → outbox → Slack stand-in."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+from slack_sdk import WebClient
+
+from lakeforge.commands.access import Principal
+from lakeforge.commands.envelope import Actor
+from lakeforge.commands.executor import execute
+from lakeforge.metadata.db import Database
+from lakeforge.notify import Notifier
+from lakeforge.runtime.runlog import RunLog, create_batch
+from tests.chat.conftest import Env
+from tests.chat.slack_standin import SlackStandin
+
+ALERTS = "C0ALERTS1"
+
+
+def _subscribe(db: Database, **target: str) -> None:
+    actor, boss = Actor(user="admin", surface="cli"), Principal.local_admin("admin")
+    result = execute(db, {"kind": "subscribe_channel", "group": "sales", **target}, actor, principal=boss)
+    assert result.status == "applied", result
+
+
+def run_batch_log(db: Database, zones: dict[str, str | None], *, failed_rule: bool = False) -> int:
+    """Write a batch the way the data plane does: run-log rows, each change NOTIFYed."""
+    with db.connection() as conn:
+        batch_id = create_batch(conn, {"group_name": "sales", "trigger": "manual", "status": "queued"})
+    log = RunLog(db, batch_id, "sales")
+    log.batch_status("running", engine="embedded")
+    for zone, error in zones.items():
+        zone_id = log.zone_start(zone)
+        log.zone_end(zone_id, zone, error=error)
+        if error:
+            break
+    log.batch_end(error=next((e for e in zones.values() if e), None))
+    return batch_id
+
+
+@pytest.fixture
+def notifier(env: Env) -> Iterator[Notifier]:
+    client = WebClient(token="xoxb-test", base_url=env.slack.api_url)
+    notifier = Notifier(env.settings, env.db, client, poll_seconds=0.2, retry_base_seconds=0.2).start()
+    yield notifier
+    notifier.stop()
+
+
+def _thread(slack: SlackStandin, ts: str) -> list[dict]:
+    return [p for p in slack.named("chat.postMessage") if p.get("thread_ts") == ts]
+
+
+def _wait(predicate, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.05)
+
+
+def test_a_batch_makes_one_parent_updates_a_thread_and_failures_broadcast_with_working_buttons(
+    env: Env, notifier: Notifier
+) -> None:
+    _subscribe(env.db, slack_channel_id=ALERTS)
+    ok = run_batch_log(env.db, {"raw": None, "bronze": None, "silver": None, "gold": None})
+    _wait(lambda: any("succeeded" in p["text"] and "#%d" % ok in p["text"] for p in env.slack.named("chat.update")))
+    parents = [p for p in env.slack.named("chat.postMessage") if "thread_ts" not in p]
+    assert len(parents) == 1 and parents[0]["channel"] == ALERTS
+    with env.db.connection() as conn:
+        ts = conn.execute("SELECT ts FROM alert_thread WHERE batch_id = %s", (ok,)).fetchone()["ts"]
+    _wait(lambda: len(_thread(env.slack, ts)) == 4)  # one reply per zone, in the parent's thread
+    replies = _thread(env.slack, ts)
+    assert [r["text"].split()[1] for r in replies] == ["raw:", "bronze:", "silver:", "gold:"]
+    assert all(not r.get("reply_broadcast") for r in replies)
+    assert all(u["ts"] == ts for u in env.slack.named("chat.update"))
+
+    failed = run_batch_log(env.db, {"raw": None, "bronze": "cannot cast 'abc' to INT in column amount"})
+    _wait(lambda: any(p.get("reply_broadcast") for p in env.slack.named("chat.postMessage")))
+    alert = next(p for p in env.slack.named("chat.postMessage") if p.get("reply_broadcast"))
+    assert f"#{failed}" in alert["text"] and "failed." in alert["text"] and "this is new" in alert["text"]
+    assert "Failed in zone *bronze*" in alert["text"]
+    buttons = {e["action_id"]: e for b in alert["blocks"] for e in b.get("elements", []) if "action_id" in e}
+    assert set(buttons) >= {"lakeforge_alert_rerun", "lakeforge_alert_mute"}
+
+    again = run_batch_log(env.db, {"raw": "source file missing"})
+    _wait(lambda: sum(bool(p.get("reply_broadcast")) for p in env.slack.named("chat.postMessage")) == 2)
+    repeat = [p for p in env.slack.named("chat.postMessage") if p.get("reply_broadcast")][1]
+    assert f"#{again}" in repeat["text"] and "failed again" in repeat["text"] and "2 failed batches in a row" in repeat["text"]
+
+    recovered = run_batch_log(env.db, {"raw": None, "bronze": None, "silver": None, "gold": None})
+    _wait(lambda: sum(bool(p.get("reply_broadcast")) for p in env.slack.named("chat.postMessage")) == 3)
+    recovery = [p for p in env.slack.named("chat.postMessage") if p.get("reply_broadcast")][2]
+    assert "recovered" in recovery["text"] and f"#{recovered}" in recovery["text"] and "2 failed batches" in recovery["text"]
+
+    # Rerun: a plan first, applied on Confirm, through the executor.
+    env.click("lakeforge_alert_rerun", buttons["lakeforge_alert_rerun"]["value"])
+    plan = env.responses(1)[0]
+    confirm = next(e for b in plan["blocks"] for e in b.get("elements", []) if e.get("action_id") == "lakeforge_confirm")
+    env.click("lakeforge_confirm", confirm["value"])
+    assert "queued again" in env.responses(2)[1]["text"]
+    with env.db.connection() as conn:
+        assert conn.execute("SELECT count(*) AS n FROM lakeforge_log.batch_run WHERE rerun_of = %s",
+                            (failed,)).fetchone()["n"] == 1  # fmt: skip
+
+    # Mute 24 h: the next batch of sales says nothing in this channel.
+    env.click("lakeforge_alert_mute", buttons["lakeforge_alert_mute"]["value"])
+    assert "muted" in str(env.responses(3)[2]["blocks"])
+    before = len(env.slack.calls)
+    run_batch_log(env.db, {"raw": "boom"})
+    time.sleep(1.0)
+    assert len([c for c in env.slack.calls[before:] if c.method.startswith("chat.")]) == 0
+
+
+def test_slack_429_burst_is_honoured_and_nothing_is_lost(env: Env, notifier: Notifier) -> None:
+    _subscribe(env.db, slack_channel_id=ALERTS)
+    env.slack.burst(3, retry_after=1)
+    started = time.monotonic()
+    batch = run_batch_log(env.db, {"raw": None, "bronze": "bad rows"})
+    _wait(lambda: any(p.get("reply_broadcast") for p in env.slack.named("chat.postMessage")), timeout=20)
+    assert len(env.slack.rejected) == 3
+    first_ok = min(c.at for c in env.slack.calls if c.method == "chat.postMessage")
+    assert first_ok - min(c.at for c in env.slack.rejected) >= 0.9  # waited for Retry-After
+    assert len([p for p in env.slack.named("chat.postMessage") if "thread_ts" not in p]) == 1
+    with env.db.connection() as conn:
+        assert conn.execute("SELECT count(*) AS n FROM alert_outbox WHERE delivered_at IS NULL").fetchone()["n"] == 0
+    print(f"\nbatch {batch}: all alerts delivered {time.monotonic() - started:.1f} s after a 3 x 429 burst")
+
+
+def test_alerts_wait_in_the_outbox_while_slack_is_down(env: Env, notifier: Notifier) -> None:
+    _subscribe(env.db, slack_channel_id=ALERTS)
+    env.slack.down(True)
+    run_batch_log(env.db, {"raw": None, "bronze": None, "silver": None, "gold": "division by zero"})
+    _wait(lambda: len(env.slack.rejected) >= 2)
+    with env.db.connection() as conn:
+        waiting = conn.execute("SELECT count(*) AS n FROM alert_outbox WHERE delivered_at IS NULL").fetchone()["n"]
+    assert waiting >= 5  # parent, zone replies, failure
+    env.slack.down(False)
+    _wait(lambda: any(p.get("reply_broadcast") for p in env.slack.named("chat.postMessage")), timeout=30)
+    with env.db.connection() as conn:
+        assert conn.execute("SELECT count(*) AS n FROM alert_outbox WHERE delivered_at IS NULL").fetchone()["n"] == 0
+
+
+def test_webhook_channels_get_one_post_per_finished_batch(env: Env, notifier: Notifier, monkeypatch) -> None:
+    monkeypatch.setenv("LF_SECRET_ALERTS__SALES_HOOK", env.slack.url + "/hooks/sales")
+    _subscribe(env.db, webhook_url="{{secrets/alerts/sales_hook}}")
+    batch = run_batch_log(env.db, {"raw": None, "bronze": "schema mismatch"})
+    hooks = env.slack.wait_for("hooks/sales")
+    time.sleep(0.5)
+    assert len(env.slack.named("hooks/sales")) == 1
+    assert hooks[0]["batch_id"] == batch and hooks[0]["status"] == "failed" and "failed" in hooks[0]["text"]
+    with env.db.connection() as conn:
+        errors = conn.execute("SELECT last_error FROM alert_outbox WHERE last_error IS NOT NULL").fetchall()
+    assert all("hooks" not in (e["last_error"] or "") for e in errors)  # the URL is a secret
