@@ -76,6 +76,10 @@ from lakeforge.commands.cli import register as _register_commands  # noqa: E402 
 
 _register_commands(app)
 
+from bot.cli import register as _register_chat  # noqa: E402 - `chat` and `bot`
+
+_register_chat(app)
+
 
 def main() -> None:
     """Entry point: LakeForge errors become one sentence and exit code 2, never a traceback."""
