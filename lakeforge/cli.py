@@ -72,6 +72,10 @@ from lakeforge.runtime.cli import notebook_app  # noqa: E402 - the data plane re
 
 app.add_typer(notebook_app, name="notebook")
 
+from lakeforge.localworkspace.cli import workspace_app  # noqa: E402 - `workspace serve`
+
+app.add_typer(workspace_app, name="workspace")
+
 from lakeforge.commands.cli import register as _register_commands  # noqa: E402 - token, apply, export, history
 
 _register_commands(app)

@@ -67,6 +67,8 @@ def parse_multipart(content_type: str, raw: bytes) -> dict[str, Any]:
         name = part.get_param("name", header="content-disposition")
         if not name:
             continue
-        payload = part.get_payload(decode=True) or b""
+        payload = part.get_payload(decode=True)
+        if not isinstance(payload, bytes):
+            payload = b""
         fields[str(name)] = payload if part.get_filename() else payload.decode()
     return fields

@@ -108,7 +108,9 @@ def job_result(tasks: list[dict[str, Any]], outcome: dict[str, str]) -> str:
     """A run's result from its tasks': leaf tasks decide, earlier failures make SUCCESS_WITH_FAILURES."""
     upstream = {dep["task_key"] for t in tasks for dep in t.get("depends_on") or []}
     leaves = [t["task_key"] for t in tasks if t["task_key"] not in upstream]
-    if any(outcome.get(k) in _CANCELED for k in outcome) and not any(outcome.get(k) in _FAILED for k in outcome):
+    if any(outcome.get(k) in _CANCELED for k in outcome) and not any(
+        outcome.get(k) in _FAILED for k in outcome
+    ):
         return "CANCELED"
     if not any(result in _FAILED or result in _CANCELED for result in outcome.values()):
         return "SUCCESS"
@@ -186,7 +188,11 @@ class Executor:
             running = [r for r in active if r["life_cycle_state"] != "QUEUED"]
             queued = [r for r in active if r["life_cycle_state"] == "QUEUED"]
             limit = int(settings.get("max_concurrent_runs", 1))
-            queue = (settings.get("queue") or {}).get("enabled", False) if queue_enabled is None else queue_enabled
+            queue = (
+                (settings.get("queue") or {}).get("enabled", False)
+                if queue_enabled is None
+                else queue_enabled
+            )
             if len(running) < limit and not queued:
                 life = "PENDING"
             elif queue and limit > 0:
@@ -211,7 +217,8 @@ class Executor:
                 self.store.update_run(run_id, state_message=message)
             elif life == "SKIPPED":
                 message = (
-                    f"Skipping this run because the limit of {limit} maximum concurrent runs has been reached."
+                    f"Skipping this run because the limit of {limit} maximum concurrent runs "
+                    "has been reached."
                 )
                 self._finish_run(run_id, "SKIPPED", "MAXIMUM_CONCURRENT_RUNS_REACHED", message)
             else:
@@ -235,7 +242,9 @@ class Executor:
             if thread is not None and thread.is_alive():
                 self._cancel.add(row["run_id"])
                 return
-            self._finish_run(row["run_id"], "TERMINATED", "CANCELED", "This run was cancelled.", cancelled=True)
+            self._finish_run(
+                row["run_id"], "TERMINATED", "CANCELED", "This run was cancelled.", cancelled=True
+            )
         self._dispatch(row["job_id"])
 
     def repair(self, run: Row, rerun: list[str], *, job_parameters: dict[str, str] | None) -> int:
@@ -248,7 +257,10 @@ class Executor:
                     "type": "ORIGINAL",
                     "start_time": run["start_time"],
                     "end_time": run["end_time"],
-                    "state": {"life_cycle_state": run["life_cycle_state"], "result_state": run["result_state"]},
+                    "state": {
+                        "life_cycle_state": run["life_cycle_state"],
+                        "result_state": run["result_state"],
+                    },
                     "task_run_ids": [t["run_id"] for t in self.store.task_runs(run["run_id"])],
                 }
             )
@@ -287,7 +299,9 @@ class Executor:
             queued = [r for r in active if r["life_cycle_state"] == "QUEUED"]
             limit = int(job["settings"].get("max_concurrent_runs", 1)) if job else 1
             for row in queued[: max(0, limit - len(running))]:
-                self.store.update_run(row["run_id"], life_cycle_state="PENDING", state_message="", start_time=now_ms())
+                self.store.update_run(
+                    row["run_id"], life_cycle_state="PENDING", state_message="", start_time=now_ms()
+                )
                 self._start(row["run_id"], repair=None)
 
     def _finish_run(
@@ -328,7 +342,9 @@ class Executor:
             self._run_loop(row, repair)
         except Exception as error:  # the executor itself failed: say so on the run, never hang it
             log.exception("local workspace run %s failed internally", run_id)
-            self._finish_run(run_id, "INTERNAL_ERROR", "FAILED", f"Internal error: {error}", code="INTERNAL_ERROR")
+            self._finish_run(
+                run_id, "INTERNAL_ERROR", "FAILED", f"Internal error: {error}", code="INTERNAL_ERROR"
+            )
         finally:
             with self._lock:
                 self._cancel.discard(run_id)
@@ -413,7 +429,11 @@ class Executor:
                 if may_retry and (max_retries == -1 or attempt.number < max_retries):
                     interval = int(task.get("min_retry_interval_millis", 0)) / 1000
                     next_id = self.store.create_task_run(
-                        job_run_id=run_id, task_key=key, task=task, attempt=attempt.number + 1, repair_id=repair_id
+                        job_run_id=run_id,
+                        task_key=key,
+                        task=task,
+                        attempt=attempt.number + 1,
+                        repair_id=repair_id,
                     )
                     self._set_task(next_id, "WAITING_FOR_RETRY", None, f"Retrying after: {message}")
                     retries[key] = _Retry(next_id, attempt.number + 1, now + interval)
@@ -455,7 +475,9 @@ class Executor:
             self._finish_run(run_id, "TERMINATED", result, message, cancelled=True)
         else:
             result = job_result(tasks, outcome)
-            message = "" if result == "SUCCESS" else (first_error or f"The run finished with result {result}.")
+            message = (
+                "" if result == "SUCCESS" else (first_error or f"The run finished with result {result}.")
+            )
             self._finish_run(run_id, "TERMINATED", result, message)
         if repair_id is not None:
             self._close_repair(run_id, repair_id)
@@ -468,7 +490,10 @@ class Executor:
         for item in history:
             if item.get("id") == repair_id:
                 item["end_time"] = run["end_time"]
-                item["state"] = {"life_cycle_state": run["life_cycle_state"], "result_state": run["result_state"]}
+                item["state"] = {
+                    "life_cycle_state": run["life_cycle_state"],
+                    "result_state": run["result_state"],
+                }
                 item["task_run_ids"] = [
                     t["run_id"] for t in self.store.task_runs(run_id) if t["repair_id"] == repair_id
                 ]
@@ -513,7 +538,11 @@ class Executor:
             if pipeline is None:
                 raise TaskError(f"Pipeline {pipeline_id} does not exist.", code="RESOURCE_NOT_FOUND")
             update_id = self.store.create_update(
-                pipeline_id, cause="JOB_TASK", full_refresh=full_refresh, config=pipeline["spec"], parameters=None
+                pipeline_id,
+                cause="JOB_TASK",
+                full_refresh=full_refresh,
+                config=pipeline["spec"],
+                parameters=None,
             )
             self.run_update(pipeline_id, update_id)
             update = self.store.get_update(pipeline_id, update_id)
@@ -554,9 +583,13 @@ class Executor:
         return {k: re.sub(r"\{\{([^{}]+)\}\}", substitute, v) for k, v in params.items()}
 
     def resolve_notebook(self, notebook_path: str) -> Path:
-        """A job's notebook path as a file: an imported workspace notebook, a file, or the repo's notebooks/."""
+        """A job's notebook path as a file: an imported workspace notebook, a file, or repo notebooks/."""
         stored = self.store.get_object(notebook_path)
-        if stored is not None and stored["object_type"] in ("NOTEBOOK", "FILE") and stored["content"] is not None:
+        if (
+            stored is not None
+            and stored["object_type"] in ("NOTEBOOK", "FILE")
+            and stored["content"] is not None
+        ):
             target = self.notebook_dir / notebook_path.lstrip("/")
             if target.suffix != ".py":
                 target = target.with_name(target.name + ".py")
@@ -573,7 +606,8 @@ class Executor:
             if candidate.is_file():
                 return candidate
         raise TaskError(
-            f"Notebook not found: {notebook_path}. Import it with the workspace API or add notebooks/{name}.py.",
+            f"Notebook not found: {notebook_path}. "
+            f"Import it with the workspace API or add notebooks/{name}.py.",
             code="RESOURCE_NOT_FOUND",
         )
 
@@ -584,7 +618,10 @@ class Executor:
     # ---- pipeline updates -------------------------------------------------------------------
     def start_update_async(self, pipeline_id: str, update_id: str) -> None:
         threading.Thread(
-            target=self.run_update, args=(pipeline_id, update_id), name=f"lakeforge-update-{update_id}", daemon=True
+            target=self.run_update,
+            args=(pipeline_id, update_id),
+            name=f"lakeforge-update-{update_id}",
+            daemon=True,
         ).start()
 
     def run_update(self, pipeline_id: str, update_id: str) -> None:

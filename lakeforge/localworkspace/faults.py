@@ -71,11 +71,17 @@ class FaultSwitch:
         method: str | None = None,
         retry_after: int = 0,
     ) -> None:
-        """Answer the next ``count`` matching requests with ``kind``; ``path`` is a regex searched in the path."""
+        """Answer the next ``count`` matching requests with ``kind``; ``path`` is a regex (searched)."""
         _check_kind(kind)
         with self._lock:
             self._rules.append(
-                _Rule(kind, re.compile(path) if path else None, method.upper() if method else None, count, retry_after)
+                _Rule(
+                    kind,
+                    re.compile(path) if path else None,
+                    method.upper() if method else None,
+                    count,
+                    retry_after,
+                )
             )
 
     def set_random(

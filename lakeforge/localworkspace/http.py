@@ -101,7 +101,9 @@ class GatewayMiddleware:
             return
         path: str = scope["path"]
         if path.startswith("/api/") and not self._authorized(scope):
-            await error_response(ApiError(401, "UNAUTHENTICATED", "Invalid access token."))(scope, receive, send)
+            await error_response(ApiError(401, "UNAUTHENTICATED", "Invalid access token."))(
+                scope, receive, send
+            )
             return
         fault = self.faults.decide(scope["method"], path)
         if fault is None:
@@ -119,9 +121,7 @@ class GatewayMiddleware:
             await _retry_later("unavailable", fault.retry_after)(scope, receive, send)
             return
         # drop_connection: promise a body, then stop; the server closes the connection.
-        await send(
-            {"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"4096")]}
-        )
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"4096")]})
         await send({"type": "http.response.body", "body": b'{"', "more_body": True})
         raise ConnectionAbortedError("fault switch: connection dropped after the request was carried out")
 

@@ -107,7 +107,9 @@ def list_jobs(request: Request, _body: dict[str, Any]) -> JSONResponse:
         raise invalid(f"Invalid limit {limit}: it must be between 1 and 100.")
     offset = query_int(request, "offset", 0) or 0
     after = _untoken(request.query_params.get("page_token"), "j") or 0
-    rows = ctx.store.list_jobs(after_id=after, limit=limit + 1 + offset, name=request.query_params.get("name"))
+    rows = ctx.store.list_jobs(
+        after_id=after, limit=limit + 1 + offset, name=request.query_params.get("name")
+    )
     rows = rows[offset:]
     page, more = rows[:limit], len(rows) > limit
     expand = query_bool(request, "expand_tasks")
@@ -136,7 +138,9 @@ def update_job(request: Request, body: dict[str, Any]) -> JSONResponse:
     ctx = context(request)
     job_id = required_int(body.get("job_id"), "job_id")
     row = _job(ctx, job_id)
-    merged = jobsettings.merge_update(row["settings"], body.get("new_settings") or {}, body.get("fields_to_remove") or [])
+    merged = jobsettings.merge_update(
+        row["settings"], body.get("new_settings") or {}, body.get("fields_to_remove") or []
+    )
     ctx.store.replace_job_settings(job_id, jobsettings.normalize(merged))
     ctx.schedules_changed()
     return ok()
@@ -159,7 +163,13 @@ def run_now(request: Request, body: dict[str, Any]) -> JSONResponse:
     job = _job(ctx, job_id)
     overriding = {
         key: body[key]
-        for key in ("notebook_params", "pipeline_params", "python_params", "jar_params", "python_named_params")
+        for key in (
+            "notebook_params",
+            "pipeline_params",
+            "python_params",
+            "jar_params",
+            "python_named_params",
+        )
         if body.get(key)
     }
     job_parameters = body.get("job_parameters") or {}
@@ -248,7 +258,8 @@ def list_runs(request: Request, _body: dict[str, Any]) -> JSONResponse:
     body: dict[str, Any] = {"has_more": more}
     if page:
         body["runs"] = [
-            render_run(row, ctx.store.task_runs(row["run_id"]) if expand else None, ctx.base_url) for row in page
+            render_run(row, ctx.store.task_runs(row["run_id"]) if expand else None, ctx.base_url)
+            for row in page
         ]
     if more:
         body["next_page_token"] = _token("r", page[-1]["run_id"])
@@ -304,9 +315,7 @@ def repair_run(request: Request, body: dict[str, Any]) -> JSONResponse:
     if unknown:
         raise invalid(f"Task {unknown[0]} is not a task of run {run_id}.")
     if body.get("rerun_all_failed_tasks"):
-        rerun |= {
-            key for key, t in results.items() if t["result_state"] not in ("SUCCESS", "EXCLUDED", None)
-        }
+        rerun |= {key for key, t in results.items() if t["result_state"] not in ("SUCCESS", "EXCLUDED", None)}
     if body.get("rerun_dependent_tasks") or body.get("rerun_all_failed_tasks"):
         grew = True
         while grew:

@@ -31,7 +31,14 @@ TASK_KINDS = (
     "power_bi_task",
     "clean_rooms_notebook_task",
 )
-RUN_IF = ("ALL_SUCCESS", "ALL_DONE", "NONE_FAILED", "AT_LEAST_ONE_SUCCESS", "ALL_FAILED", "AT_LEAST_ONE_FAILED")
+RUN_IF = (
+    "ALL_SUCCESS",
+    "ALL_DONE",
+    "NONE_FAILED",
+    "AT_LEAST_ONE_SUCCESS",
+    "ALL_FAILED",
+    "AT_LEAST_ONE_FAILED",
+)
 _TASK_KEY = re.compile(r"^[\w\-.]{1,100}$")
 # Arrays that jobs/update merges by key instead of replacing, and the key of each.
 _KEYED_ARRAYS = {
@@ -122,9 +129,7 @@ def _check_tasks(tasks: list[Any]) -> set[str]:
             raise invalid("Each task must be an object.")
         key = task.get("task_key")
         if not isinstance(key, str) or not _TASK_KEY.match(key):
-            raise invalid(
-                f"Invalid task_key {key!r}: use 1-100 letters, digits, '_', '-' or '.'."
-            )
+            raise invalid(f"Invalid task_key {key!r}: use 1-100 letters, digits, '_', '-' or '.'.")
         if key in keys:
             raise invalid(f"Task key {key} is not unique.")
         keys.add(key)

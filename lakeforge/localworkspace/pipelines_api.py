@@ -15,7 +15,15 @@ from lakeforge.localworkspace.http import ApiError, invalid, not_found, ok, quer
 from lakeforge.localworkspace.store import Row, WorkspaceStore
 
 _REQUEST_ONLY = ("dry_run", "allow_duplicate_names", "expected_last_modified", "pipeline_id", "run_as")
-_ACTIVE = ("QUEUED", "CREATED", "WAITING_FOR_RESOURCES", "INITIALIZING", "RESETTING", "SETTING_UP_TABLES", "RUNNING")
+_ACTIVE = (
+    "QUEUED",
+    "CREATED",
+    "WAITING_FOR_RESOURCES",
+    "INITIALIZING",
+    "RESETTING",
+    "SETTING_UP_TABLES",
+    "RUNNING",
+)
 _LIKE = re.compile(r"^\s*name\s+LIKE\s+'(.*)'\s*$", re.IGNORECASE)
 
 
@@ -28,8 +36,12 @@ def normalize_spec(body: dict[str, Any]) -> dict[str, Any]:
     spec.setdefault("continuous", False)
     spec.setdefault("photon", False)
     for library in spec.get("libraries") or []:
-        if not isinstance(library, dict) or not any(k in library for k in ("notebook", "file", "glob", "jar", "whl")):
-            raise invalid("Each library must name a notebook, file or glob (for example {'notebook': {'path': ...}}).")
+        if not isinstance(library, dict) or not any(
+            k in library for k in ("notebook", "file", "glob", "jar", "whl")
+        ):
+            raise invalid(
+                "Each library must name a notebook, file or glob (for example {'notebook': {'path': ...}})."
+            )
     if "catalog" in spec and "target" in spec and "schema" in spec:
         raise invalid("Specify either schema or target, not both.")
     return spec
@@ -65,7 +77,9 @@ def _latest_updates(store: WorkspaceStore, pipeline_id: str) -> list[dict[str, A
 def _iso(epoch_ms: int) -> str:
     from datetime import UTC, datetime
 
-    return datetime.fromtimestamp(epoch_ms / 1000, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return (
+        datetime.fromtimestamp(epoch_ms / 1000, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    )
 
 
 def render_pipeline(store: WorkspaceStore, row: Row) -> dict[str, Any]:
@@ -133,10 +147,17 @@ def list_pipelines(request: Request, _body: dict[str, Any]) -> JSONResponse:
             raise invalid(f"Unsupported filter {text!r}: use name LIKE '<pattern>' or notebook='<path>'.")
     token = request.query_params.get("page_token")
     after = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode() if token else ""
-    rows = ctx.store.list_pipelines(after_id=after, limit=limit + 1 if notebook is None else 100_000, name_like=name_like)
+    rows = ctx.store.list_pipelines(
+        after_id=after, limit=limit + 1 if notebook is None else 100_000, name_like=name_like
+    )
     if notebook is not None:
         rows = [
-            r for r in rows if any((lib.get("notebook") or {}).get("path") == notebook for lib in r["spec"].get("libraries") or [])
+            r
+            for r in rows
+            if any(
+                (lib.get("notebook") or {}).get("path") == notebook
+                for lib in r["spec"].get("libraries") or []
+            )
         ]
     page, more = rows[:limit], len(rows) > limit
     answer: dict[str, Any] = {}
@@ -153,7 +174,9 @@ def list_pipelines(request: Request, _body: dict[str, Any]) -> JSONResponse:
             for r in page
         ]
     if more:
-        answer["next_page_token"] = base64.urlsafe_b64encode(page[-1]["pipeline_id"].encode()).decode().rstrip("=")
+        answer["next_page_token"] = (
+            base64.urlsafe_b64encode(page[-1]["pipeline_id"].encode()).decode().rstrip("=")
+        )
     return ok(answer)
 
 
@@ -163,7 +186,9 @@ def edit_pipeline(request: Request, body: dict[str, Any]) -> JSONResponse:
     row = _pipeline(ctx.store, pipeline_id)
     expected = body.get("expected_last_modified")
     if expected is not None and int(expected) != row["last_modified"]:
-        raise ApiError(409, "ABORTED", f"The pipeline {pipeline_id} was modified since {expected}; get it again.")
+        raise ApiError(
+            409, "ABORTED", f"The pipeline {pipeline_id} was modified since {expected}; get it again."
+        )
     _check_name(ctx.store, body, pipeline_id)
     ctx.store.replace_pipeline_spec(pipeline_id, normalize_spec(body))
     return ok()
@@ -182,7 +207,9 @@ def start_update(request: Request, body: dict[str, Any]) -> JSONResponse:
     pipeline_id = request.path_params["pipeline_id"]
     row = _pipeline(ctx.store, pipeline_id)
     if ctx.store.active_update(pipeline_id) is not None:
-        raise ApiError(409, "RESOURCE_CONFLICT", f"An active update of pipeline {pipeline_id} already exists.")
+        raise ApiError(
+            409, "RESOURCE_CONFLICT", f"An active update of pipeline {pipeline_id} already exists."
+        )
     update_id = ctx.store.create_update(
         pipeline_id,
         cause=str(body.get("cause") or "API_CALL"),
@@ -241,7 +268,8 @@ def list_events(request: Request, _body: dict[str, Any]) -> JSONResponse:
             "id": f"{u['update_id']}-{u['state']}",
             "event_type": "update_progress",
             "level": "ERROR" if u["state"] == "FAILED" else "INFO",
-            "message": f"Update {u['update_id'][:6]} is {u['state']}." + (f" {u['error']}" if u["error"] else ""),
+            "message": f"Update {u['update_id'][:6]} is {u['state']}."
+            + (f" {u['error']}" if u["error"] else ""),
             "timestamp": _iso(u["end_time"] or u["creation_time"]),
             "origin": {"pipeline_id": pipeline_id, "update_id": u["update_id"]},
         }

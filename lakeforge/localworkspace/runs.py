@@ -90,10 +90,15 @@ def latest_attempts(task_rows: list[Row]) -> list[Row]:
         current = latest.get(row["task_key"])
         if current is None or row["run_id"] > current["run_id"]:
             latest[row["task_key"]] = row
-    return sorted(latest.values(), key=lambda row: min(r["run_id"] for r in task_rows if r["task_key"] == row["task_key"]))
+    return sorted(
+        latest.values(),
+        key=lambda row: min(r["run_id"] for r in task_rows if r["task_key"] == row["task_key"]),
+    )
 
 
-def render_run(row: Row, task_rows: list[Row] | None, base_url: str, *, include_history: bool = False) -> dict[str, Any]:
+def render_run(
+    row: Row, task_rows: list[Row] | None, base_url: str, *, include_history: bool = False
+) -> dict[str, Any]:
     """A run as ``jobs/runs/get`` (with tasks) or ``jobs/runs/list`` (``task_rows=None``) shows it."""
     state, status = state_and_status(row)
     settings = row["settings"]
@@ -125,7 +130,11 @@ def render_run(row: Row, task_rows: list[Row] | None, base_url: str, *, include_
     if parameters or settings.get("parameters"):
         defaults = {p["name"]: p.get("default", "") for p in settings.get("parameters", [])}
         body["job_parameters"] = [
-            {"name": name, "default": defaults.get(name, ""), "value": parameters.get(name, defaults.get(name, ""))}
+            {
+                "name": name,
+                "default": defaults.get(name, ""),
+                "value": parameters.get(name, defaults.get(name, "")),
+            }
             for name in dict.fromkeys([*defaults, *parameters])
         ]
     if row.get("overriding_parameters"):

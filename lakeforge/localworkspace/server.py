@@ -16,7 +16,7 @@ finds the jobs, pipelines, files and run history of the previous one.
 from __future__ import annotations
 
 import asyncio
-import secrets
+import os
 import socket
 import threading
 import time
@@ -44,11 +44,14 @@ if TYPE_CHECKING:
     from databricks.sdk import WorkspaceClient
 
 LOCAL_USER = "local-user@lakeforge.local"
+# The token a local workspace accepts unless given one: DATABRICKS_TOKEN if set, else this
+# well-known value (the server listens on 127.0.0.1; it guards against stray clients, not attackers).
+DEFAULT_TOKEN = "lakeforge-local"  # noqa: S105 - not a secret
 WORKSPACE_ID = "1000000000000001"
 
 
 class LocalWorkspace:
-    """Serve the Databricks REST subset LakeForge uses, backed by Postgres, on ``host:port`` (0: any free port)."""
+    """Serve the Databricks REST subset LakeForge uses, backed by Postgres, on ``host:port`` (0: free)."""
 
     def __init__(
         self,
@@ -65,8 +68,7 @@ class LocalWorkspace:
         self.db = db
         self.host = host
         self.port = port
-        # Without a configured token, one is made up per server; client() knows it.
-        self.token = token or f"dapi-local-{secrets.token_hex(16)}"
+        self.token = token or os.environ.get("DATABRICKS_TOKEN") or DEFAULT_TOKEN
         self.faults = FaultSwitch()
         self.store = WorkspaceStore(db)
         self.executor = Executor(settings, db, self.store, runners or TaskRunners(), task_slots=task_slots)

@@ -36,15 +36,15 @@ class WorkspaceStore:
 
     def _one(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> Row | None:
         with self.db.connection() as conn:
-            return conn.execute(sql, params).fetchone()  # type: ignore[arg-type]
+            return conn.execute(sql, params).fetchone()
 
     def _all(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> list[Row]:
         with self.db.connection() as conn:
-            return conn.execute(sql, params).fetchall()  # type: ignore[arg-type]
+            return conn.execute(sql, params).fetchall()
 
     def _exec(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> int:
         with self.db.connection() as conn:
-            return conn.execute(sql, params).rowcount  # type: ignore[arg-type]
+            return conn.execute(sql, params).rowcount
 
     # ---- jobs -------------------------------------------------------------------------------
     def create_job(self, settings: dict[str, Any], creator: str) -> int:
@@ -76,9 +76,7 @@ class WorkspaceStore:
 
     def replace_job_settings(self, job_id: int, settings: dict[str, Any]) -> bool:
         return (
-            self._exec(
-                f"UPDATE {_SCHEMA}.job SET settings = %s WHERE job_id = %s", (Jsonb(settings), job_id)
-            )
+            self._exec(f"UPDATE {_SCHEMA}.job SET settings = %s WHERE job_id = %s", (Jsonb(settings), job_id))
             > 0
         )
 
@@ -185,7 +183,8 @@ class WorkspaceStore:
             where.append("start_time <= %(to)s")
             params["to"] = start_time_to
         return self._all(
-            f"SELECT * FROM {_SCHEMA}.job_run WHERE {' AND '.join(where)} ORDER BY run_id DESC LIMIT %(limit)s",
+            f"SELECT * FROM {_SCHEMA}.job_run WHERE {' AND '.join(where)} "
+            "ORDER BY run_id DESC LIMIT %(limit)s",
             params,
         )
 
@@ -196,7 +195,8 @@ class WorkspaceStore:
                 (list(ACTIVE_STATES),),
             )
         return self._all(
-            f"SELECT * FROM {_SCHEMA}.job_run WHERE job_id = %s AND life_cycle_state = ANY(%s) ORDER BY run_id",
+            f"SELECT * FROM {_SCHEMA}.job_run WHERE job_id = %s AND life_cycle_state = ANY(%s) "
+            "ORDER BY run_id",
             (job_id, list(ACTIVE_STATES)),
         )
 
@@ -270,9 +270,7 @@ class WorkspaceStore:
         )
 
     def set_pipeline_state(self, pipeline_id: str, state: str) -> None:
-        self._exec(
-            f"UPDATE {_SCHEMA}.pipeline SET state = %s WHERE pipeline_id = %s", (state, pipeline_id)
-        )
+        self._exec(f"UPDATE {_SCHEMA}.pipeline SET state = %s WHERE pipeline_id = %s", (state, pipeline_id))
 
     def delete_pipeline(self, pipeline_id: str) -> bool:
         return self._exec(f"DELETE FROM {_SCHEMA}.pipeline WHERE pipeline_id = %s", (pipeline_id,)) > 0

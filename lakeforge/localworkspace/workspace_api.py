@@ -67,7 +67,7 @@ def import_object(request: Request, body: dict[str, Any]) -> JSONResponse:
     overwrite = str(body.get("overwrite", "false")).lower() in ("true", "1")
     if fmt == "AUTO":
         extension = posixpath.splitext(path)[1].lower()
-        if content.lstrip().startswith(NOTEBOOK_HEADER[:2]) and content.lstrip().startswith(NOTEBOOK_HEADER):
+        if content.lstrip().startswith(NOTEBOOK_HEADER):
             object_type, language = "NOTEBOOK", _EXTENSIONS.get(extension, "PYTHON")
             path = path[: -len(extension)] if extension in _EXTENSIONS else path
         else:
@@ -97,7 +97,9 @@ def export_object(request: Request, _body: dict[str, Any]) -> Response:
     ctx = context(request)
     row = _object(ctx.store, _path(request.query_params.get("path")))
     if row["object_type"] == "DIRECTORY":
-        raise invalid("Exporting a directory is only supported in DBC format, which the local workspace lacks.")
+        raise invalid(
+            "Exporting a directory is only supported in DBC format, which the local workspace lacks."
+        )
     content = bytes(row["content"] or b"")
     if request.query_params.get("direct_download", "false").lower() == "true":
         return Response(content, media_type="application/octet-stream")
@@ -133,7 +135,9 @@ def mkdirs(request: Request, body: dict[str, Any]) -> JSONResponse:
         if row is None:
             ctx.store.put_object(current, "DIRECTORY", None, None)
         elif row["object_type"] != "DIRECTORY":
-            raise ApiError(400, "RESOURCE_ALREADY_EXISTS", f"Path ({current}) already exists and is not a directory.")
+            raise ApiError(
+                400, "RESOURCE_ALREADY_EXISTS", f"Path ({current}) already exists and is not a directory."
+            )
     return ok()
 
 

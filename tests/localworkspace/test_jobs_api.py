@@ -10,7 +10,9 @@ from databricks.sdk.service import jobs
 from lakeforge.localworkspace.server import LocalWorkspace
 
 
-def _notebook_task(key: str, path: str = "/Shared/lakeforge/noop", depends: tuple[str, ...] = ()) -> jobs.Task:
+def _notebook_task(
+    key: str, path: str = "/Shared/lakeforge/noop", depends: tuple[str, ...] = ()
+) -> jobs.Task:
     return jobs.Task(
         task_key=key,
         notebook_task=jobs.NotebookTask(notebook_path=path, base_parameters={"group": "sales"}),
@@ -38,7 +40,9 @@ def test_create_get_reset_update_delete(w: WorkspaceClient) -> None:
     assert job.settings.tags["lakeforge_key"] == "group:sales"
     assert job.next_page_token is None
 
-    w.jobs.reset(created.job_id, new_settings=jobs.JobSettings(name="renamed", tasks=[_notebook_task("only")]))
+    w.jobs.reset(
+        created.job_id, new_settings=jobs.JobSettings(name="renamed", tasks=[_notebook_task("only")])
+    )
     job = w.jobs.get(created.job_id)
     assert job.settings.name == "renamed" and [t.task_key for t in job.settings.tasks] == ["only"]
     assert job.settings.schedule is None
@@ -46,7 +50,9 @@ def test_create_get_reset_update_delete(w: WorkspaceClient) -> None:
     # update merges tasks by key and removes listed fields
     w.jobs.update(
         created.job_id,
-        new_settings=jobs.JobSettings(tasks=[_notebook_task("second", depends=("only",))], max_concurrent_runs=3),
+        new_settings=jobs.JobSettings(
+            tasks=[_notebook_task("second", depends=("only",))], max_concurrent_runs=3
+        ),
     )
     job = w.jobs.get(created.job_id)
     assert [t.task_key for t in job.settings.tasks] == ["only", "second"]
@@ -82,7 +88,9 @@ def test_raw_list_page_shape(workspace: LocalWorkspace, w: WorkspaceClient) -> N
         w.jobs.create(name=f"j{i}")
     first = w.api_client.do("GET", "/api/2.2/jobs/list", query={"limit": 2})
     assert first["has_more"] is True and len(first["jobs"]) == 2 and first["next_page_token"]
-    second = w.api_client.do("GET", "/api/2.2/jobs/list", query={"limit": 2, "page_token": first["next_page_token"]})
+    second = w.api_client.do(
+        "GET", "/api/2.2/jobs/list", query={"limit": 2, "page_token": first["next_page_token"]}
+    )
     assert second["has_more"] is False and len(second["jobs"]) == 1 and "next_page_token" not in second
     got = w.api_client.do("GET", "/api/2.2/jobs/get", query={"job_id": first["jobs"][0]["job_id"]})
     assert "next_page_token" not in got
@@ -99,13 +107,36 @@ def test_job_with_more_than_100_tasks_pages_its_tasks(w: WorkspaceClient) -> Non
     ("spec", "message"),
     [
         ({"name": "x", "tasks": [{"task_key": "a"}]}, "exactly one task type"),
-        ({"name": "x", "tasks": [{"task_key": "a", "notebook_task": {"notebook_path": "/n"}, "depends_on": [{"task_key": "zz"}]}]}, "depends on zz"),
-        ({"name": "x", "schedule": {"quartz_cron_expression": "0 2 * * *", "timezone_id": "UTC"}}, "quartz_cron_expression"),
-        ({"name": "x", "schedule": {"quartz_cron_expression": "0 0 2 * * ?", "timezone_id": "Mars/Olympus"}}, "timezone_id"),
+        (
+            {
+                "name": "x",
+                "tasks": [
+                    {
+                        "task_key": "a",
+                        "notebook_task": {"notebook_path": "/n"},
+                        "depends_on": [{"task_key": "zz"}],
+                    }
+                ],
+            },
+            "depends on zz",
+        ),
+        (
+            {"name": "x", "schedule": {"quartz_cron_expression": "0 2 * * *", "timezone_id": "UTC"}},
+            "quartz_cron_expression",
+        ),
+        (
+            {
+                "name": "x",
+                "schedule": {"quartz_cron_expression": "0 0 2 * * ?", "timezone_id": "Mars/Olympus"},
+            },
+            "timezone_id",
+        ),
         ({"name": "x", "max_concurrent_runs": 5000}, "max_concurrent_runs"),
     ],
 )
-def test_bad_settings_are_rejected_with_databricks_error_shape(w: WorkspaceClient, spec: dict, message: str) -> None:
+def test_bad_settings_are_rejected_with_databricks_error_shape(
+    w: WorkspaceClient, spec: dict, message: str
+) -> None:
     with pytest.raises(InvalidParameterValue, match=message) as caught:
         w.api_client.do("POST", "/api/2.2/jobs/create", body=spec)
     assert caught.value.error_code == "INVALID_PARAMETER_VALUE"

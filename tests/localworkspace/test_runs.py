@@ -35,11 +35,14 @@ def wait_for(w: WorkspaceClient, run_id: int, timeout: float = 30) -> jobs.Run:
     raise AssertionError(f"run {run_id} did not finish in {timeout}s: {w.jobs.get_run(run_id).state}")
 
 
-def step(key: str, out: Path, *, depends: tuple[str, ...] = (), run_if: str | None = None, **params: Any) -> jobs.Task:
+def step(
+    key: str, out: Path, *, depends: tuple[str, ...] = (), run_if: str | None = None, **params: Any
+) -> jobs.Task:
     return jobs.Task(
         task_key=key,
         notebook_task=jobs.NotebookTask(
-            notebook_path=STEP, base_parameters={"out": str(out), "step": key, **{k: str(v) for k, v in params.items()}}
+            notebook_path=STEP,
+            base_parameters={"out": str(out), "step": key, **{k: str(v) for k, v in params.items()}},
         ),
         depends_on=[jobs.TaskDependency(task_key=d) for d in depends] or None,
         run_if=jobs.RunIf(run_if) if run_if else None,
@@ -109,7 +112,9 @@ def test_retries_then_success_and_repair(w: WorkspaceClient, tmp_path: Path) -> 
 
     # no retries: the run fails; a repair reruns the failed task and succeeds
     out2 = tmp_path / "out2.txt"
-    job2 = w.jobs.create(name="repairable", tasks=[step("first", out2), step("second", out2, depends=("first",), fail_times=1)]).job_id
+    job2 = w.jobs.create(
+        name="repairable", tasks=[step("first", out2), step("second", out2, depends=("first",), fail_times=1)]
+    ).job_id
     failed = wait_for(w, w.jobs.run_now(job2).run_id)
     assert failed.state.result_state == jobs.RunResultState.FAILED
     assert failed.status.termination_details.code == jobs.TerminationCodeCode.RUN_EXECUTION_ERROR
@@ -118,7 +123,10 @@ def test_retries_then_success_and_repair(w: WorkspaceClient, tmp_path: Path) -> 
     assert repaired.state.result_state == jobs.RunResultState.SUCCESS
     assert out2.read_text().splitlines() == ["first ", "second "]  # first was not rerun
     history = w.jobs.get_run(failed.run_id, include_history=True).repair_history
-    assert [h.type for h in history] == [jobs.RepairHistoryItemType.ORIGINAL, jobs.RepairHistoryItemType.REPAIR]
+    assert [h.type for h in history] == [
+        jobs.RepairHistoryItemType.ORIGINAL,
+        jobs.RepairHistoryItemType.REPAIR,
+    ]
 
 
 def test_timeout_and_cancel(w: WorkspaceClient, tmp_path: Path) -> None:
@@ -141,7 +149,9 @@ def test_timeout_and_cancel(w: WorkspaceClient, tmp_path: Path) -> None:
 
 def test_max_concurrent_runs_skips_or_queues(w: WorkspaceClient, tmp_path: Path) -> None:
     out = tmp_path / "out.txt"
-    job_id = w.jobs.create(name="one-at-a-time", tasks=[step("s", out, sleep=1)], max_concurrent_runs=1).job_id
+    job_id = w.jobs.create(
+        name="one-at-a-time", tasks=[step("s", out, sleep=1)], max_concurrent_runs=1
+    ).job_id
     first = w.jobs.run_now(job_id).run_id
     second = w.jobs.run_now(job_id).run_id
     skipped = wait_for(w, second)
@@ -205,10 +215,17 @@ def test_pipeline_task_runs_an_update_for_the_group(settings: Settings, db: Data
             configuration={"lakeforge.group": "sales"},
             libraries=[pipelines.PipelineLibrary(notebook=pipelines.NotebookLibrary(path="/Shared/p"))],
         ).pipeline_id
-        bad = w.pipelines.create(name="lakeforge-broken", configuration={"lakeforge.group": "broken"}).pipeline_id
+        bad = w.pipelines.create(
+            name="lakeforge-broken", configuration={"lakeforge.group": "broken"}
+        ).pipeline_id
         job_id = w.jobs.create(
             name="with-pipeline",
-            tasks=[jobs.Task(task_key="silver_gold", pipeline_task=jobs.PipelineTask(pipeline_id=good, full_refresh=True))],
+            tasks=[
+                jobs.Task(
+                    task_key="silver_gold",
+                    pipeline_task=jobs.PipelineTask(pipeline_id=good, full_refresh=True),
+                )
+            ],
         ).job_id
         run = wait_for(w, w.jobs.run_now(job_id).run_id)
         assert run.state.result_state == jobs.RunResultState.SUCCESS, run.state.state_message
