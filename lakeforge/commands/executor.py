@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import secrets
 import time
@@ -22,13 +23,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
-import psycopg
 from psycopg.types.json import Jsonb
 from pydantic import ValidationError
 
 from lakeforge.commands import access, handlers, state
 from lakeforge.commands.access import PermissionDenied, Principal
-from lakeforge.commands.envelope import Actor, CommandResult, FieldError, RejectReason
+from lakeforge.commands.envelope import Actor, CommandResult, CommandStatus, FieldError, RejectReason
 from lakeforge.commands.intents import Intent, IntentBase, field_errors, parse_intent
 from lakeforge.commands.plans import PlanLine, canonical_hash, diff
 from lakeforge.commands.secrets import redact, redact_text
@@ -172,25 +172,27 @@ def _run(
     needs_confirmation = not intent.read_only and (dry_run or intent.destructive)
     intent_hash = canonical_hash(raw)
     if needs_confirmation and (dry_run or confirm_token is None):
-        with db.connection() as conn:
+        with db.connection() as conn, conn.transaction():
+            # Handlers only read; the one transaction stores the token and its audit row together.
             ctx = handlers.Context(db, conn, actor, principal, command_id)
-            with conn.transaction(force_rollback=True):
-                prepared = _prepare(ctx, intent, principal)
+            prepared = _prepare(ctx, intent, principal)
             plan = _plan(prepared)
-            token = _store_confirmation(
-                conn, actor, intent.kind, intent_hash, _plan_hash(prepared, plan), command_id
+            status: CommandStatus = "planned" if dry_run else "needs_confirmation"
+            message = (
+                f"Dry run: {len(plan)} change(s) planned; send it again with confirm_token to apply."
+                if dry_run
+                else f"{intent.kind.replace('_', ' ').capitalize()} needs confirmation: review the plan "
+                "and send it again with confirm_token."
             )
-        status = "planned" if dry_run else "needs_confirmation"
-        message = (
-            f"Dry run: {len(plan)} change(s) planned; send it again with confirm_token to apply."
-            if dry_run
-            else f"{intent.kind.replace('_', ' ').capitalize()} needs confirmation: review the plan "
-            "and send it again with confirm_token."
-        )
-        result = CommandResult(
-            status=status, command_id=command_id, plan=plan, confirm_token=token, message=message
-        )
-        _audit_separately(db, actor, command_id, raw, raw_text, result, started, idempotency_key)
+            token = CONFIRM_PREFIX + secrets.token_urlsafe(24)
+            result = CommandResult(
+                status=status, command_id=command_id, plan=plan, confirm_token=token, message=message
+            )
+            with conn.transaction():  # the token and its audit row commit together
+                _store_confirmation(conn, token, actor, intent.kind, intent_hash, _plan_hash(prepared, plan))
+                # A concurrent request with this key may have answered first; this token still works.
+                with contextlib.suppress(_Duplicate):
+                    _audit(conn, actor, command_id, raw, raw_text, result, started, idempotency_key)
         return result
 
     with db.connection() as conn:
@@ -257,24 +259,15 @@ def _write_change(conn: Connection, change: handlers.Change, command_id: UUID, a
 
 # -- confirm tokens ----------------------------------------------------------------------------
 def _store_confirmation(
-    conn: Connection, actor: Actor, kind: str, intent_hash: str, plan_hash: str, command_id: UUID
-) -> str:
-    token = CONFIRM_PREFIX + secrets.token_urlsafe(24)
-    with conn.transaction():
-        conn.execute("DELETE FROM command_confirmation WHERE expires_at < now() - interval '1 day'")
-        conn.execute(
-            "INSERT INTO command_confirmation (token_hash, actor, kind, intent_hash, plan_hash, expires_at) "
-            "VALUES (%s, %s, %s, %s, %s, %s)",
-            [
-                access.hash_token(token),
-                actor.user,
-                kind,
-                intent_hash,
-                plan_hash,
-                datetime.now(UTC) + CONFIRM_TTL,
-            ],
-        )
-    return token
+    conn: Connection, token: str, actor: Actor, kind: str, intent_hash: str, plan_hash: str
+) -> None:
+    # One round trip: sweep tokens expired for a day, then store this one.
+    conn.execute(
+        "WITH swept AS (DELETE FROM command_confirmation WHERE expires_at < now() - interval '1 day') "
+        "INSERT INTO command_confirmation (token_hash, actor, kind, intent_hash, plan_hash, expires_at) "
+        "VALUES (%s, %s, %s, %s, %s, %s)",
+        [access.hash_token(token), actor.user, kind, intent_hash, plan_hash, datetime.now(UTC) + CONFIRM_TTL],
+    )
 
 
 def _use_confirmation(
@@ -337,31 +330,31 @@ def _audit(
     intent_json = redact(raw) if isinstance(raw, dict) else {"value": redact(str(raw))}
     kind = str(intent_json.get("kind", "unknown"))[:100] if isinstance(intent_json, dict) else "unknown"
     key = idempotency_key if result.status != "rejected" else None
-    try:
-        with conn.transaction():
-            conn.execute(
-                "INSERT INTO command_audit (id, idempotency_key, actor, surface, channel, raw_text, kind, "
-                "intent, plan, "
-                "outcome, message, response, duration_ms) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, "
-                "%s, %s, %s)",
-                [
-                    command_id,
-                    key,
-                    actor.user,
-                    actor.surface,
-                    actor.channel,
-                    redact_text(raw_text) if raw_text else None,
-                    kind,
-                    Jsonb(intent_json),
-                    Jsonb(redact(result.plan)) if result.plan is not None else None,
-                    result.status,
-                    redact_text(result.message),
-                    Jsonb(redact(result.model_dump(mode="json"))),
-                    (time.perf_counter() - started) * 1000,
-                ],
-            )
-    except psycopg.errors.UniqueViolation:
-        raise _Duplicate() from None
+    # ON CONFLICT instead of catching the error: no savepoint round trips, and the caller's
+    # transaction stays usable when another request with the same key answered first.
+    row = conn.execute(
+        "INSERT INTO command_audit (id, idempotency_key, actor, surface, channel, raw_text, kind, intent, "
+        "plan, outcome, message, response, duration_ms) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+        "ON CONFLICT ON CONSTRAINT command_audit_idempotency_key DO NOTHING RETURNING id",
+        [
+            command_id,
+            key,
+            actor.user,
+            actor.surface,
+            actor.channel,
+            redact_text(raw_text) if raw_text else None,
+            kind,
+            Jsonb(intent_json),
+            Jsonb(redact(result.plan)) if result.plan is not None else None,
+            result.status,
+            redact_text(result.message),
+            Jsonb(redact(result.model_dump(mode="json"))),
+            (time.perf_counter() - started) * 1000,
+        ],
+    ).fetchone()
+    if row is None:
+        raise _Duplicate()
 
 
 def _audit_separately(

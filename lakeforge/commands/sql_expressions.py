@@ -13,6 +13,7 @@ LakeForgeError: expression: function reflect is not allowed ...
 
 from __future__ import annotations
 
+import functools
 import threading
 from typing import Literal
 
@@ -244,6 +245,14 @@ def check_expression(
     ``kind="scalar"`` also accepts a trailing alias (``cast(x as int) AS x``) for select lists.
     When ``columns`` is given, every column the expression reads must be one of them.
     """
+    # Pure and called on every command that carries SQL: accepted answers are cached.
+    return _check_expression_cached(text, kind, frozenset(columns) if columns is not None else None, field)
+
+
+@functools.lru_cache(maxsize=4096)
+def _check_expression_cached(
+    text: str, kind: ExpressionKind, columns: frozenset[str] | None, field: str
+) -> str:
     tree = _parse_one(text, field)
     if isinstance(tree, exp.Alias):
         if kind != "scalar":
@@ -274,6 +283,7 @@ def check_expression(
     return _check_duckdb(tree, field)
 
 
+@functools.lru_cache(maxsize=1024)
 def check_query(text: str, *, field: str = "sql") -> str:
     """Accept one read-only Spark SQL query (a gold definition); returns its DuckDB spelling."""
     tree = _parse_one(text, field)

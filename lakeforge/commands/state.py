@@ -35,25 +35,24 @@ def _one(conn: Connection, query: str, params: list[Any]) -> dict[str, Any] | No
 
 
 def load_source(conn: Connection, name: str, *, lock: bool = False) -> Snapshot | None:
+    # One round trip: the source, its three zone configs and its rules.
     row = _one(
         conn,
-        "SELECT s.*, g.name AS group_name, sy.name AS system_name FROM source s "
-        "JOIN source_group g ON g.id = s.source_group_id "
-        "LEFT JOIN source_system sy ON sy.id = s.source_system_id WHERE s.name = %s"
+        "SELECT s.*, g.name AS group_name, sy.name AS system_name, "
+        "to_jsonb(r) AS raw, to_jsonb(b) AS bronze, to_jsonb(v) AS silver, "
+        "(SELECT coalesce(jsonb_agg(jsonb_build_object('name', d.name, 'expression', d.expression, "
+        "'action', d.action, 'description', d.description, 'enabled', d.enabled) ORDER BY d.name), '[]') "
+        "FROM dq_rule d WHERE d.source_id = s.id) AS rules "
+        "FROM source s JOIN source_group g ON g.id = s.source_group_id "
+        "LEFT JOIN source_system sy ON sy.id = s.source_system_id "
+        "LEFT JOIN raw_config r ON r.source_id = s.id LEFT JOIN bronze_config b ON b.source_id = s.id "
+        "LEFT JOIN silver_config v ON v.source_id = s.id WHERE s.name = %s"
         + (" FOR UPDATE OF s" if lock else ""),
         [name],
     )
     if row is None:
         return None
-    sid = row["id"]
-    raw = _one(conn, "SELECT * FROM raw_config WHERE source_id = %s", [sid]) or {}
-    bronze = _one(conn, "SELECT * FROM bronze_config WHERE source_id = %s", [sid]) or {}
-    silver = _one(conn, "SELECT * FROM silver_config WHERE source_id = %s", [sid]) or {}
-    rules = conn.execute(
-        "SELECT name, expression, action, description, enabled FROM dq_rule WHERE source_id = %s ORDER BY "
-        "name",
-        [sid],
-    ).fetchall()
+    raw, bronze, silver = row["raw"] or {}, row["bronze"] or {}, row["silver"] or {}
     return {
         "name": row["name"],
         "group": row["group_name"],
@@ -86,30 +85,29 @@ def load_source(conn: Connection, name: str, *, lock: bool = False) -> Snapshot 
             "where": silver.get("where_clause"),
             "options": silver.get("options") or {},
         },
-        "dq_rules": [dict(rule) for rule in rules],
+        "dq_rules": list(row["rules"]),
         "revision": row["revision"],
     }
 
 
 def load_group(conn: Connection, name: str, *, lock: bool = False) -> Snapshot | None:
+    # One round trip: the group, its schedule and its gold definitions.
     row = _one(
         conn,
-        "SELECT g.*, p.name AS profile_name, c.name AS channel_name FROM source_group g "
-        "JOIN compute_profile p ON p.id = g.compute_profile_id "
+        "SELECT g.*, p.name AS profile_name, c.name AS channel_name, "
+        "(SELECT jsonb_build_object('quartz_cron', sc.quartz_cron, 'timezone', sc.timezone, 'paused', "
+        "sc.paused) "
+        "FROM schedule sc WHERE sc.source_group_id = g.id) AS schedule_json, "
+        "(SELECT coalesce(jsonb_agg(jsonb_build_object('name', gc.name, 'sql', gc.sql, 'target_table', "
+        "gc.target_table, 'description', gc.description) ORDER BY gc.name), '[]') "
+        "FROM gold_config gc WHERE gc.source_group_id = g.id) AS gold_json "
+        "FROM source_group g JOIN compute_profile p ON p.id = g.compute_profile_id "
         "LEFT JOIN notification_channel c ON c.id = g.notification_channel_id WHERE g.name = %s"
         + (" FOR UPDATE OF g" if lock else ""),
         [name],
     )
     if row is None:
         return None
-    schedule = _one(
-        conn, "SELECT quartz_cron, timezone, paused FROM schedule WHERE source_group_id = %s", [row["id"]]
-    )
-    gold = conn.execute(
-        "SELECT name, sql, target_table, description FROM gold_config WHERE source_group_id = %s ORDER BY "
-        "name",
-        [row["id"]],
-    ).fetchall()
     return {
         "name": row["name"],
         "description": row["description"],
@@ -120,9 +118,9 @@ def load_group(conn: Connection, name: str, *, lock: bool = False) -> Snapshot |
         "max_concurrent_runs": row["max_concurrent_runs"],
         "timeout_seconds": row["timeout_seconds"],
         "max_retries": row["max_retries"],
-        "schedule": dict(schedule) if schedule else None,
+        "schedule": row["schedule_json"],
         "channel": row["channel_name"],
-        "gold": [dict(item) for item in gold],
+        "gold": list(row["gold_json"]),
         "revision": row["revision"],
     }
 
@@ -211,9 +209,9 @@ def write(
     conn: Connection, entity: str, before: Snapshot | None, after: Snapshot | None, revision: int
 ) -> None:
     """Make the stored entity equal ``after`` (None deletes), checking it still equals ``before``."""
+    # No savepoint: any database error aborts the whole command, and the caller rolls back.
     try:
-        with conn.transaction():
-            _WRITERS[entity](conn, before, after, revision)
+        _WRITERS[entity](conn, before, after, revision)
     except psycopg.errors.UniqueViolation as error:
         if before is None:
             raise Conflict(
@@ -461,25 +459,23 @@ def record_revision(
     command_id: Any,
     actor: str,
 ) -> None:
-    try:
-        with conn.transaction():
-            conn.execute(
-                "INSERT INTO metadata_revision (entity_type, entity_key, revision, before, after, "
-                "command_id, actor) "
-                "VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                [
-                    entity,
-                    key,
-                    revision,
-                    Jsonb(before) if before is not None else None,
-                    Jsonb(after) if after is not None else None,
-                    command_id,
-                    actor,
-                ],
-            )
-    except psycopg.errors.UniqueViolation:
+    row = conn.execute(
+        "INSERT INTO metadata_revision (entity_type, entity_key, revision, before, after, command_id, actor) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT ON CONSTRAINT metadata_revision_key DO NOTHING "
+        "RETURNING id",
+        [
+            entity,
+            key,
+            revision,
+            Jsonb(before) if before is not None else None,
+            Jsonb(after) if after is not None else None,
+            command_id,
+            actor,
+        ],
+    ).fetchone()
+    if row is None:
         raise Conflict(
             f"{entity} {key!r} was changed by another command at the same time",
             field="expected_revision",
             fix="Read it again and resend your change.",
-        ) from None
+        )

@@ -16,6 +16,7 @@ skipped, and a time that happens twice (fall back) fires once, at its first occu
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -148,6 +149,7 @@ def _zone(timezone: str) -> ZoneInfo:
         ) from None
 
 
+@functools.lru_cache(maxsize=1024)
 def validate(expr: str, timezone: str = "UTC") -> None:
     """Raise ``CronError`` (naming the field and a fix) unless ``expr`` is a Quartz schedule that fires."""
     _zone(timezone)
