@@ -28,6 +28,15 @@ def _location(ctx: ExtractContext) -> str:
     return location
 
 
+def _plain_strings(table: pa.Table) -> pa.Table:
+    """delta-rs hands out string views, which many Arrow kernels cannot filter yet."""
+    fields = [
+        pa.field(f.name, pa.string() if pa.types.is_string_view(f.type) else f.type, f.nullable)
+        for f in table.schema
+    ]
+    return table.cast(pa.schema(fields))
+
+
 class DeltaExtractor:
     name = "delta"
 
@@ -49,7 +58,8 @@ class DeltaExtractor:
                     raw_format="parquet", watermark=WatermarkUpdate(str(version), "delta_version")
                 )
             try:
-                changes = table.load_cdf(starting_version=start, ending_version=version).read_all()
+                reader = table.load_cdf(starting_version=start, ending_version=version)
+                changes = _plain_strings(pa.RecordBatchReader.from_stream(reader).read_all())
             except DeltaError as error:
                 raise LakeForgeError(
                     f"cannot read the change data feed ({error})",
@@ -57,7 +67,7 @@ class DeltaExtractor:
                     fix="Enable delta.enableChangeDataFeed on the table, or use load_mode full.",
                 ) from None
             keep = pc.is_in(changes["_change_type"], value_set=pa.array(["insert", "update_postimage"]))
-            data = pa.Table.from_batches(changes.to_batches()).filter(keep)
+            data = changes.filter(keep)
             batches = data.to_batches()
             landed = [ctx.land_batches("part-0000.parquet", batches, data.schema)]
         else:

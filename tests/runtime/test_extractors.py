@@ -1,0 +1,153 @@
+"""JDBC (a real Postgres table), REST (a local HTTP server with pages) and Delta sources, end to end
+into Bronze, incremental by watermark, cursor or version, with state saved only on success."""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+import psycopg
+import pyarrow as pa
+import pytest
+from deltalake import write_deltalake
+
+from lakeforge.metadata.repository import WATERMARKS, Repository
+from lakeforge.runtime.runner import run_batch
+from tests.runtime.helpers import make_source, rows
+
+
+@pytest.fixture
+def source_db(pg_admin_url: str, monkeypatch) -> Iterator[dict]:
+    """A separate real Postgres database acting as the source system, its password a secret ref."""
+    name = f"src_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    info = psycopg.conninfo.conninfo_to_dict(pg_admin_url)
+    url = psycopg.conninfo.make_conninfo(pg_admin_url, dbname=name)
+    monkeypatch.setenv("LF_SECRET_SRC__PASSWORD", info.get("password") or "")
+    connection = {"host": info.get("host"), "port": info.get("port") or 5432, "database": name,
+                  "user": info.get("user") or "postgres", "password": "{{secrets/src/password}}"}
+    yield {"url": url, "connection": connection}
+    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORMAT)".replace("FORMAT", "FORCE"))
+
+
+def test_jdbc_incremental_by_watermark(settings, db, source_db) -> None:
+    with psycopg.connect(source_db["url"], autocommit=True) as conn:
+        conn.execute("CREATE SCHEMA shop; CREATE TABLE shop.orders (id int, note text, updated_at timestamptz)")
+        conn.execute("INSERT INTO shop.orders VALUES (1, 'a', '2026-01-01'), (2, 'b, with comma', '2026-01-02')")
+    make_source(db, "orders", format="jdbc", location="shop.orders", load_mode="incremental",
+                watermark_column="updated_at", connection=source_db["connection"])
+
+    first = run_batch(settings, db, "sales", zones=["raw", "bronze"])
+    with psycopg.connect(source_db["url"], autocommit=True) as conn:
+        conn.execute("INSERT INTO shop.orders VALUES (3, 'c', '2026-01-03')")
+    second = run_batch(settings, db, "sales", zones=["raw", "bronze"])
+
+    assert first.status == second.status == "succeeded", (first.error, second.error)
+    assert rows(settings, "main.sales.orders_bronze", ["_batch_id", "id", "note"]) == [
+        (first.batch_id, "1", "a"), (first.batch_id, "2", "b, with comma"), (second.batch_id, "3", "c")]
+    with db.connection() as conn:
+        state = Repository(conn, WATERMARKS).list()[0]
+    assert state.high_value.startswith("2026-01-03") and state.batch_id == second.batch_id
+
+
+def test_jdbc_missing_table_is_a_clear_error_and_keeps_the_watermark(settings, db, source_db) -> None:
+    make_source(db, "ghost", format="jdbc", location="shop.ghost", load_mode="incremental",
+                watermark_column="updated_at", connection=source_db["connection"])
+
+    run = run_batch(settings, db, "sales", zones=["raw", "bronze"])
+
+    assert run.status == "failed"
+    assert "table shop.ghost does not exist" in (run.error or "")
+    assert "password" not in (run.error or "").lower()
+    with db.connection() as conn:
+        assert Repository(conn, WATERMARKS).list() == []
+
+
+class _Api(BaseHTTPRequestHandler):
+    records = [{"id": i, "updated": f"2026-01-{i:02d}"} for i in range(1, 6)]
+    fail_page: int | None = None
+    seen: list[dict] = []
+
+    def do_GET(self) -> None:  # noqa: N802
+        query = {k: v[0] for k, v in parse_qs(urlparse(self.path).query).items()}
+        type(self).seen.append(query)
+        since = query.get("since")
+        data = [r for r in self.records if since is None or r["updated"] > since]
+        page = int(query.get("cursor", "0"))
+        if self.fail_page is not None and page == self.fail_page:
+            self.send_response(503)
+            self.end_headers()
+            return
+        chunk = data[page * 2 : page * 2 + 2]
+        body = {"data": chunk, "next": str(page + 1) if page * 2 + 2 < len(data) else None}
+        payload = json.dumps(body).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture
+def api() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Api)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    _Api.fail_page = None
+    _Api.seen = []
+    yield f"http://127.0.0.1:{server.server_address[1]}/orders"
+    server.shutdown()
+    server.server_close()
+
+
+def test_rest_pages_and_incremental_cursor(settings, db, api) -> None:
+    make_source(db, "api_orders", format="rest", location=api, load_mode="incremental", watermark_column="updated")
+
+    first = run_batch(settings, db, "sales", zones=["raw", "bronze"])
+    _Api.records = [*_Api.records, {"id": 6, "updated": "2026-01-06"}]
+    second = run_batch(settings, db, "sales", zones=["raw", "bronze"])
+
+    assert first.status == second.status == "succeeded", (first.error, second.error)
+    assert rows(settings, "main.sales.api_orders_bronze", ["_batch_id", "id"]) == [
+        *[(first.batch_id, i) for i in range(1, 6)], (second.batch_id, 6)]
+    assert {"since": "2026-01-05"} in _Api.seen
+
+
+def test_rest_failure_mid_pages_writes_nothing_and_keeps_the_cursor(settings, db, api) -> None:
+    _Api.records = [{"id": i, "updated": f"2026-01-{i:02d}"} for i in range(1, 6)]
+    _Api.fail_page = 1
+    make_source(db, "api_orders", format="rest", location=api, load_mode="incremental", watermark_column="updated")
+
+    run = run_batch(settings, db, "sales", zones=["raw", "bronze"])
+
+    assert run.status == "failed" and "503 on page 2" in (run.error or "")
+    assert not (settings.lakehouse_path / "main" / "sales" / "api_orders_bronze").exists()
+    with db.connection() as conn:
+        assert Repository(conn, WATERMARKS).list() == []
+
+
+def test_delta_source_full_and_change_feed(settings, db, tmp_path: Path) -> None:
+    table = tmp_path / "upstream"
+    write_deltalake(table, pa.table({"id": [1, 2]}), configuration={"delta.enableChangeDataFeed": "true"})
+    make_source(db, "snap", format="delta", location=str(table))
+    make_source(db, "feed", format="delta", location=str(table), load_mode="incremental", watermark_column="version")
+
+    first = run_batch(settings, db, "sales", zones=["raw", "bronze"])
+    write_deltalake(table, pa.table({"id": [3]}), mode="append")
+    second = run_batch(settings, db, "sales", zones=["raw", "bronze"])
+
+    assert first.status == second.status == "succeeded", (first.error, second.error)
+    assert [r[1] for r in rows(settings, "main.sales.feed_bronze", ["_batch_id", "id"])] == [1, 2, 3]
+    assert rows(settings, "main.sales.feed_bronze", ["_batch_id", "id"])[-1] == (second.batch_id, 3)
+    snap = rows(settings, "main.sales.snap_bronze", ["_batch_id", "id"])
+    assert [i for b, i in snap if b == second.batch_id] == [1, 2, 3]
