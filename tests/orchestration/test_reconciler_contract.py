@@ -410,3 +410,53 @@ def test_sync_jobs_notebook_runs_the_reconciler(db, client, local, database_url,
         run_notebook(PROJECT_ROOT / "notebooks" / "sync_jobs.py", {"workspace_notebook_dir": NOTEBOOK_DIR})
     )
     assert again["api_writes"] == 0
+
+
+def test_a_sync_that_fails_midway_resumes_cleanly(db, local, client, sync_settings):
+    add_group(db, "sales", ["orders"])
+    from databricks.sdk.core import Config
+
+    impatient = WorkspaceClient(
+        config=Config(host=local.base_url, token=local.token, auth_type="pat", retry_timeout_seconds=1)
+    )
+    local.faults.queue("unavailable", path="/api/2.2/jobs/create", count=10_000)
+    broken = reconciler.apply(db, impatient, settings=sync_settings).to_json()
+    local.faults.clear()
+    assert broken["created"] == ["pipeline:group.sales"]
+    assert {e["resource"] for e in broken["errors"]} == {"job:group.sales", "job:system.sync_jobs"}
+    with db.connection() as conn:
+        keys = [(r.resource_type, r.lakeforge_key) for r in Repository(conn, MANAGED_RESOURCES).list()]
+    assert keys == [("pipeline", "group.sales")]
+    resumed = sync(db, client, sync_settings)
+    assert sorted(resumed["created"]) == ["job:group.sales", "job:system.sync_jobs"]
+    assert resumed["unchanged"] == ["pipeline:group.sales"]
+    assert managed_job_keys(client) == Counter({"group.sales": 1, "system.sync_jobs": 1})
+    assert len(list(client.pipelines.list_pipelines())) == 1
+
+
+def test_deep_plan_finds_a_pipeline_edited_by_hand(db, client, sync_settings):
+    add_group(db, "sales", ["orders"])
+    sync(db, client, sync_settings)
+    pipeline = next(iter(client.pipelines.list_pipelines()))
+    spec = client.pipelines.get(pipeline.pipeline_id).spec
+    assert spec is not None
+    client.pipelines.update(
+        pipeline.pipeline_id,
+        name=spec.name,
+        libraries=spec.libraries,
+        catalog=spec.catalog,
+        schema=spec.schema,
+        configuration={**(spec.configuration or {}), "lakeforge.group": "someone_else"},
+        tags=spec.tags,
+        clusters=spec.clusters,
+        development=spec.development,
+        edition=spec.edition,
+        channel=spec.channel,
+    )
+    shallow = reconciler.plan(db, client, settings=sync_settings).to_json()
+    assert shallow["update"] == []
+    deep = reconciler.plan(db, client, settings=sync_settings, deep=True).to_json()
+    assert deep["update"] == ["pipeline:group.sales"] and deep["drift"] == ["pipeline:group.sales"]
+    repaired = sync(db, client, sync_settings, deep=True)
+    assert repaired["updated"] == ["pipeline:group.sales"]
+    assert client.pipelines.get(pipeline.pipeline_id).spec.configuration["lakeforge.group"] == "sales"  # type: ignore[union-attr,index]
