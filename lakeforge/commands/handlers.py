@@ -685,7 +685,17 @@ def rerun_batch(ctx: Context, intent: it.RerunBatch) -> Prepared:
 
 def sync_jobs(ctx: Context, intent: it.SyncJobs) -> Prepared:
     def effect(c: Context) -> dict[str, Any]:
-        return {"mode": intent.mode, "sync": launch.to_jsonable(launch.sync(c.db, intent.mode))}
+        try:
+            outcome = launch.sync(c.db, intent.mode)
+        except LakeForgeError:
+            raise
+        except Exception as error:  # the workspace is down or refuses: say so, do not crash the caller
+            raise LakeForgeError(
+                f"the sync did not finish ({type(error).__name__}: {error})",
+                field="kind",
+                fix="Check the workspace connection (LAKEFORGE_DATABRICKS_HOST) and sync again.",
+            ) from None
+        return {"mode": intent.mode, "sync": launch.to_jsonable(outcome)}
 
     return Prepared(
         extra_plan=[touches("workspace", "all", f"{intent.mode} the job and pipeline sync")],

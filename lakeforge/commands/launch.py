@@ -116,17 +116,14 @@ def default_syncer(db: Database, mode: str) -> Any:
             field="lakeforge.orchestration.reconciler",
             fix="Install LakeForge with orchestration, or set a syncer with launch.set_syncer.",
         ) from None
-    settings = _current_settings()
-    if not settings.databricks_host:
-        raise ConfigurationError(
-            "no Databricks workspace is configured",
-            field="LAKEFORGE_DATABRICKS_HOST",
-            fix="Set it (or start the local workspace with lakeforge up) and sync again.",
-        )
-    from databricks.sdk import WorkspaceClient
+    from lakeforge.orchestration.client import workspace_client
 
-    client = WorkspaceClient(host=settings.databricks_host)
-    return reconciler.plan(db, client) if mode == "plan" else reconciler.apply(db, client)
+    settings = _current_settings()
+    # The configured Databricks host, the SDK's own environment, or the local workspace.
+    client = workspace_client(settings)
+    if mode == "plan":
+        return reconciler.plan(db, client, settings=settings)
+    return reconciler.apply(db, client, settings=settings)
 
 
 def sync(db: Database, mode: str) -> Any:

@@ -1,0 +1,65 @@
+"""Intent models on their own: examples parse, the schema is published, errors name fields."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from pydantic import ValidationError
+
+from lakeforge.commands.intents import INTENTS_BY_KIND, field_errors, intent_json_schema, parse_intent
+
+
+@pytest.mark.parametrize("kind", sorted(INTENTS_BY_KIND))
+def test_every_example_parses_as_its_kind(kind):
+    intent = parse_intent(INTENTS_BY_KIND[kind].example)
+    assert intent.kind == kind
+    assert parse_intent(json.dumps(intent.model_dump(mode="json"))) == intent
+
+
+def test_json_schema_is_a_discriminated_union_over_every_kind():
+    schema = intent_json_schema()
+    assert set(schema["discriminator"]["mapping"]) == set(INTENTS_BY_KIND)
+    register = schema["$defs"]["RegisterSource"]
+    assert register["additionalProperties"] is False
+    assert register["properties"]["name"]["pattern"] == "^[a-z][a-z0-9_]{0,62}$"
+
+
+def _errors(data):
+    with pytest.raises(ValidationError) as caught:
+        parse_intent(data)
+    return field_errors(caught.value)
+
+
+def test_nested_errors_name_the_nested_field_and_the_fix():
+    errors = _errors(
+        {"kind": "register_source", "name": "s", "group": "g", "format": "csv", "location": "/x",
+         "dq_rules": [{"name": "r", "expression": "java_method('a', 'b') = 1"}]}
+    )  # fmt: skip
+    assert errors[0].field == "intent.dq_rules.0.expression"
+    assert "java_method" in errors[0].message and errors[0].fix
+    errors = _errors({"kind": "set_schedule", "group": "g", "quartz_cron": "0 2 * * *"})
+    assert errors[0].field == "intent.quartz_cron" and "try '0 0 2 * * ?'" in errors[0].message
+    errors = _errors({"kind": "nuke"})
+    assert errors[0].field == "intent" and "register_source" in errors[0].fix
+
+
+def test_credentials_must_be_secret_references():
+    ok = {"kind": "upsert_system", "name": "crm", "connection": {"password": "{{secrets/crm/pw}}"}}
+    assert parse_intent(ok)
+    errors = _errors({**ok, "connection": {"api_key": "abc123"}})
+    assert errors[0].field == "intent.connection.api_key" and "secrets/scope/key" in errors[0].message
+    errors = _errors(
+        {"kind": "register_source", "name": "s", "group": "g", "format": "rest",
+         "location": "https://bob:hunter2@api.example.com/v1/orders"}
+    )  # fmt: skip
+    assert errors[0].field == "intent.location" and "password" in errors[0].message
+
+
+def test_update_intents_keep_only_the_fields_that_were_sent():
+    intent = parse_intent(
+        {"kind": "update_source", "name": "s", "silver": {"dedupe": False}, "description": None}
+    )
+    assert intent.changes() == {"silver": {"dedupe": False}, "description": None}
+    with pytest.raises(ValidationError, match="nothing to change"):
+        parse_intent({"kind": "update_source", "name": "s"})
