@@ -221,7 +221,8 @@ def compile_group_job(snapshot: GroupSnapshot, options: CompileOptions) -> Desir
     tasks: list[jobs.Task] = []
     bronze_keys: list[str] = []
     for source in sorted((s for s in snapshot.sources if s.enabled), key=lambda s: s.name):
-        params = {"group": group.name, "source": source.name}
+        # job_run_id ties every task of one run to one LakeForge batch in the run log.
+        params = {"group": group.name, "source": source.name, "job_run_id": "{{job.run_id}}"}
         if group.engine != "auto":
             params["engine"] = group.engine
         raw_key, bronze_key = f"{source.name}__source_to_raw", f"{source.name}__raw_to_bronze"

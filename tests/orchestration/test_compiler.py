@@ -70,6 +70,7 @@ def test_one_job_and_one_pipeline_per_group_plus_the_sync_job():
     assert tasks["orders__source_to_raw"]["notebook_task"]["base_parameters"] == {
         "group": "sales",
         "source": "orders",
+        "job_run_id": "{{job.run_id}}",
     }
     assert tasks["orders__source_to_raw"]["libraries"] == [{"whl": "/Volumes/main/lf/whl/lakeforge.whl"}]
     assert {d["task_key"] for d in tasks["pipeline"]["depends_on"]} == {
