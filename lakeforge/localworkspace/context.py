@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.parser import BytesParser
@@ -16,6 +17,8 @@ from starlette.responses import Response
 from lakeforge.localworkspace.executor import Executor
 from lakeforge.localworkspace.http import ApiError, error_response, json_body
 from lakeforge.localworkspace.store import WorkspaceStore
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -53,6 +56,9 @@ def endpoint(handler: Handler) -> Callable[[Request], Any]:
             return await run_in_threadpool(handler, request, body)
         except ApiError as error:
             return error_response(error)
+        except Exception as error:  # answer like Databricks would, and keep the details in the log
+            log.exception("local workspace: %s %s failed", request.method, request.url.path)
+            return error_response(ApiError(500, "INTERNAL_ERROR", f"Internal error: {type(error).__name__}"))
 
     return route
 

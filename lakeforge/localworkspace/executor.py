@@ -526,7 +526,9 @@ class Executor:
             notebook = task["notebook_task"]
             path = self.resolve_notebook(notebook["notebook_path"])
             params = self.task_parameters(run, task, task_run_id)
-            return self.runners.notebook_runner()(str(path), params, self._engine(None))
+            # A task's own `engine` widget wins; otherwise the configured engine (None: auto).
+            engine = None if "engine" in params else self._engine(None)
+            return self.runners.notebook_runner()(str(path), params, engine)
         if "pipeline_task" in task:
             pipeline_id = task["pipeline_task"]["pipeline_id"]
             overriding = run.get("overriding_parameters") or {}

@@ -34,7 +34,7 @@ from lakeforge.localworkspace import jobs_api, pipelines_api, workspace_api
 from lakeforge.localworkspace.context import Context
 from lakeforge.localworkspace.executor import Executor, TaskRunners
 from lakeforge.localworkspace.faults import FaultSwitch
-from lakeforge.localworkspace.http import GatewayMiddleware
+from lakeforge.localworkspace.http import ApiError, GatewayMiddleware, error_response
 from lakeforge.localworkspace.scheduler import Scheduler
 from lakeforge.localworkspace.store import WorkspaceStore
 from lakeforge.metadata.db import Database
@@ -149,6 +149,7 @@ class LocalWorkspace:
                 *workspace_api.routes,
             ],
             middleware=[Middleware(GatewayMiddleware, token=self.token, faults=self.faults)],
+            exception_handlers={404: _no_endpoint, 405: _no_endpoint},
         )
         app.state.ctx = Context(
             store=self.store,
@@ -167,6 +168,12 @@ class LocalWorkspace:
                 "the metadata store has no lakeforge_workspace schema",
                 fix="Run `lakeforge db migrate` first.",
             )
+
+
+async def _no_endpoint(request: Request, exc: Exception) -> JSONResponse:
+    return error_response(
+        ApiError(404, "ENDPOINT_NOT_FOUND", f"No API found for '{request.method} {request.url.path}'")
+    )
 
 
 def workspace_client(base_url: str, token: str, **config: Any) -> WorkspaceClient:

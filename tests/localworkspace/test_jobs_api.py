@@ -154,3 +154,9 @@ def test_missing_run_maps_to_resource_does_not_exist(w: WorkspaceClient) -> None
         w.jobs.get_run(123)
     with pytest.raises(NotFound):
         w.pipelines.get("no-such-pipeline")
+
+
+def test_unknown_endpoint_answers_in_databricks_shape(w: WorkspaceClient) -> None:
+    with pytest.raises(NotFound, match=r"No API found for 'GET /api/2\.0/clusters/list'") as caught:
+        w.api_client.do("GET", "/api/2.0/clusters/list")
+    assert caught.value.error_code == "ENDPOINT_NOT_FOUND"
