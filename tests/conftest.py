@@ -10,6 +10,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -82,3 +83,23 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 def db(settings: Settings) -> Iterator[Database]:
     with open_database(settings) as database:
         yield database
+
+
+@pytest.fixture(scope="session")
+def spark_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """ONE warm local Spark session with Delta Lake, shared by every Spark test (starting one is slow).
+
+    Tests that use it are marked ``spark`` automatically (``-m "not spark"`` skips them).
+    """
+    pytest.importorskip("pyspark")
+    from lakeforge.runtime.spark.session import get_or_create_session
+
+    spark = get_or_create_session(load_settings(state_dir=tmp_path_factory.mktemp("spark-state")))
+    yield spark
+    spark.stop()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "spark_session" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.spark)

@@ -105,6 +105,11 @@ def get_or_create_session(settings: Settings) -> SparkSession:
             .config("spark.sql.shuffle.partitions", "2")
             .config("spark.default.parallelism", "2")
             .config("spark.sql.session.timeZone", "UTC")
+            # Lenient casts and arithmetic (NULL, not an error), as the embedded engine runs them.
+            .config("spark.sql.ansi.enabled", "false")
+            # Parse every CSV field even when a query needs none (a count): otherwise a malformed
+            # row passes FAILFAST unseen, where the embedded engine rejects it.
+            .config("spark.sql.csv.parser.columnPruning.enabled", "false")
             .config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
             .config("spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog")
             .config("spark.sql.warehouse.dir", str(scratch / "warehouse"))
