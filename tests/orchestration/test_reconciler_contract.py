@@ -353,41 +353,53 @@ def test_two_syncs_do_not_interleave(db, client, sync_settings):
     assert managed_job_keys(client) == Counter({"group.sales": 1, "system.sync_jobs": 1})
 
 
-def test_cli_sync_apply_and_plan_json(db, client, local, sync_settings, database_url, tmp_path):
+def test_cli_sync_apply_and_plan_json(db, client, local, sync_settings, database_url, tmp_path, monkeypatch):
     import json
-    import os
-    import subprocess
-    import sys
+
+    from typer.testing import CliRunner
+
+    from lakeforge.cli import app
+    from lakeforge.settings import get_settings
 
     add_group(db, "sales", ["orders"])
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("LAKEFORGE_", "DATABRICKS_"))},
-        "LAKEFORGE_DATABASE_URL": database_url,
-        "LAKEFORGE_STATE_DIR": str(tmp_path / "cli-state"),
-        "LAKEFORGE_WORKSPACE_NOTEBOOK_DIR": NOTEBOOK_DIR,
-        "DATABRICKS_TOKEN": local.token,
-    }
-    from pathlib import Path
+    monkeypatch.setenv("LAKEFORGE_DATABASE_URL", database_url)
+    monkeypatch.setenv("LAKEFORGE_STATE_DIR", str(tmp_path / "cli-state"))
+    monkeypatch.setenv("LAKEFORGE_WORKSPACE_NOTEBOOK_DIR", NOTEBOOK_DIR)
+    monkeypatch.setenv("DATABRICKS_TOKEN", local.token)
+    get_settings.cache_clear()
+    runner = CliRunner()
 
-    command = [str(Path(sys.executable).parent / "lakeforge"), "sync"]
-
-    def run(*args: str) -> dict:
-        done = subprocess.run(
-            [*command, *args, "--json", "--host", local.base_url],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert done.returncode == 0, done.stderr
+    def run(*args: str, code: int = 0) -> dict:
+        done = runner.invoke(app, ["sync", *args, "--json", "--host", local.base_url])
+        assert done.exit_code == code, done.output
         return json.loads(done.stdout)
 
-    planned = run("plan")
-    assert sorted(planned["create"]) == ["job:group.sales", "job:system.sync_jobs", "pipeline:group.sales"]
-    applied = run("apply")
-    assert set(applied) >= {"created", "updated", "deleted", "paused", "adopted", "unchanged", "api_writes"}
-    assert len(applied["created"]) == 3
-    assert sync(db, client, sync_settings)["api_writes"] == 0
+    try:
+        planned = run("plan")
+        assert sorted(planned["create"]) == [
+            "job:group.sales",
+            "job:system.sync_jobs",
+            "pipeline:group.sales",
+        ]
+        assert planned["api_writes"] == 0
+        applied = run("apply")
+        assert set(applied) >= {
+            "created",
+            "updated",
+            "deleted",
+            "paused",
+            "adopted",
+            "unchanged",
+            "api_writes",
+        }
+        assert len(applied["created"]) == 3
+        assert run("apply")["api_writes"] == 0
+        client.workspace.delete(f"{NOTEBOOK_DIR}/raw_to_bronze")
+        add_source(db, "sales", "refunds")
+        failed = run("apply", code=1)
+        assert "raw_to_bronze does not exist" in failed["errors"][0]["error"]
+    finally:
+        get_settings.cache_clear()
 
 
 def test_sync_jobs_notebook_runs_the_reconciler(db, client, local, database_url, tmp_path, monkeypatch):
@@ -460,3 +472,13 @@ def test_deep_plan_finds_a_pipeline_edited_by_hand(db, client, sync_settings):
     repaired = sync(db, client, sync_settings, deep=True)
     assert repaired["updated"] == ["pipeline:group.sales"]
     assert client.pipelines.get(pipeline.pipeline_id).spec.configuration["lakeforge.group"] == "sales"  # type: ignore[union-attr,index]
+
+
+def test_a_sync_waiting_too_long_for_the_lock_fails_with_one_sentence(db, client, sync_settings):
+    with db.connection() as holder:
+        holder.execute("SELECT pg_advisory_lock(%s)", [reconciler.LOCK_ID])
+        hurried = sync_settings.model_copy(update={"sync_lock_timeout_seconds": 0.3})
+        with pytest.raises(reconciler.SyncLockedError, match="another sync is running"):
+            reconciler.apply(db, client, settings=hurried)
+        holder.execute("SELECT pg_advisory_unlock(%s)", [reconciler.LOCK_ID])
+    assert managed_job_keys(client) == Counter()
