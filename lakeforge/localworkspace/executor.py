@@ -528,7 +528,7 @@ class Executor:
             params = self.task_parameters(run, task, task_run_id)
             # A task's own `engine` widget wins; otherwise the configured engine (None: auto).
             engine = None if "engine" in params else self._engine(None)
-            return self.runners.notebook_runner()(str(path), params, engine)
+            return _call(self.runners.notebook_runner(), str(path), params, engine, settings=self.settings)
         if "pipeline_task" in task:
             pipeline_id = task["pipeline_task"]["pipeline_id"]
             overriding = run.get("overriding_parameters") or {}
@@ -650,6 +650,7 @@ class Executor:
                 self.db,
                 group,
                 full_refresh=bool(update["full_refresh"]),
+                batch_id=_int_or_none((update["parameters"] or {}).get("batch_id")),
                 engine=self._engine(configuration.get("lakeforge.engine")),
                 spec=spec,
                 update_id=update_id,
@@ -660,6 +661,13 @@ class Executor:
             self.store.set_update_state(update_id, "FAILED", f"{type(error).__name__}: {error}")
         finally:
             self.store.set_pipeline_state(pipeline_id, "IDLE")
+
+
+def _int_or_none(value: Any) -> int | None:
+    try:
+        return int(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
 
 
 def _call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
