@@ -47,7 +47,10 @@ def timed(fn: object) -> float:
 def measure(label: str, make_call: object, total: int, concurrency: int = CONCURRENCY) -> list[float]:
     with ThreadPoolExecutor(concurrency) as pool:
         results = list(pool.map(lambda i: timed(lambda: make_call(i)), range(total)))  # type: ignore[operator]
-    print(f"{label:<28} c={concurrency:<3} n={total:<4} p50={statistics.median(results):7.1f} ms  p99={percentile(results, 0.99):7.1f} ms")
+    print(
+        f"{label:<28} c={concurrency:<3} n={total:<4} "
+        f"p50={statistics.median(results):7.1f} ms  p99={percentile(results, 0.99):7.1f} ms"
+    )
     return results
 
 
@@ -60,10 +63,13 @@ def bench_ack(rounds: int) -> None:
             conn.execute("CREATE DATABASE chat_bench")
         slack = SlackStandin().start()
         settings = load_settings(
-            database_url=psycopg.conninfo.make_conninfo(url, dbname="chat_bench"), state_dir=Path(tmp) / "state",
-            slack_signing_secret=SIGNING_SECRET, slack_bot_token=BOT_TOKEN, slack_api_url=slack.api_url,
+            database_url=psycopg.conninfo.make_conninfo(url, dbname="chat_bench"),
+            state_dir=Path(tmp) / "state",
+            slack_signing_secret=SIGNING_SECRET,
+            slack_bot_token=BOT_TOKEN,
+            slack_api_url=slack.api_url,
             pool_max_size=20,
-        )  # fmt: skip
+        )
         from api.app import create_app
 
         with open_database(settings) as db:
@@ -75,7 +81,9 @@ def bench_ack(rounds: int) -> None:
 
                     def slash(i: int) -> None:
                         body = slash_body(TEXTS[i % len(TEXTS)], user="U0ANA", response_url=slack.url)
-                        answer = http.post(server.url + "/slack/events", content=body, headers=signed_headers(body))
+                        answer = http.post(
+                            server.url + "/slack/events", content=body, headers=signed_headers(body)
+                        )
                         assert answer.status_code == 200, answer.text
 
                     def health(i: int) -> None:
@@ -90,8 +98,10 @@ def bench_ack(rounds: int) -> None:
                     total = CONCURRENCY * rounds
                     base = measure("baseline GET /health", health, total)
                     acks = measure("slash command ack", slash, total)
-                    print(f"ack p99 / health p99 = {percentile(acks, 0.99) / percentile(base, 0.99):.2f}x; "
-                          f"goal p99 <= 300 ms: {'met' if percentile(acks, 0.99) <= 300 else 'NOT met'}")  # fmt: skip
+                    print(
+                        f"ack p99 / health p99 = {percentile(acks, 0.99) / percentile(base, 0.99):.2f}x; "
+                        f"goal p99 <= 300 ms: {'met' if percentile(acks, 0.99) <= 300 else 'NOT met'}"
+                    )
                     time.sleep(2)  # let lazy listeners finish before shutting down
             finally:
                 server.stop()
@@ -118,8 +128,10 @@ def bench_parser(seconds: float = 2.0) -> None:
         for text in texts:
             word.findall(text.lower())
     base = time.perf_counter() - base_started
-    print(f"rule parser: {count / elapsed:,.0f} phrases/s ({elapsed / count * 1e6:.0f} µs each, "
-          f"{elapsed / base:.0f}x a bare regex tokenise)")  # fmt: skip
+    print(
+        f"rule parser: {count / elapsed:,.0f} phrases/s ({elapsed / count * 1e6:.0f} µs each, "
+        f"{elapsed / base:.0f}x a bare regex tokenise)"
+    )
 
 
 if __name__ == "__main__":

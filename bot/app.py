@@ -79,14 +79,17 @@ def build_bolt_app(settings: Settings, db: Callable[[], Database], *, client: We
     )
 
     @app.middleware
-    def once_per_request(req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]) -> BoltResponse:
+    def once_per_request(
+        req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]
+    ) -> BoltResponse:
         key = _dedupe_key(req.body)
         if key is None:
             return next()
         try:
             with service.db.connection() as conn:
                 fresh = conn.execute(
-                    "INSERT INTO lakeforge.slack_request_seen (key) VALUES (%s) ON CONFLICT DO NOTHING RETURNING key",
+                    "INSERT INTO lakeforge.slack_request_seen (key) VALUES (%s)"
+                    " ON CONFLICT DO NOTHING RETURNING key",
                     (key,),
                 ).fetchone()
         except pg_errors.Error:
@@ -99,7 +102,12 @@ def build_bolt_app(settings: Settings, db: Callable[[], Database], *, client: We
         return next()
 
     def send(respond: Respond, reply: Reply) -> None:
-        respond(text=reply.text, blocks=reply.blocks, response_type="ephemeral", replace_original=reply.replace_original)
+        respond(
+            text=reply.text,
+            blocks=reply.blocks,
+            response_type="ephemeral",
+            replace_original=reply.replace_original,
+        )
 
     # -- /lakeforge --------------------------------------------------------------------------
 
@@ -111,7 +119,10 @@ def build_bolt_app(settings: Settings, db: Callable[[], Database], *, client: We
             ack(response_type="ephemeral", text=f":x: {error.sentence()}")
             return
         if parsed.intent is not None:
-            ack(response_type="ephemeral", text=f":hourglass_flowing_sand: {blocks.describe_intent(parsed.intent)}")
+            ack(
+                response_type="ephemeral",
+                text=f":hourglass_flowing_sand: {blocks.describe_intent(parsed.intent)}",
+            )
         else:
             ack(response_type="ephemeral", text=":hourglass_flowing_sand: one moment…")
 
@@ -154,8 +165,13 @@ def build_bolt_app(settings: Settings, db: Callable[[], Database], *, client: We
         batch_id = int(body["actions"][0]["value"])
         principal = service.principal(body["user"]["id"])
         channel = (body.get("channel") or {}).get("id")
-        reply = service.propose({"kind": "rerun_batch", "batch_id": batch_id}, principal, channel,
-                                raw_text=f"rerun batch {batch_id}", slack_user=body["user"]["id"])  # fmt: skip
+        reply = service.propose(
+            {"kind": "rerun_batch", "batch_id": batch_id},
+            principal,
+            channel,
+            raw_text=f"rerun batch {batch_id}",
+            slack_user=body["user"]["id"],
+        )
         send(respond, reply)
 
     def mute_from_alert(body: dict[str, Any], respond: Respond) -> None:
@@ -181,7 +197,9 @@ def build_bolt_app(settings: Settings, db: Callable[[], Database], *, client: We
             import json
 
             channel = json.loads(view.get("private_metadata") or "{}").get("channel") or body["user"]["id"]
-            client.chat_postEphemeral(channel=channel, user=body["user"]["id"], text=reply.text, blocks=reply.blocks)
+            client.chat_postEphemeral(
+                channel=channel, user=body["user"]["id"], text=reply.text, blocks=reply.blocks
+            )
 
     for callback in ("lakeforge_register_source", "lakeforge_add_rule"):
         app.view(callback)(submit)
@@ -196,7 +214,10 @@ def mount(app: Any, settings: Settings) -> None:
     async def slack_events(request: Request) -> Response:
         if bolt is None:
             return JSONResponse(
-                {"detail": "Slack is not configured: set LAKEFORGE_SLACK_SIGNING_SECRET and LAKEFORGE_SLACK_BOT_TOKEN."},
+                {
+                    "detail": "Slack is not configured: set LAKEFORGE_SLACK_SIGNING_SECRET and "
+                    "LAKEFORGE_SLACK_BOT_TOKEN."
+                },
                 status_code=503,
             )
         body = (await request.body()).decode()

@@ -16,7 +16,11 @@ _MAX_LINES = 25
 
 # The slash grammar, one entry per verb: the intent it becomes and an example.
 GRAMMAR: list[tuple[str, str, str]] = [
-    ("register source", "register_source", "/lakeforge register source orders csv from /Volumes/main/raw/orders group sales"),
+    (
+        "register source",
+        "register_source",
+        "/lakeforge register source orders csv from /Volumes/main/raw/orders group sales",
+    ),
     ("update source", "update_source", "/lakeforge update orders location /Volumes/main/raw/orders_v2"),
     ("remove source", "remove_source", "/lakeforge remove source orders"),
     ("add rule", "add_dq_rule", "/lakeforge add rule on orders: amount > 0 drop"),
@@ -34,7 +38,7 @@ GRAMMAR: list[tuple[str, str, str]] = [
     ("restore", "restore_revision", "/lakeforge restore orders to revision 3"),
     ("subscribe", "subscribe_channel", "/lakeforge subscribe sales here"),
     ("help", "help", "/lakeforge help"),
-]  # fmt: skip
+]
 
 
 def section(text: str) -> Block:
@@ -66,7 +70,9 @@ def _is_job_line(line: dict[str, Any]) -> bool:
     return line.get("op") == "touch" or line.get("entity") in ("job", "pipeline", "databricks_job")
 
 
-def preview(intent: dict[str, Any], result: CommandResult, pending_id: str, raw_text: str | None) -> list[Block]:
+def preview(
+    intent: dict[str, Any], result: CommandResult, pending_id: str, raw_text: str | None
+) -> list[Block]:
     """The plan of a change with Confirm / Cancel (danger style when it deletes or restores)."""
     plan = result.plan or []
     metadata = [str(line.get("text") or line) for line in plan if not _is_job_line(line)]
@@ -82,13 +88,19 @@ def preview(intent: dict[str, Any], result: CommandResult, pending_id: str, raw_
     if destructive:
         confirm["confirm"] = {
             "title": {"type": "plain_text", "text": "Are you sure?"},
-            "text": {"type": "mrkdwn", "text": "This removes or replaces metadata. It can be restored from history."},
+            "text": {
+                "type": "mrkdwn",
+                "text": "This removes or replaces metadata. It can be restored from history.",
+            },
             "confirm": {"type": "plain_text", "text": "Yes, apply"},
             "deny": {"type": "plain_text", "text": "Back"},
             "style": "danger",
         }
     blocks: list[Block] = [
-        {"type": "header", "text": {"type": "plain_text", "text": "Plan: " + intent["kind"].replace("_", " ")}},
+        {
+            "type": "header",
+            "text": {"type": "plain_text", "text": "Plan: " + intent["kind"].replace("_", " ")},
+        },
         section(describe_intent(intent)),
         section("*Metadata changes*\n" + (_lines(metadata) if metadata else "_none_")),
         section("*Jobs touched*\n" + (_lines(jobs) if jobs else "_none_")),
@@ -119,7 +131,11 @@ def outcome(result: CommandResult) -> list[Block]:
     blocks = [section(f"{icon} {result.message or result.status}")]
     if result.errors:
         blocks.append(
-            section(_lines([f"`{e.field}`: {e.message}" + (f" — {e.fix}" if e.fix else "") for e in result.errors]))
+            section(
+                _lines(
+                    [f"`{e.field}`: {e.message}" + (f" — {e.fix}" if e.fix else "") for e in result.errors]
+                )
+            )
         )
     if result.result:
         blocks.extend(render_result(result.result))
@@ -145,12 +161,18 @@ def help_blocks(allowed: set[str], mapped: bool) -> list[Block]:
     """The grammar the caller may use (their role decides), one example each."""
     lines = [f"*{verb}* — `{example}`" for verb, kind, example in GRAMMAR if kind in allowed]
     blocks = [
-        section("*What you can ask LakeForge* (free text works too: _rerun last night's failed orders batch_)"),
+        section(
+            "*What you can ask LakeForge* (free text works too: _rerun last night's failed orders batch_)"
+        ),
         section("\n".join(lines)),
     ]
     if not mapped:
-        blocks.append(context("Your Slack user is not mapped to a LakeForge user, so you can only read. "
-                              "Ask an admin to set app_user.slack_user_id for you."))  # fmt: skip
+        blocks.append(
+            context(
+                "Your Slack user is not mapped to a LakeForge user, so you can only read. "
+                "Ask an admin to set app_user.slack_user_id for you."
+            )
+        )
     return blocks
 
 
@@ -161,7 +183,9 @@ def text_blocks(text: str) -> list[Block]:
 # -- modals -----------------------------------------------------------------------------------
 
 
-def _input(block_id: str, label: str, initial: Any = None, *, optional: bool = False, hint: str = "") -> Block:
+def _input(
+    block_id: str, label: str, initial: Any = None, *, optional: bool = False, hint: str = ""
+) -> Block:
     element: Block = {"type": "plain_text_input", "action_id": "value"}
     if initial:
         element["initial_value"] = str(initial)
@@ -185,7 +209,12 @@ def _select(block_id: str, label: str, options: list[str], initial: str | None) 
     }
     if initial in options:
         element["initial_option"] = {"text": {"type": "plain_text", "text": initial}, "value": initial}
-    return {"type": "input", "block_id": block_id, "label": {"type": "plain_text", "text": label}, "element": element}
+    return {
+        "type": "input",
+        "block_id": block_id,
+        "label": {"type": "plain_text", "text": label},
+        "element": element,
+    }
 
 
 def register_source_modal(partial: dict[str, Any], metadata: str) -> Block:
@@ -200,7 +229,9 @@ def register_source_modal(partial: dict[str, Any], metadata: str) -> Block:
         "blocks": [
             _input("name", "Name", partial.get("name"), hint="lower-case, e.g. orders"),
             _input("group", "Group", partial.get("group"), hint="one Databricks job per group"),
-            _select("format", "Format", ["csv", "json", "parquet", "delta", "jdbc", "rest"], partial.get("format")),
+            _select(
+                "format", "Format", ["csv", "json", "parquet", "delta", "jdbc", "rest"], partial.get("format")
+            ),
             _input("location", "Location", partial.get("location"), hint="/Volumes/..., s3://..., jdbc:..."),
             _select("load_mode", "Load mode", ["full", "incremental"], partial.get("load_mode", "full")),
             _input("watermark_column", "Watermark column", partial.get("watermark_column"), optional=True),
@@ -221,7 +252,12 @@ def add_rule_modal(partial: dict[str, Any], metadata: str) -> Block:
             _input("source", "Source", partial.get("source")),
             _input("name", "Rule name", partial.get("name"), hint="lower-case, e.g. amount_positive"),
             _input("expression", "Condition (Spark SQL)", partial.get("expression"), hint="e.g. amount > 0"),
-            _select("action", "When a row fails", ["warn", "drop", "fail", "quarantine"], partial.get("action", "warn")),
+            _select(
+                "action",
+                "When a row fails",
+                ["warn", "drop", "fail", "quarantine"],
+                partial.get("action", "warn"),
+            ),
         ],
     }
 

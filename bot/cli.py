@@ -30,7 +30,9 @@ def chat(
 
 
 def bot(
-    socket: Annotated[bool, typer.Option("--socket", help="Connect to Slack over Socket Mode (no public URL).")] = False,
+    socket: Annotated[
+        bool, typer.Option("--socket", help="Connect to Slack over Socket Mode (no public URL).")
+    ] = False,
     port: Annotated[int | None, typer.Option(help="Serve /slack/events on this port (HTTP mode).")] = None,
     alerts: Annotated[bool, typer.Option("--alerts/--no-alerts", help="Post run alerts to channels.")] = True,
 ) -> None:
@@ -56,7 +58,8 @@ def bot(
                     raise ConfigurationError(
                         "is not set, so Socket Mode cannot connect",
                         field="LAKEFORGE_SLACK_APP_TOKEN",
-                        fix="Create an app-level token with connections:write (xapp-...) in the Slack app settings.",
+                        fix="Create an app-level token with connections:write (xapp-...) "
+                        "in the Slack app settings.",
                     )
                 app = build_bolt_app(settings, lambda: db)
                 console.print("Slack: connected over Socket Mode. Ctrl-C to stop.")

@@ -24,6 +24,7 @@ from typing import Any
 from psycopg.types.json import Jsonb
 
 from bot import blocks
+from bot.blocks import Block
 from lakeforge.commands.access import PermissionDenied, Principal, principal_for_slack
 from lakeforge.commands.envelope import Actor, CommandResult, FieldError
 from lakeforge.commands.executor import execute
@@ -43,8 +44,8 @@ class Reply:
     """What to show: blocks (and a text fallback), or a modal to open instead."""
 
     text: str
-    blocks: list[blocks.Block] = field(default_factory=list)
-    modal: blocks.Block | None = None
+    blocks: list[Block] = field(default_factory=list)
+    modal: Block | None = None
     replace_original: bool = False
 
 
@@ -86,7 +87,9 @@ class ChatService:
     def parse(self, text: str, channel: str | None = None) -> ParseResult:
         return parse_text(text, db=self.db, settings=self.settings, channel=channel, known=self.known())
 
-    def handle_command(self, text: str, *, slack_user: str, channel: str | None, parsed: ParseResult | None = None) -> Reply:
+    def handle_command(
+        self, text: str, *, slack_user: str, channel: str | None, parsed: ParseResult | None = None
+    ) -> Reply:
         """A slash command or a message to the bot: an answer, a question, a modal or a plan to confirm."""
         principal = self.principal(slack_user)
         parsed = parsed or self.parse(text, channel)
@@ -97,14 +100,23 @@ class ChatService:
             if parsed.kind in MODAL_KINDS and principal.user_id is not None:
                 metadata = json.dumps({"channel": channel, "text": text[:500]})
                 return Reply(parsed.clarify or "", modal=MODAL_KINDS[parsed.kind](parsed.partial, metadata))
-            return Reply(parsed.clarify or "I did not understand that.", blocks.text_blocks(f":thinking_face: {parsed.clarify}"))
+            return Reply(
+                parsed.clarify or "I did not understand that.",
+                blocks.text_blocks(f":thinking_face: {parsed.clarify}"),
+            )
         intent = parsed.intent
         if intent["kind"] in CHAT_ONLY_KINDS:
             return self.history(intent.get("name", ""))
         return self.propose(intent, principal, channel, raw_text=text, slack_user=slack_user)
 
     def propose(
-        self, intent: dict[str, Any], principal: Principal, channel: str | None, *, raw_text: str | None, slack_user: str
+        self,
+        intent: dict[str, Any],
+        principal: Principal,
+        channel: str | None,
+        *,
+        raw_text: str | None,
+        slack_user: str,
     ) -> Reply:
         """Reads run at once; changes come back as a plan with Confirm / Cancel."""
         actor = self.actor(principal, channel)
@@ -126,15 +138,23 @@ class ChatService:
         if result.status != "planned":
             return Reply(result.message, blocks.outcome(result))
         pending = self._remember(intent, result, slack_user, channel, raw_text)
-        return Reply(f"Plan: {intent['kind']} (confirm or cancel)", blocks.preview(intent, result, pending, raw_text))
+        return Reply(
+            f"Plan: {intent['kind']} (confirm or cancel)", blocks.preview(intent, result, pending, raw_text)
+        )
 
     def _remember(
-        self, intent: dict[str, Any], result: CommandResult, slack_user: str, channel: str | None, raw_text: str | None
+        self,
+        intent: dict[str, Any],
+        result: CommandResult,
+        slack_user: str,
+        channel: str | None,
+        raw_text: str | None,
     ) -> str:
         pending = str(uuid.uuid4())
         with self.db.connection() as conn:
             conn.execute(
-                "INSERT INTO lakeforge.slack_pending_command (id, slack_user_id, channel, intent, raw_text, confirm_token)"
+                "INSERT INTO lakeforge.slack_pending_command"
+                " (id, slack_user_id, channel, intent, raw_text, confirm_token)"
                 " VALUES (%s, %s, %s, %s, %s, %s)",
                 (pending, slack_user, channel, Jsonb(intent), raw_text, result.confirm_token),
             )
@@ -149,19 +169,32 @@ class ChatService:
                 "SELECT * FROM lakeforge.slack_pending_command WHERE id = %s FOR UPDATE", (pending_id,)
             ).fetchone()
             if row is None:
-                return Reply("unknown plan", blocks.text_blocks(":x: This plan is no longer known. Type the command again."))
+                return Reply(
+                    "unknown plan",
+                    blocks.text_blocks(":x: This plan is no longer known. Type the command again."),
+                )
             if row["slack_user_id"] != slack_user:
-                return Reply("not yours", blocks.text_blocks(":lock: Only the person who asked can confirm or cancel this plan."))
+                return Reply(
+                    "not yours",
+                    blocks.text_blocks(":lock: Only the person who asked can confirm or cancel this plan."),
+                )
             if row["state"] != "pending":
-                return Reply("already decided", blocks.text_blocks(f"This plan was already {row['state']}."), replace_original=False)
+                return Reply(
+                    "already decided",
+                    blocks.text_blocks(f"This plan was already {row['state']}."),
+                    replace_original=False,
+                )
             state = "confirmed" if confirm else "cancelled"
             conn.execute(
                 "UPDATE lakeforge.slack_pending_command SET state = %s, decided_at = now() WHERE id = %s",
                 (state, pending_id),
             )
         if not confirm:
-            return Reply("Cancelled", blocks.text_blocks(f":no_entry_sign: Cancelled: {blocks.describe_intent(row['intent'])}"),
-                         replace_original=True)  # fmt: skip
+            return Reply(
+                "Cancelled",
+                blocks.text_blocks(f":no_entry_sign: Cancelled: {blocks.describe_intent(row['intent'])}"),
+                replace_original=True,
+            )
         principal = self.principal(slack_user)
         actor = self.actor(principal, row["channel"])
         try:
@@ -174,11 +207,15 @@ class ChatService:
                 raw_text=row["raw_text"],
             )
         except PermissionDenied as denied:
-            return Reply(denied.sentence(), blocks.text_blocks(f":lock: {denied.sentence()}"), replace_original=True)
+            return Reply(
+                denied.sentence(), blocks.text_blocks(f":lock: {denied.sentence()}"), replace_original=True
+            )
         self.forget_known()
         return Reply(result.message, blocks.outcome(result), replace_original=True)
 
-    def submit_modal(self, callback_id: str, view: dict[str, Any], *, slack_user: str) -> tuple[dict[str, str], Reply | None]:
+    def submit_modal(
+        self, callback_id: str, view: dict[str, Any], *, slack_user: str
+    ) -> tuple[dict[str, str], Reply | None]:
         """A modal's values as an intent: field errors for the modal, or the plan to post."""
         values = blocks.modal_values(view)
         kind = "register_source" if callback_id == "lakeforge_register_source" else "add_dq_rule"
@@ -186,13 +223,22 @@ class ChatService:
         checked = check_shape(ParseResult(intent=intent, parser="rules", kind=kind))
         if checked.intent is None:
             field_name = (checked.clarify or "").split(":", 1)[0]
-            block = field_name if field_name in values or field_name in {"name", "group", "format", "location",
-                                                                         "source", "expression"} else "name"  # fmt: skip
+            block = (
+                field_name
+                if field_name in values
+                or field_name in {"name", "group", "format", "location", "source", "expression"}
+                else "name"
+            )
             return {block: checked.clarify or "invalid"}, None
         metadata = json.loads(view.get("private_metadata") or "{}")
         principal = self.principal(slack_user)
-        reply = self.propose(checked.intent, principal, metadata.get("channel"), raw_text=metadata.get("text"),
-                             slack_user=slack_user)  # fmt: skip
+        reply = self.propose(
+            checked.intent,
+            principal,
+            metadata.get("channel"),
+            raw_text=metadata.get("text"),
+            slack_user=slack_user,
+        )
         return {}, reply
 
     def mute(self, value: str, *, slack_user: str) -> Reply:
@@ -200,16 +246,22 @@ class ChatService:
         group, _, channel_id = value.partition("|")
         principal = self.principal(slack_user)
         if not principal.may("pause_schedule", {group}):
-            return Reply("not allowed", blocks.text_blocks(f":lock: Muting alerts of {group} needs the operator role."))
+            return Reply(
+                "not allowed", blocks.text_blocks(f":lock: Muting alerts of {group} needs the operator role.")
+            )
         until = datetime.now(UTC) + MUTE_FOR
         with self.db.connection() as conn:
             conn.execute(
-                "INSERT INTO lakeforge.alert_mute (group_name, channel_id, muted_until, muted_by) VALUES (%s, %s, %s, %s)"
+                "INSERT INTO lakeforge.alert_mute (group_name, channel_id, muted_until, muted_by)"
+                " VALUES (%s, %s, %s, %s)"
                 " ON CONFLICT (group_name, channel_id) DO UPDATE SET muted_until = EXCLUDED.muted_until,"
                 " muted_by = EXCLUDED.muted_by",
                 (group, int(channel_id), until, principal.user),
             )
-        return Reply("muted", blocks.text_blocks(f":mute: Alerts of {group} muted here until {until:%Y-%m-%d %H:%M} UTC."))
+        return Reply(
+            "muted",
+            blocks.text_blocks(f":mute: Alerts of {group} muted here until {until:%Y-%m-%d %H:%M} UTC."),
+        )
 
     # -- chat-only reads --------------------------------------------------------------------
 
@@ -222,12 +274,19 @@ class ChatService:
             ).fetchall()
         if not rows:
             return Reply("no history", blocks.text_blocks(f"No recorded changes of {name}."))
-        lines = [f"{r['entity_type']} {name} rev {r['revision']} by {r['actor']} at {r['created_at']:%Y-%m-%d %H:%M}" for r in rows]
+        lines = [
+            f"{r['entity_type']} {name} rev {r['revision']} by {r['actor']}"
+            f" at {r['created_at']:%Y-%m-%d %H:%M}"
+            for r in rows
+        ]
         tip = f"\n_restore with_ `/lakeforge restore {name} to revision N`"
         return Reply(f"History of {name}", blocks.text_blocks("\n".join(lines) + tip))
 
 
 def error_reply(error: LakeForgeError) -> Reply:
-    result = CommandResult(status="rejected", message=error.sentence(),
-                           errors=[FieldError(field=error.field or "text", message=error.message, fix=error.fix)])  # fmt: skip
+    result = CommandResult(
+        status="rejected",
+        message=error.sentence(),
+        errors=[FieldError(field=error.field or "text", message=error.message, fix=error.fix)],
+    )
     return Reply(error.sentence(), blocks.outcome(result))

@@ -68,4 +68,6 @@ def check_shape(result: ParseResult) -> ParseResult:
             question += f" {first.fix}"
         return result.model_copy(update={"intent": None, "clarify": question, "partial": dict(result.intent)})
     kind = result.intent["kind"]
-    return result.model_copy(update={"intent": intent.model_dump(mode="json", exclude_defaults=True) | {"kind": kind}})
+    return result.model_copy(
+        update={"intent": intent.model_dump(mode="json", exclude_defaults=True) | {"kind": kind}}
+    )

@@ -78,7 +78,7 @@ def chat_model_from_settings(settings: Settings) -> BaseChatModel:
     provider, _, target = name.partition(":")
     if provider == "databricks" and target:
         try:
-            from databricks_langchain import ChatDatabricks  # type: ignore[import-not-found]
+            from databricks_langchain import ChatDatabricks
         except ImportError:
             raise ConfigurationError(
                 "needs the databricks-langchain package",

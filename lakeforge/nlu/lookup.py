@@ -36,7 +36,8 @@ def load_known(db: Database | None) -> Known:
             known.sources[row["name"]] = row["group_name"]
         known.groups = {row["name"] for row in conn.execute("SELECT name FROM lakeforge.source_group")}
         for row in conn.execute(
-            "SELECT s.name AS source, r.name FROM lakeforge.dq_rule r JOIN lakeforge.source s ON s.id = r.source_id"
+            "SELECT s.name AS source, r.name FROM lakeforge.dq_rule r"
+            " JOIN lakeforge.source s ON s.id = r.source_id"
         ):
             known.rules.setdefault(row["source"], set()).add(row["name"])
     return known

@@ -43,7 +43,9 @@ class Repl:
         self.console = console or Console()
 
     def run(self) -> None:
-        self.console.print("LakeForge chat. Type what you want (e.g. [bold]pause sales[/]), `help`, or `quit`.")
+        self.console.print(
+            "LakeForge chat. Type what you want (e.g. [bold]pause sales[/]), `help`, or `quit`."
+        )
         while True:
             try:
                 text = self.ask(PROMPT).strip()
@@ -107,6 +109,8 @@ class Repl:
                 (name,),
             ).fetchall()
         for row in rows:
-            self.console.print(f"{row['entity_type']} {name} rev {row['revision']} by {row['actor']} at {row['created_at']}")
+            self.console.print(
+                f"{row['entity_type']} {name} rev {row['revision']} by {row['actor']} at {row['created_at']}"
+            )
         if not rows:
             self.console.print(f"No recorded changes of {name}.")

@@ -15,7 +15,9 @@ class ParseResult(BaseModel):
     """
 
     intent: dict[str, Any] | None = None
-    clarify: str | None = Field(default=None, description="The question to ask when a required slot is missing.")
+    clarify: str | None = Field(
+        default=None, description="The question to ask when a required slot is missing."
+    )
     confidence: float = Field(default=0.0, ge=0.0, le=1.0)
     parser: Literal["rules", "llm"] = "rules"
     # The intent kind understood so far, also when a slot is missing (drives modals and help).

@@ -159,10 +159,16 @@ def _batch_id(msg: Message, db: Database | None) -> tuple[int | None, str | None
         return int(numbers[0]), None
     refers = msg.has(frozenset({"last", "latest", "previous", "recent", "yesterday", "tonight", "night"}))
     if not refers and not msg.has(vocab.BATCH_NOUNS):
-        return None, "Which batch should I rerun? Give its id (e.g. `rerun 42`) or say `last failed batch of orders`."
+        return (
+            None,
+            "Which batch should I rerun? Give its id (e.g. `rerun 42`) or say `last failed batch of orders`.",
+        )
     name = next((w for w in msg.words if w in msg.known.names), None) or next(iter(msg.names()), None)
     if name is None:
-        return None, "Which source or group's batch do you mean? e.g. `rerun the last failed batch of orders`."
+        return (
+            None,
+            "Which source or group's batch do you mean? e.g. `rerun the last failed batch of orders`.",
+        )
     status = "failed" if msg.has(frozenset({"failed", "failures", "failing", "broken", "errors"})) else None
     if db is None:
         return None, f"I cannot look up the last batch of {name} without the run log: give the batch id."
@@ -214,10 +220,12 @@ _EXPRESSION_AFTER = re.compile(
 _REWRITES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^(\w+) (?:is|must be|should be) (?:positive|greater than zero|above zero)$"), r"\1 > 0"),
     (re.compile(r"^(\w+) (?:is|must be|should be) (?:non-negative|not negative)$"), r"\1 >= 0"),
-    (re.compile(r"^(\w+) (?:is|must be|should be) (?:present|set|not missing|not empty)$"),
-     r"\1 IS NOT NULL"),
+    (
+        re.compile(r"^(\w+) (?:is|must be|should be) (?:present|set|not missing|not empty)$"),
+        r"\1 IS NOT NULL",
+    ),
     (re.compile(r"^(\w+) (?:is not|isn't|must not be|should not be) (?:missing|empty)$"), r"\1 IS NOT NULL"),
-]  # fmt: skip
+]
 
 
 def _expression(msg: Message) -> str | None:
@@ -312,7 +320,8 @@ def _register_source(msg: Message, db: Database | None) -> tuple[dict[str, Any],
         slots,
         {
             "name": "What should the new source be called? (lower-case, e.g. `orders`)",
-            "location": f"Where does {what} read from? Give a path or URL, e.g. `/Volumes/main/landing/{what}/`.",
+            "location": f"Where does {what} read from? Give a path or URL, "
+            f"e.g. `/Volumes/main/landing/{what}/`.",
             "format": f"Which format is {what}: csv, json, parquet, delta, jdbc or rest?",
             "group": f"Which group should {what} belong to? (the group becomes one Databricks job)",
         },
@@ -391,7 +400,10 @@ def _schedule(msg: Message, db: Database | None) -> tuple[dict[str, Any], str | 
         return slots, "Which group should the schedule apply to?"
     if parsed.quartz is None:
         missing = parsed.missing or "when"
-        return slots, f"When should {slots['group']} run ({missing})? e.g. `every day at 2am` or `0 0 2 * * ?`."
+        return (
+            slots,
+            f"When should {slots['group']} run ({missing})? e.g. `every day at 2am` or `0 0 2 * * ?`.",
+        )
     return slots, None
 
 
@@ -442,7 +454,9 @@ def _list_runs(msg: Message, db: Database | None) -> tuple[dict[str, Any], str |
     status = next((vocab.STATUSES[w] for w in msg.words if w in vocab.STATUSES), None)
     if status:
         slots["status"] = status
-    count = re.search(r"\b(?:last|latest|recent|top)\s+(\d{1,3})\b|\b(\d{1,3})\s+(?:runs|batches)\b", msg.text.rest)
+    count = re.search(
+        r"\b(?:last|latest|recent|top)\s+(\d{1,3})\b|\b(\d{1,3})\s+(?:runs|batches)\b", msg.text.rest
+    )
     if count:
         slots["limit"] = int(count.group(1) or count.group(2))
     return slots, None
@@ -485,7 +499,9 @@ def _sync(msg: Message, db: Database | None) -> tuple[dict[str, Any], str | None
 
 
 def _create_group(msg: Message, db: Database | None) -> tuple[dict[str, Any], str | None]:
-    slots = {"name": msg.after(vocab.GROUP_NOUNS | frozenset({"called", "named"})) or msg.before(vocab.GROUP_NOUNS)}
+    slots = {
+        "name": msg.after(vocab.GROUP_NOUNS | frozenset({"called", "named"})) or msg.before(vocab.GROUP_NOUNS)
+    }
     return slots, _need(slots, {"name": "What should the group be called?"})
 
 
@@ -529,7 +545,9 @@ def classify(msg: Message) -> tuple[str | None, float]:
         return "help", 0.95
     if "restore" in fams or re.search(r"\broll(?:ed)?\s+back\b|\bgo back to\b", text):
         return "restore_revision", 0.9
-    if "history" in fams or re.search(r"\bwho changed\b|\b(?:recent |show |list )?changes (?:to|of|on)\b", text):
+    if "history" in fams or re.search(
+        r"\bwho changed\b|\b(?:recent |show |list )?changes (?:to|of|on)\b", text
+    ):
         return "show_history", 0.9
     if "subscribe" in fams or (channel and msg.has(frozenset({"send", "post"}))):
         return "subscribe_channel", 0.9 if channel else 0.7
@@ -564,8 +582,10 @@ def classify(msg: Message) -> tuple[str | None, float]:
         return "update_source", 0.85
     if _BATCH_ID.search(text) and (not fams or first in ("show", "status", "list")):
         return "show_run", 0.9
-    if "list" in fams or first == "status" or (
-        msg.has(frozenset(vocab.STATUSES)) and first in (None, "show", "list", "status")
+    if (
+        "list" in fams
+        or first == "status"
+        or (msg.has(frozenset(vocab.STATUSES)) and first in (None, "show", "list", "status"))
     ):
         return "list_runs", 0.85
     if "run" in fams:

@@ -18,10 +18,23 @@ from functools import lru_cache
 from zoneinfo import available_timezones
 
 _DAYS = {
-    "monday": "MON", "mon": "MON", "tuesday": "TUE", "tue": "TUE", "tues": "TUE", "wednesday": "WED",
-    "wed": "WED", "thursday": "THU", "thu": "THU", "thurs": "THU", "friday": "FRI", "fri": "FRI",
-    "saturday": "SAT", "sat": "SAT", "sunday": "SUN", "sun": "SUN",
-}  # fmt: skip
+    "monday": "MON",
+    "mon": "MON",
+    "tuesday": "TUE",
+    "tue": "TUE",
+    "tues": "TUE",
+    "wednesday": "WED",
+    "wed": "WED",
+    "thursday": "THU",
+    "thu": "THU",
+    "thurs": "THU",
+    "friday": "FRI",
+    "fri": "FRI",
+    "saturday": "SAT",
+    "sat": "SAT",
+    "sunday": "SUN",
+    "sun": "SUN",
+}
 _DAY_WORDS = "|".join(sorted(_DAYS, key=len, reverse=True))
 _TIME = re.compile(
     r"\b(?:at|@)?\s*(?P<h>\d{1,2})(?::(?P<m>\d{2}))?\s*(?P<ampm>a\.?m\.?|p\.?m\.?)?(?![\d:/])"
@@ -111,13 +124,15 @@ def to_quartz(text: str) -> ScheduleParse:
     if re.search(r"\b(?:every|each)\s+(?:minute)\b", text):
         return ScheduleParse("0 * * * * ?", timezone)
     if re.search(r"\bhourly\b|\b(?:every|each)\s+hour\b", text):
-        minute = re.search(r"\bat\s+(?:minute\s+)?:?(\d{1,2})\b(?!\s*(?:am|pm|:))", text)
-        return ScheduleParse(f"0 {int(minute.group(1)) if minute else 0} * * * ?", timezone)
+        past = re.search(r"\bat\s+(?:minute\s+)?:?(\d{1,2})\b(?!\s*(?:am|pm|:))", text)
+        return ScheduleParse(f"0 {int(past.group(1)) if past else 0} * * * ?", timezone)
 
     when = _time_of_day(text)
     days = [code for pattern, code in _DAY_PATTERNS if pattern.search(text)]
     cadence: str | None = None
-    if re.search(r"\bweekdays?\b|\bworking days?\b|\bbusiness days?\b|\bmon(?:day)?\s*-\s*fri(?:day)?\b", text):
+    if re.search(
+        r"\bweekdays?\b|\bworking days?\b|\bbusiness days?\b|\bmon(?:day)?\s*-\s*fri(?:day)?\b", text
+    ):
         cadence, dow = "week", "MON-FRI"
     elif re.search(r"\bweekends?\b", text):
         cadence, dow = "week", "SAT,SUN"
@@ -127,9 +142,9 @@ def to_quartz(text: str) -> ScheduleParse:
         return ScheduleParse(None, timezone, missing="which day of the week and at what time")
     elif re.search(r"\bmonthly\b|\bevery\s+month\b|\bof (?:each|every) month\b", text):
         cadence = "month"
-    elif re.search(r"\bdaily\b|\bevery\s*day\b|\beach day\b|\bnightly\b|\bevery (?:morning|evening|night)\b", text):
-        cadence = "day"
-    elif when is not None and re.search(r"\b(?:at|@)\b|\b(?:am|pm)\b", text):
+    elif re.search(
+        r"\bdaily\b|\bevery\s*day\b|\beach day\b|\bnightly\b|\bevery (?:morning|evening|night)\b", text
+    ) or (when is not None and re.search(r"\b(?:at|@)\b|\b(?:am|pm)\b", text)):
         cadence = "day"
     if cadence is None:
         return ScheduleParse(None, timezone)

@@ -56,7 +56,12 @@ def split(raw: str) -> Text:
         if _LOCATION.fullmatch(value):
             text.quoted.remove(value)
             text.locations.append(value)
-    rest = _HASH_CHANNEL.sub(lambda m: (text.channels.append("#" + m.group(1).lower()), " ")[1], rest)
+
+    def take_hash_channel(match: re.Match[str]) -> str:
+        text.channels.append("#" + match.group(1).lower())
+        return " "
+
+    rest = _HASH_CHANNEL.sub(take_hash_channel, rest)
     # "re-run", "re-enable": one word, as people also type them.
     text.rest = re.sub(r"\bre-(?=[a-z])", "re", rest.lower())
     text.words = [w.strip(".") for w in _WORD.findall(text.rest)]

@@ -38,14 +38,34 @@ BATCH_NOUNS = _words("batch batches")
 FORMATS = _words("csv json parquet delta jdbc rest")
 FORMAT_ALIASES = {"jsonl": "json", "ndjson": "json", "pq": "parquet", "api": "rest", "http": "rest"}
 ACTIONS = {
-    "warn": "warn", "warning": "warn", "flag": "warn", "log": "warn",
-    "drop": "drop", "discard": "drop", "filter": "drop", "skip": "drop",
-    "fail": "fail", "abort": "fail", "stop": "fail", "block": "fail",
-    "quarantine": "quarantine", "isolate": "quarantine",
-}  # fmt: skip
-STATUSES = {"failed": "failed", "failures": "failed", "failing": "failed", "errors": "failed",
-            "broken": "failed", "succeeded": "succeeded", "successful": "succeeded", "ok": "succeeded",
-            "running": "running", "queued": "queued", "cancelled": "cancelled"}  # fmt: skip
+    "warn": "warn",
+    "warning": "warn",
+    "flag": "warn",
+    "log": "warn",
+    "drop": "drop",
+    "discard": "drop",
+    "filter": "drop",
+    "skip": "drop",
+    "fail": "fail",
+    "abort": "fail",
+    "stop": "fail",
+    "block": "fail",
+    "quarantine": "quarantine",
+    "isolate": "quarantine",
+}
+STATUSES = {
+    "failed": "failed",
+    "failures": "failed",
+    "failing": "failed",
+    "errors": "failed",
+    "broken": "failed",
+    "succeeded": "succeeded",
+    "successful": "succeeded",
+    "ok": "succeeded",
+    "running": "running",
+    "queued": "queued",
+    "cancelled": "cancelled",
+}
 
 # Words that are never a source, group or rule name.
 FILLER = _words(
@@ -84,12 +104,25 @@ NOT_A_NAME: frozenset[str] = (
 )
 # Typos are corrected towards these (long words only, see text.correct).
 KEYWORDS: frozenset[str] = frozenset(
-    w for w in (ALL_VERBS | SOURCE_NOUNS | GROUP_NOUNS | RULE_NOUNS | SCHEDULE_NOUNS | BATCH_NOUNS
-                | FORMATS | frozenset(ACTIONS) | frozenset(STATUSES) | DAY_WORDS
-                | _words("incremental watermark every daily hourly weekly monthly weekdays weekends "
-                         "midnight channel revision version again location format"))
+    w
+    for w in (
+        ALL_VERBS
+        | SOURCE_NOUNS
+        | GROUP_NOUNS
+        | RULE_NOUNS
+        | SCHEDULE_NOUNS
+        | BATCH_NOUNS
+        | FORMATS
+        | frozenset(ACTIONS)
+        | frozenset(STATUSES)
+        | DAY_WORDS
+        | _words(
+            "incremental watermark every daily hourly weekly monthly weekdays weekends "
+            "midnight channel revision version again location format"
+        )
+    )
     if len(w) >= 3
-)  # fmt: skip
+)
 
 
 # First family wins for words listed twice, in the order of VERBS.

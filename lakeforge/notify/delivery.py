@@ -55,7 +55,9 @@ class Deliverer:
                     continue
                 except (SlackApiError, httpx.HTTPError, OSError) as error:
                     delay = min(self.retry_max_seconds, self.retry_base_seconds * 2 ** row["attempts"])
-                    log.warning("alert %s not delivered (%s); retry in %.1f s", row["id"], _reason(error), delay)
+                    log.warning(
+                        "alert %s not delivered (%s); retry in %.1f s", row["id"], _reason(error), delay
+                    )
                     outbox.retry_later(conn, row["id"], delay, _reason(error))
                     continue
                 outbox.delivered(conn, row["id"])
@@ -69,14 +71,19 @@ class Deliverer:
         channel = row["slack_channel_id"]
         try:
             if row["op"] == "parent":
-                answer = self.client.chat_postMessage(channel=channel, text=payload["text"], blocks=payload["blocks"])
+                answer = self.client.chat_postMessage(
+                    channel=channel, text=payload["text"], blocks=payload["blocks"]
+                )
                 conn.execute(
-                    "INSERT INTO lakeforge.alert_thread (batch_id, channel_id, slack_channel, ts) VALUES (%s, %s, %s, %s)"
+                    "INSERT INTO lakeforge.alert_thread (batch_id, channel_id, slack_channel, ts)"
+                    " VALUES (%s, %s, %s, %s)"
                     " ON CONFLICT (batch_id, channel_id) DO UPDATE SET ts = EXCLUDED.ts",
                     (row["batch_id"], row["channel_id"], answer["channel"], answer["ts"]),
                 )
             elif row["op"] == "update" and row["thread_ts"]:
-                self.client.chat_update(channel=channel, ts=row["thread_ts"], text=payload["text"], blocks=payload["blocks"])
+                self.client.chat_update(
+                    channel=channel, ts=row["thread_ts"], text=payload["text"], blocks=payload["blocks"]
+                )
             else:
                 # A thread reply; without a parent (it was never posted) it goes to the channel itself.
                 self.client.chat_postMessage(
@@ -109,5 +116,5 @@ def _reason(error: BaseException) -> str:
     if isinstance(error, httpx.HTTPStatusError):
         return f"HTTP {error.response.status_code}"
     if isinstance(error, SlackApiError):
-        return f"Slack: {error.response.get('error') if hasattr(error.response, 'get') else error.response.status_code}"
+        return f"Slack: {error.response.get('error') or error.response.status_code}"
     return type(error).__name__

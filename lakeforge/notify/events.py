@@ -19,11 +19,13 @@ def load_view(conn: Connection, batch_id: int) -> BatchView | None:
     if batch is None:
         return None
     zones = conn.execute(
-        "SELECT zone, status, rows_in, rows_out, error FROM lakeforge_log.zone_run WHERE batch_id = %s ORDER BY id",
+        "SELECT zone, status, rows_in, rows_out, error FROM lakeforge_log.zone_run"
+        " WHERE batch_id = %s ORDER BY id",
         (batch_id,),
     ).fetchall()
     tables = conn.execute(
-        "SELECT table_name, error FROM lakeforge_log.table_run WHERE batch_id = %s AND status = 'failed' ORDER BY id",
+        "SELECT table_name, error FROM lakeforge_log.table_run"
+        " WHERE batch_id = %s AND status = 'failed' ORDER BY id",
         (batch_id,),
     ).fetchall()
     checks = conn.execute(
@@ -43,12 +45,22 @@ def load_view(conn: Connection, batch_id: int) -> BatchView | None:
             break
         streak += 1
     return BatchView(
-        batch_id=batch_id, group=batch["group_name"], status=batch["status"], source=batch["source_name"],
-        trigger=batch["trigger"], rerun_of=batch["rerun_of"], error=batch["error"], rows_in=batch["rows_in"],
-        rows_out=batch["rows_out"], started_at=batch["started_at"], ended_at=batch["ended_at"],
-        zones=[ZoneView(**z) for z in zones], failed_tables=list(tables), failed_checks=list(checks),
+        batch_id=batch_id,
+        group=batch["group_name"],
+        status=batch["status"],
+        source=batch["source_name"],
+        trigger=batch["trigger"],
+        rerun_of=batch["rerun_of"],
+        error=batch["error"],
+        rows_in=batch["rows_in"],
+        rows_out=batch["rows_out"],
+        started_at=batch["started_at"],
+        ended_at=batch["ended_at"],
+        zones=[ZoneView(**z) for z in zones],
+        failed_tables=list(tables),
+        failed_checks=list(checks),
         previous_failures=streak,
-    )  # fmt: skip
+    )
 
 
 def channels_for(conn: Connection, group: str) -> list[dict[str, Any]]:
@@ -76,8 +88,9 @@ def handle(conn: Connection, event: dict[str, Any], panel_url: str | None) -> in
         args = {"channel_id": channel["id"], "batch_id": batch_id, "group": view.group}
         if channel["kind"] == "webhook":
             if view.status in render.TERMINAL:
-                queued += outbox.enqueue(conn, **args, op="webhook", key="final",
-                                         payload=render.webhook_body(view, panel_url))  # fmt: skip
+                queued += outbox.enqueue(
+                    conn, **args, op="webhook", key="final", payload=render.webhook_body(view, panel_url)
+                )
             continue
         text, blocks = render.parent(view, panel_url)
         if outbox.enqueue(conn, **args, op="parent", key="parent", payload={"text": text, "blocks": blocks}):
@@ -88,14 +101,29 @@ def handle(conn: Connection, event: dict[str, Any], panel_url: str | None) -> in
         for zone in view.zones:
             if zone.status in render.TERMINAL:
                 text, blocks = render.zone_reply(view, zone)
-                queued += outbox.enqueue(conn, **args, op="reply", key=f"zone:{zone.zone}",
-                                         payload={"text": text, "blocks": blocks})  # fmt: skip
+                queued += outbox.enqueue(
+                    conn,
+                    **args,
+                    op="reply",
+                    key=f"zone:{zone.zone}",
+                    payload={"text": text, "blocks": blocks},
+                )
         if view.status == "failed":
             text, blocks = render.failure_reply(view, panel_url, channel["id"])
-            queued += outbox.enqueue(conn, **args, op="reply", key="final",
-                                     payload={"text": text, "blocks": blocks, "broadcast": True})  # fmt: skip
+            queued += outbox.enqueue(
+                conn,
+                **args,
+                op="reply",
+                key="final",
+                payload={"text": text, "blocks": blocks, "broadcast": True},
+            )
         elif view.status == "succeeded" and view.previous_failures:
             text, blocks = render.recovery_reply(view)
-            queued += outbox.enqueue(conn, **args, op="reply", key="final",
-                                     payload={"text": text, "blocks": blocks, "broadcast": True})  # fmt: skip
+            queued += outbox.enqueue(
+                conn,
+                **args,
+                op="reply",
+                key="final",
+                payload={"text": text, "blocks": blocks, "broadcast": True},
+            )
     return queued

@@ -33,7 +33,11 @@ CATCH_UP = timedelta(hours=6)
 
 def slack_client(settings: Settings) -> WebClient:
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
-    return WebClient(token=token, base_url=settings.slack_api_url) if settings.slack_api_url else WebClient(token=token)
+    return (
+        WebClient(token=token, base_url=settings.slack_api_url)
+        if settings.slack_api_url
+        else WebClient(token=token)
+    )
 
 
 class Notifier:
@@ -50,7 +54,10 @@ class Notifier:
         self.db = db
         self.poll_seconds = poll_seconds
         self.deliverer = Deliverer(
-            db, client or slack_client(settings), SecretResolver(settings.state_dir), retry_base_seconds=retry_base_seconds
+            db,
+            client or slack_client(settings),
+            SecretResolver(settings.state_dir),
+            retry_base_seconds=retry_base_seconds,
         )
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -58,7 +65,10 @@ class Notifier:
         self._threads: list[threading.Thread] = []
 
     def start(self) -> Notifier:
-        for target, name in ((self._listen, "lakeforge-notify-listen"), (self._deliver, "lakeforge-notify-deliver")):
+        for target, name in (
+            (self._listen, "lakeforge-notify-listen"),
+            (self._deliver, "lakeforge-notify-deliver"),
+        ):
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
             self._threads.append(thread)
@@ -84,17 +94,27 @@ class Notifier:
         """Batches that moved while nobody listened: their messages are keyed, so this is safe to repeat."""
         since = datetime.now(UTC) - CATCH_UP
         with self.db.connection() as conn:
-            ids = [r["batch_id"] for r in conn.execute(
-                "SELECT batch_id FROM lakeforge_log.batch_run WHERE created_at > %s ORDER BY batch_id", (since,)
-            )]  # fmt: skip
+            ids = [
+                r["batch_id"]
+                for r in conn.execute(
+                    "SELECT batch_id FROM lakeforge_log.batch_run WHERE created_at > %s ORDER BY batch_id",
+                    (since,),
+                )
+            ]
         for batch_id in ids:
             self.handle({"batch_id": batch_id, "level": "batch"})
 
-    def _listen(self) -> None:
+    def _connect(self) -> psycopg.Connection[Any]:
+        """A dedicated autocommit connection made like the pool's (Lakebase: a fresh token)."""
         pool = self.db.pool
+        conninfo = pool.conninfo() if callable(pool.conninfo) else pool.conninfo
+        kwargs = pool.kwargs() if callable(pool.kwargs) else (pool.kwargs or {})
+        return pool.connection_class.connect(conninfo, autocommit=True, **kwargs)
+
+    def _listen(self) -> None:
         while not self._stop.is_set():
             try:
-                with pool.connection_class.connect(pool.conninfo, autocommit=True, **pool.kwargs) as conn:
+                with self._connect() as conn:
                     conn.execute(f"LISTEN {CHANNEL}")
                     self._listening.set()
                     self.catch_up()

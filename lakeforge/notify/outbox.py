@@ -35,10 +35,13 @@ def enqueue(
     return row is not None
 
 
-def refresh_parent(conn: Connection, *, channel_id: int, batch_id: int, group: str, payload: dict[str, Any]) -> None:
+def refresh_parent(
+    conn: Connection, *, channel_id: int, batch_id: int, group: str, payload: dict[str, Any]
+) -> None:
     """Show the batch's latest state: rewrite the queued parent or update, or queue one update."""
     pending = conn.execute(
-        "SELECT id FROM lakeforge.alert_outbox WHERE batch_id = %s AND channel_id = %s AND delivered_at IS NULL"
+        "SELECT id FROM lakeforge.alert_outbox"
+        " WHERE batch_id = %s AND channel_id = %s AND delivered_at IS NULL"
         " AND op IN ('parent', 'update') ORDER BY id DESC LIMIT 1 FOR UPDATE",
         (batch_id, channel_id),
     ).fetchone()
@@ -51,7 +54,9 @@ def refresh_parent(conn: Connection, *, channel_id: int, batch_id: int, group: s
             (batch_id, channel_id, pending["id"]),
         ).fetchone()
     if pending is not None and later is None:
-        conn.execute("UPDATE lakeforge.alert_outbox SET payload = %s WHERE id = %s", (Jsonb(payload), pending["id"]))
+        conn.execute(
+            "UPDATE lakeforge.alert_outbox SET payload = %s WHERE id = %s", (Jsonb(payload), pending["id"])
+        )
         return
     shown = conn.execute(
         "SELECT payload FROM lakeforge.alert_outbox WHERE batch_id = %s AND channel_id = %s"
@@ -79,7 +84,9 @@ def due(conn: Connection, limit: int = 20) -> list[dict[str, Any]]:
 
 
 def delivered(conn: Connection, row_id: int) -> None:
-    conn.execute("UPDATE lakeforge.alert_outbox SET delivered_at = now(), last_error = NULL WHERE id = %s", (row_id,))
+    conn.execute(
+        "UPDATE lakeforge.alert_outbox SET delivered_at = now(), last_error = NULL WHERE id = %s", (row_id,)
+    )
 
 
 def retry_later(conn: Connection, row_id: int, seconds: float, error: str) -> None:
@@ -93,12 +100,15 @@ def retry_later(conn: Connection, row_id: int, seconds: float, error: str) -> No
 def hold_channel(conn: Connection, channel_id: int, seconds: float) -> None:
     """Slack said slow down (429): nothing more to this channel until Retry-After has passed."""
     conn.execute(
-        "UPDATE lakeforge.alert_outbox SET next_attempt_at = greatest(next_attempt_at, now() + make_interval(secs => %s))"
+        "UPDATE lakeforge.alert_outbox"
+        " SET next_attempt_at = greatest(next_attempt_at, now() + make_interval(secs => %s))"
         " WHERE channel_id = %s AND delivered_at IS NULL",
         (seconds, channel_id),
     )
 
 
 def pending_count(conn: Connection) -> int:
-    row = conn.execute("SELECT count(*) AS n FROM lakeforge.alert_outbox WHERE delivered_at IS NULL").fetchone()
+    row = conn.execute(
+        "SELECT count(*) AS n FROM lakeforge.alert_outbox WHERE delivered_at IS NULL"
+    ).fetchone()
     return int(row["n"]) if row else 0

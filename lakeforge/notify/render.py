@@ -12,9 +12,13 @@ from typing import Any
 
 ZONES = ("raw", "bronze", "silver", "gold")
 ICONS = {
-    "queued": ":white_circle:", "running": ":large_blue_circle:", "succeeded": ":large_green_circle:",
-    "failed": ":red_circle:", "cancelled": ":black_circle:", "skipped": ":white_circle:",
-}  # fmt: skip
+    "queued": ":white_circle:",
+    "running": ":large_blue_circle:",
+    "succeeded": ":large_green_circle:",
+    "failed": ":red_circle:",
+    "cancelled": ":black_circle:",
+    "skipped": ":white_circle:",
+}
 TERMINAL = frozenset({"succeeded", "failed", "cancelled", "skipped"})
 
 
@@ -67,7 +71,9 @@ def _zone_line(view: BatchView) -> str:
 def _rows(rows_in: int | None, rows_out: int | None) -> str:
     if rows_in is None and rows_out is None:
         return ""
-    return f" ({rows_in if rows_in is not None else '?'} rows in, {rows_out if rows_out is not None else '?'} out)"
+    shown_in = "?" if rows_in is None else rows_in
+    shown_out = "?" if rows_out is None else rows_out
+    return f" ({shown_in} rows in, {shown_out} out)"
 
 
 def panel_link(panel_url: str | None, batch_id: int) -> str | None:
@@ -82,7 +88,10 @@ def parent(view: BatchView, panel_url: str | None) -> tuple[str, list[dict[str, 
     blocks: list[dict[str, Any]] = [
         {"type": "section", "text": {"type": "mrkdwn", "text": head}},
         {"type": "section", "text": {"type": "mrkdwn", "text": _zone_line(view)}},
-        {"type": "context", "elements": [{"type": "mrkdwn", "text": detail + _rows(view.rows_in, view.rows_out)}]},
+        {
+            "type": "context",
+            "elements": [{"type": "mrkdwn", "text": detail + _rows(view.rows_in, view.rows_out)}],
+        },
     ]
     link = panel_link(panel_url, view.batch_id)
     if link:
@@ -97,7 +106,9 @@ def zone_reply(view: BatchView, zone: ZoneView) -> tuple[str, list[dict[str, Any
     return text, [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
 
 
-def failure_reply(view: BatchView, panel_url: str | None, channel_id: int) -> tuple[str, list[dict[str, Any]]]:
+def failure_reply(
+    view: BatchView, panel_url: str | None, channel_id: int
+) -> tuple[str, list[dict[str, Any]]]:
     """A failure, worded differently the first time and when it keeps failing; with buttons."""
     if view.previous_failures == 0:
         head = f":rotating_light: *{view.title} failed.* It succeeded last time, so this is new."
@@ -119,15 +130,24 @@ def failure_reply(view: BatchView, panel_url: str | None, channel_id: int) -> tu
         )
     text = "\n".join(lines)
     buttons: list[dict[str, Any]] = [
-        {"type": "button", "action_id": "lakeforge_alert_rerun", "style": "primary",
-         "text": {"type": "plain_text", "text": "Rerun"}, "value": str(view.batch_id)},
-    ]  # fmt: skip
+        {
+            "type": "button",
+            "action_id": "lakeforge_alert_rerun",
+            "style": "primary",
+            "text": {"type": "plain_text", "text": "Rerun"},
+            "value": str(view.batch_id),
+        },
+    ]
     link = panel_link(panel_url, view.batch_id)
     if link:
         buttons.append(_panel_button(link))
     buttons.append(
-        {"type": "button", "action_id": "lakeforge_alert_mute", "text": {"type": "plain_text", "text": "Mute 24 h"},
-         "value": f"{view.group}|{channel_id}"}  # fmt: skip
+        {
+            "type": "button",
+            "action_id": "lakeforge_alert_mute",
+            "text": {"type": "plain_text", "text": "Mute 24 h"},
+            "value": f"{view.group}|{channel_id}",
+        }
     )
     return text, [
         {"type": "section", "text": {"type": "mrkdwn", "text": text[:2990]}},
@@ -152,12 +172,21 @@ def webhook_body(view: BatchView, panel_url: str | None) -> dict[str, Any]:
     else:
         text = parent(view, panel_url)[0]
     return {
-        "text": text, "batch_id": view.batch_id, "group": view.group, "source": view.source,
-        "status": view.status, "previous_failures": view.previous_failures, "error": view.error,
+        "text": text,
+        "batch_id": view.batch_id,
+        "group": view.group,
+        "source": view.source,
+        "status": view.status,
+        "previous_failures": view.previous_failures,
+        "error": view.error,
         "url": panel_link(panel_url, view.batch_id),
-    }  # fmt: skip
+    }
 
 
 def _panel_button(link: str) -> dict[str, Any]:
-    return {"type": "button", "action_id": "lakeforge_open_panel", "text": {"type": "plain_text", "text": "Open in panel"},
-            "url": link}  # fmt: skip
+    return {
+        "type": "button",
+        "action_id": "lakeforge_open_panel",
+        "text": {"type": "plain_text", "text": "Open in panel"},
+        "url": link,
+    }

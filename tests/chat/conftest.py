@@ -27,7 +27,9 @@ class Env:
         return post(self.http, self.url, slash_body(text, user=user, response_url=self.slack.url), **headers)
 
     def click(self, action_id: str, value: str, user: str = "U0ANA") -> httpx.Response:
-        return post(self.http, self.url, action_body(action_id, value, user=user, response_url=self.slack.url))
+        return post(
+            self.http, self.url, action_body(action_id, value, user=user, response_url=self.slack.url)
+        )
 
     def responses(self, count: int = 1) -> list[dict]:
         found: list[dict] = []
@@ -46,14 +48,16 @@ def env(settings: Settings, db: Database) -> Iterator[Env]:
 
     slack = SlackStandin().start()
     chat_settings = load_settings(
-        **{**settings.model_dump(exclude={"slack_signing_secret", "slack_bot_token"}, exclude_none=True),
-           "slack_signing_secret": SIGNING_SECRET, "slack_bot_token": BOT_TOKEN, "slack_api_url": slack.api_url}
-    )  # fmt: skip
+        **{
+            **settings.model_dump(exclude={"slack_signing_secret", "slack_bot_token"}, exclude_none=True),
+            "slack_signing_secret": SIGNING_SECRET,
+            "slack_bot_token": BOT_TOKEN,
+            "slack_api_url": slack.api_url,
+        }
+    )
     seed(db)
     server = LiveServer(create_app(chat_settings, db=db)).start()
     with httpx.Client(timeout=10) as http:
         yield Env(server.url, slack, http, db, chat_settings)
     server.stop()
     slack.stop()
-
-

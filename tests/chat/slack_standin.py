@@ -100,7 +100,10 @@ class SlackStandin:
                 self._burst -= 1
                 self.rejected.append(Call(method, payload))
                 return self._reply(
-                    handler, 429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(self._retry_after)}
+                    handler,
+                    429,
+                    {"ok": False, "error": "ratelimited"},
+                    {"Retry-After": str(self._retry_after)},
                 )
             self.calls.append(Call(method, payload))
             ts = f"1700000000.{next(self._ts):06d}"
@@ -114,7 +117,12 @@ class SlackStandin:
         self._reply(handler, 200, answer)
 
     @staticmethod
-    def _reply(handler: BaseHTTPRequestHandler, code: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
+    def _reply(
+        handler: BaseHTTPRequestHandler,
+        code: int,
+        body: dict[str, Any],
+        headers: dict[str, str] | None = None,
+    ) -> None:
         data = json.dumps(body).encode()
         handler.send_response(code)
         handler.send_header("Content-Type", "application/json")

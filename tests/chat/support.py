@@ -56,7 +56,9 @@ class LiveServer:
         self.thread.join(10)
 
 
-def signed_headers(body: str, *, secret: str = SIGNING_SECRET, timestamp: int | None = None) -> dict[str, str]:
+def signed_headers(
+    body: str, *, secret: str = SIGNING_SECRET, timestamp: int | None = None
+) -> dict[str, str]:
     ts = str(int(time.time()) if timestamp is None else timestamp)
     signature = SignatureVerifier(secret).generate_signature(timestamp=ts, body=body)
     return {
@@ -71,24 +73,48 @@ _counter = iter(range(1, 1_000_000))
 
 def slash_body(text: str, *, user: str, response_url: str, channel: str = "C0SALES1") -> str:
     n = next(_counter)
-    return urlencode({
-        "token": "legacy", "team_id": "T1", "team_domain": "acme", "channel_id": channel,
-        "channel_name": "sales-data", "user_id": user, "user_name": user.lower(), "command": "/lakeforge",
-        "text": text, "api_app_id": "A1", "response_url": f"{response_url}/response/{n}",
-        "trigger_id": f"trigger.{n}.{time.monotonic_ns()}",
-    })  # fmt: skip
+    return urlencode(
+        {
+            "token": "legacy",
+            "team_id": "T1",
+            "team_domain": "acme",
+            "channel_id": channel,
+            "channel_name": "sales-data",
+            "user_id": user,
+            "user_name": user.lower(),
+            "command": "/lakeforge",
+            "text": text,
+            "api_app_id": "A1",
+            "response_url": f"{response_url}/response/{n}",
+            "trigger_id": f"trigger.{n}.{time.monotonic_ns()}",
+        }
+    )
 
 
-def action_body(action_id: str, value: str, *, user: str, response_url: str, channel: str = "C0SALES1") -> str:
+def action_body(
+    action_id: str, value: str, *, user: str, response_url: str, channel: str = "C0SALES1"
+) -> str:
     n = next(_counter)
     payload = {
-        "type": "block_actions", "team": {"id": "T1"}, "user": {"id": user}, "api_app_id": "A1",
-        "token": "legacy", "trigger_id": f"trigger.a{n}.{time.monotonic_ns()}", "channel": {"id": channel},
+        "type": "block_actions",
+        "team": {"id": "T1"},
+        "user": {"id": user},
+        "api_app_id": "A1",
+        "token": "legacy",
+        "trigger_id": f"trigger.a{n}.{time.monotonic_ns()}",
+        "channel": {"id": channel},
         "container": {"type": "message", "message_ts": "1700000000.000001", "channel_id": channel},
         "response_url": f"{response_url}/response/a{n}",
-        "actions": [{"type": "button", "action_id": action_id, "block_id": "b", "value": value,
-                     "action_ts": str(time.time())}],
-    }  # fmt: skip
+        "actions": [
+            {
+                "type": "button",
+                "action_id": action_id,
+                "block_id": "b",
+                "value": value,
+                "action_ts": str(time.time()),
+            }
+        ],
+    }
     return urlencode({"payload": json.dumps(payload)})
 
 
@@ -98,15 +124,20 @@ def view_body(view: dict[str, Any], values: dict[str, str], *, user: str) -> str
         element = block["element"]
         value = values.get(block["block_id"])
         if element["type"] == "static_select":
-            state["values"][block["block_id"]] = {"value": {"type": "static_select",
-                "selected_option": {"value": value} if value else None}}  # fmt: skip
+            state["values"][block["block_id"]] = {
+                "value": {"type": "static_select", "selected_option": {"value": value} if value else None}
+            }
         else:
             state["values"][block["block_id"]] = {"value": {"type": "plain_text_input", "value": value}}
     payload = {
-        "type": "view_submission", "team": {"id": "T1"}, "user": {"id": user}, "api_app_id": "A1",
-        "token": "legacy", "trigger_id": f"trigger.v{next(_counter)}",
+        "type": "view_submission",
+        "team": {"id": "T1"},
+        "user": {"id": user},
+        "api_app_id": "A1",
+        "token": "legacy",
+        "trigger_id": f"trigger.v{next(_counter)}",
         "view": {**view, "id": "V1", "state": state},
-    }  # fmt: skip
+    }
     return urlencode({"payload": json.dumps(payload)})
 
 
@@ -122,9 +153,14 @@ def seed(db: Database) -> None:
     boss = Principal.local_admin("admin")
     for intent in (
         {"kind": "create_group", "name": "sales", "schedule": {"quartz_cron": "0 0 2 * * ?"}},
-        {"kind": "register_source", "name": "orders", "group": "sales", "format": "csv",
-         "location": "/Volumes/main/raw/orders"},
-    ):  # fmt: skip
+        {
+            "kind": "register_source",
+            "name": "orders",
+            "group": "sales",
+            "format": "csv",
+            "location": "/Volumes/main/raw/orders",
+        },
+    ):
         result = execute(db, intent, admin, principal=boss)
         if result.status == "needs_confirmation":
             result = execute(db, intent, admin, principal=boss, confirm_token=result.confirm_token)

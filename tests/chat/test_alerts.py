@@ -53,6 +53,13 @@ def _thread(slack: SlackStandin, ts: str) -> list[dict]:
     return [p for p in slack.named("chat.postMessage") if p.get("thread_ts") == ts]
 
 
+def _undelivered(db: Database) -> int:
+    with db.connection() as conn:
+        return conn.execute("SELECT count(*) AS n FROM alert_outbox WHERE delivered_at IS NULL").fetchone()[
+            "n"
+        ]
+
+
 def _wait(predicate, timeout: float = 15.0) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -66,7 +73,11 @@ def test_a_batch_makes_one_parent_updates_a_thread_and_failures_broadcast_with_w
 ) -> None:
     _subscribe(env.db, slack_channel_id=ALERTS)
     ok = run_batch_log(env.db, {"raw": None, "bronze": None, "silver": None, "gold": None})
-    _wait(lambda: any("succeeded" in p["text"] and "#%d" % ok in p["text"] for p in env.slack.named("chat.update")))
+    _wait(
+        lambda: any(
+            "succeeded" in p["text"] and f"#{ok}" in p["text"] for p in env.slack.named("chat.update")
+        )
+    )
     parents = [p for p in env.slack.named("chat.postMessage") if "thread_ts" not in p]
     assert len(parents) == 1 and parents[0]["channel"] == ALERTS
     with env.db.connection() as conn:
@@ -88,22 +99,36 @@ def test_a_batch_makes_one_parent_updates_a_thread_and_failures_broadcast_with_w
     again = run_batch_log(env.db, {"raw": "source file missing"})
     _wait(lambda: sum(bool(p.get("reply_broadcast")) for p in env.slack.named("chat.postMessage")) == 2)
     repeat = [p for p in env.slack.named("chat.postMessage") if p.get("reply_broadcast")][1]
-    assert f"#{again}" in repeat["text"] and "failed again" in repeat["text"] and "2 failed batches in a row" in repeat["text"]
+    assert (
+        f"#{again}" in repeat["text"]
+        and "failed again" in repeat["text"]
+        and "2 failed batches in a row" in repeat["text"]
+    )
 
     recovered = run_batch_log(env.db, {"raw": None, "bronze": None, "silver": None, "gold": None})
     _wait(lambda: sum(bool(p.get("reply_broadcast")) for p in env.slack.named("chat.postMessage")) == 3)
     recovery = [p for p in env.slack.named("chat.postMessage") if p.get("reply_broadcast")][2]
-    assert "recovered" in recovery["text"] and f"#{recovered}" in recovery["text"] and "2 failed batches" in recovery["text"]
+    assert (
+        "recovered" in recovery["text"]
+        and f"#{recovered}" in recovery["text"]
+        and "2 failed batches" in recovery["text"]
+    )
 
     # Rerun: a plan first, applied on Confirm, through the executor.
     env.click("lakeforge_alert_rerun", buttons["lakeforge_alert_rerun"]["value"])
     plan = env.responses(1)[0]
-    confirm = next(e for b in plan["blocks"] for e in b.get("elements", []) if e.get("action_id") == "lakeforge_confirm")
+    confirm = next(
+        e for b in plan["blocks"] for e in b.get("elements", []) if e.get("action_id") == "lakeforge_confirm"
+    )
     env.click("lakeforge_confirm", confirm["value"])
     assert "queued again" in env.responses(2)[1]["text"]
     with env.db.connection() as conn:
-        assert conn.execute("SELECT count(*) AS n FROM lakeforge_log.batch_run WHERE rerun_of = %s",
-                            (failed,)).fetchone()["n"] == 1  # fmt: skip
+        assert (
+            conn.execute(
+                "SELECT count(*) AS n FROM lakeforge_log.batch_run WHERE rerun_of = %s", (failed,)
+            ).fetchone()["n"]
+            == 1
+        )
 
     # Mute 24 h: the next batch of sales says nothing in this channel.
     env.click("lakeforge_alert_mute", buttons["lakeforge_alert_mute"]["value"])
@@ -124,8 +149,7 @@ def test_slack_429_burst_is_honoured_and_nothing_is_lost(env: Env, notifier: Not
     first_ok = min(c.at for c in env.slack.calls if c.method == "chat.postMessage")
     assert first_ok - min(c.at for c in env.slack.rejected) >= 0.9  # waited for Retry-After
     assert len([p for p in env.slack.named("chat.postMessage") if "thread_ts" not in p]) == 1
-    with env.db.connection() as conn:
-        assert conn.execute("SELECT count(*) AS n FROM alert_outbox WHERE delivered_at IS NULL").fetchone()["n"] == 0
+    _wait(lambda: _undelivered(env.db) == 0)
     print(f"\nbatch {batch}: all alerts delivered {time.monotonic() - started:.1f} s after a 3 x 429 burst")
 
 
@@ -135,12 +159,13 @@ def test_alerts_wait_in_the_outbox_while_slack_is_down(env: Env, notifier: Notif
     run_batch_log(env.db, {"raw": None, "bronze": None, "silver": None, "gold": "division by zero"})
     _wait(lambda: len(env.slack.rejected) >= 2)
     with env.db.connection() as conn:
-        waiting = conn.execute("SELECT count(*) AS n FROM alert_outbox WHERE delivered_at IS NULL").fetchone()["n"]
+        waiting = conn.execute(
+            "SELECT count(*) AS n FROM alert_outbox WHERE delivered_at IS NULL"
+        ).fetchone()["n"]
     assert waiting >= 5  # parent, zone replies, failure
     env.slack.down(False)
     _wait(lambda: any(p.get("reply_broadcast") for p in env.slack.named("chat.postMessage")), timeout=30)
-    with env.db.connection() as conn:
-        assert conn.execute("SELECT count(*) AS n FROM alert_outbox WHERE delivered_at IS NULL").fetchone()["n"] == 0
+    _wait(lambda: _undelivered(env.db) == 0)
 
 
 def test_webhook_channels_get_one_post_per_finished_batch(env: Env, notifier: Notifier, monkeypatch) -> None:

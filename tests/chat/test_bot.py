@@ -20,7 +20,8 @@ def _button(blocks: list[dict], action_id: str) -> dict:
 def _paused(db: Database) -> bool:
     with db.connection() as conn:
         return conn.execute(
-            "SELECT s.paused FROM schedule s JOIN source_group g ON g.id = s.source_group_id WHERE g.name = 'sales'"
+            "SELECT s.paused FROM schedule s JOIN source_group g ON g.id = s.source_group_id"
+            " WHERE g.name = 'sales'"
         ).fetchone()["paused"]
 
 
@@ -54,12 +55,19 @@ def test_forged_and_stale_signatures_get_401(env: Env) -> None:
 def test_a_slack_retry_executes_once(env: Env) -> None:
     body = slash_body("run orders", user="U0ANA", response_url=env.slack.url)
     assert post(env.http, env.url, body).status_code == 200
-    assert post(env.http, env.url, body, **{"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}).status_code == 200
+    assert (
+        post(
+            env.http, env.url, body, **{"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}
+        ).status_code
+        == 200
+    )
     env.responses(1)
     time.sleep(0.5)
     assert len([c for c in env.slack.calls if c.method.startswith("response/")]) == 1
     with env.db.connection() as conn:
-        audits = conn.execute("SELECT count(*) AS n FROM command_audit WHERE raw_text = 'run orders'").fetchone()["n"]
+        audits = conn.execute(
+            "SELECT count(*) AS n FROM command_audit WHERE raw_text = 'run orders'"
+        ).fetchone()["n"]
     assert audits == 1
 
 
@@ -72,10 +80,13 @@ def test_confirm_applies_the_plan_and_is_audited_with_slack_channel_and_user(env
     assert "paused" in done["text"].lower()
     assert _paused(env.db)
     env.click("lakeforge_confirm", pending)  # a second click changes nothing
-    assert "already confirmed" in env.responses(3)[2]["text"] or "already" in str(env.responses(3)[2]["blocks"])
+    assert "already confirmed" in env.responses(3)[2]["text"] or "already" in str(
+        env.responses(3)[2]["blocks"]
+    )
     with env.db.connection() as conn:
         rows = conn.execute(
-            "SELECT actor, surface, channel, outcome FROM command_audit WHERE kind = 'pause_schedule' ORDER BY created_at"
+            "SELECT actor, surface, channel, outcome FROM command_audit"
+            " WHERE kind = 'pause_schedule' ORDER BY created_at"
         ).fetchall()
     assert [r["outcome"] for r in rows] == ["planned", "applied"]
     assert all(r["actor"] == "ana" and r["surface"] == "slack" and r["channel"] == "C0SALES1" for r in rows)
@@ -126,15 +137,30 @@ def test_help_lists_what_the_role_allows(env: Env) -> None:
 def test_register_source_opens_a_prefilled_modal_and_its_submission_previews_the_plan(env: Env) -> None:
     env.slash("register source shipments csv")
     view = env.slack.wait_for("views.open")[0]["view"]
-    initial = {b["block_id"]: b["element"].get("initial_value") or b["element"].get("initial_option", {}).get("value")
-               for b in view["blocks"]}  # fmt: skip
+    initial = {
+        b["block_id"]: b["element"].get("initial_value")
+        or b["element"].get("initial_option", {}).get("value")
+        for b in view["blocks"]
+    }
     assert initial["name"] == "shipments" and initial["format"] == "csv" and initial["location"] is None
-    bad = view_body(view, {"name": "shipments", "group": "sales", "format": "csv", "location": "",
-                           "load_mode": "incremental"}, user="U0ANA")  # fmt: skip
+    bad = view_body(
+        view,
+        {"name": "shipments", "group": "sales", "format": "csv", "location": "", "load_mode": "incremental"},
+        user="U0ANA",
+    )
     answer = post(env.http, env.url, bad)
     assert answer.status_code == 200 and answer.json()["response_action"] == "errors"
-    good = view_body(view, {"name": "shipments", "group": "sales", "format": "csv",
-                            "location": "/Volumes/main/raw/shipments", "load_mode": "full"}, user="U0ANA")  # fmt: skip
+    good = view_body(
+        view,
+        {
+            "name": "shipments",
+            "group": "sales",
+            "format": "csv",
+            "location": "/Volumes/main/raw/shipments",
+            "load_mode": "full",
+        },
+        user="U0ANA",
+    )
     assert post(env.http, env.url, good).status_code == 200
     posted = env.slack.wait_for("chat.postEphemeral")[0]
     assert posted["channel"] == "C0SALES1" and posted["user"] == "U0ANA"

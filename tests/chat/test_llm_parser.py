@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
@@ -17,7 +17,7 @@ from tests.chat.phrasings import KNOWN
 class ToolCallingFakeModel(GenericFakeChatModel):
     """A fake chat model whose answers are tool calls; it records the prompts it was given."""
 
-    seen: list[Any] = []
+    seen: ClassVar[list[Any]] = []
 
     def bind_tools(self, tools: Any, **kwargs: Any) -> ToolCallingFakeModel:  # type: ignore[override]
         return self
@@ -32,10 +32,19 @@ def _answer(args: dict[str, Any]) -> AIMessage:
 
 
 def test_structured_output_becomes_a_validated_intent() -> None:
-    model = ToolCallingFakeModel(messages=iter([_answer({
-        "intent": {"kind": "set_schedule", "group": "sales", "quartz_cron": "0 0 2 * * ?"},
-        "clarify": None, "confidence": 0.93,
-    })]))  # fmt: skip
+    model = ToolCallingFakeModel(
+        messages=iter(
+            [
+                _answer(
+                    {
+                        "intent": {"kind": "set_schedule", "group": "sales", "quartz_cron": "0 0 2 * * ?"},
+                        "clarify": None,
+                        "confidence": 0.93,
+                    }
+                )
+            ]
+        )
+    )
     result = check_shape(parse_with_model("run sales nightly at two", model, known=KNOWN))
     assert result.parser == "llm"
     assert result.intent == {"kind": "set_schedule", "group": "sales", "quartz_cron": "0 0 2 * * ?"}

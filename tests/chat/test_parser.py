@@ -25,10 +25,25 @@ def test_corpus_is_large_and_covers_every_intent() -> None:
     assert len(PHRASINGS) >= 150
     kinds = {kind for _, kind, _ in PHRASINGS if kind}
     assert kinds >= {
-        "register_source", "update_source", "remove_source", "add_dq_rule", "remove_dq_rule",
-        "set_schedule", "pause_schedule", "resume_schedule", "run_now", "rerun_batch", "sync_jobs",
-        "subscribe_channel", "show_source", "list_runs", "show_run", "show_history", "restore_revision", "help",
-    }  # fmt: skip
+        "register_source",
+        "update_source",
+        "remove_source",
+        "add_dq_rule",
+        "remove_dq_rule",
+        "set_schedule",
+        "pause_schedule",
+        "resume_schedule",
+        "run_now",
+        "rerun_batch",
+        "sync_jobs",
+        "subscribe_channel",
+        "show_source",
+        "list_runs",
+        "show_run",
+        "show_history",
+        "restore_revision",
+        "help",
+    }
 
 
 def test_accuracy_per_intent_and_overall() -> None:

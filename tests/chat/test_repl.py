@@ -13,7 +13,8 @@ from tests.chat.support import seed
 def _paused(db: Database) -> bool:
     with db.connection() as conn:
         return conn.execute(
-            "SELECT s.paused FROM schedule s JOIN source_group g ON g.id = s.source_group_id WHERE g.name = 'sales'"
+            "SELECT s.paused FROM schedule s JOIN source_group g ON g.id = s.source_group_id"
+            " WHERE g.name = 'sales'"
         ).fetchone()["paused"]
 
 
