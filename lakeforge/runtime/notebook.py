@@ -16,6 +16,7 @@ from typing import Any
 
 from lakeforge.errors import LakeForgeError
 from lakeforge.runtime.secrets import SecretResolver
+from lakeforge.settings import Settings, get_settings
 
 HEADER = "# Databricks notebook source"
 CELL = "# COMMAND ----------"
@@ -97,7 +98,10 @@ class _Notebook:
 class LocalDbutils:
     """The subset of Databricks ``dbutils`` LakeForge notebooks use."""
 
-    def __init__(self, params: dict[str, str], state_dir: Path | None = None) -> None:
+    def __init__(self, params: dict[str, str], settings: Settings | None = None) -> None:
+        # LakeForge's settings for this run (not part of Databricks' dbutils; used by the tasks).
+        self.lakeforge_settings = settings
+        state_dir = settings.state_dir if settings else None
         self.widgets = _Widgets(params)
         self.secrets = _Secrets(SecretResolver(state_dir))
         self.jobs = _Jobs()
@@ -115,12 +119,14 @@ def read_cells(path: Path) -> list[str]:
     return [cell for cell in text[len(HEADER) :].split(CELL) if cell.strip()]
 
 
-def run_notebook(path: str | Path, params: dict[str, str], engine: str | None = None) -> str:
+def run_notebook(
+    path: str | Path, params: dict[str, str], engine: str | None = None, *, settings: Settings | None = None
+) -> str:
     """Run the notebook's cells in order; returns the ``dbutils.notebook.exit`` value ("" if none).
 
-    ``engine`` (spark|embedded) overrides the ``engine`` widget. Errors raised by a cell propagate.
+    ``engine`` (spark|embedded) overrides the ``engine`` widget; ``settings`` defaults to the
+    process settings. Errors raised by a cell propagate.
     """
-    from lakeforge.settings import get_settings
 
     notebook = Path(path)
     if not notebook.is_file():
@@ -128,7 +134,7 @@ def run_notebook(path: str | Path, params: dict[str, str], engine: str | None = 
     values = dict(params)
     if engine:
         values["engine"] = engine
-    dbutils = LocalDbutils(values, get_settings().state_dir)
+    dbutils = LocalDbutils(values, settings or get_settings())
     namespace: dict[str, Any] = {
         "__name__": "__lakeforge_notebook__",
         "__file__": str(notebook),

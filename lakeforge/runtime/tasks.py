@@ -51,7 +51,7 @@ def run_zone_task(dbutils: Any, zones: list[str], *, settings: Settings | None =
         raise LakeForgeError("the notebook needs a group", field="group", fix="Pass --param group=NAME.")
     source = widget(dbutils, "source")
     batch = widget(dbutils, "batch_id")
-    settings = settings or get_settings()
+    settings = settings or getattr(dbutils, "lakeforge_settings", None) or get_settings()
     with open_database(settings) as db:
         batch_id = int(batch) if batch else None
         if batch_id is None and "raw" not in zones and widget(dbutils, "job_run_id") is None:
