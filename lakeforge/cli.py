@@ -84,6 +84,14 @@ from bot.cli import register as _register_chat  # noqa: E402 - `chat` and `bot`
 
 _register_chat(app)
 
+from lakeforge.demo.cli import register as _register_demo  # noqa: E402 - `demo`
+
+_register_demo(app)
+
+from lakeforge.deploy.cli import register as _register_deploy  # noqa: E402 - `deploy`
+
+_register_deploy(app)
+
 
 def main() -> None:
     """Entry point: LakeForge errors become one sentence and exit code 2, never a traceback."""

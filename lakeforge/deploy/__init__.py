@@ -1,0 +1,1 @@
+"""Putting LakeForge into a Databricks workspace: ``lakeforge deploy`` and ``export --bundle``."""
