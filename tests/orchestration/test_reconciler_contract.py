@@ -482,3 +482,28 @@ def test_a_sync_waiting_too_long_for_the_lock_fails_with_one_sentence(db, client
             reconciler.apply(db, client, settings=hurried)
         holder.execute("SELECT pg_advisory_unlock(%s)", [reconciler.LOCK_ID])
     assert managed_job_keys(client) == Counter()
+
+
+def test_hand_deleted_job_is_recreated_and_a_group_back_within_grace_is_unpaused(db, client, sync_settings):
+    add_group(db, "sales", ["orders"], cron="0 0 2 * * ?")
+    sync(db, client, sync_settings)
+    sales = next(j for j in live_jobs(client) if j.settings and j.settings.name == "lakeforge-sales")
+    client.jobs.delete(sales.job_id)
+    plan = reconciler.plan(db, client, settings=sync_settings).to_json()
+    change = next(c for c in plan["changes"] if c["resource"] == "job:group.sales")
+    assert change["action"] == "create" and change["reason"] == "missing in the workspace"
+    assert sync(db, client, sync_settings)["created"] == ["job:group.sales"]
+
+    patient = sync_settings.model_copy(update={"sync_delete_grace_seconds": 3600.0})
+    remove_group(db, "sales")
+    assert "job:group.sales" in sync(db, client, patient)["paused"]
+    add_group(db, "sales", ["orders"], cron="0 0 2 * * ?")
+    back = sync(db, client, patient)
+    assert back["updated"] == ["job:group.sales"] and back["created"] == []
+    sales = next(j for j in live_jobs(client) if j.settings and j.settings.name == "lakeforge-sales")
+    assert sales.settings and sales.settings.schedule
+    assert sales.settings.schedule.pause_status == jobs.PauseStatus.UNPAUSED
+    assert sync(db, client, patient)["api_writes"] == 0
+    with db.connection() as conn:
+        states = {r.lakeforge_key: r.state for r in Repository(conn, MANAGED_RESOURCES).list()}
+    assert states == {"group.sales": "active", "system.sync_jobs": "active"}
