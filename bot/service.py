@@ -93,13 +93,13 @@ class ChatService:
         """A slash command or a message to the bot: an answer, a question, a modal or a plan to confirm."""
         principal = self.principal(slack_user)
         parsed = parsed or self.parse(text, channel)
-        if parsed.kind == "help" or (parsed.intent or {}).get("kind") == "help":
+        if parsed.intent_kind == "help" or (parsed.intent or {}).get("kind") == "help":
             allowed = set(principal.allowed_kinds()) | {"show_history", "help"}
             return Reply("LakeForge help", blocks.help_blocks(allowed, principal.user_id is not None))
         if parsed.intent is None:
-            if parsed.kind in MODAL_KINDS and principal.user_id is not None:
+            if parsed.intent_kind in MODAL_KINDS and principal.user_id is not None:
                 metadata = json.dumps({"channel": channel, "text": text[:500]})
-                return Reply(parsed.clarify or "", modal=MODAL_KINDS[parsed.kind](parsed.partial, metadata))
+                return Reply(parsed.clarify or "", modal=MODAL_KINDS[parsed.intent_kind](parsed.partial, metadata))
             return Reply(
                 parsed.clarify or "I did not understand that.",
                 blocks.text_blocks(f":thinking_face: {parsed.clarify}"),
@@ -220,7 +220,7 @@ class ChatService:
         values = blocks.modal_values(view)
         kind = "register_source" if callback_id == "lakeforge_register_source" else "add_dq_rule"
         intent = {"kind": kind, **values}
-        checked = check_shape(ParseResult(intent=intent, parser="rules", kind=kind))
+        checked = check_shape(ParseResult(intent=intent, parser="rules", intent_kind=kind))
         if checked.intent is None:
             field_name = (checked.clarify or "").split(":", 1)[0]
             block = (

@@ -121,5 +121,5 @@ def parse_with_model(text: str, model: BaseChatModel, *, known: Known | None = N
         clarify=clarify,
         confidence=confidence,
         parser="llm",
-        kind=intent.get("kind") if isinstance(intent, dict) else None,
+        intent_kind=intent.get("kind") if isinstance(intent, dict) else None,
     )

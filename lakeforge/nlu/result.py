@@ -21,5 +21,5 @@ class ParseResult(BaseModel):
     confidence: float = Field(default=0.0, ge=0.0, le=1.0)
     parser: Literal["rules", "llm"] = "rules"
     # The intent kind understood so far, also when a slot is missing (drives modals and help).
-    kind: str | None = None
+    intent_kind: str | None = None
     partial: dict[str, Any] = Field(default_factory=dict, description="Slots understood so far.")

@@ -73,7 +73,7 @@ def test_missing_slot_asks_instead_of_guessing() -> None:
     result = parse_rules("register source shipments csv in group sales", known=KNOWN)
     assert result.intent is None
     assert "Where does shipments read from" in (result.clarify or "")
-    assert result.kind == "register_source"
+    assert result.intent_kind == "register_source"
     assert result.partial["name"] == "shipments"
 
 
