@@ -8,7 +8,6 @@ Screenshots go to ``test-artifacts/web/``.
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import threading
@@ -22,6 +21,7 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
+from playwright.sync_api import expect
 
 from lakeforge.metadata.db import Database, open_database
 from lakeforge.settings import PROJECT_ROOT, Settings, load_settings
@@ -43,6 +43,9 @@ CHROMIUM_ARGS = [
 ]
 
 pytestmark = pytest.mark.browser
+
+# The machine is shared and small: give the page time before an assertion fails.
+expect.set_options(timeout=20_000)
 
 
 def free_port() -> int:
@@ -217,10 +220,7 @@ def screenshot(page: Any, name: str) -> None:
 def write_csv(folder: Path, name: str, rows: int = 20) -> Path:
     path = folder / name / "part-0.csv"
     path.parent.mkdir(parents=True, exist_ok=True)
-    lines = ["id,amount,country"] + [f"{i},{(i * 7) % 50 - 5},{'NL' if i % 2 else 'DE'}" for i in range(1, rows + 1)]
+    body = [f"{i},{(i * 7) % 50 - 5},{'NL' if i % 2 else 'DE'}" for i in range(1, rows + 1)]
+    lines = ["id,amount,country", *body]
     path.write_text("\n".join(lines) + "\n")
     return path.parent
-
-
-def node_available() -> bool:
-    return shutil.which("node") is not None

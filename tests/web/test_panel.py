@@ -142,13 +142,17 @@ def test_run_the_group_and_watch_it_reach_a_final_status(page: Any, stack: Stack
         page.locator("[data-batch] a").first.click()
     status = page.get_by_test_id("batch-status")
     expect(status).to_have_text(FINAL, timeout=120_000)  # live updates: the page polls while running
+    final = status.inner_text()
+    assert final == "succeeded", page.get_by_role("main").inner_text()[:2000]
+    expect(page.get_by_role("main")).to_contain_text("20 → 20")  # the CSV's rows reached silver
     batch_id = page.url.rsplit("/", 1)[-1]
+    expect(page.get_by_test_id("gantt")).to_be_visible()
     screenshot(page, "batch")
 
     page.goto(f"/runs?group={group}")
     row = page.locator(f"[data-batch='{batch_id}']")
     expect(row).to_be_visible()
-    expect(row).to_contain_text(status.inner_text())
+    expect(row).to_contain_text(final)
     screenshot(page, "runs")
     assert source  # the group had a source to run
 
@@ -181,7 +185,7 @@ def test_every_screen_renders_light_and_dark(chromium: Any, stack: Stack) -> Non
         context.close()
 
 
-def test_keyboard_reaches_navigation_and_audit_records_the_web_surface(page: Any, stack: Stack) -> None:
+def test_keyboard_reaches_navigation_and_the_audit_lists_commands(page: Any, stack: Stack) -> None:
     make_group(stack)
     sign_in(page, stack.token)
     page.keyboard.press("Tab")  # skip link first
