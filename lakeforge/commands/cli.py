@@ -126,10 +126,23 @@ def export(
     output: Annotated[
         Path | None, typer.Option("-o", "--output", help="Write here instead of stdout.")
     ] = None,
+    bundle: Annotated[
+        Path | None,
+        typer.Option(
+            "--bundle", help="Write a Databricks Asset Bundle of the jobs and pipelines here instead."
+        ),
+    ] = None,
 ) -> None:
-    """Write the metadata as lakeforge.yaml (apply it back and nothing changes)."""
+    """Write the metadata as lakeforge.yaml (apply it back and nothing changes), or as a bundle."""
     from lakeforge.commands.declarative import export_yaml
 
+    if bundle is not None:
+        from lakeforge.deploy.bundle import bundle_documents, desired_state, write_bundle
+
+        with _open() as db:
+            written = write_bundle(bundle, bundle_documents(desired_state(db, get_settings())))
+        console.print(f"Wrote {len(written)} files to {bundle} (validate with `databricks bundle validate`).")
+        return
     with _open() as db:
         text = export_yaml(db)
     if output is None:
