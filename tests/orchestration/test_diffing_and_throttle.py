@@ -1,0 +1,45 @@
+"""Pure parts of the reconciler: projection of live specs, field diffs and the token bucket."""
+
+from __future__ import annotations
+
+from lakeforge.orchestration.diffing import diff, project
+from lakeforge.orchestration.gateway import TokenBucket
+
+DESIRED = {
+    "name": "lakeforge-sales",
+    "timeout_seconds": 0,
+    "tasks": [{"task_key": "a", "max_retries": 1}, {"task_key": "b", "max_retries": 1}],
+}
+
+
+def test_server_defaults_and_task_order_do_not_count_as_changes():
+    live = {
+        "name": "lakeforge-sales",
+        "format": "MULTI_TASK",
+        "tasks": [
+            {"task_key": "b", "max_retries": 1, "run_if": "ALL_SUCCESS"},
+            {"task_key": "a", "max_retries": 1, "email_notifications": {}},
+        ],
+    }
+    assert project(live, DESIRED) == DESIRED
+    assert diff(project(live, DESIRED), DESIRED) == []
+
+
+def test_edits_added_and_removed_tasks_are_changes_with_paths():
+    edited = {**DESIRED, "tasks": [{"task_key": "a", "max_retries": 5}, {"task_key": "b", "max_retries": 1}]}
+    assert diff(project(edited, DESIRED), DESIRED) == [
+        {"path": "tasks[task_key=a].max_retries", "live": 5, "desired": 1}
+    ]
+    extra = {**DESIRED, "tasks": [*DESIRED["tasks"], {"task_key": "c"}]}
+    assert project(extra, DESIRED) != DESIRED
+    assert diff(project(extra, DESIRED), DESIRED)[0]["path"] == "tasks[task_key=c]"
+    missing = {**DESIRED, "tasks": DESIRED["tasks"][:1]}
+    assert project(missing, DESIRED) != DESIRED
+
+
+def test_token_bucket_makes_callers_wait_beyond_the_burst():
+    bucket = TokenBucket(rate=5.0, burst=1)
+    for _ in range(3):
+        bucket.take()
+    # One token was saved up; the other two each had to wait about 1/5 s for theirs.
+    assert bucket.waited > 0.2
