@@ -147,6 +147,10 @@ class SyncPlan:
             "api_writes": 0,
         }
 
+    def model_dump(self, mode: str = "json") -> dict[str, Any]:
+        """The JSON summary, under the name Pydantic-minded callers (the command layer) look for."""
+        return self.to_json()
+
 
 @dataclass
 class SyncResult:
@@ -182,6 +186,10 @@ class SyncResult:
             "api_reads": self.api_reads,
             "seconds": round(self.seconds, 3),
         }
+
+    def model_dump(self, mode: str = "json") -> dict[str, Any]:
+        """The JSON summary, under the name Pydantic-minded callers (the command layer) look for."""
+        return self.to_json()
 
 
 # -- state ---------------------------------------------------------------------------------
