@@ -114,7 +114,7 @@ def _publish_intent_schema(app: FastAPI) -> None:
 
 def _mount_slack(app: FastAPI, settings: Settings) -> None:
     try:
-        from bot.app import mount  # type: ignore[attr-defined]
+        from bot.app import mount
     except ImportError:
         return
     mount(app, settings)

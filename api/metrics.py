@@ -69,7 +69,7 @@ class MetricsMiddleware:
 
 
 def _route_template(scope: Scope) -> str:
-    # The template (/api/v1/runs/{batch_id}), never the raw path: label values stay few.
+    # The template relative to /api/v1 (/runs/{batch_id}), never the raw path: label values stay few.
     route = scope.get("route")
     path = getattr(route, "path", None)
     return str(path) if path else "unmatched"

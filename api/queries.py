@@ -162,8 +162,8 @@ def list_compute_profiles(conn: Connection) -> list[Row]:
 def list_channels(conn: Connection) -> list[Row]:
     return conn.execute(
         """SELECT c.name, c.kind, c.slack_channel_id, c.webhook_url, c.muted_until, c.created_at,
-                  coalesce(array_agg(g.name ORDER BY g.name) FILTER (WHERE g.name IS NOT NULL), '{}')
-                    AS groups
+                  coalesce(array_agg(g.name::text ORDER BY g.name) FILTER (WHERE g.name IS NOT NULL),
+                           '{}'::text[]) AS groups
            FROM lakeforge.notification_channel c
            LEFT JOIN lakeforge.source_group g ON g.notification_channel_id = c.id
            GROUP BY c.id ORDER BY c.name"""

@@ -4,11 +4,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import DbDep, MetricsDep, PrincipalDep, actor_for
+from api.deps import DbDep, MetricsDep, PrincipalDep, SettingsDep, actor_for
 from api.dispatch import CommandRequestBase, CommandResponse, run_intent
 from api.problems import PROBLEM_RESPONSES, ApiProblem
+from lakeforge.errors import LakeForgeError
+from lakeforge.nlu import ParseResult, parse_text
 
 
 class CommandRequest(CommandRequestBase):
@@ -19,15 +21,10 @@ class CommandRequest(CommandRequestBase):
 
 
 class ParseRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     text: str = Field(min_length=1, max_length=4000, description="What the user typed, e.g. 'pause sales'.")
-
-
-class ParseResponse(BaseModel):
-    """A proposal only: nothing is executed. Send ``intent`` to ``POST /commands`` to act on it."""
-
-    intent: dict[str, Any] | None = None
-    message: str = ""
-    details: dict[str, Any] = Field(default_factory=dict)
+    channel: str | None = Field(default=None, max_length=200, description="Chat channel the text came from.")
 
 
 def build_router() -> APIRouter:
@@ -63,46 +60,13 @@ def build_router() -> APIRouter:
             confirm_token=body.confirm_token,
         )
 
-    @router.post("/commands/parse", response_model=ParseResponse, responses=PROBLEM_RESPONSES)
-    def parse_command(
-        body: ParseRequest, request: Request, db: DbDep, principal: PrincipalDep
-    ) -> ParseResponse:
-        """Turn free text into a proposed intent. Never executes anything."""
+    @router.post("/commands/parse", response_model=ParseResult, responses=PROBLEM_RESPONSES)
+    def parse_command(body: ParseRequest, db: DbDep, settings: SettingsDep, _: PrincipalDep) -> ParseResult:
+        """Turn free text into a proposed intent, or a question when something is missing.
+        Never executes anything: send ``intent`` to ``POST /commands`` to act on it."""
         try:
-            from lakeforge.nlu import parse_text  # type: ignore[attr-defined]
-        except ImportError:
-            raise ApiProblem(
-                404,
-                "free-text parsing is not installed in this LakeForge",
-                errors=[
-                    {"field": "text", "message": "no parser", "fix": "Send a structured intent to /commands."}
-                ],
-            ) from None
-        return _proposal(_call_parser(parse_text, body.text, db, principal))
+            return parse_text(body.text, db=db, settings=settings, channel=body.channel)
+        except LakeForgeError as error:
+            raise ApiProblem.from_error(422, error, prefix="") from None
 
     return router
-
-
-def _call_parser(parse_text: Any, text: str, db: Any, principal: Any) -> Any:
-    import inspect
-
-    parameters = inspect.signature(parse_text).parameters
-    kwargs: dict[str, Any] = {}
-    if "db" in parameters:
-        kwargs["db"] = db
-    return parse_text(text, **kwargs)
-
-
-def _proposal(parsed: Any) -> ParseResponse:
-    """Accept what the parser answers: an intent model, a dict, or an object carrying ``intent``."""
-    if parsed is None:
-        return ParseResponse(message="I could not read an intent from that text.")
-    if isinstance(parsed, BaseModel) and "kind" in type(parsed).model_fields:
-        return ParseResponse(intent=parsed.model_dump(mode="json"))
-    if isinstance(parsed, dict):
-        return ParseResponse(intent=parsed if "kind" in parsed else parsed.get("intent"))
-    intent = getattr(parsed, "intent", None)
-    if isinstance(intent, BaseModel):
-        intent = intent.model_dump(mode="json")
-    details = parsed.model_dump(mode="json", exclude={"intent"}) if isinstance(parsed, BaseModel) else {}
-    return ParseResponse(intent=intent, message=str(getattr(parsed, "message", "") or ""), details=details)

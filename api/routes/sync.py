@@ -7,58 +7,45 @@ executor (audited like every write) and needs the admin role.
 from __future__ import annotations
 
 import os
+import socket
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Request
-from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
 from api.deps import DbDep, PrincipalDep, SettingsDep
 from api.problems import PROBLEM_RESPONSES, ApiProblem
 from api.routes._common import DryRun, write
-from lakeforge.commands.access import PermissionDenied, Principal
+from lakeforge.commands.access import PermissionDenied
 from lakeforge.errors import LakeForgeError
-from lakeforge.settings import Settings
 
 router = APIRouter(tags=["sync"], responses=PROBLEM_RESPONSES)
 
 
-def workspace_client(settings: Settings) -> Any:
-    """The Databricks workspace LakeForge manages: the configured host, else the local workspace."""
-    from databricks.sdk import WorkspaceClient
-
-    if settings.databricks_host:
-        return WorkspaceClient(host=settings.databricks_host)
-    token = os.environ.get("DATABRICKS_TOKEN", "local")
-    return WorkspaceClient(host=f"http://127.0.0.1:{settings.workspace_port}", token=token)
-
-
 @router.get("/sync/plan")
-def sync_plan(db: DbDep, settings: SettingsDep, _: PrincipalDep) -> Any:
+def sync_plan(db: DbDep, settings: SettingsDep, _: PrincipalDep) -> dict[str, Any]:
     """The jobs and pipelines the reconciler would create, update or delete (nothing is changed)."""
+    from lakeforge.orchestration import reconciler
+    from lakeforge.orchestration.client import local_workspace_url, workspace_client
+
+    local = not settings.databricks_host and not os.environ.get("DATABRICKS_HOST")
+    if local and not _listening(local_workspace_url(settings)):
+        # The SDK probes and retries refused connections for minutes; answer at once instead.
+        raise _unreachable("the local workspace is not running")
     try:
-        from lakeforge.orchestration import reconciler
-    except ImportError:
-        raise ApiProblem(
-            404,
-            "job sync is not installed in this LakeForge",
-            errors=[
-                {"field": "sync", "message": "no reconciler", "fix": "Install the orchestration package."}
-            ],
-        ) from None
-    try:
-        plan = reconciler.plan(db, workspace_client(settings))  # type: ignore[attr-defined]
+        plan = reconciler.plan(db, workspace_client(settings), settings=settings)
     except LakeForgeError as error:
         raise ApiProblem.from_error(409, error) from None
-    return JSONResponse(
-        jsonable_encoder(plan.model_dump(mode="json") if hasattr(plan, "model_dump") else plan)
-    )
+    except Exception as error:
+        raise _unreachable(f"the Databricks workspace did not answer ({type(error).__name__})") from None
+    return dict(plan.to_json())
 
 
 @router.post("/sync/apply")
 def sync_apply(request: Request, principal: PrincipalDep, dry_run: DryRun = False) -> JSONResponse:
     """Apply the sync plan (intent ``sync_jobs``); admin only."""
-    if not _is_admin(principal):
+    if principal.role_for(None) != "admin":
         raise ApiProblem.from_error(
             403,
             PermissionDenied(
@@ -70,5 +57,26 @@ def sync_apply(request: Request, principal: PrincipalDep, dry_run: DryRun = Fals
     return write(request, principal, "sync_jobs", {}, dry_run=dry_run)
 
 
-def _is_admin(principal: Principal) -> bool:
-    return principal.role_for(None) == "admin"
+def _unreachable(detail: str) -> ApiProblem:
+    return ApiProblem(
+        503,
+        detail,
+        errors=[
+            {
+                "field": "LAKEFORGE_DATABRICKS_HOST",
+                "message": "workspace unreachable",
+                "fix": "Start the local workspace (lakeforge up) or check the Databricks host and token.",
+            }
+        ],
+    )
+
+
+def _listening(url: str | None) -> bool:
+    parsed = urlsplit(url or "")
+    if not parsed.hostname:
+        return False
+    try:
+        with socket.create_connection((parsed.hostname, parsed.port or 443), timeout=1):
+            return True
+    except OSError:
+        return False

@@ -68,7 +68,7 @@ class Api:
         key = role or "anonymous"
         if key not in self.clients:
             headers = {"Authorization": f"Bearer {self.tokens[role]}"} if role else {}
-            self.clients[key] = httpx.Client(base_url=self.url + "/api/v1", headers=headers, timeout=30)
+            self.clients[key] = httpx.Client(base_url=self.url + "/api/v1", headers=headers, timeout=120)
         return self.clients[key]
 
     def command(self, intent: dict[str, Any], role: str = "admin", **options: Any) -> httpx.Response:

@@ -79,6 +79,8 @@ def test_matrix_covers_every_mutating_intent() -> None:
 
 def _seed_with_batch(api: Api) -> None:
     seed(api)
+    gold = api.command({"kind": "upsert_gold", "group": "retail", "name": "totals", "sql": "SELECT 1 AS one"})
+    assert gold.json()["status"] == "applied", gold.text
     with api.db.connection() as conn:
         conn.execute(
             "INSERT INTO lakeforge_log.batch_run (group_name, status) OVERRIDING SYSTEM VALUE "
@@ -157,7 +159,7 @@ def test_health_and_metrics_need_no_token(api: Api) -> None:
     api.command({"kind": "help"})
     text = httpx.get(f"{api.url}/api/v1/metrics").text
     assert 'lakeforge_api_commands_total{kind="help",status="applied"} 1.0' in text
-    assert 'lakeforge_api_requests_total{method="POST",route="/api/v1/commands",status="200"}' in text
+    assert 'lakeforge_api_requests_total{method="POST",route="/commands",status="200"}' in text
     assert "lakeforge_api_request_seconds_bucket" in text
 
 

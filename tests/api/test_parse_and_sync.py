@@ -1,0 +1,50 @@
+"""``/commands/parse`` proposes without executing; ``/sync`` plans against the local workspace."""
+
+from __future__ import annotations
+
+from lakeforge.metadata.db import Database
+from lakeforge.settings import Settings
+from tests.api.api_support import Api, assert_problem, free_port, launch, seed, snapshot
+
+
+def test_parse_proposes_and_never_executes(api: Api) -> None:
+    seed(api)
+    before = snapshot(api.db)
+    response = api.client("viewer").post("/commands/parse", json={"text": "pause retail"})
+    assert response.status_code == 200, response.text
+    proposal = response.json()
+    assert proposal["intent"] == {"kind": "pause_schedule", "group": "retail"}
+    assert snapshot(api.db) == before
+    applied = api.command(proposal["intent"], role="operator")
+    assert applied.json()["status"] == "applied"
+
+    vague = api.client("viewer").post("/commands/parse", json={"text": "register a source"}).json()
+    assert vague["intent"] is None and vague["clarify"]
+    assert_problem(api.client("viewer").post("/commands/parse", json={"text": ""}), 422, "text")
+
+
+def test_sync_plan_against_the_local_workspace(settings: Settings, db: Database) -> None:
+    from lakeforge.localworkspace.server import LocalWorkspace
+
+    port = free_port()
+    local = settings.model_copy(update={"workspace_port": port})
+    workspace = LocalWorkspace(local, db, port=port)
+    workspace.start()
+    try:
+        with launch(local, db) as api:
+            seed(api)
+            response = api.client("viewer").get("/sync/plan")
+            assert response.status_code == 200, response.text
+            plan = response.json()
+            # A real plan from the reconciler: the group's job and pipeline (notebooks not uploaded yet).
+            assert {"job:group.retail", "pipeline:group.retail"} <= {c["resource"] for c in plan["changes"]}
+            assert plan["api_writes"] == 0
+            assert_problem(api.client("editor").post("/sync/apply"), 403, "role")
+    finally:
+        workspace.stop()
+
+
+def test_sync_plan_says_when_the_workspace_is_down(settings: Settings, db: Database) -> None:
+    with launch(settings.model_copy(update={"workspace_port": free_port()}), db) as api:
+        body = assert_problem(api.client("viewer").get("/sync/plan"), 503)
+        assert body["errors"][0]["fix"]
