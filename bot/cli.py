@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+
+if TYPE_CHECKING:
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    from lakeforge.metadata.db import Database
+    from lakeforge.settings import Settings
 
 console = Console()
 
@@ -39,8 +45,6 @@ def bot(
     """Run the Slack bot: run alerts, plus slash commands over Socket Mode or HTTP."""
     import threading
 
-    from bot.app import build_bolt_app
-    from lakeforge.errors import ConfigurationError
     from lakeforge.metadata.db import open_database
     from lakeforge.notify import Notifier
     from lakeforge.settings import get_settings
@@ -52,18 +56,9 @@ def bot(
             console.print("Run alerts: following lakeforge_runs.")
         try:
             if socket:
-                from slack_bolt.adapter.socket_mode import SocketModeHandler
-
-                if settings.slack_app_token is None:
-                    raise ConfigurationError(
-                        "is not set, so Socket Mode cannot connect",
-                        field="LAKEFORGE_SLACK_APP_TOKEN",
-                        fix="Create an app-level token with connections:write (xapp-...) "
-                        "in the Slack app settings.",
-                    )
-                app = build_bolt_app(settings, lambda: db)
+                handler = socket_mode_handler(settings, db)
                 console.print("Slack: connected over Socket Mode. Ctrl-C to stop.")
-                SocketModeHandler(app, settings.slack_app_token.get_secret_value()).start()
+                handler.start()
             elif port is not None:
                 import uvicorn
                 from fastapi import FastAPI
@@ -83,6 +78,24 @@ def bot(
         finally:
             if notifier:
                 notifier.stop()
+
+
+def socket_mode_handler(settings: Settings, db: Database) -> SocketModeHandler:
+    """The bolt app over Socket Mode (no public URL needed); ``.connect()`` or ``.start()`` it."""
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    from bot.app import build_bolt_app
+    from lakeforge.errors import ConfigurationError
+
+    if settings.slack_app_token is None:
+        raise ConfigurationError(
+            "is not set, so Socket Mode cannot connect",
+            field="LAKEFORGE_SLACK_APP_TOKEN",
+            fix="Create an app-level token with connections:write (xapp-...) in the Slack app settings.",
+        )
+    return SocketModeHandler(
+        build_bolt_app(settings, lambda: db), settings.slack_app_token.get_secret_value()
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -99,7 +99,9 @@ class ChatService:
         if parsed.intent is None:
             if parsed.intent_kind in MODAL_KINDS and principal.user_id is not None:
                 metadata = json.dumps({"channel": channel, "text": text[:500]})
-                return Reply(parsed.clarify or "", modal=MODAL_KINDS[parsed.intent_kind](parsed.partial, metadata))
+                return Reply(
+                    parsed.clarify or "", modal=MODAL_KINDS[parsed.intent_kind](parsed.partial, metadata)
+                )
             return Reply(
                 parsed.clarify or "I did not understand that.",
                 blocks.text_blocks(f":thinking_face: {parsed.clarify}"),

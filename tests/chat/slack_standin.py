@@ -33,6 +33,8 @@ class SlackStandin:
         self._retry_after = 1
         self._down = False
         self._ts = itertools.count(1)
+        # Where apps.connections.open sends Socket Mode clients (a test's WebSocket server).
+        self.socket_url: str | None = None
         standin = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -112,6 +114,8 @@ class SlackStandin:
             answer.update(channel=payload.get("channel"), ts=payload.get("ts") or ts, message_ts=ts)
         elif method == "views.open":
             answer["view"] = {"id": "V" + ts.replace(".", ""), **(payload.get("view") or {})}
+        elif method == "apps.connections.open":
+            answer["url"] = self.socket_url
         elif method == "auth.test":
             answer.update(user_id="UBOT", bot_id="BBOT", team_id="T1")
         self._reply(handler, 200, answer)
