@@ -618,6 +618,8 @@ def parse_rules(
     slots = {key: value for key, value in slots.items() if value is not None}
     confidence = max(0.05, confidence - 0.05 * msg.typos)
     if question:
-        return ParseResult(clarify=question, confidence=confidence, parser="rules", intent_kind=kind, partial=slots)
+        return ParseResult(
+            clarify=question, confidence=confidence, parser="rules", intent_kind=kind, partial=slots
+        )
     intent = {"kind": kind, **{k: v for k, v in slots.items() if k not in _CHAT_ONLY.get(kind, set())}}
     return ParseResult(intent=intent, confidence=confidence, parser="rules", intent_kind=kind, partial=slots)
