@@ -223,9 +223,19 @@ def _run(
                     _audit(conn, actor, command_id, raw, raw_text, result, started, idempotency_key)
                     for change in prepared.changes:
                         _write_change(conn, change, command_id, actor)
+                elif prepared.effect is not None:
+                    # Claim the idempotency key first, so a concurrent repeat never runs the effect twice.
+                    _audit(conn, actor, command_id, raw, raw_text, result, started, idempotency_key)
+                    result.result = prepared.effect(ctx)
+                    conn.execute(
+                        "UPDATE command_audit SET response = %s, duration_ms = %s WHERE id = %s",
+                        [
+                            Jsonb(redact(result.model_dump(mode="json"))),
+                            (time.perf_counter() - started) * 1000,
+                            command_id,
+                        ],
+                    )
                 else:
-                    if prepared.effect is not None:
-                        result.result = prepared.effect(ctx)
                     _audit(conn, actor, command_id, raw, raw_text, result, started, idempotency_key)
         except state.Conflict as error:
             raise _rejection(error, "conflict") from None

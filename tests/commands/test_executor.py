@@ -436,6 +436,19 @@ def test_same_idempotency_key_applies_once(db, run, retail, launched):
     assert third.result["batch_id"] != first.result["batch_id"]
 
 
+def test_concurrent_repeats_of_one_idempotency_key_apply_once(db, run, retail, launched):
+    from concurrent.futures import ThreadPoolExecutor
+
+    def send(_: int):
+        return execute(db, {"kind": "run_now", "group": "retail"}, ACTOR, principal=ADMIN, idempotency_key="same")
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(send, range(8)))
+    assert {r.result["batch_id"] for r in results} == {results[0].result["batch_id"]}
+    assert _one(db, "SELECT count(*) FROM lakeforge_log.batch_run") == 1
+    assert len(launched) == 1
+
+
 def test_twenty_parallel_conflicting_updates_have_one_winner(db, run, retail):
     from concurrent.futures import ThreadPoolExecutor
 
