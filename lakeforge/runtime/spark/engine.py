@@ -419,7 +419,8 @@ class SparkEngine:
 
 
 def _latest_local_commit(log: Path) -> tuple[int | None, dict[str, str]]:
-    commits = sorted(log.glob("[0-9]*.json")) if log.is_dir() else []
+    # Commits are <20-digit version>.json; compacted logs (<v1>.<v2>.compacted.json) are not.
+    commits = sorted(p for p in log.glob("[0-9]*.json") if p.name.count(".") == 1) if log.is_dir() else []
     if not commits:
         return None, {}
     metrics: dict[str, str] = {}
