@@ -88,7 +88,8 @@ def _prepare(raw: str, known: Known) -> Message:
         if word in names:
             words.append(word)
             continue
-        fixed = correct(word, vocab.KEYWORDS)
+        # Ordinary words are not typos ("called" must not become "cancelled").
+        fixed = word if word in vocab.FILLER else correct(word, vocab.KEYWORDS)
         if fixed == word and names and len(word) >= 4:
             # A typo in a known name ("ordres") reads as the name.
             fixed = closest(word, names) or word
@@ -541,9 +542,11 @@ def classify(msg: Message) -> tuple[str | None, float]:
 
     if not msg.words and not msg.text.locations:
         return "help", 0.6 if not msg.text.raw.strip() else 0.9
-    if first == "help" or re.match(r"^\s*(?:what can you do|how do i|what commands)", text):
+    if first == "help" or re.match(
+        r"^\s*(?:what can (?:you do|i ask|i do|i say)|how do i|what commands)", text
+    ):
         return "help", 0.95
-    if "restore" in fams or re.search(r"\broll(?:ed)?\s+back\b|\bgo back to\b", text):
+    if "restore" in fams or re.search(r"\broll(?:ed)?\s+back\b|\bback to (?:revision|version|rev|v)\b", text):
         return "restore_revision", 0.9
     if "history" in fams or re.search(
         r"\bwho changed\b|\b(?:recent |show |list )?changes (?:to|of|on)\b", text
@@ -551,8 +554,29 @@ def classify(msg: Message) -> tuple[str | None, float]:
         return "show_history", 0.9
     if "subscribe" in fams or (channel and msg.has(frozenset({"send", "post"}))):
         return "subscribe_channel", 0.9 if channel else 0.7
-    if "rerun" in fams or ("run" in fams and "again" in msg.words):
+    again = "again" in msg.words or bool(re.search(r"\bone more time\b|\bonce more\b", text))
+    if "rerun" in fams or (again and ("run" in fams or _BATCH_ID.search(text))):
         return "rerun_batch", 0.95
+    # An action applied to rows ("quarantine rows where ...") or a condition with an operator
+    # and no clearer verb reads as a new rule.
+    expression = _expression(msg) if not is_rule else None
+    acts_on_rows = bool(re.match(r"^\s*(?:quarantine|drop|discard|flag|warn about)\b.*\bwhere\b", text))
+    if not is_rule and (acts_on_rows or (expression and first in (None, "update") and "changes" not in fams)):
+        if any(w in msg.known.sources for w in msg.words) or msg.has(vocab.SOURCE_NOUNS):
+            return "add_dq_rule", 0.7
+    if re.search(
+        r"\bturn(?:ed)?\s+(?:\w+\s+)?(?:back\s+)?on\b|\bswitch(?:ed)?\s+(?:\w+\s+)?(?:back\s+)?on\b", text
+    ):
+        return "resume_schedule", 0.75
+    if re.search(r"\bturn(?:ed)?\s+(?:\w+\s+)?off\b|\bon hold\b", text):
+        return "pause_schedule", 0.75
+    if msg.has(frozenset({"incremental", "full"})) and not msg.text.locations and first not in ("register",):
+        if any(w in msg.known.sources for w in msg.words):
+            return "update_source", 0.7
+    if first == "register" and not is_rule and not msg.text.locations and not msg.has(vocab.GROUP_NOUNS):
+        # "ingest clicks now": clicks exists already, so this asks for a run, not a new source.
+        if any(w in msg.known.sources for w in msg.words) and "run" not in fams:
+            return "run_now", 0.7
     if is_rule:
         verbs = [f for f in fams if f in ("remove", "register", "update", "show", "list")]
         if verbs and verbs[0] == "remove":

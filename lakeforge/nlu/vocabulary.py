@@ -20,7 +20,7 @@ VERBS: dict[str, frozenset[str]] = {
     "resume": _words("resume unpause enable continue reactivate unfreeze restart reenable"),
     "run": _words("run trigger kick start launch execute load refresh fire process"),
     "rerun": _words("rerun retry replay redo reprocess"),
-    "sync": _words("sync reconcile deploy push resync synchronize synchronise"),
+    "sync": _words("sync reconcile deploy push resync synchronize synchronise apply"),
     "show": _words("show describe details detail info display inspect view see tell what config"),
     "list": _words("list runs"),
     "status": _words("status state health how doing"),

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+import pytest
+
 from lakeforge.nlu import parse_text
 from lakeforge.nlu.rules import parse_rules
 from tests.chat.phrasings import KNOWN, PHRASINGS
@@ -122,3 +124,22 @@ def test_a_value_the_schema_refuses_becomes_a_question() -> None:
     result = parse_text("register source Shipments-2026 csv from /Volumes/x/y in group sales", known=KNOWN)
     assert result.intent is None
     assert result.clarify
+
+
+HELD_OUT_THRESHOLD = 0.7
+
+
+@pytest.mark.parametrize("name", ["HELD_OUT", "HELD_OUT_2"])
+def test_accuracy_on_held_out_phrasings(name: str) -> None:
+    from tests.chat import heldout
+
+    cases = getattr(heldout, name)
+    misses = []
+    for text, kind, slots in cases:
+        if not _correct(text, kind, slots):
+            result = parse_rules(text, known=KNOWN)
+            misses.append(f"{text!r}: expected {kind} {slots}, got {result.intent or result.clarify}")
+    accuracy = 1 - len(misses) / len(cases)
+    print(f"\n{name} accuracy: {len(cases) - len(misses)}/{len(cases)} {accuracy:.1%}")
+    print("misses:\n  " + "\n  ".join(misses))
+    assert accuracy >= HELD_OUT_THRESHOLD
