@@ -561,22 +561,23 @@ def classify(msg: Message) -> tuple[str | None, float]:
     # and no clearer verb reads as a new rule.
     expression = _expression(msg) if not is_rule else None
     acts_on_rows = bool(re.match(r"^\s*(?:quarantine|drop|discard|flag|warn about)\b.*\bwhere\b", text))
-    if not is_rule and (acts_on_rows or (expression and first in (None, "update") and "changes" not in fams)):
-        if any(w in msg.known.sources for w in msg.words) or msg.has(vocab.SOURCE_NOUNS):
-            return "add_dq_rule", 0.7
+    names_source = any(w in msg.known.sources for w in msg.words)
+    looks_like_rule = acts_on_rows or (expression and first in (None, "update") and "changes" not in fams)
+    if not is_rule and looks_like_rule and (names_source or msg.has(vocab.SOURCE_NOUNS)):
+        return "add_dq_rule", 0.7
     if re.search(
         r"\bturn(?:ed)?\s+(?:\w+\s+)?(?:back\s+)?on\b|\bswitch(?:ed)?\s+(?:\w+\s+)?(?:back\s+)?on\b", text
     ):
         return "resume_schedule", 0.75
     if re.search(r"\bturn(?:ed)?\s+(?:\w+\s+)?off\b|\bon hold\b", text):
         return "pause_schedule", 0.75
-    if msg.has(frozenset({"incremental", "full"})) and not msg.text.locations and first not in ("register",):
-        if any(w in msg.known.sources for w in msg.words):
-            return "update_source", 0.7
-    if first == "register" and not is_rule and not msg.text.locations and not msg.has(vocab.GROUP_NOUNS):
-        # "ingest clicks now": clicks exists already, so this asks for a run, not a new source.
-        if any(w in msg.known.sources for w in msg.words) and "run" not in fams:
-            return "run_now", 0.7
+    load_words = msg.has(frozenset({"incremental", "full"}))
+    if load_words and names_source and not msg.text.locations and first != "register":
+        return "update_source", 0.7
+    # "ingest clicks now": clicks exists already, so this asks for a run, not a new source.
+    plain_register = first == "register" and not is_rule and not msg.text.locations
+    if plain_register and not msg.has(vocab.GROUP_NOUNS) and names_source and "run" not in fams:
+        return "run_now", 0.7
     if is_rule:
         verbs = [f for f in fams if f in ("remove", "register", "update", "show", "list")]
         if verbs and verbs[0] == "remove":
