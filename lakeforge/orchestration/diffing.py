@@ -54,6 +54,66 @@ def project(live: Any, desired: Any) -> Any:
     return live
 
 
+# Fields LakeForge decides even when it leaves them out (no schedule, no notifications, no
+# dependency...): a live value there that is not an empty default is a difference to undo.
+JOB_FIELDS = frozenset(
+    {
+        "schedule",
+        "continuous",
+        "trigger",
+        "email_notifications",
+        "webhook_notifications",
+        "notification_settings",
+        "job_clusters",
+        "environments",
+        "health",
+        "parameters",
+    }
+)
+TASK_FIELDS = frozenset(
+    {
+        "depends_on",
+        "libraries",
+        "job_cluster_key",
+        "environment_key",
+        "existing_cluster_id",
+        "new_cluster",
+        "notebook_task",
+        "pipeline_task",
+        "spark_python_task",
+        "python_wheel_task",
+        "sql_task",
+        "run_job_task",
+        "condition_task",
+        "for_each_task",
+        "email_notifications",
+        "webhook_notifications",
+    }
+)
+PIPELINE_FIELDS = frozenset({"clusters", "serverless", "continuous", "notifications", "trigger", "target"})
+
+
+def _with_owned(projected: Any, live: Any, fields: frozenset[str]) -> Any:
+    if not isinstance(projected, dict) or not isinstance(live, dict):
+        return projected
+    extra = {k: live[k] for k in fields if k not in projected and k in live and not _is_default(live[k])}
+    return {**projected, **extra} if extra else projected
+
+
+def project_job(live: dict[str, Any], desired: dict[str, Any]) -> Any:
+    """``project`` for job settings, keeping fields LakeForge owns even where it sets nothing."""
+    projected = _with_owned(project(live, desired), live, JOB_FIELDS)
+    tasks, live_tasks = projected.get("tasks"), live.get("tasks")
+    if isinstance(tasks, list) and isinstance(live_tasks, list) and tasks is not live_tasks:
+        by_key = {_item_key(t): t for t in live_tasks}
+        projected["tasks"] = [_with_owned(t, by_key.get(_item_key(t)), TASK_FIELDS) for t in tasks]
+    return projected
+
+
+def project_pipeline(live: dict[str, Any], desired: dict[str, Any]) -> Any:
+    return _with_owned(project(live, desired), live, PIPELINE_FIELDS)
+
+
 def diff(live: Any, desired: Any, path: str = "") -> list[dict[str, Any]]:
     """Field-level differences as ``{"path", "live", "desired"}`` (at most MAX_DIFFS)."""
     found: list[dict[str, Any]] = []

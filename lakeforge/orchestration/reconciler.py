@@ -57,7 +57,7 @@ from lakeforge.orchestration.compiler import (
     spec_hash,
     with_hash,
 )
-from lakeforge.orchestration.diffing import diff, project
+from lakeforge.orchestration.diffing import diff, project, project_job, project_pipeline
 from lakeforge.orchestration.gateway import Gateway, LiveJob, LivePipeline, upload_notebooks
 from lakeforge.orchestration.loader import compile_options, load_snapshot
 from lakeforge.settings import Settings, get_settings
@@ -244,9 +244,11 @@ class _Context:
         return self.path_cache[path]
 
 
-def _compare(live_spec: dict[str, Any], target: dict[str, Any]) -> tuple[bool, bool, list[dict[str, Any]]]:
+def _compare(
+    live_spec: dict[str, Any], target: dict[str, Any], kind: ResourceType = "job"
+) -> tuple[bool, bool, list[dict[str, Any]]]:
     """(changed, drifted, diff): drifted means the live spec no longer matches its own hash tag."""
-    projected = project(live_spec, target)
+    projected = project_job(live_spec, target) if kind == "job" else project_pipeline(live_spec, target)
     live_hash = spec_hash(projected)
     tag_hash = (live_spec.get("tags") or {}).get(HASH_TAG)
     changed = live_hash != spec_hash(target)
@@ -264,7 +266,7 @@ def _plan_pipeline(ctx: _Context, d: DesiredResource, deep: bool) -> Change:
         if deep:
             live = ctx.gateway.get_pipeline(known)
             if live is not None and live.spec is not None:
-                changed, drifted, changes = _compare(live.spec, target)
+                changed, drifted, changes = _compare(live.spec, target, "pipeline")
                 action: Action = "update" if changed else "unchanged"
                 reason = "edited in the workspace" if drifted else "metadata changed" if changed else ""
                 return Change(action, "pipeline", d.key, d.name, known, reason, changes, drifted, desired=d)
@@ -285,7 +287,7 @@ def _plan_pipeline(ctx: _Context, d: DesiredResource, deep: bool) -> Change:
         return Change("create", "pipeline", d.key, d.name, None, reason, desired=d)
     keep, *extra = sorted(owned, key=lambda p: p.pipeline_id)
     ctx.pipeline_ids[d.key] = keep.pipeline_id
-    changed, drifted, changes = _compare(keep.spec or {}, target)
+    changed, drifted, changes = _compare(keep.spec or {}, target, "pipeline")
     return Change(
         "adopt",
         "pipeline",

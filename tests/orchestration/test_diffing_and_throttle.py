@@ -43,3 +43,22 @@ def test_token_bucket_makes_callers_wait_beyond_the_burst():
         bucket.take()
     # One token was saved up; the other two each had to wait about 1/5 s for theirs.
     assert bucket.waited > 0.2
+
+
+def test_fields_lakeforge_leaves_out_still_count_when_set_live():
+    from lakeforge.orchestration.diffing import project_job
+
+    live = {
+        **DESIRED,
+        "schedule": {"quartz_cron_expression": "0 0 1 * * ?", "timezone_id": "UTC"},
+        "email_notifications": {},
+        "format": "MULTI_TASK",
+        "tasks": [
+            {"task_key": "a", "max_retries": 1, "depends_on": [{"task_key": "b"}]},
+            DESIRED["tasks"][1],
+        ],
+    }
+    projected = project_job(live, DESIRED)
+    assert "schedule" in projected and "email_notifications" not in projected and "format" not in projected
+    paths = {d["path"] for d in diff(projected, DESIRED)}
+    assert paths == {"schedule", "tasks[task_key=a].depends_on"}

@@ -507,3 +507,10 @@ def test_hand_deleted_job_is_recreated_and_a_group_back_within_grace_is_unpaused
     with db.connection() as conn:
         states = {r.lakeforge_key: r.state for r in Repository(conn, MANAGED_RESOURCES).list()}
     assert states == {"group.sales": "active", "system.sync_jobs": "active"}
+
+    with db.connection() as conn:
+        conn.execute("DELETE FROM lakeforge.schedule")
+    unscheduled = sync(db, client, patient)
+    assert unscheduled["updated"] == ["job:group.sales"] and unscheduled["drift"] == []
+    sales = next(j for j in live_jobs(client) if j.settings and j.settings.name == "lakeforge-sales")
+    assert sales.settings and sales.settings.schedule is None
