@@ -384,11 +384,13 @@ class Executor:
         started = time.monotonic()
         job_timeout = int(settings.get("timeout_seconds") or 0)
         attempts: dict[str, _Attempt] = {}
+        wake = threading.Event()
         retries: dict[str, _Retry] = {}
         first_error: str | None = None
         ending: tuple[str, str] | None = None  # (result, message) when the run stops early
 
         while len(outcome) < len(by_key):
+            wake.clear()
             now = time.monotonic()
             if run_id in self._cancel or self._stopping.is_set():
                 ending = ("CANCELED", "This run was cancelled.")
@@ -444,7 +446,7 @@ class Executor:
             for key, retry in list(retries.items()):
                 if now >= retry.ready_at and len(attempts) < self.task_slots:
                     del retries[key]
-                    attempts[key] = self._launch(row, by_key[key], retry.task_run_id, retry.number)
+                    attempts[key] = self._launch(row, by_key[key], retry.task_run_id, retry.number, wake)
             for key in by_key:
                 if key in outcome or key in attempts or key in retries:
                     continue
@@ -466,9 +468,10 @@ class Executor:
                 if len(attempts) >= self.task_slots:
                     break
                 number = int(self.store.get_task_run(current[key])["attempt_number"])  # type: ignore[index]
-                attempts[key] = self._launch(row, by_key[key], current[key], number)
+                attempts[key] = self._launch(row, by_key[key], current[key], number, wake)
             if len(outcome) < len(by_key):
-                self._stopping.wait(_POLL_SECONDS)
+                # Woken as soon as an attempt ends; the timeout covers retries, timeouts and cancels.
+                wake.wait(_POLL_SECONDS)
 
         if ending is not None:
             result, message = ending
@@ -500,7 +503,9 @@ class Executor:
         self.store.update_run(run_id, repair_history=history)
 
     # ---- task bodies ------------------------------------------------------------------------
-    def _launch(self, run: Row, task: dict[str, Any], task_run_id: int, number: int) -> _Attempt:
+    def _launch(
+        self, run: Row, task: dict[str, Any], task_run_id: int, number: int, wake: threading.Event
+    ) -> _Attempt:
         timeout = int(task.get("timeout_seconds") or 0)
         attempt = _Attempt(task_run_id, number, time.monotonic() + timeout if timeout else None)
         self.store.update_task_run(
@@ -517,6 +522,7 @@ class Executor:
                 attempt.error = TaskError(f"{type(error).__name__}: {error}")
             finally:
                 attempt.done.set()
+                wake.set()
 
         threading.Thread(target=body, name=f"lakeforge-task-{task_run_id}", daemon=True).start()
         return attempt

@@ -24,8 +24,6 @@ def test_throttling_and_unavailability_are_retried_by_the_sdk(
     assert [j.job_id for j in w.jobs.list()] == [job_id]  # one job: throttled requests did nothing
     assert workspace.faults.injected == {"throttle": 2, "unavailable": 1}
 
-
-def test_retry_after_header_and_error_shape(workspace: LocalWorkspace) -> None:
     workspace.faults.queue("throttle", retry_after=7)
     answer = requests.get(
         f"{workspace.base_url}/api/2.2/jobs/list",

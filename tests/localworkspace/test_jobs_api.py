@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from databricks.sdk import WorkspaceClient
-from databricks.sdk.errors import InvalidParameterValue, NotFound, ResourceDoesNotExist
+from databricks.sdk.errors import InvalidParameterValue, NotFound, ResourceDoesNotExist, Unauthenticated
 from databricks.sdk.service import jobs
 
 from lakeforge.localworkspace.server import LocalWorkspace
@@ -103,60 +103,67 @@ def test_job_with_more_than_100_tasks_pages_its_tasks(w: WorkspaceClient) -> Non
     assert [t.task_key for t in job.settings.tasks] == [f"t{i:03d}" for i in range(230)]
 
 
-@pytest.mark.parametrize(
-    ("spec", "message"),
-    [
-        ({"name": "x", "tasks": [{"task_key": "a"}]}, "exactly one task type"),
-        (
-            {
-                "name": "x",
-                "tasks": [
-                    {
-                        "task_key": "a",
-                        "notebook_task": {"notebook_path": "/n"},
-                        "depends_on": [{"task_key": "zz"}],
-                    }
-                ],
-            },
-            "depends on zz",
-        ),
-        (
-            {"name": "x", "schedule": {"quartz_cron_expression": "0 2 * * *", "timezone_id": "UTC"}},
-            "quartz_cron_expression",
-        ),
-        (
-            {
-                "name": "x",
-                "schedule": {"quartz_cron_expression": "0 0 2 * * ?", "timezone_id": "Mars/Olympus"},
-            },
-            "timezone_id",
-        ),
-        ({"name": "x", "max_concurrent_runs": 5000}, "max_concurrent_runs"),
-    ],
-)
-def test_bad_settings_are_rejected_with_databricks_error_shape(
-    w: WorkspaceClient, spec: dict, message: str
-) -> None:
-    with pytest.raises(InvalidParameterValue, match=message) as caught:
-        w.api_client.do("POST", "/api/2.2/jobs/create", body=spec)
-    assert caught.value.error_code == "INVALID_PARAMETER_VALUE"
-    assert list(w.jobs.list()) == []
+BAD_SETTINGS = [
+    ({"name": "x", "tasks": [{"task_key": "a"}]}, "exactly one task type"),
+    (
+        {
+            "name": "x",
+            "tasks": [
+                {
+                    "task_key": "a",
+                    "notebook_task": {"notebook_path": "/n"},
+                    "depends_on": [{"task_key": "zz"}],
+                }
+            ],
+        },
+        "depends on zz",
+    ),
+    (
+        {
+            "name": "x",
+            "tasks": [
+                {
+                    "task_key": "a",
+                    "notebook_task": {"notebook_path": "/n"},
+                    "depends_on": [{"task_key": "b"}],
+                },
+                {
+                    "task_key": "b",
+                    "notebook_task": {"notebook_path": "/n"},
+                    "depends_on": [{"task_key": "a"}],
+                },
+            ],
+        },
+        "cycle",
+    ),
+    (
+        {"name": "x", "schedule": {"quartz_cron_expression": "0 2 * * *", "timezone_id": "UTC"}},
+        "quartz_cron_expression",
+    ),
+    (
+        {"name": "x", "schedule": {"quartz_cron_expression": "0 0 2 * * ?", "timezone_id": "Mars/Olympus"}},
+        "timezone_id",
+    ),
+    ({"name": "x", "max_concurrent_runs": 5000}, "max_concurrent_runs"),
+]
 
 
-def test_unknown_token_is_rejected(workspace: LocalWorkspace) -> None:
+def test_bad_settings_are_rejected_with_databricks_error_shape(w: WorkspaceClient) -> None:
+    for spec, message in BAD_SETTINGS:
+        with pytest.raises(InvalidParameterValue, match=message) as caught:
+            w.api_client.do("POST", "/api/2.2/jobs/create", body=spec)
+        assert caught.value.error_code == "INVALID_PARAMETER_VALUE"
+    assert list(w.jobs.list()) == []  # nothing was created
+
+
+def test_error_mapping(workspace: LocalWorkspace, w: WorkspaceClient) -> None:
     other = WorkspaceClient(host=workspace.base_url, token="wrong", auth_type="pat")
-    with pytest.raises(Exception, match="Invalid access token"):
+    with pytest.raises(Unauthenticated, match="Invalid access token"):
         list(other.jobs.list())
-
-
-def test_missing_run_maps_to_resource_does_not_exist(w: WorkspaceClient) -> None:
-    with pytest.raises(ResourceDoesNotExist):
+    with pytest.raises(ResourceDoesNotExist, match="Run 123 does not exist"):
         w.jobs.get_run(123)
     with pytest.raises(NotFound):
         w.pipelines.get("no-such-pipeline")
-
-
-def test_unknown_endpoint_answers_in_databricks_shape(w: WorkspaceClient) -> None:
     with pytest.raises(NotFound, match=r"No API found for 'GET /api/2\.0/clusters/list'") as caught:
         w.api_client.do("GET", "/api/2.0/clusters/list")
     assert caught.value.error_code == "ENDPOINT_NOT_FOUND"
