@@ -120,12 +120,15 @@ class ApiThread:
         self.thread.join(timeout=10)
 
 
-def start_panel(api_url: str) -> tuple[subprocess.Popen[bytes], str]:
-    """``next start`` on a free port, proxying /api/v1 to ``api_url``. Needs ``make web`` first."""
+def start_panel(api_url: str, port: int, *, direct: bool = True) -> tuple[subprocess.Popen[bytes], str]:
+    """``next start`` on ``port``. ``direct``: the browser calls the API itself (CORS), else it goes
+    through the panel's /api/v1 proxy. Needs ``make web`` first."""
     if not (WEB_DIR / ".next" / "BUILD_ID").exists():
         pytest.fail("the panel is not built: run `make web` (npm ci + next build) first")
-    port = free_port()
-    env = {**os.environ, "LAKEFORGE_API_URL": api_url, "NEXT_TELEMETRY_DISABLED": "1", "PORT": str(port)}
+    env = {**os.environ, "PANEL_API_URL": api_url, "NEXT_TELEMETRY_DISABLED": "1", "PORT": str(port)}
+    env.pop("PANEL_BROWSER_API_URL", None)
+    if direct:
+        env["PANEL_BROWSER_API_URL"] = api_url
     process = subprocess.Popen(
         [str(WEB_DIR / "node_modules" / ".bin" / "next"), "start", "-p", str(port), "-H", "127.0.0.1"],
         cwd=WEB_DIR,
@@ -152,10 +155,12 @@ def stack(
     with psycopg.connect(pg_admin_url, autocommit=True) as conn:
         conn.execute(f"CREATE DATABASE {name} TEMPLATE {template_database}")
     state = tmp_path_factory.mktemp("web-state")
+    panel_port = free_port()
     settings = load_settings(
         database_url=psycopg.conninfo.make_conninfo(pg_admin_url, dbname=name),
         state_dir=state,
         engine="embedded",
+        api_cors_origins=(f"http://127.0.0.1:{panel_port}",),
     )
     try:
         from lakeforge.commands import launch
@@ -167,7 +172,7 @@ def stack(
     token = create_token(db, "panel_admin", "admin")
     api = ApiThread(settings, db)
     api_url = api.start()
-    panel, panel_url = start_panel(api_url)
+    panel, panel_url = start_panel(api_url, panel_port)
     data_dir = tmp_path_factory.mktemp("web-data")
     try:
         yield Stack(api_url, panel_url, token, db, settings, data_dir)

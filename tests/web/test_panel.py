@@ -195,3 +195,18 @@ def test_keyboard_reaches_navigation_and_the_audit_lists_commands(page: Any, sta
     page.get_by_role("link", name="Audit").click()
     expect(page.get_by_role("heading", name="Audit")).to_be_visible()
     expect(page.get_by_text("create_group").first).to_be_visible()
+
+
+def test_the_panel_proxy_forwards_to_the_api_with_problem_json_intact(stack: Stack) -> None:
+    """Without PANEL_BROWSER_API_URL the browser talks to the panel's /api/v1, which forwards."""
+    import httpx
+
+    headers = {"Authorization": f"Bearer {stack.token}"}
+    via_panel = httpx.get(f"{stack.panel_url}/api/v1/groups", headers=headers, timeout=30)
+    direct = httpx.get(f"{stack.api_url}/api/v1/groups", headers=headers, timeout=30)
+    assert via_panel.status_code == 200
+    assert via_panel.json() == direct.json()
+    refused = httpx.get(f"{stack.panel_url}/api/v1/groups", timeout=30)
+    assert refused.status_code == 401
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    assert refused.json()["status"] == 401

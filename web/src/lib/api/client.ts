@@ -15,8 +15,16 @@ const auth: Middleware = {
   },
 };
 
-// Same origin: the panel's /api/v1 route forwards to the API (see src/app/api/v1/[...path]/route.ts).
-export const api = createClient<paths>({ baseUrl: typeof window === "undefined" ? "http://127.0.0.1" : "" });
+declare global {
+  interface Window {
+    __LAKEFORGE_API__?: string;
+  }
+}
+
+// The root layout sets window.__LAKEFORGE_API__ before any script runs: the API's own URL when the
+// browser may call it directly, or "" for the panel's same-origin proxy (src/app/api/v1/[...path]).
+const baseUrl = typeof window === "undefined" ? "http://127.0.0.1" : (window.__LAKEFORGE_API__ ?? "");
+export const api = createClient<paths>({ baseUrl });
 api.use(auth);
 
 export type { paths };

@@ -1,4 +1,4 @@
-// Forwards /api/v1/* to the LakeForge API named by LAKEFORGE_API_URL (read per request, so
+// Forwards /api/v1/* to the LakeForge API named by PANEL_API_URL (read per request, so
 // one build serves any deployment). Bodies stream both ways, which keeps server-sent events live.
 import type { NextRequest } from "next/server";
 
@@ -7,7 +7,7 @@ export const dynamic = "force-dynamic";
 const FORWARDED = ["authorization", "content-type", "accept", "idempotency-key", "x-lakeforge-surface", "x-lakeforge-channel"];
 
 function apiBase(): string {
-  return (process.env.LAKEFORGE_API_URL ?? "http://127.0.0.1:8765").replace(/\/+$/, "");
+  return (process.env.PANEL_API_URL ?? "http://127.0.0.1:8765").replace(/\/+$/, "");
 }
 
 async function forward(request: NextRequest, context: { params: Promise<{ path: string[] }> }): Promise<Response> {
@@ -39,7 +39,7 @@ async function forward(request: NextRequest, context: { params: Promise<{ path: 
       title: "Service unavailable",
       status: 502,
       detail: `The LakeForge API at ${apiBase()} did not answer.`,
-      errors: [{ field: "LAKEFORGE_API_URL", message: "API unreachable", fix: "Start it with `lakeforge up` or fix LAKEFORGE_API_URL." }],
+      errors: [{ field: "PANEL_API_URL", message: "API unreachable", fix: "Start it with `lakeforge up` or fix PANEL_API_URL." }],
     };
     return Response.json(problem, { status: 502, headers: { "content-type": "application/problem+json" } });
   }
