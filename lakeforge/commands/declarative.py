@@ -356,7 +356,10 @@ def export_document(db: Database) -> dict[str, Any]:
                         group["catalog"], name, zone, snap["name"]
                     ):
                         snap[zone]["target_table"] = None
-                snap["dq_rules"] = [_drop_none(rule) for rule in snap["dq_rules"]]
+                snap["dq_rules"] = [
+                    {k: v for k, v in rule.items() if v is not None and not (k == "enabled" and v is True)}
+                    for rule in snap["dq_rules"]
+                ]
                 sources.append(
                     _trim(snap, {**source_defaults, "name": None, "format": None, "location": None})
                 )

@@ -70,6 +70,18 @@ def _walk(entity: str, key: str, path: str, before: Any, after: Any, out: list[P
     out.append(_line("update", entity, key, path, before, after))
 
 
+def _flatten(data: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    """Nested sections as dotted fields (silver.primary_keys), so a new entity reads line by line."""
+    out: list[tuple[str, Any]] = []
+    for name, value in data.items():
+        path = f"{prefix}{name}"
+        if isinstance(value, dict) and value and not prefix and name not in ("format_options", "connection"):
+            out.extend(_flatten(value, f"{path}."))
+        else:
+            out.append((path, value))
+    return out
+
+
 def diff(
     entity: str, key: str, before: dict[str, Any] | None, after: dict[str, Any] | None
 ) -> list[PlanLine]:
@@ -79,8 +91,8 @@ def diff(
     if before is None:
         assert after is not None
         lines = [_line("create", entity, key, None, None, None)]
-        for name, value in after.items():
-            if name not in _IGNORED and value not in (None, {}, []):
+        for name, value in _flatten(after):
+            if name not in _IGNORED and name != "name" and value not in (None, {}, []):
                 lines.append(_line("create", entity, key, name, None, value))
         return lines
     if after is None:

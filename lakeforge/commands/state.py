@@ -34,6 +34,12 @@ def _one(conn: Connection, query: str, params: list[Any]) -> dict[str, Any] | No
     return conn.execute(query, params).fetchone()
 
 
+# jsonb sorts keys; snapshots keep the order people read them in.
+_RULE_KEYS = ("name", "expression", "action", "description", "enabled")
+_SCHEDULE_KEYS = ("quartz_cron", "timezone", "paused")
+_GOLD_KEYS = ("name", "sql", "target_table", "description")
+
+
 def load_source(conn: Connection, name: str, *, lock: bool = False) -> Snapshot | None:
     # One round trip: the source, its three zone configs and its rules.
     row = _one(
@@ -85,7 +91,7 @@ def load_source(conn: Connection, name: str, *, lock: bool = False) -> Snapshot 
             "where": silver.get("where_clause"),
             "options": silver.get("options") or {},
         },
-        "dq_rules": list(row["rules"]),
+        "dq_rules": [{k: rule[k] for k in _RULE_KEYS} for rule in row["rules"]],
         "revision": row["revision"],
     }
 
@@ -118,9 +124,9 @@ def load_group(conn: Connection, name: str, *, lock: bool = False) -> Snapshot |
         "max_concurrent_runs": row["max_concurrent_runs"],
         "timeout_seconds": row["timeout_seconds"],
         "max_retries": row["max_retries"],
-        "schedule": row["schedule_json"],
+        "schedule": {k: row["schedule_json"][k] for k in _SCHEDULE_KEYS} if row["schedule_json"] else None,
         "channel": row["channel_name"],
-        "gold": list(row["gold_json"]),
+        "gold": [{k: item[k] for k in _GOLD_KEYS} for item in row["gold_json"]],
         "revision": row["revision"],
     }
 
