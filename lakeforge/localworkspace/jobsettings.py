@@ -70,6 +70,7 @@ def normalize(raw: dict[str, Any]) -> dict[str, Any]:
         if "notebook_task" in task:
             task["notebook_task"].setdefault("source", "GIT" if "git_source" in settings else "WORKSPACE")
     _check_acyclic(tasks, keys)
+    _check_references(settings, tasks)
     if "schedule" in settings:
         _check_schedule(settings["schedule"])
     return settings
@@ -147,6 +148,25 @@ def _check_tasks(tasks: list[Any]) -> set[str]:
         if not isinstance(retries, int) or retries < -1:
             raise invalid(f"Task {key}: max_retries must be -1 (forever) or a non-negative integer.")
     return keys
+
+
+def _check_references(settings: dict[str, Any], tasks: list[dict[str, Any]]) -> None:
+    """Tasks may only name job clusters and environments the job defines."""
+    clusters = {c.get("job_cluster_key") for c in settings.get("job_clusters") or []}
+    environments = {e.get("environment_key") for e in settings.get("environments") or []}
+    for task in tasks:
+        cluster = task.get("job_cluster_key")
+        if cluster is not None and cluster not in clusters:
+            raise invalid(
+                f"Task {task['task_key']} uses job_cluster_key {cluster}, "
+                "which is not defined in job_clusters."
+            )
+        environment = task.get("environment_key")
+        if environment is not None and environment not in environments:
+            raise invalid(
+                f"Task {task['task_key']} uses environment_key {environment}, "
+                "which is not defined in environments."
+            )
 
 
 def _check_acyclic(tasks: list[dict[str, Any]], keys: set[str]) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -23,7 +24,10 @@ _MAX_SLEEP_SECONDS = 1.0
 
 
 class Scheduler:
-    """Owns the next fire time of every unpaused scheduled job; ``fired`` records (job_id, due, started)."""
+    """Owns the next fire time of every unpaused scheduled job.
+
+    ``fired`` keeps the latest 1,000 fires as (job_id, fire time, when the run was started).
+    """
 
     def __init__(
         self,
@@ -37,7 +41,7 @@ class Scheduler:
         self.executor = executor
         self.user = user
         self.now = now
-        self.fired: list[tuple[int, datetime, datetime]] = []
+        self.fired: deque[tuple[int, datetime, datetime]] = deque(maxlen=1000)
         self._next: dict[int, tuple[tuple[str, str], datetime]] = {}
         self._dirty = True
         self._wake = threading.Event()

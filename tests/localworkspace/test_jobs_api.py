@@ -145,6 +145,13 @@ BAD_SETTINGS = [
         "timezone_id",
     ),
     ({"name": "x", "max_concurrent_runs": 5000}, "max_concurrent_runs"),
+    (
+        {
+            "name": "x",
+            "tasks": [{"task_key": "a", "notebook_task": {"notebook_path": "/n"}, "job_cluster_key": "c"}],
+        },
+        "job_cluster_key c, which is not defined",
+    ),
 ]
 
 
