@@ -7,6 +7,9 @@ UV := $(PYTHON) -m uv
 VENV := .venv
 STAMP := .state/stamps
 export UV_LINK_MODE := copy
+# Byte-compile at install: with PYTHONDONTWRITEBYTECODE set, every process would otherwise recompile
+# pandas, pyarrow and pyspark from source (tens of seconds on a busy 2-core machine).
+export UV_COMPILE_BYTECODE := 1
 export NEXT_TELEMETRY_DISABLED := 1
 export DO_NOT_TRACK := 1
 export SPARK_LOCAL_IP := 127.0.0.1
@@ -77,7 +80,8 @@ web-check: install $(STAMP)/web-npm
 	@touch $(STAMP)/web-build
 
 web-serve: web
-	cd web && LAKEFORGE_API_URL=$${LAKEFORGE_API_URL:-http://127.0.0.1:8765} npx next start -p 3000 -H 127.0.0.1
+	cd web && PANEL_API_URL=$${PANEL_API_URL:-http://127.0.0.1:8765} \
+	  PANEL_BROWSER_API_URL=$${PANEL_BROWSER_API_URL-http://127.0.0.1:8765} npx next start -p 3000 -H 127.0.0.1
 
 install: python
 
