@@ -61,15 +61,25 @@ def make_source(
             system_id = system.id
         source = Repository(conn, SOURCES).insert(
             models.Source(
-                name=name, source_group_id=grp.id, source_system_id=system_id, format=format,  # type: ignore[arg-type]
-                location=location, load_mode=load_mode, watermark_column=watermark_column,  # type: ignore[arg-type]
-                schema_ddl=schema_ddl, format_options=format_options or {}, extractor=extractor,
+                name=name,
+                source_group_id=grp.id,
+                source_system_id=system_id,
+                format=format,  # type: ignore[arg-type]
+                location=location,
+                load_mode=load_mode,
+                watermark_column=watermark_column,  # type: ignore[arg-type]
+                schema_ddl=schema_ddl,
+                format_options=format_options or {},
+                extractor=extractor,
             )
         )
         assert source.id is not None
         Repository(conn, BRONZE_CONFIGS).insert(
-            models.BronzeConfig(source_id=source.id, target_table=f"main.{group}.{name}_bronze",
-                                schema_evolution=schema_evolution)  # type: ignore[arg-type]
+            models.BronzeConfig(
+                source_id=source.id,
+                target_table=f"main.{group}.{name}_bronze",
+                schema_evolution=schema_evolution,
+            )  # type: ignore[arg-type]
         )
         if silver is not None:
             Repository(conn, SILVER_CONFIGS).insert(
@@ -86,7 +96,9 @@ def make_gold(db: Database, name: str, sql: str, group: str = "sales") -> None:
     grp = make_group(db, group)
     with db.connection() as conn:
         Repository(conn, GOLD_CONFIGS).insert(
-            models.GoldConfig(source_group_id=grp.id, name=name, target_table=f"main.{group}_gold.{name}", sql=sql)  # type: ignore[arg-type]
+            models.GoldConfig(
+                source_group_id=grp.id, name=name, target_table=f"main.{group}_gold.{name}", sql=sql
+            )  # type: ignore[arg-type]
         )
 
 
@@ -104,5 +116,9 @@ def rows(settings: Settings, name: str, columns: list[str], order: list[str] | N
 
 def write_csv(path, header: list[str], lines: list[list[Any]]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = ",".join(header) + "\n" + "".join(",".join("" if v is None else str(v) for v in line) + "\n" for line in lines)
+    text = (
+        ",".join(header)
+        + "\n"
+        + "".join(",".join("" if v is None else str(v) for v in line) + "\n" for line in lines)
+    )
     path.write_text(text)

@@ -22,7 +22,12 @@ ENGINES = ["embedded", "spark"]
 _SNAPSHOTS: dict[str, dict[str, Any]] = {}
 
 DDL = "id INT, name STRING, amount DECIMAL(10,2), seq INT"
-TABLES = ["main.sales.orders_bronze", "main.sales.orders", "main.sales.orders_quarantine", "main.sales_gold.by_name"]
+TABLES = [
+    "main.sales.orders_bronze",
+    "main.sales.orders",
+    "main.sales.orders_quarantine",
+    "main.sales_gold.by_name",
+]
 
 
 def _type(table: str, data_type: Any) -> str:
@@ -49,47 +54,79 @@ def _table(settings, name: str) -> dict[str, Any]:
 def engine_settings(request, database_url: str, tmp_path: Path):
     if request.param == "spark":
         request.getfixturevalue("spark_session")
-    return request.param, load_settings(database_url=database_url, state_dir=tmp_path / "state",
-                                        engine=request.param)
+    return request.param, load_settings(
+        database_url=database_url, state_dir=tmp_path / "state", engine=request.param
+    )
 
 
 def test_zones_behave_the_same_on_every_engine(engine_settings, tmp_path: Path) -> None:
     engine, settings = engine_settings
     land = tmp_path / "orders"
-    write_csv(land / "1.csv", ["ID", "Name", "amount", "seq"],
-              [[1, "ann", "10.50", 1], [2, "bob", "oops", 1], [3, None, "-1", 1], [1, "ann", "11.00", 2]])
+    write_csv(
+        land / "1.csv",
+        ["ID", "Name", "amount", "seq"],
+        [[1, "ann", "10.50", 1], [2, "bob", "oops", 1], [3, None, "-1", 1], [1, "ann", "11.00", 2]],
+    )
     with open_database(settings) as db:
-        make_source(db, "orders", location=str(land), load_mode="incremental", schema_ddl=DDL,
-                    schema_evolution="rescue",
-                    silver={"primary_keys": ["id"], "scd_type": 2, "sequence_by": "seq",
-                            "select_expressions": ["id", "upper(name) AS name", "amount", "seq"]},
-                    rules=[("has_name", "name IS NOT NULL", "warn"), ("has_amount", "amount IS NOT NULL", "drop"),
-                           ("positive", "amount > 0", "quarantine")])
-        make_gold(db, "by_name", "SELECT nvl(name, '?') AS name, count(*) AS versions, sum(amount) AS total"
-                                 " FROM main.sales.orders GROUP BY nvl(name, '?')")
+        make_source(
+            db,
+            "orders",
+            location=str(land),
+            load_mode="incremental",
+            schema_ddl=DDL,
+            schema_evolution="rescue",
+            silver={
+                "primary_keys": ["id"],
+                "scd_type": 2,
+                "sequence_by": "seq",
+                "select_expressions": ["id", "upper(name) AS name", "amount", "seq"],
+            },
+            rules=[
+                ("has_name", "name IS NOT NULL", "warn"),
+                ("has_amount", "amount IS NOT NULL", "drop"),
+                ("positive", "amount > 0", "quarantine"),
+            ],
+        )
+        make_gold(
+            db,
+            "by_name",
+            "SELECT nvl(name, '?') AS name, count(*) AS versions, sum(amount) AS total"
+            " FROM main.sales.orders GROUP BY nvl(name, '?')",
+        )
         first = run_batch(settings, db, "sales")
         write_csv(land / "2.csv", ["ID", "Name", "amount", "seq", "extra"], [[1, "ann", "12.00", 3, "x"]])
         second = run_batch(settings, db, "sales")
         with db.connection() as conn:
             dq = conn.execute(
                 "SELECT batch_id, rule_name, action, rows_checked, rows_passed, rows_failed, status"
-                " FROM lakeforge_log.dq_run ORDER BY batch_id, rule_name").fetchall()
+                " FROM lakeforge_log.dq_run ORDER BY batch_id, rule_name"
+            ).fetchall()
 
     assert first.status == "succeeded", first.error
     assert second.status == "succeeded", second.error
     assert first.engine == engine
     assert [(d["rule_name"], d["rows_checked"], d["rows_failed"]) for d in dq] == [
-        ("has_amount", 4, 1), ("has_name", 4, 1), ("positive", 4, 2),
-        ("has_amount", 1, 0), ("has_name", 1, 0), ("positive", 1, 0),
+        ("has_amount", 4, 1),
+        ("has_name", 4, 1),
+        ("positive", 4, 2),
+        ("has_amount", 1, 0),
+        ("has_name", 1, 0),
+        ("positive", 1, 0),
     ]
     snapshot = {name: _table(settings, name) for name in TABLES}
-    history = sorted((r["id"], r["valid_from"], r["valid_to"], r["is_current"])
-                     for r in delta(settings, "main.sales.orders").to_pylist())
+    history = sorted(
+        (r["id"], r["valid_from"], r["valid_to"], r["is_current"])
+        for r in delta(settings, "main.sales.orders").to_pylist()
+    )
     assert history == [(1, 1, 2, False), (1, 2, 3, False), (1, 3, None, True)]
-    quarantine = sorted((r["id"], tuple(r["_failed_rules"])) for r in
-                        delta(settings, "main.sales.orders_quarantine").to_pylist())
+    quarantine = sorted(
+        (r["id"], tuple(r["_failed_rules"]))
+        for r in delta(settings, "main.sales.orders_quarantine").to_pylist()
+    )
     assert quarantine == [(2, ("has_amount", "positive")), (3, ("has_name", "positive"))]
-    bronze_rescued = {r["id"]: r["_rescued_data"] for r in delta(settings, "main.sales.orders_bronze").to_pylist()}
+    bronze_rescued = {
+        r["id"]: r["_rescued_data"] for r in delta(settings, "main.sales.orders_bronze").to_pylist()
+    }
     assert bronze_rescued[2] == '{"amount":"oops"}'
     snapshot["dq"] = [tuple(d.values())[1:] for d in dq]
     _SNAPSHOTS[engine] = snapshot

@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 from urllib.parse import parse_qs, urlparse
 
 import psycopg
@@ -30,8 +31,13 @@ def source_db(pg_admin_url: str, monkeypatch) -> Iterator[dict]:
     info = psycopg.conninfo.conninfo_to_dict(pg_admin_url)
     url = psycopg.conninfo.make_conninfo(pg_admin_url, dbname=name)
     monkeypatch.setenv("LF_SECRET_SRC__PASSWORD", info.get("password") or "")
-    connection = {"host": info.get("host"), "port": info.get("port") or 5432, "database": name,
-                  "user": info.get("user") or "postgres", "password": "{{secrets/src/password}}"}
+    connection = {
+        "host": info.get("host"),
+        "port": info.get("port") or 5432,
+        "database": name,
+        "user": info.get("user") or "postgres",
+        "password": "{{secrets/src/password}}",
+    }
     yield {"url": url, "connection": connection}
     with psycopg.connect(pg_admin_url, autocommit=True) as conn:
         conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORMAT)".replace("FORMAT", "FORCE"))
@@ -39,10 +45,21 @@ def source_db(pg_admin_url: str, monkeypatch) -> Iterator[dict]:
 
 def test_jdbc_incremental_by_watermark(settings, db, source_db) -> None:
     with psycopg.connect(source_db["url"], autocommit=True) as conn:
-        conn.execute("CREATE SCHEMA shop; CREATE TABLE shop.orders (id int, note text, updated_at timestamptz)")
-        conn.execute("INSERT INTO shop.orders VALUES (1, 'a', '2026-01-01'), (2, 'b, with comma', '2026-01-02')")
-    make_source(db, "orders", format="jdbc", location="shop.orders", load_mode="incremental",
-                watermark_column="updated_at", connection=source_db["connection"])
+        conn.execute(
+            "CREATE SCHEMA shop; CREATE TABLE shop.orders (id int, note text, updated_at timestamptz)"
+        )
+        conn.execute(
+            "INSERT INTO shop.orders VALUES (1, 'a', '2026-01-01'), (2, 'b, with comma', '2026-01-02')"
+        )
+    make_source(
+        db,
+        "orders",
+        format="jdbc",
+        location="shop.orders",
+        load_mode="incremental",
+        watermark_column="updated_at",
+        connection=source_db["connection"],
+    )
 
     first = run_batch(settings, db, "sales", zones=["raw", "bronze"])
     with psycopg.connect(source_db["url"], autocommit=True) as conn:
@@ -51,15 +68,25 @@ def test_jdbc_incremental_by_watermark(settings, db, source_db) -> None:
 
     assert first.status == second.status == "succeeded", (first.error, second.error)
     assert rows(settings, "main.sales.orders_bronze", ["_batch_id", "id", "note"]) == [
-        (first.batch_id, "1", "a"), (first.batch_id, "2", "b, with comma"), (second.batch_id, "3", "c")]
+        (first.batch_id, "1", "a"),
+        (first.batch_id, "2", "b, with comma"),
+        (second.batch_id, "3", "c"),
+    ]
     with db.connection() as conn:
         state = Repository(conn, WATERMARKS).list()[0]
     assert state.high_value.startswith("2026-01-03") and state.batch_id == second.batch_id
 
 
 def test_jdbc_missing_table_is_a_clear_error_and_keeps_the_watermark(settings, db, source_db) -> None:
-    make_source(db, "ghost", format="jdbc", location="shop.ghost", load_mode="incremental",
-                watermark_column="updated_at", connection=source_db["connection"])
+    make_source(
+        db,
+        "ghost",
+        format="jdbc",
+        location="shop.ghost",
+        load_mode="incremental",
+        watermark_column="updated_at",
+        connection=source_db["connection"],
+    )
 
     run = run_batch(settings, db, "sales", zones=["raw", "bronze"])
 
@@ -71,11 +98,11 @@ def test_jdbc_missing_table_is_a_clear_error_and_keeps_the_watermark(settings, d
 
 
 class _Api(BaseHTTPRequestHandler):
-    records = [{"id": i, "updated": f"2026-01-{i:02d}"} for i in range(1, 6)]
-    fail_page: int | None = None
-    seen: list[dict] = []
+    records: ClassVar[list[dict]] = []
+    fail_page: ClassVar[int | None] = None
+    seen: ClassVar[list[dict]] = []
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         query = {k: v[0] for k, v in parse_qs(urlparse(self.path).query).items()}
         type(self).seen.append(query)
         since = query.get("since")
@@ -103,6 +130,7 @@ def api() -> Iterator[str]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Api)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
+    _Api.records = [{"id": i, "updated": f"2026-01-{i:02d}"} for i in range(1, 6)]
     _Api.fail_page = None
     _Api.seen = []
     yield f"http://127.0.0.1:{server.server_address[1]}/orders"
@@ -111,7 +139,9 @@ def api() -> Iterator[str]:
 
 
 def test_rest_pages_and_incremental_cursor(settings, db, api) -> None:
-    make_source(db, "api_orders", format="rest", location=api, load_mode="incremental", watermark_column="updated")
+    make_source(
+        db, "api_orders", format="rest", location=api, load_mode="incremental", watermark_column="updated"
+    )
 
     first = run_batch(settings, db, "sales", zones=["raw", "bronze"])
     _Api.records = [*_Api.records, {"id": 6, "updated": "2026-01-06"}]
@@ -119,14 +149,17 @@ def test_rest_pages_and_incremental_cursor(settings, db, api) -> None:
 
     assert first.status == second.status == "succeeded", (first.error, second.error)
     assert rows(settings, "main.sales.api_orders_bronze", ["_batch_id", "id"]) == [
-        *[(first.batch_id, i) for i in range(1, 6)], (second.batch_id, 6)]
+        *[(first.batch_id, i) for i in range(1, 6)],
+        (second.batch_id, 6),
+    ]
     assert {"since": "2026-01-05"} in _Api.seen
 
 
 def test_rest_failure_mid_pages_writes_nothing_and_keeps_the_cursor(settings, db, api) -> None:
-    _Api.records = [{"id": i, "updated": f"2026-01-{i:02d}"} for i in range(1, 6)]
     _Api.fail_page = 1
-    make_source(db, "api_orders", format="rest", location=api, load_mode="incremental", watermark_column="updated")
+    make_source(
+        db, "api_orders", format="rest", location=api, load_mode="incremental", watermark_column="updated"
+    )
 
     run = run_batch(settings, db, "sales", zones=["raw", "bronze"])
 
@@ -140,7 +173,9 @@ def test_delta_source_full_and_change_feed(settings, db, tmp_path: Path) -> None
     table = tmp_path / "upstream"
     write_deltalake(table, pa.table({"id": [1, 2]}), configuration={"delta.enableChangeDataFeed": "true"})
     make_source(db, "snap", format="delta", location=str(table))
-    make_source(db, "feed", format="delta", location=str(table), load_mode="incremental", watermark_column="version")
+    make_source(
+        db, "feed", format="delta", location=str(table), load_mode="incremental", watermark_column="version"
+    )
 
     first = run_batch(settings, db, "sales", zones=["raw", "bronze"])
     write_deltalake(table, pa.table({"id": [3]}), mode="append")

@@ -16,7 +16,9 @@ from tests.runtime.helpers import delta, make_source, rows, write_csv
 
 def _log(db, batch_id: int, table: str) -> list[dict]:
     with db.connection() as conn:
-        return conn.execute(f"SELECT * FROM lakeforge_log.{table} WHERE batch_id = %s ORDER BY id", [batch_id]).fetchall()
+        return conn.execute(
+            f"SELECT * FROM lakeforge_log.{table} WHERE batch_id = %s ORDER BY id", [batch_id]
+        ).fetchall()
 
 
 def test_csv_lands_in_raw_and_bronze_with_audit_columns(settings, db, tmp_path: Path) -> None:
@@ -28,10 +30,19 @@ def test_csv_lands_in_raw_and_bronze_with_audit_columns(settings, db, tmp_path: 
 
     assert run.status == "succeeded", run.error
     bronze = delta(settings, "main.sales.orders_bronze")
-    assert bronze.column_names == ["order_id", "customer_name", "amount", "_batch_id", "_ingested_at",
-                                   "_source_file", "_record_hash"]
+    assert bronze.column_names == [
+        "order_id",
+        "customer_name",
+        "amount",
+        "_batch_id",
+        "_ingested_at",
+        "_source_file",
+        "_record_hash",
+    ]
     assert rows(settings, "main.sales.orders_bronze", ["order_id", "customer_name", "amount"]) == [
-        ("1", "ann", "1.50"), ("2", "bob", None)]
+        ("1", "ann", "1.50"),
+        ("2", "bob", None),
+    ]
     assert set(bronze.column("_batch_id").to_pylist()) == {run.batch_id}
     assert set(bronze.column("_source_file").to_pylist()) == {str(land / "a.csv")}
     expected = hashlib.md5("\x1f".join(["1", "ann", "1.50"]).encode()).hexdigest()
@@ -40,9 +51,14 @@ def test_csv_lands_in_raw_and_bronze_with_audit_columns(settings, db, tmp_path: 
     raw_file = next(settings.lakehouse_path.rglob(f"batch_id={run.batch_id}/a.csv"))
     assert raw_file.read_bytes() == (land / "a.csv").read_bytes()
     extract = next(s for s in _log(db, run.batch_id, "step_run") if s["step"] == "extract")
-    assert extract["details"]["files"] == [{"name": "a.csv", "size": raw_file.stat().st_size,
-                                            "sha256": hashlib.sha256(raw_file.read_bytes()).hexdigest(),
-                                            "source": str(land / "a.csv")}]
+    assert extract["details"]["files"] == [
+        {
+            "name": "a.csv",
+            "size": raw_file.stat().st_size,
+            "sha256": hashlib.sha256(raw_file.read_bytes()).hexdigest(),
+            "source": str(land / "a.csv"),
+        }
+    ]
 
 
 def test_incremental_files_pick_up_only_new_files(settings, db, tmp_path: Path) -> None:
@@ -83,10 +99,15 @@ def test_schema_evolve_adds_new_columns(settings, db, tmp_path: Path) -> None:
     run = run_batch(settings, db, "sales", zones=["raw", "bronze"])
 
     assert run.status == "succeeded", run.error
-    assert rows(settings, "main.sales.cust_bronze", ["id", "name", "email"]) == [("1", "a", None), ("2", "b", "b@x")]
+    assert rows(settings, "main.sales.cust_bronze", ["id", "name", "email"]) == [
+        ("1", "a", None),
+        ("2", "b", "b@x"),
+    ]
 
 
-def test_schema_freeze_fails_the_table_with_the_new_column_and_writes_nothing(settings, db, tmp_path: Path) -> None:
+def test_schema_freeze_fails_the_table_with_the_new_column_and_writes_nothing(
+    settings, db, tmp_path: Path
+) -> None:
     land = tmp_path / "c"
     write_csv(land / "1.csv", ["id", "name"], [[1, "a"]])
     make_source(db, "cust", location=str(land), load_mode="incremental", schema_evolution="freeze")
@@ -96,7 +117,9 @@ def test_schema_freeze_fails_the_table_with_the_new_column_and_writes_nothing(se
     run = run_batch(settings, db, "sales", zones=["raw", "bronze"])
 
     assert run.status == "failed"
-    table = next(t for t in _log(db, run.batch_id, "table_run") if t["table_name"] == "main.sales.cust_bronze")
+    table = next(
+        t for t in _log(db, run.batch_id, "table_run") if t["table_name"] == "main.sales.cust_bronze"
+    )
     assert table["status"] == "failed"
     assert "email" in table["error"] and "frozen schema" in table["error"]
     assert delta(settings, "main.sales.cust_bronze").num_rows == 1
@@ -116,7 +139,9 @@ def test_schema_rescue_keeps_bad_values_and_new_columns_in_rescued_data(settings
     assert json.loads(got[1][2]) == {"amount": "oops", "note": "bad"}
 
 
-def test_bad_inputs_give_clear_errors_and_independent_sources_keep_going(settings, db, tmp_path: Path) -> None:
+def test_bad_inputs_give_clear_errors_and_independent_sources_keep_going(
+    settings, db, tmp_path: Path
+) -> None:
     good = tmp_path / "good"
     write_csv(good / "a.csv", ["id"], [[1]])
     malformed = tmp_path / "malformed"
@@ -135,7 +160,10 @@ def test_bad_inputs_give_clear_errors_and_independent_sources_keep_going(setting
     assert run.status == "failed"
     tables = {(t["table_name"], t["status"]): t["error"] for t in _log(db, run.batch_id, "table_run")}
     assert tables[("main.sales.good_bronze", "succeeded")] is None
-    assert "does not exist" in tables[("raw:missing", "failed")] and "location" in tables[("raw:missing", "failed")]
+    assert (
+        "does not exist" in tables[("raw:missing", "failed")]
+        and "location" in tables[("raw:missing", "failed")]
+    )
     assert "skipped" in tables[("main.sales.missing_bronze", "skipped")]
     assert "Expected Number of Columns" in tables[("main.sales.malformed_bronze", "failed")]
     assert "cannot read the input" in tables[("main.sales.corrupt_bronze", "failed")]

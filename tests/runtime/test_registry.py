@@ -12,7 +12,7 @@ from lakeforge.runtime.registry import available, extractor_for, writer_for
 from lakeforge.runtime.runner import run_batch
 from tests.runtime.helpers import make_source, rows
 
-PLUGIN = '''
+PLUGIN = """
 import pyarrow as pa
 from lakeforge.runtime.extractors.base import ExtractResult
 
@@ -23,7 +23,7 @@ class Numbers:
     def extract(self, ctx):
         batch = pa.record_batch({"n": pa.array(range(int(ctx.source.location)))})
         return ExtractResult(raw_format="parquet", files=[ctx.land_batches("numbers.parquet", [batch])])
-'''
+"""
 
 
 @pytest.fixture

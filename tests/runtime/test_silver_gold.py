@@ -8,9 +8,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from lakeforge.runtime.runner import run_batch
 from lakeforge.runtime.runlog import CHANNEL
-from tests.runtime.helpers import delta, make_gold, make_source, rows, write_csv
+from lakeforge.runtime.runner import run_batch
+from tests.runtime.helpers import make_gold, make_source, rows, write_csv
 
 DDL = "id INT, name STRING, amount DECIMAL(10,2), seq INT"
 
@@ -27,23 +27,43 @@ def _dq(db, batch_id: int) -> list[tuple]:
 
 def test_scd1_keeps_the_latest_row_per_key_by_sequence(settings, db, tmp_path: Path) -> None:
     land = tmp_path / "c"
-    write_csv(land / "1.csv", ["id", "name", "amount", "seq"], [[1, "a", 1, 1], [1, "a2", 2, 2], [2, "b", 3, 1]])
-    make_source(db, "cust", location=str(land), load_mode="incremental", schema_ddl=DDL,
-                silver={"primary_keys": ["id"], "scd_type": 1, "sequence_by": "seq"})
+    write_csv(
+        land / "1.csv", ["id", "name", "amount", "seq"], [[1, "a", 1, 1], [1, "a2", 2, 2], [2, "b", 3, 1]]
+    )
+    make_source(
+        db,
+        "cust",
+        location=str(land),
+        load_mode="incremental",
+        schema_ddl=DDL,
+        silver={"primary_keys": ["id"], "scd_type": 1, "sequence_by": "seq"},
+    )
     run_batch(settings, db, "sales")
     # A late, older row for id 1 must not overwrite the newer one; id 2 changes.
-    write_csv(land / "2.csv", ["id", "name", "amount", "seq"], [[1, "old", 9, 0], [2, "b2", 4, 5], [3, "c", 5, 1]])
+    write_csv(
+        land / "2.csv", ["id", "name", "amount", "seq"], [[1, "old", 9, 0], [2, "b2", 4, 5], [3, "c", 5, 1]]
+    )
     run = run_batch(settings, db, "sales")
 
     assert run.status == "succeeded", run.error
-    assert rows(settings, "main.sales.cust", ["id", "name", "seq"]) == [(1, "a2", 2), (2, "b2", 5), (3, "c", 1)]
+    assert rows(settings, "main.sales.cust", ["id", "name", "seq"]) == [
+        (1, "a2", 2),
+        (2, "b2", 5),
+        (3, "c", 1),
+    ]
 
 
 def test_scd2_keeps_history_with_validity_and_late_rows(settings, db, tmp_path: Path) -> None:
     land = tmp_path / "c"
     write_csv(land / "1.csv", ["id", "name", "amount", "seq"], [[1, "a", 1, 10], [2, "b", 1, 10]])
-    make_source(db, "cust", location=str(land), load_mode="incremental", schema_ddl=DDL,
-                silver={"primary_keys": ["id"], "scd_type": 2, "sequence_by": "seq"})
+    make_source(
+        db,
+        "cust",
+        location=str(land),
+        load_mode="incremental",
+        schema_ddl=DDL,
+        silver={"primary_keys": ["id"], "scd_type": 2, "sequence_by": "seq"},
+    )
     run_batch(settings, db, "sales")
     write_csv(land / "2.csv", ["id", "name", "amount", "seq"], [[1, "a3", 1, 30], [1, "a2", 1, 20]])
     run_batch(settings, db, "sales")
@@ -51,8 +71,10 @@ def test_scd2_keeps_history_with_validity_and_late_rows(settings, db, tmp_path: 
     run = run_batch(settings, db, "sales")
 
     assert run.status == "succeeded", run.error
-    history = sorted(rows(settings, "main.sales.cust", ["id", "name", "valid_from", "valid_to", "is_current"]),
-                     key=lambda r: (r[0], r[2]))
+    history = sorted(
+        rows(settings, "main.sales.cust", ["id", "name", "valid_from", "valid_to", "is_current"]),
+        key=lambda r: (r[0], r[2]),
+    )
     assert history == [
         (1, "a", 10, 15, False),
         (1, "late", 15, 20, False),
@@ -67,15 +89,27 @@ def test_scd2_keeps_history_with_validity_and_late_rows(settings, db, tmp_path: 
     assert sorted(again_rows, key=lambda r: (r[0], r[2])) == history
 
 
-def test_dq_actions_warn_drop_quarantine_with_counts_and_quarantine_contents(settings, db, tmp_path: Path) -> None:
+def test_dq_actions_warn_drop_quarantine_with_counts_and_quarantine_contents(
+    settings, db, tmp_path: Path
+) -> None:
     land = tmp_path / "o"
-    write_csv(land / "1.csv", ["id", "name", "amount", "seq"],
-              [[1, "a", 10, 1], [2, None, 20, 1], [3, "c", -5, 1], [4, "d", None, 1], [5, None, -1, 1]])
-    make_source(db, "orders", location=str(land), schema_ddl=DDL,
-                silver={"primary_keys": ["id"], "select_expressions": ["id", "upper(name) AS name", "amount"]},
-                rules=[("has_name", "name IS NOT NULL", "warn"),
-                       ("positive", "amount > 0", "quarantine"),
-                       ("has_amount", "amount IS NOT NULL", "drop")])
+    write_csv(
+        land / "1.csv",
+        ["id", "name", "amount", "seq"],
+        [[1, "a", 10, 1], [2, None, 20, 1], [3, "c", -5, 1], [4, "d", None, 1], [5, None, -1, 1]],
+    )
+    make_source(
+        db,
+        "orders",
+        location=str(land),
+        schema_ddl=DDL,
+        silver={"primary_keys": ["id"], "select_expressions": ["id", "upper(name) AS name", "amount"]},
+        rules=[
+            ("has_name", "name IS NOT NULL", "warn"),
+            ("positive", "amount > 0", "quarantine"),
+            ("has_amount", "amount IS NOT NULL", "drop"),
+        ],
+    )
 
     run = run_batch(settings, db, "sales")
 
@@ -97,8 +131,14 @@ def test_dq_actions_warn_drop_quarantine_with_counts_and_quarantine_contents(set
 def test_dq_fail_fails_the_table_and_writes_nothing(settings, db, tmp_path: Path) -> None:
     land = tmp_path / "o"
     write_csv(land / "1.csv", ["id", "name", "amount", "seq"], [[1, "a", 10, 1], [2, "b", -1, 1]])
-    make_source(db, "orders", location=str(land), schema_ddl=DDL, silver={"primary_keys": ["id"]},
-                rules=[("positive", "amount > 0", "fail")])
+    make_source(
+        db,
+        "orders",
+        location=str(land),
+        schema_ddl=DDL,
+        silver={"primary_keys": ["id"]},
+        rules=[("positive", "amount > 0", "fail")],
+    )
 
     run = run_batch(settings, db, "sales")
 
@@ -110,16 +150,25 @@ def test_dq_fail_fails_the_table_and_writes_nothing(settings, db, tmp_path: Path
 
 def test_gold_materializes_spark_sql_over_silver(settings, db, tmp_path: Path) -> None:
     land = tmp_path / "o"
-    write_csv(land / "1.csv", ["id", "name", "amount", "seq"], [[1, "a", 10, 1], [2, "a", 5, 1], [3, "b", 1, 1]])
+    write_csv(
+        land / "1.csv", ["id", "name", "amount", "seq"], [[1, "a", 10, 1], [2, "a", 5, 1], [3, "b", 1, 1]]
+    )
     make_source(db, "orders", location=str(land), schema_ddl=DDL, silver={"primary_keys": ["id"]})
-    make_gold(db, "by_name", "SELECT nvl(name, '?') AS name, count(*) AS n, sum(amount) AS total,"
-                             " date_format(to_date('2026-11-26'), 'yyyy-MM') AS month"
-                             " FROM main.sales.orders GROUP BY name")
+    make_gold(
+        db,
+        "by_name",
+        "SELECT nvl(name, '?') AS name, count(*) AS n, sum(amount) AS total,"
+        " date_format(to_date('2026-11-26'), 'yyyy-MM') AS month"
+        " FROM main.sales.orders GROUP BY name",
+    )
 
     run = run_batch(settings, db, "sales")
 
     assert run.status == "succeeded", run.error
-    assert rows(settings, "main.sales_gold.by_name", ["name", "n", "month"]) == [("a", 2, "2026-11"), ("b", 1, "2026-11")]
+    assert rows(settings, "main.sales_gold.by_name", ["name", "n", "month"]) == [
+        ("a", 2, "2026-11"),
+        ("b", 1, "2026-11"),
+    ]
 
 
 def test_rerun_replaces_exactly_the_batch_rows_in_every_zone(settings, db, tmp_path: Path) -> None:
@@ -145,8 +194,14 @@ def test_rerun_replaces_exactly_the_batch_rows_in_every_zone(settings, db, tmp_p
 def test_run_log_rows_and_notifications_for_a_full_batch(settings, db, database_url, tmp_path: Path) -> None:
     land = tmp_path / "o"
     write_csv(land / "1.csv", ["id", "name", "amount", "seq"], [[1, "a", 10, 1]])
-    make_source(db, "orders", location=str(land), schema_ddl=DDL, silver={"primary_keys": ["id"]},
-                rules=[("positive", "amount > 0", "warn")])
+    make_source(
+        db,
+        "orders",
+        location=str(land),
+        schema_ddl=DDL,
+        silver={"primary_keys": ["id"]},
+        rules=[("positive", "amount > 0", "warn")],
+    )
     make_gold(db, "total", "SELECT sum(amount) AS total FROM main.sales.orders")
     listener = psycopg.connect(database_url, autocommit=True)
     listener.execute(f"LISTEN {CHANNEL}")
@@ -158,19 +213,41 @@ def test_run_log_rows_and_notifications_for_a_full_batch(settings, db, database_
     assert run.status == "succeeded" and run.requested_by == "ann" and run.engine == "embedded"
     assert run.rows_in == 1 and run.rows_out == 1 and run.started_at and run.ended_at
     with db.connection() as conn:
-        zones = conn.execute("SELECT zone, status FROM lakeforge_log.zone_run WHERE batch_id = %s ORDER BY id",
-                             [run.batch_id]).fetchall()
-        steps = conn.execute("SELECT step, status FROM lakeforge_log.step_run WHERE batch_id = %s ORDER BY id",
-                             [run.batch_id]).fetchall()
-        tables = conn.execute("SELECT table_name, rows_out, delta_version FROM lakeforge_log.table_run"
-                              " WHERE batch_id = %s ORDER BY id", [run.batch_id]).fetchall()
+        zones = conn.execute(
+            "SELECT zone, status FROM lakeforge_log.zone_run WHERE batch_id = %s ORDER BY id", [run.batch_id]
+        ).fetchall()
+        steps = conn.execute(
+            "SELECT step, status FROM lakeforge_log.step_run WHERE batch_id = %s ORDER BY id", [run.batch_id]
+        ).fetchall()
+        tables = conn.execute(
+            "SELECT table_name, rows_out, delta_version FROM lakeforge_log.table_run"
+            " WHERE batch_id = %s ORDER BY id",
+            [run.batch_id],
+        ).fetchall()
     assert [(z["zone"], z["status"]) for z in zones] == [
-        ("raw", "succeeded"), ("bronze", "succeeded"), ("silver", "succeeded"), ("gold", "succeeded")]
-    assert [s["step"] for s in steps] == ["extract", "read", "conform", "write", "transform", "quality", "merge",
-                                         "query", "write"]
+        ("raw", "succeeded"),
+        ("bronze", "succeeded"),
+        ("silver", "succeeded"),
+        ("gold", "succeeded"),
+    ]
+    assert [s["step"] for s in steps] == [
+        "extract",
+        "read",
+        "conform",
+        "write",
+        "transform",
+        "quality",
+        "merge",
+        "query",
+        "write",
+    ]
     assert all(s["status"] == "succeeded" for s in steps)
-    assert [t["table_name"] for t in tables] == ["raw:orders", "main.sales.orders_bronze", "main.sales.orders",
-                                                "main.sales_gold.total"]
+    assert [t["table_name"] for t in tables] == [
+        "raw:orders",
+        "main.sales.orders_bronze",
+        "main.sales.orders",
+        "main.sales_gold.total",
+    ]
     assert tables[1]["delta_version"] == 0
     assert events[0] == {"batch_id": run.batch_id, "level": "batch", "status": "running", "group": "sales"}
     assert events[-1]["level"] == "batch" and events[-1]["status"] == "succeeded"
@@ -179,11 +256,46 @@ def test_run_log_rows_and_notifications_for_a_full_batch(settings, db, database_
 
 
 @pytest.mark.parametrize("expression", ["reflect('java.lang.System', 'exit', 1)"])
-def test_a_rule_the_embedded_engine_cannot_run_fails_its_table_clearly(settings, db, tmp_path, expression) -> None:
+def test_a_rule_the_embedded_engine_cannot_run_fails_its_table_clearly(
+    settings, db, tmp_path, expression
+) -> None:
     land = tmp_path / "o"
     write_csv(land / "1.csv", ["id", "name", "amount", "seq"], [[1, "a", 10, 1]])
-    make_source(db, "orders", location=str(land), schema_ddl=DDL, silver={"primary_keys": ["id"]},
-                rules=[("odd", expression, "warn")])
+    make_source(
+        db,
+        "orders",
+        location=str(land),
+        schema_ddl=DDL,
+        silver={"primary_keys": ["id"]},
+        rules=[("odd", expression, "warn")],
+    )
     run = run_batch(settings, db, "sales")
     assert run.status == "failed"
     assert "embedded engine" in (run.error or "")
+
+
+def test_pipeline_update_runs_silver_and_gold_for_the_newest_bronze_batch(
+    settings, db, tmp_path: Path
+) -> None:
+    from lakeforge.runtime.pipeline import run_pipeline_update
+
+    land = tmp_path / "o"
+    write_csv(land / "1.csv", ["id", "name", "amount", "seq"], [[1, "a", 10, 1], [2, "b", 5, 1]])
+    make_source(
+        db,
+        "orders",
+        location=str(land),
+        load_mode="incremental",
+        schema_ddl=DDL,
+        silver={"primary_keys": ["id"]},
+    )
+    make_gold(db, "total", "SELECT sum(amount) AS total FROM main.sales.orders")
+    bronze = run_batch(settings, db, "sales", zones=["raw", "bronze"])
+
+    update = run_pipeline_update(settings, db, "sales")
+    assert update.batch_id == bronze.batch_id and update.status == "succeeded", update.error
+    assert [float(v) for (v,) in rows(settings, "main.sales_gold.total", ["total"])] == [15.0]
+
+    refreshed = run_pipeline_update(settings, db, "sales", full_refresh=True)
+    assert refreshed.status == "succeeded", refreshed.error
+    assert rows(settings, "main.sales.orders", ["id", "name"]) == [(1, "a"), (2, "b")]
