@@ -33,7 +33,7 @@ class Env:
 
     def responses(self, count: int = 1) -> list[dict]:
         found: list[dict] = []
-        deadline = time.monotonic() + 15
+        deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             found = [c.payload for c in self.slack.calls if c.method.startswith("response/")]
             if len(found) >= count:

@@ -76,7 +76,7 @@ def test_a_slash_command_over_socket_mode_is_acked_and_answered(env: Env) -> Non
         handler = socket_mode_handler(settings, env.db)
         handler.connect()
         try:
-            deadline = time.monotonic() + 15
+            deadline = time.monotonic() + 30
             while not socket_slack.received and time.monotonic() < deadline:
                 time.sleep(0.02)
             ack = socket_slack.received[0]
