@@ -106,6 +106,11 @@ class SparkEngine:
     def table_schema(self, table: TableRef) -> pa.Schema | None:
         if not self.table_exists(table):
             return None
+        if not self.uses_catalog:
+            # Read from the Delta log directly (as the embedded engine does): no Spark job.
+            from deltalake import DeltaTable
+
+            return pa.schema(DeltaTable(self.table_location(table)).schema().to_arrow())
         return self.schema(self.read_table(table))
 
     def table_version(self, table: TableRef) -> int | None:

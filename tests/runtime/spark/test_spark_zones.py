@@ -70,7 +70,7 @@ def test_batch_through_every_zone_with_scd1_quality_rules_and_gold(settings, db,
     # rows checked, passed, failed per rule; NULL (the bad amount) fails a rule.
     assert _dq(db, first.batch_id) == [
         ("amount_positive", "quarantine", 4, 2, 2, "failed"),
-        ("amount_small", "warn", 4, 2, 2, "failed"),
+        ("amount_small", "warn", 4, 3, 1, "failed"),
         ("has_customer", "drop", 4, 3, 1, "failed"),
     ]
     assert rows(settings, "main.sales_gold.revenue", ["orders"]) == [(1,)]
@@ -152,7 +152,7 @@ def test_freeze_and_fail_rules_fail_their_table_and_write_nothing(settings, db, 
     assert run.status == "failed"
     with db.connection() as conn:
         tables = conn.execute(
-            "SELECT table_name, status, error FROM lakeforge_log.table_run t JOIN lakeforge_log.zone_run z"
+            "SELECT t.table_name, t.status, t.error FROM lakeforge_log.table_run t JOIN lakeforge_log.zone_run z"
             " ON z.id = t.zone_run_id WHERE t.batch_id = %s AND z.zone IN ('bronze', 'silver') ORDER BY t.id",
             [run.batch_id],
         ).fetchall()
