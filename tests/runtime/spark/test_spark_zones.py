@@ -15,8 +15,8 @@ from tests.runtime.helpers import delta, make_gold, make_source, rows, write_csv
 def _dq(db, batch_id: int) -> list[tuple]:
     with db.connection() as conn:
         found = conn.execute(
-            "SELECT rule_name, action, rows_checked, rows_passed, rows_failed, status FROM lakeforge_log.dq_run"
-            " WHERE batch_id = %s ORDER BY rule_name",
+            "SELECT rule_name, action, rows_checked, rows_passed, rows_failed, status"
+            " FROM lakeforge_log.dq_run WHERE batch_id = %s ORDER BY rule_name",
             [batch_id],
         ).fetchall()
     return [tuple(r.values()) for r in found]
@@ -152,8 +152,9 @@ def test_freeze_and_fail_rules_fail_their_table_and_write_nothing(settings, db, 
     assert run.status == "failed"
     with db.connection() as conn:
         tables = conn.execute(
-            "SELECT t.table_name, t.status, t.error FROM lakeforge_log.table_run t JOIN lakeforge_log.zone_run z"
-            " ON z.id = t.zone_run_id WHERE t.batch_id = %s AND z.zone IN ('bronze', 'silver') ORDER BY t.id",
+            "SELECT t.table_name, t.status, t.error FROM lakeforge_log.table_run t"
+            " JOIN lakeforge_log.zone_run z ON z.id = t.zone_run_id"
+            " WHERE t.batch_id = %s AND z.zone IN ('bronze', 'silver') ORDER BY t.id",
             [run.batch_id],
         ).fetchall()
     by_table = {t["table_name"]: t for t in tables}
