@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
+import psycopg
 from psycopg.types.json import Jsonb
 from pydantic import ValidationError
 
@@ -76,6 +77,14 @@ def execute(
     started = time.perf_counter()
     command_id = uuid4()
     raw = intent.model_dump(mode="json") if isinstance(intent, IntentBase) else intent
+    raw_text = _without_nul(raw_text) if raw_text else raw_text
+    nul = _nul_field(raw, "intent") or _nul_field(idempotency_key, "idempotency_key")
+    nul = nul or _nul_field(confirm_token, "confirm_token")
+    if nul:
+        # Postgres text cannot hold NUL: refuse it by name rather than fail on the audit insert.
+        errors = [FieldError(field=nul, message="contains a NUL or invalid character", fix="Remove it.")]
+        rejected = _Rejected(f"{nul}: contains a NUL or invalid character", errors, "validation")
+        return _reject(db, actor, command_id, _without_nul(raw), raw_text, started, rejected)
     if idempotency_key:
         earlier = _earlier_answer(db, actor, idempotency_key)
         if earlier is not None:
@@ -114,6 +123,44 @@ def execute(
     except PermissionDenied as denied:
         _reject(db, actor, command_id, raw, raw_text, started, _rejection(denied, "permission"))
         raise
+
+
+def _nul_field(value: Any, path: str) -> str | None:
+    """The path of the first string (or key) holding a NUL character, if any."""
+    if isinstance(value, str):
+        return path if not _storable(value) else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = (None if _storable(str(key)) else path) or _nul_field(item, f"{path}.{key}")
+            if found:
+                return found
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _nul_field(item, f"{path}.{index}")
+            if found:
+                return found
+    return None
+
+
+def _storable(text: str) -> bool:
+    """Whether Postgres can store ``text``: no NUL, valid UTF-8 (no lone surrogates)."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _without_nul(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("\x00", "\\0").encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, dict):
+        return {_without_nul(str(k)): _without_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_nul(v) for v in value]
+    return value
 
 
 def _principal(conn: Connection, actor: Actor) -> Principal:
@@ -382,6 +429,10 @@ def _audit_separately(
             _audit(conn, actor, command_id, raw, raw_text, result, started, idempotency_key)
     except _Duplicate:
         pass  # the first answer for this key is already stored
+    except psycopg.DataError:
+        # Input Postgres cannot store as JSON (e.g. NaN): keep its text, never fail the answer.
+        with db.connection() as conn:
+            _audit(conn, actor, command_id, repr(raw)[:20000], raw_text, result, started, None)
 
 
 def _reject(

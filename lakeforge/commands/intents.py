@@ -16,6 +16,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    FiniteFloat,
     StringConstraints,
     TypeAdapter,
     ValidationError,
@@ -44,7 +45,7 @@ TableName = Annotated[
     Field(description="catalog.schema.table (or schema.table, or table)."),
 ]
 SecretRef = Annotated[str, StringConstraints(pattern=SECRET_REF.pattern)]
-OptionValue = str | int | float | bool
+OptionValue = str | int | FiniteFloat | bool
 Description = Annotated[str, StringConstraints(max_length=2000)]
 
 
@@ -320,7 +321,7 @@ class RemoveSource(IntentBase):
 
     kind: Literal["remove_source"] = "remove_source"
     name: Slug
-    expected_revision: int | None = Field(default=None, ge=1)
+    expected_revision: int | None = Field(default=None, ge=1, le=2**31 - 1)
     destructive: ClassVar[bool] = True
     example: ClassVar[dict[str, Any]] = {"kind": "remove_source", "name": "orders"}
 
@@ -356,7 +357,7 @@ class UpdateGroup(IntentBase):
 
     kind: Literal["update_group"] = "update_group"
     name: Slug
-    expected_revision: int | None = Field(default=None, ge=1)
+    expected_revision: int | None = Field(default=None, ge=1, le=2**31 - 1)
     description: Description | None = None
     owner: str | None = Field(default=None, max_length=200)
     compute_profile: Slug | None = None
@@ -441,7 +442,9 @@ class UpdateDqRule(IntentBase):
     action: DqAction | None = None
     description: Description | None = None
     enabled: bool | None = None
-    expected_revision: int | None = Field(default=None, ge=1, description="The rule's revision.")
+    expected_revision: int | None = Field(
+        default=None, ge=1, le=2**31 - 1, description="The rule's revision."
+    )
     example: ClassVar[dict[str, Any]] = {
         "kind": "update_dq_rule",
         "source": "orders",
@@ -496,7 +499,7 @@ class RerunBatch(IntentBase):
     """Run a finished batch again (same group and source), linked to it by rerun_of."""
 
     kind: Literal["rerun_batch"] = "rerun_batch"
-    batch_id: int = Field(ge=1)
+    batch_id: int = Field(ge=1, le=2**63 - 1)
     zones: list[Zone] | None = None
     example: ClassVar[dict[str, Any]] = {"kind": "rerun_batch", "batch_id": 42}
 
@@ -539,7 +542,7 @@ class RestoreRevision(IntentBase):
     kind: Literal["restore_revision"] = "restore_revision"
     entity: EntityType = "source"
     name: Slug
-    revision: int = Field(ge=1)
+    revision: int = Field(ge=1, le=2**31 - 1)
     destructive: ClassVar[bool] = True
     example: ClassVar[dict[str, Any]] = {
         "kind": "restore_revision",
@@ -651,7 +654,7 @@ class ShowRun(IntentBase):
     """Show one batch with its zones, tables, steps and DQ results."""
 
     kind: Literal["show_run"] = "show_run"
-    batch_id: int = Field(ge=1)
+    batch_id: int = Field(ge=1, le=2**63 - 1)
     read_only: ClassVar[bool] = True
     example: ClassVar[dict[str, Any]] = {"kind": "show_run", "batch_id": 42}
 

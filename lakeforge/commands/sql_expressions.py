@@ -159,6 +159,11 @@ def _parse_one(text: str, field: str) -> exp.Expression:
         raise _refuse(
             f"is not valid Spark SQL ({first})", "Check the syntax of the expression.", field
         ) from None
+    except Exception as error:  # e.g. nesting too deep to parse
+        first = type(error).__name__
+        raise _refuse(
+            f"is not valid Spark SQL ({first})", "Check the syntax of the expression.", field
+        ) from None
     if len(statements) != 1:
         raise _refuse("must be exactly one expression", "Write a single expression.", field)
     return statements[0]  # type: ignore[return-value]
@@ -223,8 +228,8 @@ def _check_duckdb(tree: exp.Expression, field: str) -> str:
     probe = f"SELECT {duck} FROM (SELECT {columns}) AS t LIMIT 0"
     try:
         _duckdb().execute(probe).fetchall()
-    except duckdb.Error as error:
-        reason = str(error).splitlines()[0]
+    except Exception as error:  # duckdb.Error, or anything else the probe trips on
+        reason = (str(error).splitlines() or [type(error).__name__])[0]
         raise _refuse(
             f"runs in Spark but not in the embedded engine ({reason})",
             "Use a function both engines support (see docs/commands.md).",

@@ -183,7 +183,10 @@ def describe(expr: str) -> str:
     options = Options()
     options.day_of_week_start_index_zero = False  # Quartz: 1=SUN
     options.use_24hour_time_format = True
-    return str(ExpressionDescriptor(expr, options).get_description())
+    try:
+        return str(ExpressionDescriptor(expr, options).get_description())
+    except Exception:  # an expression Quartz accepts but the describer does not know: show it as is
+        return f"Quartz schedule {expr}"
 
 
 def next_fire_times(expr: str, timezone: str, n: int, after: datetime | None = None) -> list[datetime]:

@@ -506,3 +506,18 @@ def test_a_removed_source_can_be_restored(db, run, retail):
     assert run({"kind": "restore_revision", "name": "orders", "revision": 1}).status == "applied"
     assert _one(db, "SELECT revision FROM source") == 3
     assert _one(db, "SELECT count(*) FROM dq_rule") == 1
+
+
+def test_input_postgres_cannot_store_is_refused_not_crashed(db, run, retail):
+    before = table_contents(db)
+    nul = run({"kind": "update_source", "name": "orders", "location": "/data/\x00evil"})
+    assert nul.status == "rejected" and nul.errors[0].field == "intent.location"
+    key = run({"kind": "help"}, idempotency_key="k\x00")
+    assert key.status == "rejected" and key.errors[0].field == "idempotency_key"
+    nan = run({"kind": "update_source", "name": "orders", "format_options": {"ratio": float("nan")}})
+    assert nan.status == "rejected" and nan.errors[0].field.startswith("intent.format_options")
+    huge = run({"kind": "restore_revision", "name": "orders", "revision": 2**40})
+    assert huge.status == "rejected" and huge.errors[0].field == "intent.revision"
+    odd = run(["not", "an", "object"])
+    assert odd.status == "rejected" and odd.errors[0].field == "intent"
+    assert table_contents(db) == before
