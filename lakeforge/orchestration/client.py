@@ -6,17 +6,36 @@
 from __future__ import annotations
 
 import os
+import socket
+from urllib.parse import urlparse
 
 from databricks.sdk import WorkspaceClient
 
+from lakeforge.errors import ConfigurationError
 from lakeforge.settings import Settings
 
-# The local workspace accepts any bearer token; this one only keeps the SDK's auth chain quiet.
+# The local workspace accepts DATABRICKS_TOKEN when set, else this well-known value.
 LOCAL_TOKEN = "lakeforge-local"  # noqa: S105 - not a secret
+_LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
 def local_workspace_url(settings: Settings) -> str:
     return f"http://127.0.0.1:{settings.workspace_port}"
+
+
+def _check_listening(url: str) -> None:
+    """Fail fast on a local workspace that is not running (the SDK would retry for minutes)."""
+    parts = urlparse(url)
+    if parts.hostname not in _LOCAL_HOSTS:
+        return
+    try:
+        socket.create_connection((parts.hostname, parts.port or 80), timeout=2).close()
+    except OSError:
+        raise ConfigurationError(
+            f"no local workspace is listening on {url}",
+            field="LAKEFORGE_WORKSPACE_PORT",
+            fix="Start it (`lakeforge up` or `lakeforge workspace serve`) or set LAKEFORGE_DATABRICKS_HOST.",
+        ) from None
 
 
 def workspace_client(
@@ -25,6 +44,7 @@ def workspace_client(
     """A client for ``host`` if given, the configured Databricks host, the SDK's environment
     (``DATABRICKS_HOST`` / a config profile, e.g. inside a Databricks job), or the local workspace."""
     if host:
+        _check_listening(host)
         token = token or os.environ.get("DATABRICKS_TOKEN") or LOCAL_TOKEN
         return WorkspaceClient(host=host, token=token, auth_type="pat")
     if settings.databricks_host:
@@ -32,6 +52,7 @@ def workspace_client(
         return WorkspaceClient(host=settings.databricks_host)
     if os.environ.get("DATABRICKS_HOST") or os.environ.get("DATABRICKS_RUNTIME_VERSION"):
         return WorkspaceClient()
-    # The local workspace's token: whatever `lakeforge workspace serve` was given via DATABRICKS_TOKEN.
+    url = local_workspace_url(settings)
+    _check_listening(url)
     local_token = os.environ.get("DATABRICKS_TOKEN") or LOCAL_TOKEN
-    return WorkspaceClient(host=local_workspace_url(settings), token=local_token, auth_type="pat")
+    return WorkspaceClient(host=url, token=local_token, auth_type="pat")

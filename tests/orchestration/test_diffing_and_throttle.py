@@ -62,3 +62,20 @@ def test_fields_lakeforge_leaves_out_still_count_when_set_live():
     assert "schedule" in projected and "email_notifications" not in projected and "format" not in projected
     paths = {d["path"] for d in diff(projected, DESIRED)}
     assert paths == {"schedule", "tasks[task_key=a].depends_on"}
+
+
+def test_a_local_workspace_that_is_not_running_is_one_clear_error():
+    import socket
+
+    import pytest
+
+    from lakeforge.errors import ConfigurationError
+    from lakeforge.orchestration.client import workspace_client
+    from lakeforge.settings import load_settings
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        free_port = probe.getsockname()[1]
+    with pytest.raises(ConfigurationError, match="no local workspace is listening") as error:
+        workspace_client(load_settings(workspace_port=free_port))
+    assert error.value.field == "LAKEFORGE_WORKSPACE_PORT"
