@@ -392,8 +392,10 @@ class Executor:
         while len(outcome) < len(by_key):
             wake.clear()
             now = time.monotonic()
-            if run_id in self._cancel or self._stopping.is_set():
+            if run_id in self._cancel:
                 ending = ("CANCELED", "This run was cancelled.")
+            elif self._stopping.is_set():
+                ending = ("CANCELED", "The local workspace stopped during this run.")
             elif job_timeout and now - started > job_timeout:
                 ending = ("TIMEDOUT", f"The run timed out after {job_timeout} seconds.")
             if ending is not None:

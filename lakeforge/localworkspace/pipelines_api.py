@@ -146,7 +146,10 @@ def list_pipelines(request: Request, _body: dict[str, Any]) -> JSONResponse:
         else:
             raise invalid(f"Unsupported filter {text!r}: use name LIKE '<pattern>' or notebook='<path>'.")
     token = request.query_params.get("page_token")
-    after = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode() if token else ""
+    try:
+        after = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode() if token else ""
+    except ValueError:
+        raise invalid(f"Invalid page_token: {token!r}.") from None
     rows = ctx.store.list_pipelines(
         after_id=after, limit=limit + 1 if notebook is None else 100_000, name_like=name_like
     )
