@@ -35,6 +35,8 @@ def test_slash_command_is_acked_fast_with_the_intent_then_answered_with_a_plan(e
     assert "pause_schedule" in response.json()["text"] and "group=sales" in response.json()["text"]
     plan = env.responses()[0]
     assert plan["blocks"][0]["text"]["text"] == "Plan: pause schedule"
+    jobs = next(b["text"]["text"] for b in plan["blocks"] if "Jobs touched" in str(b))
+    assert "job group:sales" in jobs
     confirm = _button(plan["blocks"], "lakeforge_confirm")
     assert confirm["style"] == "primary"
     assert not _paused(env.db)  # nothing applied before Confirm
@@ -180,3 +182,17 @@ def _button_exists(blocks: list[dict], action_id: str) -> bool:
     except AssertionError:
         return False
     return True
+
+
+def test_slack_events_answer_503_until_slack_is_configured(settings, db: Database) -> None:
+    import httpx
+
+    from api.app import create_app
+    from tests.chat.support import LiveServer
+
+    server = LiveServer(create_app(settings, db=db)).start()
+    try:
+        answer = httpx.post(server.url + "/slack/events", content="x", headers=signed_headers("x"))
+        assert answer.status_code == 503 and "LAKEFORGE_SLACK_SIGNING_SECRET" in answer.text
+    finally:
+        server.stop()
