@@ -14,10 +14,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from api.deps import TokenCache
+from api.deps import TokenCache, reject_control_characters
 from api.metrics import ApiMetrics, MetricsMiddleware
 from api.problems import install_problem_handlers
 from api.routes import catalog, commands, groups, runs, sources, sync, system
@@ -66,7 +66,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
         sync.router,
         system.router,
     ):
-        app.include_router(router, prefix=API_PREFIX)
+        app.include_router(router, prefix=API_PREFIX, dependencies=[Depends(reject_control_characters)])
 
     app.add_middleware(
         CORSMiddleware,

@@ -118,6 +118,27 @@ def actor_for(principal: Principal, request: Request) -> Actor:
     return Actor(user=principal.user, surface=surface, channel=channel[:200] if channel else None)
 
 
+def reject_control_characters(request: Request) -> None:
+    """Refuse NUL bytes in the query and path: Postgres cannot store them, so they are bad input."""
+    for where, params in (
+        ("query", request.query_params.multi_items()),
+        ("path", request.path_params.items()),
+    ):
+        for name, value in params:
+            if "\x00" in str(value) or "\x00" in name:
+                raise ApiProblem(
+                    422,
+                    f"{name}: contains a NUL byte",
+                    errors=[
+                        {
+                            "field": name,
+                            "message": f"{where} parameter contains a NUL byte",
+                            "fix": "Remove control characters from the value.",
+                        }
+                    ],
+                )
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 DbDep = Annotated[Database, Depends(get_db)]
 MetricsDep = Annotated[ApiMetrics, Depends(get_metrics)]

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -191,7 +192,14 @@ def install_problem_handlers(app: FastAPI, *, drop_from_paths: frozenset[str] = 
         detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
         return problem_response(exc.status_code, detail, headers=getattr(exc, "headers", None))
 
+    async def on_bad_text(_: Request, exc: Exception) -> JSONResponse:
+        # Postgres refuses some text (NUL bytes, invalid encodings): that is bad input, not a crash.
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else "the input cannot be stored"
+        fix = "Remove control characters such as NUL (\\u0000) from the values."
+        return problem_response(422, message, [{"field": "body", "message": message, "fix": fix}])
+
     app.add_exception_handler(ApiProblem, on_problem)
+    app.add_exception_handler(psycopg.DataError, on_bad_text)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
 
