@@ -80,7 +80,8 @@ export interface paths {
         put?: never;
         /**
          * Parse Command
-         * @description Turn free text into a proposed intent. Never executes anything.
+         * @description Turn free text into a proposed intent, or a question when something is missing.
+         *     Never executes anything: send ``intent`` to ``POST /commands`` to act on it.
          */
         post: operations["parse_command_api_v1_commands_parse_post"];
         delete?: never;
@@ -536,6 +537,67 @@ export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
         /**
+         * AddDqRule
+         * @description Add a data-quality rule to a source.
+         */
+        AddDqRule: {
+            /**
+             * Action
+             * @default warn
+             * @enum {string}
+             */
+            action: "warn" | "drop" | "fail" | "quarantine";
+            /**
+             * Description
+             * @default null
+             */
+            description: string | null;
+            /**
+             * Enabled
+             * @default true
+             */
+            enabled: boolean;
+            /**
+             * Expression
+             * @description Spark SQL condition, e.g. amount >= 0.
+             */
+            expression: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "add_dq_rule";
+            /**
+             * Name
+             * @description Lower-case letters, digits and underscores, starting with a letter (e.g. sales_orders).
+             */
+            name: string;
+            /**
+             * Source
+             * @description Lower-case letters, digits and underscores, starting with a letter (e.g. sales_orders).
+             */
+            source: string;
+        };
+        /** BronzeSpec */
+        BronzeSpec: {
+            /** Options */
+            options?: {
+                [key: string]: string | number | boolean;
+            };
+            /**
+             * Schema Evolution
+             * @default evolve
+             * @enum {string}
+             */
+            schema_evolution: "evolve" | "freeze" | "rescue";
+            /**
+             * Target Table
+             * @description Default <catalog>.<group>_bronze.<source>.
+             * @default null
+             */
+            target_table: string | null;
+        };
+        /**
          * CommandRequest
          * @description An intent and how to run it. ``intent`` follows the ``Intent`` schema (a union on ``kind``);
          *     the command layer validates it, so every surface gets the same answers and rejects are audited.
@@ -557,13 +619,8 @@ export interface components {
              * @description The same key from the same user never applies twice; a repeat gets the first answer.
              */
             idempotency_key?: string | null;
-            /**
-             * Intent
-             * @description The intent: an object whose 'kind' names it.
-             */
-            intent: {
-                [key: string]: unknown;
-            };
+            /** @description The intent: an object whose 'kind' names it. */
+            intent: components["schemas"]["Intent"];
         };
         /**
          * CommandResponse
@@ -593,8 +650,149 @@ export interface components {
              */
             status: "applied" | "planned" | "needs_confirmation" | "rejected";
         };
+        /**
+         * CreateGroup
+         * @description Create a source group: one Databricks job with its schedule, compute profile and channel.
+         */
+        CreateGroup: {
+            /**
+             * Catalog
+             * @default main
+             */
+            catalog: string;
+            /**
+             * Channel
+             * @description Name of a notification channel.
+             * @default null
+             */
+            channel: string | null;
+            /**
+             * Compute Profile
+             * @description Lower-case letters, digits and underscores, starting with a letter (e.g. sales_orders).
+             * @default single_node
+             */
+            compute_profile: string;
+            /**
+             * Description
+             * @default null
+             */
+            description: string | null;
+            /**
+             * Engine
+             * @default auto
+             * @enum {string}
+             */
+            engine: "auto" | "embedded" | "spark";
+            /** Gold */
+            gold?: components["schemas"]["GoldSpec"][];
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "create_group";
+            /**
+             * Max Concurrent Runs
+             * @default 1
+             */
+            max_concurrent_runs: number;
+            /**
+             * Max Retries
+             * @default 1
+             */
+            max_retries: number;
+            /**
+             * Name
+             * @description Lower-case letters, digits and underscores, starting with a letter (e.g. sales_orders).
+             */
+            name: string;
+            /**
+             * Owner
+             * @default null
+             */
+            owner: string | null;
+            /** @default null */
+            schedule: components["schemas"]["ScheduleSpec"] | null;
+            /**
+             * Timeout Seconds
+             * @default 0
+             */
+            timeout_seconds: number;
+        };
+        /** GoldSpec */
+        GoldSpec: {
+            /**
+             * Description
+             * @default null
+             */
+            description: string | null;
+            /**
+             * Name
+             * @description Lower-case letters, digits and underscores, starting with a letter (e.g. sales_orders).
+             */
+            name: string;
+            /**
+             * Sql
+             * @description One Spark SQL SELECT over silver tables.
+             */
+            sql: string;
+            /**
+             * Target Table
+             * @description Default <catalog>.<group>_gold.<name>.
+             * @default null
+             */
+            target_table: string | null;
+        };
+        /**
+         * Help
+         * @description List what you may ask, with an example each.
+         */
+        Help: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "help";
+        };
+        /** Intent */
+        Intent: components["schemas"]["RegisterSource"] | components["schemas"]["UpdateSource"] | components["schemas"]["RemoveSource"] | components["schemas"]["CreateGroup"] | components["schemas"]["UpdateGroup"] | components["schemas"]["SetSchedule"] | components["schemas"]["PauseSchedule"] | components["schemas"]["ResumeSchedule"] | components["schemas"]["AddDqRule"] | components["schemas"]["UpdateDqRule"] | components["schemas"]["RemoveDqRule"] | components["schemas"]["RunNow"] | components["schemas"]["RerunBatch"] | components["schemas"]["SyncJobs"] | components["schemas"]["SubscribeChannel"] | components["schemas"]["RestoreRevision"] | components["schemas"]["UpsertSystem"] | components["schemas"]["UpsertComputeProfile"] | components["schemas"]["UpsertGold"] | components["schemas"]["RemoveGold"] | components["schemas"]["ShowSource"] | components["schemas"]["ListRuns"] | components["schemas"]["ShowRun"] | components["schemas"]["Help"];
+        /**
+         * ListRuns
+         * @description List recent batches, newest first.
+         */
+        ListRuns: {
+            /**
+             * Group
+             * @default null
+             */
+            group: string | null;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "list_runs";
+            /**
+             * Limit
+             * @default 20
+             */
+            limit: number;
+            /**
+             * Source
+             * @default null
+             */
+            source: string | null;
+            /**
+             * Status
+             * @default null
+             */
+            status: ("queued" | "running" | "succeeded" | "failed" | "cancelled" | "skipped") | null;
+        };
         /** ParseRequest */
         ParseRequest: {
+            /**
+             * Channel
+             * @description Chat channel the text came from.
+             */
+            channel?: string | null;
             /**
              * Text
              * @description What the user typed, e.g. 'pause sales'.
@@ -602,23 +800,58 @@ export interface components {
             text: string;
         };
         /**
-         * ParseResponse
-         * @description A proposal only: nothing is executed. Send ``intent`` to ``POST /commands`` to act on it.
+         * ParseResult
+         * @description A proposed intent (validated and confirmed later by the command layer) or a clarifying question.
+         *
+         *     >>> ParseResult(intent={"kind": "sync_jobs"}, confidence=0.9, parser="rules").intent
+         *     {'kind': 'sync_jobs'}
          */
-        ParseResponse: {
-            /** Details */
-            details?: {
-                [key: string]: unknown;
-            };
+        ParseResult: {
+            /**
+             * Clarify
+             * @description The question to ask when a required slot is missing.
+             */
+            clarify?: string | null;
+            /**
+             * Confidence
+             * @default 0
+             */
+            confidence: number;
             /** Intent */
             intent?: {
                 [key: string]: unknown;
             } | null;
+            /** Intent Kind */
+            intent_kind?: string | null;
             /**
-             * Message
-             * @default
+             * Parser
+             * @default rules
+             * @enum {string}
              */
-            message: string;
+            parser: "rules" | "llm";
+            /**
+             * Partial
+             * @description Slots understood so far.
+             */
+            partial?: {
+                [key: string]: unknown;
+            };
+        };
+        /**
+         * PauseSchedule
+         * @description Pause a group's schedule (manual runs still work).
+         */
+        PauseSchedule: {
+            /**
+             * Group
+             * @description Lower-case letters, digits and underscores, starting with a letter (e.g. sales_orders).
+             */
+            group: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "pause_schedule";
         };
         /**
          * Problem
@@ -647,6 +880,809 @@ export interface components {
             fix?: string | null;
             /** Message */
             message: string;
+        };
+        /** RawSpec */
+        RawSpec: {
+            /**
+             * Landing Path
+             * @description Where raw files land; derived when empty.
+             * @default null
+             */
+            landing_path: string | null;
+            /** Options */
+            options?: {
+                [key: string]: string | number | boolean;
+            };
+            /**
+             * Retention Days
+             * @default null
+             */
+            retention_days: number | null;
+        };
+        /**
+         * RegisterSource
+         * @description Register a new source: where it comes from, how to read it, and how it flows to silver.
+         */
+        RegisterSource: {
+            bronze?: components["schemas"]["BronzeSpec"];
+            /**
+             * Description
+             * @default null
+             */
+            description: string | null;
+            /** Dq Rules */
+            dq_rules?: components["schemas"]["RuleSpec"][];
+            /**
+             * Enabled
+             * @default true
+             */
+            enabled: boolean;
+            /**
+             * Format
+             * @enum {string}
+             */
+            format: "csv" | "json" | "parquet" | "delta" | "jdbc" | "rest";
+            /** Format Options */
+            format_options?: {
+                [key: string]: string | number | boolean;
+            };
+            /**
+             * Group
+             * @description Lower-case letters, digits and underscores, starting with a letter (e.g. sales_orders).
+             */
+            group: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "register_source";
+            /**
+             * Load Mode
+             * @default full
+             * @enum {string}
+             */
+            load_mode: "full" | "incremental";
+            /**
+             * Location
+             * @description Path, volume, cloud URI, table name, JDBC URL or REST endpoint.
+             */
+            location: string;
+            /**
+             * Name
+             * @description Lower-case letters, digits and underscores, starting with a letter (e.g. sales_orders).
+             */
+            name: string;
+            raw?: components["schemas"]["RawSpec"];
+            /**
+             * @description Sets the group's schedule too.
+             * @default null
+             */
+            schedule: components["schemas"]["ScheduleSpec"] | null;
+            /**
+             * Schema Ddl
+             * @description e.g. 'id INT, name STRING'.
+             * @default null
+             */
+            schema_ddl: string | null;
+            silver?: components["schemas"]["SilverSpec"];
+            /**
+             * System
+             * @default null
+             */
+            system: string | null;
+            /**
+             * Watermark Column
+             * @default null
+             */
+            watermark_column: string | null;
+        };
+        /**
+         * RemoveDqRule
+         * @description Remove a rule from a source. Needs confirmation.
+         */
+        RemoveDqRule: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "remove_dq_rule";
+            /**
+             * Name
+             * @description Lower-case letters, digits and underscores, starting with a letter (e.g. sales_orders).
+             */
+            name: string;
+            /**
+             * Source
+             * @description Lower-case letters, digits and underscores, starting with a letter (e.g. sales_orders).
+             */
+            source: string;
+        };
+        /**
+         * RemoveGold
+         * @description Remove a gold definition (the table itself is left in place). Needs confirmation.
+         */
+        RemoveGold: {
+            /**
+             * Group
+             * @description Lower-case letters, digits and underscores, starting with a letter (e.g. sales_orders).
+             */
+            group: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "remove_gold";
+            /**
+             * Name
+             * @description Lower-case letters, digits and underscores, starting with a letter (e.g. sales_orders).
+             */
+            name: string;
+        };
+        /**
+         * RemoveSource
+         * @description Remove a source with its configs and rules (its run history stays). Needs confirmation.
+         */
+        RemoveSource: {
+            /**
+             * Expected Revision
+             * @default null
+             */
+            expected_revision: number | null;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "remove_source";
+            /**
+             * Name
+             * @description Lower-case letters, digits and underscores, starting with a letter (e.g. sales_orders).
+             */
+            name: string;
+        };
+        /**
+         * RerunBatch
+         * @description Run a finished batch again (same group and source), linked to it by rerun_of.
+         */
+        RerunBatch: {
+            /** Batch Id */
+            batch_id: number;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "rerun_batch";
+            /**
+             * Zones
+             * @default null
+             */
+            zones: ("raw" | "bronze" | "silver" | "gold")[] | null;
+        };
+        /**
+         * RestoreRevision
+         * @description Put an entity back as it was at a revision (see ``lakeforge history``). Needs confirmation.
+         */
+        RestoreRevision: {
+            /**
+             * Entity
+             * @default source
+             * @enum {string}
+             */
+            entity: "source" | "group" | "system" | "compute_profile" | "channel";
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "restore_revision";
+            /**
+             * Name
+             * @description Lower-case letters, digits and underscores, starting with a letter (e.g. sales_orders).
+             */
+            name: string;
+            /** Revision */
+            revision: number;
+        };
+        /**
+         * ResumeSchedule
+         * @description Resume a paused schedule.
+         */
+        ResumeSchedule: {
+            /**
+             * Group
+             * @description Lower-case letters, digits and underscores, starting with a letter (e.g. sales_orders).
+             */
+            group: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "resume_schedule";
+        };
+        /**
+         * RuleSpec
+         * @description A data-quality rule: a Spark SQL condition every row should meet, and what to do if not.
+         */
+        RuleSpec: {
+            /**
+             * Action
+             * @default warn
+             * @enum {string}
+             */
+            action: "warn" | "drop" | "fail" | "quarantine";
+            /**
+             * Description
+             * @default null
+             */
+            description: string | null;
+            /**
+             * Enabled
+             * @default true
+             */
+            enabled: boolean;
+            /**
+             * Expression
+             * @description Spark SQL condition, e.g. amount >= 0.
+             */
+            expression: string;
+            /**
+             * Name
+             * @description Lower-case letters, digits and underscores, starting with a letter (e.g. sales_orders).
+             */
+            name: string;
+        };
+        /**
+         * RunNow
+         * @description Queue a manual batch of a whole group, or of one source.
+         */
+        RunNow: {
+            /**
+             * Engine
+             * @default null
+             */
+            engine: ("embedded" | "spark") | null;
+            /**
+             * Group
+             * @default null
+             */
+            group: string | null;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "run_now";
+            /**
+             * Source
+             * @default null
+             */
+            source: string | null;
+            /**
+             * Zones
+             * @default null
+             */
+            zones: ("raw" | "bronze" | "silver" | "gold")[] | null;
+        };
+        /**
+         * ScheduleSpec
+         * @description A Quartz schedule for a group's job.
+         */
+        ScheduleSpec: {
+            /**
+             * Paused
+             * @default false
+             */
+            paused: boolean;
+            /**
+             * Quartz Cron
+             * @description Quartz: 'second minute hour day-of-month month day-of-week [year]'.
+             */
+            quartz_cron: string;
+            /**
+             * Timezone
+             * @default UTC
+             */
+            timezone: string;
+        };
+        /**
+         * SetSchedule
+         * @description Set (or replace) the Quartz schedule of a group.
+         */
+        SetSchedule: {
+            /**
+             * Group
+             * @description Lower-case letters, digits and underscores, starting with a letter (e.g. sales_orders).
+             */
+            group: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "set_schedule";
+            /**
+             * Paused
+             * @default false
+             */
+            paused: boolean;
+            /**
+             * Quartz Cron
+             * @description Quartz: 'second minute hour day-of-month month day-of-week [year]'.
+             */
+            quartz_cron: string;
+            /**
+             * Timezone
+             * @default UTC
+             */
+            timezone: string;
+        };
+        /**
+         * ShowRun
+         * @description Show one batch with its zones, tables, steps and DQ results.
+         */
+        ShowRun: {
+            /** Batch Id */
+            batch_id: number;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "show_run";
+        };
+        /**
+         * ShowSource
+         * @description Show a source with its configs, rules, group schedule and latest runs.
+         */
+        ShowSource: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "show_source";
+            /**
+             * Name
+             * @description Lower-case letters, digits and underscores, starting with a letter (e.g. sales_orders).
+             */
+            name: string;
+        };
+        /** SilverSpec */
+        SilverSpec: {
+            /**
+             * Dedupe
+             * @default true
+             */
+            dedupe: boolean;
+            /** Options */
+            options?: {
+                [key: string]: string | number | boolean;
+            };
+            /** Primary Keys */
+            primary_keys?: string[];
+            /**
+             * Scd Type
+             * @default 1
+             * @enum {integer}
+             */
+            scd_type: 1 | 2;
+            /** Select Expressions */
+            select_expressions?: string[];
+            /**
+             * Sequence By
+             * @default null
+             */
+            sequence_by: string | null;
+            /**
+             * Target Table
+             * @description Default <catalog>.<group>_silver.<source>.
+             * @default null
+             */
+            target_table: string | null;
+            /**
+             * Where
+             * @description Spark SQL filter applied on the way to silver.
+             * @default null
+             */
+            where: string | null;
+        };
+        /**
+         * SubscribeChannel
+         * @description Send a group's run results to a Slack channel or a webhook.
+         */
+        SubscribeChannel: {
+            /**
+             * Group
+             * @description Lower-case letters, digits and underscores, starting with a letter (e.g. sales_orders).
+             */
+            group: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "subscribe_channel";
+            /**
+             * Name
+             * @description Channel name in LakeForge; derived when empty.
+             * @default null
+             */
+            name: string | null;
+            /**
+             * Slack Channel Id
+             * @default null
+             */
+            slack_channel_id: string | null;
+            /**
+             * Webhook Url
+             * @description A secret reference holding the URL.
+             * @default null
+             */
+            webhook_url: string | null;
+        };
+        /**
+         * SyncJobs
+         * @description Bring Databricks jobs and pipelines in line with the metadata (or only show the plan).
+         */
+        SyncJobs: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "sync_jobs";
+            /**
+             * Mode
+             * @default apply
+             * @enum {string}
+             */
+            mode: "apply" | "plan";
+        };
+        /**
+         * UpdateDqRule
+         * @description Change a rule's expression, action, description or enabled flag.
+         */
+        UpdateDqRule: {
+            /**
+             * Action
+             * @default null
+             */
+            action: ("warn" | "drop" | "fail" | "quarantine") | null;
+            /**
+             * Description
+             * @default null
+             */
+            description: string | null;
+            /**
+             * Enabled
+             * @default null
+             */
+            enabled: boolean | null;
+            /**
+             * Expected Revision
+             * @description The rule's revision.
+             * @default null
+             */
+            expected_revision: number | null;
+            /**
+             * Expression
+             * @default null
+             */
+            expression: string | null;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "update_dq_rule";
+            /**
+             * Name
+             * @description Lower-case letters, digits and underscores, starting with a letter (e.g. sales_orders).
+             */
+            name: string;
+            /**
+             * Source
+             * @description Lower-case letters, digits and underscores, starting with a letter (e.g. sales_orders).
+             */
+            source: string;
+        };
+        /**
+         * UpdateGroup
+         * @description Change some settings of a group; fields left out keep their value. ``gold`` replaces all.
+         */
+        UpdateGroup: {
+            /**
+             * Catalog
+             * @default null
+             */
+            catalog: string | null;
+            /**
+             * Channel
+             * @default null
+             */
+            channel: string | null;
+            /**
+             * Compute Profile
+             * @default null
+             */
+            compute_profile: string | null;
+            /**
+             * Description
+             * @default null
+             */
+            description: string | null;
+            /**
+             * Engine
+             * @default null
+             */
+            engine: ("auto" | "embedded" | "spark") | null;
+            /**
+             * Expected Revision
+             * @default null
+             */
+            expected_revision: number | null;
+            /**
+             * Gold
+             * @default null
+             */
+            gold: components["schemas"]["GoldSpec"][] | null;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "update_group";
+            /**
+             * Max Concurrent Runs
+             * @default null
+             */
+            max_concurrent_runs: number | null;
+            /**
+             * Max Retries
+             * @default null
+             */
+            max_retries: number | null;
+            /**
+             * Name
+             * @description Lower-case letters, digits and underscores, starting with a letter (e.g. sales_orders).
+             */
+            name: string;
+            /**
+             * Owner
+             * @default null
+             */
+            owner: string | null;
+            /** @default null */
+            schedule: components["schemas"]["ScheduleSpec"] | null;
+            /**
+             * Timeout Seconds
+             * @default null
+             */
+            timeout_seconds: number | null;
+        };
+        /**
+         * UpdateSource
+         * @description Change some fields of a source; fields left out keep their value (sections merge field by field).
+         */
+        UpdateSource: {
+            /** @default null */
+            bronze: components["schemas"]["BronzeSpec"] | null;
+            /**
+             * Description
+             * @default null
+             */
+            description: string | null;
+            /**
+             * Dq Rules
+             * @description When given, replaces all rules.
+             * @default null
+             */
+            dq_rules: components["schemas"]["RuleSpec"][] | null;
+            /**
+             * Enabled
+             * @default null
+             */
+            enabled: boolean | null;
+            /**
+             * Expected Revision
+             * @description Refuse if the source changed since.
+             * @default null
+             */
+            expected_revision: number | null;
+            /**
+             * Format
+             * @default null
+             */
+            format: ("csv" | "json" | "parquet" | "delta" | "jdbc" | "rest") | null;
+            /**
+             * Format Options
+             * @default null
+             */
+            format_options: {
+                [key: string]: string | number | boolean;
+            } | null;
+            /**
+             * Group
+             * @default null
+             */
+            group: string | null;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "update_source";
+            /**
+             * Load Mode
+             * @default null
+             */
+            load_mode: ("full" | "incremental") | null;
+            /**
+             * Location
+             * @default null
+             */
+            location: string | null;
+            /**
+             * Name
+             * @description Lower-case letters, digits and underscores, starting with a letter (e.g. sales_orders).
+             */
+            name: string;
+            /** @default null */
+            raw: components["schemas"]["RawSpec"] | null;
+            /**
+             * Schema Ddl
+             * @default null
+             */
+            schema_ddl: string | null;
+            /** @default null */
+            silver: components["schemas"]["SilverSpec"] | null;
+            /**
+             * System
+             * @default null
+             */
+            system: string | null;
+            /**
+             * Watermark Column
+             * @default null
+             */
+            watermark_column: string | null;
+        };
+        /**
+         * UpsertComputeProfile
+         * @description Create or replace a compute profile (admin only).
+         */
+        UpsertComputeProfile: {
+            /**
+             * Autoscale Max Workers
+             * @default null
+             */
+            autoscale_max_workers: number | null;
+            /**
+             * Autoscale Min Workers
+             * @default null
+             */
+            autoscale_min_workers: number | null;
+            /** Custom Tags */
+            custom_tags?: {
+                [key: string]: string;
+            };
+            /**
+             * Data Security Mode
+             * @default null
+             */
+            data_security_mode: string | null;
+            /**
+             * Description
+             * @default null
+             */
+            description: string | null;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "upsert_compute_profile";
+            /**
+             * Name
+             * @description Lower-case letters, digits and underscores, starting with a letter (e.g. sales_orders).
+             */
+            name: string;
+            /**
+             * Node Type Id
+             * @default null
+             */
+            node_type_id: string | null;
+            /**
+             * Num Workers
+             * @default 0
+             */
+            num_workers: number;
+            /**
+             * Policy Id
+             * @default null
+             */
+            policy_id: string | null;
+            /**
+             * Profile Kind
+             * @default single_node
+             * @enum {string}
+             */
+            profile_kind: "single_node" | "job_cluster" | "serverless";
+            /**
+             * Runtime Engine
+             * @default null
+             */
+            runtime_engine: ("STANDARD" | "PHOTON") | null;
+            /** Spark Conf */
+            spark_conf?: {
+                [key: string]: string;
+            };
+            /**
+             * Spark Version
+             * @default null
+             */
+            spark_version: string | null;
+        };
+        /**
+         * UpsertGold
+         * @description Create or replace a gold table definition of a group.
+         */
+        UpsertGold: {
+            /**
+             * Description
+             * @default null
+             */
+            description: string | null;
+            /**
+             * Group
+             * @description Lower-case letters, digits and underscores, starting with a letter (e.g. sales_orders).
+             */
+            group: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "upsert_gold";
+            /**
+             * Name
+             * @description Lower-case letters, digits and underscores, starting with a letter (e.g. sales_orders).
+             */
+            name: string;
+            /**
+             * Sql
+             * @description One Spark SQL SELECT over silver tables.
+             */
+            sql: string;
+            /**
+             * Target Table
+             * @description Default <catalog>.<group>_gold.<name>.
+             * @default null
+             */
+            target_table: string | null;
+        };
+        /**
+         * UpsertSystem
+         * @description Create or replace a source system (where sources come from, connection options).
+         */
+        UpsertSystem: {
+            /** Connection */
+            connection?: {
+                [key: string]: string | number | boolean;
+            };
+            /**
+             * Description
+             * @default null
+             */
+            description: string | null;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "upsert_system";
+            /**
+             * Name
+             * @description Lower-case letters, digits and underscores, starting with a letter (e.g. sales_orders).
+             */
+            name: string;
+            /**
+             * Owner
+             * @default null
+             */
+            owner: string | null;
+            /**
+             * System Kind
+             * @default files
+             * @enum {string}
+             */
+            system_kind: "files" | "database" | "api" | "lakehouse";
         };
     };
     responses: never;
@@ -951,7 +1987,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ParseResponse"];
+                    "application/json": components["schemas"]["ParseResult"];
                 };
             };
             /** @description Authentication required */
@@ -2731,7 +3767,9 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
                 };
             };
             /** @description Authentication required */

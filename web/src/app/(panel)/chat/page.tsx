@@ -33,7 +33,9 @@ export default function Chat() {
     if (error !== undefined || !data) return setProblem(toProblem(error, response.status));
     setProblem(null);
     const intent = (data.intent ?? null) as Intent | null;
-    setTurns([...turns, { text, intent, message: data.message || (intent ? "" : "I could not read an intent from that.") }]);
+    // A missing slot comes back as a clarifying question; nothing is planned until the intent is whole.
+    const message = data.clarify ?? (intent ? `Understood (${data.parser}, confidence ${Math.round(data.confidence * 100)}%).` : "I could not read an intent from that.");
+    setTurns([...turns, { text, intent, message }]);
     setText("");
     if (intent) await command.plan(intent);
   }
