@@ -440,7 +440,9 @@ def test_concurrent_repeats_of_one_idempotency_key_apply_once(db, run, retail, l
     from concurrent.futures import ThreadPoolExecutor
 
     def send(_: int):
-        return execute(db, {"kind": "run_now", "group": "retail"}, ACTOR, principal=ADMIN, idempotency_key="same")
+        return execute(
+            db, {"kind": "run_now", "group": "retail"}, ACTOR, principal=ADMIN, idempotency_key="same"
+        )
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         results = list(pool.map(send, range(8)))
