@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -83,6 +84,17 @@ def required_int(value: Any, name: str) -> int:
 Endpoint = Callable[[Request], Any]
 
 
+class DroppedByFaultSwitch(ConnectionAbortedError):
+    """Raised to make the server cut a connection on purpose; not an error worth a traceback."""
+
+
+class QuietDroppedConnections(logging.Filter):
+    """Keeps the server log free of tracebacks for connections the fault switch dropped."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], DroppedByFaultSwitch))
+
+
 class GatewayMiddleware:
     """Checks the bearer token and injects faults before a request reaches a route.
 
@@ -123,7 +135,7 @@ class GatewayMiddleware:
         # drop_connection: promise a body, then stop; the server closes the connection.
         await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"4096")]})
         await send({"type": "http.response.body", "body": b'{"', "more_body": True})
-        raise ConnectionAbortedError("fault switch: connection dropped after the request was carried out")
+        raise DroppedByFaultSwitch("fault switch: connection dropped after the request was carried out")
 
     def _authorized(self, scope: Scope) -> bool:
         for name, value in scope["headers"]:

@@ -16,6 +16,7 @@ finds the jobs, pipelines, files and run history of the previous one.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import socket
 import threading
@@ -34,7 +35,7 @@ from lakeforge.localworkspace import jobs_api, pipelines_api, workspace_api
 from lakeforge.localworkspace.context import Context
 from lakeforge.localworkspace.executor import Executor, TaskRunners
 from lakeforge.localworkspace.faults import FaultSwitch
-from lakeforge.localworkspace.http import ApiError, GatewayMiddleware, error_response
+from lakeforge.localworkspace.http import ApiError, GatewayMiddleware, QuietDroppedConnections, error_response
 from lakeforge.localworkspace.scheduler import Scheduler
 from lakeforge.localworkspace.store import WorkspaceStore
 from lakeforge.metadata.db import Database
@@ -97,6 +98,9 @@ class LocalWorkspace:
         self.base_url = f"http://{self.host}:{self.port}"
         self.executor.recover()
         config = uvicorn.Config(self.app(), log_level="warning", access_log=False, lifespan="off")
+        uvicorn_log = logging.getLogger("uvicorn.error")
+        if not any(isinstance(f, QuietDroppedConnections) for f in uvicorn_log.filters):
+            uvicorn_log.addFilter(QuietDroppedConnections())
         self._server = uvicorn.Server(config)
         server = self._server
         self._thread = threading.Thread(
