@@ -210,3 +210,20 @@ def test_the_panel_proxy_forwards_to_the_api_with_problem_json_intact(stack: Sta
     assert refused.status_code == 401
     assert refused.headers["content-type"].startswith("application/problem+json")
     assert refused.json()["status"] == 401
+
+
+def test_the_chat_console_parses_shows_the_plan_and_applies_on_confirm(page: Any, stack: Stack) -> None:
+    group = make_group(stack)
+    stack.command({"kind": "set_schedule", "group": group, "quartz_cron": "0 0 2 * * ?", "timezone": "UTC"})
+    sign_in(page, stack.token)
+    page.goto("/chat")
+    page.get_by_label("Command").fill(f"pause {group}")
+    page.get_by_role("button", name="Send").click()
+    expect(page.get_by_test_id("plan")).to_contain_text(group)
+    with stack.client() as client:  # parsing and planning changed nothing
+        assert client.get(f"/groups/{group}").json()["paused"] is False
+    page.get_by_role("button", name="Confirm").click()
+    expect(page.locator("[data-status='applied']")).to_be_visible()
+    screenshot(page, "chat")
+    with stack.client() as client:
+        assert client.get(f"/groups/{group}").json()["paused"] is True
