@@ -50,7 +50,7 @@ def _table(settings, name: str) -> dict[str, Any]:
     return {"schema": schema, "rows": sorted(records)}
 
 
-@pytest.fixture(params=ENGINES)
+@pytest.fixture(params=["embedded", pytest.param("spark", marks=pytest.mark.spark)])
 def engine_settings(request, database_url: str, tmp_path: Path):
     if request.param == "spark":
         request.getfixturevalue("spark_session")
