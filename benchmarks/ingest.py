@@ -294,7 +294,10 @@ def main() -> None:
                 elif name == "embedded":
                     results[name] = run_lakeforge("embedded", source, folder, rows, str(database_url))
                 elif name == "dlt":
-                    results[name] = run_dlt(source, folder, rows)
+                    try:
+                        results[name] = run_dlt(source, folder, rows)
+                    except ImportError:
+                        print("  dlt is not installed: uv run --group bench python benchmarks/ingest.py")
                 elif name == "pyspark":
                     spark, startup = start_spark(work)
                     print(
