@@ -102,7 +102,7 @@ def bench_ack(rounds: int) -> None:
                         f"ack p99 / health p99 = {percentile(acks, 0.99) / percentile(base, 0.99):.2f}x; "
                         f"goal p99 <= 300 ms: {'met' if percentile(acks, 0.99) <= 300 else 'NOT met'}"
                     )
-                    time.sleep(2)  # let lazy listeners finish before shutting down
+                    time.sleep(8)  # let lazy listeners finish their plans before shutting down
             finally:
                 server.stop()
                 slack.stop()

@@ -71,12 +71,15 @@ def build_bolt_app(settings: Settings, db: Callable[[], Database], *, client: We
         signing_secret=settings.slack_signing_secret.get_secret_value(),
         client=client or web_client(settings),  # carries the bot token
         token_verification_enabled=False,
-        # Lazy listeners do the work; the HTTP answer is the ack.
-        process_before_response=False,
+        # Acks run inline in the request thread (no hand-off, no polling), and the HTTP answer
+        # is the ack; the slow work is in lazy listeners, which run on the executor below.
+        process_before_response=True,
         raise_error_for_unhandled_request=False,
         # Slow work (plans, runs) runs on a few threads so acks keep the CPU they need.
         listener_executor=ThreadPoolExecutor(max_workers=4, thread_name_prefix="lakeforge-slack"),
     )
+
+    seen_count = [0]
 
     @app.middleware
     def once_per_request(
@@ -95,6 +98,12 @@ def build_bolt_app(settings: Settings, db: Callable[[], Database], *, client: We
         except pg_errors.Error:
             log.exception("could not record Slack request %s; handling it anyway", key)
             return next()
+        seen_count[0] += 1
+        if seen_count[0] % 500 == 0:
+            with service.db.connection() as conn:
+                conn.execute(
+                    "DELETE FROM lakeforge.slack_request_seen WHERE seen_at < now() - interval '1 day'"
+                )
         if fresh is None:
             retry = req.headers.get("x-slack-retry-num", ["?"])[0]
             log.info("Slack retry %s of %s already handled", retry, key)
