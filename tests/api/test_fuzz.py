@@ -42,7 +42,9 @@ def test_fuzz_finds_no_server_errors(api: Api) -> None:
                 if isinstance(content_type, list):
                     content_type = content_type[0]
                 if not content_type.startswith("application/problem+json"):
-                    failures.append(f"{case.method} {case.formatted_path} -> not problem+json: {content_type}")
+                    failures.append(
+                        f"{case.method} {case.formatted_path} -> not problem+json: {content_type}"
+                    )
 
         run()
     assert checked > 100
