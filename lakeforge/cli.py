@@ -96,7 +96,9 @@ _register_deploy(app)
 def main() -> None:
     """Entry point: LakeForge errors become one sentence and exit code 2, never a traceback."""
     try:
-        app(standalone_mode=False)
+        # Without standalone mode click returns the exit code of `typer.Exit` instead of exiting.
+        code = app(standalone_mode=False)
+        sys.exit(code if isinstance(code, int) else 0)
     except LakeForgeError as error:
         err_console.print(f"[bold red]error:[/] {error.sentence()}", highlight=False, soft_wrap=True)
         sys.exit(2)

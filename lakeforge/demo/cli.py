@@ -26,10 +26,12 @@ def _print_outcome(outcome: DemoOutcome) -> None:
     zones = Table(
         title=f"Batch {outcome.batch_id}: {outcome.status} in {outcome.seconds:.1f} s", title_justify="left"
     )
-    for column in ("zone", "status", "rows in", "rows out"):
-        zones.add_column(column)
+    for column in ("zone", "status", "rows in", "rows out", "bytes"):
+        zones.add_column(column, justify="left" if column in ("zone", "status") else "right")
     for zone in outcome.zones:
-        zones.add_row(zone.zone, zone.status, str(zone.rows_in or 0), str(zone.rows_out or 0))
+        zones.add_row(
+            zone.zone, zone.status, str(zone.rows_in or 0), str(zone.rows_out or 0), f"{zone.bytes or 0:,}"
+        )
     console.print(zones)
     tables = Table(title="Delta tables", title_justify="left")
     tables.add_column("table")
@@ -39,11 +41,11 @@ def _print_outcome(outcome: DemoOutcome) -> None:
     console.print(tables)
     rules = Table(title="Quality rules", title_justify="left")
     for column in ("table", "rule", "action", "checked", "failed", "result"):
-        rules.add_column(column)
+        rules.add_column(column, no_wrap=True)
     for rule in outcome.rules:
         verdict = "[green]passed[/]" if rule["status"] == "passed" else "[yellow]failed[/]"
         rules.add_row(
-            rule["table_name"],
+            rule["table_name"].split(".", 1)[-1],
             rule["rule_name"],
             rule["action"],
             str(rule["rows_checked"]),

@@ -40,6 +40,7 @@ class ZoneSummary:
     status: str
     rows_in: int | None
     rows_out: int | None
+    bytes: int | None = None
 
 
 @dataclass
@@ -134,7 +135,7 @@ def summarize(db: Database, settings: Settings, batch_id: int) -> DemoOutcome:
             "SELECT status FROM lakeforge_log.batch_run WHERE batch_id = %s", [batch_id]
         ).fetchone()
         zones = conn.execute(
-            "SELECT zone, status, rows_in, rows_out FROM lakeforge_log.zone_run "
+            "SELECT zone, status, rows_in, rows_out, bytes FROM lakeforge_log.zone_run "
             "WHERE batch_id = %s ORDER BY id",
             [batch_id],
         ).fetchall()
@@ -146,7 +147,9 @@ def summarize(db: Database, settings: Settings, batch_id: int) -> DemoOutcome:
     outcome = DemoOutcome(
         batch_id=batch_id, status=batch["status"] if batch else "missing", increment=0, seconds=0
     )
-    outcome.zones = [ZoneSummary(z["zone"], z["status"], z["rows_in"], z["rows_out"]) for z in zones]
+    outcome.zones = [
+        ZoneSummary(z["zone"], z["status"], z["rows_in"], z["rows_out"], z["bytes"]) for z in zones
+    ]
     outcome.rules = [dict(r) for r in rules]
     root = settings.lakehouse_path / "main"
     for layer in ("bronze", "silver", "gold"):

@@ -140,7 +140,9 @@ def _open_batch(
         found = batches.find(databricks_run_id=databricks_run_id, group_name=spec.group.name)
         if found is not None:
             batch_id = found.batch_id
-        conn.commit()
+            conn.commit()
+        # Otherwise the lock stays held until create_batch commits the new row, so a task that
+        # waited on it finds this batch instead of creating a second one.
     if batch_id is not None:
         found = batches.find(batch_id=batch_id)
         if found is None or found.batch_id is None:

@@ -32,14 +32,18 @@ METADATA = {
 
 @pytest.fixture
 def bundle_dir(settings, db, tmp_path):
-    report = apply_document(db, parse_document(METADATA), Actor(user="admin", surface="cli"), Principal.local_admin())
+    report = apply_document(
+        db, parse_document(METADATA), Actor(user="admin", surface="cli"), Principal.local_admin()
+    )
     assert report.ok
     write_bundle(tmp_path / "bundle", bundle_documents(desired_state(db, settings)))
     return tmp_path / "bundle"
 
 
 def _resources(bundle_dir):
-    documents = [yaml.safe_load(path.read_text()) for path in sorted((bundle_dir / "resources").glob("*.yml"))]
+    documents = [
+        yaml.safe_load(path.read_text()) for path in sorted((bundle_dir / "resources").glob("*.yml"))
+    ]
     jobs = {k: v for d in documents for k, v in d["resources"].get("jobs", {}).items()}
     pipelines = {k: v for d in documents for k, v in d["resources"].get("pipelines", {}).items()}
     return jobs, pipelines
