@@ -203,3 +203,6 @@ def register(app: typer.Typer) -> None:
     app.command("apply")(apply)
     app.command("export")(export)
     app.command("history")(history)
+    from lakeforge.commands import runs_cli
+
+    runs_cli.register(app)

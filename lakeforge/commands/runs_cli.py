@@ -1,0 +1,134 @@
+"""``lakeforge run``, ``rerun`` and ``runs``: batches from the terminal, through the command layer.
+
+``run`` and ``rerun`` queue the batch exactly as Slack or the panel would (plan, audit) and then
+follow it until it ends; the exit code says how it ended (0 succeeded, 1 failed).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from lakeforge.commands.access import Principal
+from lakeforge.commands.cli import _local_user, _open
+from lakeforge.commands.envelope import Actor, CommandResult
+from lakeforge.metadata.db import Database
+
+console = Console()
+FINAL = ("succeeded", "failed", "cancelled", "skipped")
+
+
+def _execute(db: Database, intent: dict[str, Any]) -> CommandResult:
+    from lakeforge.commands.executor import execute
+
+    user = _local_user()
+    return execute(db, intent, Actor(user=user, surface="cli"), principal=Principal.local_admin(user))
+
+
+def _follow(db: Database, batch_id: int, timeout: float) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    with console.status(f"Batch {batch_id} running…") as status:
+        while True:
+            with db.connection() as conn:
+                batch = conn.execute(
+                    "SELECT batch_id, status, error FROM lakeforge_log.batch_run WHERE batch_id = %s",
+                    [batch_id],
+                ).fetchone()
+                zones = conn.execute(
+                    "SELECT zone, status FROM lakeforge_log.zone_run WHERE batch_id = %s ORDER BY id",
+                    [batch_id],
+                ).fetchall()
+            assert batch is not None
+            status.update(f"Batch {batch_id}: " + " → ".join(f"{z['zone']} {z['status']}" for z in zones))
+            if batch["status"] in FINAL or time.monotonic() > deadline:
+                return dict(batch)
+            time.sleep(0.5)
+
+
+def _queue_and_follow(intent: dict[str, Any], wait: bool, timeout: float) -> None:
+    with _open() as db:
+        result = _execute(db, intent)
+        if result.status != "applied":
+            for error in result.errors:
+                console.print(f"[red]{error.field}[/]: {error.message} {error.fix or ''}", highlight=False)
+            console.print(result.message or result.status, highlight=False)
+            raise typer.Exit(2)
+        batch_id = int((result.result or {})["batch_id"])
+        console.print(f"{result.message} Batch id {batch_id}.")
+        if not wait:
+            return
+        batch = _follow(db, batch_id, timeout)
+    colour = "green" if batch["status"] == "succeeded" else "red"
+    console.print(f"Batch {batch_id} [{colour}]{batch['status']}[/]. {batch['error'] or ''}".rstrip())
+    if batch["status"] != "succeeded":
+        raise typer.Exit(1)
+
+
+def run(
+    target: Annotated[str, typer.Argument(help="A group, or a source (only that source runs).")],
+    wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Follow the batch until it ends.")] = True,
+    timeout: Annotated[float, typer.Option(help="Seconds to follow before giving up.")] = 3600,
+) -> None:
+    """Run a group (or one source) now, through Raw, Bronze, Silver and Gold."""
+    with _open() as db, db.connection() as conn:
+        is_group = conn.execute("SELECT 1 FROM lakeforge.source_group WHERE name = %s", [target]).fetchone()
+    intent = {"kind": "run_now", "group": target} if is_group else {"kind": "run_now", "source": target}
+    _queue_and_follow(intent, wait, timeout)
+
+
+def rerun(
+    batch_id: Annotated[
+        int, typer.Argument(help="The batch to run again (its rows are replaced, not added).")
+    ],
+    wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Follow the batch until it ends.")] = True,
+    timeout: Annotated[float, typer.Option(help="Seconds to follow before giving up.")] = 3600,
+) -> None:
+    """Run a finished batch again; every zone ends with exactly that batch's rows once."""
+    _queue_and_follow({"kind": "rerun_batch", "batch_id": batch_id}, wait, timeout)
+
+
+def runs(
+    group: Annotated[str | None, typer.Option(help="Only this group.")] = None,
+    source: Annotated[str | None, typer.Option(help="Only this source.")] = None,
+    status: Annotated[str | None, typer.Option(help="queued, running, succeeded, failed, cancelled.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=200)] = 20,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Recent batches, newest first."""
+    intent = {"kind": "list_runs", "group": group, "source": source, "status": status, "limit": limit}
+    with _open() as db:
+        result = _execute(db, {k: v for k, v in intent.items() if v is not None})
+    if result.status != "applied":
+        for error in result.errors:
+            console.print(f"[red]{error.field}[/]: {error.message} {error.fix or ''}", highlight=False)
+        raise typer.Exit(2)
+    rows = (result.result or {}).get("runs", [])
+    if as_json:
+        print(json.dumps(rows, default=str))
+        return
+    table = Table(title=f"{len(rows)} batch(es)", title_justify="left")
+    for column in ("batch", "group", "source", "trigger", "status", "started", "ended", "error"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(
+            str(row["batch_id"]),
+            row["group_name"],
+            row.get("source_name") or "",
+            row["trigger"],
+            row["status"],
+            str(row.get("started_at") or "")[:19],
+            str(row.get("ended_at") or "")[:19],
+            (row.get("error") or "")[:60],
+        )
+    console.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("run")(run)
+    app.command("rerun")(rerun)
+    app.command("runs")(runs)
