@@ -166,7 +166,9 @@ def _open_batch(
             "source_group_id": spec.group.id,
             "group_name": spec.group.name,
             # A job run's batch spans the group even though each of its tasks names one source.
-            "source_name": sources[0] if sources and len(sources) == 1 and databricks_run_id is None else None,
+            "source_name": sources[0]
+            if sources and len(sources) == 1 and databricks_run_id is None
+            else None,
             "trigger": trigger,
             "rerun_of": data_batch,
             "engine": engine_name,
