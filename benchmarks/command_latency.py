@@ -44,10 +44,9 @@ def percentile(values: list[float], q: float) -> float:
 
 def prepare(database_url: str, state_dir: Path) -> str:
     """Migrate, create an admin token and the group the intent refers to; return the token."""
-    from lakeforge.commands.executor import execute
-
     from lakeforge.commands.access import create_token
     from lakeforge.commands.envelope import Actor
+    from lakeforge.commands.executor import execute
     from lakeforge.metadata.db import open_database
     from lakeforge.metadata.migrate import migrate
     from lakeforge.settings import load_settings
@@ -85,7 +84,7 @@ async def drive(
 
 
 def wait_healthy(url: str, server: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         if server.poll() is not None:
             raise RuntimeError("the API server exited during start-up")
