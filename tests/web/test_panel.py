@@ -126,6 +126,7 @@ def test_a_bad_cron_shows_the_api_message_next_to_the_field(page: Any, stack: St
     form.get_by_role("button", name="Check").click()
     form.get_by_role("button", name="Save schedule").click()
     expect(form.get_by_test_id("next-fires").locator("li")).to_have_count(5)
+    expect(form.get_by_test_id("cron-description")).to_contain_text("02:00")
     screenshot(page, "groups")
 
 
