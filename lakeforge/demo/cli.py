@@ -75,17 +75,16 @@ def _start_api(settings: Settings, db: Database) -> Any:
 
 def _start_panel(settings: Settings) -> subprocess.Popen[bytes] | None:
     web = PROJECT_ROOT / "web"
-    if not (web / ".next").exists() or shutil.which("npx") is None:
+    next_bin = web / "node_modules" / ".bin" / "next"
+    if not (web / ".next").exists() or not next_bin.exists():
         console.print("[yellow]The panel is not built; run `make demo` (or `make web`) to build it.[/]")
         return None
-    env = {
-        **os.environ,
-        "LAKEFORGE_API_URL": f"http://{settings.api_host}:{settings.api_port}",
-        "NEXT_TELEMETRY_DISABLED": "1",
-    }
-    env = {k: v for k, v in env.items() if not (k.startswith("LAKEFORGE_") and k != "LAKEFORGE_API_URL")}
+    api = f"http://{settings.api_host}:{settings.api_port}"
+    # The panel's own variables; LAKEFORGE_* stay out so its settings check never sees them.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LAKEFORGE_")}
+    env.update({"PANEL_API_URL": api, "PANEL_BROWSER_API_URL": api, "NEXT_TELEMETRY_DISABLED": "1"})
     return subprocess.Popen(  # noqa: S603 - fixed command
-        ["npx", "next", "start", "-p", str(settings.web_port), "-H", "127.0.0.1"],  # noqa: S607
+        [str(next_bin), "start", "-p", str(settings.web_port), "-H", "127.0.0.1"],
         cwd=web,
         env=env,
         stdout=subprocess.DEVNULL,

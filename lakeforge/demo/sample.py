@@ -58,7 +58,9 @@ class _World:
     orders: dict[int, dict[str, object]] = field(default_factory=dict)
 
 
-def _write(path: Path, header: list[str], rows: list[dict[str, object]]) -> Path:
+def _write(path: Path, header: list[str], rows: list[dict[str, object]], *, write: bool = True) -> Path:
+    if not write:
+        return path
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=header)
@@ -137,8 +139,11 @@ def _gold_rows(world: _World) -> int:
     return len(countries)
 
 
-def write_increment(landing: Path, increment: int) -> Manifest:
-    """Write increment 1 or 2 of every feed under ``landing/<feed>/`` and say what to expect."""
+def write_increment(landing: Path, increment: int, *, write: bool = True) -> Manifest:
+    """Write increment 1 or 2 of every feed under ``landing/<feed>/`` and say what to expect.
+
+    With ``write=False`` nothing is written: only the expectations are computed.
+    """
     if increment not in (1, 2):
         raise ValueError("increment must be 1 or 2")
     rng = random.Random(SEED)  # noqa: S311 - sample data, not security
@@ -151,11 +156,13 @@ def write_increment(landing: Path, increment: int) -> Manifest:
     clean_orders_1 = len(world.orders) - bad_orders - missing_customer
     if increment == 1:
         manifest.files["customers"] = _write(
-            landing / "customers" / "customers_0001.csv", CUSTOMER_COLUMNS, customers
+            landing / "customers" / "customers_0001.csv", CUSTOMER_COLUMNS, customers, write=write
         )
-        manifest.files["orders"] = _write(landing / "orders" / "orders_0001.csv", ORDER_COLUMNS, orders)
+        manifest.files["orders"] = _write(
+            landing / "orders" / "orders_0001.csv", ORDER_COLUMNS, orders, write=write
+        )
         manifest.files["order_items"] = _write(
-            landing / "order_items" / "order_items_0001.csv", ITEM_COLUMNS, items
+            landing / "order_items" / "order_items_0001.csv", ITEM_COLUMNS, items, write=write
         )
         manifest.expected = {
             "customers": FeedCounts(
@@ -201,10 +208,10 @@ def write_increment(landing: Path, increment: int) -> Manifest:
         world.orders[oid] = row
         shipped.append(row)
     manifest.files["customers"] = _write(
-        landing / "customers" / "customers_0002.csv", CUSTOMER_COLUMNS, changed
+        landing / "customers" / "customers_0002.csv", CUSTOMER_COLUMNS, changed, write=write
     )
     manifest.files["orders"] = _write(
-        landing / "orders" / "orders_0002.csv", ORDER_COLUMNS, new_orders + shipped
+        landing / "orders" / "orders_0002.csv", ORDER_COLUMNS, new_orders + shipped, write=write
     )
     base_customers = len(world.customers) - bad_customers
     manifest.expected = {

@@ -21,7 +21,7 @@ def _demo(state_dir, database_url):
     )
 
 
-def test_demo_check_passes_for_both_increments(database_url, tmp_path):
+def test_demo_check_passes_for_each_increment_and_after(database_url, tmp_path):
     first = _demo(tmp_path / "state", database_url)
     assert first.returncode == 0, first.stdout + first.stderr
     assert "Increment 1 reached Gold with the expected counts" in first.stdout
@@ -30,6 +30,10 @@ def test_demo_check_passes_for_both_increments(database_url, tmp_path):
     second = _demo(tmp_path / "state", database_url)
     assert second.returncode == 0, second.stdout + second.stderr
     assert "Increment 2 reached Gold with the expected counts" in second.stdout
+
+    # Nothing new lands on a third run: the totals stay those of increment 2.
+    third = _demo(tmp_path / "state", database_url)
+    assert third.returncode == 0, third.stdout + third.stderr
 
 
 def test_demo_check_fails_when_gold_is_wrong(database_url, tmp_path):
