@@ -6,6 +6,7 @@ import json
 import sys
 from typing import Annotated
 
+import psycopg
 import typer
 from rich.console import Console
 
@@ -101,6 +102,14 @@ def main() -> None:
         sys.exit(code if isinstance(code, int) else 0)
     except LakeForgeError as error:
         err_console.print(f"[bold red]error:[/] {error.sentence()}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except psycopg.errors.UndefinedTable:
+        err_console.print(
+            "[bold red]error:[/] the metadata store has no LakeForge schema yet. "
+            "Run `lakeforge db migrate` (or `lakeforge up`, which migrates for you).",
+            highlight=False,
+            soft_wrap=True,
+        )
         sys.exit(2)
     except typer.Exit as done:
         sys.exit(done.exit_code)

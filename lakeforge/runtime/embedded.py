@@ -83,6 +83,24 @@ def _delta_compatible(table: pa.Table) -> pa.Table:
     return table.cast(pa.schema(fields)) if changed else table
 
 
+def _scannable(delta: DeltaTable) -> Any:
+    """An Arrow dataset of the table that DuckDB can push filters into.
+
+    delta-rs rewrites files with ``string_view`` columns (on delete and merge) while the table
+    schema says ``string``; Arrow then has no kernel to compare the two when DuckDB pushes a
+    filter down. Declaring strings as views makes every file readable with one type, and
+    DuckDB still returns plain strings.
+    """
+    schema = delta.to_pyarrow_dataset().schema
+    views = pa.schema(
+        [
+            pa.field(f.name, pa.string_view() if pa.types.is_string(f.type) else f.type, f.nullable)
+            for f in schema
+        ]
+    )
+    return delta.to_pyarrow_dataset(schema=views)
+
+
 def _csv_header(path: str, delimiter: str, quote: str) -> list[str]:
     with open(path, newline="", encoding="utf-8-sig") as handle:
         return next(csv.reader(handle, delimiter=delimiter, quotechar=quote), [])
@@ -246,7 +264,7 @@ class EmbeddedEngine:
             if delta is None:
                 raise EngineError(f"table {ref} does not exist", field="sql", fix="Check the table name.")
             alias = f"__lf_{ref.catalog}__{ref.schema}__{ref.table}"
-            registered[alias] = delta.to_pyarrow_dataset()
+            registered[alias] = _scannable(delta)
             replacement = exp.to_table(alias)
             replacement.set(
                 "alias", node.args.get("alias") or exp.TableAlias(this=exp.to_identifier(ref.table))

@@ -41,3 +41,16 @@ def test_bad_settings_give_one_clear_sentence(env, setting, hint):
     assert len(lines) == 1, result.stderr
     assert setting in lines[0] and hint in lines[0]
     assert "secret" not in result.stderr, "passwords never appear in messages"
+
+
+def test_an_unmigrated_store_says_to_migrate(tmp_path, pg_admin_url):
+    import psycopg
+
+    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+        conn.execute("DROP DATABASE IF EXISTS never_migrated")
+        conn.execute("CREATE DATABASE never_migrated")
+    url = psycopg.conninfo.make_conninfo(pg_admin_url, dbname="never_migrated")
+    result = _lakeforge("runs", LAKEFORGE_DATABASE_URL=url, LAKEFORGE_STATE_DIR=str(tmp_path))
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "lakeforge db migrate" in result.stderr

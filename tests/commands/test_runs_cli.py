@@ -1,0 +1,47 @@
+"""`lakeforge run`, `runs` and `rerun` from a terminal, against a real Postgres and the embedded engine."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from lakeforge.settings import PROJECT_ROOT
+
+
+def _cli(database_url, state_dir, *args):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LAKEFORGE_", "DATABRICKS_"))}
+    env.update({"LAKEFORGE_DATABASE_URL": database_url, "LAKEFORGE_STATE_DIR": str(state_dir)})
+    return subprocess.run(
+        [sys.executable, "-m", "lakeforge", *args],
+        env=env,
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def test_run_follows_the_batch_and_rerun_replaces_it(database_url, tmp_path):
+    applied = _cli(database_url, tmp_path, "apply", "-f", "examples/lakeforge.yaml")
+    assert applied.returncode == 0, applied.stderr
+
+    ran = _cli(database_url, tmp_path, "run", "retail")
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert "succeeded" in ran.stdout
+
+    listed = json.loads(_cli(database_url, tmp_path, "runs", "--group", "retail", "--json").stdout)
+    assert [run["status"] for run in listed] == ["succeeded"]
+    batch_id = listed[0]["batch_id"]
+
+    again = _cli(database_url, tmp_path, "rerun", str(batch_id))
+    assert again.returncode == 0, again.stdout + again.stderr
+    listed = json.loads(_cli(database_url, tmp_path, "runs", "--json").stdout)
+    assert listed[0]["trigger"] == "rerun" and listed[0]["rerun_of"] == batch_id
+
+
+def test_run_of_something_unknown_names_the_field(database_url, tmp_path):
+    ran = _cli(database_url, tmp_path, "run", "nothing_here")
+    assert ran.returncode == 2
+    assert "source" in ran.stdout and "nothing_here" in ran.stdout
