@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -98,16 +98,56 @@ def up(
     host: Annotated[
         str | None, typer.Option(help="Interface to listen on (default: settings api_host).")
     ] = None,
-    port: Annotated[int | None, typer.Option(help="Port (default: settings api_port, 8765).")] = None,
+    port: Annotated[
+        int | None, typer.Option(help="Port (default: DATABRICKS_APP_PORT in a Databricks App, else 8765).")
+    ] = None,
     workers: Annotated[int | None, typer.Option(min=1, max=64, help="uvicorn worker processes.")] = None,
+    workspace: Annotated[
+        bool,
+        typer.Option(
+            "--workspace/--no-workspace",
+            help="Start the local workspace when no Databricks host is configured (default: yes).",
+        ),
+    ] = True,
 ) -> None:
-    """Serve the LakeForge API on embedded defaults (Postgres started and migrated for you)."""
+    """Serve the LakeForge API on embedded defaults (Postgres started and migrated for you).
+
+    With no Databricks host configured, the local workspace starts next to it; the notifier
+    that posts run results to channels always does.
+    """
+    from lakeforge.notify import Notifier
+
     settings = get_settings()
     created = prepare_metadata(settings)
     host = host or settings.api_host
-    port = port or settings.api_port
+    app_port = os.environ.get("DATABRICKS_APP_PORT")
+    port = port or (int(app_port) if app_port else settings.api_port)
     if created:
         console.print(f"Admin token written to {created} (readable by you only). Use it as a bearer token.")
-    base = f"http://{host}:{port}/api/v1"
-    console.print(f"LakeForge API: {base}  (OpenAPI: {base}/openapi.json, docs: {base}/docs)")
-    serve_api(settings, host, port, workers)
+    with open_database(settings) as db:
+        local = (
+            _start_local_workspace(settings, db)
+            if workspace and not _databricks_configured(settings)
+            else None
+        )
+        notifier = Notifier(settings, db).start()
+        base = f"http://{host}:{port}/api/v1"
+        console.print(f"LakeForge API: {base}  (OpenAPI: {base}/openapi.json, docs: {base}/docs)")
+        try:
+            serve_api(settings, host, port, workers)
+        finally:
+            notifier.stop()
+            if local is not None:
+                local.stop()
+
+
+def _databricks_configured(settings: Settings) -> bool:
+    return bool(settings.databricks_host or os.environ.get("DATABRICKS_HOST"))
+
+
+def _start_local_workspace(settings: Settings, db: Database) -> Any:
+    from lakeforge.localworkspace.server import LocalWorkspace
+
+    local = LocalWorkspace(settings, db, port=settings.workspace_port)
+    console.print(f"Local workspace (Databricks REST API stand-in): {local.start()}")
+    return local

@@ -266,7 +266,7 @@ def run(minutes: float, rate: float) -> int:
         processes.append(workspace)
         wait_for(f"http://127.0.0.1:{workspace_port}/.well-known/databricks-config")
         sync(env, f"http://127.0.0.1:{workspace_port}")
-        api = subprocess.Popen([*lakeforge, "up", "--port", str(api_port)], env=env)
+        api = subprocess.Popen([*lakeforge, "up", "--port", str(api_port), "--no-workspace"], env=env)
         processes.append(api)
         wait_for(f"http://127.0.0.1:{api_port}/api/v1/health")
 

@@ -31,9 +31,13 @@ def test_first_admin_token_is_written_once_and_private(settings: Settings, db: D
 
 
 def test_lakeforge_up_serves_the_api(database_url: str, tmp_path: Path) -> None:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LAKEFORGE_")}
-    env |= {"LAKEFORGE_DATABASE_URL": database_url, "LAKEFORGE_STATE_DIR": str(tmp_path / "state")}
+    port, workspace_port = free_port(), free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LAKEFORGE_", "DATABRICKS_"))}
+    env |= {
+        "LAKEFORGE_DATABASE_URL": database_url,
+        "LAKEFORGE_STATE_DIR": str(tmp_path / "state"),
+        "LAKEFORGE_WORKSPACE_PORT": str(workspace_port),
+    }
     process = subprocess.Popen(
         [str(Path(sys.executable).parent / "lakeforge"), "up", "--port", str(port)],
         env=env,
@@ -56,6 +60,9 @@ def test_lakeforge_up_serves_the_api(database_url: str, tmp_path: Path) -> None:
         token = (tmp_path / "state" / "admin-token").read_text().strip()
         response = httpx.get(f"{base}/sources", headers={"Authorization": f"Bearer {token}"})
         assert response.status_code == 200 and response.json() == []
+        # With no Databricks host configured, the local workspace comes up next to the API.
+        config = httpx.get(f"http://127.0.0.1:{workspace_port}/.well-known/databricks-config", timeout=5)
+        assert config.status_code == 200
     finally:
         process.terminate()
         output, _ = process.communicate(timeout=30)
