@@ -20,12 +20,6 @@ console = Console()
 err_console = Console(stderr=True)
 
 
-def fail(error: LakeForgeError, code: int = 2) -> None:
-    """Print one clear sentence and exit with a meaningful code (2: bad input or settings)."""
-    err_console.print(f"[bold red]error:[/] {error.sentence()}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code)
-
-
 @db_app.command("migrate")
 def db_migrate(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Apply pending schema migrations (safe to run again, and from several processes)."""
@@ -61,37 +55,28 @@ def db_stop() -> None:
     console.print("Embedded Postgres stopped.")
 
 
-from api.cli import up as _api_up  # noqa: E402 - the API registers its own command
+def _register_areas() -> None:
+    """Each area of LakeForge owns its commands; they are gathered here."""
+    from api.cli import up
+    from bot.cli import register as register_chat
+    from lakeforge.commands.cli import register as register_commands
+    from lakeforge.demo.cli import register as register_demo
+    from lakeforge.deploy.cli import register as register_deploy
+    from lakeforge.localworkspace.cli import workspace_app
+    from lakeforge.orchestration.cli import sync_app
+    from lakeforge.runtime.cli import notebook_app
 
-app.command("up")(_api_up)
+    app.command("up")(up)
+    register_commands(app)  # token, apply, export, history, run, rerun, runs
+    register_chat(app)  # chat, bot
+    register_demo(app)
+    register_deploy(app)
+    app.add_typer(sync_app, name="sync")
+    app.add_typer(notebook_app, name="notebook")
+    app.add_typer(workspace_app, name="workspace")
 
-from lakeforge.orchestration.cli import sync_app  # noqa: E402 - orchestration registers `sync plan|apply`
 
-app.add_typer(sync_app, name="sync")
-
-from lakeforge.runtime.cli import notebook_app  # noqa: E402 - the data plane registers `notebook run`
-
-app.add_typer(notebook_app, name="notebook")
-
-from lakeforge.localworkspace.cli import workspace_app  # noqa: E402 - `workspace serve`
-
-app.add_typer(workspace_app, name="workspace")
-
-from lakeforge.commands.cli import register as _register_commands  # noqa: E402 - token, apply, export, history
-
-_register_commands(app)
-
-from bot.cli import register as _register_chat  # noqa: E402 - `chat` and `bot`
-
-_register_chat(app)
-
-from lakeforge.demo.cli import register as _register_demo  # noqa: E402 - `demo`
-
-_register_demo(app)
-
-from lakeforge.deploy.cli import register as _register_deploy  # noqa: E402 - `deploy`
-
-_register_deploy(app)
+_register_areas()
 
 
 def main() -> None:

@@ -15,7 +15,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from lakeforge.errors import ConfigurationError
 from lakeforge.metadata.db import Database
 from lakeforge.settings import Settings
 
@@ -72,14 +71,7 @@ def set_syncer(syncer: Syncer | None) -> None:
 
 def default_launcher(db: Database, request: LaunchRequest) -> None:
     """Run the batch with ``lakeforge.runtime.runner.run_batch`` in a background thread."""
-    try:
-        from lakeforge.runtime.runner import run_batch  # type: ignore[import-not-found,unused-ignore]
-    except ImportError as error:
-        raise ConfigurationError(
-            f"the batch runner is not available ({error})",
-            field="lakeforge.runtime.runner",
-            fix="Install LakeForge with its runtime, or set a launcher with launch.set_launcher.",
-        ) from None
+    from lakeforge.runtime.runner import run_batch
     settings = _current_settings()
 
     def work() -> None:
@@ -108,14 +100,7 @@ def launch(db: Database, request: LaunchRequest) -> None:
 
 def default_syncer(db: Database, mode: str) -> Any:
     """Reconcile with the configured workspace through ``lakeforge.orchestration.reconciler``."""
-    try:
-        from lakeforge.orchestration import reconciler  # type: ignore[attr-defined,unused-ignore]
-    except ImportError as error:
-        raise ConfigurationError(
-            f"the job reconciler is not available ({error})",
-            field="lakeforge.orchestration.reconciler",
-            fix="Install LakeForge with orchestration, or set a syncer with launch.set_syncer.",
-        ) from None
+    from lakeforge.orchestration import reconciler
     from lakeforge.orchestration.client import workspace_client
 
     settings = _current_settings()
