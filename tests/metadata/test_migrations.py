@@ -55,3 +55,21 @@ def test_concurrent_migrations_apply_each_file_once(pg_admin_url, tmp_path):
     with psycopg.connect(url) as conn:
         count = conn.execute("SELECT count(*) FROM public.lakeforge_schema_migration").fetchone()
     assert count == (len(discover()),)
+
+
+def test_an_edited_applied_migration_is_refused(pg_admin_url, tmp_path):
+    from dataclasses import replace
+
+    import pytest
+
+    from lakeforge.errors import MigrationError
+
+    url = _empty_database(pg_admin_url, "migrate_edited")
+    with open_database(load_settings(database_url=url, state_dir=tmp_path)) as db:
+        migrations = discover()
+        migrate(db, migrations)
+        edited = [replace(migrations[0], sql=migrations[0].sql + "\n-- edited afterwards\n"), *migrations[1:]]
+        with pytest.raises(MigrationError) as refused:
+            migrate(db, edited)
+    assert migrations[0].name in refused.value.message
+    assert "add a new migration" in (refused.value.fix or "")
