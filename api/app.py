@@ -20,7 +20,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from api.deps import TokenCache, reject_control_characters
 from api.metrics import ApiMetrics, MetricsMiddleware
 from api.problems import install_problem_handlers
-from api.routes import catalog, commands, groups, runs, sources, sync, system
+from api.routes import catalog, commands, groups, me, runs, sources, sync, system
 from lakeforge.metadata.db import Database, open_database
 from lakeforge.settings import Settings, get_settings
 
@@ -65,6 +65,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
         runs.router,
         sync.router,
         system.router,
+        me.router,
     ):
         app.include_router(router, prefix=API_PREFIX, dependencies=[Depends(reject_control_characters)])
 

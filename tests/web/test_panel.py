@@ -228,3 +228,25 @@ def test_the_chat_console_parses_shows_the_plan_and_applies_on_confirm(page: Any
     screenshot(page, "chat")
     with stack.client() as client:
         assert client.get(f"/groups/{group}").json()["paused"] is True
+
+
+def test_the_header_names_the_user_and_sync_apply_is_for_admins_only(page: Any, stack: Stack) -> None:
+    from lakeforge.commands.access import create_token
+
+    group = make_group(stack)
+    editor = create_token(stack.db, unique("ed"), "editor", group=group)
+    sign_in(page, editor)
+    page.goto("/sync")
+    expect(page.get_by_role("heading", name="Sync")).to_be_visible()
+    expect(page.get_by_test_id("whoami")).to_contain_text(f"editor on {group}")
+    expect(page.get_by_test_id("sync-admin-only")).to_be_visible()
+    expect(page.get_by_role("button", name="Apply…")).to_have_count(0)
+    screenshot(page, "sync-editor")
+
+    page.get_by_role("button", name="Sign out").click()
+    sign_in(page, stack.token)
+    page.goto("/sync")
+    expect(page.get_by_test_id("whoami")).to_contain_text("panel_admin")
+    expect(page.get_by_test_id("whoami")).to_contain_text("admin")
+    expect(page.get_by_role("button", name="Apply…")).to_have_count(1)
+    expect(page.get_by_test_id("sync-admin-only")).to_have_count(0)

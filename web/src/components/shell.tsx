@@ -4,6 +4,7 @@ import Link from "next/link";
 import { usePathname, useRouter } from "next/navigation";
 import { useEffect, useState, useSyncExternalStore, type ReactNode } from "react";
 import { clearToken, getToken } from "@/lib/auth";
+import { MeProvider, roleLabel, useMe } from "@/lib/me";
 
 const NAV = [
   ["/", "Overview"],
@@ -41,40 +42,57 @@ export function Shell({ children }: { children: ReactNode }) {
   if (!hydrated || !token) return null;
   const active = (href: string) => (href === "/" ? pathname === "/" : pathname.startsWith(href));
   return (
-    <div className="flex min-h-screen">
-      <a href="#main" className="sr-only focus:not-sr-only focus:absolute focus:p-2">Skip to content</a>
-      <nav aria-label="Main" className="w-52 shrink-0 border-r border-zinc-200 bg-zinc-50 p-3 dark:border-zinc-800 dark:bg-zinc-900">
-        <div className="mb-4 px-2 text-base font-semibold tracking-tight">LakeForge</div>
-        <ul className="space-y-0.5">
-          {NAV.map(([href, label]) => (
-            <li key={href}>
-              <Link
-                href={href}
-                aria-current={active(href) ? "page" : undefined}
-                className="block rounded px-2 py-1.5 hover:bg-zinc-200 aria-[current=page]:bg-sky-100 aria-[current=page]:text-sky-900 dark:hover:bg-zinc-800 dark:aria-[current=page]:bg-sky-950 dark:aria-[current=page]:text-sky-200"
-              >
-                {label}
-              </Link>
-            </li>
-          ))}
-        </ul>
-        <div className="mt-6 space-y-1 border-t border-zinc-200 pt-3 text-xs dark:border-zinc-800">
-          <button type="button" onClick={toggleTheme} className="block w-full rounded px-2 py-1 text-left hover:bg-zinc-200 dark:hover:bg-zinc-800">
-            {dark ? "Light theme" : "Dark theme"}
-          </button>
-          <button
-            type="button"
-            onClick={() => {
-              clearToken();
-              router.replace("/signin");
-            }}
-            className="block w-full rounded px-2 py-1 text-left hover:bg-zinc-200 dark:hover:bg-zinc-800"
-          >
-            Sign out
-          </button>
+    <MeProvider>
+      <div className="flex min-h-screen">
+        <a href="#main" className="sr-only focus:not-sr-only focus:absolute focus:p-2">Skip to content</a>
+        <nav aria-label="Main" className="w-52 shrink-0 border-r border-zinc-200 bg-zinc-50 p-3 dark:border-zinc-800 dark:bg-zinc-900">
+          <div className="mb-4 px-2 text-base font-semibold tracking-tight">LakeForge</div>
+          <ul className="space-y-0.5">
+            {NAV.map(([href, label]) => (
+              <li key={href}>
+                <Link
+                  href={href}
+                  aria-current={active(href) ? "page" : undefined}
+                  className="block rounded px-2 py-1.5 hover:bg-zinc-200 aria-[current=page]:bg-sky-100 aria-[current=page]:text-sky-900 dark:hover:bg-zinc-800 dark:aria-[current=page]:bg-sky-950 dark:aria-[current=page]:text-sky-200"
+                >
+                  {label}
+                </Link>
+              </li>
+            ))}
+          </ul>
+          <div className="mt-6 space-y-1 border-t border-zinc-200 pt-3 text-xs dark:border-zinc-800">
+            <button type="button" onClick={toggleTheme} className="block w-full rounded px-2 py-1 text-left hover:bg-zinc-200 dark:hover:bg-zinc-800">
+              {dark ? "Light theme" : "Dark theme"}
+            </button>
+            <button
+              type="button"
+              onClick={() => {
+                clearToken();
+                router.replace("/signin");
+              }}
+              className="block w-full rounded px-2 py-1 text-left hover:bg-zinc-200 dark:hover:bg-zinc-800"
+            >
+              Sign out
+            </button>
+          </div>
+        </nav>
+        <div className="min-w-0 flex-1">
+          <header className="flex justify-end border-b border-zinc-200 px-6 py-2 text-xs text-zinc-600 dark:border-zinc-800 dark:text-zinc-400">
+            <WhoAmI />
+          </header>
+          <main id="main" className="p-6">{children}</main>
         </div>
-      </nav>
-      <main id="main" className="min-w-0 flex-1 p-6">{children}</main>
-    </div>
+      </div>
+    </MeProvider>
+  );
+}
+
+function WhoAmI() {
+  const me = useMe();
+  if (!me) return <span aria-hidden="true">&nbsp;</span>;
+  return (
+    <span data-testid="whoami">
+      Signed in as <strong className="font-medium text-zinc-900 dark:text-zinc-100">{me.user}</strong> · {roleLabel(me)}
+    </span>
   );
 }

@@ -320,6 +320,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/me": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Me
+         * @description The caller: user name, role bindings (global or per group) and the intents it may run.
+         */
+        get: operations["me_api_v1_me_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/metrics": {
         parameters: {
             query?: never;
@@ -786,6 +806,28 @@ export interface components {
              */
             status: ("queued" | "running" | "succeeded" | "failed" | "cancelled" | "skipped") | null;
         };
+        /**
+         * Me
+         * @description The authenticated caller, its role bindings and the intents it may run somewhere.
+         */
+        Me: {
+            /**
+             * Allowed Kinds
+             * @description Intent kinds this caller may run (on some group).
+             */
+            allowed_kinds: string[];
+            /**
+             * Is Admin
+             * @description Holds the global admin role (compute profiles, job sync).
+             */
+            is_admin: boolean;
+            /** Roles */
+            roles: components["schemas"]["RoleBinding"][];
+            /** User */
+            user: string;
+        } & {
+            [key: string]: unknown;
+        };
         /** ParseRequest */
         ParseRequest: {
             /**
@@ -1096,6 +1138,21 @@ export interface components {
              * @enum {string}
              */
             kind: "resume_schedule";
+        };
+        /** RoleBinding */
+        RoleBinding: {
+            /**
+             * Group
+             * @description The group the role holds for; null: every group.
+             */
+            group: string | null;
+            /**
+             * Role
+             * @enum {string}
+             */
+            role: "viewer" | "operator" | "editor" | "admin";
+        } & {
+            [key: string]: unknown;
         };
         /**
          * RuleSpec
@@ -2986,6 +3043,66 @@ export interface operations {
                 };
                 content: {
                     "application/json": unknown;
+                };
+            };
+        };
+    };
+    me_api_v1_me_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Me"];
+                };
+            };
+            /** @description Authentication required */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Permission denied */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
                 };
             };
         };

@@ -3,6 +3,7 @@
 import { useState } from "react";
 import { api } from "@/lib/api/client";
 import { toProblem, type Problem } from "@/lib/api/problem";
+import { may, useMe } from "@/lib/me";
 import { planChanges } from "@/lib/sync";
 import { useApi } from "@/lib/use-api";
 import { Confirm } from "@/components/confirm";
@@ -19,6 +20,8 @@ function entries(plan: Plan | undefined): Record<string, unknown>[] {
 
 export default function Sync() {
   const plan = useApi<Plan>(() => api.GET("/api/v1/sync/plan"), []);
+  const me = useMe();
+  const admin = may(me, "sync_jobs");
   const [asking, setAsking] = useState(false);
   const [problem, setProblem] = useState<Problem | null>(null);
   const [message, setMessage] = useState("");
@@ -41,9 +44,10 @@ export default function Sync() {
       <PageTitle title="Sync">
         {plan.data ? <Badge value={changes ? "pending changes" : "in sync"} /> : null}
         <Button onClick={() => plan.reload()}>Refresh</Button>
-        <Button tone="primary" disabled={!changes || busy} onClick={() => setAsking(true)}>Apply…</Button>
+        {admin ? <Button tone="primary" disabled={!changes || busy} onClick={() => setAsking(true)}>Apply…</Button> : null}
       </PageTitle>
       <ProblemBanner problem={problem ?? plan.problem} />
+      {me && !admin ? <p className="mb-4 text-sm text-zinc-600 dark:text-zinc-400" data-testid="sync-admin-only">Applying the plan needs the admin role; you can review it here.</p> : null}
       {message ? <p role="status" className="mb-4 text-sm text-emerald-700 dark:text-emerald-400">{message}</p> : null}
       <Card title="Plan">
         {plan.loading ? <Empty>Loading…</Empty> : list.length ? <PlanView plan={list} /> : plan.data ? <Json value={plan.data} /> : null}
