@@ -7,8 +7,9 @@ from typing import Any
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
 
-from api import queries
-from api.deps import DbDep, PrincipalDep
+from api import quarantine, queries
+from api.deps import DbDep, PrincipalDep, SettingsDep
+from api.models import QuarantineSample
 from api.problems import PROBLEM_RESPONSES
 from api.routes._common import ConfirmToken, DryRun, IntentFields, not_found, write
 
@@ -39,6 +40,22 @@ def get_source(
     if source is None:
         raise not_found("source", name, "name", "GET /api/v1/sources lists the registered sources.")
     return source
+
+
+@router.get("/sources/{name}/quarantine")
+def get_quarantine(
+    request: Request,
+    db: DbDep,
+    settings: SettingsDep,
+    _: PrincipalDep,
+    name: str = SourceName,
+    limit: int = Query(default=50, ge=1, le=500, description="Rows to return, newest batch first."),
+) -> QuarantineSample:
+    """A sample of the rows the source's quarantine rules set aside (``<silver table>_quarantine``),
+    newest batch first, each with ``_failed_rules``: the names of every rule the row failed."""
+    with db.connection() as conn:
+        group, table = quarantine.quarantine_table(conn, name)
+    return quarantine.sample(quarantine.engine_for(request.app.state, settings), name, group, table, limit)
 
 
 @router.post("/sources", status_code=200)

@@ -250,3 +250,42 @@ def test_the_header_names_the_user_and_sync_apply_is_for_admins_only(page: Any, 
     expect(page.get_by_test_id("whoami")).to_contain_text("admin")
     expect(page.get_by_role("button", name="Apply…")).to_have_count(1)
     expect(page.get_by_test_id("sync-admin-only")).to_have_count(0)
+
+
+def test_the_dq_screen_shows_quarantined_rows_after_a_batch(page: Any, stack: Stack) -> None:
+    from lakeforge.runtime.runner import run_batch
+
+    group = make_group(stack)
+    source = unique("q")
+    waiting = unique("q")
+    for name in (source, waiting):
+        stack.command(
+            {
+                "kind": "register_source",
+                "name": name,
+                "group": group,
+                "format": "csv",
+                "location": str(write_csv(stack.data_dir, name)),
+                "format_options": {"header": True},
+                "silver": {
+                    "primary_keys": ["id"],
+                    "select_expressions": ["CAST(id AS INT) AS id", "CAST(amount AS INT) AS amount"],
+                },
+                "dq_rules": [{"name": "amount_above_5", "expression": "amount > 5", "action": "quarantine"}],
+            }
+        )
+    run = run_batch(stack.settings, stack.db, group, sources=[source])
+    assert run.status == "succeeded", run.error
+    with stack.client() as client:  # amounts 2, 1 and 0 (ids 1, 8, 15) fail the rule
+        body = client.get(f"/sources/{source}/quarantine").json()
+    assert sorted(row["id"] for row in body["rows"]) == [1, 8, 15]
+
+    sign_in(page, stack.token)
+    page.goto("/dq")
+    table = page.get_by_test_id(f"quarantine-{source}")
+    expect(table.locator("tbody tr")).to_have_count(3)
+    expect(table).to_contain_text("amount_above_5")
+    expect(table.locator("thead")).to_contain_text("Failed rules")
+    expect(page.get_by_test_id(f"quarantine-none-{waiting}")).to_contain_text("No quarantined rows yet")
+    page.get_by_test_id(f"quarantine-{source}").scroll_into_view_if_needed()
+    screenshot(page, "dq-quarantine")

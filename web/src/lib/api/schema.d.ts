@@ -492,6 +492,27 @@ export interface paths {
         patch: operations["update_source_api_v1_sources__name__patch"];
         trace?: never;
     };
+    "/api/v1/sources/{name}/quarantine": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Quarantine
+         * @description A sample of the rows the source's quarantine rules set aside (``<silver table>_quarantine``),
+         *     newest batch first, each with ``_failed_rules``: the names of every rule the row failed.
+         */
+        get: operations["get_quarantine_api_v1_sources__name__quarantine_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/sources/{name}/restore": {
         parameters: {
             query?: never;
@@ -922,6 +943,49 @@ export interface components {
             fix?: string | null;
             /** Message */
             message: string;
+        };
+        /** QuarantineColumn */
+        QuarantineColumn: {
+            /** Name */
+            name: string;
+            /** Type */
+            type: string;
+        } & {
+            [key: string]: unknown;
+        };
+        /**
+         * QuarantineSample
+         * @description The newest rows of a source's ``<silver table>_quarantine`` Delta table.
+         */
+        QuarantineSample: {
+            /** Columns */
+            columns: components["schemas"]["QuarantineColumn"][];
+            /**
+             * Failed Rules Column
+             * @default _failed_rules
+             * @constant
+             */
+            failed_rules_column: "_failed_rules";
+            /** Rows */
+            rows: {
+                [key: string]: unknown;
+            }[];
+            /** Source */
+            source: string;
+            /**
+             * Table
+             * @description The quarantine table, catalog.schema.table.
+             */
+            table: string;
+            /** Total Rows */
+            total_rows: number;
+            /**
+             * Version
+             * @description The Delta version read.
+             */
+            version: number | null;
+        } & {
+            [key: string]: unknown;
         };
         /** RawSpec */
         RawSpec: {
@@ -3690,6 +3754,72 @@ export interface operations {
                 };
                 content: {
                     "application/json": unknown;
+                };
+            };
+            /** @description Authentication required */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Permission denied */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
+    get_quarantine_api_v1_sources__name__quarantine_get: {
+        parameters: {
+            query?: {
+                /** @description Rows to return, newest batch first. */
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                /** @description Source name, e.g. orders. */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["QuarantineSample"];
                 };
             };
             /** @description Authentication required */

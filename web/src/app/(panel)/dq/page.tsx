@@ -1,10 +1,12 @@
 "use client";
-// Data quality: rules per table with their action and a pass/fail trend over recent batches.
+// Data quality: rules per table with their action, a pass/fail trend over recent batches and, for
+// sources with quarantine rules, the newest quarantined rows.
 import Link from "next/link";
 import { useState } from "react";
 import { api } from "@/lib/api/client";
 import type { DqRuleRow } from "@/lib/api/models";
 import { useApi } from "@/lib/use-api";
+import { QuarantineRows } from "@/components/quarantine";
 import { Trend } from "@/components/trend";
 import { Badge, Card, Empty, PageTitle, ProblemBanner, inputClass, td, th } from "@/components/ui";
 
@@ -40,11 +42,16 @@ export default function DataQuality() {
                 ))}
               </tbody>
             </table>
+            {list.some((r) => r.action === "quarantine") ? (
+              <div className="mt-4 border-t border-zinc-100 pt-3 dark:border-zinc-800">
+                <h3 className="mb-2 text-xs font-semibold text-zinc-700 dark:text-zinc-300">Quarantined rows</h3>
+                <QuarantineRows source={source} />
+              </div>
+            ) : null}
           </Card>
         ))}
         {!bySource.size ? <Empty>{rules.loading ? "Loading…" : "No rules yet. Add one on a source's page."}</Empty> : null}
       </div>
-      <p className="mt-4 text-xs text-zinc-500">Quarantined rows are kept in each source&apos;s quarantine table; the API does not serve row samples yet.</p>
     </>
   );
 }
