@@ -10,7 +10,8 @@ from fastapi.responses import JSONResponse
 
 from api import queries
 from api.deps import DbDep, PrincipalDep
-from api.problems import PROBLEM_RESPONSES
+from api.models import SchedulePreview
+from api.problems import PROBLEM_RESPONSES, ApiProblem
 from api.routes._common import DryRun, IntentFields, not_found, write
 from lakeforge.errors import LakeForgeError
 
@@ -100,6 +101,30 @@ def list_schedules(
     for schedule in schedules:
         schedule["description"], schedule["next_fire_times"] = _explain(quartz, schedule, upcoming)
     return schedules
+
+
+@router.get("/schedules/preview")
+def preview_schedule(
+    _: PrincipalDep,
+    quartz_cron: str = Query(min_length=1, max_length=200, description="Quartz, e.g. 0 0 2 * * ?"),
+    timezone: str = Query(default="UTC", min_length=1, max_length=100, description="IANA time zone."),
+    count: int = Query(default=5, ge=1, le=50, description="How many fire times."),
+) -> SchedulePreview:
+    """What an expression means before it is saved: English description and the next fire times
+    (in ``timezone``). A bad expression is a 422 naming ``quartz_cron`` (or ``timezone``) with the
+    Quartz module's message, e.g. the Quartz spelling of a 5-field Unix cron."""
+    from lakeforge.orchestration import quartz
+
+    expression = quartz_cron.strip()
+    try:
+        quartz.validate(expression, timezone)
+        fires = quartz.next_fire_times(expression, timezone, count)
+        description = quartz.describe(expression)
+    except LakeForgeError as error:
+        raise ApiProblem.from_error(422, error) from None
+    return SchedulePreview(
+        quartz_cron=expression, timezone=timezone, description=description, next_fire_times=fires
+    )
 
 
 def _explain(quartz: Any, schedule: dict[str, Any], upcoming: int) -> tuple[str, list[datetime]]:

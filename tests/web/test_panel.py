@@ -289,3 +289,32 @@ def test_the_dq_screen_shows_quarantined_rows_after_a_batch(page: Any, stack: St
     expect(page.get_by_test_id(f"quarantine-none-{waiting}")).to_contain_text("No quarantined rows yet")
     page.get_by_test_id(f"quarantine-{source}").scroll_into_view_if_needed()
     screenshot(page, "dq-quarantine")
+
+
+def test_the_quartz_editor_previews_while_typing_before_anything_is_saved(page: Any, stack: Stack) -> None:
+    group = make_group(stack)
+    sign_in(page, stack.token)
+    page.goto(f"/groups#{group}")
+    form = page.get_by_role("form", name=f"Schedule of {group}")
+    field = page.locator(f"#cron-{group}")
+    page.locator(f"#tz-{group}").fill("UTC")
+
+    field.fill("0 2 * * *")  # no click: the preview answers after a short pause in typing
+    error = page.locator(f"#cron-{group}-error")
+    expect(error).to_contain_text("0 0 2 * * ?")
+    expect(field).to_have_attribute("aria-invalid", "true")
+
+    field.fill("0 15 10 ? * MON-FRI")
+    expect(error).to_have_count(0)
+    expect(form.get_by_test_id("cron-description")).to_contain_text("10:15")
+    expect(form.get_by_test_id("next-fires").locator("li")).to_have_count(5)
+    screenshot(page, "cron-preview")
+    with stack.client() as client:  # previewing saved nothing
+        assert group not in [s["group"] for s in client.get("/schedules").json()]
+
+    form.get_by_role("button", name="Check").click()
+    form.get_by_role("button", name="Save schedule").click()
+    expect(form.get_by_role("button", name="Save schedule")).to_have_count(0)
+    with stack.client() as client:
+        saved = {s["group"]: s for s in client.get("/schedules").json()}
+    assert saved[group]["quartz_cron"] == "0 15 10 ? * MON-FRI" and saved[group]["timezone"] == "UTC"

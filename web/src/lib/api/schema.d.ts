@@ -440,6 +440,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/schedules/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Preview Schedule
+         * @description What an expression means before it is saved: English description and the next fire times
+         *     (in ``timezone``). A bad expression is a 422 naming ``quartz_cron`` (or ``timezone``) with the
+         *     Quartz module's message, e.g. the Quartz spelling of a 5-field Unix cron.
+         */
+        get: operations["preview_schedule_api_v1_schedules_preview_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/sources": {
         parameters: {
             query?: never;
@@ -1280,6 +1302,25 @@ export interface components {
              * @default null
              */
             zones: ("raw" | "bronze" | "silver" | "gold")[] | null;
+        };
+        /**
+         * SchedulePreview
+         * @description What a Quartz expression means, before it is saved.
+         */
+        SchedulePreview: {
+            /** Description */
+            description: string;
+            /**
+             * Next Fire Times
+             * @description ISO 8601, with the time zone's offset.
+             */
+            next_fire_times: string[];
+            /** Quartz Cron */
+            quartz_cron: string;
+            /** Timezone */
+            timezone: string;
+        } & {
+            [key: string]: unknown;
         };
         /**
          * ScheduleSpec
@@ -3415,6 +3456,73 @@ export interface operations {
                     "application/json": {
                         [key: string]: unknown;
                     }[];
+                };
+            };
+            /** @description Authentication required */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Permission denied */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
+    preview_schedule_api_v1_schedules_preview_get: {
+        parameters: {
+            query: {
+                /** @description Quartz, e.g. 0 0 2 * * ? */
+                quartz_cron: string;
+                /** @description IANA time zone. */
+                timezone?: string;
+                /** @description How many fire times. */
+                count?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SchedulePreview"];
                 };
             };
             /** @description Authentication required */

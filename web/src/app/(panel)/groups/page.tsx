@@ -3,9 +3,10 @@
 // and the next five fire times in the viewer's time zone; pause, resume, run now.
 import Link from "next/link";
 import { useRouter } from "next/navigation";
-import { useState, type FormEvent } from "react";
+import { useEffect, useState, type FormEvent } from "react";
 import { api } from "@/lib/api/client";
 import type { GroupRow, ScheduleRow } from "@/lib/api/models";
+import type { components } from "@/lib/api/schema";
 import { errorFor, toProblem, unclaimed, type Problem } from "@/lib/api/problem";
 import { useCommand } from "@/lib/command";
 import { formatTime, viewerTimeZone } from "@/lib/format";
@@ -69,11 +70,43 @@ function GroupCard({ group, schedule, onChange }: { group: GroupRow; schedule?: 
   );
 }
 
+type Preview = components["schemas"]["SchedulePreview"];
+const PREVIEW_DELAY_MS = 350;
+
+// Explains the expression while it is typed (GET /schedules/preview, debounced); nothing is saved.
+function useSchedulePreview(cron: string, timezone: string): { preview: Preview | null; problem: Problem | null } {
+  const [state, setState] = useState<{ key: string; preview: Preview | null; problem: Problem | null }>({ key: "", preview: null, problem: null });
+  const key = `${cron.trim()}\u0000${timezone.trim()}`;
+  useEffect(() => {
+    if (!cron.trim() || !timezone.trim()) return;
+    const controller = new AbortController();
+    const timer = window.setTimeout(async () => {
+      try {
+        const { data, error, response } = await api.GET("/api/v1/schedules/preview", {
+          params: { query: { quartz_cron: cron.trim(), timezone: timezone.trim(), count: 5 } },
+          signal: controller.signal,
+        });
+        if (error !== undefined) setState({ key, preview: null, problem: toProblem(error, response.status) });
+        else setState({ key, preview: data ?? null, problem: null });
+      } catch {
+        // Aborted by a newer keystroke: that request's answer will replace this one.
+      }
+    }, PREVIEW_DELAY_MS);
+    return () => {
+      window.clearTimeout(timer);
+      controller.abort();
+    };
+  }, [cron, timezone, key]);
+  // An answer for an older expression is not shown next to the newer one.
+  return state.key === key && cron.trim() ? state : { preview: null, problem: null };
+}
+
 function ScheduleEditor({ group, schedule, onChange }: { group: string; schedule?: ScheduleRow; onChange: () => Promise<void> }) {
   const [cron, setCron] = useState(schedule?.quartz_cron ?? "");
   const [timezone, setTimezone] = useState(schedule?.timezone ?? viewerTimeZone());
   const command = useCommand();
   const [checked, setChecked] = useState(false);
+  const live = useSchedulePreview(cron, timezone);
   const intent = () => ({ kind: "set_schedule", group, quartz_cron: cron.trim(), timezone: timezone.trim() });
 
   async function check(event: FormEvent) {
@@ -88,19 +121,22 @@ function ScheduleEditor({ group, schedule, onChange }: { group: string; schedule
       await onChange();
     }
   }
-  const preview = command.result?.result as { description?: string; next_fire_times?: string[] } | null | undefined;
-  const description = checked ? preview?.description : schedule?.description;
-  const fires = checked ? preview?.next_fire_times : schedule?.next_fire_times;
+  const planned = command.result?.result as { description?: string; next_fire_times?: string[] } | null | undefined;
+  const unchanged = schedule && cron.trim() === schedule.quartz_cron && timezone.trim() === schedule.timezone;
+  const description = live.preview?.description ?? (checked ? planned?.description : unchanged ? schedule?.description : undefined);
+  const fires = live.preview?.next_fire_times ?? (checked ? planned?.next_fire_times : unchanged ? schedule?.next_fire_times : undefined);
+  // The dry run's answer wins once asked for; until then the live preview's error shows.
+  const problem = command.problem ?? live.problem;
   const id = `cron-${group}`;
   return (
     <form onSubmit={check} className="space-y-2" aria-label={`Schedule of ${group}`}>
-      <ProblemBanner problem={command.problem} extra={unclaimed(command.problem, ["quartz_cron", "timezone", "schedule"])} />
+      <ProblemBanner problem={problem} extra={unclaimed(problem, ["quartz_cron", "timezone", "schedule"])} />
       <div className="grid gap-2 sm:grid-cols-[2fr_1fr]">
-        <Field label="Quartz cron" name={id} error={errorFor(command.problem, "quartz_cron", "schedule")} hint="sec min hour day-of-month month day-of-week [year]">
-          <input id={id} className={`${inputClass} font-mono`} value={cron} placeholder="0 0 2 * * ?" onChange={(e) => { setCron(e.target.value); setChecked(false); }} aria-invalid={errorFor(command.problem, "quartz_cron", "schedule") ? true : undefined} aria-describedby={`${id}-error`} />
+        <Field label="Quartz cron" name={id} error={errorFor(problem, "quartz_cron", "schedule")} hint="sec min hour day-of-month month day-of-week [year]">
+          <input id={id} className={`${inputClass} font-mono`} value={cron} placeholder="0 0 2 * * ?" onChange={(e) => { setCron(e.target.value); setChecked(false); command.reset(); }} aria-invalid={errorFor(problem, "quartz_cron", "schedule") ? true : undefined} aria-describedby={`${id}-error`} />
         </Field>
-        <Field label="Time zone" name={`tz-${group}`} error={errorFor(command.problem, "timezone")}>
-          <input id={`tz-${group}`} className={inputClass} value={timezone} onChange={(e) => { setTimezone(e.target.value); setChecked(false); }} />
+        <Field label="Time zone" name={`tz-${group}`} error={errorFor(problem, "timezone")}>
+          <input id={`tz-${group}`} className={inputClass} value={timezone} onChange={(e) => { setTimezone(e.target.value); setChecked(false); command.reset(); }} />
         </Field>
       </div>
       {description ? <p className="text-sm" data-testid="cron-description">{description}</p> : null}
