@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any, Literal
+from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -59,3 +60,240 @@ class QuarantineSample(ReadModel):
     failed_rules_column: Literal["_failed_rules"] = "_failed_rules"
     columns: list[QuarantineColumn]
     rows: list[dict[str, Any]]
+
+
+# -- runs ------------------------------------------------------------------------------------
+RunStatus = Literal["queued", "running", "succeeded", "failed", "cancelled", "skipped"]
+RuleAction = Literal["warn", "drop", "fail", "quarantine"]
+
+
+class BatchRow(ReadModel):
+    """One batch of the run log (``lakeforge_log.batch_run``)."""
+
+    batch_id: int
+    group: str
+    source: str | None = Field(description="Set when the batch ran one source; null: the whole group.")
+    trigger: str
+    rerun_of: int | None = None
+    engine: str | None
+    status: RunStatus
+    requested_by: str | None = None
+    databricks_run_id: str | None = None
+    rows_in: int | None
+    rows_out: int | None
+    error: str | None
+    created_at: datetime
+    started_at: datetime | None
+    ended_at: datetime | None
+
+
+class RunsPage(ReadModel):
+    items: list[BatchRow]
+    next_cursor: str | None = Field(description="Pass as ?cursor= for the next page; null on the last.")
+
+
+class StepRow(ReadModel):
+    id: int
+    batch_id: int
+    step: str
+    status: RunStatus
+    rows_in: int | None
+    rows_out: int | None
+    details: dict[str, Any]
+    error: str | None
+    started_at: datetime
+    ended_at: datetime | None
+
+
+class DqResultRow(ReadModel):
+    rule_name: str
+    table_name: str
+    expression: str
+    action: RuleAction
+    rows_checked: int
+    rows_passed: int
+    rows_failed: int
+    status: Literal["passed", "failed"]
+    created_at: datetime
+
+
+class TableRow(ReadModel):
+    id: int
+    batch_id: int
+    source_name: str | None
+    table_name: str
+    status: RunStatus
+    rows_in: int | None
+    rows_out: int | None
+    rows_rejected: int | None
+    bytes: int | None
+    delta_version: int | None
+    error: str | None
+    started_at: datetime
+    ended_at: datetime | None
+    steps: list[StepRow]
+    dq_results: list[DqResultRow]
+
+
+class ZoneRow(ReadModel):
+    id: int
+    batch_id: int
+    zone: Literal["raw", "bronze", "silver", "gold"]
+    status: RunStatus
+    rows_in: int | None
+    rows_out: int | None
+    bytes: int | None
+    error: str | None
+    started_at: datetime
+    ended_at: datetime | None
+    tables: list[TableRow]
+
+
+class RunError(ReadModel):
+    level: Literal["batch", "zone", "table", "step"]
+    where: str
+    error: str
+
+
+class BatchDetail(BatchRow):
+    """One batch: zones → tables → steps, the DQ results and every error with where it happened."""
+
+    zones: list[ZoneRow]
+    steps: list[StepRow] = Field(description="Batch-level steps, outside any table.")
+    dq_results: list[DqResultRow]
+    errors: list[RunError]
+
+
+# -- config ----------------------------------------------------------------------------------
+class SourceSummary(ReadModel):
+    name: str
+    group: str
+    system: str | None
+    description: str | None
+    format: str
+    location: str
+    load_mode: str
+    watermark_column: str | None
+    enabled: bool
+    revision: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class DqTrendPoint(ReadModel):
+    batch_id: int
+    status: Literal["passed", "failed"]
+    rows_checked: int
+    rows_failed: int
+    created_at: datetime
+
+
+class DqRuleRow(ReadModel):
+    """A rule; ``/dq-rules`` adds its source, recent outcomes (newest first) and pass/fail counts."""
+
+    name: str
+    source: str | None = None
+    expression: str
+    action: RuleAction
+    description: str | None
+    enabled: bool
+    revision: int
+    updated_at: datetime
+    trend: list[DqTrendPoint] | None = None
+    passed: int | None = None
+    failed: int | None = None
+
+
+class RevisionRow(ReadModel):
+    revision: int
+    entity_type: str
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    command_id: UUID | None
+    actor: str
+    created_at: datetime
+
+
+class GoldRow(ReadModel):
+    name: str
+    target_table: str
+    sql: str
+    description: str | None
+    revision: int
+    updated_at: datetime
+
+
+class ScheduleRef(ReadModel):
+    quartz_cron: str
+    timezone: str
+    paused: bool
+
+
+class SourceDetail(SourceSummary):
+    """A source with its zone configs, the group's gold, rules, schedule, runs and revisions."""
+
+    format_options: dict[str, Any]
+    schema_ddl: str | None
+    extractor: str | None
+    raw: dict[str, Any] | None
+    bronze: dict[str, Any] | None
+    silver: dict[str, Any] | None
+    gold: list[GoldRow]
+    dq_rules: list[DqRuleRow]
+    watermark: dict[str, Any] | None
+    schedule: ScheduleRef | None
+    last_runs: list[BatchRow]
+    revisions: list[RevisionRow]
+
+
+class GroupRow(ReadModel):
+    name: str
+    description: str | None
+    owner: str | None
+    catalog: str
+    engine: str
+    max_concurrent_runs: int
+    timeout_seconds: int
+    max_retries: int
+    revision: int
+    compute_profile: str
+    channel: str | None
+    quartz_cron: str | None
+    timezone: str | None
+    paused: bool | None
+    source_count: int
+    last_batch_id: int | None
+    last_status: RunStatus | None
+    last_ended_at: datetime | None
+
+
+class ScheduleRow(ReadModel):
+    group: str
+    quartz_cron: str
+    timezone: str
+    paused: bool
+    updated_at: datetime
+    description: str
+    next_fire_times: list[datetime] = Field(description="Empty while paused.")
+
+
+# -- control ---------------------------------------------------------------------------------
+class AuditRow(ReadModel):
+    command_id: UUID
+    idempotency_key: str | None
+    actor: str
+    surface: str
+    channel: str | None
+    raw_text: str | None
+    kind: str
+    intent: dict[str, Any]
+    plan: list[dict[str, Any]] | None
+    outcome: Literal["applied", "planned", "needs_confirmation", "rejected", "failed"]
+    message: str | None
+    duration_ms: float | None
+    created_at: datetime
+
+
+class AuditPage(ReadModel):
+    items: list[AuditRow]
+    next_before: datetime | None = Field(description="Pass as ?before= for the next page.")

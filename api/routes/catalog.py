@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 
 from api import queries
 from api.deps import DbDep, PrincipalDep
+from api.models import AuditPage, DqRuleRow
 from api.problems import PROBLEM_RESPONSES
 from api.routes._common import ConfirmToken, DryRun, IntentFields, write
 
@@ -17,7 +18,7 @@ router = APIRouter(responses=PROBLEM_RESPONSES)
 Outcome = Literal["applied", "planned", "needs_confirmation", "rejected", "failed"]
 
 
-@router.get("/dq-rules", tags=["dq-rules"])
+@router.get("/dq-rules", tags=["dq-rules"], response_model=list[DqRuleRow])
 def list_dq_rules(
     db: DbDep,
     _: PrincipalDep,
@@ -97,7 +98,7 @@ def subscribe_channel(
     return write(request, principal, "subscribe_channel", fields, dry_run=dry_run)
 
 
-@router.get("/audit", tags=["audit"])
+@router.get("/audit", tags=["audit"], response_model=AuditPage)
 def list_audit(
     db: DbDep,
     _: PrincipalDep,

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 
 from api import queries
 from api.deps import DbDep, PrincipalDep
-from api.models import SchedulePreview
+from api.models import GroupRow, SchedulePreview, ScheduleRow
 from api.problems import PROBLEM_RESPONSES, ApiProblem
 from api.routes._common import DryRun, IntentFields, not_found, write
 from lakeforge.errors import LakeForgeError
@@ -19,14 +19,14 @@ router = APIRouter(tags=["groups"], responses=PROBLEM_RESPONSES)
 GroupName = Path(max_length=200, description="Group name, e.g. sales.")
 
 
-@router.get("/groups")
+@router.get("/groups", response_model=list[GroupRow])
 def list_groups(db: DbDep, _: PrincipalDep) -> list[dict[str, Any]]:
     """Every group with its compute profile, channel, schedule, source count and last batch."""
     with db.connection() as conn:
         return queries.list_groups(conn)
 
 
-@router.get("/groups/{name}")
+@router.get("/groups/{name}", response_model=GroupRow)
 def get_group(db: DbDep, _: PrincipalDep, name: str = GroupName) -> dict[str, Any]:
     with db.connection() as conn:
         group = queries.get_group(conn, name)
@@ -87,7 +87,7 @@ def run_group(
     return write(request, principal, "run_now", {}, dry_run=dry_run, group=name)
 
 
-@router.get("/schedules")
+@router.get("/schedules", response_model=list[ScheduleRow])
 def list_schedules(
     db: DbDep,
     _: PrincipalDep,

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 
 from api import queries
 from api.deps import DbDep, PrincipalDep
+from api.models import BatchDetail, RunsPage
 from api.problems import PROBLEM_RESPONSES, ApiProblem
 from api.routes._common import DryRun, write
 from lakeforge.metadata.models import RunStatus
@@ -18,7 +19,7 @@ router = APIRouter(tags=["runs"], responses=PROBLEM_RESPONSES)
 BatchId = Path(ge=1, le=2**63 - 1, description="The batch id from /runs.")
 
 
-@router.get("/runs")
+@router.get("/runs", response_model=RunsPage)
 def list_runs(
     db: DbDep,
     _: PrincipalDep,
@@ -64,7 +65,7 @@ def _decode_cursor(cursor: str | None) -> int | None:
     return int(cursor)
 
 
-@router.get("/runs/{batch_id}")
+@router.get("/runs/{batch_id}", response_model=BatchDetail)
 def get_run(db: DbDep, _: PrincipalDep, batch_id: int = BatchId) -> dict[str, Any]:
     """One batch: zones → tables → steps, the DQ results and every error, where it happened."""
     with db.connection() as conn:

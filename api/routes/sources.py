@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 
 from api import quarantine, queries
 from api.deps import DbDep, PrincipalDep, SettingsDep
-from api.models import QuarantineSample
+from api.models import QuarantineSample, SourceDetail, SourceSummary
 from api.problems import PROBLEM_RESPONSES
 from api.routes._common import ConfirmToken, DryRun, IntentFields, not_found, write
 
@@ -17,7 +17,7 @@ router = APIRouter(tags=["sources"], responses=PROBLEM_RESPONSES)
 SourceName = Path(max_length=200, description="Source name, e.g. orders.")
 
 
-@router.get("/sources")
+@router.get("/sources", response_model=list[SourceSummary])
 def list_sources(
     db: DbDep, _: PrincipalDep, group: str | None = Query(default=None, max_length=200)
 ) -> list[dict[str, Any]]:
@@ -26,7 +26,7 @@ def list_sources(
         return queries.list_sources(conn, group)
 
 
-@router.get("/sources/{name}")
+@router.get("/sources/{name}", response_model=SourceDetail)
 def get_source(
     db: DbDep,
     _: PrincipalDep,

@@ -189,6 +189,8 @@ def test_every_screen_renders_light_and_dark(chromium: Any, stack: Stack) -> Non
 def test_keyboard_reaches_navigation_and_the_audit_lists_commands(page: Any, stack: Stack) -> None:
     make_group(stack)
     sign_in(page, stack.token)
+    # The shell renders after hydration: pressing Tab earlier would start from an empty page.
+    expect(page.get_by_test_id("whoami")).to_be_visible()
     page.keyboard.press("Tab")  # skip link first
     expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
     page.keyboard.press("Tab")

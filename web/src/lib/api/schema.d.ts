@@ -641,6 +641,167 @@ export interface components {
              */
             source: string;
         };
+        /** AuditPage */
+        AuditPage: {
+            /** Items */
+            items: components["schemas"]["AuditRow"][];
+            /**
+             * Next Before
+             * @description Pass as ?before= for the next page.
+             */
+            next_before: string | null;
+        } & {
+            [key: string]: unknown;
+        };
+        /** AuditRow */
+        AuditRow: {
+            /** Actor */
+            actor: string;
+            /** Channel */
+            channel: string | null;
+            /**
+             * Command Id
+             * Format: uuid
+             */
+            command_id: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Duration Ms */
+            duration_ms: number | null;
+            /** Idempotency Key */
+            idempotency_key: string | null;
+            /** Intent */
+            intent: {
+                [key: string]: unknown;
+            };
+            /** Kind */
+            kind: string;
+            /** Message */
+            message: string | null;
+            /**
+             * Outcome
+             * @enum {string}
+             */
+            outcome: "applied" | "planned" | "needs_confirmation" | "rejected" | "failed";
+            /** Plan */
+            plan: {
+                [key: string]: unknown;
+            }[] | null;
+            /** Raw Text */
+            raw_text: string | null;
+            /** Surface */
+            surface: string;
+        } & {
+            [key: string]: unknown;
+        };
+        /**
+         * BatchDetail
+         * @description One batch: zones → tables → steps, the DQ results and every error with where it happened.
+         */
+        BatchDetail: {
+            /** Batch Id */
+            batch_id: number;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Databricks Run Id */
+            databricks_run_id?: string | null;
+            /** Dq Results */
+            dq_results: components["schemas"]["DqResultRow"][];
+            /** Ended At */
+            ended_at: string | null;
+            /** Engine */
+            engine: string | null;
+            /** Error */
+            error: string | null;
+            /** Errors */
+            errors: components["schemas"]["RunError"][];
+            /** Group */
+            group: string;
+            /** Requested By */
+            requested_by?: string | null;
+            /** Rerun Of */
+            rerun_of?: number | null;
+            /** Rows In */
+            rows_in: number | null;
+            /** Rows Out */
+            rows_out: number | null;
+            /**
+             * Source
+             * @description Set when the batch ran one source; null: the whole group.
+             */
+            source: string | null;
+            /** Started At */
+            started_at: string | null;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "queued" | "running" | "succeeded" | "failed" | "cancelled" | "skipped";
+            /**
+             * Steps
+             * @description Batch-level steps, outside any table.
+             */
+            steps: components["schemas"]["StepRow"][];
+            /** Trigger */
+            trigger: string;
+            /** Zones */
+            zones: components["schemas"]["ZoneRow"][];
+        } & {
+            [key: string]: unknown;
+        };
+        /**
+         * BatchRow
+         * @description One batch of the run log (``lakeforge_log.batch_run``).
+         */
+        BatchRow: {
+            /** Batch Id */
+            batch_id: number;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Databricks Run Id */
+            databricks_run_id?: string | null;
+            /** Ended At */
+            ended_at: string | null;
+            /** Engine */
+            engine: string | null;
+            /** Error */
+            error: string | null;
+            /** Group */
+            group: string;
+            /** Requested By */
+            requested_by?: string | null;
+            /** Rerun Of */
+            rerun_of?: number | null;
+            /** Rows In */
+            rows_in: number | null;
+            /** Rows Out */
+            rows_out: number | null;
+            /**
+             * Source
+             * @description Set when the batch ran one source; null: the whole group.
+             */
+            source: string | null;
+            /** Started At */
+            started_at: string | null;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "queued" | "running" | "succeeded" | "failed" | "cancelled" | "skipped";
+            /** Trigger */
+            trigger: string;
+        } & {
+            [key: string]: unknown;
+        };
         /** BronzeSpec */
         BronzeSpec: {
             /** Options */
@@ -781,6 +942,115 @@ export interface components {
              */
             timeout_seconds: number;
         };
+        /** DqResultRow */
+        DqResultRow: {
+            /**
+             * Action
+             * @enum {string}
+             */
+            action: "warn" | "drop" | "fail" | "quarantine";
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Expression */
+            expression: string;
+            /** Rows Checked */
+            rows_checked: number;
+            /** Rows Failed */
+            rows_failed: number;
+            /** Rows Passed */
+            rows_passed: number;
+            /** Rule Name */
+            rule_name: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "passed" | "failed";
+            /** Table Name */
+            table_name: string;
+        } & {
+            [key: string]: unknown;
+        };
+        /**
+         * DqRuleRow
+         * @description A rule; ``/dq-rules`` adds its source, recent outcomes (newest first) and pass/fail counts.
+         */
+        DqRuleRow: {
+            /**
+             * Action
+             * @enum {string}
+             */
+            action: "warn" | "drop" | "fail" | "quarantine";
+            /** Description */
+            description: string | null;
+            /** Enabled */
+            enabled: boolean;
+            /** Expression */
+            expression: string;
+            /** Failed */
+            failed?: number | null;
+            /** Name */
+            name: string;
+            /** Passed */
+            passed?: number | null;
+            /** Revision */
+            revision: number;
+            /** Source */
+            source?: string | null;
+            /** Trend */
+            trend?: components["schemas"]["DqTrendPoint"][] | null;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+        } & {
+            [key: string]: unknown;
+        };
+        /** DqTrendPoint */
+        DqTrendPoint: {
+            /** Batch Id */
+            batch_id: number;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Rows Checked */
+            rows_checked: number;
+            /** Rows Failed */
+            rows_failed: number;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "passed" | "failed";
+        } & {
+            [key: string]: unknown;
+        };
+        /** GoldRow */
+        GoldRow: {
+            /** Description */
+            description: string | null;
+            /** Name */
+            name: string;
+            /** Revision */
+            revision: number;
+            /** Sql */
+            sql: string;
+            /** Target Table */
+            target_table: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+        } & {
+            [key: string]: unknown;
+        };
         /** GoldSpec */
         GoldSpec: {
             /**
@@ -804,6 +1074,47 @@ export interface components {
              * @default null
              */
             target_table: string | null;
+        };
+        /** GroupRow */
+        GroupRow: {
+            /** Catalog */
+            catalog: string;
+            /** Channel */
+            channel: string | null;
+            /** Compute Profile */
+            compute_profile: string;
+            /** Description */
+            description: string | null;
+            /** Engine */
+            engine: string;
+            /** Last Batch Id */
+            last_batch_id: number | null;
+            /** Last Ended At */
+            last_ended_at: string | null;
+            /** Last Status */
+            last_status: ("queued" | "running" | "succeeded" | "failed" | "cancelled" | "skipped") | null;
+            /** Max Concurrent Runs */
+            max_concurrent_runs: number;
+            /** Max Retries */
+            max_retries: number;
+            /** Name */
+            name: string;
+            /** Owner */
+            owner: string | null;
+            /** Paused */
+            paused: boolean | null;
+            /** Quartz Cron */
+            quartz_cron: string | null;
+            /** Revision */
+            revision: number;
+            /** Source Count */
+            source_count: number;
+            /** Timeout Seconds */
+            timeout_seconds: number;
+            /** Timezone */
+            timezone: string | null;
+        } & {
+            [key: string]: unknown;
         };
         /**
          * Help
@@ -1225,6 +1536,32 @@ export interface components {
              */
             kind: "resume_schedule";
         };
+        /** RevisionRow */
+        RevisionRow: {
+            /** Actor */
+            actor: string;
+            /** After */
+            after: {
+                [key: string]: unknown;
+            } | null;
+            /** Before */
+            before: {
+                [key: string]: unknown;
+            } | null;
+            /** Command Id */
+            command_id: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Entity Type */
+            entity_type: string;
+            /** Revision */
+            revision: number;
+        } & {
+            [key: string]: unknown;
+        };
         /** RoleBinding */
         RoleBinding: {
             /**
@@ -1272,6 +1609,20 @@ export interface components {
              */
             name: string;
         };
+        /** RunError */
+        RunError: {
+            /** Error */
+            error: string;
+            /**
+             * Level
+             * @enum {string}
+             */
+            level: "batch" | "zone" | "table" | "step";
+            /** Where */
+            where: string;
+        } & {
+            [key: string]: unknown;
+        };
         /**
          * RunNow
          * @description Queue a manual batch of a whole group, or of one source.
@@ -1303,6 +1654,18 @@ export interface components {
              */
             zones: ("raw" | "bronze" | "silver" | "gold")[] | null;
         };
+        /** RunsPage */
+        RunsPage: {
+            /** Items */
+            items: components["schemas"]["BatchRow"][];
+            /**
+             * Next Cursor
+             * @description Pass as ?cursor= for the next page; null on the last.
+             */
+            next_cursor: string | null;
+        } & {
+            [key: string]: unknown;
+        };
         /**
          * SchedulePreview
          * @description What a Quartz expression means, before it is saved.
@@ -1319,6 +1682,42 @@ export interface components {
             quartz_cron: string;
             /** Timezone */
             timezone: string;
+        } & {
+            [key: string]: unknown;
+        };
+        /** ScheduleRef */
+        ScheduleRef: {
+            /** Paused */
+            paused: boolean;
+            /** Quartz Cron */
+            quartz_cron: string;
+            /** Timezone */
+            timezone: string;
+        } & {
+            [key: string]: unknown;
+        };
+        /** ScheduleRow */
+        ScheduleRow: {
+            /** Description */
+            description: string;
+            /** Group */
+            group: string;
+            /**
+             * Next Fire Times
+             * @description Empty while paused.
+             */
+            next_fire_times: string[];
+            /** Paused */
+            paused: boolean;
+            /** Quartz Cron */
+            quartz_cron: string;
+            /** Timezone */
+            timezone: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
         } & {
             [key: string]: unknown;
         };
@@ -1443,6 +1842,145 @@ export interface components {
             where: string | null;
         };
         /**
+         * SourceDetail
+         * @description A source with its zone configs, the group's gold, rules, schedule, runs and revisions.
+         */
+        SourceDetail: {
+            /** Bronze */
+            bronze: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Description */
+            description: string | null;
+            /** Dq Rules */
+            dq_rules: components["schemas"]["DqRuleRow"][];
+            /** Enabled */
+            enabled: boolean;
+            /** Extractor */
+            extractor: string | null;
+            /** Format */
+            format: string;
+            /** Format Options */
+            format_options: {
+                [key: string]: unknown;
+            };
+            /** Gold */
+            gold: components["schemas"]["GoldRow"][];
+            /** Group */
+            group: string;
+            /** Last Runs */
+            last_runs: components["schemas"]["BatchRow"][];
+            /** Load Mode */
+            load_mode: string;
+            /** Location */
+            location: string;
+            /** Name */
+            name: string;
+            /** Raw */
+            raw: {
+                [key: string]: unknown;
+            } | null;
+            /** Revision */
+            revision: number;
+            /** Revisions */
+            revisions: components["schemas"]["RevisionRow"][];
+            schedule: components["schemas"]["ScheduleRef"] | null;
+            /** Schema Ddl */
+            schema_ddl: string | null;
+            /** Silver */
+            silver: {
+                [key: string]: unknown;
+            } | null;
+            /** System */
+            system: string | null;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            /** Watermark */
+            watermark: {
+                [key: string]: unknown;
+            } | null;
+            /** Watermark Column */
+            watermark_column: string | null;
+        } & {
+            [key: string]: unknown;
+        };
+        /** SourceSummary */
+        SourceSummary: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Description */
+            description: string | null;
+            /** Enabled */
+            enabled: boolean;
+            /** Format */
+            format: string;
+            /** Group */
+            group: string;
+            /** Load Mode */
+            load_mode: string;
+            /** Location */
+            location: string;
+            /** Name */
+            name: string;
+            /** Revision */
+            revision: number;
+            /** System */
+            system: string | null;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            /** Watermark Column */
+            watermark_column: string | null;
+        } & {
+            [key: string]: unknown;
+        };
+        /** StepRow */
+        StepRow: {
+            /** Batch Id */
+            batch_id: number;
+            /** Details */
+            details: {
+                [key: string]: unknown;
+            };
+            /** Ended At */
+            ended_at: string | null;
+            /** Error */
+            error: string | null;
+            /** Id */
+            id: number;
+            /** Rows In */
+            rows_in: number | null;
+            /** Rows Out */
+            rows_out: number | null;
+            /**
+             * Started At
+             * Format: date-time
+             */
+            started_at: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "queued" | "running" | "succeeded" | "failed" | "cancelled" | "skipped";
+            /** Step */
+            step: string;
+        } & {
+            [key: string]: unknown;
+        };
+        /**
          * SubscribeChannel
          * @description Send a group's run results to a Slack channel or a webhook.
          */
@@ -1491,6 +2029,47 @@ export interface components {
              * @enum {string}
              */
             mode: "apply" | "plan";
+        };
+        /** TableRow */
+        TableRow: {
+            /** Batch Id */
+            batch_id: number;
+            /** Bytes */
+            bytes: number | null;
+            /** Delta Version */
+            delta_version: number | null;
+            /** Dq Results */
+            dq_results: components["schemas"]["DqResultRow"][];
+            /** Ended At */
+            ended_at: string | null;
+            /** Error */
+            error: string | null;
+            /** Id */
+            id: number;
+            /** Rows In */
+            rows_in: number | null;
+            /** Rows Out */
+            rows_out: number | null;
+            /** Rows Rejected */
+            rows_rejected: number | null;
+            /** Source Name */
+            source_name: string | null;
+            /**
+             * Started At
+             * Format: date-time
+             */
+            started_at: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "queued" | "running" | "succeeded" | "failed" | "cancelled" | "skipped";
+            /** Steps */
+            steps: components["schemas"]["StepRow"][];
+            /** Table Name */
+            table_name: string;
+        } & {
+            [key: string]: unknown;
         };
         /**
          * UpdateDqRule
@@ -1846,6 +2425,42 @@ export interface components {
              */
             system_kind: "files" | "database" | "api" | "lakehouse";
         };
+        /** ZoneRow */
+        ZoneRow: {
+            /** Batch Id */
+            batch_id: number;
+            /** Bytes */
+            bytes: number | null;
+            /** Ended At */
+            ended_at: string | null;
+            /** Error */
+            error: string | null;
+            /** Id */
+            id: number;
+            /** Rows In */
+            rows_in: number | null;
+            /** Rows Out */
+            rows_out: number | null;
+            /**
+             * Started At
+             * Format: date-time
+             */
+            started_at: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "queued" | "running" | "succeeded" | "failed" | "cancelled" | "skipped";
+            /** Tables */
+            tables: components["schemas"]["TableRow"][];
+            /**
+             * Zone
+             * @enum {string}
+             */
+            zone: "raw" | "bronze" | "silver" | "gold";
+        } & {
+            [key: string]: unknown;
+        };
     };
     responses: never;
     parameters: never;
@@ -1877,9 +2492,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["AuditPage"];
                 };
             };
             /** @description Authentication required */
@@ -2346,9 +2959,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    }[];
+                    "application/json": components["schemas"]["DqRuleRow"][];
                 };
             };
             /** @description Authentication required */
@@ -2615,9 +3226,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    }[];
+                    "application/json": components["schemas"]["GroupRow"][];
                 };
             };
             /** @description Authentication required */
@@ -2749,9 +3358,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["GroupRow"];
                 };
             };
             /** @description Authentication required */
@@ -3257,9 +3864,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["RunsPage"];
                 };
             };
             /** @description Authentication required */
@@ -3322,9 +3927,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["BatchDetail"];
                 };
             };
             /** @description Authentication required */
@@ -3453,9 +4056,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    }[];
+                    "application/json": components["schemas"]["ScheduleRow"][];
                 };
             };
             /** @description Authentication required */
@@ -3584,9 +4185,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    }[];
+                    "application/json": components["schemas"]["SourceSummary"][];
                 };
             };
             /** @description Authentication required */
@@ -3721,9 +4320,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["SourceDetail"];
                 };
             };
             /** @description Authentication required */
