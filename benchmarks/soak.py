@@ -146,8 +146,10 @@ def wait_for(url: str, timeout: float = 60) -> None:
 class Clients:
     """Steady command traffic; every mutating API command carries an idempotency key."""
 
-    def __init__(self, api: str, token: str, tally: Tally, started: float) -> None:
+    def __init__(self, api: str, token: str, tally: Tally, started: float, response_url: str) -> None:
         self.api = api
+        self.response_url = response_url
+        self.slack_sent = 0
         self.tally = tally
         self.started = started
         self.http = httpx.Client(base_url=api, headers={"Authorization": f"Bearer {token}"}, timeout=30)
@@ -181,7 +183,9 @@ class Clients:
                 self.tally.audited_keys.append(key)
         return body if ok else None
 
-    def api_round(self) -> None:
+    def api_round(self, source: str) -> None:
+        """One round of commands on ``source``; each client thread has its own, so no two rounds
+        race for the same revision (that conflict is answered 409 on purpose, and tested elsewhere)."""
         with self.lock:
             self.n += 1
             n = self.n
@@ -195,12 +199,10 @@ class Clients:
             },
             dry_run=True,
         )
-        self.command({"kind": "update_source", "name": "orders", "description": f"soak round {n}"})
+        self.command({"kind": "update_source", "name": source, "description": f"soak round {n}"})
         rule = f"soak_rule_{n}"
-        self.command(
-            {"kind": "add_dq_rule", "source": "order_items", "name": rule, "expression": "unit_price >= 0"}
-        )
-        removal = {"kind": "remove_dq_rule", "source": "order_items", "name": rule}
+        self.command({"kind": "add_dq_rule", "source": source, "name": rule, "expression": "1 = 1"})
+        removal = {"kind": "remove_dq_rule", "source": source, "name": rule}
         planned = self.command(removal)
         if planned and planned.get("confirm_token"):
             self.command(removal, confirm_token=planned["confirm_token"])
@@ -217,7 +219,7 @@ class Clients:
                     "user_name": "soak",
                     "command": "/lakeforge",
                     "text": text,
-                    "response_url": "http://127.0.0.1:1/unused",
+                    "response_url": self.response_url,
                     "trigger_id": uuid.uuid4().hex,
                 }
             )
@@ -233,6 +235,8 @@ class Clients:
             try:
                 response = self.http.post("/slack/events", content=body, headers=headers)
                 ok, note = response.status_code == 200, f"slack {text}: {response.status_code}"
+                with self.lock:
+                    self.slack_sent += int(ok)
             except httpx.HTTPError as error:
                 ok, note = False, f"slack {text}: {error!r}"
             self.tally.record(self._minute(), time.perf_counter() - began, ok, False, note)
@@ -271,8 +275,8 @@ def run(minutes: float, rate: float) -> int:
         wait_for(f"http://127.0.0.1:{api_port}/api/v1/health")
 
         started = time.monotonic()
-        clients = Clients(f"http://127.0.0.1:{api_port}", token, tally, started)
-        clients.api_round()  # warm-up, then measure memory from here
+        clients = Clients(f"http://127.0.0.1:{api_port}", token, tally, started, f"{slack.url}/response/soak")
+        clients.api_round("orders")  # warm-up, then measure memory from here
         memory_start = rss_mb(api.pid)
         deadline = started + minutes * 60
         stop = threading.Event()
@@ -283,7 +287,10 @@ def run(minutes: float, rate: float) -> int:
                 round_()
                 stop.wait(max(0.0, period - (time.monotonic() - began)))
 
-        threads = [threading.Thread(target=steady, args=(clients.api_round, 1 / rate)) for _ in range(2)]
+        threads = [
+            threading.Thread(target=steady, args=(lambda s=source: clients.api_round(s), 1 / rate))
+            for source in ("orders", "customers")
+        ]
         threads.append(threading.Thread(target=steady, args=(clients.slack_round, 2 / rate)))
         for thread in threads:
             thread.start()
@@ -302,8 +309,9 @@ def run(minutes: float, rate: float) -> int:
         for thread in threads:
             thread.join(60)
         memory_end = rss_mb(api.pid)
-        time.sleep(12)  # let the last scheduled batch finish
-        return report(env, tally, memory_start, memory_end)
+        time.sleep(12)  # let the last scheduled batch finish and the last replies arrive
+        answered_in_slack = len([c for c in slack.calls if c.method.startswith("response/")])
+        return report(env, tally, memory_start, memory_end, clients.slack_sent - answered_in_slack)
     finally:
         for process in processes:
             process.terminate()
@@ -316,7 +324,7 @@ def run(minutes: float, rate: float) -> int:
         EmbeddedPostgres(state).stop()
 
 
-def report(env: dict[str, str], tally: Tally, memory_start: float, memory_end: float) -> int:
+def report(env: dict[str, str], tally: Tally, memory_start: float, memory_end: float, slack_lost: int) -> int:
     from lakeforge.metadata.db import open_database
     from lakeforge.settings import load_settings
 
@@ -333,7 +341,8 @@ def report(env: dict[str, str], tally: Tally, memory_start: float, memory_end: f
                 "WHERE group_name = 'retail' GROUP BY status"
             )
         }
-    lost = len(tally.audited_keys) - audited
+    # Lost: acknowledged but never recorded (API) or never answered in the channel (Slack).
+    lost = len(tally.audited_keys) - audited + max(0, slack_lost)
     failed_batches = batches.get("failed", 0)
     growth = (memory_end - memory_start) / memory_start * 100
     all_latencies = [s for window in tally.latencies.values() for s in window]

@@ -102,7 +102,8 @@ class EmbeddedPostgres:
         try:
             self.home.mkdir(parents=True, exist_ok=True)
             self.data_dir.parent.mkdir(parents=True, exist_ok=True)
-            probe = self.home / ".write-probe"
+            # One probe per process: several LakeForge processes may start at the same moment.
+            probe = self.home / f".write-probe-{os.getpid()}-{secrets.token_hex(4)}"
             probe.write_text("ok")
             probe.unlink()
         except OSError as error:
