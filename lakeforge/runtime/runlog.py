@@ -258,7 +258,10 @@ class RunLog:
         self._exec(
             "INSERT INTO lakeforge_log.dq_run (batch_id, table_run_id, rule_id, rule_name, table_name,"
             " expression, action, rows_checked, rows_passed, rows_failed, status)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+            # The rule may have been removed while the batch ran: the result is kept, unlinked.
+            " VALUES (%s, %s, (SELECT id FROM lakeforge.dq_rule WHERE id = %s),"
+            " %s, %s, %s, %s, %s, %s, %s, %s)"
+            " RETURNING id",
             [
                 self.batch_id,
                 table_id,
