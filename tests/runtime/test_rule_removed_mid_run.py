@@ -17,7 +17,8 @@ def test_dq_result_of_a_removed_rule_is_kept(db):
             "SELECT id, 'r', 'x > 0' FROM lakeforge.source WHERE name = 's' RETURNING id"
         ).fetchone()["id"]
         batch_id = conn.execute(
-            "INSERT INTO lakeforge_log.batch_run (group_name, status) VALUES ('g', 'running') RETURNING batch_id"
+            "INSERT INTO lakeforge_log.batch_run (group_name, status) "
+            "VALUES ('g', 'running') RETURNING batch_id"
         ).fetchone()["batch_id"]
         conn.execute("DELETE FROM lakeforge.dq_rule WHERE id = %s", [rule_id])
     log = RunLog(db, batch_id, group="g")
