@@ -72,6 +72,7 @@ def set_syncer(syncer: Syncer | None) -> None:
 def default_launcher(db: Database, request: LaunchRequest) -> None:
     """Run the batch with ``lakeforge.runtime.runner.run_batch`` in a background thread."""
     from lakeforge.runtime.runner import run_batch
+
     settings = _current_settings()
 
     def work() -> None:
