@@ -230,6 +230,37 @@ def write(
         raise explain_integrity_error(error, entity) from None
 
 
+def _insert_or_update(
+    conn: Connection,
+    table: str,
+    entity: str,
+    columns: str,
+    values: list[Any],
+    before: dict[str, Any] | None,
+    after: dict[str, Any],
+) -> int:
+    """Insert the row, or update it only if its revision is still the one the plan was made from.
+
+    ``table`` and ``columns`` are LakeForge's own constants, never user input.
+    """
+    if before is None:
+        row = conn.execute(
+            f"INSERT INTO {table} (name, {columns}) VALUES (%s, {', '.join(['%s'] * len(values))}) "
+            "RETURNING id",
+            [after["name"], *values],
+        ).fetchone()
+    else:
+        assignments = ", ".join(f"{c.strip()} = %s" for c in columns.split(","))
+        row = conn.execute(
+            f"UPDATE {table} SET {assignments}, updated_at = now() WHERE name = %s AND revision = %s "
+            "RETURNING id",
+            [*values, before["name"], before["revision"]],
+        ).fetchone()
+        _check_revision(0 if row is None else 1, entity, before["name"], before)
+    assert row is not None
+    return int(row["id"])
+
+
 def _check_revision(cursor_rows: int, entity: str, name: str, before: Snapshot) -> None:
     if cursor_rows == 0:
         raise Conflict(
@@ -266,22 +297,7 @@ def _write_source(conn: Connection, before: Snapshot | None, after: Snapshot | N
         "source_group_id, source_system_id, description, format, location, format_options, "
         "load_mode, watermark_column, schema_ddl, enabled, revision"
     )
-    if before is None:
-        row = conn.execute(
-            f"INSERT INTO source (name, {columns}) VALUES (%s, {', '.join(['%s'] * len(values))}) "
-            "RETURNING id",
-            [after["name"], *values],
-        ).fetchone()
-    else:
-        assignments = ", ".join(f"{c.strip()} = %s" for c in columns.split(","))
-        row = conn.execute(
-            f"UPDATE source SET {assignments}, updated_at = now() WHERE name = %s AND revision = %s "
-            "RETURNING id",
-            [*values, before["name"], before["revision"]],
-        ).fetchone()
-        _check_revision(0 if row is None else 1, "source", before["name"], before)
-    assert row is not None
-    sid = row["id"]
+    sid = _insert_or_update(conn, "source", "source", columns, values, before, after)
     raw, bronze, silver = after["raw"], after["bronze"], after["silver"]
     conn.execute(
         "INSERT INTO raw_config (source_id, landing_path, retention_days, options) VALUES (%s, %s, %s, %s) "
@@ -391,22 +407,7 @@ def _write_group(conn: Connection, before: Snapshot | None, after: Snapshot | No
         "description, owner, compute_profile_id, notification_channel_id, catalog, engine, "
         "max_concurrent_runs, timeout_seconds, max_retries, revision"
     )
-    if before is None:
-        row = conn.execute(
-            f"INSERT INTO source_group (name, {columns}) VALUES (%s, {', '.join(['%s'] * len(values))}) "
-            "RETURNING id",
-            [after["name"], *values],
-        ).fetchone()
-    else:
-        assignments = ", ".join(f"{c.strip()} = %s" for c in columns.split(","))
-        row = conn.execute(
-            f"UPDATE source_group SET {assignments}, updated_at = now() WHERE name = %s AND revision = %s "
-            "RETURNING id",
-            [*values, before["name"], before["revision"]],
-        ).fetchone()
-        _check_revision(0 if row is None else 1, "group", before["name"], before)
-    assert row is not None
-    gid = row["id"]
+    gid = _insert_or_update(conn, "source_group", "group", columns, values, before, after)
     schedule = after.get("schedule")
     if schedule is None:
         conn.execute("DELETE FROM schedule WHERE source_group_id = %s", [gid])
