@@ -30,6 +30,7 @@ from lakeforge.runtime.engine import (
     TableRef,
     WriteMode,
     WriteResult,
+    check_files,
 )
 from lakeforge.settings import Settings
 
@@ -161,11 +162,7 @@ class EmbeddedEngine:
         *,
         schema: pa.Schema | None = None,
     ) -> Frame:
-        if not paths:
-            raise EngineError("no files to read", field="location", fix="Check the source location.")
-        for path in paths:
-            if not Path(path).is_file():
-                raise EngineError(f"file {path} does not exist", field="location", fix="Check the path.")
+        check_files(paths)
         if fmt == "csv":
             table = self._read_csv(paths, options)
         elif fmt == "json":

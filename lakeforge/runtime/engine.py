@@ -33,6 +33,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 import pyarrow as pa
@@ -218,6 +219,15 @@ class Engine(Protocol):
     def delete(self, table: TableRef, predicate: str) -> WriteResult:
         """Delete rows matching a Spark SQL predicate (no-op when the table does not exist)."""
         ...
+
+
+def check_files(paths: Sequence[str], *, remote: tuple[str, ...] = ()) -> None:
+    """Refuse an empty file list or a local file that is missing; ``remote`` prefixes are not checked."""
+    if not paths:
+        raise EngineError("no files to read", field="location", fix="Check the source location.")
+    for path in paths:
+        if not path.startswith(remote) and not Path(path).is_file():
+            raise EngineError(f"file {path} does not exist", field="location", fix="Check the path.")
 
 
 def get_engine(name: str, settings: Settings) -> Engine:

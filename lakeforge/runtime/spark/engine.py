@@ -32,6 +32,7 @@ from lakeforge.runtime.engine import (
     TableRef,
     WriteMode,
     WriteResult,
+    check_files,
 )
 from lakeforge.runtime.spark.session import get_or_create_session, is_databricks
 from lakeforge.settings import Settings
@@ -125,14 +126,8 @@ class SparkEngine:
         *,
         schema: pa.Schema | None = None,
     ) -> Frame:
-        if not paths:
-            raise EngineError("no files to read", field="location", fix="Check the source location.")
-        for path in paths:
-            if (
-                not path.startswith(("/Volumes/", "dbfs:", "s3:", "abfss:", "gs:"))
-                and not Path(path).is_file()
-            ):
-                raise EngineError(f"file {path} does not exist", field="location", fix="Check the path.")
+        # Volumes and cloud URIs are checked by Spark itself when it reads them.
+        check_files(paths, remote=("/Volumes/", "dbfs:", "s3:", "abfss:", "gs:"))
         try:
             if fmt == "csv":
                 frame = self._read_csv(paths, options)
