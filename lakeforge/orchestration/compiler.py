@@ -2,8 +2,9 @@
 
 Per source group: one job ``lakeforge-<group>`` whose tasks are ``<source>__source_to_raw`` →
 ``<source>__raw_to_bronze`` for each enabled source, then one ``pipeline`` task running the
-group's declarative pipeline (Bronze → Silver → Gold). Plus the ``lakeforge-sync-jobs`` job,
-which runs the reconciler inside the workspace on its own Quartz schedule.
+group's declarative pipeline (Bronze → Silver → Gold), then ``pipeline_run_log`` which writes the
+update's expectation results from the pipeline's event log into the run log. Plus the
+``lakeforge-sync-jobs`` job, which runs the reconciler inside the workspace on its own Quartz schedule.
 
 Specs are the Databricks REST JSON (built with the SDK's dataclasses, then ``as_dict()``), so
 they can be diffed, hashed and printed without a workspace. A job refers to its pipeline through
@@ -43,6 +44,7 @@ NAME_PREFIX = "lakeforge-"
 SYNC_JOB_KEY = "system.sync_jobs"
 SYNC_JOB_NAME = "lakeforge-sync-jobs"
 PIPELINE_TASK_KEY = "pipeline"
+RUN_LOG_TASK_KEY = "pipeline_run_log"
 MIN_RETRY_INTERVAL_MS = 60_000
 DESCRIPTION = "Managed by LakeForge from metadata: edits made here are undone by the next sync."
 
@@ -241,6 +243,17 @@ def compile_group_job(snapshot: GroupSnapshot, options: CompileOptions) -> Desir
             retry_on_timeout=False,
         )
     )
+    # After the update, whatever its outcome: its expectations' results go to the run log.
+    log_task = _notebook_task(
+        RUN_LOG_TASK_KEY,
+        options.notebook("pipeline_run_log"),
+        {"group": group.name, "job_run_id": "{{job.run_id}}", "pipeline_id": pipeline_placeholder(key)},
+        group,
+        [PIPELINE_TASK_KEY],
+        run_on,
+    )
+    log_task.run_if, log_task.max_retries = jobs.RunIf.ALL_DONE, 0
+    tasks.append(log_task)
     email, webhook = _notifications(snapshot, options)
     settings = jobs.JobSettings(
         name=f"{NAME_PREFIX}{group.name}",
@@ -262,7 +275,10 @@ def compile_group_job(snapshot: GroupSnapshot, options: CompileOptions) -> Desir
         ),
     )
     spec = settings.as_dict()
-    paths = (options.notebook("source_to_raw"), options.notebook("raw_to_bronze")) if bronze_keys else ()
+    paths: tuple[str, ...] = (
+        (options.notebook("source_to_raw"), options.notebook("raw_to_bronze")) if bronze_keys else ()
+    )
+    paths += (options.notebook("pipeline_run_log"),)
     return DesiredResource("job", key, settings.name or "", spec, spec_hash(spec), paths, (key,))
 
 

@@ -389,7 +389,12 @@ def _check_paths(ctx: _Context, change: Change) -> None:
     if change.desired is None or (change.action not in ("create", "update") and not change.rewrite):
         return
     for path in change.desired.paths:
-        if not ctx.path_exists(path):
+        try:
+            exists = ctx.path_exists(path)
+        except Exception as error:  # a failed read fails this resource only; the next sync retries
+            change.action, change.reason = "error", f"cannot check notebook path {path}: {_explain(error)}"
+            return
+        if not exists:
             kind = "pipeline library" if change.resource_type == "pipeline" else "notebook"
             change.action = "error"
             change.reason = (

@@ -253,16 +253,27 @@ class RunLog:
         action: str,
         rows_checked: int,
         rows_failed: int,
+        *,
+        replace: bool = False,
     ) -> None:
+        """Record one rule's result. ``replace`` first removes the batch's earlier rows for the same
+        table and rule (results read back from a pipeline's event log may be read more than once)."""
         status = "failed" if rows_failed else "passed"
+        delete = (
+            "WITH gone AS (DELETE FROM lakeforge_log.dq_run WHERE batch_id = %s AND table_name = %s"
+            " AND rule_name = %s) "
+            if replace
+            else ""
+        )
         self._exec(
-            "INSERT INTO lakeforge_log.dq_run (batch_id, table_run_id, rule_id, rule_name, table_name,"
-            " expression, action, rows_checked, rows_passed, rows_failed, status)"
+            delete + "INSERT INTO lakeforge_log.dq_run (batch_id, table_run_id, rule_id, rule_name,"
+            " table_name, expression, action, rows_checked, rows_passed, rows_failed, status)"
             # The rule may have been removed while the batch ran: the result is kept, unlinked.
             " VALUES (%s, %s, (SELECT id FROM lakeforge.dq_rule WHERE id = %s),"
             " %s, %s, %s, %s, %s, %s, %s, %s)"
             " RETURNING id",
             [
+                *([self.batch_id, table, rule_name] if replace else []),
                 self.batch_id,
                 table_id,
                 rule_id,

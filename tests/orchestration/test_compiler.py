@@ -61,6 +61,7 @@ def test_one_job_and_one_pipeline_per_group_plus_the_sync_job():
         "orders__raw_to_bronze",
         "orders__source_to_raw",
         "pipeline",
+        "pipeline_run_log",
     ]
     assert tasks["orders__raw_to_bronze"]["depends_on"] == [{"task_key": "orders__source_to_raw"}]
     assert (
@@ -78,6 +79,15 @@ def test_one_job_and_one_pipeline_per_group_plus_the_sync_job():
         "customers__raw_to_bronze",
     }
     assert tasks["pipeline"]["pipeline_task"]["pipeline_id"] == "${pipeline:group.sales}"
+    # The pipeline's expectation results reach the run log whatever the update's outcome.
+    run_log = tasks["pipeline_run_log"]
+    assert run_log["depends_on"] == [{"task_key": "pipeline"}] and run_log["run_if"] == "ALL_DONE"
+    assert run_log["notebook_task"]["base_parameters"] == {
+        "group": "sales",
+        "job_run_id": "{{job.run_id}}",
+        "pipeline_id": "${pipeline:group.sales}",
+    }
+    assert "/Workspace/lf/notebooks/pipeline_run_log" in resources(state)[("job", "lakeforge-sales")].paths
     assert job["max_concurrent_runs"] == 1
     assert job["queue"] == {"enabled": True}
 

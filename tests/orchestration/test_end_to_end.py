@@ -51,6 +51,7 @@ def test_synced_group_job_runs_source_to_gold(settings, db, tmp_path):
             "orders__raw_to_bronze",
             "orders__source_to_raw",
             "pipeline",
+            "pipeline_run_log",
         ]
         assert rows(sync_settings, "main.sales_gold.total", ["total"]) == [(42,)]
         with db.connection() as conn:

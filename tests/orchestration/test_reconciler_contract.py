@@ -27,7 +27,7 @@ from lakeforge.orchestration import reconciler
 from lakeforge.settings import Settings
 
 NOTEBOOK_DIR = "/Workspace/lakeforge/notebooks"
-NOTEBOOKS = ("source_to_raw", "raw_to_bronze", "pipeline_dlt", "sync_jobs")
+NOTEBOOKS = ("source_to_raw", "raw_to_bronze", "pipeline_dlt", "pipeline_run_log", "sync_jobs")
 
 
 @pytest.fixture

@@ -1,0 +1,20 @@
+# Databricks notebook source
+# MAGIC %md
+# MAGIC # Pipeline results → run log
+# MAGIC Runs after the group's declarative pipeline task. On Databricks the pipeline checks the
+# MAGIC quality rules as its own expectations; this task reads the pipeline's event log and writes
+# MAGIC one `dq_run` row per rule and table, and the Silver/Gold tables' row counts, into the job's
+# MAGIC batch. Elsewhere the engine already wrote them and this task only reports the batch.
+# MAGIC Parameters: `group`, `job_run_id`, `pipeline_id`, `batch_id` (optional), `event_log`
+# MAGIC (optional: a published event-log table instead of `event_log('<pipeline_id>')`).
+
+# COMMAND ----------
+
+for name in ("group", "job_run_id", "pipeline_id", "batch_id", "event_log"):
+    dbutils.widgets.text(name, "")
+
+# COMMAND ----------
+
+from lakeforge.runtime.spark.eventlog import run_pipeline_log_task
+
+dbutils.notebook.exit(run_pipeline_log_task(dbutils))
