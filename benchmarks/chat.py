@@ -1,35 +1,51 @@
 """Chat benchmarks: slash-command acknowledgement under 20 concurrent requests, rule-parser throughput.
 
-Runs the real API app (uvicorn) with the Slack handler against an embedded Postgres and a Slack
-stand-in, signs requests like Slack does, and measures the time to the HTTP answer (the ack).
-The baseline, measured in the same run under the same concurrency, is ``GET /api/v1/health``
-(one database round trip, no Slack work). Goal: ack p99 <= 300 ms.
+Deploys like production: the API (with the Slack handler) is served by uvicorn in its own
+process (``api.app:create_app_from_env --factory``, settings from ``LAKEFORGE_*`` variables),
+against an embedded Postgres and a Slack stand-in that receives the lazy listeners' answers.
+This process only generates load, with aiohttp (light on CPU, so it skews little what it
+measures), signs requests like Slack does, and times each HTTP answer (the ack). The lazy work
+of every acked command (parse, plan, answer to the stand-in) runs in the server meanwhile, as
+it would under a real burst.
 
-    uv run python benchmarks/chat.py [--rounds 10]
+Baseline, measured in the same run under the same concurrency: ``GET /api/v1/health`` (one
+database round trip, no Slack work). Goal: ack p99 <= 300 ms at 20 concurrent requests.
+
+    uv run python benchmarks/chat.py [--rounds 10] [--workers 1]
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import os
+import re
+import socket
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-import httpx
+import aiohttp
 import psycopg
 
-from lakeforge.metadata.db import open_database
-from lakeforge.metadata.embedded import EmbeddedPostgres
-from lakeforge.metadata.migrate import migrate
-from lakeforge.nlu.rules import parse_rules
-from lakeforge.settings import load_settings
-from tests.chat.phrasings import KNOWN, PHRASINGS
-from tests.chat.slack_standin import SlackStandin
-from tests.chat.support import BOT_TOKEN, SIGNING_SECRET, LiveServer, seed, signed_headers, slash_body
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from lakeforge.metadata.db import open_database  # noqa: E402
+from lakeforge.metadata.embedded import EmbeddedPostgres  # noqa: E402
+from lakeforge.metadata.migrate import migrate  # noqa: E402
+from lakeforge.nlu.rules import parse_rules  # noqa: E402
+from lakeforge.settings import load_settings  # noqa: E402
+from tests.chat.phrasings import KNOWN, PHRASINGS  # noqa: E402
+from tests.chat.slack_standin import SlackStandin  # noqa: E402
+from tests.chat.support import BOT_TOKEN, SIGNING_SECRET, seed, signed_headers, slash_body  # noqa: E402
 
 CONCURRENCY = 20
+GOAL_P99_MS = 300.0
 TEXTS = ["pause sales", "runs", "run orders", "schedule sales every day at 3am", "show orders", "help"]
 
 
@@ -38,75 +54,148 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def timed(fn: object) -> float:
-    started = time.perf_counter()
-    fn()  # type: ignore[operator]
-    return (time.perf_counter() - started) * 1000
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
-def measure(label: str, make_call: object, total: int, concurrency: int = CONCURRENCY) -> list[float]:
-    with ThreadPoolExecutor(concurrency) as pool:
-        results = list(pool.map(lambda i: timed(lambda: make_call(i)), range(total)))  # type: ignore[operator]
-    print(
-        f"{label:<28} c={concurrency:<3} n={total:<4} "
-        f"p50={statistics.median(results):7.1f} ms  p99={percentile(results, 0.99):7.1f} ms"
+Call = Callable[[aiohttp.ClientSession, int], Awaitable[None]]
+
+
+async def drive(url: str, call: Call, total: int, concurrency: int) -> list[float]:
+    """``total`` calls from ``concurrency`` clients, each waiting for its answer before the next."""
+    latencies: list[float] = []
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(url, connector=connector) as session:
+        counter = iter(range(total))
+
+        async def client() -> None:
+            for i in counter:
+                started = time.perf_counter()
+                await call(session, i)
+                latencies.append((time.perf_counter() - started) * 1000)
+
+        await asyncio.gather(*(client() for _ in range(concurrency)))
+    return latencies
+
+
+def report(label: str, latencies: list[float], concurrency: int) -> tuple[float, float]:
+    p50, p99 = statistics.median(latencies), percentile(latencies, 0.99)
+    print(f"{label:<28} c={concurrency:<3} n={len(latencies):<4} p50={p50:7.1f} ms  p99={p99:7.1f} ms")
+    return p50, p99
+
+
+def make_calls(slack: SlackStandin) -> tuple[Call, Call]:
+    async def slash(session: aiohttp.ClientSession, i: int) -> None:
+        body = slash_body(TEXTS[i % len(TEXTS)], user="U0ANA", response_url=slack.url)
+        async with session.post("/slack/events", data=body.encode(), headers=signed_headers(body)) as answer:
+            text = await answer.read()
+            assert answer.status == 200, text
+
+    async def health(session: aiohttp.ClientSession, i: int) -> None:
+        async with session.get("/api/v1/health") as answer:
+            await answer.read()
+            assert answer.status == 200
+
+    return slash, health
+
+
+def wait_healthy(url: str, server: subprocess.Popen[bytes]) -> None:
+    async def probe() -> bool:
+        try:
+            async with aiohttp.ClientSession() as session, session.get(url + "/api/v1/health") as answer:
+                return answer.status == 200
+        except aiohttp.ClientError:
+            return False
+
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError("the API server exited during start-up")
+        if asyncio.run(probe()):
+            return
+        time.sleep(0.2)
+    raise RuntimeError("the API server did not become healthy")
+
+
+def answered(slack: SlackStandin) -> int:
+    return sum(
+        1 for call in slack.calls if call.method.startswith("response/") or call.method == "views.open"
     )
-    return results
 
 
-def bench_ack(rounds: int) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        server_pg = EmbeddedPostgres(Path(tmp) / "pg")
-        url = server_pg.start()
+def bench_ack(rounds: int, workers: int) -> None:
+    with tempfile.TemporaryDirectory(prefix="lakeforge-chat-bench-") as tmp:
+        embedded = EmbeddedPostgres(Path(tmp) / "pg")
+        url = embedded.start()
         admin = psycopg.conninfo.make_conninfo(url, dbname="postgres")
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute("CREATE DATABASE chat_bench")
-        slack = SlackStandin().start()
-        settings = load_settings(
-            database_url=psycopg.conninfo.make_conninfo(url, dbname="chat_bench"),
-            state_dir=Path(tmp) / "state",
-            slack_signing_secret=SIGNING_SECRET,
-            slack_bot_token=BOT_TOKEN,
-            slack_api_url=slack.api_url,
-            pool_max_size=20,
-        )
-        from api.app import create_app
-
-        with open_database(settings) as db:
+        database_url = psycopg.conninfo.make_conninfo(url, dbname="chat_bench")
+        state_dir = Path(tmp) / "state"
+        with open_database(load_settings(database_url=database_url, state_dir=state_dir)) as db:
             migrate(db)
             seed(db)
-            server = LiveServer(create_app(settings, db=db)).start()
-            try:
-                with httpx.Client(timeout=30, limits=httpx.Limits(max_connections=CONCURRENCY)) as http:
+        slack = SlackStandin().start()
+        port = free_port()
+        # What an operator sets for `lakeforge api up` (the workers read the same variables).
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("LAKEFORGE_")},
+            "LAKEFORGE_DATABASE_URL": database_url,
+            "LAKEFORGE_STATE_DIR": str(state_dir),
+            "LAKEFORGE_SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "LAKEFORGE_SLACK_BOT_TOKEN": BOT_TOKEN,
+            "LAKEFORGE_SLACK_API_URL": slack.api_url,
+        }
+        command = [sys.executable, "-m", "uvicorn", "api.app:create_app_from_env", "--factory",
+                   "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+                   "--log-level", "warning", "--no-access-log"]  # fmt: skip
+        server = subprocess.Popen(command, cwd=ROOT, env=env)
+        try:
+            base_url = f"http://127.0.0.1:{port}"
+            wait_healthy(base_url, server)
+            slash, health = make_calls(slack)
+            # Warm-up: pooled connections, first-use imports, the known-names cache.
+            asyncio.run(drive(base_url, health, 40, 4))
+            asyncio.run(drive(base_url, slash, 20, 2))
+            settle(slack, 20)
+            print(f"API: uvicorn, {workers} worker process(es); load: aiohttp; cores={os.cpu_count()}")
+            report("baseline GET /health", asyncio.run(drive(base_url, health, 20, 1)), 1)
+            report("slash command ack", asyncio.run(drive(base_url, slash, 20, 1)), 1)
+            settle(slack, 40)
+            total = CONCURRENCY * rounds
+            _, base99 = report(
+                "baseline GET /health", asyncio.run(drive(base_url, health, total, CONCURRENCY)), CONCURRENCY
+            )
+            started = time.perf_counter()
+            _, ack99 = report(
+                "slash command ack", asyncio.run(drive(base_url, slash, total, CONCURRENCY)), CONCURRENCY
+            )
+            drained = settle(slack, 40 + total)
+            print(
+                f"lazy answers: all {total} posted to the response_url "
+                f"{drained - started:.1f} s after the burst began"
+            )
+            print(
+                f"ack p99 / health p99 = {ack99 / base99:.2f}x; "
+                f"goal p99 <= {GOAL_P99_MS:.0f} ms: {'met' if ack99 <= GOAL_P99_MS else 'NOT met'}"
+            )
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+            slack.stop()
+            embedded.stop()
 
-                    def slash(i: int) -> None:
-                        body = slash_body(TEXTS[i % len(TEXTS)], user="U0ANA", response_url=slack.url)
-                        answer = http.post(
-                            server.url + "/slack/events", content=body, headers=signed_headers(body)
-                        )
-                        assert answer.status_code == 200, answer.text
 
-                    def health(i: int) -> None:
-                        assert http.get(server.url + "/api/v1/health").status_code == 200
-
-                    for i in range(10):  # warm up connections and code paths
-                        slash(i)
-                        health(i)
-                    measure("baseline GET /health", health, 20, concurrency=1)
-                    measure("slash command ack", slash, 20, concurrency=1)
-                    time.sleep(1)
-                    total = CONCURRENCY * rounds
-                    base = measure("baseline GET /health", health, total)
-                    acks = measure("slash command ack", slash, total)
-                    print(
-                        f"ack p99 / health p99 = {percentile(acks, 0.99) / percentile(base, 0.99):.2f}x; "
-                        f"goal p99 <= 300 ms: {'met' if percentile(acks, 0.99) <= 300 else 'NOT met'}"
-                    )
-                    time.sleep(8)  # let lazy listeners finish their plans before shutting down
-            finally:
-                server.stop()
-                slack.stop()
-        server_pg.stop()
+def settle(slack: SlackStandin, expected: int, timeout: float = 120.0) -> float:
+    """Wait until the server's lazy listeners have answered ``expected`` commands in all."""
+    deadline = time.monotonic() + timeout
+    while answered(slack) < expected:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"only {answered(slack)} of {expected} commands were answered")
+        time.sleep(0.05)
+    return time.perf_counter()
 
 
 def bench_parser(seconds: float = 2.0) -> None:
@@ -120,8 +209,6 @@ def bench_parser(seconds: float = 2.0) -> None:
         count += len(texts)
     elapsed = time.perf_counter() - started
     # Baseline: tokenising the same texts with a regex (the floor any parser pays).
-    import re
-
     word = re.compile(r"\w+")
     base_started = time.perf_counter()
     for _ in range(max(1, count // len(texts))):
@@ -135,8 +222,11 @@ def bench_parser(seconds: float = 2.0) -> None:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--rounds", type=int, default=10, help="requests per concurrent client")
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (api_workers)")
     args = parser.parse_args()
     bench_parser()
-    bench_ack(args.rounds)
+    bench_ack(args.rounds, args.workers)

@@ -11,6 +11,7 @@ a request Slack retries is handled once (``slack_request_seen``).
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -32,6 +33,11 @@ from lakeforge.settings import Settings
 
 log = logging.getLogger(__name__)
 SLASH_COMMAND = "/lakeforge"
+# Threads for the slow work (plans, runs, answers to Slack). Few on purpose: the acks share the
+# process (and its GIL) with them, and two already overlap one's database waits with the other's work.
+LAZY_THREADS = 2
+# Every this many deliveries, keys older than a day are forgotten (Slack retries within minutes).
+FORGET_EVERY = 500
 
 
 def web_client(settings: Settings) -> WebClient:
@@ -52,6 +58,36 @@ def _dedupe_key(body: dict[str, Any]) -> str | None:
     return None
 
 
+def record_delivery(db: Database, key: str) -> bool:
+    """Remember one Slack delivery; False when it was seen before (a retry).
+
+    On the ack path, so one statement, one round trip: autocommit (no separate COMMIT), and
+    without waiting for the WAL flush. A key lost in a database crash only lets one retry of
+    that moment through again, and every change it could ask for still waits for Confirm.
+    """
+    with db.pool.connection() as conn:
+        conn.autocommit = True
+        try:
+            row = conn.execute(
+                "INSERT INTO lakeforge.slack_request_seen (key)"
+                " SELECT %s FROM (SELECT set_config('synchronous_commit', 'off', true)) AS relaxed"
+                " ON CONFLICT DO NOTHING RETURNING key",
+                (key,),
+            ).fetchone()
+        finally:
+            if not conn.closed:
+                conn.autocommit = False
+    return row is not None
+
+
+def forget_old_deliveries(db: Database) -> None:
+    try:
+        with db.connection() as conn:
+            conn.execute("DELETE FROM lakeforge.slack_request_seen WHERE seen_at < now() - interval '1 day'")
+    except pg_errors.Error:
+        log.exception("could not forget old Slack deliveries; trying again later")
+
+
 def build_bolt_app(settings: Settings, db: Callable[[], Database], *, client: WebClient | None = None) -> App:
     """The bolt app; ``db`` gives the pooled Database (the API's, or one the caller opened)."""
     if settings.slack_signing_secret is None:
@@ -67,6 +103,7 @@ def build_bolt_app(settings: Settings, db: Callable[[], Database], *, client: We
             fix="Copy the Bot User OAuth Token (xoxb-...) from the Slack app's OAuth & Permissions page.",
         )
     service = ChatService(db, settings)
+    lazy_pool = ThreadPoolExecutor(max_workers=LAZY_THREADS, thread_name_prefix="lakeforge-slack")
     app = App(
         signing_secret=settings.slack_signing_secret.get_secret_value(),
         client=client or web_client(settings),  # carries the bot token
@@ -76,10 +113,10 @@ def build_bolt_app(settings: Settings, db: Callable[[], Database], *, client: We
         process_before_response=True,
         raise_error_for_unhandled_request=False,
         # Slow work (plans, runs) runs on a few threads so acks keep the CPU they need.
-        listener_executor=ThreadPoolExecutor(max_workers=4, thread_name_prefix="lakeforge-slack"),
+        listener_executor=lazy_pool,
     )
 
-    seen_count = [0]
+    delivery_number = itertools.count(1).__next__
 
     @app.middleware
     def once_per_request(
@@ -89,22 +126,14 @@ def build_bolt_app(settings: Settings, db: Callable[[], Database], *, client: We
         if key is None:
             return next()
         try:
-            with service.db.connection() as conn:
-                fresh = conn.execute(
-                    "INSERT INTO lakeforge.slack_request_seen (key) VALUES (%s)"
-                    " ON CONFLICT DO NOTHING RETURNING key",
-                    (key,),
-                ).fetchone()
+            fresh = record_delivery(service.db, key)
         except pg_errors.Error:
             log.exception("could not record Slack request %s; handling it anyway", key)
             return next()
-        seen_count[0] += 1
-        if seen_count[0] % 500 == 0:
-            with service.db.connection() as conn:
-                conn.execute(
-                    "DELETE FROM lakeforge.slack_request_seen WHERE seen_at < now() - interval '1 day'"
-                )
-        if fresh is None:
+        if delivery_number() % FORGET_EVERY == 0:
+            # Housekeeping is nobody's ack: it runs with the slow work.
+            lazy_pool.submit(forget_old_deliveries, service.db)
+        if not fresh:
             retry = req.headers.get("x-slack-retry-num", ["?"])[0]
             log.info("Slack retry %s of %s already handled", retry, key)
             return BoltResponse(status=200, body="")
@@ -123,7 +152,7 @@ def build_bolt_app(settings: Settings, db: Callable[[], Database], *, client: We
     def ack_command(ack: Ack, body: dict[str, Any]) -> None:
         text = (body.get("text") or "").strip()
         try:
-            parsed = service.parse(text, body.get("channel_id"))
+            parsed = service.glance(text, body.get("channel_id"))
         except LakeForgeError as error:
             ack(response_type="ephemeral", text=f":x: {error.sentence()}")
             return

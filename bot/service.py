@@ -32,6 +32,7 @@ from lakeforge.errors import LakeForgeError
 from lakeforge.metadata.db import Database
 from lakeforge.nlu import CHAT_ONLY_KINDS, ParseResult, check_shape, parse_text
 from lakeforge.nlu.lookup import Known, load_known
+from lakeforge.nlu.rules import parse_rules
 from lakeforge.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -60,12 +61,30 @@ class ChatService:
         self._known_lock = threading.Lock()
 
     def known(self) -> Known:
-        with self._known_lock:
-            if self._known is None or time.monotonic() - self._known[0] > self.KNOWN_TTL_SECONDS:
-                self._known = (time.monotonic(), load_known(self.db))
-            return self._known[1]
+        """Source, group and rule names, read again when older than the TTL.
+
+        Only the first caller to find them stale reads the store; the others go on with the
+        names they have instead of queueing behind it (acks must not wait on each other).
+        """
+        current = self._known
+        if current is not None:
+            if time.monotonic() - current[0] <= self.KNOWN_TTL_SECONDS:
+                return current[1]
+            if not self._known_lock.acquire(blocking=False):
+                return current[1]
+        else:
+            self._known_lock.acquire()
+        try:
+            current = self._known
+            if current is None or time.monotonic() - current[0] > self.KNOWN_TTL_SECONDS:
+                current = (time.monotonic(), load_known(self.db))
+                self._known = current
+            return current[1]
+        finally:
+            self._known_lock.release()
 
     def forget_known(self) -> None:
+        # Under the lock, so a read that began before the change cannot be kept as fresh.
         with self._known_lock:
             self._known = None
 
@@ -86,6 +105,14 @@ class ChatService:
 
     def parse(self, text: str, channel: str | None = None) -> ParseResult:
         return parse_text(text, db=self.db, settings=self.settings, channel=channel, known=self.known())
+
+    def glance(self, text: str, channel: str | None = None) -> ParseResult:
+        """What the ack says: the rule parser on cached names only, no model and no run-log lookup.
+
+        The full reading (the LLM when configured, "last failed batch" looked up) is the slow
+        work's, so an ack never waits on a model or a query.
+        """
+        return check_shape(parse_rules(text, known=self.known(), channel=channel))
 
     def handle_command(
         self, text: str, *, slack_user: str, channel: str | None, parsed: ParseResult | None = None
