@@ -204,3 +204,52 @@ def test_local_task_reads_nothing_and_reports_the_batch(db, tmp_path, settings: 
         conn.execute("UPDATE lakeforge_log.batch_run SET status = 'failed', error = 'silver: boom'")
     with pytest.raises(BatchFailed, match="silver: boom"):
         run_pipeline_log_task(LocalDbutils(params, settings))
+
+
+def test_parser_needs_no_metadata_store_and_accepts_bare_names() -> None:
+    """Pure: hand-built targets; the event log names datasets without catalog and schema. A flow
+    that reports only RUNNING micro-batches in its final attempt: their figures add up."""
+    from lakeforge.metadata import models
+    from tests.runtime.eventlog_rows import EventLog
+
+    rule = models.DqRule(id=7, source_id=1, name="positive", expression="amount > 0", action="drop")
+    datasets = ("main.sales.orders", "orders_silver_input")
+    target = DqTarget("silver", "main.sales.orders", "orders", datasets, {"positive": rule})
+    log = EventLog()
+    log.create_update("u9")
+    log.flow("u9", "orders", "STARTING")
+    log.flow(
+        "u9",
+        "orders",
+        "RUNNING",
+        rows_out=9,
+        dropped=0,
+        expectations=[("orders_silver_input", "positive", 9, 0)],
+    )
+    log.flow("u9", "orders", "STARTING")  # restarted: the attempt above no longer counts
+    log.flow(
+        "u9",
+        "orders",
+        "RUNNING",
+        rows_out=1,
+        dropped=1,
+        expectations=[("orders_silver_input", "positive", 1, 1)],
+    )
+    log.flow(
+        "u9",
+        "orders",
+        "RUNNING",
+        rows_out=3,
+        dropped=0,
+        expectations=[("orders_silver_input", "positive", 3, 0)],
+    )
+    log.update_state("u9", "COMPLETED")
+
+    outcome = parse_event_log(log.rows, [target])
+
+    assert [(c.rule_id, c.action, c.rows_checked, c.rows_failed) for c in outcome.checks] == [
+        (7, "drop", 5, 1)
+    ]
+    assert [(t.table, t.status, t.rows_out, t.rows_rejected) for t in outcome.tables] == [
+        ("main.sales.orders", "succeeded", 4, 1)
+    ]

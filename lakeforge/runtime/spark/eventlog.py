@@ -13,11 +13,14 @@ Event-log shape used (Databricks "pipeline event log schema"): one row per event
 ``data_quality.expectations``: ``[{name, dataset, passed_records, failed_records}]``.
 ``update_progress`` events carry ``details.update_progress.state``.
 
-A flow that is retried inside an update logs its progress again: the flow's last COMPLETED (or,
-failing that, FAILED) event with figures is the one that counts. Expectation ``dataset`` names the
-view the rule is declared on (``<source>_silver_input``); LakeForge maps it back to the source's
-Silver table, and the rule name to its ``dq_rule`` id, expression and action (the event log only
-knows expect / drop / fail; quarantine rules run as drop expectations).
+A flow that is retried inside an update logs its progress again: only its final attempt (the
+events after its last QUEUED/STARTING) counts, and in it the last COMPLETED (else FAILED) event
+with figures; with neither, that attempt's RUNNING micro-batch reports are added up.
+
+Expectation ``dataset`` names the view the rule is declared on (``<source>_silver_input``);
+LakeForge maps it back to the source's Silver table, and the rule name to its ``dq_rule`` id,
+expression and action (the event log only knows expect / drop / fail; quarantine rules run as
+drop expectations).
 
 :func:`parse_event_log` is pure (rows in, records out); :func:`read_event_log` queries Spark;
 :func:`record_update` writes the run log, replacing earlier rows for the same (batch, table, rule),
@@ -46,6 +49,8 @@ from lakeforge.settings import Settings, get_settings
 EVENT_TYPES = ("create_update", "update_progress", "flow_progress")
 # Flow states after which a flow's figures no longer change.
 _FINAL = ("COMPLETED", "FAILED", "STOPPED", "SKIPPED", "EXCLUDED")
+# Flow states that begin an attempt: a retried flow's earlier figures are superseded.
+_STARTS = ("QUEUED", "STARTING", "INITIALIZING")
 
 
 @dataclass(frozen=True)
@@ -188,14 +193,29 @@ class _Flow:
 
 
 def _final_progress(events: list[_Event]) -> dict[str, Any] | None:
-    """A flow's figures: its last COMPLETED progress, else its last final one, else its last one."""
+    """A flow's figures from its final attempt (the events after its last QUEUED/STARTING): the
+    last COMPLETED progress, else the last FAILED (or other final) one, else the sum of its
+    RUNNING micro-batch reports."""
     progress = [e.details.get("flow_progress") or {} for e in events]
-    with_figures = [p for p in progress if p.get("data_quality") or p.get("metrics")]
+    starts = [i for i, p in enumerate(progress) if str(p.get("status", "")).upper() in _STARTS]
+    attempt = progress[starts[-1] + 1 :] if starts else progress
+    with_figures = [p for p in attempt if p.get("data_quality") or p.get("metrics")]
     for wanted in (("COMPLETED",), _FINAL):
         chosen = [p for p in with_figures if str(p.get("status", "")).upper() in wanted]
         if chosen:
             return chosen[-1]
-    return with_figures[-1] if with_figures else None
+    if not with_figures:
+        return None
+    outputs = [(p.get("metrics") or {}).get("num_output_rows") for p in with_figures]
+    quality = [p.get("data_quality") or {} for p in with_figures]
+    return {
+        "status": "RUNNING",
+        "metrics": {"num_output_rows": _sum(outputs)},
+        "data_quality": {
+            "dropped_records": _sum([q.get("dropped_records") for q in quality]),
+            "expectations": [e for q in quality for e in q.get("expectations") or []],
+        },
+    }
 
 
 def parse_event_log(
