@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -87,8 +86,12 @@ def command_response(result: CommandResult, *, field_prefix: str = "intent.") ->
                 "command_id": str(result.command_id) if result.command_id else None,
             },
         )
-    body = CommandResponse.model_validate(result.model_dump())
-    return JSONResponse(jsonable_encoder(body), status_code=_STATUS_CODES[result.status])
+    # Straight from the executor's model to JSON: no second model, no jsonable_encoder walk.
+    body = result.model_dump(mode="json", include=_RESPONSE_FIELDS)
+    return JSONResponse(body, status_code=_STATUS_CODES[result.status])
+
+
+_RESPONSE_FIELDS = set(CommandResponse.model_fields)
 
 
 def _prefixed(field: str, prefix: str) -> str:

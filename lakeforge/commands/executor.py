@@ -102,8 +102,10 @@ def execute(
             db, actor, command_id, raw, raw_text, started, _Rejected(str(error), errors, "validation")
         )
     raw = parsed.model_dump(mode="json")
-    with db.connection() as conn:
-        who = principal or _principal(conn, actor)
+    who = principal
+    if who is None:
+        with db.connection() as conn:
+            who = _principal(conn, actor)
     try:
         return _run(
             db,
@@ -219,8 +221,9 @@ def _run(
     needs_confirmation = not intent.read_only and (dry_run or intent.destructive)
     intent_hash = canonical_hash(raw)
     if needs_confirmation and (dry_run or confirm_token is None):
+        # Handlers only read; the one transaction stores the token and its audit row together.
         with db.connection() as conn, conn.transaction():
-            # Handlers only read; the one transaction stores the token and its audit row together.
+            _commit_without_flush(conn)
             ctx = handlers.Context(db, conn, actor, principal, command_id)
             prepared = _prepare(ctx, intent, principal)
             plan = _plan(prepared)
@@ -235,11 +238,11 @@ def _run(
             result = CommandResult(
                 status=status, command_id=command_id, plan=plan, confirm_token=token, message=message
             )
-            with conn.transaction():  # the token and its audit row commit together
-                _store_confirmation(conn, token, actor, intent.kind, intent_hash, _plan_hash(prepared, plan))
-                # A concurrent request with this key may have answered first; this token still works.
-                with contextlib.suppress(_Duplicate):
-                    _audit(conn, actor, command_id, raw, raw_text, result, started, idempotency_key)
+            # The token and its audit row commit together, in the handlers' transaction.
+            _store_confirmation(conn, token, actor, intent.kind, intent_hash, _plan_hash(prepared, plan))
+            # A concurrent request with this key may have answered first; this token still works.
+            with contextlib.suppress(_Duplicate):
+                _audit(conn, actor, command_id, raw, raw_text, result, started, idempotency_key)
         return result
 
     with db.connection() as conn:
@@ -312,6 +315,17 @@ def _write_change(conn: Connection, change: handlers.Change, command_id: UUID, a
     state.record_revision(
         conn, change.entity, change.key, revision, change.before, after, command_id, actor.user
     )
+
+
+def _commit_without_flush(conn: Connection) -> None:
+    """Let this transaction commit without waiting for the WAL to reach the disk.
+
+    Only for plans and rejections: they change no metadata, and a crash in the moment after one
+    loses at most that plan or audit row (the caller plans again). Waiting for the flush costs
+    more than the rest of a dry run (measured ~9 ms of ~14 ms on a busy disk). Applied changes
+    always commit durably.
+    """
+    conn.execute("SET LOCAL synchronous_commit TO off")
 
 
 # -- confirm tokens ----------------------------------------------------------------------------
@@ -387,6 +401,10 @@ def _audit(
     intent_json = redact(raw) if isinstance(raw, dict) else {"value": redact(str(raw))}
     kind = str(intent_json.get("kind", "unknown"))[:100] if isinstance(intent_json, dict) else "unknown"
     key = idempotency_key if result.status != "rejected" else None
+    plan = redact(result.plan) if result.plan is not None else None
+    # The response holds the plan again: redact the rest and reuse the redacted plan.
+    response = redact(result.model_dump(mode="json", exclude={"plan"}))
+    response["plan"] = plan
     # ON CONFLICT instead of catching the error: no savepoint round trips, and the caller's
     # transaction stays usable when another request with the same key answered first.
     row = conn.execute(
@@ -403,10 +421,10 @@ def _audit(
             redact_text(raw_text) if raw_text else None,
             kind,
             Jsonb(intent_json),
-            Jsonb(redact(result.plan)) if result.plan is not None else None,
+            Jsonb(plan) if plan is not None else None,
             result.status,
             redact_text(result.message),
-            Jsonb(redact(result.model_dump(mode="json"))),
+            Jsonb(response),
             (time.perf_counter() - started) * 1000,
         ],
     ).fetchone()
@@ -426,6 +444,7 @@ def _audit_separately(
 ) -> None:
     try:
         with db.connection() as conn:
+            _commit_without_flush(conn)
             _audit(conn, actor, command_id, raw, raw_text, result, started, idempotency_key)
     except _Duplicate:
         pass  # the first answer for this key is already stored

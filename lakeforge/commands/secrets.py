@@ -6,6 +6,7 @@ credential before it reaches the audit log.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -55,13 +56,23 @@ def redact(value: Any, key: str = "") -> Any:
     if isinstance(value, list):
         return [redact(v, key) for v in value]
     if isinstance(value, str):
-        if key and _SECRET_KEY.search(key) and not is_secret_ref(value):
+        if key and _is_secret_key(key) and not is_secret_ref(value):
             return REDACTED
         return redact_text(value)
     return value
 
 
+@functools.lru_cache(maxsize=4096)
+def _is_secret_key(key: str) -> bool:
+    # Audit rows repeat the same few hundred field names: match each name once.
+    return bool(_SECRET_KEY.search(key))
+
+
 def redact_text(text: str) -> str:
+    # Both patterns need "=" or "@": most texts (names, paths, plans) have neither.
+    if "=" not in text and "@" not in text:
+        return text
+
     def param(match: re.Match[str]) -> str:
         if is_secret_ref(match.group(3)):
             return match.group(0)
