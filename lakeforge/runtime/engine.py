@@ -105,7 +105,11 @@ class TableRef:
 
 @dataclass(frozen=True)
 class WriteResult:
-    """What one Delta commit did: the new table version and the row counts the engine reports."""
+    """What one Delta commit did: the new table version and the row counts the engine reports.
+
+    ``rows_in`` is how many rows the commit read from the frame (``None`` when the engine cannot
+    tell): zone code logs it instead of counting the frame apart, which would compute it twice.
+    """
 
     table: TableRef
     version: int | None
@@ -113,6 +117,7 @@ class WriteResult:
     rows_updated: int = 0
     rows_deleted: int = 0
     bytes_written: int | None = None
+    rows_in: int | None = None
     details: dict[str, Any] = field(default_factory=dict)
 
 
@@ -186,6 +191,9 @@ class Engine(Protocol):
     def to_arrow(self, frame: Frame) -> pa.Table:
         """Collect a frame as Arrow (tests, conformance, small results only)."""
         ...
+
+    # Frames are lazy on both engines: a frame's query runs when it is counted, collected or
+    # written. Zone code therefore takes row counts from :class:`WriteResult` where it can.
 
     # -- writing (each call is one Delta commit) -------------------------------------------
     def write(

@@ -343,6 +343,7 @@ class SparkEngine:
             table=table,
             version=version,
             rows_written=written,
+            rows_in=written,
             bytes_written=int(metrics["numOutputBytes"]) if "numOutputBytes" in metrics else None,
             details={"operation_metrics": metrics},
         )
@@ -399,6 +400,7 @@ class SparkEngine:
             version=version,
             rows_written=int(metrics.get("numTargetRowsInserted", 0)),
             rows_updated=int(metrics.get("numTargetRowsUpdated", 0)),
+            rows_in=int(metrics["numSourceRows"]) if "numSourceRows" in metrics else None,
             details={"operation_metrics": metrics},
         )
 

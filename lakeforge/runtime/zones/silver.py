@@ -165,8 +165,9 @@ def run_silver(ctx: RunContext, spec: SourceSpec, table_id: int, target: TableRe
             result = engine.upsert(
                 target, scd2_rows(ctx, rows, target, keys, order or "_ingested_at"), [*keys, "valid_from"]
             )
+        # The rows the commit read: counting the frame apart would run the dedupe twice.
         step.update(
-            rows_in=engine.count(rows),
+            rows_in=result.rows_in if result.rows_in is not None else engine.count(rows),
             rows_out=result.rows_written + result.rows_updated,
             inserted=result.rows_written,
             updated=result.rows_updated,
