@@ -2,8 +2,9 @@
 
 Served over HTTP at ``/slack/events`` by the API (``mount(app, settings)``) or over Socket Mode
 (``lakeforge bot --socket``). Every listener acks at once and does its work in a lazy listener,
-so Slack gets its answer well inside 3 s. Signatures are verified by bolt (forged or stale: 401);
-a request Slack retries is handled once (``slack_request_seen``).
+so Slack gets its answer well inside 3 s: an ack writes nothing and reads at most the cached
+names. Signatures are verified by bolt (forged or stale: 401); a request Slack retries is
+handled once (``slack_request_seen``, recorded by the work it starts).
 
 >>> app = create_app(settings)
 >>> mount(app, settings)          # POST /slack/events
@@ -26,6 +27,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from bot import blocks
+from bot.acks import AckFirst
 from bot.service import ChatService, Reply, error_reply
 from lakeforge.errors import ConfigurationError, LakeForgeError
 from lakeforge.metadata.db import Database
@@ -61,16 +63,14 @@ def _dedupe_key(body: dict[str, Any]) -> str | None:
 def record_delivery(db: Database, key: str) -> bool:
     """Remember one Slack delivery; False when it was seen before (a retry).
 
-    On the ack path, so one statement, one round trip: autocommit (no separate COMMIT), and
-    without waiting for the WAL flush. A key lost in a database crash only lets one retry of
-    that moment through again, and every change it could ask for still waits for Confirm.
+    One statement in autocommit: a single round trip, and it is durable on its own, before any
+    of the work the delivery asks for starts.
     """
     with db.pool.connection() as conn:
         conn.autocommit = True
         try:
             row = conn.execute(
-                "INSERT INTO lakeforge.slack_request_seen (key)"
-                " SELECT %s FROM (SELECT set_config('synchronous_commit', 'off', true)) AS relaxed"
+                "INSERT INTO lakeforge.slack_request_seen (key) VALUES (%s)"
                 " ON CONFLICT DO NOTHING RETURNING key",
                 (key,),
             ).fetchone()
@@ -88,8 +88,18 @@ def forget_old_deliveries(db: Database) -> None:
         log.exception("could not forget old Slack deliveries; trying again later")
 
 
-def build_bolt_app(settings: Settings, db: Callable[[], Database], *, client: WebClient | None = None) -> App:
-    """The bolt app; ``db`` gives the pooled Database (the API's, or one the caller opened)."""
+def build_bolt_app(
+    settings: Settings,
+    db: Callable[[], Database],
+    *,
+    client: WebClient | None = None,
+    acks: AckFirst | None = None,
+) -> App:
+    """The bolt app; ``db`` gives the pooled Database (the API's, or one the caller opened).
+
+    ``acks``: the gate the HTTP handler holds while it answers, so lazy listeners let acks go first.
+    """
+    acks = acks or AckFirst()
     if settings.slack_signing_secret is None:
         raise ConfigurationError(
             "is not set, so Slack requests cannot be verified",
@@ -118,24 +128,39 @@ def build_bolt_app(settings: Settings, db: Callable[[], Database], *, client: We
 
     delivery_number = itertools.count(1).__next__
 
-    @app.middleware
-    def once_per_request(
-        req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]
-    ) -> BoltResponse:
-        key = _dedupe_key(req.body)
+    def first_delivery(body: dict[str, Any], retry: str | None = None) -> bool:
+        """Record this delivery; False for a retry of one already handled (do nothing then)."""
+        key = _dedupe_key(body)
         if key is None:
-            return next()
+            return True
         try:
             fresh = record_delivery(service.db, key)
         except pg_errors.Error:
             log.exception("could not record Slack request %s; handling it anyway", key)
-            return next()
+            return True
         if delivery_number() % FORGET_EVERY == 0:
             # Housekeeping is nobody's ack: it runs with the slow work.
             lazy_pool.submit(forget_old_deliveries, service.db)
         if not fresh:
-            retry = req.headers.get("x-slack-retry-num", ["?"])[0]
-            log.info("Slack retry %s of %s already handled", retry, key)
+            log.info("Slack retry %s of %s already handled", retry or "?", key)
+        return fresh
+
+    def begin(body: dict[str, Any]) -> bool:
+        """The start of every lazy listener: let the acks in flight go first, then claim the delivery."""
+        acks.wait_for_acks()
+        return first_delivery(body)
+
+    # Slash commands and buttons ack without touching the store: the work they start is in lazy
+    # listeners, and each of those first records the delivery (one INSERT ... ON CONFLICT), so of
+    # a request and its retries exactly one does the work, whichever comes first. A modal
+    # submission does its work in the ack (its errors go back in the ack), so it is checked here.
+    @app.middleware
+    def once_per_submission(
+        req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]
+    ) -> BoltResponse:
+        if req.body.get("type") != "view_submission":
+            return next()
+        if not first_delivery(req.body, req.headers.get("x-slack-retry-num", [None])[0]):
             return BoltResponse(status=200, body="")
         return next()
 
@@ -165,6 +190,8 @@ def build_bolt_app(settings: Settings, db: Callable[[], Database], *, client: We
             ack(response_type="ephemeral", text=":hourglass_flowing_sand: one moment…")
 
     def run_command(body: dict[str, Any], respond: Respond, client: WebClient) -> None:
+        if not begin(body):
+            return
         try:
             reply = service.handle_command(
                 (body.get("text") or "").strip(), slack_user=body["user_id"], channel=body.get("channel_id")
@@ -185,6 +212,8 @@ def build_bolt_app(settings: Settings, db: Callable[[], Database], *, client: We
 
     def decide(confirm: bool) -> Callable[..., None]:
         def work(body: dict[str, Any], respond: Respond) -> None:
+            if not begin(body):
+                return
             action = body["actions"][0]
             try:
                 reply = service.decide(action["value"], slack_user=body["user"]["id"], confirm=confirm)
@@ -200,6 +229,8 @@ def build_bolt_app(settings: Settings, db: Callable[[], Database], *, client: We
     # -- alert buttons -------------------------------------------------------------------------
 
     def rerun_from_alert(body: dict[str, Any], respond: Respond) -> None:
+        if not begin(body):
+            return
         batch_id = int(body["actions"][0]["value"])
         principal = service.principal(body["user"]["id"])
         channel = (body.get("channel") or {}).get("id")
@@ -213,6 +244,8 @@ def build_bolt_app(settings: Settings, db: Callable[[], Database], *, client: We
         send(respond, reply)
 
     def mute_from_alert(body: dict[str, Any], respond: Respond) -> None:
+        if not begin(body):
+            return
         send(respond, service.mute(body["actions"][0]["value"], slack_user=body["user"]["id"]))
 
     app.action("lakeforge_alert_rerun")(ack=ack_only, lazy=[rerun_from_alert])
@@ -247,7 +280,10 @@ def build_bolt_app(settings: Settings, db: Callable[[], Database], *, client: We
 
 def mount(app: Any, settings: Settings) -> None:
     """Serve ``POST /slack/events`` on the API app (uses the API's pooled Database)."""
-    bolt = build_bolt_app(settings, lambda: app.state.db) if settings.slack_signing_secret else None
+    acks = AckFirst()
+    bolt = (
+        build_bolt_app(settings, lambda: app.state.db, acks=acks) if settings.slack_signing_secret else None
+    )
 
     async def slack_events(request: Request) -> Response:
         if bolt is None:
@@ -258,10 +294,11 @@ def mount(app: Any, settings: Settings) -> None:
                 },
                 status_code=503,
             )
-        body = (await request.body()).decode()
-        bolt_request = BoltRequest(body=body, query=request.url.query, headers=dict(request.headers))
-        # dispatch blocks (signature check, de-duplication, ack): keep it off the event loop.
-        answer: BoltResponse = await run_in_threadpool(bolt.dispatch, bolt_request)
+        with acks.acking():
+            body = (await request.body()).decode()
+            bolt_request = BoltRequest(body=body, query=request.url.query, headers=dict(request.headers))
+            # dispatch can block (a modal's checks, a names refresh): keep it off the event loop.
+            answer: BoltResponse = await run_in_threadpool(bolt.dispatch, bolt_request)
         return Response(
             content=answer.body,
             status_code=answer.status,

@@ -6,7 +6,7 @@ import time
 
 from lakeforge.metadata.db import Database
 from tests.chat.conftest import Env
-from tests.chat.support import post, signed_headers, slash_body, view_body
+from tests.chat.support import action_body, post, signed_headers, slash_body, view_body
 
 
 def _button(blocks: list[dict], action_id: str) -> dict:
@@ -71,6 +71,20 @@ def test_a_slack_retry_executes_once(env: Env) -> None:
             "SELECT count(*) AS n FROM command_audit WHERE raw_text = 'run orders'"
         ).fetchone()["n"]
     assert audits == 1
+
+
+def test_a_retried_click_is_handled_once_even_when_it_arrives_first(env: Env) -> None:
+    env.slash("pause sales")
+    pending = _button(env.responses(1)[0]["blocks"], "lakeforge_confirm")["value"]
+    body = action_body("lakeforge_confirm", pending, user="U0ANA", response_url=env.slack.url)
+    retry = {"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}
+    # Both deliveries are acked; whichever one's work starts first records it, the other does nothing.
+    assert post(env.http, env.url, body, **retry).status_code == 200
+    assert post(env.http, env.url, body).status_code == 200
+    assert "paused" in env.responses(2)[1]["text"].lower()
+    time.sleep(0.5)
+    assert len([c for c in env.slack.calls if c.method.startswith("response/")]) == 2
+    assert _paused(env.db)
 
 
 def test_confirm_applies_the_plan_and_is_audited_with_slack_channel_and_user(env: Env) -> None:
