@@ -122,7 +122,8 @@ def build_bolt_app(
         # is the ack; the slow work is in lazy listeners, which run on the executor below.
         process_before_response=True,
         raise_error_for_unhandled_request=False,
-        # Slow work (plans, runs) runs on a few threads so acks keep the CPU they need.
+        # Slow work (plans, runs) runs on LAZY_THREADS threads, each job starting only once no
+        # ack is in flight (``acks``), so a burst of commands is acknowledged first.
         listener_executor=lazy_pool,
     )
 
@@ -142,7 +143,9 @@ def build_bolt_app(
             # Housekeeping is nobody's ack: it runs with the slow work.
             lazy_pool.submit(forget_old_deliveries, service.db)
         if not fresh:
-            log.info("Slack retry %s of %s already handled", retry or "?", key)
+            log.info(
+                "Slack request %s already handled; this delivery (retry %s) does nothing", key, retry or "?"
+            )
         return fresh
 
     def begin(body: dict[str, Any]) -> bool:
