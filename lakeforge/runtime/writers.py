@@ -1,10 +1,13 @@
 """The writer contract: how a zone's frame reaches storage.
 
-A writer gets the engine, the target table and the frame (Arrow on the embedded engine, a
-Spark DataFrame on Spark) and performs one atomic commit. The built-in ``delta`` writer uses the
-engine's Delta primitives. Third parties register entry points in the group
-``lakeforge.writers`` and a source picks one with ``bronze_config.options.writer`` or
-``silver_config.options.writer``.
+A writer gets the engine, the target table and the frame (on the embedded engine a lazy
+``lakeforge.runtime.embedded.Query``, on Spark a DataFrame) and performs one atomic commit. Frames
+are lazy on both engines: pass them to ``engine.write`` to stream them, or call
+``engine.to_arrow(frame)`` for a ``pyarrow.Table`` (which holds the whole batch in memory).
+
+The built-in ``delta`` writer uses the engine's Delta primitives. Third parties register entry
+points in the group ``lakeforge.writers`` and a source picks one with
+``bronze_config.options.writer`` or ``silver_config.options.writer``.
 """
 
 from __future__ import annotations

@@ -171,3 +171,34 @@ def test_bad_inputs_give_clear_errors_and_independent_sources_keep_going(
     # Nothing half-written: the failed tables were never created.
     for name in ("malformed_bronze", "corrupt_bronze", "missing_bronze"):
         assert not (settings.lakehouse_path / "main" / "sales" / name).exists()
+
+
+def test_a_stream_that_fails_after_its_first_batches_commits_nothing(settings, tmp_path: Path) -> None:
+    """Bronze streams the files into Delta; a bad row far into the input (after several batches
+    have gone to delta-rs) fails the write with the reader's error and leaves no new version."""
+    from lakeforge.runtime.embedded import STREAM_BATCH_ROWS, EmbeddedEngine
+    from lakeforge.runtime.engine import EngineError, TableRef
+
+    engine = EmbeddedEngine(settings)
+    lines = "".join(f"{i},n{i}\n" for i in range(3 * STREAM_BATCH_ROWS))
+    good, bad = tmp_path / "good.csv", tmp_path / "bad.csv"
+    good.write_text("id,name\n1,a\n")
+    bad.write_text("id,name\n" + lines + "7,x,extra\n")
+    existing, fresh = TableRef.parse("main.s.existing"), TableRef.parse("main.s.fresh")
+    written = engine.write(existing, engine.read_files([str(good)], "csv", {}), mode="append")
+    assert written.rows_written == written.rows_in == 1 and written.version == 0
+
+    for table in (existing, fresh):
+        frame = engine.sql("SELECT * FROM input", {"input": engine.read_files([str(bad)], "csv", {})})
+        try:
+            engine.write(table, frame, mode="overwrite", replace_where="id = '1'")
+        except EngineError as error:
+            assert "cannot read the input" in str(error) and "Expected Number of Columns" in str(error)
+        else:
+            raise AssertionError("a malformed row must fail the write")
+
+    assert engine.table_version(existing) == 0
+    assert engine.to_arrow(engine.read_table(existing)).to_pylist() == [
+        {"id": "1", "name": "a", "_source_file": str(good)}
+    ]
+    assert not Path(engine.table_location(fresh)).exists()
