@@ -1,8 +1,8 @@
 """The LLM parser: a ``ChatPromptTemplate`` from ``prompts/`` and structured output over the intents.
 
 The chat model is pluggable: ``settings.nlu_chat_model`` names it (``databricks:<endpoint>``
-uses a Databricks model-serving endpoint through the optional ``databricks-langchain``
-package), and tests pass any LangChain chat model. The answer is a proposal only.
+queries a Databricks model-serving endpoint through ``databricks-sdk``, see ``serving.py``),
+and tests pass any LangChain chat model. The answer is a proposal only.
 
 >>> parse_with_model("pause sales", model)  # doctest: +SKIP
 ParseResult(intent={'kind': 'pause_schedule', 'group': 'sales'}, parser='llm', ...)
@@ -24,6 +24,7 @@ from pydantic import BaseModel, Field
 from lakeforge.errors import ConfigurationError, LakeForgeError
 from lakeforge.nlu.lookup import Known
 from lakeforge.nlu.result import ParseResult
+from lakeforge.nlu.serving import ServingEndpointError, serving_model
 from lakeforge.settings import PROJECT_ROOT, Settings
 
 PROMPT_FILE = PROJECT_ROOT / "prompts" / "intent_parser.yaml"
@@ -77,16 +78,7 @@ def chat_model_from_settings(settings: Settings) -> BaseChatModel:
         )
     provider, _, target = name.partition(":")
     if provider == "databricks" and target:
-        try:
-            from databricks_langchain import ChatDatabricks
-        except ImportError:
-            raise ConfigurationError(
-                "needs the databricks-langchain package",
-                field="LAKEFORGE_NLU_CHAT_MODEL",
-                fix="Install it (`uv pip install databricks-langchain`) or set LAKEFORGE_NLU_PARSER=rules.",
-            ) from None
-        model: BaseChatModel = ChatDatabricks(endpoint=target, temperature=0)
-        return model
+        return serving_model(settings, target)
     raise ConfigurationError(
         f"names an unknown model provider {provider!r}",
         field="LAKEFORGE_NLU_CHAT_MODEL",
@@ -101,6 +93,8 @@ def parse_with_model(text: str, model: BaseChatModel, *, known: Known | None = N
     chain = load_prompt() | model.with_structured_output(proposal_schema())
     try:
         answer = chain.invoke({"text": text, "known": names})
+    except ServingEndpointError:
+        raise  # about the setting (unknown endpoint, throttled, ...), not about the text
     except Exception as error:  # the model or its output parser; report, never guess
         raise LakeForgeError(
             f"the language model gave no usable answer ({type(error).__name__}: {error})",
@@ -108,7 +102,11 @@ def parse_with_model(text: str, model: BaseChatModel, *, known: Known | None = N
             fix="Rephrase, or use the slash grammar (`help` lists it).",
         ) from error
     if not isinstance(answer, BaseModel):
-        raise LakeForgeError("the language model gave no structured answer", field="text")
+        raise LakeForgeError(
+            "the language model gave no usable answer (it proposed no command)",
+            field="text",
+            fix="Rephrase, or use the slash grammar (`help` lists it).",
+        )
     intent = answer.intent  # type: ignore[attr-defined]
     if isinstance(intent, BaseModel):
         intent = intent.model_dump(mode="json", exclude_none=True)
