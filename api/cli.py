@@ -79,15 +79,10 @@ def serve_api(settings: Settings, host: str, port: int, workers: int | None = No
 
     workers = workers or settings.api_workers
     if workers > 1:
-        _export_settings(settings)
-        uvicorn.run(
-            "api.app:create_app_from_env",
-            factory=True,
-            host=host,
-            port=port,
-            workers=workers,
-            log_level="warning",
-        )
+        from api.serve import run_workers
+
+        _export_settings(settings)  # the workers read their settings from the environment
+        run_workers(host, port, workers)
         return
     from api.app import create_app
 

@@ -148,9 +148,9 @@ def bench_ack(rounds: int, workers: int) -> None:
             "LAKEFORGE_SLACK_BOT_TOKEN": BOT_TOKEN,
             "LAKEFORGE_SLACK_API_URL": slack.api_url,
         }
-        command = [sys.executable, "-m", "uvicorn", "api.app:create_app_from_env", "--factory",
+        command = [sys.executable, "-m", "api.serve",
                    "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
-                   "--log-level", "warning", "--no-access-log"]  # fmt: skip
+                   "--log-level", "warning"]  # fmt: skip
         server = subprocess.Popen(command, cwd=ROOT, env=env)
         try:
             base_url = f"http://127.0.0.1:{port}"

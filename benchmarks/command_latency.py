@@ -1,9 +1,10 @@
 """Latency of ``POST /api/v1/commands`` (a dry-run register_source) next to ``GET /health``.
 
 Starts a real Postgres (the embedded one, in a temporary state folder, unless
-``--database-url`` is given), migrates it, serves the API with uvicorn worker processes
-and drives it with N concurrent HTTP clients. Prints p50/p99 for both endpoints at each
-concurrency and the command/health ratios (health is the floor: HTTP + one pooled query).
+``--database-url`` is given), migrates it, serves the API with worker processes (``api.serve``,
+one SO_REUSEPORT socket each) and drives it with N concurrent HTTP clients. Prints p50/p99 for
+both endpoints at each concurrency and the command/health ratios (health is the floor: HTTP and
+one pooled query).
 
     uv run python benchmarks/command_latency.py            # 16 and 64 clients, 2 workers per core
     uv run python benchmarks/command_latency.py --workers 1 --requests 1000
@@ -136,9 +137,9 @@ def main() -> None:
             "LAKEFORGE_POOL_MIN_SIZE": "4",
             "LAKEFORGE_POOL_MAX_SIZE": "16",
         }
-        command = [sys.executable, "-m", "uvicorn", "api.app:create_app_from_env", "--factory",
+        command = [sys.executable, "-m", "api.serve",
                    "--host", "127.0.0.1", "--port", str(port), "--workers", str(args.workers),
-                   "--log-level", "warning", "--no-access-log"]  # fmt: skip
+                   "--log-level", "warning"]  # fmt: skip
         server = subprocess.Popen(command, cwd=ROOT, env=env)
         try:
             url = f"http://127.0.0.1:{port}"

@@ -1,0 +1,104 @@
+"""``api.serve``: several workers, one SO_REUSEPORT socket each, restarted when one dies."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from api.serve import listen
+from lakeforge.errors import ConfigurationError
+from tests.api.api_support import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _children(pid: int) -> set[int]:
+    """The live worker processes of the server ``pid`` (not multiprocessing's resource tracker)."""
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        child = int(stat.parent.name)
+        if int(fields[1]) == pid and fields[0] != "Z" and "spawn_main" in _cmdline(child):
+            found.add(child)
+    return found
+
+
+def _wait(condition: Callable[[], bool], what: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.2)
+
+
+def _healthy(base: str) -> bool:
+    try:
+        return httpx.get(f"{base}/api/v1/health", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+@pytest.fixture
+def served(database_url: str, tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LAKEFORGE_", "DATABRICKS_"))}
+    env |= {"LAKEFORGE_DATABASE_URL": database_url, "LAKEFORGE_STATE_DIR": str(tmp_path / "state")}
+    command = [sys.executable, "-m", "api.serve", "--port", str(port), "--workers", "2"]
+    process = subprocess.Popen(command, cwd=ROOT, env=env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait(lambda: process.poll() is None and _healthy(base) and len(_children(process.pid)) == 2, "serve")
+        yield process, base
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            process.wait(timeout=30)
+
+
+def test_workers_serve_come_back_when_killed_and_stop_together(
+    served: tuple[subprocess.Popen[bytes], str],
+) -> None:
+    process, base = served
+    workers = _children(process.pid)
+    assert len(workers) == 2
+    # Fresh connections each time: the kernel spreads them over both listening sockets.
+    assert all(httpx.get(f"{base}/api/v1/health", timeout=5).status_code == 200 for _ in range(20))
+
+    victim = min(workers)
+    os.kill(victim, signal.SIGKILL)
+    _wait(lambda: len(_children(process.pid) - {victim}) == 2, "a killed worker is replaced")
+    assert victim not in _children(process.pid)
+    _wait(lambda: _healthy(base), "serving after the restart")
+
+    serving = _children(process.pid)
+    process.terminate()
+    assert process.wait(timeout=30) == 0
+    assert not [pid for pid in serving if "spawn_main" in _cmdline(pid)]  # no worker outlives it
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def test_a_port_in_use_is_one_clear_error() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(ConfigurationError) as caught:
+            listen("127.0.0.1", port)
+    assert f"127.0.0.1:{port}" in caught.value.message and "--port" in (caught.value.fix or "")
