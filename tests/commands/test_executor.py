@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from lakeforge.commands.envelope import Actor
-from lakeforge.commands.executor import execute
+from lakeforge.commands.executor import _sweep_expired_tokens, execute
 from lakeforge.metadata.db import Database
 from tests.commands.conftest import ACTOR, ADMIN, ORDERS, RETAIL_GROUP, table_contents
 
@@ -111,6 +111,18 @@ def test_dry_run_plans_without_applying_and_its_token_applies(db, run):
     applied = run(intent, confirm_token=planned.confirm_token)
     assert applied.status == "applied"
     assert _one(db, "SELECT count(*) FROM source_group") == 1
+
+
+def test_tokens_expired_for_a_day_are_swept_and_live_ones_kept(db, run):
+    planned = run(dict(RETAIL_GROUP), dry_run=True)
+    with db.connection() as conn:
+        conn.execute(
+            "INSERT INTO command_confirmation (token_hash, actor, kind, intent_hash, plan_hash, expires_at) "
+            "VALUES ('old', 'ana', 'create_group', 'h', 'p', now() - interval '2 days')"
+        )
+        _sweep_expired_tokens(conn)
+    assert _one(db, "SELECT count(*) FROM command_confirmation WHERE token_hash = 'old'") == 0
+    assert run(dict(RETAIL_GROUP), confirm_token=planned.confirm_token).status == "applied"
 
 
 def test_group_schedule_and_gold_intents(db, run, retail):
