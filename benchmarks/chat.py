@@ -20,9 +20,7 @@ import argparse
 import asyncio
 import os
 import re
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -35,6 +33,7 @@ import psycopg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.support import percentile, serve_api  # noqa: E402
 from lakeforge.metadata.db import open_database  # noqa: E402
 from lakeforge.metadata.embedded import EmbeddedPostgres  # noqa: E402
 from lakeforge.metadata.migrate import migrate  # noqa: E402
@@ -47,17 +46,6 @@ from tests.chat.support import BOT_TOKEN, SIGNING_SECRET, seed, signed_headers, 
 CONCURRENCY = 20
 GOAL_P99_MS = 300.0
 TEXTS = ["pause sales", "runs", "run orders", "schedule sales every day at 3am", "show orders", "help"]
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 Call = Callable[[aiohttp.ClientSession, int], Awaitable[None]]
@@ -101,24 +89,6 @@ def make_calls(slack: SlackStandin) -> tuple[Call, Call]:
     return slash, health
 
 
-def wait_healthy(url: str, server: subprocess.Popen[bytes]) -> None:
-    async def probe() -> bool:
-        try:
-            async with aiohttp.ClientSession() as session, session.get(url + "/api/v1/health") as answer:
-                return answer.status == 200
-        except aiohttp.ClientError:
-            return False
-
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError("the API server exited during start-up")
-        if asyncio.run(probe()):
-            return
-        time.sleep(0.2)
-    raise RuntimeError("the API server did not become healthy")
-
-
 def answered(slack: SlackStandin) -> int:
     return sum(
         1 for call in slack.calls if call.method.startswith("response/") or call.method == "views.open"
@@ -138,64 +108,54 @@ def bench_ack(rounds: int, workers: int) -> None:
             migrate(db)
             seed(db)
         slack = SlackStandin().start()
-        port = free_port()
         # What an operator sets for `lakeforge api up` (the workers read the same variables).
-        env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("LAKEFORGE_")},
+        settings_env = {
             "LAKEFORGE_DATABASE_URL": database_url,
             "LAKEFORGE_STATE_DIR": str(state_dir),
             "LAKEFORGE_SLACK_SIGNING_SECRET": SIGNING_SECRET,
             "LAKEFORGE_SLACK_BOT_TOKEN": BOT_TOKEN,
             "LAKEFORGE_SLACK_API_URL": slack.api_url,
         }
-        command = [sys.executable, "-m", "api.serve",
-                   "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
-                   "--log-level", "warning"]  # fmt: skip
-        server = subprocess.Popen(command, cwd=ROOT, env=env)
         try:
-            base_url = f"http://127.0.0.1:{port}"
-            wait_healthy(base_url, server)
-            slash, health = make_calls(slack)
-            # Warm-up: pooled connections, first-use imports, the known-names cache.
-            asyncio.run(drive(base_url, health, 40, 4))
-            asyncio.run(drive(base_url, slash, 20, 2))
-            settle(slack, 20)
-            print(
-                f"API: uvicorn, {workers} worker process(es); load: aiohttp; cores={os.cpu_count()}, "
-                f"load average {os.getloadavg()[0]:.1f}"
-            )
-            report("baseline GET /health", asyncio.run(drive(base_url, health, 20, 1)), 1)
-            report("slash command ack", asyncio.run(drive(base_url, slash, 20, 1)), 1)
-            settle(slack, 40)
-            total = CONCURRENCY * rounds
-            cpu = server_cpu(server.pid)
-            _, base99 = report(
-                "baseline GET /health", asyncio.run(drive(base_url, health, total, CONCURRENCY)), CONCURRENCY
-            )
-            health_cpu, cpu = server_cpu(server.pid) - cpu, server_cpu(server.pid)
-            started = time.perf_counter()
-            _, ack99 = report(
-                "slash command ack", asyncio.run(drive(base_url, slash, total, CONCURRENCY)), CONCURRENCY
-            )
-            drained = settle(slack, 40 + total)
-            command_cpu = server_cpu(server.pid) - cpu
-            print(
-                f"lazy answers: all {total} posted to the response_url "
-                f"{drained - started:.1f} s after the burst began"
-            )
-            # CPU time does not depend on what else the machine runs; latencies do.
-            print(
-                f"API server CPU per request: /health {health_cpu / total * 1000:.1f} ms, "
-                f"slash command (ack + its lazy work) {command_cpu / total * 1000:.1f} ms"
-            )
-            print(
-                f"ack p99 / health p99 = {ack99 / base99:.2f}x; "
-                f"goal p99 <= {GOAL_P99_MS:.0f} ms: {'met' if ack99 <= GOAL_P99_MS else 'NOT met'}; "
-                f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
-            )
+            with serve_api(settings_env, workers=workers) as (base_url, server):
+                slash, health = make_calls(slack)
+                # Warm-up: pooled connections, first-use imports, the known-names cache.
+                asyncio.run(drive(base_url, health, 40, 4))
+                asyncio.run(drive(base_url, slash, 20, 2))
+                settle(slack, 20)
+                print(
+                    f"API: uvicorn, {workers} worker process(es); load: aiohttp; cores={os.cpu_count()}, "
+                    f"load average {os.getloadavg()[0]:.1f}"
+                )
+                report("baseline GET /health", asyncio.run(drive(base_url, health, 20, 1)), 1)
+                report("slash command ack", asyncio.run(drive(base_url, slash, 20, 1)), 1)
+                settle(slack, 40)
+                total = CONCURRENCY * rounds
+                cpu = server_cpu(server.pid)
+                health_burst = asyncio.run(drive(base_url, health, total, CONCURRENCY))
+                _, base99 = report("baseline GET /health", health_burst, CONCURRENCY)
+                health_cpu, cpu = server_cpu(server.pid) - cpu, server_cpu(server.pid)
+                started = time.perf_counter()
+                _, ack99 = report(
+                    "slash command ack", asyncio.run(drive(base_url, slash, total, CONCURRENCY)), CONCURRENCY
+                )
+                drained = settle(slack, 40 + total)
+                command_cpu = server_cpu(server.pid) - cpu
+                print(
+                    f"lazy answers: all {total} posted to the response_url "
+                    f"{drained - started:.1f} s after the burst began"
+                )
+                # CPU time does not depend on what else the machine runs; latencies do.
+                print(
+                    f"API server CPU per request: /health {health_cpu / total * 1000:.1f} ms, "
+                    f"slash command (ack + its lazy work) {command_cpu / total * 1000:.1f} ms"
+                )
+                print(
+                    f"ack p99 / health p99 = {ack99 / base99:.2f}x; "
+                    f"goal p99 <= {GOAL_P99_MS:.0f} ms: {'met' if ack99 <= GOAL_P99_MS else 'NOT met'}; "
+                    f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+                )
         finally:
-            server.terminate()
-            server.wait(timeout=30)
             slack.stop()
             embedded.stop()
 

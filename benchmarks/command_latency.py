@@ -15,17 +15,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import aiohttp
-import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from benchmarks.support import percentile, serve_api  # noqa: E402
 
 GROUP = "bench"
 INTENT = {
@@ -37,11 +37,6 @@ INTENT = {
     "format_options": {"header": "true"},
     "load_mode": "full",
 }
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def prepare(database_url: str, state_dir: Path) -> str:
@@ -93,20 +88,6 @@ async def drive(
     return latencies
 
 
-def wait_healthy(url: str, server: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError("the API server exited during start-up")
-        try:
-            if httpx.get(url + "/api/v1/health", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError("the API server did not become healthy")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -128,58 +109,42 @@ def main() -> None:
         if database_url is None:
             embedded = EmbeddedPostgres(state_dir)
             database_url = embedded.start()
-        token = prepare(database_url, state_dir)
-        port = _free_port()
-        env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("LAKEFORGE_")},
-            "LAKEFORGE_DATABASE_URL": database_url,
-            "LAKEFORGE_STATE_DIR": str(state_dir),
-            "LAKEFORGE_POOL_MIN_SIZE": "4",
-            "LAKEFORGE_POOL_MAX_SIZE": "16",
-        }
-        command = [sys.executable, "-m", "api.serve",
-                   "--host", "127.0.0.1", "--port", str(port), "--workers", str(args.workers),
-                   "--log-level", "warning"]  # fmt: skip
-        server = subprocess.Popen(command, cwd=ROOT, env=env)
         try:
-            url = f"http://127.0.0.1:{port}"
-            wait_healthy(url, server)
-            body = {"intent": INTENT, "dry_run": True}
-            # Warm-up: connections in the pools, first-use imports in every worker.
-            asyncio.run(drive(url, token, 8, 200, "POST", "/api/v1/commands", body))
-            asyncio.run(drive(url, token, 8, 200, "GET", "/api/v1/health", None))
-            print(f"workers={args.workers} requests={args.requests} per row, cores={os.cpu_count()}")
-            print(f"{'clients':>7} {'endpoint':<28} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>8}")
-            for clients in args.clients:
-                figures = {}
-                for name, method, path, payload in (
-                    ("GET /health", "GET", "/api/v1/health", None),
-                    ("POST /commands (dry run)", "POST", "/api/v1/commands", body),
-                ):
-                    started = time.perf_counter()
-                    latencies = asyncio.run(drive(url, token, clients, args.requests, method, path, payload))
-                    elapsed = time.perf_counter() - started
-                    p50, p99 = percentile(latencies, 0.5) * 1000, percentile(latencies, 0.99) * 1000
-                    figures[name] = (p50, p99)
-                    print(f"{clients:>7} {name:<28} {p50:>8.1f} {p99:>8.1f} {len(latencies) / elapsed:>8.0f}")
-                (h50, h99), (c50, c99) = figures.values()
-                print(f"{clients:>7} {'ratio commands/health':<28} {c50 / h50:>8.2f} {c99 / h99:>8.2f}")
-                if clients == 16:
-                    verdict = "met" if c99 <= 50 else "NOT met"
-                    print(f"{'':>7} goal p99 <= 50 ms for commands at 16 clients: {verdict}")
+            token = prepare(database_url, state_dir)
+            settings_env = {
+                "LAKEFORGE_DATABASE_URL": database_url,
+                "LAKEFORGE_STATE_DIR": str(state_dir),
+                "LAKEFORGE_POOL_MIN_SIZE": "4",
+                "LAKEFORGE_POOL_MAX_SIZE": "16",
+            }
+            with serve_api(settings_env, workers=args.workers) as (url, _):
+                body = {"intent": INTENT, "dry_run": True}
+                # Warm-up: connections in the pools, first-use imports in every worker.
+                asyncio.run(drive(url, token, 8, 200, "POST", "/api/v1/commands", body))
+                asyncio.run(drive(url, token, 8, 200, "GET", "/api/v1/health", None))
+                print(f"workers={args.workers} requests={args.requests} per row, cores={os.cpu_count()}")
+                print(f"{'clients':>7} {'endpoint':<28} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>8}")
+                for clients in args.clients:
+                    figures = {}
+                    for name, method, path, payload in (
+                        ("GET /health", "GET", "/api/v1/health", None),
+                        ("POST /commands (dry run)", "POST", "/api/v1/commands", body),
+                    ):
+                        started = time.perf_counter()
+                        run = drive(url, token, clients, args.requests, method, path, payload)
+                        latencies = asyncio.run(run)
+                        rate = len(latencies) / (time.perf_counter() - started)
+                        p50, p99 = percentile(latencies, 0.5) * 1000, percentile(latencies, 0.99) * 1000
+                        figures[name] = (p50, p99)
+                        print(f"{clients:>7} {name:<28} {p50:>8.1f} {p99:>8.1f} {rate:>8.0f}")
+                    (h50, h99), (c50, c99) = figures.values()
+                    print(f"{clients:>7} {'ratio commands/health':<28} {c50 / h50:>8.2f} {c99 / h99:>8.2f}")
+                    if clients == 16:
+                        verdict = "met" if c99 <= 50 else "NOT met"
+                        print(f"{'':>7} goal p99 <= 50 ms for commands at 16 clients: {verdict}")
         finally:
-            server.terminate()
-            server.wait(timeout=30)
             if embedded is not None:
                 embedded.stop()
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.support import percentile
 from lakeforge.commands.access import Principal
 from lakeforge.commands.envelope import Actor
 from lakeforge.commands.executor import execute
@@ -31,11 +32,6 @@ REGISTER = {
     "silver": {"primary_keys": ["order_id"], "where": "amount IS NOT NULL"},
     "dq_rules": [{"name": "amount_positive", "expression": "amount > 0", "action": "drop"}],
 }  # fmt: skip
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def measure(db: Database, call: Any, requests: int, clients: int) -> tuple[float, float]:

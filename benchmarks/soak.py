@@ -24,7 +24,6 @@ import argparse
 import contextlib
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -44,22 +43,12 @@ from slack_sdk.signature import SignatureVerifier
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.support import free_port, percentile  # noqa: E402
 from tests.chat.slack_standin import SlackStandin  # noqa: E402 - the same stand-in the tests use
 
 SIGNING_SECRET = "soak-signing-secret"
 SLACK_USER = "U0SOAK"
 EVERY_10_SECONDS = "0/10 * * * * ?"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] if ordered else float("nan")
 
 
 @dataclass
