@@ -339,7 +339,9 @@ def record_update(db: Database, spec: GroupSpec, batch_id: int, outcome: UpdateO
     and each (batch, table, rule) keeps exactly one ``dq_run`` row.
     """
     log = RunLog(db, batch_id, spec.group.name)
-    checks = {c.table: [x for x in outcome.checks if x.table == c.table] for c in outcome.checks}
+    checks: dict[str, list[DqRecord]] = {}
+    for check in outcome.checks:
+        checks.setdefault(check.table, []).append(check)
     zones = sorted({t.zone for t in outcome.tables}, key=("silver", "gold").index)
     for zone in zones:
         zone_id = log.zone_start(zone)
@@ -348,17 +350,7 @@ def record_update(db: Database, spec: GroupSpec, batch_id: int, outcome: UpdateO
                 zone_id, zone, table.table, table.source
             )
             for check in checks.pop(table.table, []):
-                log.dq(
-                    table_id,
-                    check.table,
-                    check.rule_id,
-                    check.rule_name,
-                    check.expression,
-                    check.action,
-                    check.rows_checked,
-                    check.rows_failed,
-                    replace=True,
-                )
+                _write_check(log, table_id, check)
             log.table_end(
                 table_id,
                 zone,
@@ -373,20 +365,24 @@ def record_update(db: Database, spec: GroupSpec, batch_id: int, outcome: UpdateO
     # Checks of a table without its own progress event (should not happen, but never lose them).
     for rest in checks.values():
         for check in rest:
-            log.dq(
-                None,
-                check.table,
-                check.rule_id,
-                check.rule_name,
-                check.expression,
-                check.action,
-                check.rows_checked,
-                check.rows_failed,
-                replace=True,
-            )
+            _write_check(log, None, check)
     if outcome.state in ("FAILED", "CANCELED") and not any(t.status == "failed" for t in outcome.tables):
         return log.batch_end(error=f"pipeline update {outcome.update_id} ended {outcome.state}")
     return log.batch_end()
+
+
+def _write_check(log: RunLog, table_id: int | None, check: DqRecord) -> None:
+    log.dq(
+        table_id,
+        check.table,
+        check.rule_id,
+        check.rule_name,
+        check.expression,
+        check.action,
+        check.rows_checked,
+        check.rows_failed,
+        replace=True,
+    )
 
 
 def _existing_table_run(db: Database, batch_id: int, zone_id: int, table: str) -> int | None:
