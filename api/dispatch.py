@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.metrics import ApiMetrics
@@ -46,7 +46,7 @@ def run_intent(
     idempotency_key: str | None = None,
     confirm_token: str | None = None,
     field_prefix: str = "intent.",
-) -> JSONResponse:
+) -> Response:
     """Execute ``intent`` (a model or a plain dict) for ``actor`` and answer HTTP."""
     kind = str(intent.get("kind") if isinstance(intent, dict) else getattr(intent, "kind", "unknown"))
     try:
@@ -69,7 +69,7 @@ def run_intent(
     return command_response(result, field_prefix=field_prefix)
 
 
-def command_response(result: CommandResult, *, field_prefix: str = "intent.") -> JSONResponse:
+def command_response(result: CommandResult, *, field_prefix: str = "intent.") -> Response:
     if result.status == "rejected":
         errors = [
             {"field": _prefixed(e.field, field_prefix), "message": e.message, "fix": e.fix}
@@ -86,9 +86,13 @@ def command_response(result: CommandResult, *, field_prefix: str = "intent.") ->
                 "command_id": str(result.command_id) if result.command_id else None,
             },
         )
-    # Straight from the executor's model to JSON: no second model, no jsonable_encoder walk.
-    body = result.model_dump(mode="json", include=_RESPONSE_FIELDS)
-    return JSONResponse(body, status_code=_STATUS_CODES[result.status])
+    # Straight from the executor's model to JSON bytes (pydantic-core): no second model, no
+    # jsonable_encoder walk, no json.dumps.
+    return Response(
+        result.model_dump_json(include=_RESPONSE_FIELDS),
+        status_code=_STATUS_CODES[result.status],
+        media_type="application/json",
+    )
 
 
 _RESPONSE_FIELDS = set(CommandResponse.model_fields)

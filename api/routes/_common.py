@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import Body, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 
 from api.deps import actor_for
 from api.dispatch import run_intent
@@ -31,7 +31,7 @@ def write(
     dry_run: bool = False,
     confirm_token: str | None = None,
     **from_path: Any,
-) -> JSONResponse:
+) -> Response:
     """Send a resource write through the same executor as ``POST /commands``.
 
     Names given in the path win over the body, so ``PATCH /sources/orders`` can never change

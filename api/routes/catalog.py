@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 
 from api import queries
 from api.deps import DbDep, PrincipalDep
@@ -33,7 +33,7 @@ def list_dq_rules(
 @router.post("/dq-rules", tags=["dq-rules"])
 def add_dq_rule(
     request: Request, principal: PrincipalDep, fields: IntentFields, dry_run: DryRun = False
-) -> JSONResponse:
+) -> Response:
     """Add a rule (intent ``add_dq_rule``)."""
     return write(request, principal, "add_dq_rule", fields, dry_run=dry_run)
 
@@ -46,7 +46,7 @@ def update_dq_rule(
     source: str = Path(max_length=200),
     name: str = Path(max_length=200),
     dry_run: DryRun = False,
-) -> JSONResponse:
+) -> Response:
     """Change a rule (intent ``update_dq_rule``)."""
     return write(request, principal, "update_dq_rule", fields, dry_run=dry_run, source=source, name=name)
 
@@ -58,7 +58,7 @@ def remove_dq_rule(
     source: str = Path(max_length=200),
     name: str = Path(max_length=200),
     confirm_token: ConfirmToken = None,
-) -> JSONResponse:
+) -> Response:
     """Remove a rule (intent ``remove_dq_rule``): answers a plan to confirm with ``confirm_token``."""
     return write(
         request, principal, "remove_dq_rule", {}, confirm_token=confirm_token, source=source, name=name
@@ -78,7 +78,7 @@ def upsert_compute_profile(
     fields: IntentFields,
     name: str = Path(max_length=200),
     dry_run: DryRun = False,
-) -> JSONResponse:
+) -> Response:
     """Create or replace a compute profile (intent ``upsert_compute_profile``, admin only)."""
     return write(request, principal, "upsert_compute_profile", fields, dry_run=dry_run, name=name)
 
@@ -93,7 +93,7 @@ def list_channels(db: DbDep, _: PrincipalDep) -> list[dict[str, Any]]:
 @router.post("/channels", tags=["channels"])
 def subscribe_channel(
     request: Request, principal: PrincipalDep, fields: IntentFields, dry_run: DryRun = False
-) -> JSONResponse:
+) -> Response:
     """Point a group's notifications at a channel (intent ``subscribe_channel``)."""
     return write(request, principal, "subscribe_channel", fields, dry_run=dry_run)
 

@@ -3,7 +3,7 @@
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import DbDep, MetricsDep, PrincipalDep, SettingsDep, actor_for
@@ -46,7 +46,7 @@ def build_router() -> APIRouter:
         metrics: MetricsDep,
         principal: PrincipalDep,
         idempotency_header: Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)] = None,
-    ) -> JSONResponse:
+    ) -> Response:
         """Plan, confirm and apply one intent. Destructive intents and dry runs answer a plan and a
         ``confirm_token``; send the same intent again with that token to apply it."""
         return run_intent(

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Path, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 
 from api import queries
 from api.deps import DbDep, PrincipalDep
@@ -38,7 +38,7 @@ def get_group(db: DbDep, _: PrincipalDep, name: str = GroupName) -> dict[str, An
 @router.post("/groups")
 def create_group(
     request: Request, principal: PrincipalDep, fields: IntentFields, dry_run: DryRun = False
-) -> JSONResponse:
+) -> Response:
     """Create a group (intent ``create_group``)."""
     return write(request, principal, "create_group", fields, dry_run=dry_run)
 
@@ -50,7 +50,7 @@ def update_group(
     fields: IntentFields,
     name: str = GroupName,
     dry_run: DryRun = False,
-) -> JSONResponse:
+) -> Response:
     """Change a group's settings (intent ``update_group``)."""
     return write(request, principal, "update_group", fields, dry_run=dry_run, name=name)
 
@@ -62,19 +62,19 @@ def set_schedule(
     fields: IntentFields,
     name: str = GroupName,
     dry_run: DryRun = False,
-) -> JSONResponse:
+) -> Response:
     """Set the group's Quartz schedule (intent ``set_schedule``)."""
     return write(request, principal, "set_schedule", fields, dry_run=dry_run, group=name)
 
 
 @router.post("/groups/{name}/pause")
-def pause_group(request: Request, principal: PrincipalDep, name: str = GroupName) -> JSONResponse:
+def pause_group(request: Request, principal: PrincipalDep, name: str = GroupName) -> Response:
     """Pause the group's schedule (intent ``pause_schedule``)."""
     return write(request, principal, "pause_schedule", {}, group=name)
 
 
 @router.post("/groups/{name}/resume")
-def resume_group(request: Request, principal: PrincipalDep, name: str = GroupName) -> JSONResponse:
+def resume_group(request: Request, principal: PrincipalDep, name: str = GroupName) -> Response:
     """Resume the group's schedule (intent ``resume_schedule``)."""
     return write(request, principal, "resume_schedule", {}, group=name)
 
@@ -82,7 +82,7 @@ def resume_group(request: Request, principal: PrincipalDep, name: str = GroupNam
 @router.post("/groups/{name}/run")
 def run_group(
     request: Request, principal: PrincipalDep, name: str = GroupName, dry_run: DryRun = False
-) -> JSONResponse:
+) -> Response:
     """Run the group now (intent ``run_now``)."""
     return write(request, principal, "run_now", {}, dry_run=dry_run, group=name)
 

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 
 from api import queries
 from api.deps import DbDep, PrincipalDep
@@ -84,6 +84,6 @@ def get_run(db: DbDep, _: PrincipalDep, batch_id: int = BatchId) -> dict[str, An
 @router.post("/runs/{batch_id}/rerun")
 def rerun_batch(
     request: Request, principal: PrincipalDep, batch_id: int = BatchId, dry_run: DryRun = False
-) -> JSONResponse:
+) -> Response:
     """Run a batch again (intent ``rerun_batch``)."""
     return write(request, principal, "rerun_batch", {}, dry_run=dry_run, batch_id=batch_id)

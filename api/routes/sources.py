@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Path, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 
 from api import quarantine, queries
 from api.deps import DbDep, PrincipalDep, SettingsDep
@@ -61,7 +61,7 @@ def get_quarantine(
 @router.post("/sources", status_code=200)
 def register_source(
     request: Request, principal: PrincipalDep, fields: IntentFields, dry_run: DryRun = False
-) -> JSONResponse:
+) -> Response:
     """Register a source (intent ``register_source``)."""
     return write(request, principal, "register_source", fields, dry_run=dry_run)
 
@@ -73,7 +73,7 @@ def update_source(
     fields: IntentFields,
     name: str = SourceName,
     dry_run: DryRun = False,
-) -> JSONResponse:
+) -> Response:
     """Change a source (intent ``update_source``)."""
     return write(request, principal, "update_source", fields, dry_run=dry_run, name=name)
 
@@ -84,7 +84,7 @@ def remove_source(
     principal: PrincipalDep,
     name: str = SourceName,
     confirm_token: ConfirmToken = None,
-) -> JSONResponse:
+) -> Response:
     """Remove a source (intent ``remove_source``): answers a plan to confirm with ``confirm_token``."""
     return write(request, principal, "remove_source", {}, confirm_token=confirm_token, name=name)
 
@@ -96,7 +96,7 @@ def restore_source(
     fields: IntentFields,
     name: str = SourceName,
     confirm_token: ConfirmToken = None,
-) -> JSONResponse:
+) -> Response:
     """Restore a source to ``{"revision": N}`` (intent ``restore_revision``); needs confirmation."""
     return write(
         request,

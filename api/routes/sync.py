@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 
 from api.deps import DbDep, PrincipalDep, SettingsDep
 from api.problems import PROBLEM_RESPONSES, ApiProblem
@@ -43,7 +43,7 @@ def sync_plan(db: DbDep, settings: SettingsDep, _: PrincipalDep) -> dict[str, An
 
 
 @router.post("/sync/apply")
-def sync_apply(request: Request, principal: PrincipalDep, dry_run: DryRun = False) -> JSONResponse:
+def sync_apply(request: Request, principal: PrincipalDep, dry_run: DryRun = False) -> Response:
     """Apply the sync plan (intent ``sync_jobs``); admin only."""
     if principal.role_for(None) != "admin":
         raise ApiProblem.from_error(

@@ -221,7 +221,7 @@ def _run(
     intent_hash = canonical_hash(raw)
     if needs_confirmation and (dry_run or confirm_token is None):
         # Handlers only read; one statement then stores the token and its audit row together.
-        with db.connection() as conn:
+        with db.connection(autocommit=True) as conn:
             ctx = handlers.Context(db, conn, actor, principal, command_id)
             prepared = _prepare(ctx, intent, principal)
             plan = _plan(prepared)
@@ -281,7 +281,7 @@ def _run(
                     conn.execute(
                         "UPDATE command_audit SET response = %s, duration_ms = %s WHERE id = %s",
                         [
-                            Jsonb(redact(result.model_dump(mode="json"))),
+                            Jsonb(_stored_response(result)),
                             (time.perf_counter() - started) * 1000,
                             command_id,
                         ],
@@ -408,11 +408,19 @@ class _Duplicate(Exception):
 def _earlier_answer(db: Database, actor: Actor, key: str) -> CommandResult | None:
     with db.connection() as conn:
         row = conn.execute(
-            "SELECT response FROM command_audit WHERE actor = %s AND idempotency_key = %s", [actor.user, key]
+            "SELECT response, plan FROM command_audit WHERE actor = %s AND idempotency_key = %s",
+            [actor.user, key],
         ).fetchone()
     if row is None or row["response"] is None:
         return None
-    return CommandResult.model_validate(row["response"])
+    return CommandResult.model_validate({**row["response"], "plan": row["plan"]})
+
+
+def _stored_response(result: CommandResult) -> dict[str, Any]:
+    """The answer as the audit row keeps it, redacted: without the plan, which has its own column
+    (a plan is most of an answer's size, and each copy is JSON encoded, parsed and compressed)."""
+    response: dict[str, Any] = redact(result.model_dump(mode="json", exclude={"plan"}))
+    return response
 
 
 # ON CONFLICT instead of catching the error: no savepoint round trips, and the caller's
@@ -440,9 +448,6 @@ def _audit_values(
     kind = str(intent_json.get("kind", "unknown"))[:100] if isinstance(intent_json, dict) else "unknown"
     key = idempotency_key if result.status != "rejected" else None
     plan = redact(result.plan) if result.plan is not None else None
-    # The response holds the plan again: redact the rest and reuse the redacted plan.
-    response = redact(result.model_dump(mode="json", exclude={"plan"}))
-    response["plan"] = plan
     return [
         command_id,
         key,
@@ -455,7 +460,7 @@ def _audit_values(
         Jsonb(plan) if plan is not None else None,
         result.status,
         redact_text(result.message),
-        Jsonb(response),
+        Jsonb(_stored_response(result)),
         (time.perf_counter() - started) * 1000,
     ]
 

@@ -11,6 +11,8 @@ import hashlib
 import json
 from typing import Any
 
+from lakeforge import jsoncodec
+
 PlanLine = dict[str, Any]
 _IGNORED = {"revision"}
 
@@ -117,5 +119,4 @@ def touches(resource_type: str, key: str, reason: str) -> PlanLine:
 
 def canonical_hash(value: Any) -> str:
     """A stable hash of JSON-able data (intents and plans), for confirm tokens."""
-    text = json.dumps(value, sort_keys=True, default=str, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()
+    return hashlib.sha256(jsoncodec.dumps(value, sort_keys=True, default=str)).hexdigest()

@@ -13,8 +13,10 @@ from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
+from psycopg.types.json import set_json_dumps, set_json_loads
 from psycopg_pool import ConnectionPool
 
+from lakeforge import jsoncodec
 from lakeforge.errors import DatabaseUnavailableError
 from lakeforge.settings import Settings
 
@@ -29,10 +31,22 @@ class Database:
         self.description = description
 
     @contextmanager
-    def connection(self) -> Iterator[Connection]:
-        """A pooled connection; the block runs in one transaction, committed on success."""
+    def connection(self, *, autocommit: bool = False) -> Iterator[Connection]:
+        """A pooled connection; the block runs in one transaction, committed on success.
+
+        With ``autocommit`` every statement commits on its own and no BEGIN or COMMIT is sent:
+        for work that reads, then writes at most one statement, two round trips fewer.
+        """
         with self.pool.connection() as conn:
-            yield conn
+            if not autocommit:
+                yield conn
+                return
+            conn.autocommit = True
+            try:
+                yield conn
+            finally:
+                if not conn.closed:
+                    conn.autocommit = False  # the pool hands out transactional connections
 
     def close(self) -> None:
         self.pool.close()
@@ -54,6 +68,9 @@ def redact(url: str) -> str:
 def _configure(conn: Connection) -> None:
     conn.execute("SET search_path TO lakeforge, lakeforge_log, public")
     conn.commit()
+    # json/jsonb parameters and columns through orjson: audit rows, plans and configs are JSON.
+    set_json_dumps(jsoncodec.dumps, conn)
+    set_json_loads(jsoncodec.loads, conn)
 
 
 def open_pool(

@@ -6,6 +6,7 @@ from typing import Any
 
 from lakeforge.commands.envelope import Actor
 from lakeforge.commands.executor import _sweep_expired_tokens, execute
+from lakeforge.commands.secrets import REDACTED
 from lakeforge.metadata.db import Database
 from tests.commands.conftest import ACTOR, ADMIN, ORDERS, RETAIL_GROUP, table_contents
 
@@ -111,6 +112,21 @@ def test_dry_run_plans_without_applying_and_its_token_applies(db, run):
     applied = run(intent, confirm_token=planned.confirm_token)
     assert applied.status == "applied"
     assert _one(db, "SELECT count(*) FROM source_group") == 1
+
+
+def test_a_repeated_dry_run_answers_the_first_plan_and_token(db, run):
+    first = run(dict(RETAIL_GROUP), dry_run=True, idempotency_key="plan-1")
+    again = run(dict(RETAIL_GROUP), dry_run=True, idempotency_key="plan-1")
+    assert again.command_id == first.command_id and again.plan == first.plan and again.plan
+    # The audit trail never holds a usable token: the repeat says where it was, not what it was.
+    assert again.confirm_token == REDACTED
+    with db.connection() as conn:
+        row = conn.execute(
+            "SELECT plan, response FROM command_audit WHERE id = %s", [first.command_id]
+        ).fetchone()
+    # The plan is kept once, in its own column; the stored answer refers to it.
+    assert row["plan"] == first.plan and "plan" not in row["response"]
+    assert run(dict(RETAIL_GROUP), confirm_token=first.confirm_token).status == "applied"
 
 
 def test_tokens_expired_for_a_day_are_swept_and_live_ones_kept(db, run):
