@@ -1,28 +1,36 @@
-"""Serve the API from several worker processes, each with its own listening socket.
+"""Serve the API from several worker processes, with every connection given to the least busy one.
 
-uvicorn's own ``--workers`` shares one socket between the workers, and whichever worker wakes
-first accepts: a burst of keep-alive clients can all land on one process while the others idle
-(measured with ``benchmarks/command_latency.py``: one worker of four took every connection in
-some runs). Here every worker binds the port with ``SO_REUSEPORT``, so the kernel spreads new
-connections over the workers by their address hash. A worker that dies is started again; a
-SIGTERM or SIGINT stops them all.
+The parent process accepts connections and hands each one (its file descriptor, over a Unix
+socket) to the worker with the fewest open connections; the worker serves it with uvicorn.
+Neither uvicorn's shared socket nor one ``SO_REUSEPORT`` socket per worker balances keep-alive
+clients: with a shared socket, the first worker to wake takes a whole burst; with per-worker
+sockets the kernel hashes addresses, and 16 connections over 4 workers landed 2 on one worker
+and 6 on another, so those clients waited twice as long (measured with
+``benchmarks/command_latency.py``). Handing over costs the parent one ``sendmsg`` per connection,
+not per request.
+
+A worker that dies is started again and gets connections once it serves; a SIGTERM or SIGINT
+stops them all, each finishing its open requests.
 
     python -m api.serve --host 127.0.0.1 --port 8765 --workers 4
 
 Settings come from the environment (``LAKEFORGE_*``), as for any ``uvicorn --factory`` worker.
-Where the platform has no ``SO_REUSEPORT`` it falls back to uvicorn's shared socket.
+Where the platform cannot pass sockets between processes it falls back to uvicorn's workers.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import logging
 import multiprocessing
 import signal
 import socket
-import time
+import threading
 from multiprocessing.process import BaseProcess
 from types import FrameType
+from typing import Any
 
 from lakeforge.errors import ConfigurationError
 
@@ -31,11 +39,10 @@ log = logging.getLogger(__name__)
 
 
 def listen(host: str, port: int) -> socket.socket:
-    """A listening socket on ``host:port`` that other workers may bind too."""
+    """A listening socket on ``host:port``, or one clear error naming the setting."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     try:
         sock.bind((host, port))
     except OSError as error:
@@ -49,12 +56,145 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _worker(host: str, port: int, log_level: str) -> None:
+# -- worker side -------------------------------------------------------------------------------
+def _worker(channel: socket.socket, board: _Board, index: int, log_level: str) -> None:
     import uvicorn
 
-    sock = listen(host, port)
+    class HandedConnectionsServer(uvicorn.Server):
+        """uvicorn serving the connections the parent hands over, instead of listening itself."""
+
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets=[])  # lifespan and state; no listening socket
+            loop = asyncio.get_running_loop()
+            config = self.config
+            base = config.http_protocol_class
+
+            def release() -> None:
+                board.closed[index] += 1
+
+            class CountedProtocol(base):  # type: ignore[valid-type,misc]
+                def connection_lost(self, exc: Exception | None) -> None:
+                    super().connection_lost(exc)
+                    release()
+
+            def protocol() -> asyncio.Protocol:
+                # As uvicorn.Server.startup builds its own (uvicorn is pinned; tests cover this).
+                return CountedProtocol(
+                    config=config, server_state=self.server_state, app_state=self.lifespan.state, _loop=loop
+                )
+
+            def serve(conn: socket.socket) -> None:
+                def lost_before_serving(task: asyncio.Task[Any]) -> None:
+                    if not task.cancelled() and task.exception() is not None:
+                        release()
+
+                task = loop.create_task(loop.connect_accepted_socket(protocol, conn))
+                task.add_done_callback(lost_before_serving)
+
+            def receive() -> None:
+                while True:
+                    try:
+                        _, fds, _, _ = socket.recv_fds(channel, 1, 16)
+                    except (BlockingIOError, InterruptedError):
+                        return
+                    for fd in fds:
+                        conn = socket.socket(fileno=fd)
+                        conn.setblocking(False)
+                        serve(conn)
+
+            channel.setblocking(False)
+            loop.add_reader(channel.fileno(), receive)
+            board.ready[index] = 1  # the parent may hand connections here now
+
     config = uvicorn.Config(APP_FACTORY, factory=True, log_level=log_level, access_log=False)
-    uvicorn.Server(config).run(sockets=[sock])
+    HandedConnectionsServer(config).run()
+
+
+# -- parent side -------------------------------------------------------------------------------
+class _Board:
+    """Per-worker counters in shared memory, each slot written by one process only, so no lock
+    is shared with a worker (a worker killed while holding one would stall the parent)."""
+
+    def __init__(self, context: Any, count: int) -> None:
+        self.handed = context.RawArray("q", count)  # written by the parent
+        self.closed = context.RawArray("q", count)  # written by the worker
+        self.ready = context.RawArray("b", count)  # written by the worker once it serves
+
+    def reset(self, index: int) -> None:
+        self.handed[index] = self.closed[index] = self.ready[index] = 0
+
+    def least_busy(self, candidates: list[int]) -> int:
+        serving = [i for i in candidates if self.ready[i]] or candidates
+        return min(serving, key=lambda i: self.handed[i] - self.closed[i])
+
+
+class _Workers:
+    """The worker processes and the sockets their connections are handed over on."""
+
+    def __init__(self, count: int, log_level: str) -> None:
+        self.context = multiprocessing.get_context("spawn")  # fresh interpreters: no inherited pools
+        self.board = _Board(self.context, count)
+        self.log_level = log_level
+        self.channels: list[socket.socket | None] = [None] * count
+        self.processes: list[BaseProcess | None] = [None] * count
+
+    def start(self, index: int) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+        ours.settimeout(1.0)  # a worker that stopped reading must not stall every new connection
+        self.board.reset(index)
+        process = self.context.Process(
+            target=_worker, args=(theirs, self.board, index, self.log_level), name="lakeforge-api"
+        )
+        process.start()
+        theirs.close()
+        previous, self.channels[index], self.processes[index] = self.channels[index], ours, process
+        if previous is not None:
+            previous.close()
+
+    def hand_over(self, conn: socket.socket) -> None:
+        """Give ``conn`` to the least busy worker that takes it; close it if none does."""
+        candidates = list(range(len(self.channels)))
+        while candidates:
+            index = self.board.least_busy(candidates)
+            channel = self.channels[index]
+            try:
+                if channel is None:
+                    raise OSError("not started")
+                socket.send_fds(channel, [b"c"], [conn.fileno()])
+            except OSError:  # that worker is gone or stuck: the next one
+                candidates.remove(index)
+                continue
+            self.board.handed[index] += 1
+            return
+
+    def restart_dead(self, stopping: threading.Event) -> None:
+        for index, process in enumerate(self.processes):
+            if process is not None and not process.is_alive() and not stopping.is_set():
+                log.warning("API worker %s exited with %s; starting another", process.pid, process.exitcode)
+                self.start(index)
+
+    def stop(self) -> None:
+        live = [p for p in self.processes if p is not None and p.is_alive()]
+        for process in live:
+            process.terminate()  # SIGTERM: uvicorn finishes open requests, then exits
+        for process in live:
+            process.join(timeout=15)
+            if process.is_alive():
+                process.kill()
+                process.join()
+        for channel in self.channels:
+            if channel is not None:
+                channel.close()
+
+
+def _accept_forever(listener: socket.socket, workers: _Workers) -> None:
+    while True:
+        try:
+            conn, _ = listener.accept()
+        except OSError:
+            return  # the listener was shut down
+        with conn:  # the worker holds its own copy once handed over
+            workers.hand_over(conn)
 
 
 def run_workers(host: str, port: int, workers: int, *, log_level: str = "warning") -> None:
@@ -63,44 +203,31 @@ def run_workers(host: str, port: int, workers: int, *, log_level: str = "warning
         raise ConfigurationError(
             "must be at least 1", field="LAKEFORGE_API_WORKERS", fix="Use 1, or two per core."
         )
-    if not hasattr(socket, "SO_REUSEPORT"):
+    if not hasattr(socket, "send_fds"):
         import uvicorn
 
         uvicorn.run(APP_FACTORY, factory=True, host=host, port=port, workers=workers, log_level=log_level)
         return
-    listen(host, port).close()  # a taken port is one clear error here, not one per worker
-    context = multiprocessing.get_context("spawn")  # a fresh interpreter: no inherited pools or threads
-    stopping = False
-
-    def start() -> BaseProcess:
-        process = context.Process(target=_worker, args=(host, port, log_level), name="lakeforge-api")
-        process.start()
-        return process
+    listener = listen(host, port)
+    pool = _Workers(workers, log_level)
+    stopping = threading.Event()
 
     def stop(signum: int, frame: FrameType | None) -> None:
-        nonlocal stopping
-        stopping = True
+        stopping.set()
 
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
-    processes = [start() for _ in range(workers)]
     try:
-        while not stopping:
-            time.sleep(0.2)
-            for index, process in enumerate(processes):
-                if not process.is_alive() and not stopping:
-                    code = process.exitcode
-                    log.warning("API worker %s exited with %s; starting another", process.pid, code)
-                    processes[index] = start()
+        for index in range(workers):
+            pool.start(index)
+        threading.Thread(target=_accept_forever, args=(listener, pool), name="accept", daemon=True).start()
+        while not stopping.wait(0.2):
+            pool.restart_dead(stopping)
     finally:
-        for process in processes:
-            if process.is_alive():
-                process.terminate()  # SIGTERM: uvicorn finishes open requests, then exits
-        # (Ctrl-C in a terminal reaches the workers too; they shut down the same way.)
-        for process in processes:
-            process.join(timeout=15)
-            if process.is_alive():
-                process.kill()
-                process.join()
+        # Stop accepting first (shutdown wakes the blocked accept), then let workers finish.
+        with contextlib.suppress(OSError):  # already closed
+            listener.shutdown(socket.SHUT_RDWR)
+        listener.close()
+        pool.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 

@@ -2,9 +2,10 @@
 
 Starts a real Postgres (the embedded one, in a temporary state folder, unless
 ``--database-url`` is given), migrates it, serves the API with worker processes (``api.serve``,
-one SO_REUSEPORT socket each) and drives it with N concurrent HTTP clients. Prints p50/p99 for
-both endpoints at each concurrency and the command/health ratios (health is the floor: HTTP and
-one pooled query).
+each connection handed to the least busy worker) and drives it with N concurrent keep-alive
+clients. Prints p50/p99 for both endpoints at each concurrency, the command/health ratios (health
+is the floor: HTTP and one pooled query) and the spread of the clients' own medians (equal when
+the workers share the connections evenly).
 
     uv run python benchmarks/command_latency.py            # 16 and 64 clients, 2 workers per core
     uv run python benchmarks/command_latency.py --workers 1 --requests 1000
@@ -59,22 +60,25 @@ def prepare(database_url: str, state_dir: Path) -> str:
 
 async def drive(
     url: str, token: str, clients: int, total: int, method: str, path: str, body: dict | None
-) -> list[float]:
-    """``total`` requests from ``clients`` concurrent keep-alive connections; each latency in seconds.
+) -> list[list[float]]:
+    """``total`` requests from ``clients`` clients, each with its own keep-alive connection;
+    every client's latencies in seconds.
 
     aiohttp rather than httpx: on two cores the load generator shares the CPU with the server, and
     aiohttp spends a fraction of httpx's CPU per request, so the figures are the server's.
     """
-    latencies: list[float] = []
     headers = {"Authorization": f"Bearer {token}"}
-    connector = aiohttp.TCPConnector(limit=clients)
-    async with aiohttp.ClientSession(
-        base_url=url, headers=headers, connector=connector, timeout=aiohttp.ClientTimeout(total=30)
-    ) as session:
-        remaining = total
+    remaining = total
 
-        async def worker() -> None:
-            nonlocal remaining
+    async def client() -> list[float]:
+        nonlocal remaining
+        latencies: list[float] = []
+        async with aiohttp.ClientSession(
+            base_url=url,
+            headers=headers,
+            connector=aiohttp.TCPConnector(limit=1),
+            timeout=aiohttp.ClientTimeout(total=30),
+        ) as session:
             while remaining > 0:
                 remaining -= 1
                 started = time.perf_counter()
@@ -83,9 +87,9 @@ async def drive(
                 latencies.append(time.perf_counter() - started)
                 if response.status >= 300:
                     raise RuntimeError(f"{method} {path}: {response.status} {await response.text()}")
+        return latencies
 
-        await asyncio.gather(*(worker() for _ in range(clients)))
-    return latencies
+    return list(await asyncio.gather(*(client() for _ in range(clients))))
 
 
 def main() -> None:
@@ -123,7 +127,10 @@ def main() -> None:
                 asyncio.run(drive(url, token, 8, 200, "POST", "/api/v1/commands", body))
                 asyncio.run(drive(url, token, 8, 200, "GET", "/api/v1/health", None))
                 print(f"workers={args.workers} requests={args.requests} per row, cores={os.cpu_count()}")
-                print(f"{'clients':>7} {'endpoint':<28} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>8}")
+                print(
+                    f"{'clients':>7} {'endpoint':<28} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>8}"
+                    f" {'client p50s':>15}"
+                )
                 for clients in args.clients:
                     figures = {}
                     for name, method, path, payload in (
@@ -132,11 +139,16 @@ def main() -> None:
                     ):
                         started = time.perf_counter()
                         run = drive(url, token, clients, args.requests, method, path, payload)
-                        latencies = asyncio.run(run)
+                        per_client = asyncio.run(run)
+                        latencies = [latency for own in per_client for latency in own]
                         rate = len(latencies) / (time.perf_counter() - started)
                         p50, p99 = percentile(latencies, 0.5) * 1000, percentile(latencies, 0.99) * 1000
+                        medians = [percentile(own, 0.5) * 1000 for own in per_client if own]
                         figures[name] = (p50, p99)
-                        print(f"{clients:>7} {name:<28} {p50:>8.1f} {p99:>8.1f} {rate:>8.0f}")
+                        print(
+                            f"{clients:>7} {name:<28} {p50:>8.1f} {p99:>8.1f} {rate:>8.0f}"
+                            f" {min(medians):>7.1f}-{max(medians):<7.1f}"
+                        )
                     (h50, h99), (c50, c99) = figures.values()
                     print(f"{clients:>7} {'ratio commands/health':<28} {c50 / h50:>8.2f} {c99 / h99:>8.2f}")
                     if clients == 16:

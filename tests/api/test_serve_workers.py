@@ -1,4 +1,4 @@
-"""``api.serve``: several workers, one SO_REUSEPORT socket each, restarted when one dies."""
+"""``api.serve``: several workers, each connection handed to the least busy, restarted when one dies."""
 
 from __future__ import annotations
 
@@ -49,16 +49,22 @@ def _healthy(base: str) -> bool:
         return False
 
 
-@pytest.fixture
-def served(database_url: str, tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+@pytest.fixture(params=[2])
+def served(
+    request: pytest.FixtureRequest, database_url: str, tmp_path: Path
+) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    workers = request.param
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LAKEFORGE_", "DATABRICKS_"))}
     env |= {"LAKEFORGE_DATABASE_URL": database_url, "LAKEFORGE_STATE_DIR": str(tmp_path / "state")}
-    command = [sys.executable, "-m", "api.serve", "--port", str(port), "--workers", "2"]
+    command = [sys.executable, "-m", "api.serve", "--port", str(port), "--workers", str(workers)]
     process = subprocess.Popen(command, cwd=ROOT, env=env)
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait(lambda: process.poll() is None and _healthy(base) and len(_children(process.pid)) == 2, "serve")
+        _wait(
+            lambda: process.poll() is None and _healthy(base) and len(_children(process.pid)) == workers,
+            "serve",
+        )
         yield process, base
     finally:
         if process.poll() is None:
@@ -72,7 +78,7 @@ def test_workers_serve_come_back_when_killed_and_stop_together(
     process, base = served
     workers = _children(process.pid)
     assert len(workers) == 2
-    # Fresh connections each time: the kernel spreads them over both listening sockets.
+    # Fresh connections each time, each handed to a worker.
     assert all(httpx.get(f"{base}/api/v1/health", timeout=5).status_code == 200 for _ in range(20))
 
     victim = min(workers)
@@ -85,6 +91,52 @@ def test_workers_serve_come_back_when_killed_and_stop_together(
     process.terminate()
     assert process.wait(timeout=30) == 0
     assert not [pid for pid in serving if "spawn_main" in _cmdline(pid)]  # no worker outlives it
+
+
+@pytest.mark.parametrize("served", [3], indirect=True)
+def test_keep_alive_connections_are_spread_evenly_over_the_workers(
+    served: tuple[subprocess.Popen[bytes], str],
+) -> None:
+    process, base = served
+    port = int(base.rsplit(":", 1)[1])
+    clients = [httpx.Client(base_url=base, timeout=5) for _ in range(9)]
+    try:
+        for client in clients:  # one after another: each connection goes to the least busy worker
+            assert client.get("/api/v1/health").status_code == 200
+        held = {pid: _connections_to(port, pid) for pid in _children(process.pid)}
+        assert sorted(held.values()) == [3, 3, 3], held
+        for client in clients[:3]:
+            client.close()
+        _wait(lambda: sum(_connections_to(port, pid) for pid in held) == 6, "closed connections let go")
+        # The next connections go where the closed ones were, not round the ring.
+        fresh = [httpx.Client(base_url=base, timeout=5) for _ in range(3)]
+        clients += fresh
+        for client in fresh:
+            assert client.get("/api/v1/health").status_code == 200
+        assert sorted(_connections_to(port, pid) for pid in held) == [3, 3, 3]
+    finally:
+        for client in clients:
+            client.close()
+
+
+def _connections_to(port: int, pid: int) -> int:
+    """Established TCP connections to ``port`` that process ``pid`` holds open."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            local_port = int(fields[1].rsplit(":", 1)[1], 16)
+            if local_port == port and fields[3] == "01":  # 01: ESTABLISHED
+                inodes.add(fields[9])
+    held = 0
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:[") and target[8:-1] in inodes:
+            held += 1
+    return held
 
 
 def _cmdline(pid: int) -> str:
