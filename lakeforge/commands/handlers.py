@@ -205,7 +205,7 @@ def _group_refs(conn: Connection, snap: Snapshot) -> None:
 # -- sources -----------------------------------------------------------------------------------
 def register_source(ctx: Context, intent: it.RegisterSource) -> Prepared:
     group = _group(ctx.conn, intent.group)
-    if state.load_source(ctx.conn, intent.name) is not None:
+    if _exists(ctx.conn, "source", intent.name):
         raise Invalid(
             f"a source named {intent.name!r} exists already",
             field="name",

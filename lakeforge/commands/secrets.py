@@ -52,14 +52,28 @@ def inline_secrets_in_options(options: dict[str, Any]) -> list[str]:
 def redact(value: Any, key: str = "") -> Any:
     """A copy of ``value`` with credential-looking strings replaced, for logs and audit rows."""
     if isinstance(value, dict):
-        return {k: redact(v, str(k)) for k, v in value.items()}
+        return {k: _redact_item(v, str(k)) for k, v in value.items()}
     if isinstance(value, list):
-        return [redact(v, key) for v in value]
+        return [_redact_item(v, key) for v in value]
     if isinstance(value, str):
-        if key and _is_secret_key(key) and not is_secret_ref(value):
-            return REDACTED
-        return redact_text(value)
+        return _redact_string(value, key)
     return value
+
+
+def _redact_item(value: Any, key: str) -> Any:
+    # Every command's intent, plan and answer pass through here: most items are scalars, which
+    # are answered without another call into ``redact``.
+    if value is None or value.__class__ in (bool, int, float):
+        return value
+    if value.__class__ is str:
+        return _redact_string(value, key)
+    return redact(value, key)
+
+
+def _redact_string(value: str, key: str) -> str:
+    if key and _is_secret_key(key) and not is_secret_ref(value):
+        return REDACTED
+    return redact_text(value)
 
 
 @functools.lru_cache(maxsize=4096)
