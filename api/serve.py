@@ -10,7 +10,8 @@ and 6 on another, so those clients waited twice as long (measured with
 not per request.
 
 A worker that dies is started again and gets connections once it serves; a SIGTERM or SIGINT
-stops them all, each finishing its open requests.
+stops them all, each finishing its open requests. Workers whose parent is killed stop as well,
+rather than linger unreachable.
 
     python -m api.serve --host 127.0.0.1 --port 8765 --workers 4
 
@@ -94,8 +95,12 @@ def _worker(channel: socket.socket, board: _Board, index: int, log_level: str) -
             def receive() -> None:
                 while True:
                     try:
-                        _, fds, _, _ = socket.recv_fds(channel, 1, 16)
+                        message, fds, _, _ = socket.recv_fds(channel, 1, 16)
                     except (BlockingIOError, InterruptedError):
+                        return
+                    if not message and not fds:  # the parent is gone: finish open requests, exit
+                        loop.remove_reader(channel.fileno())
+                        self.should_exit = True
                         return
                     for fd in fds:
                         conn = socket.socket(fileno=fd)
@@ -139,7 +144,8 @@ class _Workers:
         self.processes: list[BaseProcess | None] = [None] * count
 
     def start(self, index: int) -> None:
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+        # Sequenced packets: one connection per message, and an end of file when either side dies.
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         ours.settimeout(1.0)  # a worker that stopped reading must not stall every new connection
         self.board.reset(index)
         process = self.context.Process(

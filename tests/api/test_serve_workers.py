@@ -119,6 +119,14 @@ def test_keep_alive_connections_are_spread_evenly_over_the_workers(
             client.close()
 
 
+def test_workers_stop_when_the_parent_is_killed(served: tuple[subprocess.Popen[bytes], str]) -> None:
+    process, _ = served
+    workers = _children(process.pid)
+    process.kill()
+    process.wait(timeout=10)
+    _wait(lambda: not [pid for pid in workers if "spawn_main" in _cmdline(pid)], "orphaned workers exit", 30)
+
+
 def _connections_to(port: int, pid: int) -> int:
     """Established TCP connections to ``port`` that process ``pid`` holds open."""
     inodes = set()
