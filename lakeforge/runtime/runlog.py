@@ -33,6 +33,12 @@ def short_error(error: BaseException | str) -> str:
     return text[:_MAX_ERROR]
 
 
+class StepFacts(dict[str, Any]):
+    """What a step reports: ``rows_in``, ``rows_out`` and details. ``step_id`` is its run-log row."""
+
+    step_id: int | None = None
+
+
 class RunLog:
     """Writes one batch's run-log rows. Ids returned are the rows' primary keys."""
 
@@ -210,7 +216,7 @@ class RunLog:
 
     # -- step -----------------------------------------------------------------------------
     @contextmanager
-    def step(self, table_id: int | None, step: str, **details: Any) -> Iterator[dict[str, Any]]:
+    def step(self, table_id: int | None, step: str, **details: Any) -> Iterator[StepFacts]:
         """Log one step; the block fills the yielded dict (``rows_in``, ``rows_out``, details)."""
         step_id = self._exec(
             "INSERT INTO lakeforge_log.step_run (batch_id, table_run_id, step, status, details)"
@@ -220,13 +226,27 @@ class RunLog:
             "running",
             step=step,
         )
-        facts: dict[str, Any] = dict(details)
+        facts = StepFacts(details)
+        facts.step_id = step_id
         try:
             yield facts
         except BaseException as error:
             self._step_end(step_id, step, "failed", facts, short_error(error))
             raise
         self._step_end(step_id, step, "succeeded", facts, None)
+
+    def step_rows(self, steps: list[StepFacts], *, rows_in: int | None, rows_out: int | None) -> None:
+        """Fill in the row counts of finished ``steps`` once they are known.
+
+        Frames are lazy on both engines: reading and conforming run inside the write that consumes
+        them, and only the write learns how many rows went through.
+        """
+        with self.db.connection() as conn:
+            conn.execute(
+                "UPDATE lakeforge_log.step_run SET rows_in = coalesce(%s, rows_in),"
+                " rows_out = coalesce(%s, rows_out) WHERE id = ANY(%s)",
+                [rows_in, rows_out, [facts.step_id for facts in steps if facts.step_id is not None]],
+            )
 
     def _step_end(
         self, step_id: int | None, step: str, status: str, facts: dict[str, Any], error: str | None

@@ -217,7 +217,9 @@ def test_run_log_rows_and_notifications_for_a_full_batch(settings, db, database_
             "SELECT zone, status FROM lakeforge_log.zone_run WHERE batch_id = %s ORDER BY id", [run.batch_id]
         ).fetchall()
         steps = conn.execute(
-            "SELECT step, status FROM lakeforge_log.step_run WHERE batch_id = %s ORDER BY id", [run.batch_id]
+            "SELECT step, status, rows_in, rows_out FROM lakeforge_log.step_run WHERE batch_id = %s"
+            " ORDER BY id",
+            [run.batch_id],
         ).fetchall()
         tables = conn.execute(
             "SELECT table_name, rows_out, delta_version FROM lakeforge_log.table_run"
@@ -242,6 +244,10 @@ def test_run_log_rows_and_notifications_for_a_full_batch(settings, db, database_
         "write",
     ]
     assert all(s["status"] == "succeeded" for s in steps)
+    # Frames are lazy: the write counts the rows, and the steps before it get the count too.
+    counted = [(s["step"], s["rows_in"], s["rows_out"]) for s in steps]
+    assert counted[1:4] == [("read", 1, 1), ("conform", 1, 1), ("write", 1, 1)]
+    assert counted[-2:] == [("query", None, 1), ("write", 1, 1)]
     assert [t["table_name"] for t in tables] == [
         "raw:orders",
         "main.sales.orders_bronze",

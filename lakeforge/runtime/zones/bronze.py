@@ -120,10 +120,12 @@ def run_bronze(ctx: RunContext, spec: SourceSpec, table_id: int, table: TableRef
         return TableOutcome(rows_in=0, rows_out=0, details={"empty": True})
     # The frame is not counted here: on both engines that would read the files twice. Bronze
     # keeps every row it reads (malformed input fails the table), so the rows the write reads
-    # from the frame are the rows read.
-    with ctx.log.step(table_id, "read", format=manifest.raw_format, files=len(files), bytes=manifest.bytes):
+    # from the frame are the rows read; the read and conform steps get them after the write.
+    with ctx.log.step(
+        table_id, "read", format=manifest.raw_format, files=len(files), bytes=manifest.bytes
+    ) as read_step:
         frame = engine.read_files([f.path for f in files], manifest.raw_format, manifest.read_options)
-    with ctx.log.step(table_id, "conform", policy=policy) as step:
+    with ctx.log.step(table_id, "conform", policy=policy) as conform_step:
         read_names = [n for n in engine.schema(frame).names if n != SOURCE_FILE_COLUMN]
         data_columns = list(zip(read_names, sanitized_names(read_names), strict=True))
         declared = parse_ddl(spec.source.schema_ddl)
@@ -133,7 +135,7 @@ def run_bronze(ctx: RunContext, spec: SourceSpec, table_id: int, table: TableRef
             data_columns, declared, existing, policy, batch, {f.name: f.source_path or f.name for f in files}
         )
         out = engine.sql(f"SELECT {', '.join(select)} FROM {q('__lf_input')}", {"__lf_input": frame})
-        step["renamed"] = {r: c for r, c in data_columns if r != c}
+        conform_step["renamed"] = {r: c for r, c in data_columns if r != c}
     with ctx.log.step(table_id, "write", table=str(table), mode="replace_where", writer=writer.name) as step:
         result = writer.write(
             engine,
@@ -146,6 +148,7 @@ def run_bronze(ctx: RunContext, spec: SourceSpec, table_id: int, table: TableRef
         )
         rows_in = result.rows_in if result.rows_in is not None else result.rows_written
         step.update(rows_in=rows_in, rows_out=result.rows_written, version=result.version)
+    ctx.log.step_rows([read_step, conform_step], rows_in=rows_in, rows_out=rows_in)
     return TableOutcome(
         rows_in=rows_in, rows_out=result.rows_written, bytes=manifest.bytes, delta_version=result.version
     )

@@ -15,11 +15,12 @@ def gold_table(config: models.GoldConfig, catalog: str) -> TableRef:
 
 
 def run_gold(ctx: RunContext, config: models.GoldConfig, table_id: int, target: TableRef) -> TableOutcome:
-    with ctx.log.step(table_id, "query", gold=config.name):
+    with ctx.log.step(table_id, "query", gold=config.name) as query_step:
         frame = ctx.engine.sql(config.sql)
-    # The query runs once, as it is written; the write reports how many rows it produced.
+    # The query runs once, inside the write, which reports how many rows it produced.
     with ctx.log.step(table_id, "write", table=str(target), mode="overwrite") as step:
         result = ctx.engine.write(target, frame, mode="overwrite")
         rows = result.rows_in if result.rows_in is not None else result.rows_written
         step.update(rows_in=rows, rows_out=result.rows_written, version=result.version)
+    ctx.log.step_rows([query_step], rows_in=None, rows_out=rows)
     return TableOutcome(rows_in=rows, rows_out=result.rows_written, delta_version=result.version)
