@@ -67,9 +67,17 @@ def served(
         )
         yield process, base
     finally:
+        workers = _children(process.pid)
         if process.poll() is None:
             process.terminate()
-            process.wait(timeout=30)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        for pid in workers:  # never leave a worker behind, whatever the test did
+            if "spawn_main" in _cmdline(pid):
+                os.kill(pid, signal.SIGKILL)
 
 
 def test_workers_serve_come_back_when_killed_and_stop_together(
