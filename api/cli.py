@@ -11,7 +11,12 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 from typing import Annotated, Any
 
 import typer
@@ -86,7 +91,27 @@ def serve_api(settings: Settings, host: str, port: int, workers: int | None = No
         return
     from api.app import create_app
 
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+    with _sigterm_ends_cleanly():
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+
+
+@contextmanager
+def _sigterm_ends_cleanly() -> Iterator[None]:
+    """uvicorn stops gracefully on SIGTERM, then raises the signal again for its default effect,
+    which would end the process before the caller's cleanup (notifier, local workspace) runs.
+    Within this block that second SIGTERM is an ordinary exit, as with several workers."""
+    if threading.current_thread() is not threading.main_thread():  # signals reach the main one only
+        yield
+        return
+
+    def exit_cleanly(signum: int, frame: FrameType | None) -> None:
+        raise SystemExit(0)
+
+    previous = signal.signal(signal.SIGTERM, exit_cleanly)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def up(

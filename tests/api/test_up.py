@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from api.cli import ensure_admin_token
 from lakeforge.metadata.db import Database
@@ -30,7 +31,8 @@ def test_first_admin_token_is_written_once_and_private(settings: Settings, db: D
     assert len(stored) == 1 and token not in stored[0]["token_hash"]
 
 
-def test_lakeforge_up_serves_the_api(database_url: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_lakeforge_up_serves_the_api(database_url: str, tmp_path: Path, workers: str) -> None:
     port, workspace_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LAKEFORGE_", "DATABRICKS_"))}
     env |= {
@@ -39,7 +41,7 @@ def test_lakeforge_up_serves_the_api(database_url: str, tmp_path: Path) -> None:
         "LAKEFORGE_WORKSPACE_PORT": str(workspace_port),
     }
     process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "lakeforge"), "up", "--port", str(port)],
+        [str(Path(sys.executable).parent / "lakeforge"), "up", "--port", str(port), "--workers", workers],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -66,4 +68,5 @@ def test_lakeforge_up_serves_the_api(database_url: str, tmp_path: Path) -> None:
     finally:
         process.terminate()
         output, _ = process.communicate(timeout=30)
+    assert process.returncode == 0, output  # SIGTERM is a clean stop, with one worker or several
     assert "admin-token" in output and token not in output
