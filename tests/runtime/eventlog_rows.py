@@ -8,15 +8,17 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 PIPELINE_ID = "0a1b2c3d-4e5f-6789-abcd-ef0123456789"
-START = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=5)
+# Events are stamped a little ahead of the moment a log is built: the reader keeps events from
+# shortly before its batch was created, and a batch may be created after the log.
+LEAD = timedelta(minutes=5)
 
 
 class EventLog:
     """Builds the events of several updates, each stamped one second after the previous one."""
 
-    def __init__(self, start: datetime = START) -> None:
+    def __init__(self, start: datetime | None = None) -> None:
         self.rows: list[dict[str, Any]] = []
-        self.clock = start
+        self.clock = start or datetime.now(UTC).replace(microsecond=0) + LEAD
         self.seq = 0
 
     def _add(
