@@ -34,6 +34,7 @@ from types import FrameType
 from typing import Any
 
 from lakeforge.errors import ConfigurationError
+from lakeforge.sockets import bind_tcp
 
 APP_FACTORY = "api.app:create_app_from_env"
 log = logging.getLogger(__name__)
@@ -41,18 +42,9 @@ log = logging.getLogger(__name__)
 
 def listen(host: str, port: int) -> socket.socket:
     """A listening socket on ``host:port``, or one clear error naming the setting."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as error:
-        sock.close()
-        raise ConfigurationError(
-            f"cannot listen on {host}:{port} ({error.strerror})",
-            field="LAKEFORGE_API_PORT",
-            fix="Stop what uses the port or choose another with --port.",
-        ) from None
+    sock = bind_tcp(
+        host, port, setting="LAKEFORGE_API_PORT", fix="Stop what uses the port or choose another with --port."
+    )
     sock.listen(2048)
     return sock
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import socket
 import threading
 import time
 from typing import TYPE_CHECKING, Any
@@ -40,6 +39,7 @@ from lakeforge.localworkspace.scheduler import Scheduler
 from lakeforge.localworkspace.store import WorkspaceStore
 from lakeforge.metadata.db import Database
 from lakeforge.settings import Settings
+from lakeforge.sockets import bind_tcp
 
 if TYPE_CHECKING:
     from databricks.sdk import WorkspaceClient
@@ -81,19 +81,12 @@ class LocalWorkspace:
     def start(self) -> str:
         """Start serving and scheduling; returns the base URL (``http://HOST:PORT``)."""
         self._check_schema()
-        # IPPROTO_TCP explicitly: asyncio only sets TCP_NODELAY on sockets that say so, and without it
-        # every keep-alive response waits ~40 ms for a delayed ACK.
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((self.host, self.port))
-        except OSError as error:
-            sock.close()
-            raise ConfigurationError(
-                f"cannot listen on {self.host}:{self.port} ({error.strerror})",
-                field="LAKEFORGE_WORKSPACE_PORT",
-                fix="Stop whatever uses that port or choose another one (0 picks a free port).",
-            ) from None
+        sock = bind_tcp(
+            self.host,
+            self.port,
+            setting="LAKEFORGE_WORKSPACE_PORT",
+            fix="Stop whatever uses that port or choose another one (0 picks a free port).",
+        )
         self.port = sock.getsockname()[1]
         self.base_url = f"http://{self.host}:{self.port}"
         self.executor.recover()
