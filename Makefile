@@ -93,7 +93,7 @@ lint: install
 	$(VENV)/bin/ruff format --check lakeforge api bot tests benchmarks
 
 typecheck: install
-	$(VENV)/bin/mypy lakeforge api bot
+	$(VENV)/bin/mypy --show-traceback lakeforge api bot
 
 pytest: install $(STAMP)/jars $(STAMP)/web-build $(STAMP)/chromium
 	$(VENV)/bin/pytest
