@@ -157,7 +157,7 @@ def bench_ack(rounds: int, workers: int) -> None:
                 )
         finally:
             slack.stop()
-            embedded.stop()
+            embedded.destroy()
 
 
 def server_cpu(pid: int) -> float:

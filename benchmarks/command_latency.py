@@ -156,7 +156,7 @@ def main() -> None:
                         print(f"{'':>7} goal p99 <= 50 ms for commands at 16 clients: {verdict}")
         finally:
             if embedded is not None:
-                embedded.stop()
+                embedded.destroy()
 
 
 if __name__ == "__main__":

@@ -86,7 +86,7 @@ def main() -> None:
                         p50, p99 = measure(db, call, args.requests, clients)
                         print(f"{name:34} {clients:>7} {p50:8.2f} {p99:8.2f} {p50 / base50:>15.1f}")
         finally:
-            server.stop()
+            server.destroy()
 
 
 if __name__ == "__main__":

@@ -327,7 +327,7 @@ def main() -> None:
                     results[name] = run_lakeforge("spark", source, folder, rows, str(database_url))
         finally:
             if server is not None:
-                server.stop()
+                server.destroy()
     report(results)
 
 

@@ -123,7 +123,7 @@ def run(database_url: str | None, jobs_count: int, schedule_seconds: int) -> Non
                     workspace.stop()
         finally:
             if server is not None:
-                server.stop()
+                server.destroy()
 
 
 def main() -> None:

@@ -163,7 +163,7 @@ def main() -> int:
                 ]
                 chromium.close()
         finally:
-            server.stop()
+            server.destroy()
 
     print(f"\nruns screen, first page ({args.loads} loads each, Chromium navigation timing)")
     for result in results:

@@ -24,6 +24,7 @@ import argparse
 import contextlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -310,7 +311,8 @@ def run(minutes: float, rate: float) -> int:
         slack.stop()
         from lakeforge.metadata.embedded import EmbeddedPostgres
 
-        EmbeddedPostgres(state).stop()
+        EmbeddedPostgres(state).destroy()
+        shutil.rmtree(state, ignore_errors=True)
 
 
 def report(env: dict[str, str], tally: Tally, memory_start: float, memory_end: float, slack_lost: int) -> int:

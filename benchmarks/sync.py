@@ -153,7 +153,7 @@ def run(database_url: str | None, groups: int, per_group: int, rate: float, repe
                     workspace.stop()
         finally:
             if server is not None:
-                server.stop()
+                server.destroy()
 
 
 def main() -> None:

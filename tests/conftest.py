@@ -34,11 +34,11 @@ def _with_database(url: str, name: str) -> str:
 
 @pytest.fixture(scope="session")
 def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPostgres]:
-    """A real Postgres server (the embedded one) for the whole test run; stopped at the end."""
+    """A real Postgres server (the embedded one) for the whole test run; deleted at the end."""
     server = EmbeddedPostgres(tmp_path_factory.mktemp("pgstate"))
     server.start()
     yield server
-    server.stop()
+    server.destroy()
 
 
 @pytest.fixture(scope="session")

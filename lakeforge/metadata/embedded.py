@@ -3,11 +3,14 @@
 The server listens on 127.0.0.1 only, on a free port, with a random password kept in the
 state folder (mode 0600); there is no unix socket. Postgres refuses to run as root, so
 when LakeForge runs as root (CI, containers) the server runs as the system user
-``lakeforge-pg``; its data folder then lives where that user can reach it.
+``lakeforge-pg``; when that user cannot reach the state folder, the data folder lives under
+``/var/lib/lakeforge`` instead, next to a note of the state folder it belongs to. Such a data
+folder outlives its state folder, so every start there removes the ones whose state folder is
+gone: their password went with it, and nothing can use them again.
 
 >>> server = EmbeddedPostgres(Path(".state"))
 >>> url = server.start()        # reuses a running server
->>> server.stop()
+>>> server.stop()               # keeps the data; destroy() deletes it (throwaway state folders)
 """
 
 from __future__ import annotations
@@ -36,6 +39,10 @@ warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 
 SERVER_USER = "lakeforge-pg"
 DATABASE_NAME = "lakeforge"
+# Data folders of state folders the server user cannot reach, one per state folder.
+SHARED_DATA_ROOT = Path("/var/lib/lakeforge")
+# In each of those: the path of the state folder it belongs to.
+OWNER_NOTE = "state-folder"
 
 
 def _binaries() -> Path:
@@ -96,7 +103,11 @@ class EmbeddedPostgres:
         # The server user cannot reach the state folder: keep the data where it can,
         # named after the state folder so two checkouts never share a server.
         digest = hashlib.sha256(str(self.state_dir).encode()).hexdigest()[:12]
-        return Path("/var/lib/lakeforge") / digest / "data"
+        return SHARED_DATA_ROOT / digest / "data"
+
+    @property
+    def _data_outside_state(self) -> bool:
+        return self.data_dir.parent != self.home
 
     def _check_writable(self) -> None:
         try:
@@ -137,12 +148,7 @@ class EmbeddedPostgres:
 
     # -- commands ------------------------------------------------------------------------
     def _run(self, tool: str, *args: str) -> subprocess.CompletedProcess[str]:
-        command = [str(_binaries() / tool), *args]
-        kwargs: dict[str, object] = {}
-        if self.as_root:
-            kwargs["user"] = SERVER_USER
-            kwargs["cwd"] = "/"
-        return subprocess.run(command, check=False, capture_output=True, text=True, **kwargs)  # type: ignore[call-overload]  # noqa: S603
+        return _run_tool(tool, *args, as_server_user=self.as_root)
 
     @contextlib.contextmanager
     def _lock(self) -> Iterator[None]:
@@ -204,6 +210,12 @@ class EmbeddedPostgres:
         with self._lock():
             self._prepare_folders()
             info = self._read_info()
+            if self._data_outside_state:
+                _remove_orphaned_data(keep=self.data_dir.parent)
+                (self.data_dir.parent / OWNER_NOTE).write_text(str(self.state_dir))
+                if info is None and (self.data_dir / "PG_VERSION").exists():
+                    # Left by an earlier state folder at this same path, whose password is gone.
+                    _stop_and_remove(self.data_dir)
             if not (self.data_dir / "PG_VERSION").exists():
                 if self.data_dir.exists():
                     shutil.rmtree(self.data_dir)  # a half-made folder from an interrupted initdb
@@ -267,7 +279,49 @@ class EmbeddedPostgres:
             if self.is_running():
                 self._run("pg_ctl", "stop", "-w", "-m", "fast", "-D", str(self.data_dir))
 
+    def destroy(self) -> None:
+        """Stop the server and delete its data, for state folders that are thrown away afterwards
+        (tests, benchmarks): data kept outside the state folder would otherwise outlive it."""
+        self.stop()
+        with self._lock():
+            self.info_file.unlink(missing_ok=True)
+            shutil.rmtree(self.data_dir.parent if self._data_outside_state else self.data_dir, True)
+
     def url(self) -> str | None:
         """The URL of the running server, or None when it is not running."""
         info = self._read_info()
         return info.url() if info and self.is_running() else None
+
+
+def _run_tool(tool: str, *args: str, as_server_user: bool) -> subprocess.CompletedProcess[str]:
+    command = [str(_binaries() / tool), *args]
+    kwargs: dict[str, object] = {}
+    if as_server_user:
+        kwargs["user"] = SERVER_USER
+        kwargs["cwd"] = "/"
+    return subprocess.run(command, check=False, capture_output=True, text=True, **kwargs)  # type: ignore[call-overload]  # noqa: S603
+
+
+def _stop_and_remove(data_dir: Path) -> None:
+    """Stop (if it runs) and delete a server under ``SHARED_DATA_ROOT``, which runs as the server user."""
+    if (data_dir / "postmaster.pid").exists():
+        _run_tool("pg_ctl", "stop", "-w", "-m", "immediate", "-D", str(data_dir), as_server_user=True)
+    shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def _remove_orphaned_data(keep: Path) -> None:
+    """Stop and delete the servers under ``SHARED_DATA_ROOT`` whose state folder no longer exists.
+
+    A folder without an owner note is left alone: it may be one being made at this moment.
+    """
+    for folder in SHARED_DATA_ROOT.iterdir():
+        if folder == keep or not folder.is_dir():
+            continue
+        try:
+            owner = Path((folder / OWNER_NOTE).read_text())
+        except OSError:
+            continue
+        if (owner / "postgres").exists():
+            continue
+        _stop_and_remove(folder / "data")
+        shutil.rmtree(folder, ignore_errors=True)

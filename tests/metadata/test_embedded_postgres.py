@@ -10,7 +10,9 @@ import subprocess
 import psycopg
 import pytest
 
-from lakeforge.metadata.embedded import EmbeddedPostgres
+from lakeforge.metadata.embedded import OWNER_NOTE, EmbeddedPostgres
+
+as_root = pytest.mark.skipif(os.geteuid() != 0, reason="data outside the state folder is how root runs it")
 
 
 def test_start_reuse_restart_stop_keeps_data(tmp_path):
@@ -31,7 +33,7 @@ def test_start_reuse_restart_stop_keeps_data(tmp_path):
         with psycopg.connect(url) as conn:
             assert conn.execute("SELECT value FROM kept").fetchone() == ("survives",)
     finally:
-        server.stop()
+        server.destroy()
     assert not server.is_running()
 
 
@@ -51,7 +53,7 @@ def test_server_listens_on_loopback_only_and_needs_a_password(tmp_path):
             )
         assert oct((server.home / "server.json").stat().st_mode & 0o777) == "0o600"
     finally:
-        server.stop()
+        server.destroy()
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="switching to an ordinary user needs root")
@@ -91,3 +93,38 @@ def test_works_as_an_ordinary_user(tmp_path):
     message = os.read(read_end, 4096).decode()
     assert os.waitstatus_to_exitcode(status) == 0, message
     assert message == f"postgres:{home / 'postgres' / 'data'}"
+
+
+@as_root
+def test_data_kept_outside_a_private_state_folder_goes_when_the_folder_goes(tmp_path):
+    """As root with a state folder the server user cannot reach (mkdtemp makes them 0700), the data
+    lives under /var/lib/lakeforge; once its state folder is deleted, the next start removes it."""
+    gone = EmbeddedPostgres(tmp_path / "gone")
+    gone.start()
+    assert gone.data_dir.is_relative_to("/var/lib/lakeforge"), gone.data_dir
+    assert (gone.data_dir.parent / OWNER_NOTE).read_text() == str(gone.state_dir)
+    shutil.rmtree(gone.state_dir)  # deleted while its server still runs: nothing can reach it now
+    kept = EmbeddedPostgres(tmp_path / "kept")
+    try:
+        kept.start()
+        assert not gone.data_dir.parent.exists()
+        assert kept.is_running() and kept.data_dir.exists()
+    finally:
+        kept.destroy()
+    assert not kept.data_dir.parent.exists(), "destroy() deletes the data with the server"
+
+
+@as_root
+def test_a_state_folder_made_again_at_the_same_path_gets_a_fresh_server(tmp_path):
+    first = EmbeddedPostgres(tmp_path / "state")
+    with psycopg.connect(first.start()) as conn:
+        conn.execute("CREATE TABLE earlier (value text)")
+    first.stop()
+    shutil.rmtree(first.state_dir)  # the password goes with it: the old data is of no use
+    again = EmbeddedPostgres(tmp_path / "state")
+    try:
+        assert again.data_dir == first.data_dir
+        with psycopg.connect(again.start()) as conn:
+            assert conn.execute("SELECT to_regclass('earlier')").fetchone() == (None,)
+    finally:
+        again.destroy()
