@@ -9,7 +9,9 @@
   ``confirm_token`` applies it. Tokens are single use, expire, and bind actor, intent and plan.
 - Apply is one transaction: the entity writes (with an optimistic revision check), one
   ``metadata_revision`` row per entity, and the ``command_audit`` row commit together.
-- The same ``idempotency_key`` (per actor) returns the first answer and never applies twice.
+- The same ``idempotency_key`` (per actor) returns the first answer and never applies twice. A
+  repeated plan answers a fresh confirm token and the earlier one stops working: tokens are kept
+  hashed, so the first cannot be shown again, and one plan never has two live tokens.
 - Rejected commands are audited too; permission failures raise ``PermissionDenied``.
 """
 
@@ -232,7 +234,7 @@ def _run(
                 else f"{intent.kind.replace('_', ' ').capitalize()} needs confirmation: review the plan "
                 "and send it again with confirm_token."
             )
-            token = CONFIRM_PREFIX + secrets.token_urlsafe(24)
+            token = _new_confirm_token()
             result = CommandResult(
                 status=status, command_id=command_id, plan=plan, confirm_token=token, message=message
             )
@@ -342,9 +344,10 @@ def _store_plan(conn: Connection, token: str, intent_hash: str, plan_hash: str, 
     row = conn.execute(
         "WITH relaxed AS (SELECT set_config('synchronous_commit', 'off', true) AS setting), "
         f"audit AS ({_AUDIT_INSERT}) "
-        "INSERT INTO command_confirmation (token_hash, actor, kind, intent_hash, plan_hash, expires_at) "
-        "SELECT %s, %s, %s, %s, %s, %s FROM relaxed "
-        "RETURNING (SELECT count(*) FROM audit) AS audited",
+        "INSERT INTO command_confirmation "
+        "(token_hash, actor, kind, intent_hash, plan_hash, expires_at, command_id) "
+        "SELECT %s, %s, %s, %s, %s, %s, (SELECT id FROM audit) FROM relaxed "
+        "RETURNING command_id IS NOT NULL AS audited",
         [
             *audit,
             access.hash_token(token),
@@ -411,15 +414,48 @@ def _earlier_answer(db: Database, actor: Actor, key: str) -> CommandResult | Non
             "SELECT response, plan FROM command_audit WHERE actor = %s AND idempotency_key = %s",
             [actor.user, key],
         ).fetchone()
-    if row is None or row["response"] is None:
-        return None
-    return CommandResult.model_validate({**row["response"], "plan": row["plan"]})
+        if row is None or row["response"] is None:
+            return None
+        earlier = CommandResult.model_validate({**row["response"], "plan": row["plan"]})
+        if earlier.status in _WAITING and earlier.command_id is not None:
+            _reissue_token(conn, earlier)
+    return earlier
+
+
+_WAITING = ("planned", "needs_confirmation")
+
+
+def _reissue_token(conn: Connection, earlier: CommandResult) -> None:
+    """Give a repeated plan a usable token: the plan's live token is replaced by a new one.
+
+    A client repeats a plan when the first answer did not reach it, so the token it never saw is
+    the one to retire; replacing rather than adding keeps the rule that a plan applies once.
+    """
+    token = _new_confirm_token()
+    replaced = conn.execute(
+        "UPDATE command_confirmation SET token_hash = %s "
+        "WHERE command_id = %s AND used_at IS NULL AND expires_at > now() RETURNING kind",
+        [access.hash_token(token), earlier.command_id],
+    ).fetchone()
+    if replaced is not None:
+        earlier.confirm_token = token
+        return
+    earlier.confirm_token = None
+    earlier.message = (
+        f"{earlier.message} This plan was confirmed already or its token has expired: send the "
+        "command again with a new idempotency key for a new plan."
+    ).strip()
+
+
+def _new_confirm_token() -> str:
+    return CONFIRM_PREFIX + secrets.token_urlsafe(24)
 
 
 def _stored_response(result: CommandResult) -> dict[str, Any]:
     """The answer as the audit row keeps it, redacted: without the plan, which has its own column
-    (a plan is most of an answer's size, and each copy is JSON encoded, parsed and compressed)."""
-    response: dict[str, Any] = redact(result.model_dump(mode="json", exclude={"plan"}))
+    (a plan is most of an answer's size, and each copy is JSON encoded, parsed and compressed), and
+    without the confirm token, which is kept only hashed (a repeat gets a new one)."""
+    response: dict[str, Any] = redact(result.model_dump(mode="json", exclude={"plan", "confirm_token"}))
     return response
 
 

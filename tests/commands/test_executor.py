@@ -114,19 +114,40 @@ def test_dry_run_plans_without_applying_and_its_token_applies(db, run):
     assert _one(db, "SELECT count(*) FROM source_group") == 1
 
 
-def test_a_repeated_dry_run_answers_the_first_plan_and_token(db, run):
+def test_a_repeated_dry_run_answers_the_first_plan_with_a_fresh_token(db, run):
     first = run(dict(RETAIL_GROUP), dry_run=True, idempotency_key="plan-1")
     again = run(dict(RETAIL_GROUP), dry_run=True, idempotency_key="plan-1")
     assert again.command_id == first.command_id and again.plan == first.plan and again.plan
-    # The audit trail never holds a usable token: the repeat says where it was, not what it was.
-    assert again.confirm_token == REDACTED
+    # Tokens are kept hashed, so the repeat cannot show the first one: it gets a usable new one,
+    # and the first stops working, so the plan still has one live token.
+    assert again.confirm_token and again.confirm_token.startswith("lfc_")
+    assert again.confirm_token not in (first.confirm_token, REDACTED)
     with db.connection() as conn:
         row = conn.execute(
             "SELECT plan, response FROM command_audit WHERE id = %s", [first.command_id]
         ).fetchone()
-    # The plan is kept once, in its own column; the stored answer refers to it.
+    # The plan is kept once, in its own column; the stored answer holds no token at all.
     assert row["plan"] == first.plan and "plan" not in row["response"]
-    assert run(dict(RETAIL_GROUP), confirm_token=first.confirm_token).status == "applied"
+    assert "confirm_token" not in row["response"]
+    stale = run(dict(RETAIL_GROUP), confirm_token=first.confirm_token)
+    assert stale.status == "rejected" and "unknown or already used" in stale.message
+    assert run(dict(RETAIL_GROUP), confirm_token=again.confirm_token).status == "applied"
+    # Once applied, a further repeat answers the plan without a token, and says why.
+    late = run(dict(RETAIL_GROUP), dry_run=True, idempotency_key="plan-1")
+    assert late.status == "planned" and late.confirm_token is None
+    assert "confirmed already or its token has expired" in late.message
+    assert _one(db, "SELECT count(*) FROM source_group") == 1
+
+
+def test_a_repeated_destructive_plan_gets_a_token_that_removes_once(db, run, retail):
+    removal = {"kind": "remove_source", "name": "orders"}
+    first = run(dict(removal), confirm=False, idempotency_key="rm-1")
+    again = run(dict(removal), confirm=False, idempotency_key="rm-1")
+    assert first.status == again.status == "needs_confirmation"
+    assert again.confirm_token != first.confirm_token
+    assert run(dict(removal), confirm_token=again.confirm_token).status == "applied"
+    assert run(dict(removal), confirm_token=first.confirm_token).status == "rejected"
+    assert _one(db, "SELECT count(*) FROM source") == 0
 
 
 def test_tokens_expired_for_a_day_are_swept_and_live_ones_kept(db, run):
