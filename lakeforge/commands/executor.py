@@ -238,14 +238,19 @@ def _run(
             result = CommandResult(
                 status=status, command_id=command_id, plan=plan, confirm_token=token, message=message
             )
-            # A concurrent request with this key may have answered first; this token still works.
-            _store_plan(
+            stored = _store_plan(
                 conn,
                 token,
                 intent_hash,
                 _plan_hash(prepared, plan),
                 _audit_values(actor, command_id, raw, raw_text, result, started, idempotency_key),
             )
+        if not stored:
+            # A concurrent request with this idempotency key answered first, so this one is its
+            # repeat: it answers that plan, with the plan's one live token.
+            earlier = _earlier_answer(db, actor, idempotency_key or "")
+            if earlier is not None:
+                return earlier
         return result
 
     with db.connection() as conn:
@@ -331,8 +336,8 @@ def _commit_without_flush(conn: Connection) -> None:
 
 # -- confirm tokens ----------------------------------------------------------------------------
 def _store_plan(conn: Connection, token: str, intent_hash: str, plan_hash: str, audit: list[Any]) -> bool:
-    """Store a plan's confirm token and its audit row in one statement; False if the audit row's
-    idempotency key was answered first (the token still works).
+    """Store a plan's audit row and its confirm token in one statement; False, storing neither, if
+    another request with the audit row's idempotency key answered first.
 
     The statement also lets the transaction commit without waiting for the WAL flush
     (``set_config(..., true)`` is ``SET LOCAL``): a plan changes no metadata, so a crash in the
@@ -346,8 +351,8 @@ def _store_plan(conn: Connection, token: str, intent_hash: str, plan_hash: str, 
         f"audit AS ({_AUDIT_INSERT}) "
         "INSERT INTO command_confirmation "
         "(token_hash, actor, kind, intent_hash, plan_hash, expires_at, command_id) "
-        "SELECT %s, %s, %s, %s, %s, %s, (SELECT id FROM audit) FROM relaxed "
-        "RETURNING command_id IS NOT NULL AS audited",
+        "SELECT %s, %s, %s, %s, %s, %s, audit.id FROM relaxed, audit "
+        "RETURNING command_id",
         [
             *audit,
             access.hash_token(token),
@@ -358,7 +363,7 @@ def _store_plan(conn: Connection, token: str, intent_hash: str, plan_hash: str, 
             datetime.now(UTC) + CONFIRM_TTL,
         ],
     ).fetchone()
-    return bool(row and row["audited"])
+    return row is not None
 
 
 # Tokens expired for a day are swept by about one plan in this many. Sweeping inside every plan's

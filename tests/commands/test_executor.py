@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from lakeforge.commands import executor
 from lakeforge.commands.envelope import Actor
 from lakeforge.commands.executor import _sweep_expired_tokens, execute
 from lakeforge.commands.secrets import REDACTED
@@ -148,6 +149,27 @@ def test_a_repeated_destructive_plan_gets_a_token_that_removes_once(db, run, ret
     assert run(dict(removal), confirm_token=again.confirm_token).status == "applied"
     assert run(dict(removal), confirm_token=first.confirm_token).status == "rejected"
     assert _one(db, "SELECT count(*) FROM source") == 0
+
+
+def test_a_plan_that_loses_the_race_for_its_key_answers_the_winners_plan(db, run, monkeypatch):
+    """Two requests with one key both pass the repeat check before either stores its plan: the
+    second to store answers the first one's plan, and the plan still has one live token."""
+    winner = run(dict(RETAIL_GROUP), dry_run=True, idempotency_key="race-1")
+    real_lookup = executor._earlier_answer
+    checks = []
+
+    def lookup_missed_once(*args):
+        checks.append(args)
+        return None if len(checks) == 1 else real_lookup(*args)
+
+    monkeypatch.setattr(executor, "_earlier_answer", lookup_missed_once)
+    loser = run(dict(RETAIL_GROUP), dry_run=True, idempotency_key="race-1")
+    assert loser.command_id == winner.command_id and loser.plan == winner.plan
+    assert loser.confirm_token and loser.confirm_token != winner.confirm_token
+    assert _one(db, "SELECT count(*) FROM command_confirmation WHERE used_at IS NULL") == 1
+    assert _one(db, "SELECT count(*) FROM command_audit WHERE idempotency_key = 'race-1'") == 1
+    assert run(dict(RETAIL_GROUP), confirm_token=winner.confirm_token).status == "rejected"
+    assert run(dict(RETAIL_GROUP), confirm_token=loser.confirm_token).status == "applied"
 
 
 def test_tokens_expired_for_a_day_are_swept_and_live_ones_kept(db, run):
