@@ -1,7 +1,8 @@
 """What the bot does with a message or a click, apart from Slack's transport.
 
 Every change goes through ``lakeforge.commands.executor.execute``: first as a dry run whose plan
-is shown with Confirm / Cancel, then, on Confirm, with the plan's confirm token and an idempotency
+is shown with Confirm / Cancel, then, on Confirm, with a confirm token the executor issues for that
+plan at the click (the pending plan keeps only its command id, never a token) and an idempotency
 key, so a double click or a Slack retry applies once. The executor audits each call with the
 actor's surface (slack), channel and user.
 
@@ -27,7 +28,7 @@ from bot import blocks
 from bot.blocks import Block
 from lakeforge.commands.access import PermissionDenied, Principal, principal_for_slack
 from lakeforge.commands.envelope import Actor, CommandResult, FieldError
-from lakeforge.commands.executor import execute
+from lakeforge.commands.executor import execute, reissue_confirm_token
 from lakeforge.errors import LakeForgeError
 from lakeforge.metadata.db import Database
 from lakeforge.nlu import CHAT_ONLY_KINDS, ParseResult, check_shape, parse_text
@@ -183,9 +184,9 @@ class ChatService:
         with self.db.connection() as conn:
             conn.execute(
                 "INSERT INTO lakeforge.slack_pending_command"
-                " (id, slack_user_id, channel, intent, raw_text, confirm_token)"
+                " (id, slack_user_id, channel, intent, raw_text, command_id)"
                 " VALUES (%s, %s, %s, %s, %s, %s)",
-                (pending, slack_user, channel, Jsonb(intent), raw_text, result.confirm_token),
+                (pending, slack_user, channel, Jsonb(intent), raw_text, result.command_id),
             )
         return pending
 
@@ -213,6 +214,19 @@ class ChatService:
                     blocks.text_blocks(f"This plan was already {row['state']}."),
                     replace_original=False,
                 )
+            token = None
+            if confirm:
+                # The plan's token was never kept: the executor issues a fresh one for this click.
+                token = reissue_confirm_token(conn, row["command_id"]) if row["command_id"] else None
+                if token is None:  # the row stays pending: a later click answers the same
+                    return Reply(
+                        "plan expired",
+                        blocks.text_blocks(
+                            ":hourglass: This plan has expired (plans wait 15 minutes). Type the command"
+                            f" again for a new plan: {blocks.describe_intent(row['intent'])}"
+                        ),
+                        replace_original=True,
+                    )
             state = "confirmed" if confirm else "cancelled"
             conn.execute(
                 "UPDATE lakeforge.slack_pending_command SET state = %s, decided_at = now() WHERE id = %s",
@@ -231,7 +245,7 @@ class ChatService:
                 self.db,
                 row["intent"],
                 actor,
-                confirm_token=row["confirm_token"],
+                confirm_token=token,
                 idempotency_key=f"slack:{pending_id}",
                 raw_text=row["raw_text"],
             )

@@ -436,13 +436,8 @@ def _reissue_token(conn: Connection, earlier: CommandResult) -> None:
     A client repeats a plan when the first answer did not reach it, so the token it never saw is
     the one to retire; replacing rather than adding keeps the rule that a plan applies once.
     """
-    token = _new_confirm_token()
-    replaced = conn.execute(
-        "UPDATE command_confirmation SET token_hash = %s "
-        "WHERE command_id = %s AND used_at IS NULL AND expires_at > now() RETURNING kind",
-        [access.hash_token(token), earlier.command_id],
-    ).fetchone()
-    if replaced is not None:
+    token = reissue_confirm_token(conn, earlier.command_id) if earlier.command_id is not None else None
+    if token is not None:
         earlier.confirm_token = token
         return
     earlier.confirm_token = None
@@ -450,6 +445,23 @@ def _reissue_token(conn: Connection, earlier: CommandResult) -> None:
         f"{earlier.message} This plan was confirmed already or its token has expired: send the "
         "command again with a new idempotency key for a new plan."
     ).strip()
+
+
+def reissue_confirm_token(conn: Connection, command_id: UUID) -> str | None:
+    """A fresh confirm token for the plan answered as ``command_id``, replacing its live one; None
+    once the plan was confirmed or its token expired.
+
+    For surfaces that hold a plan for a person between two requests (Slack's Confirm button):
+    they keep the command id and ask for the token when it is used, so no token rests unhashed.
+    The token is still bound to the plan's actor, intent and plan, and still single use.
+    """
+    token = _new_confirm_token()
+    replaced = conn.execute(
+        "UPDATE command_confirmation SET token_hash = %s "
+        "WHERE command_id = %s AND used_at IS NULL AND expires_at > now() RETURNING kind",
+        [access.hash_token(token), command_id],
+    ).fetchone()
+    return token if replaced is not None else None
 
 
 def _new_confirm_token() -> str:

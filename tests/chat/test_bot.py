@@ -108,6 +108,42 @@ def test_confirm_applies_the_plan_and_is_audited_with_slack_channel_and_user(env
     assert all(r["actor"] == "ana" and r["surface"] == "slack" and r["channel"] == "C0SALES1" for r in rows)
 
 
+def test_a_pending_plan_keeps_no_confirm_token(env: Env) -> None:
+    env.slash("pause sales")
+    pending = _button(env.responses(1)[0]["blocks"], "lakeforge_confirm")["value"]
+    with env.db.connection() as conn:
+        row = conn.execute(
+            "SELECT to_jsonb(p) AS row, p.command_id FROM slack_pending_command p WHERE id = %s", (pending,)
+        ).fetchone()
+        planned = conn.execute(
+            "SELECT count(*) AS n FROM command_confirmation WHERE command_id = %s AND used_at IS NULL",
+            (row["command_id"],),
+        ).fetchone()["n"]
+    assert "lfc_" not in str(row["row"]) and "confirm_token" not in row["row"]
+    assert planned == 1  # the plan's live token, kept hashed by the executor
+    env.click("lakeforge_confirm", pending)
+    assert "paused" in env.responses(2)[1]["text"].lower()
+    assert _paused(env.db)
+
+
+def test_confirming_an_expired_plan_applies_nothing_and_says_to_ask_again(env: Env) -> None:
+    env.slash("pause sales")
+    pending = _button(env.responses(1)[0]["blocks"], "lakeforge_confirm")["value"]
+    with env.db.connection() as conn:
+        conn.execute(
+            "UPDATE command_confirmation SET expires_at = now() - interval '1 minute'"
+            " WHERE command_id = (SELECT command_id FROM slack_pending_command WHERE id = %s)",
+            (pending,),
+        )
+    env.click("lakeforge_confirm", pending)
+    answer = env.responses(2)[1]
+    assert "expired" in str(answer["blocks"]) and "pause" in str(answer["blocks"])
+    assert not _paused(env.db)
+    with env.db.connection() as conn:
+        state = conn.execute("SELECT state FROM slack_pending_command WHERE id = %s", (pending,)).fetchone()
+    assert state["state"] == "pending"  # a second click answers the same, rather than "confirmed"
+
+
 def test_cancel_applies_nothing_and_destructive_plans_use_danger(env: Env) -> None:
     env.slash("remove source orders")
     plan = env.responses(1)[0]

@@ -73,3 +73,41 @@ def test_an_edited_applied_migration_is_refused(pg_admin_url, tmp_path):
             migrate(db, edited)
     assert migrations[0].name in refused.value.message
     assert "add a new migration" in (refused.value.fix or "")
+
+
+def test_a_slack_plan_pending_during_the_upgrade_keeps_its_command_and_loses_its_token(
+    pg_admin_url, tmp_path
+):
+    import hashlib
+    import uuid
+
+    url = _empty_database(pg_admin_url, "migrate_pending_token")
+    migrations = discover()
+    before = [m for m in migrations if m.version < 43]
+    command_id, pending_id, token = uuid.uuid4(), uuid.uuid4(), "lfc_pending-before-upgrade"
+    with open_database(load_settings(database_url=url, state_dir=tmp_path)) as db:
+        migrate(db, before)
+        with db.connection() as conn:
+            conn.execute(
+                "INSERT INTO lakeforge.command_audit (id, actor, surface, kind, intent, outcome)"
+                " VALUES (%s, 'ana', 'slack', 'pause_schedule', '{}', 'planned')",
+                (command_id,),
+            )
+            conn.execute(
+                "INSERT INTO lakeforge.command_confirmation"
+                " (token_hash, actor, kind, intent_hash, plan_hash, command_id, expires_at)"
+                " VALUES (%s, 'ana', 'pause_schedule', 'i', 'p', %s, now() + interval '10 minutes')",
+                (hashlib.sha256(token.encode()).hexdigest(), command_id),
+            )
+            conn.execute(
+                "INSERT INTO lakeforge.slack_pending_command (id, slack_user_id, intent, confirm_token)"
+                " VALUES (%s, 'U0ANA', '{}', %s)",
+                (pending_id, token),
+            )
+        migrate(db, migrations)
+        with db.connection() as conn:
+            row = conn.execute(
+                "SELECT to_jsonb(p) AS row, command_id FROM lakeforge.slack_pending_command p"
+            ).fetchone()
+    assert row["command_id"] == command_id
+    assert token not in str(row["row"]) and "confirm_token" not in row["row"]
