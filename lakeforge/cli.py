@@ -8,16 +8,16 @@ from typing import Annotated
 
 import psycopg
 import typer
-from rich.console import Console
 
 from lakeforge.errors import LakeForgeError
 from lakeforge.settings import get_settings
+from lakeforge.terminal import make_console
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="LakeForge: metadata-driven ingestion.")
 db_app = typer.Typer(no_args_is_help=True, help="The metadata store.")
 app.add_typer(db_app, name="db")
-console = Console()
-err_console = Console(stderr=True)
+console = make_console()
+err_console = make_console(stderr=True)
 
 
 @db_app.command("migrate")

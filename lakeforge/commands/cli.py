@@ -14,15 +14,15 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from lakeforge.commands.access import Principal
 from lakeforge.commands.envelope import Actor
 from lakeforge.metadata.models import Role
 from lakeforge.settings import get_settings
+from lakeforge.terminal import make_console
 
-console = Console()
+console = make_console()
 token_app = typer.Typer(no_args_is_help=True, help="API tokens (shown once, stored hashed).")
 
 

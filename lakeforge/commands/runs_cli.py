@@ -11,15 +11,15 @@ import time
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from lakeforge.commands.access import Principal
 from lakeforge.commands.cli import _local_user, _open
 from lakeforge.commands.envelope import Actor, CommandResult
 from lakeforge.metadata.db import Database
+from lakeforge.terminal import make_console
 
-console = Console()
+console = make_console()
 FINAL = ("succeeded", "failed", "cancelled", "skipped")
 
 

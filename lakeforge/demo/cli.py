@@ -12,14 +12,20 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from lakeforge.demo.runner import DemoOutcome, run_demo
 from lakeforge.metadata.db import Database, open_database
 from lakeforge.settings import PROJECT_ROOT, Settings, get_settings
+from lakeforge.terminal import make_console
 
-console = Console()
+console = make_console()
+
+
+def _count(value: int | None) -> str:
+    # Raw lands files without reading rows, and later zones record rows, not bytes: a dash says
+    # "not measured here" where a 0 would say "nothing arrived".
+    return "—" if value is None else f"{value:,}"
 
 
 def _print_outcome(outcome: DemoOutcome) -> None:
@@ -29,9 +35,7 @@ def _print_outcome(outcome: DemoOutcome) -> None:
     for column in ("zone", "status", "rows in", "rows out", "bytes"):
         zones.add_column(column, justify="left" if column in ("zone", "status") else "right")
     for zone in outcome.zones:
-        zones.add_row(
-            zone.zone, zone.status, str(zone.rows_in or 0), str(zone.rows_out or 0), f"{zone.bytes or 0:,}"
-        )
+        zones.add_row(zone.zone, zone.status, _count(zone.rows_in), _count(zone.rows_out), _count(zone.bytes))
     console.print(zones)
     tables = Table(title="Delta tables", title_justify="left")
     tables.add_column("table")

@@ -6,10 +6,11 @@ import threading
 from typing import Annotated
 
 import typer
-from rich.console import Console
+
+from lakeforge.terminal import make_console
 
 workspace_app = typer.Typer(no_args_is_help=True, help="The local stand-in for a Databricks workspace.")
-console = Console()
+console = make_console()
 
 
 @workspace_app.command("serve")

@@ -20,6 +20,7 @@ from lakeforge.errors import LakeForgeError
 from lakeforge.metadata.db import Database
 from lakeforge.nlu import CHAT_ONLY_KINDS, parse_text
 from lakeforge.settings import Settings
+from lakeforge.terminal import make_console
 
 PROMPT = "lakeforge> "
 
@@ -40,7 +41,7 @@ class Repl:
         self.actor = Actor(user=user, surface="cli", channel="terminal")
         self.principal = principal or Principal.local_admin(user)
         self.ask = ask
-        self.console = console or Console()
+        self.console = console or make_console()
 
     def run(self) -> None:
         self.console.print(

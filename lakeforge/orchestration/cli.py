@@ -6,11 +6,12 @@ import json
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from lakeforge.terminal import make_console
+
 sync_app = typer.Typer(no_args_is_help=True, help="Keep Databricks jobs and pipelines equal to the metadata.")
-console = Console()
+console = make_console()
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 DeepOption = Annotated[bool, typer.Option("--deep", help="Also read every pipeline to find hand edits.")]

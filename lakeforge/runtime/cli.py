@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from lakeforge.errors import LakeForgeError
+from lakeforge.terminal import make_console
 
 notebook_app = typer.Typer(no_args_is_help=True, help="Run LakeForge notebooks locally.")
-console = Console()
+console = make_console()
 
 
 @notebook_app.command("run")

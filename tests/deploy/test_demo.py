@@ -26,6 +26,12 @@ def test_demo_check_passes_for_each_increment_and_after(database_url, tmp_path):
     assert first.returncode == 0, first.stdout + first.stderr
     assert "Increment 1 reached Gold with the expected counts" in first.stdout
     assert "retail_gold.revenue_by_country" in first.stdout
+    # Piped output is laid out wide enough that no header or name is cut short, and zones that
+    # do not measure rows or bytes say so with a dash rather than a 0.
+    assert "…" not in first.stdout
+    assert all(header in first.stdout for header in ("checked", "failed", "result", "quarantine"))
+    raw_zone = next(line for line in first.stdout.splitlines() if "│ raw " in line)
+    assert raw_zone.count("—") == 2
 
     second = _demo(tmp_path / "state", database_url)
     assert second.returncode == 0, second.stdout + second.stderr
