@@ -80,12 +80,17 @@ def record_delivery(db: Database, key: str) -> bool:
     return row is not None
 
 
-def forget_old_deliveries(db: Database) -> None:
+def forget_old_slack_state(db: Database) -> None:
+    """Delete retry keys and plans older than a day: a retry comes within minutes, and a plan's
+    token expires after 15 minutes, so neither is of use by then."""
     try:
         with db.connection() as conn:
             conn.execute("DELETE FROM lakeforge.slack_request_seen WHERE seen_at < now() - interval '1 day'")
+            conn.execute(
+                "DELETE FROM lakeforge.slack_pending_command WHERE created_at < now() - interval '1 day'"
+            )
     except pg_errors.Error:
-        log.exception("could not forget old Slack deliveries; trying again later")
+        log.exception("could not forget old Slack deliveries and plans; trying again later")
 
 
 def build_bolt_app(
@@ -141,7 +146,7 @@ def build_bolt_app(
             return True
         if delivery_number() % FORGET_EVERY == 0:
             # Housekeeping is nobody's ack: it runs with the slow work.
-            lazy_pool.submit(forget_old_deliveries, service.db)
+            lazy_pool.submit(forget_old_slack_state, service.db)
         if not fresh:
             log.info(
                 "Slack request %s already handled; this delivery (retry %s) does nothing", key, retry or "?"

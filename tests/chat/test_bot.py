@@ -246,3 +246,24 @@ def test_slack_events_answer_503_until_slack_is_configured(settings, db: Databas
         assert answer.status_code == 503 and "LAKEFORGE_SLACK_SIGNING_SECRET" in answer.text
     finally:
         server.stop()
+
+
+def test_retry_keys_and_plans_older_than_a_day_are_forgotten(env: Env) -> None:
+    from bot.app import forget_old_slack_state
+
+    env.slash("pause sales")
+    fresh = _button(env.responses(1)[0]["blocks"], "lakeforge_confirm")["value"]
+    with env.db.connection() as conn:
+        conn.execute(
+            "INSERT INTO slack_pending_command (id, slack_user_id, intent, created_at)"
+            " VALUES (gen_random_uuid(), 'U0ANA', '{}', now() - interval '2 days')"
+        )
+        conn.execute(
+            "INSERT INTO slack_request_seen (key, seen_at) VALUES ('old-delivery', now() - interval '2 days')"
+        )
+    forget_old_slack_state(env.db)
+    with env.db.connection() as conn:
+        plans = [r["id"] for r in conn.execute("SELECT id::text FROM slack_pending_command")]
+        keys = [r["key"] for r in conn.execute("SELECT key FROM slack_request_seen")]
+    assert plans == [fresh]
+    assert "old-delivery" not in keys and keys  # the slash command's own key stays
