@@ -91,8 +91,10 @@ def _prepare(raw: str, known: Known) -> Message:
         # Ordinary words are not typos ("called" must not become "cancelled").
         fixed = word if word in vocab.FILLER else correct(word, vocab.KEYWORDS)
         if fixed == word and names and len(word) >= 4:
-            # A typo in a known name ("ordres") reads as the name.
-            fixed = closest(word, names) or word
+            # A typo in a known name ("ordres") reads as the name. A typo does not add or drop an
+            # underscore part, so a column such as customer_id is never read as the source customers.
+            parts = word.count("_")
+            fixed = closest(word, {n for n in names if n.count("_") == parts}) or word
         typos += fixed != word
         words.append(fixed)
     return Message(text=text, words=words, known=known, typos=typos)
@@ -218,6 +220,13 @@ _EXPRESSION_AFTER = re.compile(
     r"(?:(?:to |and )?(?:drop|warn|fail|quarantine)\b.*|on fail.*|otherwise.*))?\s*$",
     re.IGNORECASE,
 )
+# "drop rows where X", "quarantine orders rows where X": X describes the rows to act on, the
+# opposite of a rule, which states what a good row meets. Read as "keep rows where not X".
+_ROWS_WHERE = re.compile(
+    r"\b(?:quarantine|drop|discard|filter(?:\s+out)?|remove|reject|exclude|skip|flag|warn\s+about|fail\s+on)"
+    r"(?:\s+[\w'’]+){0,3}?\s+(?:where|whose)\b",
+    re.IGNORECASE,
+)
 _REWRITES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^(\w+) (?:is|must be|should be) (?:positive|greater than zero|above zero)$"), r"\1 > 0"),
     (re.compile(r"^(\w+) (?:is|must be|should be) (?:non-negative|not negative)$"), r"\1 >= 0"),
@@ -239,8 +248,12 @@ def _expression(msg: Message) -> str | None:
     expr = match.group("expr").strip().rstrip(".")
     for _ in range(3):
         for source in msg.known.sources:
-            expr = re.sub(rf"^(?:on|for|to)\s+{source}\b\s*", "", expr)
+            expr = re.sub(rf"^(?:on|for|to)\s+[`\"“]?{source}\b[`\"”]?\s*", "", expr)
         expr = re.sub(r"^(?:that|where|:)\s*", "", expr, flags=re.IGNORECASE)
+    # "... where amount < 0 in orders": the source named after the condition is not part of it.
+    expr = _TRAILING_SOURCE.sub("", expr)
+    for source in msg.known.sources:
+        expr = re.sub(rf"\s+(?:in|on|for|of|from)\s+(?:the\s+)?{source}$", "", expr)
     lowered = expr.lower()
     for pattern, replacement in _REWRITES:
         if pattern.match(lowered):
@@ -249,6 +262,23 @@ def _expression(msg: Message) -> str | None:
     if not re.search(r"[<>=!]|\b(?:is|in|between|like|rlike|not|null|and|or)\b|\(", expr, re.IGNORECASE):
         return None
     return expr
+
+
+_TRAILING_SOURCE = re.compile(
+    r"\s+(?:in|on|for|of|from)\s+(?:the\s+)?[a-z_]\w*\s+(?:source|table|dataset|feed)$", re.IGNORECASE
+)
+
+
+def _negate(condition: str) -> str:
+    """A rule keeping exactly the rows ``condition`` does not describe.
+
+    A row passes a rule only when the rule is TRUE, so a row where ``condition`` is NULL (not
+    described by it) must still pass: hence ``coalesce(..., false)`` rather than a bare NOT.
+    """
+    null = re.fullmatch(r"(\w+)\s+is\s+(not\s+)?null", condition.strip(), re.IGNORECASE)
+    if null:
+        return f"{null.group(1)} IS NULL" if null.group(2) else f"{null.group(1)} IS NOT NULL"
+    return f"NOT coalesce({condition}, false)"
 
 
 def _action(msg: Message) -> str | None:
@@ -369,9 +399,15 @@ def _add_rule(msg: Message, db: Database | None) -> tuple[dict[str, Any], str | 
     source = next((w for w in msg.words if w in msg.known.sources), None)
     source = source or msg.after(frozenset({"on", "to", "for", "of"}) | vocab.SOURCE_NOUNS)
     expression = _expression(msg)
+    derived = expression
+    if expression and _ROWS_WHERE.search(msg.text.raw):
+        derived = f"not {expression}"
+        expression = _negate(expression)
+        if not expression.startswith("NOT "):
+            derived = expression
     slots: dict[str, Any] = {"source": source, "name": _rule_name(msg, source), "expression": expression}
-    if expression and slots["name"] in (None, "on", "to"):
-        slots["name"] = _derive_rule_name(expression)
+    if derived and slots["name"] in (None, "on", "to"):
+        slots["name"] = _derive_rule_name(derived)
     slots["action"] = _action(msg) or "warn"
     return slots, _need(
         slots,
@@ -560,10 +596,12 @@ def classify(msg: Message) -> tuple[str | None, float]:
     # An action applied to rows ("quarantine rows where ...") or a condition with an operator
     # and no clearer verb reads as a new rule.
     expression = _expression(msg) if not is_rule else None
-    acts_on_rows = bool(re.match(r"^\s*(?:quarantine|drop|discard|flag|warn about)\b.*\bwhere\b", text))
+    acts_on_rows = bool(_ROWS_WHERE.search(text))
     names_source = any(w in msg.known.sources for w in msg.words)
-    looks_like_rule = acts_on_rows or (expression and first in (None, "update") and "changes" not in fams)
-    if not is_rule and looks_like_rule and (names_source or msg.has(vocab.SOURCE_NOUNS)):
+    looks_like_rule = expression and first in (None, "update") and "changes" not in fams
+    # Rows acted on by a condition are a rule even before the source is known (it is asked
+    # for): "drop rows where ..." must never read as removing a source.
+    if not is_rule and (acts_on_rows or (looks_like_rule and (names_source or msg.has(vocab.SOURCE_NOUNS)))):
         return "add_dq_rule", 0.7
     if re.search(
         r"\bturn(?:ed)?\s+(?:\w+\s+)?(?:back\s+)?on\b|\bswitch(?:ed)?\s+(?:\w+\s+)?(?:back\s+)?on\b", text

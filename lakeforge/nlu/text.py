@@ -16,6 +16,12 @@ _LOCATION = re.compile(
 )
 _SLACK_CHANNEL = re.compile(r"<#([A-Z0-9]+)(?:\|([^>]*))?>")
 _HASH_CHANNEL = re.compile(r"(?<![\w#])#([a-z][a-z0-9_-]*)\b", re.IGNORECASE)
+# A quoted bare identifier (`orders`, "sales") is a name, typed the way Slack users mark code.
+_IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+# "what's", "last night's": the possessive or contraction carries no meaning for the parser and
+# must not leave a stray "s" that reads as a name; "don't" becomes "dont".
+_POSSESSIVE = re.compile(r"(?<=[a-z0-9_])['’]s\b")
+_APOSTROPHE = re.compile(r"(?<=[a-z])['’](?=[a-z])")
 _WORD = re.compile(r"[a-z0-9_]+(?:[.:/-][a-z0-9_]+)*|[<>=!]=?", re.IGNORECASE)
 
 
@@ -38,7 +44,10 @@ def split(raw: str) -> Text:
     rest = raw
 
     def take_quoted(match: re.Match[str]) -> str:
-        text.quoted.append(next(group for group in match.groups() if group is not None))
+        value = next(group for group in match.groups() if group is not None)
+        if _IDENTIFIER.fullmatch(value.strip()):
+            return f" {value.strip()} "
+        text.quoted.append(value)
         return " "
 
     def take_channel(match: re.Match[str]) -> str:
@@ -63,7 +72,8 @@ def split(raw: str) -> Text:
 
     rest = _HASH_CHANNEL.sub(take_hash_channel, rest)
     # "re-run", "re-enable": one word, as people also type them.
-    text.rest = re.sub(r"\bre-(?=[a-z])", "re", rest.lower())
+    rest = _APOSTROPHE.sub("", _POSSESSIVE.sub("", rest.lower()))
+    text.rest = re.sub(r"\bre-(?=[a-z])", "re", rest)
     text.words = [w.strip(".") for w in _WORD.findall(text.rest)]
     return text
 

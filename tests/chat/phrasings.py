@@ -375,3 +375,56 @@ PHRASINGS: list[Case] = [
     ("how do i add a rule", "help", {}),
     ("", "help", {}),
 ]
+
+# Phrasings that were once read wrongly (a wrong intent, a rule inverted, a schedule firing at the
+# wrong time). Unlike PHRASINGS, which is measured as a whole, each of these must be read exactly.
+# For a question (kind None), ``{"clarify": "..."}`` is a phrase the question must contain.
+EXACT: list[Case] = [
+    # "drop rows where X" names the bad rows: the rule keeps the others, NULL included.
+    (
+        "drop rows in orders where customer_id is null",
+        "add_dq_rule",
+        {"source": "orders", "expression": "customer_id IS NOT NULL", "action": "drop"},
+    ),
+    (
+        "on orders, drop rows where customer_id is null",
+        "add_dq_rule",
+        {"source": "orders", "expression": "customer_id IS NOT NULL", "action": "drop"},
+    ),
+    (
+        "quarantine orders rows where amount < 0",
+        "add_dq_rule",
+        {"source": "orders", "expression": "NOT coalesce(amount < 0, false)", "action": "quarantine"},
+    ),
+    (
+        "quarantine rows where amount < 0 in orders",
+        "add_dq_rule",
+        {"source": "orders", "expression": "NOT coalesce(amount < 0, false)", "action": "quarantine"},
+    ),
+    (
+        "filter out rows where country is null on customers",
+        "add_dq_rule",
+        {"source": "customers", "expression": "country IS NOT NULL", "action": "drop"},
+    ),
+    (
+        "reject orders where amount < 0",
+        "add_dq_rule",
+        {"source": "orders", "expression": "NOT coalesce(amount < 0, false)", "action": "drop"},
+    ),
+    (
+        "add a rule on orders to quarantine rows where status is not null",
+        "add_dq_rule",
+        {"source": "orders", "expression": "status IS NULL", "action": "quarantine"},
+    ),
+    # A column is not a typo of a source ("customer_id" is not "customers"): ask for the source.
+    ("drop rows where customer_id is null", None, {"clarify": "Which source should the rule check?"}),
+    (
+        "add check on `orders`: amount > 0",
+        "add_dq_rule",
+        {"source": "orders", "expression": "amount > 0"},
+    ),
+    # Names in backticks or quotes, as Slack users mark them.
+    ("pause `sales`", "pause_schedule", {"group": "sales"}),
+    ("run “orders”", "run_now", {"source": "orders"}),
+    ('resume "web"', "resume_schedule", {"group": "web"}),
+]

@@ -8,7 +8,7 @@ import pytest
 
 from lakeforge.nlu import parse_text
 from lakeforge.nlu.rules import parse_rules
-from tests.chat.phrasings import KNOWN, PHRASINGS
+from tests.chat.phrasings import EXACT, KNOWN, PHRASINGS
 
 OVERALL_THRESHOLD = 0.9
 PER_INTENT_THRESHOLD = 0.75
@@ -143,3 +143,17 @@ def test_accuracy_on_held_out_phrasings(name: str) -> None:
     print(f"\n{name} accuracy: {len(cases) - len(misses)}/{len(cases)} {accuracy:.1%}")
     print("misses:\n  " + "\n  ".join(misses))
     assert accuracy >= HELD_OUT_THRESHOLD
+
+
+@pytest.mark.parametrize(("text", "kind", "slots"), EXACT, ids=[case[0] for case in EXACT])
+def test_phrasing_read_exactly(text: str, kind: str | None, slots: dict) -> None:
+    from lakeforge.nlu import check_shape
+
+    result = check_shape(parse_rules(text, known=KNOWN))
+    if kind is None:
+        assert result.intent is None, result.intent
+        assert slots["clarify"] in (result.clarify or ""), result.clarify
+        return
+    assert result.intent is not None, result.clarify
+    assert result.intent["kind"] == kind
+    assert {key: result.intent.get(key) for key in slots} == slots
