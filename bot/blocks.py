@@ -24,6 +24,7 @@ GRAMMAR: list[tuple[str, str, str]] = [
     ("update source", "update_source", "/lakeforge update orders location /Volumes/main/raw/orders_v2"),
     ("remove source", "remove_source", "/lakeforge remove source orders"),
     ("add rule", "add_dq_rule", "/lakeforge add rule on orders: amount > 0 drop"),
+    ("change rule", "update_dq_rule", "/lakeforge set rule amount_gt_0 on orders to fail"),
     ("remove rule", "remove_dq_rule", "/lakeforge remove rule amount_gt_0 from orders"),
     ("schedule", "set_schedule", "/lakeforge schedule sales every day at 2am"),
     ("pause", "pause_schedule", "/lakeforge pause sales"),

@@ -418,10 +418,69 @@ def _add_rule(msg: Message, db: Database | None) -> tuple[dict[str, Any], str | 
     )
 
 
-def _remove_rule(msg: Message, db: Database | None) -> tuple[dict[str, Any], str | None]:
+def _known_rule(msg: Message) -> tuple[str, str] | None:
+    """(source, rule) for a rule name the store knows, when exactly one source has it."""
+    owners = [(source, w) for w in msg.words for source, names in msg.known.rules.items() if w in names]
+    return owners[0] if len({source for source, _ in owners}) == 1 else None
+
+
+def _existing_rule(msg: Message) -> tuple[str | None, str | None]:
+    """The source and name of a rule that exists already (to change or remove it)."""
     source = next((w for w in msg.words if w in msg.known.sources), None)
+    owned = _known_rule(msg)
+    if source is None and owned:
+        source = owned[0]
     source = source or msg.after(frozenset({"on", "from", "of", "for"}) | vocab.SOURCE_NOUNS)
-    slots = {"source": source, "name": _rule_name(msg, source)}
+    name = _rule_name(msg, source)
+    if name is None:
+        # "drop the id_present check": the name before the noun.
+        before = msg.before(vocab.RULE_NOUNS)
+        name = before if before != source else None
+    return source, name
+
+
+# Values being replaced are not the new value: "fail instead of warn", "from warn to drop".
+_REPLACED = re.compile(r"\b(?:instead\s+of|rather\s+than|from)\s+\w+", re.IGNORECASE)
+_NEW_CONDITION = re.compile(r"(?:\bto\b|\bexpression\b|:)\s*(?P<expr>[^:]+?)\s*\.?$", re.IGNORECASE)
+
+
+def _update_rule(msg: Message, db: Database | None) -> tuple[dict[str, Any], str | None]:
+    source, name = _existing_rule(msg)
+    slots: dict[str, Any] = {"source": source, "name": name}
+    kept = re.findall(r"[a-z]+", _REPLACED.sub(" ", msg.text.rest))
+    action = next((vocab.ACTIONS[w] for w in reversed(kept) if w in vocab.ACTIONS and w != "stop"), None)
+    if action:
+        slots["action"] = action
+    quoted = [value.strip() for value in msg.text.quoted if not SLUG.match(value)]
+    condition = _NEW_CONDITION.search(_LEADING.sub("", msg.text.raw))
+    if quoted:
+        slots["expression"] = quoted[0]
+    elif condition and re.search(r"[<>=!]|\b(?:is|in|between|like|rlike)\b", condition.group("expr")):
+        slots["expression"] = condition.group("expr")
+    families = msg.families()
+    if "pause" in families or re.search(r"\bturn(?:ed)?\s+(?:\w+\s+){0,3}off\b", msg.text.rest):
+        slots["enabled"] = False
+    elif "resume" in families or re.search(r"\bturn(?:ed)?\s+(?:\w+\s+){0,3}on\b", msg.text.rest):
+        slots["enabled"] = True
+    what = f"rule {name}" + (f" on {source}" if source else "")
+    question = _need(
+        slots,
+        {
+            "name": "Which rule should change? Give its name, e.g. `set rule amount_gt_0 on orders to fail`.",
+            "source": f"Which source is rule {name} on?",
+        },
+    )
+    if question is None and not set(slots) - {"source", "name"}:
+        question = (
+            f"What should change on {what}? Its action (`to fail`, `to drop`, `to quarantine`, `to warn`), "
+            "its condition (`to amount >= 0`), or `disable` / `enable` it."
+        )
+    return slots, question
+
+
+def _remove_rule(msg: Message, db: Database | None) -> tuple[dict[str, Any], str | None]:
+    source, name = _existing_rule(msg)
+    slots = {"source": source, "name": name}
     return slots, _need(
         slots,
         {"name": "Which rule should I remove? Give its name.", "source": "Which source is the rule on?"},
@@ -548,6 +607,7 @@ READERS: dict[str, Reader] = {
     "remove_source": _named("Which source should I remove?"),
     "create_group": _create_group,
     "add_dq_rule": _add_rule,
+    "update_dq_rule": _update_rule,
     "remove_dq_rule": _remove_rule,
     "set_schedule": _schedule,
     "pause_schedule": _grouped("Which group's schedule should I pause?"),
@@ -603,6 +663,18 @@ def classify(msg: Message) -> tuple[str | None, float]:
     # for): "drop rows where ..." must never read as removing a source.
     if not is_rule and (acts_on_rows or (looks_like_rule and (names_source or msg.has(vocab.SOURCE_NOUNS)))):
         return "add_dq_rule", 0.7
+    # A rule named by its noun or by a name the store knows: adding, changing or removing it.
+    if is_rule or _known_rule(msg):
+        verbs = [f for f in fams if f in ("remove", "register", "update", "show", "list", "pause", "resume")]
+        if verbs and verbs[0] == "remove":
+            return "remove_dq_rule", 0.9
+        if verbs and verbs[0] in ("show", "list"):
+            return "show_source", 0.7
+        changes = verbs and verbs[0] in ("update", "pause", "resume")
+        if changes or re.search(r"\bturn(?:ed)?\s+(?:\w+\s+){0,3}(?:on|off)\b", text):
+            return "update_dq_rule", 0.85
+        if is_rule:
+            return "add_dq_rule", 0.9 if verbs else 0.75
     if re.search(
         r"\bturn(?:ed)?\s+(?:\w+\s+)?(?:back\s+)?on\b|\bswitch(?:ed)?\s+(?:\w+\s+)?(?:back\s+)?on\b", text
     ):
@@ -616,13 +688,6 @@ def classify(msg: Message) -> tuple[str | None, float]:
     plain_register = first == "register" and not is_rule and not msg.text.locations
     if plain_register and not msg.has(vocab.GROUP_NOUNS) and names_source and "run" not in fams:
         return "run_now", 0.7
-    if is_rule:
-        verbs = [f for f in fams if f in ("remove", "register", "update", "show", "list")]
-        if verbs and verbs[0] == "remove":
-            return "remove_dq_rule", 0.9
-        if verbs and verbs[0] in ("show", "list"):
-            return "show_source", 0.7
-        return "add_dq_rule", 0.9 if verbs else 0.75
     if first == "pause" or ("pause" in fams and "run" not in fams[:1]):
         return "pause_schedule", 0.9
     if first == "resume" or "resume" in fams:

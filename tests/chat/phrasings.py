@@ -428,3 +428,36 @@ EXACT: list[Case] = [
     ("run “orders”", "run_now", {"source": "orders"}),
     ('resume "web"', "resume_schedule", {"group": "web"}),
 ]
+# Changing a rule that exists is update_dq_rule, never a new rule or removing the source.
+EXACT += [
+    (
+        "make rule amount_positive on orders fail instead of warn",
+        "update_dq_rule",
+        {"source": "orders", "name": "amount_positive", "action": "fail"},
+    ),
+    (
+        "change the action of amount_positive on orders to drop",
+        "update_dq_rule",
+        {"source": "orders", "name": "amount_positive", "action": "drop"},
+    ),
+    (
+        "change rule amount_positive from warn to quarantine",
+        "update_dq_rule",
+        {"source": "orders", "name": "amount_positive", "action": "quarantine"},
+    ),
+    (
+        "disable rule amount_positive on orders",
+        "update_dq_rule",
+        {"source": "orders", "name": "amount_positive", "enabled": False},
+    ),
+    ("turn off the id_present check on orders", "update_dq_rule", {"name": "id_present", "enabled": False}),
+    ("enable the amount_positive rule", "update_dq_rule", {"name": "amount_positive", "enabled": True}),
+    (
+        "update rule amount_positive on orders to amount >= 0",
+        "update_dq_rule",
+        {"name": "amount_positive", "expression": "amount >= 0"},
+    ),
+    ("update rule amount_positive on orders", None, {"clarify": "What should change on rule"}),
+    ("drop the amount_positive rule", "remove_dq_rule", {"source": "orders", "name": "amount_positive"}),
+    ("drop amount_positive on orders", "remove_dq_rule", {"source": "orders", "name": "amount_positive"}),
+]
