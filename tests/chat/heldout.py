@@ -95,7 +95,8 @@ HELD_OUT_2: list[Case] = [
     (
         "flag orders rows where discount > amount",
         "add_dq_rule",
-        {"source": "orders", "expression": "discount > amount"},
+        # The flagged rows are the ones that fail the rule: it holds where the condition does not.
+        {"source": "orders", "expression": "NOT coalesce(discount > amount, false)", "action": "warn"},
     ),
     (
         "new rule on invoices: currency in ('EUR','USD') drop",
