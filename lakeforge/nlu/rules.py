@@ -494,11 +494,13 @@ def _schedule(msg: Message, db: Database | None) -> tuple[dict[str, Any], str | 
         slots["timezone"] = parsed.timezone
     if not slots["group"]:
         return slots, "Which group should the schedule apply to?"
+    if parsed.question:
+        return slots, parsed.question
     if parsed.quartz is None:
-        missing = parsed.missing or "when"
+        missing = f" ({parsed.missing})" if parsed.missing else ""
         return (
             slots,
-            f"When should {slots['group']} run ({missing})? e.g. `every day at 2am` or `0 0 2 * * ?`.",
+            f"When should {slots['group']} run{missing}? e.g. `every day at 2am` or `0 0 2 * * ?`.",
         )
     return slots, None
 
@@ -633,7 +635,7 @@ def classify(msg: Message) -> tuple[str | None, float]:
     has_batch = bool(_BATCH_ID.search(text)) or msg.has(vocab.BATCH_NOUNS)
     is_rule = msg.has(vocab.RULE_NOUNS)
     schedule = to_quartz(msg.text.raw)
-    cadence = schedule.quartz is not None or schedule.missing is not None
+    cadence = schedule.understood
     channel = bool(msg.text.channels) or "channel" in msg.words
 
     if not msg.words and not msg.text.locations:

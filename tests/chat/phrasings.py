@@ -461,3 +461,68 @@ EXACT += [
     ("drop the amount_positive rule", "remove_dq_rule", {"source": "orders", "name": "amount_positive"}),
     ("drop amount_positive on orders", "remove_dq_rule", {"source": "orders", "name": "amount_positive"}),
 ]
+# Schedules: a time zone named in words is kept, and what Quartz cannot say exactly is asked.
+EXACT += [
+    (
+        "schedule sales every weekday at 6am Berlin time",
+        "set_schedule",
+        {"group": "sales", "quartz_cron": "0 0 6 ? * MON-FRI", "timezone": "Europe/Berlin"},
+    ),
+    (
+        "schedule sales at 7am New York time on weekdays",
+        "set_schedule",
+        {"quartz_cron": "0 0 7 ? * MON-FRI", "timezone": "America/New_York"},
+    ),
+    (
+        "schedule sales at 6am PST every day",
+        "set_schedule",
+        {"quartz_cron": "0 0 6 * * ?", "timezone": "America/Los_Angeles"},
+    ),
+    ("schedule web daily at 5am CET", "set_schedule", {"quartz_cron": "0 0 5 * * ?", "timezone": "CET"}),
+    (
+        "schedule sales at 2am every sunday in London",
+        "set_schedule",
+        {"quartz_cron": "0 0 2 ? * SUN", "timezone": "Europe/London"},
+    ),
+    ("schedule sales at 6am IST", None, {"clarify": "Asia/Kolkata or Europe/Dublin"}),
+    ("schedule sales every day at 6am Munich time", None, {"clarify": "Which time zone is 'munich'?"}),
+    ("schedule sales first day of the month at 1am", "set_schedule", {"quartz_cron": "0 0 1 1 * ?"}),
+    ("schedule sales on the first day of every month at 1am", "set_schedule", {"quartz_cron": "0 0 1 1 * ?"}),
+    ("schedule sales on the last day of the month at 23:00", "set_schedule", {"quartz_cron": "0 0 23 L * ?"}),
+    ("schedule sales at 3am on the 15th", "set_schedule", {"quartz_cron": "0 0 3 15 * ?"}),
+    ("schedule sales on the 1st and 15th at 3am", "set_schedule", {"quartz_cron": "0 0 3 1,15 * ?"}),
+    ("schedule sales first monday of the month at 6am", "set_schedule", {"quartz_cron": "0 0 6 ? * MON#1"}),
+    (
+        "schedule sales on the last friday of every month at 5pm",
+        "set_schedule",
+        {"quartz_cron": "0 0 17 ? * FRIL"},
+    ),
+    ("schedule sales last business day of the month at 8pm", None, {"clarify": "last working day"}),
+    ("schedule sales at 6am and 6pm", "set_schedule", {"quartz_cron": "0 0 6,18 * * ?"}),
+    ("schedule sales at 6:15 and 18:30", None, {"clarify": "06:15 and 18:30"}),
+    ("schedule sales monday at 6am and friday at 5pm", None, {"clarify": "one schedule per time"}),
+    (
+        "schedule sales on weekdays except friday at 6am",
+        "set_schedule",
+        {"quartz_cron": "0 0 6 ? * MON,TUE,WED,THU"},
+    ),
+    (
+        "schedule sales daily except sundays at 6am",
+        "set_schedule",
+        {"quartz_cron": "0 0 6 ? * MON,TUE,WED,THU,FRI,SAT"},
+    ),
+    (
+        "schedule sales every 15 minutes between 8am and 6pm on weekdays",
+        "set_schedule",
+        {"quartz_cron": "0 0/15 8-17 ? * MON-FRI"},
+    ),
+    ("schedule sales hourly on weekdays", "set_schedule", {"quartz_cron": "0 0 * ? * MON-FRI"}),
+    ("schedule sales every 2 hours between 8am and 6pm", "set_schedule", {"quartz_cron": "0 0 8-18/2 * * ?"}),
+    ("schedule sales every half hour", "set_schedule", {"quartz_cron": "0 0/30 * * * ?"}),
+    ("schedule sales every 6h", "set_schedule", {"quartz_cron": "0 0 0/6 * * ?"}),
+    ("schedule sales every 90 minutes", None, {"clarify": "divisor of 60"}),
+    ("schedule sales every 5 hours", None, {"clarify": "divisor of 24"}),
+    ("schedule sales every other day at 3am", None, {"clarify": "every few days"}),
+    ("schedule sales tomorrow at 3am", None, {"clarify": "A schedule repeats"}),
+    ("schedule sales next monday at 9am", None, {"clarify": "A schedule repeats"}),
+]
