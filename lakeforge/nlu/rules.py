@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lakeforge.metadata.db import Database
+from lakeforge.nlu import guards
 from lakeforge.nlu import vocabulary as vocab
 from lakeforge.nlu.lookup import Known, last_batch
 from lakeforge.nlu.result import ParseResult
@@ -387,6 +388,18 @@ def _named(kind_question: str) -> Reader:
     return read
 
 
+def _show_source(msg: Message, db: Database | None) -> tuple[dict[str, Any], str | None]:
+    slots = {"name": _source_name(msg)}
+    name = slots["name"]
+    if name in msg.known.groups and name not in msg.known.sources:
+        # show_source shows sources only: say what a group offers instead of "no source sales".
+        return slots, (
+            f"{name} is a group. `status {name}` lists its runs; `show SOURCE` shows one of its "
+            "sources with its rules."
+        )
+    return slots, _need(slots, {"name": "Which source should I show?"})
+
+
 def _grouped(question: str) -> Reader:
     def read(msg: Message, db: Database | None) -> tuple[dict[str, Any], str | None]:
         slots = {"group": _group_name(msg)}
@@ -550,6 +563,8 @@ def _list_runs(msg: Message, db: Database | None) -> tuple[dict[str, Any], str |
             if name:
                 slots["group" if group else "source"] = name
     status = next((vocab.STATUSES[w] for w in msg.words if w in vocab.STATUSES), None)
+    if status is None and "fail" in msg.words and guards.is_question(msg.text.rest):
+        status = "failed"  # "why did orders fail?"
     if status:
         slots["status"] = status
     count = re.search(
@@ -618,7 +633,7 @@ READERS: dict[str, Reader] = {
     "rerun_batch": _rerun,
     "sync_jobs": _sync,
     "subscribe_channel": _subscribe,
-    "show_source": _named("Which source should I show?"),
+    "show_source": _show_source,
     "list_runs": _list_runs,
     "show_run": _show_run,
     "show_history": _history,
@@ -644,6 +659,10 @@ def classify(msg: Message) -> tuple[str | None, float]:
         r"^\s*(?:what can (?:you do|i ask|i do|i say)|how do i|what commands)", text
     ):
         return "help", 0.95
+    changes = any(f not in ("show", "list", "status", "history") for f in fams)
+    if guards.is_question(text) and (changes or re.match(r"^\s*why\b", text)):
+        # A question about state is answered with a read, never by making the change it names.
+        return ("show_history" if re.match(r"^\s*who\b", text) else "list_runs"), 0.6
     if "restore" in fams or re.search(r"\broll(?:ed)?\s+back\b|\bback to (?:revision|version|rev|v)\b", text):
         return "restore_revision", 0.9
     if "history" in fams or re.search(
@@ -672,8 +691,8 @@ def classify(msg: Message) -> tuple[str | None, float]:
             return "remove_dq_rule", 0.9
         if verbs and verbs[0] in ("show", "list"):
             return "show_source", 0.7
-        changes = verbs and verbs[0] in ("update", "pause", "resume")
-        if changes or re.search(r"\bturn(?:ed)?\s+(?:\w+\s+){0,3}(?:on|off)\b", text):
+        edits = bool(verbs) and verbs[0] in ("update", "pause", "resume")
+        if edits or re.search(r"\bturn(?:ed)?\s+(?:\w+\s+){0,3}(?:on|off)\b", text):
             return "update_dq_rule", 0.85
         if is_rule:
             return "add_dq_rule", 0.9 if verbs else 0.75
@@ -737,7 +756,23 @@ def parse_rules(
     """Read ``text`` into a proposed intent, or a question when a required value is missing."""
     msg = _prepare(text, known or Known())
     msg.channel = channel
+    refused = guards.refusal(msg.text.rest)
+    if refused:
+        return ParseResult(clarify=refused, confidence=0.8, parser="rules")
     kind, confidence = classify(msg)
+    if kind == "run_now" and guards.LATER.search(msg.text.rest):
+        target, _ = _target(msg)
+        name = next(iter(target.values()), "NAME")
+        return ParseResult(
+            clarify=(
+                f"I can run {name} now (`run {name} now`) or on a schedule (`schedule "
+                f"{msg.known.sources.get(name, name)} every day at 2am`), but not once at a later time."
+            ),
+            confidence=confidence,
+            parser="rules",
+            intent_kind=kind,
+            partial=target,
+        )
     if kind is None:
         return ParseResult(
             clarify="I did not understand that. Try `help` for what I can do, with an example of each.",

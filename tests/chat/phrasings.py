@@ -526,3 +526,21 @@ EXACT += [
     ("schedule sales tomorrow at 3am", None, {"clarify": "A schedule repeats"}),
     ("schedule sales next monday at 9am", None, {"clarify": "A schedule repeats"}),
 ]
+# A verb that is asked about, negated or out of reach never becomes that change.
+EXACT += [
+    ("is sales paused?", "list_runs", {"group": "sales"}),
+    ("when does sales run?", "list_runs", {"group": "sales"}),
+    ("did orders run today?", "list_runs", {"source": "orders"}),
+    ("why did orders fail?", "list_runs", {"source": "orders", "status": "failed"}),
+    ("who paused sales?", "show_history", {"name": "sales"}),
+    ("don't run sales tonight", None, {"clarify": "not on what not to do"}),
+    ("do not pause web", None, {"clarify": "not on what not to do"}),
+    ("skip tonight's sales run", None, {"clarify": "`pause` the group now"}),
+    ("run sales tonight", None, {"clarify": "not once at a later time"}),
+    ("cancel the sales run", None, {"clarify": "cannot cancel a batch"}),
+    ("kill the sales run", None, {"clarify": "cannot cancel a batch"}),
+    ("cancel batch 42", None, {"clarify": "cannot cancel a batch"}),
+    ("what's the schedule of sales?", None, {"clarify": "sales is a group"}),
+    ("can you pause sales?", "pause_schedule", {"group": "sales"}),
+    ("could you run orders?", "run_now", {"source": "orders"}),
+]

@@ -1,0 +1,75 @@
+"""Messages that mention a command verb without asking for that command.
+
+"don't run sales", "is sales paused?", "cancel the sales run" contain "run" or "pause", but
+proposing run_now or pause_schedule for them would be the opposite of what was meant. These
+checks run before the verb decides the intent. They read the lower-cased text with quoted
+values blanked out (``Text.rest``), so a condition or path never triggers them.
+
+>>> refusal("dont run sales tonight") is not None
+True
+>>> is_question("is sales paused?")
+True
+>>> is_question("have finance run at 6:45am every weekday")
+False
+"""
+
+from __future__ import annotations
+
+import re
+
+from lakeforge.nlu import vocabulary as vocab
+
+# Verbs that change something; a negated one is never carried out.
+_CHANGES = (
+    vocab.VERBS["run"]
+    | vocab.VERBS["rerun"]
+    | vocab.VERBS["pause"]
+    | vocab.VERBS["resume"]
+    | vocab.VERBS["remove"]
+    | vocab.VERBS["register"]
+    | vocab.VERBS["update"]
+    | vocab.VERBS["sync"]
+    | vocab.VERBS["restore"]
+    | frozenset({"schedule"})
+)
+_NEGATED = re.compile(r"\b(?:dont|do\s+not|never|no\s+need\s+to|not\s+to)\s+(\w+)(?:\s+(\w+))?")
+_SKIP = re.compile(r"^\s*(?:please\s+)?skip\b.*\bruns?\b")
+# "cancel batch 42", "kill the sales run", "stop the running batch": a batch in progress.
+_CANCEL = re.compile(
+    r"^\s*(?:please\s+)?(?:cancel|abort|kill|terminate|stop)\s+(?:the\s+|this\s+|that\s+)?"
+    r"(?:(?:current|running|ongoing|active)\s+)?(?:\w+\s+)?(?:run|batch|job\s+run)\b"
+    r"|^\s*(?:please\s+)?(?:cancel|abort|kill|terminate)\s+(?:batch\s+)?#?\d+\b"
+)
+# Asking about a state ("is sales paused?") rather than asking to change it. "can/could/will
+# you ..." and "have finance run ..." are requests, so they are not listed.
+_QUESTION = re.compile(r"^\s*(?:is|are|was|were|did|does|when|who|why)\b")
+# A single run later: a run starts now, and a schedule repeats.
+LATER = re.compile(
+    r"\b(?:tonight|tomorrow|later|this\s+(?:afternoon|evening|weekend)|next\s+(?:week|"
+    + "|".join(sorted(vocab.DAY_WORDS))
+    + r"))\b"
+)
+
+
+def refusal(text: str) -> str | None:
+    """The answer for a message that must not become a command, or None."""
+    negated = _NEGATED.search(text)
+    # The verb follows the negation directly or after one word ("don't ever run", "never auto-pause").
+    if negated and (negated.group(1) in _CHANGES or negated.group(2) in _CHANGES):
+        return (
+            "I act on what to do, not on what not to do. Say the change you want, e.g. "
+            "`pause sales` to stop its schedule or `resume sales` to start it again."
+        )
+    if _SKIP.search(text):
+        return "To skip scheduled runs, `pause` the group now and `resume` it afterwards, e.g. `pause sales`."
+    if _CANCEL.search(text):
+        return (
+            "I cannot cancel a batch that is running: cancel it from the job run in Databricks. "
+            "To stop the next scheduled runs, say `pause GROUP`."
+        )
+    return None
+
+
+def is_question(text: str) -> bool:
+    """The message asks about a state ("is sales paused?", "when does sales run?")."""
+    return bool(_QUESTION.search(text))
