@@ -31,6 +31,10 @@ _BARE_NUMBER = re.compile(r"^\s*\d{1,12}\s*$")
 _EXTENSIONS = {".csv": "csv", ".json": "json", ".jsonl": "json", ".parquet": "parquet", ".pq": "parquet"}
 
 
+# Words that open another value: a name looked for after a marker is not searched past them.
+_STARTS_SLOT = frozenset({"incremental", "full", "watermark", "format", "location", "path", "mode"})
+
+
 @dataclass
 class Message:
     """One message prepared for reading: protected values, corrected words, known names."""
@@ -57,6 +61,8 @@ class Message:
         for index, word in enumerate(self.words):
             if word in markers:
                 for follower in self.words[index + 1 : index + 4]:
+                    if follower in _STARTS_SLOT:
+                        break  # "finance group, incremental on updated_at": another value begins
                     if follower in skip and follower not in self.known.names:
                         continue
                     if self.is_name(follower):
@@ -161,7 +167,11 @@ def _batch_id(msg: Message, db: Database | None) -> tuple[int | None, str | None
     numbers = [w for w in msg.words if w.isdigit()]
     if len(numbers) == 1:
         return int(numbers[0]), None
-    refers = msg.has(frozenset({"last", "latest", "previous", "recent", "yesterday", "tonight", "night"}))
+    refers = msg.has(
+        frozenset(
+            {"last", "latest", "previous", "recent", "yesterday", "tonight", "night", "failed", "failing"}
+        )
+    )
     if not refers and not msg.has(vocab.BATCH_NOUNS):
         return (
             None,
@@ -400,10 +410,21 @@ def _show_source(msg: Message, db: Database | None) -> tuple[dict[str, Any], str
     return slots, _need(slots, {"name": "Which source should I show?"})
 
 
-def _grouped(question: str) -> Reader:
+def _several(msg: Message, verb: str) -> str | None:
+    """A question when the message names more than one group (or source) to act on."""
+    groups = {msg.known.sources.get(w, w) for w in msg.words if w in msg.known.names}
+    if len(groups) > 1:
+        listed = " and ".join(sorted(groups))
+        return (
+            f"One group per command: {listed} are several. Say `{verb} {sorted(groups)[0]}`, then the next."
+        )
+    return None
+
+
+def _grouped(question: str, verb: str) -> Reader:
     def read(msg: Message, db: Database | None) -> tuple[dict[str, Any], str | None]:
         slots = {"group": _group_name(msg)}
-        return slots, _need(slots, {"group": question})
+        return slots, _several(msg, verb) or _need(slots, {"group": question})
 
     return read
 
@@ -519,7 +540,17 @@ def _schedule(msg: Message, db: Database | None) -> tuple[dict[str, Any], str | 
 
 
 def _run(msg: Message, db: Database | None) -> tuple[dict[str, Any], str | None]:
-    return _target(msg)
+    slots, question = _target(msg)
+    sources = {w for w in msg.words if w in msg.known.sources}
+    groups = {w for w in msg.words if w in msg.known.groups} | {msg.known.sources[w] for w in sources}
+    # A source and its own group ("run orders in sales") is one target; anything more is several.
+    if len(sources) > 1 or len(groups) > 1:
+        named = sorted(sources | {w for w in msg.words if w in msg.known.groups})
+        return (
+            slots,
+            f"One run per command: {' and '.join(named)} are several. Say `run {named[0]}`, then the next.",
+        )
+    return slots, question
 
 
 def _rerun(msg: Message, db: Database | None) -> tuple[dict[str, Any], str | None]:
@@ -572,6 +603,13 @@ def _list_runs(msg: Message, db: Database | None) -> tuple[dict[str, Any], str |
     )
     if count:
         slots["limit"] = int(count.group(1) or count.group(2))
+    inventory = msg.has(frozenset({"sources", "groups", "datasets", "feeds", "tables", "pipelines"}))
+    if inventory and not slots and not msg.has(frozenset({"runs", "batches", "status", "run", "batch"})):
+        # "list sources" is not a list of runs; say where the inventory is instead.
+        return slots, (
+            "I list runs, not sources or groups. `show SOURCE` shows one source; the web panel and "
+            "`lakeforge export` list them all."
+        )
     return slots, None
 
 
@@ -612,9 +650,21 @@ def _sync(msg: Message, db: Database | None) -> tuple[dict[str, Any], str | None
 
 
 def _create_group(msg: Message, db: Database | None) -> tuple[dict[str, Any], str | None]:
-    slots = {
+    slots: dict[str, Any] = {
         "name": msg.after(vocab.GROUP_NOUNS | frozenset({"called", "named"})) or msg.before(vocab.GROUP_NOUNS)
     }
+    parsed = to_quartz(msg.text.raw)
+    if parsed.understood:
+        if parsed.question or parsed.quartz is None:
+            missing = f" ({parsed.missing})" if parsed.missing else ""
+            return (
+                slots,
+                parsed.question or f"When should the new group run{missing}? e.g. `every day at 2am`.",
+            )
+        schedule: dict[str, Any] = {"quartz_cron": parsed.quartz}
+        if parsed.timezone:
+            schedule["timezone"] = parsed.timezone
+        slots["schedule"] = schedule
     return slots, _need(slots, {"name": "What should the group be called?"})
 
 
@@ -627,8 +677,8 @@ READERS: dict[str, Reader] = {
     "update_dq_rule": _update_rule,
     "remove_dq_rule": _remove_rule,
     "set_schedule": _schedule,
-    "pause_schedule": _grouped("Which group's schedule should I pause?"),
-    "resume_schedule": _grouped("Which group's schedule should I resume?"),
+    "pause_schedule": _grouped("Which group's schedule should I pause?", "pause"),
+    "resume_schedule": _grouped("Which group's schedule should I resume?", "resume"),
     "run_now": _run,
     "rerun_batch": _rerun,
     "sync_jobs": _sync,
@@ -713,6 +763,10 @@ def classify(msg: Message) -> tuple[str | None, float]:
         return "pause_schedule", 0.9
     if first == "resume" or "resume" in fams:
         return "resume_schedule", 0.9
+    new_group = first == "register" and msg.has(vocab.GROUP_NOUNS) and not msg.has(vocab.SOURCE_NOUNS)
+    if new_group and not msg.text.locations and not (msg.known.names & msg.wordset):
+        # "create group marketing with schedule every day at 2am": the schedule is the new group's.
+        return "create_group", 0.85
     if cadence or msg.has(vocab.SCHEDULE_NOUNS):
         if first in ("show", "list", "status"):
             return "show_source", 0.6

@@ -544,3 +544,28 @@ EXACT += [
     ("can you pause sales?", "pause_schedule", {"group": "sales"}),
     ("could you run orders?", "run_now", {"source": "orders"}),
 ]
+# Every name in the message is acted on or asked about, never silently dropped or misplaced.
+EXACT += [
+    (
+        "create group marketing with schedule every day at 2am",
+        "create_group",
+        {"name": "marketing", "schedule": {"quartz_cron": "0 0 2 * * ?"}},
+    ),
+    (
+        "register parquet source inventory at /Volumes/main/raw/inventory in the finance group, "
+        "incremental on updated_at",
+        "register_source",
+        {
+            "name": "inventory",
+            "group": "finance",
+            "load_mode": "incremental",
+            "watermark_column": "updated_at",
+        },
+    ),
+    ("pause sales and web", None, {"clarify": "One group per command"}),
+    ("run sales and web", None, {"clarify": "One run per command"}),
+    ("run orders and invoices", None, {"clarify": "One run per command"}),
+    ("run orders in sales", "run_now", {"source": "orders"}),
+    ("rerun the failed orders run", None, {"clarify": "last batch of orders"}),
+    ("list sources", None, {"clarify": "I list runs, not sources or groups"}),
+]
