@@ -234,10 +234,12 @@ _EXPRESSION_AFTER = re.compile(
 # "drop rows where X", "quarantine orders rows where X": X describes the rows to act on, the
 # opposite of a rule, which states what a good row meets. Read as "keep rows where not X".
 _ROWS_WHERE = re.compile(
-    r"\b(?:quarantine|drop|discard|filter(?:\s+out)?|remove|reject|exclude|skip|flag|warn\s+about|fail\s+on)"
-    r"(?:\s+[\w'’]+){0,3}?\s+(?:where|whose)\b",
+    r"\b(?:quarantine|drop|discard|filter(?:\s+out)?|remove|reject|exclude|skip|flag|warn(?:\s+about)?|fail(?:\s+on)?)"
+    r"(?:\s+[\w'’]+){0,3}?\s+(?:where|whose|if|when)\b",
     re.IGNORECASE,
 )
+# A column compared with something: what a condition after "drop rows where" must look like.
+_CONDITION = re.compile(r"\w\s*(?:[<>=!]|\b(?:is|in|between|like|rlike|not\s+(?:in|between|like))\b)", re.I)
 _REWRITES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^(\w+) (?:is|must be|should be) (?:positive|greater than zero|above zero)$"), r"\1 > 0"),
     (re.compile(r"^(\w+) (?:is|must be|should be) (?:non-negative|not negative)$"), r"\1 >= 0"),
@@ -249,11 +251,25 @@ _REWRITES: list[tuple[re.Pattern[str], str]] = [
 ]
 
 
-def _expression(msg: Message) -> str | None:
+def _bad_rows(msg: Message) -> str | None:
+    """The condition naming the rows to act on ("drop rows where X" -> X), or None."""
+    raw = _LEADING.sub("", msg.text.raw)
+    match = _ROWS_WHERE.search(raw)
+    # "remove the source orders if it is empty" is about a source, not its rows.
+    if not match or set(match.group(0).lower().split()) & (vocab.SOURCE_NOUNS | vocab.GROUP_NOUNS):
+        return None
+    if re.match(r"\s*(?:it|they|this|that|there)\b", raw[match.end() :], re.IGNORECASE):
+        return None
+    quoted = [value.strip() for value in msg.text.quoted if not SLUG.match(value)]
+    condition = quoted[0] if quoted else _expression(msg, ": " + raw[match.end() :])
+    return condition if condition and _CONDITION.search(condition) else None
+
+
+def _expression(msg: Message, text: str | None = None) -> str | None:
     for value in msg.text.quoted:
-        if not SLUG.match(value):
+        if text is None and not SLUG.match(value):
             return value.strip()
-    match = _EXPRESSION_AFTER.search(_LEADING.sub("", msg.text.raw))
+    match = _EXPRESSION_AFTER.search(text if text is not None else _LEADING.sub("", msg.text.raw))
     if not match:
         return None
     expr = match.group("expr").strip().rstrip(".")
@@ -432,13 +448,9 @@ def _grouped(question: str, verb: str) -> Reader:
 def _add_rule(msg: Message, db: Database | None) -> tuple[dict[str, Any], str | None]:
     source = next((w for w in msg.words if w in msg.known.sources), None)
     source = source or msg.after(frozenset({"on", "to", "for", "of"}) | vocab.SOURCE_NOUNS)
-    expression = _expression(msg)
-    derived = expression
-    if expression and _ROWS_WHERE.search(msg.text.raw):
-        derived = f"not {expression}"
-        expression = _negate(expression)
-        if not expression.startswith("NOT "):
-            derived = expression
+    bad_rows = _bad_rows(msg)
+    expression = _negate(bad_rows) if bad_rows else _expression(msg)
+    derived = f"not {bad_rows}" if bad_rows and expression and expression.startswith("NOT ") else expression
     slots: dict[str, Any] = {"source": source, "name": _rule_name(msg, source), "expression": expression}
     if derived and slots["name"] in (None, "on", "to"):
         slots["name"] = _derive_rule_name(derived)
@@ -727,7 +739,7 @@ def classify(msg: Message) -> tuple[str | None, float]:
     # An action applied to rows ("quarantine rows where ...") or a condition with an operator
     # and no clearer verb reads as a new rule.
     expression = _expression(msg) if not is_rule else None
-    acts_on_rows = bool(_ROWS_WHERE.search(text))
+    acts_on_rows = _bad_rows(msg) is not None
     names_source = any(w in msg.known.sources for w in msg.words)
     looks_like_rule = expression and first in (None, "update") and "changes" not in fams
     # Rows acted on by a condition are a rule even before the source is known (it is asked

@@ -199,6 +199,10 @@ def _interval(text: str) -> ScheduleParse | None:
                 f"{'15 minutes' if unit == 'm' else '6 hours'}, or give a cron expression."
             ),
         )
+    if re.search(r"\b(?:business|office|working|opening)\s+hours\b", text):
+        return ScheduleParse(
+            None, question="Which hours? e.g. `every 15 minutes between 8am and 6pm on weekdays`."
+        )
     hours = "*"
     window = re.search(
         r"\b(?:between|from)\s+(.+?)\s+(?:and|to|until|till|-)\s+(\S+(?:\s*[ap]\.?m\.?)?)", text

@@ -22,7 +22,7 @@ VERBS: dict[str, frozenset[str]] = {
     "rerun": _words("rerun retry replay redo reprocess"),
     "sync": _words("sync reconcile deploy push resync synchronize synchronise apply"),
     "show": _words("show describe details detail info display inspect view see tell what config"),
-    "list": _words("list runs"),
+    "list": _words("list runs ran"),
     "status": _words("status state health how doing"),
     "history": _words("history revisions changelog audit"),
     "restore": _words("restore revert rollback undo"),

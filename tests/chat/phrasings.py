@@ -569,3 +569,29 @@ EXACT += [
     ("rerun the failed orders run", None, {"clarify": "last batch of orders"}),
     ("list sources", None, {"clarify": "I list runs, not sources or groups"}),
 ]
+# "ACTION if/when X" names the rows too; a message about a source stays about the source.
+EXACT += [
+    (
+        "on invoices, fail the batch if total < 0",
+        "add_dq_rule",
+        {"source": "invoices", "expression": "NOT coalesce(total < 0, false)", "action": "fail"},
+    ),
+    (
+        "fail orders if amount is null",
+        "add_dq_rule",
+        {"source": "orders", "expression": "amount IS NOT NULL", "action": "fail"},
+    ),
+    (
+        "add a check to orders that customer_id is not null, fail the batch if not",
+        "add_dq_rule",
+        {"expression": "customer_id is not null", "action": "fail"},
+    ),
+    (
+        "drop rows in orders where `amount < 0`",
+        "add_dq_rule",
+        {"expression": "NOT coalesce(amount < 0, false)", "action": "drop"},
+    ),
+    ("remove the source orders if it is empty", "remove_source", {"name": "orders"}),
+    ("what ran last night", "list_runs", {}),
+    ("schedule sales every 15 min during business hours", None, {"clarify": "Which hours?"}),
+]
