@@ -46,6 +46,13 @@ class Message:
     # The chat channel the message came from ("here", "this channel").
     channel: str | None = None
 
+    def as_typed(self, word: str | None) -> str | None:
+        """The word as typed, before typo correction: a new source's name is not a typo of an old one."""
+        for corrected, typed in zip(self.words, self.text.words, strict=True):
+            if corrected == word:
+                return typed
+        return word
+
     @property
     def wordset(self) -> set[str]:
         return set(self.words)
@@ -97,9 +104,9 @@ def _prepare(raw: str, known: Known) -> Message:
             continue
         # Ordinary words are not typos ("called" must not become "cancelled").
         fixed = word if word in vocab.FILLER else correct(word, vocab.KEYWORDS)
-        if fixed == word and names and len(word) >= 4:
+        if fixed == word and names and len(word) >= 4 and not any(c.isdigit() for c in word):
             # A typo in a known name ("ordres") reads as the name. A typo does not add or drop an
-            # underscore part, so a column such as customer_id is never read as the source customers.
+            # underscore part or a digit, so customer_id is not customers and orders2 not orders.
             parts = word.count("_")
             fixed = closest(word, {n for n in names if n.count("_") == parts}) or word
         typos += fixed != word
@@ -367,7 +374,7 @@ def _register_source(msg: Message, db: Database | None) -> tuple[dict[str, Any],
     if name is None:
         name = next((w for w in msg.names() if w != group), None)
     slots: dict[str, Any] = {
-        "name": name,
+        "name": msg.as_typed(name),
         "group": group,
         "format": _format(msg),
         "location": msg.text.locations[0] if msg.text.locations else None,
@@ -397,7 +404,7 @@ def _update_source(msg: Message, db: Database | None) -> tuple[dict[str, Any], s
     changes.update(_load_mode(msg))
     if msg.has(frozenset({"disable", "disabled"})):
         changes["enabled"] = False
-    elif msg.has(frozenset({"enable", "enabled"})):
+    elif msg.has(frozenset({"enable", "enabled", "reenable"})):
         changes["enabled"] = True
     if not slots["name"]:
         return slots, "Which source should change?"
@@ -406,12 +413,18 @@ def _update_source(msg: Message, db: Database | None) -> tuple[dict[str, Any], s
     return {**slots, **changes}, None
 
 
-def _named(kind_question: str) -> Reader:
-    def read(msg: Message, db: Database | None) -> tuple[dict[str, Any], str | None]:
-        slots = {"name": _source_name(msg)}
-        return slots, _need(slots, {"name": kind_question})
-
-    return read
+def _remove_source(msg: Message, db: Database | None) -> tuple[dict[str, Any], str | None]:
+    name = _source_name(msg)
+    group = name in msg.known.groups and name not in msg.known.sources
+    if group or (msg.has(vocab.GROUP_NOUNS) and not msg.has(vocab.SOURCE_NOUNS)):
+        # There is no command to remove a group: never read it as a source of the same name.
+        what = name or "a group"
+        return {"name": name}, (
+            f"I can remove sources, not groups: remove the sources of {what} one by one "
+            "(`remove source NAME`), or `pause` the group to stop its runs."
+        )
+    slots = {"name": name}
+    return slots, _need(slots, {"name": "Which source should I remove? e.g. `remove source orders`."})
 
 
 def _show_source(msg: Message, db: Database | None) -> tuple[dict[str, Any], str | None]:
@@ -683,7 +696,7 @@ def _create_group(msg: Message, db: Database | None) -> tuple[dict[str, Any], st
 READERS: dict[str, Reader] = {
     "register_source": _register_source,
     "update_source": _update_source,
-    "remove_source": _named("Which source should I remove?"),
+    "remove_source": _remove_source,
     "create_group": _create_group,
     "add_dq_rule": _add_rule,
     "update_dq_rule": _update_rule,
@@ -771,6 +784,13 @@ def classify(msg: Message) -> tuple[str | None, float]:
     plain_register = first == "register" and not is_rule and not msg.text.locations
     if plain_register and not msg.has(vocab.GROUP_NOUNS) and names_source and "run" not in fams:
         return "run_now", 0.7
+    # "disable orders" turns one source off; pausing its group would stop its siblings too.
+    switches = msg.has(frozenset({"disable", "enable", "reenable"}))
+    names_group = any(w in msg.known.groups for w in msg.words) or msg.has(
+        vocab.GROUP_NOUNS | vocab.SCHEDULE_NOUNS
+    )
+    if switches and (names_source or msg.has(vocab.SOURCE_NOUNS)) and not names_group:
+        return "update_source", 0.8
     if first == "pause" or ("pause" in fams and "run" not in fams[:1]):
         return "pause_schedule", 0.9
     if first == "resume" or "resume" in fams:

@@ -595,3 +595,17 @@ EXACT += [
     ("what ran last night", "list_runs", {}),
     ("schedule sales every 15 min during business hours", None, {"clarify": "Which hours?"}),
 ]
+# Acting on exactly what was named: one source, not its group; a new name as typed.
+EXACT += [
+    ("disable orders", "update_source", {"name": "orders", "enabled": False}),
+    ("enable the orders source", "update_source", {"name": "orders", "enabled": True}),
+    ("disable the sales group", "pause_schedule", {"group": "sales"}),
+    ("delete sales", None, {"clarify": "I can remove sources, not groups"}),
+    ("remove group web", None, {"clarify": "I can remove sources, not groups"}),
+    (
+        "add source orders2 parquet /Volumes/main/raw/orders2 group sales",
+        "register_source",
+        {"name": "orders2", "group": "sales"},
+    ),
+    ("register source order csv from /Volumes/x/order group sales", "register_source", {"name": "order"}),
+]
