@@ -10,6 +10,7 @@ from lakeforge.metadata.db import Database
 from lakeforge.nlu.lookup import Known, load_known
 from lakeforge.nlu.result import ParseResult
 from lakeforge.nlu.rules import parse_rules
+from lakeforge.nlu.text import normalize
 from lakeforge.settings import Settings
 
 __all__ = ["CHAT_ONLY_KINDS", "ParseResult", "parse_rules", "parse_text"]
@@ -32,6 +33,7 @@ def parse_text(
     proposal is checked against the command layer's intent schema, and a value that does not fit
     becomes a question. ``channel`` is the chat channel the text came from ("alerts here").
     """
+    text = normalize(text)
     known = known if known is not None else load_known(db)
     choice = settings.nlu_parser if settings is not None else "rules"
     result: ParseResult | None = None

@@ -21,7 +21,7 @@ from lakeforge.nlu import vocabulary as vocab
 from lakeforge.nlu.lookup import Known, last_batch
 from lakeforge.nlu.result import ParseResult
 from lakeforge.nlu.schedule_text import to_quartz
-from lakeforge.nlu.text import SLUG, Text, closest, correct, slugify, split
+from lakeforge.nlu.text import SLUG, Text, closest, correct, normalize, slugify, split
 
 _LEADING = re.compile(r"^\s*(?:/?lakeforge\b|@lakeforge\b|<@[A-Z0-9]+>)\s*", re.IGNORECASE)
 _BATCH_ID = re.compile(
@@ -840,7 +840,7 @@ def parse_rules(
     text: str, *, db: Database | None = None, known: Known | None = None, channel: str | None = None
 ) -> ParseResult:
     """Read ``text`` into a proposed intent, or a question when a required value is missing."""
-    msg = _prepare(text, known or Known())
+    msg = _prepare(normalize(text), known or Known())
     msg.channel = channel
     refused = guards.refusal(msg.text.rest)
     if refused:

@@ -25,6 +25,27 @@ _APOSTROPHE = re.compile(r"(?<=[a-z])['’](?=[a-z])")
 _WORD = re.compile(r"[a-z0-9_]+(?:[.:/-][a-z0-9_]+)*|[<>=!]=?", re.IGNORECASE)
 
 
+# Slack escapes &, < and > in message and command text; its own markup (mentions, links) keeps
+# literal angle brackets, so unescaping after reading that markup is unambiguous.
+_SLACK_LINK = re.compile(r"<((?:https?|mailto|s3|s3a|abfss|gs|dbfs):[^|>\s]+)(?:\|[^>]*)?>", re.IGNORECASE)
+_FENCE = re.compile(r"```")
+# "<@U0ABC|bob>", "<!here>": who is addressed or notified is not part of the command.
+_SLACK_PEOPLE = re.compile(r"<(?:@[UW][A-Z0-9]+|![a-z]+(?:\^[A-Z0-9]+)?)(?:\|[^>]*)?>")
+
+
+def normalize(raw: str) -> str:
+    """Chat text as the user meant it: Slack escapes undone, links unwrapped, smart quotes plain.
+
+    >>> normalize("add rule on orders: amount &gt; 0 and status = ‘open’")
+    "add rule on orders: amount > 0 and status = 'open'"
+    """
+    text = _SLACK_PEOPLE.sub(" ", _SLACK_LINK.sub(r"\1", raw))
+    text = _FENCE.sub(" ", text)
+    # Phones and Slack turn ' into ‘ ’: in SQL only the plain quote is a string delimiter.
+    text = text.replace("\u2018", "'").replace("\u2019", "'")
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
 @dataclass
 class Text:
     """A message split into protected values and lower-case words for matching."""

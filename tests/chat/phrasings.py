@@ -609,3 +609,20 @@ EXACT += [
     ),
     ("register source order csv from /Volumes/x/order group sales", "register_source", {"name": "order"}),
 ]
+# Slack delivers &, < and > escaped, links wrapped, and quotes often curled.
+EXACT += [
+    (
+        "drop rows in orders where amount &lt; 0",
+        "add_dq_rule",
+        {"source": "orders", "expression": "NOT coalesce(amount < 0, false)", "action": "drop"},
+    ),
+    ("add rule on orders: amount &gt; 0 drop", "add_dq_rule", {"expression": "amount > 0", "action": "drop"}),
+    ("add rule on orders: status = ‘open’", "add_dq_rule", {"expression": "status = 'open'"}),
+    (
+        "register source x csv from <https://example.com/data.csv|example.com/data.csv> group web",
+        "register_source",
+        {"location": "https://example.com/data.csv"},
+    ),
+    ("```pause sales```", "pause_schedule", {"group": "sales"}),
+    ("<!here> pause <@U0ABC|bob> sales", "pause_schedule", {"group": "sales"}),
+]
