@@ -564,8 +564,41 @@ def _schedule(msg: Message, db: Database | None) -> tuple[dict[str, Any], str | 
     return slots, None
 
 
+_ZONES = ["raw", "bronze", "silver", "gold"]
+_ZONE = r"(raw|bronze|silver|gold)"
+
+
+def _zones(msg: Message) -> list[str] | None:
+    """The zones a run is limited to ("silver only", "from bronze", "bronze and silver"), or None."""
+    text = msg.text.rest
+    onwards = re.search(
+        rf"\b(?:from|starting (?:at|from|with)|restart(?:ing)? (?:at|from))\s+(?:the\s+)?{_ZONE}\b", text
+    )
+    onwards = onwards or re.search(
+        rf"\b{_ZONE}\s+(?:zone\s+)?(?:on(?:wards?)?|and (?:after|later|beyond))\b", text
+    )
+    until = re.search(rf"\b(?:up\s+to|until|till|through|thru)\s+(?:the\s+)?{_ZONE}\b", text)
+    span = re.search(rf"\b{_ZONE}\s+(?:to|through|thru|-)\s+{_ZONE}\b", text)
+    if span:
+        first, last = _ZONES.index(span.group(1)), _ZONES.index(span.group(2))
+        return _ZONES[first : last + 1]
+    if onwards:
+        return _ZONES[_ZONES.index(onwards.group(1)) :]
+    if until:
+        return _ZONES[: _ZONES.index(until.group(1)) + 1]
+    named = [z for z in _ZONES if z in msg.words]
+    return named or None
+
+
 def _run(msg: Message, db: Database | None) -> tuple[dict[str, Any], str | None]:
     slots, question = _target(msg)
+    zones = _zones(msg)
+    if zones:
+        slots["zones"] = zones
+    if "spark" in msg.words:
+        slots["engine"] = "spark"
+    elif "embedded" in msg.words:
+        slots["engine"] = "embedded"
     sources = {w for w in msg.words if w in msg.known.sources}
     groups = {w for w in msg.words if w in msg.known.groups} | {msg.known.sources[w] for w in sources}
     # A source and its own group ("run orders in sales") is one target; anything more is several.
@@ -580,7 +613,11 @@ def _run(msg: Message, db: Database | None) -> tuple[dict[str, Any], str | None]
 
 def _rerun(msg: Message, db: Database | None) -> tuple[dict[str, Any], str | None]:
     batch_id, question = _batch_id(msg, db)
-    return {"batch_id": batch_id}, question
+    slots: dict[str, Any] = {"batch_id": batch_id}
+    zones = _zones(msg)
+    if zones:
+        slots["zones"] = zones
+    return slots, question
 
 
 def _subscribe(msg: Message, db: Database | None) -> tuple[dict[str, Any], str | None]:
@@ -624,7 +661,9 @@ def _list_runs(msg: Message, db: Database | None) -> tuple[dict[str, Any], str |
     if status:
         slots["status"] = status
     count = re.search(
-        r"\b(?:last|latest|recent|top)\s+(\d{1,3})\b|\b(\d{1,3})\s+(?:runs|batches)\b", msg.text.rest
+        r"\b(?:last|latest|recent|top)\s+(\d{1,3})\b(?!\s*(?:h|hrs?|hours?|days?|weeks?|min\w*|months?)\b)"
+        r"|\b(\d{1,3})\s+(?:runs|batches)\b",
+        msg.text.rest,
     )
     if count:
         slots["limit"] = int(count.group(1) or count.group(2))

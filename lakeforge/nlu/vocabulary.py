@@ -67,6 +67,8 @@ STATUSES = {
     "running": "running",
     "queued": "queued",
     "cancelled": "cancelled",
+    "canceled": "cancelled",
+    "skipped": "skipped",
 }
 
 # Words that are never a source, group or rule name.

@@ -626,3 +626,14 @@ EXACT += [
     ("```pause sales```", "pause_schedule", {"group": "sales"}),
     ("<!here> pause <@U0ABC|bob> sales", "pause_schedule", {"group": "sales"}),
 ]
+# Qualifiers of a run are kept, not dropped: zones, engine; a time span is not a count.
+EXACT += [
+    ("run orders silver only", "run_now", {"source": "orders", "zones": ["silver"]}),
+    ("run sales bronze and silver", "run_now", {"group": "sales", "zones": ["bronze", "silver"]}),
+    ("run sales from silver onwards", "run_now", {"zones": ["silver", "gold"]}),
+    ("run orders up to bronze", "run_now", {"zones": ["raw", "bronze"]}),
+    ("rerun 42 from bronze", "rerun_batch", {"batch_id": 42, "zones": ["bronze", "silver", "gold"]}),
+    ("run orders with the spark engine", "run_now", {"source": "orders", "engine": "spark"}),
+    ("show runs of orders in the last 24 hours", "list_runs", {"source": "orders", "limit": None}),
+    ("skipped batches of sales", "list_runs", {"group": "sales", "status": "skipped"}),
+]
