@@ -592,6 +592,17 @@ def _zones(msg: Message) -> list[str] | None:
 
 def _run(msg: Message, db: Database | None) -> tuple[dict[str, Any], str | None]:
     slots, question = _target(msg)
+    if question is None and re.search(
+        r"\bfull(?:\s+(?:refresh|reload|load|run))?\b|\bfrom scratch\b", msg.text.rest
+    ):
+        # A run has no full-refresh switch: it loads what each source's load mode says.
+        name = slots.get("source") or "SOURCE"
+        target = slots.get("source") or slots.get("group")
+        return slots, (
+            "A run from chat has no full-refresh option: it loads what each source's load mode says. "
+            f"Say `run {target}` for a normal run; a full reload needs the load mode set to full "
+            f"(`make {name} full`)."
+        )
     zones = _zones(msg)
     if zones:
         slots["zones"] = zones

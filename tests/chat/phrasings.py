@@ -637,3 +637,7 @@ EXACT += [
     ("show runs of orders in the last 24 hours", "list_runs", {"source": "orders", "limit": None}),
     ("skipped batches of sales", "list_runs", {"group": "sales", "status": "skipped"}),
 ]
+EXACT += [
+    ("run sales full refresh", None, {"clarify": "no full-refresh option"}),
+    ("run orders from scratch", None, {"clarify": "`make orders full`"}),
+]
