@@ -54,6 +54,14 @@ _CLOCK = r"(?:\d{1,2}(?::\d{2})?\s*(?:a\.?m\.?|p\.?m\.?)|\d{1,2}:\d{2}|noon|midn
 
 _CITY_PHRASE = re.compile(r"\b(?:in\s+)?([a-z]+(?:\s[a-z]+)?)\s+time\b|\bin\s+([a-z]+(?:\s[a-z]+)?)\b")
 
+# "Berlin time", "in New York", "6am Paris": one or two words that may name a zone's city. Each
+# form is searched on its own, so that one cannot hide another by overlapping it.
+_CITY_PHRASES = [
+    re.compile(r"\b([a-z]+(?:\s[a-z]+)?)\s+time\b"),
+    re.compile(r"\bin\s+([a-z]+(?:\s[a-z]+)?)\b"),
+    re.compile(rf"{_CLOCK}\s+([a-z]+(?:\s[a-z]+)?)"),
+]
+
 
 @dataclass(frozen=True)
 class ZoneReading:
@@ -104,17 +112,15 @@ def read_timezone(text: str) -> ZoneReading:
             return _ask("central time", "America/Chicago or Europe/Berlin")
         return ZoneReading(zone=_REGIONS[region.group(1)])
     cities = _cities()
-    # "Berlin time", "in New York", "New York time": one or two words naming a zone's city.
-    for match in re.finditer(
-        r"\b(?:in\s+)?([a-z]+(?:\s[a-z]+)?)\s+time\b|\bin\s+([a-z]+(?:\s[a-z]+)?)\b", lowered
-    ):
-        phrase = match.group(1) or match.group(2)
-        for candidate in (phrase, phrase.split()[-1]):
-            if candidate in cities:
-                return ZoneReading(zone=cities[candidate])
+    for pattern in _CITY_PHRASES:
+        for match in pattern.finditer(lowered):
+            phrase = match.group(1)
+            for candidate in (phrase, *phrase.split()):
+                if candidate in cities:
+                    return ZoneReading(zone=cities[candidate])
     # A word before "time" right after a clock time ("6am Munich time", "02:30 local time") names
     # a zone we do not know: ask rather than run at the UTC hour.
-    unknown = re.search(rf"{_CLOCK}\s+([a-z]+)\s+time\b", lowered)
+    unknown = re.search(rf"{_CLOCK}\s+([a-z]+)\s+time\b|\b(local)\s+time\b", lowered)
     if unknown:
-        return _ask(unknown.group(1))
+        return _ask(unknown.group(1) or unknown.group(2))
     return ZoneReading()

@@ -641,3 +641,8 @@ EXACT += [
     ("run sales full refresh", None, {"clarify": "no full-refresh option"}),
     ("run orders from scratch", None, {"clarify": "`make orders full`"}),
 ]
+EXACT += [
+    ("schedule sales every day at 6am Berlin", "set_schedule", {"timezone": "Europe/Berlin"}),
+    ("schedule sales every day at 6am in New York", "set_schedule", {"timezone": "America/New_York"}),
+    ("schedule sales at 6am every day local time", None, {"clarify": "Which time zone is 'local'?"}),
+]
