@@ -167,8 +167,9 @@ def from_unix_cron(expr: str) -> str:
         dom = "?"
     if dow not in ("?", "*"):
         # Unix numbers Sunday 0 (or 7), Quartz 1: name the days to avoid the off-by-one.
+        # A number after "/" is a step ("1-5/2"), not a day.
         names = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN"]
-        dow = re.sub(r"\d", lambda m: names[int(m.group(0))], dow)
+        dow = re.sub(r"(?<!/)\b[0-7]\b", lambda m: names[int(m.group(0))], dow).upper()
     return f"0 {minute} {hour} {dom} {month} {dow}"
 
 
@@ -333,7 +334,16 @@ def to_quartz(text: str) -> ScheduleParse:
         parsed = ScheduleParse(" ".join(explicit.group(1).split()))
     else:
         unix = re.search(r"(?<!\S)((?:[0-9*/,\-]+\s+){4}[0-9*/,\-]+)(?!\S)", original)
-        if unix and "*" in unix.group(1):
+        if unix and "*" in unix.group(1) and "*" not in unix.group(1).split()[2::2]:
+            # Unix cron fires when the day of month OR the day of week matches; Quartz has no OR.
+            parsed = ScheduleParse(
+                None,
+                question=(
+                    "That cron names both a day of the month and a day of the week, which Quartz "
+                    "cannot combine. Keep one, e.g. `0 2 1 * *` or `0 2 * * 1`."
+                ),
+            )
+        elif unix and "*" in unix.group(1):
             parsed = ScheduleParse(from_unix_cron(unix.group(1)))
         else:
             parsed = _interval(text) or _calendar(text) or ScheduleParse(None)

@@ -646,3 +646,11 @@ EXACT += [
     ("schedule sales every day at 6am in New York", "set_schedule", {"timezone": "America/New_York"}),
     ("schedule sales at 6am every day local time", None, {"clarify": "Which time zone is 'local'?"}),
 ]
+# Unix cron: Sunday is 0 (or 7), a number after "/" is a step, and day-of-month OR day-of-week
+# has no Quartz form.
+EXACT += [
+    ("schedule web with cron 0 2 * * 1-5/2", "set_schedule", {"quartz_cron": "0 0 2 ? * MON-FRI/2"}),
+    ("schedule web with cron 0 2 * * */2", "set_schedule", {"quartz_cron": "0 0 2 ? * */2"}),
+    ("schedule web with cron 0 2 * * 0", "set_schedule", {"quartz_cron": "0 0 2 ? * SUN"}),
+    ("schedule web with cron 0 2 1 * 1", None, {"clarify": "cannot combine"}),
+]
