@@ -240,11 +240,24 @@ _EXPRESSION_AFTER = re.compile(
 )
 # "drop rows where X", "quarantine orders rows where X": X describes the rows to act on, the
 # opposite of a rule, which states what a good row meets. Read as "keep rows where not X".
-_ROWS_WHERE = re.compile(
-    r"\b(?:quarantine|drop|discard|filter(?:\s+out)?|remove|reject|exclude|skip|flag|warn(?:\s+about)?|fail(?:\s+on)?)"
-    r"(?:\s+[\w'’]+){0,3}?\s+(?:where|whose|if|when)\b",
-    re.IGNORECASE,
+_ROW_VERBS = frozenset(
+    {"quarantine", "drop", "discard", "filter", "remove", "reject", "exclude", "skip", "flag", "warn", "fail"}
 )
+_ROWS_TAIL = re.compile(
+    r"(?:\s+(?:out|about|on))?(?:\s+[\w'’]+){0,3}?\s+(?:where|whose|if|when)\b", re.IGNORECASE
+)
+
+
+def _rows_where(raw: str) -> tuple[str, int] | None:
+    """("drop rows where", where the condition starts) when a row verb, typo or not, leads to one."""
+    for word in re.finditer(r"[A-Za-z]+", raw):
+        if correct(word.group(0).lower(), vocab.KEYWORDS) in _ROW_VERBS:
+            tail = _ROWS_TAIL.match(raw, word.end())
+            if tail:
+                return raw[word.start() : tail.end()], tail.end()
+    return None
+
+
 # A column compared with something: what a condition after "drop rows where" must look like.
 _CONDITION = re.compile(r"\w\s*(?:[<>=!]|\b(?:is|in|between|like|rlike|not\s+(?:in|between|like))\b)", re.I)
 _REWRITES: list[tuple[re.Pattern[str], str]] = [
@@ -261,14 +274,15 @@ _REWRITES: list[tuple[re.Pattern[str], str]] = [
 def _bad_rows(msg: Message) -> str | None:
     """The condition naming the rows to act on ("drop rows where X" -> X), or None."""
     raw = _LEADING.sub("", msg.text.raw)
-    match = _ROWS_WHERE.search(raw)
+    found = _rows_where(raw)
     # "remove the source orders if it is empty" is about a source, not its rows.
-    if not match or set(match.group(0).lower().split()) & (vocab.SOURCE_NOUNS | vocab.GROUP_NOUNS):
+    if not found or set(found[0].lower().split()) & (vocab.SOURCE_NOUNS | vocab.GROUP_NOUNS):
         return None
-    if re.match(r"\s*(?:it|they|this|that|there)\b", raw[match.end() :], re.IGNORECASE):
+    rest = raw[found[1] :]
+    if re.match(r"\s*(?:it|they|this|that|there)\b", rest, re.IGNORECASE):
         return None
     quoted = [value.strip() for value in msg.text.quoted if not SLUG.match(value)]
-    condition = quoted[0] if quoted else _expression(msg, ": " + raw[match.end() :])
+    condition = quoted[0] if quoted else _expression(msg, ": " + rest)
     return condition if condition and _CONDITION.search(condition) else None
 
 

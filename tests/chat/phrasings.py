@@ -654,3 +654,15 @@ EXACT += [
     ("schedule web with cron 0 2 * * 0", "set_schedule", {"quartz_cron": "0 0 2 ? * SUN"}),
     ("schedule web with cron 0 2 1 * 1", None, {"clarify": "cannot combine"}),
 ]
+EXACT += [
+    (
+        "quarentine rows in orders where amount < 0",
+        "add_dq_rule",
+        {"expression": "NOT coalesce(amount < 0, false)", "action": "quarantine"},
+    ),
+    (
+        "DROP ROWS IN ORDERS WHERE CUSTOMER_ID IS NULL",
+        "add_dq_rule",
+        {"expression": "CUSTOMER_ID IS NOT NULL"},
+    ),
+]
