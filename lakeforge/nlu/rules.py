@@ -18,6 +18,7 @@ from typing import Any
 from lakeforge.metadata.db import Database
 from lakeforge.nlu import guards
 from lakeforge.nlu import vocabulary as vocab
+from lakeforge.nlu.file_options import csv_options
 from lakeforge.nlu.lookup import Known, last_batch
 from lakeforge.nlu.result import ParseResult
 from lakeforge.nlu.schedule_text import to_quartz
@@ -28,7 +29,14 @@ _BATCH_ID = re.compile(
     r"(?:#|\bbatch(?:\s+(?:id|number|no\.?))?\s*#?\s*|\b(?:re)?run\s+#?|\bid\s+)(\d{1,12})\b", re.IGNORECASE
 )
 _BARE_NUMBER = re.compile(r"^\s*\d{1,12}\s*$")
-_EXTENSIONS = {".csv": "csv", ".json": "json", ".jsonl": "json", ".parquet": "parquet", ".pq": "parquet"}
+_EXTENSIONS = {
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".json": "json",
+    ".jsonl": "json",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+}
 
 
 # Words that open another value: a name looked for after a marker is not searched past them.
@@ -394,6 +402,12 @@ def _register_source(msg: Message, db: Database | None) -> tuple[dict[str, Any],
         "location": msg.text.locations[0] if msg.text.locations else None,
     }
     slots.update(_load_mode(msg))
+    plain = msg.text.raw
+    for location in msg.text.locations:
+        plain = plain.replace(location, " ")  # "/Volumes/raw/pipe/..." says nothing about delimiters
+    options = csv_options(plain) if slots["format"] in ("csv", None) else {}
+    if options:
+        slots["format_options"] = options
     what = slots["name"] or "the source"
     return slots, _need(
         slots,

@@ -36,7 +36,14 @@ RULE_NOUNS = _words(
 SCHEDULE_NOUNS = _words("schedule schedules cron scheduling scheduled")
 BATCH_NOUNS = _words("batch batches")
 FORMATS = _words("csv json parquet delta jdbc rest")
-FORMAT_ALIASES = {"jsonl": "json", "ndjson": "json", "pq": "parquet", "api": "rest", "http": "rest"}
+FORMAT_ALIASES = {
+    "tsv": "csv",
+    "jsonl": "json",
+    "ndjson": "json",
+    "pq": "parquet",
+    "api": "rest",
+    "http": "rest",
+}
 ACTIONS = {
     "warn": "warn",
     "warning": "warn",

@@ -666,3 +666,32 @@ EXACT += [
         {"expression": "CUSTOMER_ID IS NOT NULL"},
     ),
 ]
+# CSV header and delimiter said in words are kept (a wrong one loads wrong data silently).
+EXACT += [
+    (
+        "register a csv source shipments at /Volumes/main/raw/shipments/ in group sales, "
+        "header true, delimiter ;",
+        "register_source",
+        {"name": "shipments", "format_options": {"header": True, "delimiter": ";"}},
+    ),
+    (
+        "register csv source s2 at /Volumes/main/raw/s2 group sales without header",
+        "register_source",
+        {"format_options": {"header": False}},
+    ),
+    (
+        "register source s3 semicolon-separated csv at /Volumes/x/s3 group sales",
+        "register_source",
+        {"format_options": {"delimiter": ";"}},
+    ),
+    (
+        'register source s4 csv at /Volumes/x/pipe/s4 group sales delimiter "|"',
+        "register_source",
+        {"format_options": {"delimiter": "|"}},
+    ),
+    (
+        "register source s5 tsv at /Volumes/x/s5 group sales",
+        "register_source",
+        {"format": "csv", "format_options": {"delimiter": "\t"}},
+    ),
+]
