@@ -241,7 +241,7 @@ def _load_mode(msg: Message) -> dict[str, Any]:
 
 
 _EXPRESSION_AFTER = re.compile(
-    r"(?:\b(?:that|where|expect(?:ing)?|ensure|ensuring|check(?:ing)?|requires?|with expression|"
+    r"(?:\b(?:that|where|expect(?:ing)?|ensure|ensuring|make sure|check(?:ing)?|requires?|with expression|"
     r"expression)\b|:)\s*(?P<expr>.+?)(?:\s*,?\s*\b(?:and |or |then |else )?(?:action\s*=?\s*)?"
     r"(?:(?:to |and )?(?:drop|warn|fail|quarantine)\b.*|on fail.*|otherwise.*))?\s*$",
     re.IGNORECASE,
@@ -298,14 +298,26 @@ def _expression(msg: Message, text: str | None = None) -> str | None:
     for value in msg.text.quoted:
         if text is None and not SLUG.match(value):
             return value.strip()
-    match = _EXPRESSION_AFTER.search(text if text is not None else _LEADING.sub("", msg.text.raw))
+    raw = text if text is not None else _LEADING.sub("", msg.text.raw)
+    match = _EXPRESSION_AFTER.search(raw)
+    if not match and msg.has(vocab.RULE_NOUNS):
+        # "add rule on orders amount must be positive": the condition follows the source.
+        after = next((m for s in msg.known.sources if (m := re.search(rf"\b{s}\b\s+(?=\w)", raw))), None)
+        match = _EXPRESSION_AFTER.search(": " + raw[after.end() :]) if after else None
     if not match:
         return None
     expr = match.group("expr").strip().rstrip(".")
+    if re.search(r":\s", expr):
+        # "make sure amounts are positive on orders: amount > 0": the condition follows the colon.
+        expr = re.split(r":\s", expr)[-1].strip()
     for _ in range(3):
         for source in msg.known.sources:
             expr = re.sub(rf"^(?:on|for|to)\s+[`\"“]?{source}\b[`\"”]?\s*", "", expr)
         expr = re.sub(r"^(?:that|where|:)\s*", "", expr, flags=re.IGNORECASE)
+    for source in msg.known.sources:
+        # "orders amount > 0", "orders.amount > 0": the rule runs on the source's rows, where
+        # columns are not qualified by its name.
+        expr = re.sub(rf"^{source}\s+(?=[a-z_])|\b{source}\.(?=[a-z_])", "", expr)
     # "... where amount < 0 in orders": the source named after the condition is not part of it.
     expr = _TRAILING_SOURCE.sub("", expr)
     for source in msg.known.sources:
@@ -706,6 +718,8 @@ def _list_runs(msg: Message, db: Database | None) -> tuple[dict[str, Any], str |
     )
     if count:
         slots["limit"] = int(count.group(1) or count.group(2))
+    elif re.search(r"\b(?:last|latest|most recent|previous)\s+(?:run|batch)\b", msg.text.rest):
+        slots["limit"] = 1
     inventory = msg.has(frozenset({"sources", "groups", "datasets", "feeds", "tables", "pipelines"}))
     if inventory and not slots and not msg.has(frozenset({"runs", "batches", "status", "run", "batch"})):
         # "list sources" is not a list of runs; say where the inventory is instead.
@@ -901,6 +915,9 @@ def classify(msg: Message) -> tuple[str | None, float]:
         or (msg.has(frozenset(vocab.STATUSES)) and first in (None, "show", "list", "status"))
     ):
         return "list_runs", 0.85
+    if first in ("show", "status") and ("run" in fams or msg.has(vocab.BATCH_NOUNS)):
+        # "show the last run of orders": run is the thing to show, not the thing to do.
+        return "list_runs", 0.75
     if "run" in fams:
         return "run_now", 0.9
     if first == "show":

@@ -16,6 +16,7 @@ caller asks when, it never picks a time itself. A phrase that Quartz cannot stat
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -65,6 +66,7 @@ _NTH_WORDS = "|".join(_NTH)
 _DAY_OF_MONTH = re.compile(
     rf"\b(\d{{1,2}})(?:st|nd|rd|th)\b(?!\s+(?:{_DAY_WORDS})s?\b)|\b({_NTH_WORDS})\s+day\b", re.IGNORECASE
 )
+_OF_MONTH = r"(?:of|in)\s+(?:the|each|every|a)\s+month\b"
 _MONTHLY = re.compile(r"\bmonthly\b|\b(?:every|each|a|per)\s+month\b|\bof\s+(?:the|each|every)\s+month\b")
 _ONE_OFF = re.compile(
     rf"\b(?:tomorrow|tonight|today|this\s+(?:morning|afternoon|evening|weekend)|next\s+(?:week|{_DAY_WORDS}))\b"
@@ -114,6 +116,15 @@ def _clock(match: re.Match[str], *, bare: bool) -> tuple[int, int] | None:
     if ampm == "am" and hour == 12:
         hour = 0
     return (hour, minute) if hour < 24 and minute < 60 else None
+
+
+def _stated_times(text: str) -> Iterator[tuple[int, int]]:
+    """Clock times said as such (6am, 18:30, noon): not a bare number after "at" ("at 15 past")."""
+    for match in _TIME.finditer(text):
+        if match.group("word") or match.group("ampm") or match.group("m"):
+            time = _clock(match, bare=True)
+            if time:
+                yield time
 
 
 def _times_of_day(text: str) -> list[tuple[int, int]]:
@@ -177,12 +188,13 @@ def _interval(text: str) -> ScheduleParse | None:
     """'every 15 minutes', 'hourly', 'every 2 hours' (optionally between two times, on some days)."""
     every_n = re.search(r"\bevery\s+(\d+)\s*(m|mins?|minutes?|h|hrs?|hours?)\b", text)
     half = re.search(r"\bevery\s+half\s+(?:an\s+)?hour\b|\btwice\s+an\s+hour\b", text)
+    quarter = re.search(r"\bevery\s+quarter(?:\s+of\s+an)?\s+hour\b", text)
     if every_n:
         n, unit = int(every_n.group(1)), every_n.group(2)[0]
         if unit == "m" and n >= 60 and n % 60 == 0:
             n, unit = n // 60, "h"
-    elif half:
-        n, unit = 30, "m"
+    elif half or quarter:
+        n, unit = (30 if half else 15), "m"
     elif re.search(r"\b(?:every|each)\s+minute\b", text):
         n, unit = 1, "m"
     elif re.search(r"\bhourly\b|\b(?:every|each)\s+hour\b", text):
@@ -218,8 +230,18 @@ def _interval(text: str) -> ScheduleParse | None:
         # Every fire time lies inside the window: minutes stop before the last hour starts.
         last = end[0] - 1 if unit == "m" else end[0]
         hours = f"{start[0]}-{last}"
+    # A clock time with an interval ("every 3 hours starting at 1am") sets where the cycle starts.
+    start_at = None if window else next(_stated_times(text), None)
+    if start_at and (unit == "m" or n == 1):
+        shown = f"{start_at[0]:02d}:{start_at[1]:02d}"
+        return ScheduleParse(
+            None,
+            question=f"From {shown} until when? e.g. `every 15 minutes between 8am and 6pm`.",
+        )
     days = _week_days(text)
     day_fields = f"? * {_dow_field(days)}" if days else "* * ?"
+    if start_at:
+        return ScheduleParse(f"0 {start_at[1]} {start_at[0] % n}/{n} {day_fields}")
     if unit == "m":
         minutes = "*" if n == 1 else f"0/{n}"
         return ScheduleParse(f"0 {minutes} {hours} {day_fields}")
@@ -233,8 +255,16 @@ def _interval(text: str) -> ScheduleParse | None:
 
 def _month_days(text: str) -> str | None:
     """The day-of-month field: "1,15", "L" (last day), or None."""
-    if re.search(r"\blast\s+day\b|\bend of (?:the|each|every) month\b", text):
+    if re.search(
+        rf"\blast\s+day\s+{_OF_MONTH}|\bend\s+of\s+(?:the|each|every)\s+month\b|\bmonth[- ]end\b", text
+    ):
         return "L"
+    # A bare ordinal ("the 3rd run") is a day only when said as one: "on the 15th" or with a month.
+    if not (
+        _MONTHLY.search(text)
+        or re.search(rf"\bon\s+the\s+(?:\d{{1,2}}(?:st|nd|rd|th)|(?:{_NTH_WORDS})\s+day)\b", text)
+    ):
+        return None
     days: list[str] = []
     for match in _DAY_OF_MONTH.finditer(text):
         day = int(match.group(1)) if match.group(1) else _NTH[match.group(2).lower()]
@@ -267,7 +297,7 @@ def _calendar(text: str) -> ScheduleParse | None:
                 "of the month, so the 31st and the 1st run back to back)."
             ),
         )
-    if re.search(r"\blast\s+(?:week|business|working)\s*day\b", text):
+    if re.search(rf"\blast\s+(?:week|business|working)\s*day\s+{_OF_MONTH}", text):
         # Quartz says this as LW, which LakeForge does not schedule.
         return ScheduleParse(
             None,
@@ -278,7 +308,7 @@ def _calendar(text: str) -> ScheduleParse | None:
         )
     nth = _nth_weekday(text)
     # "last business day of the month" names a day of the month, not the business days.
-    month_end = re.search(r"\blast\s+(?:(?:week|business|working)\s*)?day\b", text)
+    month_end = re.search(rf"\blast\s+(?:(?:week|business|working)\s*)?day\s+{_OF_MONTH}", text)
     days = None if (nth or month_end) else _week_days(text)
     month_days = None if (nth or days) else _month_days(text)
     if nth or days:

@@ -695,3 +695,21 @@ EXACT += [
         {"format": "csv", "format_options": {"delimiter": "\t"}},
     ),
 ]
+# Reading about runs never starts one; rules said without "that" or ":" are still read.
+EXACT += [
+    ("show the last run of orders", "list_runs", {"source": "orders", "limit": 1}),
+    ("what was the latest run of sales", "list_runs", {"group": "sales", "limit": 1}),
+    ("show me the last batch of web", "list_runs", {"group": "web", "limit": 1}),
+    ("show the 3rd run of orders", "list_runs", {"source": "orders"}),
+    ("schedule sales every 3 hours starting at 1am", "set_schedule", {"quartz_cron": "0 0 1/3 * * ?"}),
+    ("schedule sales every 15 minutes starting at 8am", None, {"clarify": "From 08:00 until when?"}),
+    ("schedule sales every quarter hour", "set_schedule", {"quartz_cron": "0 0/15 * * * ?"}),
+    ("ensure orders amount > 0", "add_dq_rule", {"source": "orders", "expression": "amount > 0"}),
+    ("add rule on orders: orders.amount > 0", "add_dq_rule", {"expression": "amount > 0"}),
+    (
+        "make sure customer_id is not null in orders",
+        "add_dq_rule",
+        {"source": "orders", "expression": "customer_id is not null"},
+    ),
+    ("add rule on orders amount must be positive", "add_dq_rule", {"expression": "amount > 0"}),
+]
