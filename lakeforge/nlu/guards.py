@@ -40,6 +40,11 @@ _CANCEL = re.compile(
     r"(?:(?:current|running|ongoing|active)\s+)?(?:\w+\s+)?(?:run|batch|job\s+run)\b"
     r"|^\s*(?:please\s+)?(?:cancel|abort|kill|terminate)\s+(?:batch\s+)?#?\d+\b"
 )
+# Silencing alerts: no command does it, and "turn off ... for sales" must not pause sales.
+_SILENCE = re.compile(
+    r"\bunsubscribe\b|\b(?:mute|silence|stop|disable|turn\s+off|switch\s+off|no\s+more)\b"
+    r"(?:\s+\w+){0,3}?\s+(?:alerts?|notifications?|messages?|pings?)\b"
+)
 # Asking about a state ("is sales paused?") rather than asking to change it. "can/could/will
 # you ..." and "have finance run ..." are requests, so they are not listed.
 _QUESTION = re.compile(r"^\s*(?:is|are|was|were|did|does|when|who|why)\b")
@@ -62,6 +67,11 @@ def refusal(text: str) -> str | None:
         )
     if _SKIP.search(text):
         return "To skip scheduled runs, `pause` the group now and `resume` it afterwards, e.g. `pause sales`."
+    if _SILENCE.search(text):
+        return (
+            "I cannot stop or mute alerts from a command: use the Mute 24 h button on an alert message, or "
+            "send the group's alerts to another channel (`subscribe GROUP to #channel`)."
+        )
     if _CANCEL.search(text):
         return (
             "I cannot cancel a batch that is running: cancel it from the job run in Databricks. "

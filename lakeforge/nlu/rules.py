@@ -237,6 +237,12 @@ def _load_mode(msg: Message) -> dict[str, Any]:
             slots["watermark_column"] = column
     elif "full" in msg.words:
         slots["load_mode"] = "full"
+    # "set the watermark of orders to updated_at": a new watermark column on its own.
+    watermark = re.search(
+        r"\bwatermark\b(?:\s+column)?(?:\s+(?:of|for)\s+\w+)?\s+(?:to|=|is)\s+([a-z_]\w*)", msg.text.rest
+    )
+    if watermark and "watermark_column" not in slots and msg.is_name(watermark.group(1)):
+        slots["watermark_column"] = watermark.group(1)
     return slots
 
 

@@ -713,3 +713,14 @@ EXACT += [
     ),
     ("add rule on orders amount must be positive", "add_dq_rule", {"expression": "amount > 0"}),
 ]
+# Alerts cannot be silenced by a command: never pause the group or ask for a channel instead.
+EXACT += [
+    ("turn off notifications for sales", None, {"clarify": "cannot stop or mute alerts"}),
+    ("mute sales alerts", None, {"clarify": "cannot stop or mute alerts"}),
+    ("unsubscribe sales", None, {"clarify": "cannot stop or mute alerts"}),
+    (
+        "set the watermark of orders to updated_at",
+        "update_source",
+        {"name": "orders", "watermark_column": "updated_at"},
+    ),
+]
