@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from lakeforge.commands.access import Principal
 from lakeforge.commands.envelope import Actor
@@ -58,16 +60,29 @@ def token_create(
     print(token)
 
 
+def _shown(value: Any) -> str:
+    """A plan value in full: the CLI is where a reviewer reads the exact change, so nothing is cut."""
+    if value is None:
+        return "(none)"
+    return repr(value) if isinstance(value, str) else json.dumps(value, default=str)
+
+
 def _print_plan(lines: list[dict[str, Any]], title: str) -> None:
-    table = Table(title=title, show_lines=False, title_justify="left")
+    table = Table(title=escape(title), show_lines=False, title_justify="left")
     table.add_column("op")
     table.add_column("what")
     table.add_column("change", overflow="fold")
     colours = {"create": "green", "update": "yellow", "delete": "red", "touch": "cyan", "run": "magenta"}
     for line in lines:
         what = f"{line['entity']} {line['key']}" + (f".{line['field']}" if line.get("field") else "")
-        change = line["text"].split(": ", 1)[-1] if line.get("field") else line["text"]
-        table.add_row(f"[{colours.get(line['op'], 'white')}]{line['op']}[/]", what, change)
+        if not line.get("field"):
+            change = line["text"]
+        elif line["op"] == "update":
+            change = f"{_shown(line['before'])} → {_shown(line['after'])}"
+        else:
+            change = _shown(line["after"] if line["op"] == "create" else line["before"])
+        # Text, not markup: rule and gold names appear in brackets (dq_rules[has_customer]).
+        table.add_row(Text(line["op"], style=colours.get(line["op"], "white")), Text(what), Text(change))
     console.print(table)
 
 
@@ -109,11 +124,12 @@ def apply(
     else:
         for step in report.steps:
             if step.status == "rejected":
-                console.print(
-                    f"[bold red]rejected[/] {step.entity} {step.name}: {step.message}", highlight=False
-                )
+                label = escape(f"{step.entity} {step.name}")
+                console.print(f"[bold red]rejected[/] {label}", highlight=False)
                 for error in step.errors:
-                    console.print(f"  {error.field}: {error.message} {error.fix or ''}", highlight=False)
+                    text = f"{error.field}: {error.message.rstrip('.')}."
+                    text += f" {error.fix}" if error.fix else ""
+                    console.print(f"  {escape(text)}", highlight=False)
             elif step.changed:
                 _print_plan(step.plan, f"{step.entity} {step.name}")
         verb = "would change" if dry_run else "changed"

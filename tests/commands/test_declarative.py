@@ -140,3 +140,26 @@ def test_cli_apply_export_history_and_token(db, settings, tmp_path, monkeypatch)
     )
     assert token.exit_code == 0, token.output
     assert token.output.strip().splitlines()[-1].startswith("lf_")
+
+
+def test_cli_dry_run_names_the_rule_and_shows_long_values_whole(db, settings, tmp_path, monkeypatch):
+    from lakeforge.cli import app
+
+    monkeypatch.setenv("LAKEFORGE_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("LAKEFORGE_STATE_DIR", str(settings.state_dir))
+    from lakeforge.settings import get_settings
+
+    get_settings.cache_clear()
+    assert apply_file(db, EXAMPLE, ACTOR, ADMIN).ok
+    text = EXAMPLE.read_text()
+    text = text.replace("action: warn", "action: drop", 1)
+    # The only difference sits past the first 80 characters of a long value.
+    text = text.replace("amount DECIMAL(12,2)", "amount DECIMAL(18,2)")
+    changed = tmp_path / "changed.yaml"
+    changed.write_text(text)
+    dry = CliRunner().invoke(app, ["apply", "-f", str(changed), "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    # Rule names are in brackets, which the terminal must print rather than read as markup.
+    assert "customers.dq_rules[email_looks_valid].action" in dry.output
+    assert "'warn' → 'drop'" in dry.output
+    assert "DECIMAL(18,2)'" in dry.output
