@@ -31,17 +31,22 @@ from lakeforge.errors import LakeForgeError
 from lakeforge.metadata.models import DqAction, LoadMode, SchemaEvolution, SourceFormat, Zone
 from lakeforge.orchestration import quartz
 
+SLUG_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
+COLUMN_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"
+TABLE_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*){0,2}$"
+CATALOG_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,254}$"
+SLACK_CHANNEL_PATTERN = r"^[CGD][A-Z0-9]{5,20}$"
 Slug = Annotated[
     str,
-    StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,62}$"),
+    StringConstraints(pattern=SLUG_PATTERN),
     Field(
         description="Lower-case letters, digits and underscores, starting with a letter (e.g. sales_orders)."
     ),
 ]
-ColumnName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")]
+ColumnName = Annotated[str, StringConstraints(pattern=COLUMN_PATTERN)]
 TableName = Annotated[
     str,
-    StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*){0,2}$"),
+    StringConstraints(pattern=TABLE_PATTERN),
     Field(description="catalog.schema.table (or schema.table, or table)."),
 ]
 SecretRef = Annotated[str, StringConstraints(pattern=SECRET_REF.pattern)]
@@ -330,7 +335,7 @@ class _GroupFields(_Strict):
     description: Description | None = None
     owner: str | None = Field(default=None, max_length=200)
     compute_profile: Slug = "single_node"
-    catalog: Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,254}$")] = "main"
+    catalog: Annotated[str, StringConstraints(pattern=CATALOG_PATTERN)] = "main"
     engine: Literal["auto", "embedded", "spark"] = "auto"
     max_concurrent_runs: int = Field(default=1, ge=1, le=1000)
     timeout_seconds: int = Field(default=0, ge=0, le=7 * 24 * 3600)
@@ -361,7 +366,7 @@ class UpdateGroup(IntentBase):
     description: Description | None = None
     owner: str | None = Field(default=None, max_length=200)
     compute_profile: Slug | None = None
-    catalog: Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,254}$")] | None = None
+    catalog: Annotated[str, StringConstraints(pattern=CATALOG_PATTERN)] | None = None
     engine: Literal["auto", "embedded", "spark"] | None = None
     max_concurrent_runs: int | None = Field(default=None, ge=1, le=1000)
     timeout_seconds: int | None = Field(default=None, ge=0, le=7 * 24 * 3600)
@@ -517,7 +522,7 @@ class SubscribeChannel(IntentBase):
 
     kind: Literal["subscribe_channel"] = "subscribe_channel"
     group: Slug
-    slack_channel_id: Annotated[str, StringConstraints(pattern=r"^[CGD][A-Z0-9]{5,20}$")] | None = None
+    slack_channel_id: Annotated[str, StringConstraints(pattern=SLACK_CHANNEL_PATTERN)] | None = None
     webhook_url: SecretRef | None = Field(default=None, description="A secret reference holding the URL.")
     name: Slug | None = Field(default=None, description="Channel name in LakeForge; derived when empty.")
     example: ClassVar[dict[str, Any]] = {
@@ -762,6 +767,19 @@ def field_errors(error: ValidationError, prefix: str = "intent") -> list[FieldEr
     return out
 
 
+# Each pattern says what it expects; one generic hint would tell a secret reference to be a slug.
+_PATTERN_FIXES = {
+    SLUG_PATTERN: "Use lower-case letters, digits and underscores, starting with a letter "
+    "(e.g. sales_orders).",
+    SECRET_REF.pattern: "Store the value in a Databricks secret scope and write "
+    "'{{secrets/scope/key}}' instead.",
+    COLUMN_PATTERN: "Use a plain column name: letters, digits and underscores, not starting with a digit.",
+    TABLE_PATTERN: "Use catalog.schema.table (or schema.table, or table): letters, digits and underscores.",
+    CATALOG_PATTERN: "Use letters, digits and underscores, not starting with a digit.",
+    SLACK_CHANNEL_PATTERN: "Use the Slack channel id (e.g. C0123ABCD, in the channel details), not its name.",
+}
+
+
 def _fix_for(item: Any) -> str | None:
     kind = item["type"]
     if kind == "extra_forbidden":
@@ -771,7 +789,8 @@ def _fix_for(item: Any) -> str | None:
     if kind == "missing":
         return "Give this field a value."
     if kind == "string_pattern_mismatch":
-        return "Use lower-case letters, digits and underscores, starting with a letter (e.g. sales_orders)."
+        pattern = item.get("ctx", {}).get("pattern", "")
+        return _PATTERN_FIXES.get(pattern, f"Match the pattern {pattern}.")
     if kind == "literal_error":
         return f"Use {item.get('ctx', {}).get('expected', 'an allowed value')}."
     return None

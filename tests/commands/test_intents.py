@@ -63,3 +63,14 @@ def test_update_intents_keep_only_the_fields_that_were_sent():
     assert intent.changes() == {"silver": {"dedupe": False}, "description": None}
     with pytest.raises(ValidationError, match="nothing to change"):
         parse_intent({"kind": "update_source", "name": "s"})
+
+
+def test_a_value_that_misses_its_pattern_gets_the_fix_for_that_pattern():
+    [webhook] = _errors(
+        {"kind": "subscribe_channel", "group": "retail", "webhook_url": "https://hooks.example.com/T0/B0"}
+    )
+    assert webhook.field == "intent.webhook_url" and "{{secrets/scope/key}}" in (webhook.fix or "")
+    [slack] = _errors({"kind": "subscribe_channel", "group": "retail", "slack_channel_id": "#retail"})
+    assert "Slack channel id" in (slack.fix or "")
+    [name] = _errors({"kind": "create_group", "name": "Retail"})
+    assert "lower-case letters" in (name.fix or "")
