@@ -93,12 +93,24 @@ def apply(
 ) -> None:
     """Upsert systems, groups, sources, rules, schedules and profiles declared in a YAML file."""
     from lakeforge.commands.declarative import apply_file
+    from lakeforge.commands.yaml_file import InvalidFile
 
     user = _local_user()
-    with _open() as db:
-        report = apply_file(
-            db, file, Actor(user=user, surface="yaml"), Principal.local_admin(user), dry_run=dry_run
-        )
+    try:
+        with _open() as db:
+            report = apply_file(
+                db, file, Actor(user=user, surface="yaml"), Principal.local_admin(user), dry_run=dry_run
+            )
+    except InvalidFile as invalid:
+        # The file itself is wrong (syntax, keys, types, duplicate names): list every problem at once.
+        if as_json:
+            errors = [e.model_dump() for e in invalid.errors]
+            print(json.dumps({"dry_run": dry_run, "ok": False, "changes": 0, "errors": errors, "steps": []}))
+        else:
+            for error in invalid.errors:
+                _print_error(error)
+            console.print(f"{len(invalid.errors)} problem(s) in {escape(str(file))}; nothing was changed.")
+        raise typer.Exit(2) from None
     if as_json:
         print(
             json.dumps(
@@ -122,20 +134,36 @@ def apply(
             )
         )
     else:
-        for step in report.steps:
-            if step.status == "rejected":
-                label = escape(f"{step.entity} {step.name}")
-                console.print(f"[bold red]rejected[/] {label}", highlight=False)
-                for error in step.errors:
-                    text = f"{error.field}: {error.message.rstrip('.')}."
-                    text += f" {error.fix}" if error.fix else ""
-                    console.print(f"  {escape(text)}", highlight=False)
-            elif step.changed:
-                _print_plan(step.plan, f"{step.entity} {step.name}")
-        verb = "would change" if dry_run else "changed"
-        console.print(f"{report.changes} of {len(report.steps)} entities {verb}.")
+        _print_report(report)
     if not report.ok:
         raise typer.Exit(2)
+
+
+def _print_error(error: Any) -> None:
+    text = f"{error.field}: {error.message.rstrip('.')}." + (f" {error.fix}" if error.fix else "")
+    console.print(f"[bold red]error:[/] {escape(text)}", highlight=False)
+
+
+def _print_report(report: Any) -> None:
+    rejected = [step for step in report.steps if step.status == "rejected"]
+    for step in report.steps:
+        if step.status == "rejected":
+            console.print(f"[bold red]rejected[/] {escape(f'{step.entity} {step.name}')}", highlight=False)
+            for error in step.errors:
+                _print_error(error)
+        elif step.changed and (report.dry_run or step.status == "applied"):
+            _print_plan(step.plan, f"{step.entity} {step.name}")
+    total = len(report.steps)
+    if not rejected:
+        verb = "would change" if report.dry_run else "changed"
+        console.print(f"{report.changes} of {total} entities {verb}.")
+    elif report.dry_run or not any(step.status == "applied" for step in report.steps):
+        console.print(f"{len(rejected)} of {total} entities rejected; nothing was changed.")
+    else:
+        console.print(
+            f"{report.changes} of {total} entities changed before {rejected[0].entity} "
+            f"{escape(rejected[0].name)} was rejected (changed meanwhile?); the rest were not applied."
+        )
 
 
 def export(

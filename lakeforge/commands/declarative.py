@@ -3,6 +3,8 @@
 ``apply`` upserts what the file declares (compute profiles, systems, groups with schedule, gold
 and channel, sources with raw/bronze/silver config and rules); it never deletes what the file
 leaves out. Each entity is one command (plan, audit, revision); unchanged entities are no-ops.
+The whole file is checked first, in a rehearsal the executor rolls back, so a mistake anywhere in
+it writes nothing; errors name the place in the file (``lakeforge.yaml.groups.0.name``, line).
 ``export`` writes the inverse, so export → apply changes nothing.
 
 >>> report = apply_file(db, Path("lakeforge.yaml"), actor, principal, dry_run=True)
@@ -11,9 +13,12 @@ leaves out. Each entity is one command (plan, audit, revision); unchanged entiti
 
 from __future__ import annotations
 
+import difflib
+import types
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Union, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -21,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from lakeforge.commands import handlers, state
 from lakeforge.commands.access import Principal
 from lakeforge.commands.envelope import Actor, CommandResult, FieldError
-from lakeforge.commands.executor import execute
+from lakeforge.commands.executor import execute, rehearse
 from lakeforge.commands.intents import (
     BronzeSpec,
     GoldSpec,
@@ -32,7 +37,8 @@ from lakeforge.commands.intents import (
     SilverSpec,
     field_errors,
 )
-from lakeforge.commands.plans import PlanLine, diff
+from lakeforge.commands.plans import PlanLine
+from lakeforge.commands.yaml_file import DocPath, InvalidFile, Lines, line_of, read_yaml
 from lakeforge.errors import LakeForgeError
 from lakeforge.metadata.db import Database
 from lakeforge.metadata.models import LoadMode, SourceFormat
@@ -121,6 +127,7 @@ class Step:
     entity: str
     name: str
     intent: dict[str, Any]
+    path: DocPath = ()  # where the entity is declared in the file, e.g. ("groups", "0", "sources", "1")
     plan: list[PlanLine] = field(default_factory=list)
     status: str = "planned"
     message: str = ""
@@ -142,31 +149,141 @@ class ApplyReport:
 
     @property
     def changes(self) -> int:
-        return sum(1 for step in self.steps if step.changed)
+        """Entities changed (or, on a dry run, that would change)."""
+        done = "planned" if self.dry_run else "applied"
+        return sum(1 for step in self.steps if step.status == done and step.changed)
 
 
 # -- reading the file ----------------------------------------------------------------------------
-def load_file(path: Path) -> LakeForgeFile:
-    """Parse and validate ``lakeforge.yaml``; errors name the path inside the file."""
+def read_file(path: Path) -> tuple[LakeForgeFile, Lines]:
+    """Parse and validate ``lakeforge.yaml``, with the line of every path for later errors."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        text = path.read_text(encoding="utf-8")
     except OSError as error:
         raise LakeForgeError(
             f"cannot read {path} ({error.strerror})", field="-f", fix="Check the path."
         ) from None
-    except yaml.YAMLError as error:
-        raise LakeForgeError(
-            f"{path} is not valid YAML ({error})", field="-f", fix="Fix the YAML syntax."
-        ) from None
-    return parse_document(data, source=str(path))
+    data, lines = read_yaml(text, str(path))
+    return parse_document(data, source=str(path), lines=lines), lines
 
 
-def parse_document(data: Any, source: str = "lakeforge.yaml") -> LakeForgeFile:
+def load_file(path: Path) -> LakeForgeFile:
+    """Parse and validate ``lakeforge.yaml``; errors name the path inside the file and its line."""
+    return read_file(path)[0]
+
+
+def parse_document(data: Any, source: str = "lakeforge.yaml", lines: Lines | None = None) -> LakeForgeFile:
+    """The validated document; ``InvalidFile`` lists every problem with its path (and line)."""
     try:
-        return LakeForgeFile.model_validate(data)
+        doc = LakeForgeFile.model_validate(data)
     except ValidationError as error:
-        first = field_errors(error, prefix=source)[0]
-        raise LakeForgeError(first.message, field=first.field, fix=first.fix) from None
+        errors = []
+        for item, located in zip(
+            error.errors(include_url=False), field_errors(error, prefix=source), strict=True
+        ):
+            parts = _parts(located.field, source)
+            fix = _key_fix(parts) if item["type"] == "extra_forbidden" else located.fix
+            errors.append(_at(located.model_copy(update={"fix": fix}), source, parts, lines))
+        raise InvalidFile(errors) from None
+    duplicates = [_at(error, source, parts, lines) for parts, error in _duplicates(doc, lines)]
+    if duplicates:
+        raise InvalidFile(duplicates)
+    return doc
+
+
+def _parts(field_name: str, source: str) -> DocPath:
+    rest = field_name.removeprefix(source).lstrip(".")
+    return tuple(rest.split(".")) if rest else ()
+
+
+def _at(error: FieldError, source: str, parts: DocPath, lines: Lines | None) -> FieldError:
+    """``error`` placed in the file: its YAML path, and its line when the file was read from disk."""
+    line = line_of(lines, parts) if lines else None
+    message = f"{error.message.rstrip('.')} (line {line})" if line else error.message
+    return FieldError(field=".".join((source, *parts)), message=message, fix=error.fix)
+
+
+def _model_at(parts: DocPath) -> type[BaseModel] | None:
+    """The document model that describes the mapping at ``parts`` (list indices are skipped)."""
+    model: type[BaseModel] | None = LakeForgeFile
+    for part in parts:
+        if part.isdigit() or model is None:
+            continue
+        info = model.model_fields.get(part)
+        model = _inner_model(info.annotation) if info else None
+    return model
+
+
+def _inner_model(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    if get_origin(annotation) in (list, Union, types.UnionType):
+        for arg in get_args(annotation):
+            found = _inner_model(arg)
+            if found is not None:
+                return found
+    return None
+
+
+def _key_fix(parts: DocPath) -> str:
+    """For a key that is not allowed: the closest allowed key, and the whole list."""
+    model = _model_at(parts[:-1])
+    if model is None:
+        return "Remove this key."
+    allowed = list(model.model_fields)
+    close = difflib.get_close_matches(parts[-1], allowed, n=1, cutoff=0.6)
+    hint = f"Did you mean {close[0]!r}? " if close else "Remove it or fix its name. "
+    return f"{hint}Allowed here: {', '.join(allowed)}."
+
+
+def _duplicates(doc: LakeForgeFile, lines: Lines | None) -> list[tuple[DocPath, FieldError]]:
+    """Names declared twice: applying both would silently keep the later one."""
+    found: list[tuple[DocPath, FieldError]] = []
+
+    def check(kind: str, named: Sequence[tuple[DocPath, str]], scope: str) -> None:
+        first: dict[str, DocPath] = {}
+        for path, name in named:
+            if name in first:
+                line = line_of(lines, first[name]) if lines else None
+                earlier = f"line {line}" if line else ".".join(first[name])
+                error = FieldError(
+                    field="",
+                    message=f"{kind} {name!r} is declared twice, first at {earlier}",
+                    fix=f"{kind.capitalize()} names are unique {scope}: rename one or merge them.",
+                )
+                found.append(((*path, "name"), error))
+            else:
+                first.setdefault(name, path)
+
+    check(
+        "compute profile",
+        [(("compute_profiles", str(i)), p.name) for i, p in enumerate(doc.compute_profiles)],
+        "in LakeForge",
+    )
+    check("system", [(("systems", str(i)), s.name) for i, s in enumerate(doc.systems)], "in LakeForge")
+    check("group", [(("groups", str(i)), g.name) for i, g in enumerate(doc.groups)], "in LakeForge")
+    check(
+        "source",
+        [
+            (("groups", str(i), "sources", str(j)), s.name)
+            for i, g in enumerate(doc.groups)
+            for j, s in enumerate(g.sources)
+        ],
+        "across all groups",
+    )
+    for i, group in enumerate(doc.groups):
+        check(
+            "gold table",
+            [(("groups", str(i), "gold", str(k)), t.name) for k, t in enumerate(group.gold)],
+            "in a group",
+        )
+        for j, src in enumerate(group.sources):
+            rules = [
+                (("groups", str(i), "sources", str(j), "dq_rules", str(k)), r.name)
+                for k, r in enumerate(src.dq_rules)
+            ]
+            check("rule", rules, "in a source")
+    return found
 
 
 # -- intents for a document --------------------------------------------------------------------
@@ -178,62 +295,57 @@ def plan_intents(db: Database, doc: LakeForgeFile) -> list[Step]:
     """The commands that make Lakebase match ``doc`` (one per declared entity), in dependency order."""
     steps: list[Step] = []
     with db.connection() as conn:
-        for profile in doc.compute_profiles:
+        for i, profile in enumerate(doc.compute_profiles):
             data = profile.model_dump(mode="json")
             intent = {"kind": "upsert_compute_profile", "profile_kind": data.pop("kind"), **data}
-            steps.append(Step("compute_profile", profile.name, intent))
-        for system in doc.systems:
+            steps.append(Step("compute_profile", profile.name, intent, ("compute_profiles", str(i))))
+        for i, system in enumerate(doc.systems):
             data = system.model_dump(mode="json")
-            steps.append(
-                Step(
-                    "system", system.name, {"kind": "upsert_system", "system_kind": data.pop("kind"), **data}
-                )
-            )
-        for group in doc.groups:
+            intent = {"kind": "upsert_system", "system_kind": data.pop("kind"), **data}
+            steps.append(Step("system", system.name, intent, ("systems", str(i))))
+        for i, group in enumerate(doc.groups):
+            at: DocPath = ("groups", str(i))
             data = group.model_dump(mode="json", exclude={"sources", "notify"})
             current = state.load_group(conn, group.name)
             if current is None:
-                steps.append(Step("group", group.name, {"kind": "create_group", **_drop_none(data)}))
+                steps.append(Step("group", group.name, {"kind": "create_group", **_drop_none(data)}, at))
             else:
-                steps.append(Step("group", group.name, {"kind": "update_group", **data}))
+                steps.append(Step("group", group.name, {"kind": "update_group", **data}, at))
             if group.notify is not None:
                 notify = _drop_none(group.notify.model_dump(mode="json"))
-                steps.append(
-                    Step("channel", group.name, {"kind": "subscribe_channel", "group": group.name, **notify})
-                )
+                intent = {"kind": "subscribe_channel", "group": group.name, **notify}
+                steps.append(Step("channel", group.name, intent, (*at, "notify")))
             elif current is not None and current.get("channel") is not None:
-                steps.append(
-                    Step("group", group.name, {"kind": "update_group", "name": group.name, "channel": None})
-                )
-            for source in group.sources:
+                intent = {"kind": "update_group", "name": group.name, "channel": None}
+                steps.append(Step("group", group.name, intent, at))
+            for j, source in enumerate(group.sources):
                 data = {**source.model_dump(mode="json"), "group": group.name}
-                if state.load_source(conn, source.name) is None:
-                    steps.append(Step("source", source.name, {"kind": "register_source", **data}))
-                else:
-                    steps.append(Step("source", source.name, {"kind": "update_source", **data}))
+                kind = "register_source" if state.load_source(conn, source.name) is None else "update_source"
+                steps.append(Step("source", source.name, {"kind": kind, **data}, (*at, "sources", str(j))))
     return steps
 
 
-def _local_plan(db: Database, step: Step, doc: LakeForgeFile) -> list[PlanLine]:
-    """What a step would change, computed without applying (dry runs; later steps may depend on earlier)."""
-    with db.connection() as conn:
-        current = state.LOADERS.get(step.entity, lambda c, n: None)(conn, step.name)
-        if step.entity == "source":
-            group = next(g for g in doc.groups if any(s.name == step.name for s in g.sources))
-            data = {k: v for k, v in step.intent.items() if k != "kind"}
-            desired = handlers._source_snapshot(data, group.catalog)
-        elif step.entity == "group":
-            base = {k: v for k, v in (current or {}).items() if k != "revision"}
-            data = {k: v for k, v in step.intent.items() if k != "kind"}
-            desired = handlers._group_snapshot({**base, **data})
-        elif step.entity in ("system", "compute_profile"):
-            data = {k: v for k, v in step.intent.items() if k not in ("kind", "system_kind", "profile_kind")}
-            kind = step.intent.get("system_kind") or step.intent.get("profile_kind")
-            desired = {"name": step.name, "kind": kind, **data}
-        else:
-            return []
-    strip = {k: v for k, v in (current or {}).items() if k != "revision"} if current else None
-    return diff(step.entity, step.name, strip, desired)
+# Intent fields named differently in the file, and fixes that speak of the file, not of intents.
+_FILE_KEYS = {"system_kind": "kind", "profile_kind": "kind", "channel": "notify"}
+_FILE_FIXES = {
+    "Create it with upsert_system first.": "Declare it under systems: (in this file or in Lakebase already).",
+    "Use single_node or create it with upsert_compute_profile.": (
+        "Use single_node, or declare it under compute_profiles: (in this file or in Lakebase already)."
+    ),
+}
+
+
+def _in_file(error: FieldError, step: Step, source: str, lines: Lines | None) -> FieldError:
+    """An executor error (``intent.system``) as the place in the file that caused it."""
+    parts = error.field.split(".")
+    parts = parts[1:] if parts[0] == "intent" else parts
+    if parts[:1] == ["group"] and step.entity in ("source", "channel"):
+        path: DocPath = (*step.path[:2], "name")  # the enclosing group's name
+    else:
+        head = [_FILE_KEYS.get(parts[0], parts[0]), *parts[1:]] if parts else []
+        path = (*step.path, *head)
+    fix = _FILE_FIXES.get(error.fix or "", error.fix)
+    return _at(FieldError(field="", message=error.message, fix=fix), source, path, lines)
 
 
 def apply_document(
@@ -243,41 +355,43 @@ def apply_document(
     principal: Principal | None = None,
     *,
     dry_run: bool = False,
+    source: str = "lakeforge.yaml",
+    lines: Lines | None = None,
 ) -> ApplyReport:
-    """Apply ``doc`` step by step through the executor (stops at the first rejected step)."""
+    """Apply ``doc`` through the executor, all or nothing as far as checks go.
+
+    Every entity is first planned and checked in one rehearsal that is rolled back (each planned
+    after the ones before it, so a source may use a system declared above it). A dry run stops
+    there; a real apply writes nothing unless every entity passed, then applies them one command
+    each and stops at the first one rejected (only a concurrent edit can cause that now).
+    """
     report = ApplyReport(dry_run=dry_run)
-    for step in plan_intents(db, doc):
-        report.steps.append(step)
-        if dry_run:
-            try:
-                step.plan = _local_plan(db, step, doc)
-                step.status = "planned"
-            except LakeForgeError as error:
-                step.status, step.message = "rejected", error.sentence()
-                errors = getattr(error, "errors", None)
-                step.errors = errors or [
-                    FieldError(field=error.field or "intent", message=error.message, fix=error.fix)
-                ]
-                break
-            continue
+    report.steps = plan_intents(db, doc)
+    rehearsed = rehearse(db, [step.intent for step in report.steps], actor, principal=principal)
+    for step, planned in zip(report.steps, rehearsed, strict=True):
+        _record(step, planned, source, lines)
+    if dry_run or not report.ok:
+        return report
+    for step in report.steps:
         result: CommandResult = execute(db, step.intent, actor, principal=principal)
         if result.status == "needs_confirmation":  # never for upserts, kept for safety
             result = execute(db, step.intent, actor, principal=principal, confirm_token=result.confirm_token)
-        step.plan, step.status, step.message, step.errors = (
-            result.plan or [],
-            result.status,
-            result.message,
-            result.errors,
-        )
+        _record(step, result, source, lines)
         if result.status == "rejected":
             break
     return report
 
 
+def _record(step: Step, result: CommandResult, source: str, lines: Lines | None) -> None:
+    step.plan, step.status, step.message = result.plan or [], result.status, result.message
+    step.errors = [_in_file(error, step, source, lines) for error in result.errors]
+
+
 def apply_file(
     db: Database, path: Path, actor: Actor, principal: Principal | None = None, *, dry_run: bool = False
 ) -> ApplyReport:
-    return apply_document(db, load_file(path), actor, principal, dry_run=dry_run)
+    doc, lines = read_file(path)
+    return apply_document(db, doc, actor, principal, dry_run=dry_run, source=str(path), lines=lines)
 
 
 # -- export ------------------------------------------------------------------------------------

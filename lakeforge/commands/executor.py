@@ -313,7 +313,70 @@ def _run(
     return result
 
 
-def _write_change(conn: Connection, change: handlers.Change, command_id: UUID, actor: Actor) -> None:
+def rehearse(
+    db: Database,
+    intents: list[dict[str, Any]],
+    actor: Actor,
+    *,
+    principal: Principal | None = None,
+) -> list[CommandResult]:
+    """Plan ``intents`` in order, each as if the ones before it were applied, then roll all back.
+
+    The same parsing, checks, permission and plans as ``execute``, so a whole file of intents can
+    be checked before any of it is written (``lakeforge apply``). Nothing is kept: no entity, no
+    revision, no audit row, no confirm token; effects (runs, syncs) are never started. A rejected
+    intent is skipped and the next ones are planned without it.
+    """
+    results: list[CommandResult] = []
+    with db.connection() as conn, conn.transaction(force_rollback=True):
+        who = principal or _principal(conn, actor)
+        for intent in intents:
+            try:
+                results.append(_rehearse_one(db, conn, intent, actor, who))
+            except _Rejected as rejected:
+                results.append(
+                    CommandResult(
+                        status="rejected",
+                        message=rejected.message,
+                        errors=rejected.errors,
+                        reason=rejected.reason,
+                    )
+                )
+    return results
+
+
+def _rehearse_one(
+    db: Database, conn: Connection, intent: dict[str, Any], actor: Actor, principal: Principal
+) -> CommandResult:
+    nul = _nul_field(intent, "intent")
+    if nul:
+        errors = [FieldError(field=nul, message="contains a NUL or invalid character", fix="Remove it.")]
+        raise _Rejected(f"{nul}: contains a NUL or invalid character", errors, "validation")
+    try:
+        parsed = parse_intent(intent)
+    except ValidationError as error:
+        errors = field_errors(error)
+        raise _Rejected(_summary(errors), errors, "validation") from None
+    ctx = handlers.Context(db, conn, actor, principal, uuid4())
+    try:
+        # A savepoint per intent: a rejected one leaves the intents planned before it in place.
+        with conn.transaction():
+            prepared = _prepare(ctx, parsed, principal)
+            plan = _plan(prepared)
+            if any(line["op"] != "touch" for line in plan):
+                for change in prepared.changes:
+                    _write_change(conn, change, None, actor)
+    except (state.Conflict, state.Missing, handlers.Invalid) as error:
+        raise _rejection(error, "conflict" if isinstance(error, state.Conflict) else "validation") from None
+    except LakeForgeError as error:
+        if isinstance(error, PermissionDenied):
+            raise
+        raise _rejection(error, "validation") from None
+    changed = sum(1 for line in plan if line["op"] != "touch")
+    return CommandResult(status="planned", plan=plan, message=f"{changed} change(s) planned.")
+
+
+def _write_change(conn: Connection, change: handlers.Change, command_id: UUID | None, actor: Actor) -> None:
     if change.before is not None and change.entity in ("source", "group"):
         revision = int(change.before.get("revision") or 0) + 1
     else:

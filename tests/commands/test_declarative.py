@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from lakeforge.commands.access import Principal
 from lakeforge.commands.declarative import apply_document, apply_file, export_yaml, parse_document
 from lakeforge.commands.envelope import Actor
+from lakeforge.commands.yaml_file import InvalidFile
 from lakeforge.errors import LakeForgeError
 from tests.commands.conftest import table_contents
 
@@ -108,10 +109,10 @@ def test_bad_files_are_refused_with_the_path_inside_the_file(db):
     }
     with pytest.raises(LakeForgeError, match="reflect"):
         parse_document(bad_rule)
-    # A name that fails the executor's checks stops the apply there, naming the field.
+    # A name that fails the executor's checks stops the apply there, naming the field in the file.
     doc = parse_document({"version": 1, "groups": [{"name": "Bad-Name"}]})
     report = apply_document(db, doc, ACTOR, ADMIN)
-    assert not report.ok and report.steps[-1].errors[0].field == "intent.name"
+    assert not report.ok and report.steps[-1].errors[0].field == "lakeforge.yaml.groups.0.name"
     assert _count(db, "SELECT count(*) FROM source_group") == 0
 
 
@@ -163,3 +164,96 @@ def test_cli_dry_run_names_the_rule_and_shows_long_values_whole(db, settings, tm
     assert "customers.dq_rules[email_looks_valid].action" in dry.output
     assert "'warn' → 'drop'" in dry.output
     assert "DECIMAL(18,2)'" in dry.output
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "lakeforge.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_a_file_with_a_bad_entity_changes_nothing_and_points_at_its_line(db, tmp_path):
+    """The system and group are fine, the second source is not: nothing is written, dry run or not."""
+    assert apply_file(db, EXAMPLE, ACTOR, ADMIN).ok
+    text = EXAMPLE.read_text().replace("One row per customer;", "One row per client;")
+    lines = text.splitlines()
+    orders_system = [n for n, line in enumerate(lines) if line.strip() == "system: shop"][1]
+    lines[orders_system] = lines[orders_system].replace("shop", "shopp")
+    path = _write(tmp_path, "\n".join(lines) + "\n")
+    before = table_contents(db)
+    audits = _count(db, "SELECT count(*) FROM command_audit")
+    for dry_run in (True, False):
+        report = apply_file(db, path, ACTOR, ADMIN, dry_run=dry_run)
+        assert not report.ok and report.changes == (1 if dry_run else 0)
+        [rejected] = [step for step in report.steps if step.status == "rejected"]
+        [error] = rejected.errors
+        assert rejected.name == "orders"
+        assert error.field == f"{path}.groups.0.sources.1.system"
+        assert f"line {orders_system + 1}" in error.message and "'shopp' does not exist" in error.message
+        assert "systems:" in (error.fix or "")
+        assert table_contents(db) == before  # customers' new description was not applied either
+        assert _count(db, "SELECT count(*) FROM command_audit") == audits  # rehearsals leave no trace
+
+
+def test_a_dry_run_runs_every_check_of_apply_and_never_shows_an_inline_secret(
+    db, settings, tmp_path, monkeypatch
+):
+    from lakeforge.cli import app
+    from lakeforge.settings import get_settings
+
+    monkeypatch.setenv("LAKEFORGE_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("LAKEFORGE_STATE_DIR", str(settings.state_dir))
+    get_settings.cache_clear()
+    path = _write(
+        tmp_path,
+        """version: 1
+systems:
+  - name: erp
+    kind: database
+    connection: {host: db.internal, password: hunter2-in-clear}
+groups:
+  - name: erp_sales
+    compute_profile: huge
+    notify: {webhook_url: "https://hooks.example.com/T0/B0/abc123"}
+    sources:
+      - {name: invoices, system: erp, format: jdbc, location: invoices}
+""",
+    )
+    result = CliRunner().invoke(app, ["apply", "-f", str(path), "--dry-run"])
+    assert result.exit_code == 2, result.output
+    assert "hunter2-in-clear" not in result.output and "abc123" not in result.output
+    output = " ".join(result.output.split())  # the console wraps long lines
+    assert f"{path}.systems.0.connection.password: holds a credential value" in output
+    assert "(line 5)" in output
+    assert f"{path}.groups.0.compute_profile: compute profile 'huge' does not exist (line 8)" in output
+    assert f"{path}.groups.0.notify.webhook_url" in output and "'{{secrets/scope/key}}'" in output
+    assert "nothing was changed" in output
+    assert _count(db, "SELECT count(*) FROM source_system") == 0
+    assert _count(db, "SELECT count(*) FROM command_audit") == 0
+
+
+def test_mistakes_in_the_file_are_all_listed_with_their_line_and_a_fix(db, tmp_path):
+    text = EXAMPLE.read_text()
+    typo = text.replace("primary_keys: [order_id]", "primary_key: [order_id]")
+    typo = typo.replace("scd_type: 2", "scd_type: two")
+    with pytest.raises(InvalidFile) as caught:
+        apply_file(db, _write(tmp_path, typo), ACTOR, ADMIN, dry_run=True)
+    first, second = caught.value.errors
+    assert first.field.endswith(".groups.0.sources.0.silver.scd_type") and "(line 37)" in first.message
+    assert second.field.endswith(".groups.0.sources.1.silver.primary_key") and "(line 60)" in second.message
+    assert "Did you mean 'primary_keys'?" in (second.fix or "")
+
+    twice = text.replace("        format: csv\n", "        format: csv\n        format: json\n", 1)
+    with pytest.raises(InvalidFile, match=r"is given twice \(lines 31 and 32\)"):
+        apply_file(db, _write(tmp_path, twice), ACTOR, ADMIN, dry_run=True)
+
+    renamed = text.replace("name: order_items", "name: orders")
+    with pytest.raises(InvalidFile) as caught:
+        apply_file(db, _write(tmp_path, renamed), ACTOR, ADMIN, dry_run=True)
+    assert caught.value.errors[0].field.endswith(".groups.0.sources.2.name")
+    assert "source 'orders' is declared twice, first at line 53 (line 72)" in caught.value.errors[0].message
+
+    broken = text.replace("        format: csv\n", "       format: csv\n", 1)
+    with pytest.raises(InvalidFile, match=r"is not valid YAML: .*\(line 31, column 8\)"):
+        apply_file(db, _write(tmp_path, broken), ACTOR, ADMIN, dry_run=True)
+    assert _count(db, "SELECT count(*) FROM command_audit") == 0

@@ -1,0 +1,98 @@
+"""Reading ``lakeforge.yaml`` so that every error can point at a line of the file.
+
+PyYAML's composed node tree keeps where each key and value starts; ``read_yaml`` walks it once
+to map every path inside the document (``("groups", "0", "sources", "1", "system")``) to its
+line. The same walk refuses a key given twice in one mapping, which plain YAML loading would
+silently resolve by keeping the last one.
+
+>>> data, lines = read_yaml("groups:\\n  - name: retail\\n", "lakeforge.yaml")
+>>> line_of(lines, ("groups", "0", "name"))
+2
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import yaml
+
+from lakeforge.commands.envelope import FieldError
+from lakeforge.errors import LakeForgeError
+
+DocPath = tuple[str, ...]
+Lines = Mapping[DocPath, int]
+
+
+class InvalidFile(LakeForgeError):
+    """The file cannot be applied; ``errors`` holds every problem found, each with its place."""
+
+    def __init__(self, errors: list[FieldError]) -> None:
+        first = errors[0]
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        super().__init__(first.message + more, field=first.field, fix=first.fix)
+        self.errors = errors
+
+
+def read_yaml(text: str, source: str) -> tuple[Any, dict[DocPath, int]]:
+    """The document in ``text`` and the line of every path in it; syntax errors name the line."""
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        problem = " ".join(part for part in (error.context, error.problem) if part)
+        raise InvalidFile(
+            [
+                FieldError(
+                    field=source,
+                    message=f"is not valid YAML: {problem}{where}",
+                    fix="Fix the YAML syntax there: indent nested keys evenly with spaces, and quote "
+                    "values that contain ': ' or start with '{', '[', '*', '&' or '!'.",
+                )
+            ]
+        ) from None
+    except yaml.YAMLError as error:
+        raise InvalidFile(
+            [FieldError(field=source, message=f"is not valid YAML ({error})", fix="Fix the YAML syntax.")]
+        ) from None
+    lines: dict[DocPath, int] = {}
+    if node is not None:
+        _walk(node, (), lines, source)
+    return data, lines
+
+
+def _walk(node: yaml.Node, path: DocPath, lines: dict[DocPath, int], source: str) -> None:
+    lines.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[str, int] = {}
+        for key, value in node.value:
+            name = str(key.value)
+            line = key.start_mark.line + 1
+            if name in seen:
+                raise InvalidFile(
+                    [
+                        FieldError(
+                            field=".".join((source, *path, name)),
+                            message=f"is given twice (lines {seen[name]} and {line})",
+                            fix="Keep one of them: YAML would silently keep only the last.",
+                        )
+                    ]
+                )
+            seen[name] = line
+            lines[(*path, name)] = line  # the key's line: where the reader looks for it
+            _walk(value, (*path, name), lines, source)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _walk(item, (*path, str(index)), lines, source)
+
+
+def line_of(lines: Lines, path: Sequence[str]) -> int | None:
+    """The line of ``path``, or of its nearest ancestor present in the file (defaults have none)."""
+    parts = tuple(path)
+    while parts:
+        if parts in lines:
+            return lines[parts]
+        parts = parts[:-1]
+    return None
