@@ -164,7 +164,8 @@ def read_file(path: Path) -> tuple[LakeForgeFile, Lines]:
             f"cannot read {path} ({error.strerror})", field="-f", fix="Check the path."
         ) from None
     data, lines = read_yaml(text, str(path))
-    return parse_document(data, source=str(path), lines=lines), lines
+    # An empty file declares nothing, and apply never deletes: it is a valid no-op.
+    return parse_document(data if data is not None else {}, source=str(path), lines=lines), lines
 
 
 def load_file(path: Path) -> LakeForgeFile:
@@ -182,8 +183,14 @@ def parse_document(data: Any, source: str = "lakeforge.yaml", lines: Lines | Non
             error.errors(include_url=False), field_errors(error, prefix=source), strict=True
         ):
             parts = _parts(located.field, source)
-            fix = _key_fix(parts) if item["type"] == "extra_forbidden" else located.fix
-            errors.append(_at(located.model_copy(update={"fix": fix}), source, parts, lines))
+            message, fix = located.message, located.fix
+            if item["type"] == "extra_forbidden":
+                fix = _key_fix(parts)
+            elif item["type"] == "model_type":
+                # Pydantic names its class ("instance of ScheduleSpec"); the reader wrote YAML.
+                message = f"should be a mapping of keys, not {_yaml_kind(item['input'])}"
+                fix = _keys_hint(parts)
+            errors.append(_at(FieldError(field="", message=message, fix=fix), source, parts, lines))
         raise InvalidFile(errors) from None
     duplicates = [_at(error, source, parts, lines) for parts, error in _duplicates(doc, lines)]
     if duplicates:
@@ -223,6 +230,20 @@ def _inner_model(annotation: Any) -> type[BaseModel] | None:
             if found is not None:
                 return found
     return None
+
+
+def _yaml_kind(value: Any) -> str:
+    """What was written instead, never the value itself (it might be a pasted credential)."""
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, str):
+        return "a single value"
+    return "empty" if value is None else f"a {type(value).__name__}"
+
+
+def _keys_hint(parts: DocPath) -> str | None:
+    model = _model_at(parts)
+    return f"Write it as key: value lines; allowed keys: {', '.join(model.model_fields)}." if model else None
 
 
 def _key_fix(parts: DocPath) -> str:

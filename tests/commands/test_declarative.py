@@ -257,3 +257,15 @@ def test_mistakes_in_the_file_are_all_listed_with_their_line_and_a_fix(db, tmp_p
     with pytest.raises(InvalidFile, match=r"is not valid YAML: .*\(line 31, column 8\)"):
         apply_file(db, _write(tmp_path, broken), ACTOR, ADMIN, dry_run=True)
     assert _count(db, "SELECT count(*) FROM command_audit") == 0
+
+
+def test_a_section_written_as_one_value_is_explained_without_echoing_it(db, tmp_path):
+    assert apply_file(db, _write(tmp_path, ""), ACTOR, ADMIN).changes == 0  # empty file: nothing declared
+    text = "groups:\n  - name: retail\n    notify: https://hooks.example.com/T0/B0/abc123\n"
+    with pytest.raises(InvalidFile) as caught:
+        apply_file(db, _write(tmp_path, text), ACTOR, ADMIN, dry_run=True)
+    [error] = caught.value.errors
+    assert error.field.endswith(".groups.0.notify")
+    assert error.message == "should be a mapping of keys, not a single value (line 3)"
+    assert "slack_channel_id, webhook_url" in (error.fix or "") and "abc123" not in error.fix
+    assert "abc123" not in caught.value.sentence()
