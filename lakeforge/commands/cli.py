@@ -118,6 +118,7 @@ def apply(
                     "dry_run": report.dry_run,
                     "ok": report.ok,
                     "changes": report.changes,
+                    "undeclared_sources": report.undeclared_sources,
                     "steps": [
                         {
                             "entity": s.entity,
@@ -153,6 +154,13 @@ def _print_report(report: Any) -> None:
                 _print_error(error)
         elif step.changed and (report.dry_run or step.status == "applied"):
             _print_plan(step.plan, f"{step.entity} {step.name}")
+    if report.undeclared_sources:
+        names = ", ".join(report.undeclared_sources)
+        console.print(
+            f"Not in the file, left as they are: source {escape(names)} "
+            "(apply never deletes; remove one with remove_source in chat, the panel or POST /commands).",
+            highlight=False,
+        )
     total = len(report.steps)
     if not rejected:
         verb = "would change" if report.dry_run else "changed"

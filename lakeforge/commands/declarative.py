@@ -142,6 +142,9 @@ class Step:
 class ApplyReport:
     steps: list[Step] = field(default_factory=list)
     dry_run: bool = False
+    # Sources in Lakebase, in a group the file declares, that the file does not declare: apply
+    # leaves them alone, so a renamed source keeps loading next to its new name.
+    undeclared_sources: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -386,7 +389,7 @@ def apply_document(
     there; a real apply writes nothing unless every entity passed, then applies them one command
     each and stops at the first one rejected (only a concurrent edit can cause that now).
     """
-    report = ApplyReport(dry_run=dry_run)
+    report = ApplyReport(dry_run=dry_run, undeclared_sources=_undeclared_sources(db, doc))
     report.steps = plan_intents(db, doc)
     rehearsed = rehearse(db, [step.intent for step in report.steps], actor, principal=principal)
     for step, planned in zip(report.steps, rehearsed, strict=True):
@@ -401,6 +404,17 @@ def apply_document(
         if result.status == "rejected":
             break
     return report
+
+
+def _undeclared_sources(db: Database, doc: LakeForgeFile) -> list[str]:
+    declared = [source.name for group in doc.groups for source in group.sources]
+    with db.connection() as conn:
+        rows = conn.execute(
+            "SELECT s.name FROM source s JOIN source_group g ON g.id = s.source_group_id "
+            "WHERE g.name = ANY(%s) AND NOT s.name = ANY(%s) ORDER BY s.name",
+            [[group.name for group in doc.groups], declared],
+        ).fetchall()
+    return [row["name"] for row in rows]
 
 
 def _record(step: Step, result: CommandResult, source: str, lines: Lines | None) -> None:

@@ -269,3 +269,13 @@ def test_a_section_written_as_one_value_is_explained_without_echoing_it(db, tmp_
     assert error.message == "should be a mapping of keys, not a single value (line 3)"
     assert "slack_channel_id, webhook_url" in (error.fix or "") and "abc123" not in error.fix
     assert "abc123" not in caught.value.sentence()
+
+
+def test_a_renamed_source_is_reported_as_left_in_place(db, tmp_path):
+    assert apply_file(db, EXAMPLE, ACTOR, ADMIN).ok
+    renamed = _write(tmp_path, EXAMPLE.read_text().replace("- name: order_items", "- name: order_lines"))
+    report = apply_file(db, renamed, ACTOR, ADMIN, dry_run=True)
+    assert report.ok and report.changes == 1
+    # Apply never deletes: the old name keeps loading the same files unless it is removed.
+    assert report.undeclared_sources == ["order_items"]
+    assert apply_file(db, EXAMPLE, ACTOR, ADMIN, dry_run=True).undeclared_sources == []
