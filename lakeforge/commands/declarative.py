@@ -35,7 +35,7 @@ from lakeforge.commands.intents import (
     RuleSpec,
     ScheduleSpec,
     SilverSpec,
-    field_errors,
+    typed_field_errors,
 )
 from lakeforge.commands.plans import PlanLine
 from lakeforge.commands.yaml_file import DocPath, InvalidFile, Lines, line_of, read_yaml
@@ -182,16 +182,14 @@ def parse_document(data: Any, source: str = "lakeforge.yaml", lines: Lines | Non
         doc = LakeForgeFile.model_validate(data)
     except ValidationError as error:
         errors = []
-        for item, located in zip(
-            error.errors(include_url=False), field_errors(error, prefix=source), strict=True
-        ):
+        for located, kind in typed_field_errors(error, prefix=source):
             parts = _parts(located.field, source)
             message, fix = located.message, located.fix
-            if item["type"] == "extra_forbidden":
+            if kind == "extra_forbidden":
                 fix = _key_fix(parts)
-            elif item["type"] == "model_type":
+            elif kind == "model_type":
                 # Pydantic names its class ("instance of ScheduleSpec"); the reader wrote YAML.
-                message = f"should be a mapping of keys, not {_yaml_kind(item['input'])}"
+                message = f"should be a mapping of keys, not {_yaml_kind(_value_at(data, parts))}"
                 fix = _keys_hint(parts)
             errors.append(_at(FieldError(field="", message=message, fix=fix), source, parts, lines))
         raise InvalidFile(errors) from None
@@ -233,6 +231,17 @@ def _inner_model(annotation: Any) -> type[BaseModel] | None:
             if found is not None:
                 return found
     return None
+
+
+def _value_at(data: Any, parts: DocPath) -> Any:
+    for part in parts:
+        if isinstance(data, list) and part.isdigit() and int(part) < len(data):
+            data = data[int(part)]
+        elif isinstance(data, dict):
+            data = data.get(part)
+        else:
+            return None
+    return data
 
 
 def _yaml_kind(value: Any) -> str:

@@ -746,24 +746,51 @@ def intent_json_schema() -> dict[str, Any]:
 
 def field_errors(error: ValidationError, prefix: str = "intent") -> list[FieldError]:
     """Pydantic's errors as ``FieldError``s that name the field and say how to fix it."""
-    out: list[FieldError] = []
+    return [found for found, _ in typed_field_errors(error, prefix)]
+
+
+# A value that may be one of several scalar types (OptionValue) fails once per member, each with
+# the member's name appended to the path (format_options.header.str, .int, ...): one mistake,
+# reported as one error at the real path.
+_UNION_MEMBERS = {"str": "text", "int": "a number", "float": "a number", "bool": "true/false"}
+
+
+def typed_field_errors(error: ValidationError, prefix: str = "intent") -> list[tuple[FieldError, str]]:
+    """``field_errors`` with each error's pydantic type (``union`` for merged union members)."""
+    out: list[tuple[FieldError, str]] = []
+    members: dict[str, list[str]] = {}
     for item in error.errors(include_url=False):
         location = [str(part) for part in item["loc"]]
         # The discriminated union puts the kind in the path: intent.register_source.name → intent.name.
         if location and location[0] in INTENTS_BY_KIND:
             location = location[1:]
         message = str(item["msg"]).removeprefix("Value error, ")
+        if len(location) > 1 and location[-1] in _UNION_MEMBERS:
+            field = ".".join([prefix, *location[:-1]])
+            if field not in members:
+                members[field] = []
+                out.append((FieldError(field=field, message=""), "union"))
+            members[field].append(_UNION_MEMBERS[location[-1]])
+            continue
         field = ".".join([prefix, *location]) if location else prefix
         if item["type"] == "lakeforge":
             context = item.get("ctx") or {}
             path = [prefix, *location, *([context["field"]] if context.get("field") else [])]
-            out.append(FieldError(field=".".join(path), message=message, fix=context.get("fix") or None))
+            found = FieldError(field=".".join(path), message=message, fix=context.get("fix") or None)
+            out.append((found, item["type"]))
             continue
         # Model validators name their field as "field: message": move it into the path.
         head, sep, rest = message.partition(": ")
         if sep and " " not in head and head.replace(".", "").replace("_", "").isalnum():
             field, message = ".".join([prefix, *location, head]), rest
-        out.append(FieldError(field=field, message=message, fix=_fix_for(item)))
+        out.append((FieldError(field=field, message=message, fix=_fix_for(item)), item["type"]))
+    for found, kind in out:
+        if kind == "union":
+            kinds = list(dict.fromkeys(members[found.field]))
+            found.message = (
+                "should be " + (", ".join(kinds[:-1]) + " or " if len(kinds) > 1 else "") + kinds[-1]
+            )
+            found.fix = "Write one plain value (text, a number or true/false), not a list or a mapping."
     return out
 
 

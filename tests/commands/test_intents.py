@@ -74,3 +74,12 @@ def test_a_value_that_misses_its_pattern_gets_the_fix_for_that_pattern():
     assert "Slack channel id" in (slack.fix or "")
     [name] = _errors({"kind": "create_group", "name": "Retail"})
     assert "lower-case letters" in (name.fix or "")
+
+
+def test_an_option_of_the_wrong_shape_is_one_error_at_its_own_path():
+    [error] = _errors(
+        {"kind": "upsert_system", "name": "crm", "connection": {"port": [5432], "host": "db.internal"}}
+    )
+    assert error.field == "intent.connection.port"
+    assert error.message == "should be text, a number or true/false"
+    assert "not a list or a mapping" in (error.fix or "")
