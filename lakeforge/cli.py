@@ -8,6 +8,7 @@ from typing import Annotated
 
 import psycopg
 import typer
+from rich.markup import escape
 
 from lakeforge.errors import LakeForgeError
 from lakeforge.settings import get_settings
@@ -86,7 +87,8 @@ def main() -> None:
         code = app(standalone_mode=False)
         sys.exit(code if isinstance(code, int) else 0)
     except LakeForgeError as error:
-        err_console.print(f"[bold red]error:[/] {error.sentence()}", highlight=False, soft_wrap=True)
+        # Escaped: paths and names in brackets ([dev].yaml, dq_rules[x]) are text, not markup.
+        err_console.print(f"[bold red]error:[/] {escape(error.sentence())}", highlight=False, soft_wrap=True)
         sys.exit(2)
     except psycopg.errors.UndefinedTable:
         err_console.print(

@@ -92,15 +92,14 @@ def apply(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Upsert systems, groups, sources, rules, schedules and profiles declared in a YAML file."""
-    from lakeforge.commands.declarative import apply_file
+    from lakeforge.commands.declarative import apply_document, read_file
     from lakeforge.commands.yaml_file import InvalidFile
 
     user = _local_user()
     try:
-        with _open() as db:
-            report = apply_file(
-                db, file, Actor(user=user, surface="yaml"), Principal.local_admin(user), dry_run=dry_run
-            )
+        # The file is read and checked before the metadata store is opened: a syntax or key
+        # error needs no database (handy in a pre-commit hook or CI lint step).
+        doc, lines = read_file(file)
     except InvalidFile as invalid:
         # The file itself is wrong (syntax, keys, types, duplicate names): list every problem at once.
         if as_json:
@@ -111,6 +110,16 @@ def apply(
                 _print_error(error)
             console.print(f"{len(invalid.errors)} problem(s) in {escape(str(file))}; nothing was changed.")
         raise typer.Exit(2) from None
+    with _open() as db:
+        report = apply_document(
+            db,
+            doc,
+            Actor(user=user, surface="yaml"),
+            Principal.local_admin(user),
+            dry_run=dry_run,
+            source=str(file),
+            lines=lines,
+        )
     if as_json:
         print(
             json.dumps(

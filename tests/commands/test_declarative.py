@@ -279,3 +279,25 @@ def test_a_renamed_source_is_reported_as_left_in_place(db, tmp_path):
     # Apply never deletes: the old name keeps loading the same files unless it is removed.
     assert report.undeclared_sources == ["order_items"]
     assert apply_file(db, EXAMPLE, ACTOR, ADMIN, dry_run=True).undeclared_sources == []
+
+
+def test_file_errors_need_no_database_and_are_named_as_written(tmp_path, monkeypatch, capsys):
+    from lakeforge.cli import main
+
+    # No database settings: opening the metadata store would start Postgres under this state dir.
+    monkeypatch.setenv("LAKEFORGE_STATE_DIR", str(tmp_path / "state"))
+    missing = tmp_path / "[dev]lakeforge.yaml"
+    monkeypatch.setattr("sys.argv", ["lakeforge", "apply", "-f", str(missing)])
+    with pytest.raises(SystemExit) as exited:
+        main()
+    assert exited.value.code == 2
+    assert "[dev]lakeforge.yaml" in capsys.readouterr().err  # brackets are text, not markup
+
+    broken = tmp_path / "lakeforge.yaml"
+    broken.write_text("groups:\n  - name: retail\n    colour: red\n")
+    monkeypatch.setattr("sys.argv", ["lakeforge", "apply", "-f", str(broken), "--dry-run"])
+    with pytest.raises(SystemExit) as exited:
+        main()
+    assert exited.value.code == 2
+    assert "groups.0.colour" in capsys.readouterr().out
+    assert not (tmp_path / "state").exists()
