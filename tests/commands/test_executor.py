@@ -594,3 +594,19 @@ def test_input_postgres_cannot_store_is_refused_not_crashed(db, run, retail):
     odd = run(["not", "an", "object"])
     assert odd.status == "rejected" and odd.errors[0].field == "intent"
     assert table_contents(db) == before
+
+
+# -- rehearsals ----------------------------------------------------------------------------------
+def test_rehearse_plans_each_intent_after_the_ones_before_and_keeps_nothing(db):
+    before = table_contents(db)
+    bad_rule = {**ORDERS, "name": "refunds", "dq_rules": [{"name": "r", "expression": "reflect('a', 'b')"}]}
+    results = executor.rehearse(
+        db, [RETAIL_GROUP, ORDERS, bad_rule, {**ORDERS, "name": "returns"}], ACTOR, principal=ADMIN
+    )
+    assert [r.status for r in results] == ["planned", "planned", "rejected", "planned"]
+    # The source was planned against the group the first intent would create.
+    assert any(line["field"] == "group" and line["after"] == "retail" for line in results[1].plan or [])
+    assert results[2].errors[0].field == "intent.dq_rules.0.expression"
+    assert table_contents(db) == before
+    assert _one(db, "SELECT count(*) FROM command_audit") == 0
+    assert _one(db, "SELECT count(*) FROM command_confirmation") == 0
