@@ -236,7 +236,7 @@ def history(
     if not rows:
         console.print(f"No history for {entity} {source}.")
         raise typer.Exit(1)
-    table = Table(title=f"History of {entity} {source}", title_justify="left")
+    table = Table(title=escape(f"History of {entity} {source}"), title_justify="left")
     for column in ("rev", "when", "who", "how", "changes"):
         table.add_column(column, overflow="fold")
     for row in rows:
@@ -251,9 +251,9 @@ def history(
         table.add_row(
             str(row["revision"]),
             row["created_at"].strftime("%Y-%m-%d %H:%M:%S"),
-            row["actor"],
+            Text(row["actor"]),
             f"{row['surface'] or ''} {row['kind'] or ''}".strip(),
-            text,
+            Text(text),  # not markup: dq_rules[has_customer] must keep its rule name
         )
     console.print(table)
 

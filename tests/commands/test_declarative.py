@@ -164,6 +164,9 @@ def test_cli_dry_run_names_the_rule_and_shows_long_values_whole(db, settings, tm
     assert "customers.dq_rules[email_looks_valid].action" in dry.output
     assert "'warn' → 'drop'" in dry.output
     assert "DECIMAL(18,2)'" in dry.output
+    assert CliRunner().invoke(app, ["apply", "-f", str(changed)]).exit_code == 0
+    history = CliRunner().invoke(app, ["history", "customers"])
+    assert "dq_rules[email_looks_valid].action 'warn' → 'drop'" in history.output
 
 
 def _write(tmp_path: Path, text: str) -> Path:
