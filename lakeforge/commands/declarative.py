@@ -191,6 +191,12 @@ def parse_document(data: Any, source: str = "lakeforge.yaml", lines: Lines | Non
                 # Pydantic names its class ("instance of ScheduleSpec"); the reader wrote YAML.
                 message = f"should be a mapping of keys, not {_yaml_kind(_value_at(data, parts))}"
                 fix = _keys_hint(parts)
+            elif kind == "list_type":
+                message = f"should be a list, not {_yaml_kind(_value_at(data, parts))}"
+                fix = "Write each item on its own line starting with '- ' (or [a, b]); use [] for none."
+            elif kind == "dict_type":
+                message = f"should be a mapping of keys, not {_yaml_kind(_value_at(data, parts))}"
+                fix = "Write it as key: value lines (or {key: value}); use {} for none."
             errors.append(_at(FieldError(field="", message=message, fix=fix), source, parts, lines))
         raise InvalidFile(errors) from None
     duplicates = [_at(error, source, parts, lines) for parts, error in _duplicates(doc, lines)]

@@ -304,3 +304,14 @@ def test_file_errors_need_no_database_and_are_named_as_written(tmp_path, monkeyp
     assert exited.value.code == 2
     assert "groups.0.colour" in capsys.readouterr().out
     assert not (tmp_path / "state").exists()
+
+
+def test_a_section_left_empty_or_of_the_wrong_kind_says_how_to_write_it(db, tmp_path):
+    text = "groups:\n  - name: retail\n    sources:\n    gold: {name: g}\n"
+    with pytest.raises(InvalidFile) as caught:
+        apply_file(db, _write(tmp_path, text), ACTOR, ADMIN, dry_run=True)
+    gold, sources = caught.value.errors  # in the order of the fields of a group
+    assert sources.message == "should be a list, not empty (line 3)" and "use [] for none" in (
+        sources.fix or ""
+    )
+    assert gold.message == "should be a list, not a dict (line 4)"
