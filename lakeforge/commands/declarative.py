@@ -435,6 +435,10 @@ def _undeclared_sources(db: Database, doc: LakeForgeFile) -> list[str]:
 def _record(step: Step, result: CommandResult, source: str, lines: Lines | None) -> None:
     step.plan, step.status, step.message = result.plan or [], result.status, result.message
     step.errors = [_in_file(error, step, source, lines) for error in result.errors]
+    if step.errors:  # the executor's message names intent fields; say it as the file does
+        first = step.errors[0]
+        more = f" (and {len(step.errors) - 1} more)" if len(step.errors) > 1 else ""
+        step.message = LakeForgeError(first.message + more, field=first.field, fix=first.fix).sentence()
 
 
 def apply_file(

@@ -194,6 +194,7 @@ def test_a_file_with_a_bad_entity_changes_nothing_and_points_at_its_line(db, tmp
         assert error.field == f"{path}.groups.0.sources.1.system"
         assert f"line {orders_system + 1}" in error.message and "'shopp' does not exist" in error.message
         assert "systems:" in (error.fix or "")
+        assert rejected.message.startswith(f"{path}.groups.0.sources.1.system: source system 'shopp'")
         assert table_contents(db) == before  # customers' new description was not applied either
         assert _count(db, "SELECT count(*) FROM command_audit") == audits  # rehearsals leave no trace
 
