@@ -111,6 +111,24 @@ def _convert_day_of_week(field: str, expr: str) -> str:
     return ",".join(converted)
 
 
+# The largest increment Quartz takes in each field ("0/90" minutes is refused when the job is
+# saved in Databricks), so such a schedule is refused when it is written, not at sync.
+_MAX_INCREMENT = (59, 59, 23, 31, 12, 7)
+
+
+def _check_increments(fields: list[str], expr: str) -> None:
+    for name, field, largest in zip(_FIELD_NAMES, fields, _MAX_INCREMENT, strict=False):
+        for part in field.split(","):
+            step = part.partition("/")[2]
+            if step.isdigit() and not 1 <= int(step) <= largest:
+                raise _fail(
+                    expr,
+                    f"has the increment /{step} in the {name} field; Quartz allows 1-{largest} there",
+                    "Use a smaller increment, or list the times (e.g. 0 0 0,6,12,18 * * ? for every"
+                    " 6 hours); an interval that does not divide the field cannot be one expression.",
+                )
+
+
 def _to_croniter(expr: str) -> str:
     """Check the Quartz shape and return the same schedule in croniter's dialect."""
     if not isinstance(expr, str) or not expr.strip():
@@ -130,6 +148,7 @@ def _to_croniter(expr: str) -> str:
             f"has {len(fields)} fields; Quartz needs 6 or 7",
             "Use 'second minute hour day-of-month month day-of-week [year]', e.g. '0 0 2 * * ?'.",
         )
+    _check_increments(fields, expr)
     dom, dow = fields[3], fields[5]
     if re.search(r"LW|L-\d", dom.upper()):
         raise _fail(expr, f"uses {dom!r}, which LakeForge cannot schedule", "Use L (last day) or e.g. 15W.")
