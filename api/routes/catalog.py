@@ -32,10 +32,14 @@ def list_dq_rules(
 
 @router.post("/dq-rules", tags=["dq-rules"])
 def add_dq_rule(
-    request: Request, principal: PrincipalDep, fields: IntentFields, dry_run: DryRun = False
+    request: Request,
+    principal: PrincipalDep,
+    fields: IntentFields,
+    dry_run: DryRun = False,
+    confirm_token: ConfirmToken = None,
 ) -> Response:
     """Add a rule (intent ``add_dq_rule``)."""
-    return write(request, principal, "add_dq_rule", fields, dry_run=dry_run)
+    return write(request, principal, "add_dq_rule", fields, dry_run=dry_run, confirm_token=confirm_token)
 
 
 @router.patch("/dq-rules/{source}/{name}", tags=["dq-rules"])
@@ -46,9 +50,19 @@ def update_dq_rule(
     source: str = Path(max_length=200),
     name: str = Path(max_length=200),
     dry_run: DryRun = False,
+    confirm_token: ConfirmToken = None,
 ) -> Response:
     """Change a rule (intent ``update_dq_rule``)."""
-    return write(request, principal, "update_dq_rule", fields, dry_run=dry_run, source=source, name=name)
+    return write(
+        request,
+        principal,
+        "update_dq_rule",
+        fields,
+        dry_run=dry_run,
+        confirm_token=confirm_token,
+        source=source,
+        name=name,
+    )
 
 
 @router.delete("/dq-rules/{source}/{name}", tags=["dq-rules"])
@@ -57,11 +71,19 @@ def remove_dq_rule(
     principal: PrincipalDep,
     source: str = Path(max_length=200),
     name: str = Path(max_length=200),
+    dry_run: DryRun = False,
     confirm_token: ConfirmToken = None,
 ) -> Response:
     """Remove a rule (intent ``remove_dq_rule``): answers a plan to confirm with ``confirm_token``."""
     return write(
-        request, principal, "remove_dq_rule", {}, confirm_token=confirm_token, source=source, name=name
+        request,
+        principal,
+        "remove_dq_rule",
+        {},
+        dry_run=dry_run,
+        confirm_token=confirm_token,
+        source=source,
+        name=name,
     )
 
 
@@ -78,9 +100,18 @@ def upsert_compute_profile(
     fields: IntentFields,
     name: str = Path(max_length=200),
     dry_run: DryRun = False,
+    confirm_token: ConfirmToken = None,
 ) -> Response:
     """Create or replace a compute profile (intent ``upsert_compute_profile``, admin only)."""
-    return write(request, principal, "upsert_compute_profile", fields, dry_run=dry_run, name=name)
+    return write(
+        request,
+        principal,
+        "upsert_compute_profile",
+        fields,
+        dry_run=dry_run,
+        confirm_token=confirm_token,
+        name=name,
+    )
 
 
 @router.get("/channels", tags=["channels"])
@@ -92,10 +123,16 @@ def list_channels(db: DbDep, _: PrincipalDep) -> list[dict[str, Any]]:
 
 @router.post("/channels", tags=["channels"])
 def subscribe_channel(
-    request: Request, principal: PrincipalDep, fields: IntentFields, dry_run: DryRun = False
+    request: Request,
+    principal: PrincipalDep,
+    fields: IntentFields,
+    dry_run: DryRun = False,
+    confirm_token: ConfirmToken = None,
 ) -> Response:
     """Point a group's notifications at a channel (intent ``subscribe_channel``)."""
-    return write(request, principal, "subscribe_channel", fields, dry_run=dry_run)
+    return write(
+        request, principal, "subscribe_channel", fields, dry_run=dry_run, confirm_token=confirm_token
+    )
 
 
 @router.get("/audit", tags=["audit"], response_model=AuditPage)

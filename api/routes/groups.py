@@ -12,7 +12,7 @@ from api import queries
 from api.deps import DbDep, PrincipalDep
 from api.models import GroupRow, SchedulePreview, ScheduleRow
 from api.problems import PROBLEM_RESPONSES, ApiProblem
-from api.routes._common import DryRun, IntentFields, not_found, write
+from api.routes._common import ConfirmToken, DryRun, IntentFields, not_found, write
 from lakeforge.errors import LakeForgeError
 
 router = APIRouter(tags=["groups"], responses=PROBLEM_RESPONSES)
@@ -37,10 +37,14 @@ def get_group(db: DbDep, _: PrincipalDep, name: str = GroupName) -> dict[str, An
 
 @router.post("/groups")
 def create_group(
-    request: Request, principal: PrincipalDep, fields: IntentFields, dry_run: DryRun = False
+    request: Request,
+    principal: PrincipalDep,
+    fields: IntentFields,
+    dry_run: DryRun = False,
+    confirm_token: ConfirmToken = None,
 ) -> Response:
     """Create a group (intent ``create_group``)."""
-    return write(request, principal, "create_group", fields, dry_run=dry_run)
+    return write(request, principal, "create_group", fields, dry_run=dry_run, confirm_token=confirm_token)
 
 
 @router.patch("/groups/{name}")
@@ -50,9 +54,12 @@ def update_group(
     fields: IntentFields,
     name: str = GroupName,
     dry_run: DryRun = False,
+    confirm_token: ConfirmToken = None,
 ) -> Response:
     """Change a group's settings (intent ``update_group``)."""
-    return write(request, principal, "update_group", fields, dry_run=dry_run, name=name)
+    return write(
+        request, principal, "update_group", fields, dry_run=dry_run, confirm_token=confirm_token, name=name
+    )
 
 
 @router.put("/groups/{name}/schedule")
@@ -62,29 +69,52 @@ def set_schedule(
     fields: IntentFields,
     name: str = GroupName,
     dry_run: DryRun = False,
+    confirm_token: ConfirmToken = None,
 ) -> Response:
     """Set the group's Quartz schedule (intent ``set_schedule``)."""
-    return write(request, principal, "set_schedule", fields, dry_run=dry_run, group=name)
+    return write(
+        request, principal, "set_schedule", fields, dry_run=dry_run, confirm_token=confirm_token, group=name
+    )
 
 
 @router.post("/groups/{name}/pause")
-def pause_group(request: Request, principal: PrincipalDep, name: str = GroupName) -> Response:
+def pause_group(
+    request: Request,
+    principal: PrincipalDep,
+    name: str = GroupName,
+    dry_run: DryRun = False,
+    confirm_token: ConfirmToken = None,
+) -> Response:
     """Pause the group's schedule (intent ``pause_schedule``)."""
-    return write(request, principal, "pause_schedule", {}, group=name)
+    return write(
+        request, principal, "pause_schedule", {}, dry_run=dry_run, confirm_token=confirm_token, group=name
+    )
 
 
 @router.post("/groups/{name}/resume")
-def resume_group(request: Request, principal: PrincipalDep, name: str = GroupName) -> Response:
+def resume_group(
+    request: Request,
+    principal: PrincipalDep,
+    name: str = GroupName,
+    dry_run: DryRun = False,
+    confirm_token: ConfirmToken = None,
+) -> Response:
     """Resume the group's schedule (intent ``resume_schedule``)."""
-    return write(request, principal, "resume_schedule", {}, group=name)
+    return write(
+        request, principal, "resume_schedule", {}, dry_run=dry_run, confirm_token=confirm_token, group=name
+    )
 
 
 @router.post("/groups/{name}/run")
 def run_group(
-    request: Request, principal: PrincipalDep, name: str = GroupName, dry_run: DryRun = False
+    request: Request,
+    principal: PrincipalDep,
+    name: str = GroupName,
+    dry_run: DryRun = False,
+    confirm_token: ConfirmToken = None,
 ) -> Response:
     """Run the group now (intent ``run_now``)."""
-    return write(request, principal, "run_now", {}, dry_run=dry_run, group=name)
+    return write(request, principal, "run_now", {}, dry_run=dry_run, confirm_token=confirm_token, group=name)
 
 
 @router.get("/schedules", response_model=list[ScheduleRow])

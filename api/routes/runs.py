@@ -12,7 +12,7 @@ from api import queries
 from api.deps import DbDep, PrincipalDep
 from api.models import BatchDetail, RunsPage
 from api.problems import PROBLEM_RESPONSES, ApiProblem
-from api.routes._common import DryRun, write
+from api.routes._common import ConfirmToken, DryRun, write
 from lakeforge.metadata.models import RunStatus
 
 router = APIRouter(tags=["runs"], responses=PROBLEM_RESPONSES)
@@ -83,7 +83,13 @@ def get_run(db: DbDep, _: PrincipalDep, batch_id: int = BatchId) -> dict[str, An
 
 @router.post("/runs/{batch_id}/rerun")
 def rerun_batch(
-    request: Request, principal: PrincipalDep, batch_id: int = BatchId, dry_run: DryRun = False
+    request: Request,
+    principal: PrincipalDep,
+    batch_id: int = BatchId,
+    dry_run: DryRun = False,
+    confirm_token: ConfirmToken = None,
 ) -> Response:
     """Run a batch again (intent ``rerun_batch``)."""
-    return write(request, principal, "rerun_batch", {}, dry_run=dry_run, batch_id=batch_id)
+    return write(
+        request, principal, "rerun_batch", {}, dry_run=dry_run, confirm_token=confirm_token, batch_id=batch_id
+    )

@@ -60,10 +60,14 @@ def get_quarantine(
 
 @router.post("/sources", status_code=200)
 def register_source(
-    request: Request, principal: PrincipalDep, fields: IntentFields, dry_run: DryRun = False
+    request: Request,
+    principal: PrincipalDep,
+    fields: IntentFields,
+    dry_run: DryRun = False,
+    confirm_token: ConfirmToken = None,
 ) -> Response:
     """Register a source (intent ``register_source``)."""
-    return write(request, principal, "register_source", fields, dry_run=dry_run)
+    return write(request, principal, "register_source", fields, dry_run=dry_run, confirm_token=confirm_token)
 
 
 @router.patch("/sources/{name}")
@@ -73,9 +77,12 @@ def update_source(
     fields: IntentFields,
     name: str = SourceName,
     dry_run: DryRun = False,
+    confirm_token: ConfirmToken = None,
 ) -> Response:
     """Change a source (intent ``update_source``)."""
-    return write(request, principal, "update_source", fields, dry_run=dry_run, name=name)
+    return write(
+        request, principal, "update_source", fields, dry_run=dry_run, confirm_token=confirm_token, name=name
+    )
 
 
 @router.delete("/sources/{name}")
@@ -83,10 +90,13 @@ def remove_source(
     request: Request,
     principal: PrincipalDep,
     name: str = SourceName,
+    dry_run: DryRun = False,
     confirm_token: ConfirmToken = None,
 ) -> Response:
     """Remove a source (intent ``remove_source``): answers a plan to confirm with ``confirm_token``."""
-    return write(request, principal, "remove_source", {}, confirm_token=confirm_token, name=name)
+    return write(
+        request, principal, "remove_source", {}, dry_run=dry_run, confirm_token=confirm_token, name=name
+    )
 
 
 @router.post("/sources/{name}/restore")
@@ -95,6 +105,7 @@ def restore_source(
     principal: PrincipalDep,
     fields: IntentFields,
     name: str = SourceName,
+    dry_run: DryRun = False,
     confirm_token: ConfirmToken = None,
 ) -> Response:
     """Restore a source to ``{"revision": N}`` (intent ``restore_revision``); needs confirmation."""
@@ -103,6 +114,7 @@ def restore_source(
         principal,
         "restore_revision",
         fields,
+        dry_run=dry_run,
         confirm_token=confirm_token,
         name=name,
         entity="source",

@@ -16,7 +16,7 @@ from fastapi.responses import Response
 
 from api.deps import DbDep, PrincipalDep, SettingsDep
 from api.problems import PROBLEM_RESPONSES, ApiProblem
-from api.routes._common import DryRun, write
+from api.routes._common import ConfirmToken, DryRun, write
 from lakeforge.commands.access import PermissionDenied
 from lakeforge.errors import LakeForgeError
 
@@ -43,7 +43,12 @@ def sync_plan(db: DbDep, settings: SettingsDep, _: PrincipalDep) -> dict[str, An
 
 
 @router.post("/sync/apply")
-def sync_apply(request: Request, principal: PrincipalDep, dry_run: DryRun = False) -> Response:
+def sync_apply(
+    request: Request,
+    principal: PrincipalDep,
+    dry_run: DryRun = False,
+    confirm_token: ConfirmToken = None,
+) -> Response:
     """Apply the sync plan (intent ``sync_jobs``); admin only."""
     if principal.role_for(None) != "admin":
         raise ApiProblem.from_error(
@@ -54,7 +59,7 @@ def sync_apply(request: Request, principal: PrincipalDep, dry_run: DryRun = Fals
                 fix="Ask an admin, or use GET /sync/plan.",
             ),
         )
-    return write(request, principal, "sync_jobs", {}, dry_run=dry_run)
+    return write(request, principal, "sync_jobs", {}, dry_run=dry_run, confirm_token=confirm_token)
 
 
 def _unreachable(detail: str) -> ApiProblem:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from tests.api.api_support import Api, assert_problem, seed
+from tests.api.api_support import Api, assert_problem, seed, snapshot
 
 
 def test_openapi_publishes_the_intent_union(api: Api) -> None:
@@ -67,3 +67,31 @@ def test_confirmation_flow_on_resource_routes(api: Api) -> None:
     done = api.client().delete("/sources/orders", params={"confirm_token": token})
     assert done.status_code == 200 and done.json()["status"] == "applied", done.text
     assert_problem(api.client().get("/sources/orders"), 404)
+
+
+def test_every_write_route_plans_on_dry_run_and_applies_its_token(api: Api) -> None:
+    seed(api)
+    before = snapshot(api.db)
+    planned = api.client("operator").post("/groups/retail/pause", params={"dry_run": "true"})
+    assert planned.status_code == 200 and planned.json()["status"] == "planned", planned.text
+    assert snapshot(api.db) == before  # a dry run of pause changes nothing
+    token = planned.json()["confirm_token"]
+    done = api.client("operator").post("/groups/retail/pause", params={"confirm_token": token})
+    assert done.json()["status"] == "applied", done.text
+    assert api.client().get("/groups/retail").json()["paused"] is True
+
+    # The token binds the plan: once the source changed, the planned PATCH is refused, not applied.
+    patch = {"location": "/Volumes/main/landing/retail/orders_v2/"}
+    plan = api.client().patch("/sources/orders", params={"dry_run": "true"}, json=patch)
+    assert plan.json()["status"] == "planned", plan.text
+    api.command({"kind": "update_source", "name": "orders", "load_mode": "full", "description": "moved"})
+    changed = snapshot(api.db)
+    stale = api.client().patch(
+        "/sources/orders", params={"confirm_token": plan.json()["confirm_token"]}, json=patch
+    )
+    assert_problem(stale, 409, "confirm_token")
+    assert snapshot(api.db) == changed
+    # Destructive routes take dry_run too: a plan with a token, nothing removed.
+    removal = api.client().delete("/sources/orders", params={"dry_run": "true"})
+    assert removal.json()["status"] == "planned" and removal.json()["confirm_token"], removal.text
+    assert snapshot(api.db) == changed
