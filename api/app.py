@@ -19,7 +19,7 @@ from typing import Any
 from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from api.deps import TokenCache, reject_control_characters
+from api.deps import TokenCache, check_parameters
 from api.metrics import ApiMetrics, MetricsMiddleware
 from api.problems import install_problem_handlers
 from api.routes import catalog, commands, groups, me, runs, sources, sync, system
@@ -73,6 +73,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.metrics = metrics
     app.state.token_cache = TokenCache(settings.api_token_cache_seconds)
+    app.state.query_names = {}  # filled by check_parameters, one entry per route
     if db is not None:
         app.state.db = db
 
@@ -87,7 +88,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
         system.router,
         me.router,
     ):
-        app.include_router(router, prefix=API_PREFIX, dependencies=[Depends(reject_control_characters)])
+        app.include_router(router, prefix=API_PREFIX, dependencies=[Depends(check_parameters)])
 
     app.add_middleware(
         CORSMiddleware,

@@ -10,13 +10,17 @@ cache has not seen goes to a thread, for its database lookup.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import threading
 import time
+from collections.abc import Iterator
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.metrics import ApiMetrics
@@ -131,12 +135,21 @@ def actor_for(principal: Principal, request: Request) -> Actor:
     return Actor(user=principal.user, surface=surface, channel=channel[:200] if channel else None)
 
 
-async def reject_control_characters(request: Request) -> None:
-    """Refuse NUL bytes in the query and path: Postgres cannot store them, so they are bad input."""
-    for where, params in (
-        ("query", request.query_params.multi_items()),
-        ("path", request.path_params.items()),
-    ):
+async def check_parameters(request: Request) -> None:
+    """Refuse query parameters the route does not take, and NUL bytes in the query and path.
+
+    An unknown name is almost always a typo (``?dryrun=true``, ``?stauts=failed``); ignoring it
+    would apply a change the caller meant to plan, or answer an unfiltered list. NUL bytes cannot
+    be stored by Postgres, so they are bad input too. A request without a query string (the usual
+    ``POST /commands``) costs one empty loop.
+    """
+    query = request.query_params.multi_items()
+    if query:
+        known = _route_query_names(request)
+        for name, _ in query:
+            if known is not None and name not in known:
+                raise _unknown_query_parameter(name, known)
+    for where, params in (("query", query), ("path", request.path_params.items())):
         for name, value in params:
             if "\x00" in str(value) or "\x00" in name:
                 raise ApiProblem(
@@ -150,6 +163,43 @@ async def reject_control_characters(request: Request) -> None:
                         }
                     ],
                 )
+
+
+def _unknown_query_parameter(name: str, known: frozenset[str]) -> ApiProblem:
+    shown = name.replace("\x00", "")[:100]
+    close = difflib.get_close_matches(shown, sorted(known), n=1)
+    if close:
+        fix = f"Did you mean '{close[0]}'? This route takes: {', '.join(sorted(known))}."
+    elif known:
+        fix = f"Remove it; this route takes: {', '.join(sorted(known))}."
+    else:
+        fix = "Remove it; this route takes no query parameters."
+    return ApiProblem(
+        422,
+        f"{shown}: unknown query parameter",
+        errors=[{"field": shown, "message": "unknown query parameter", "fix": fix}],
+    )
+
+
+def _route_query_names(request: Request) -> frozenset[str] | None:
+    """The query parameters the matched route takes, worked out once per route and kept in
+    ``app.state.query_names`` (keyed by ``id(route)``: routes are not hashable, and live as
+    long as the app). None when the route is not a FastAPI route."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        return None
+    cache: dict[int, frozenset[str]] = request.app.state.query_names
+    names = cache.get(id(route))
+    if names is None:
+        names = cache[id(route)] = frozenset(_query_aliases(route.dependant))
+    return names
+
+
+def _query_aliases(dependant: Dependant) -> Iterator[str]:
+    for param in dependant.query_params:
+        yield param.alias
+    for sub in dependant.dependencies:
+        yield from _query_aliases(sub)
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]

@@ -69,6 +69,22 @@ def test_confirmation_flow_on_resource_routes(api: Api) -> None:
     assert_problem(api.client().get("/sources/orders"), 404)
 
 
+def test_unknown_query_parameters_are_refused_with_the_spelling(api: Api) -> None:
+    seed(api)
+    before = snapshot(api.db)
+    # A typo of dry_run must not apply the change it was meant to plan.
+    typo = assert_problem(api.client().post("/groups/retail/pause", params={"dryrun": "true"}), 422, "dryrun")
+    assert "dry_run" in typo["errors"][0]["fix"], typo
+    assert snapshot(api.db) == before
+    # A misspelt filter is not an unfiltered list.
+    body = assert_problem(api.client().get("/runs", params={"stauts": "failed"}), 422, "stauts")
+    assert "Did you mean 'status'?" in body["errors"][0]["fix"], body
+    assert_problem(api.client().get("/me", params={"verbose": "1"}), 422, "verbose")
+    # Declared parameters, including ones of dependencies, still pass.
+    assert api.client().get("/runs", params={"status": "failed", "limit": 5}).status_code == 200
+    assert api.client().get("/schedules/preview", params={"quartz_cron": "0 0 2 * * ?"}).status_code == 200
+
+
 def test_every_write_route_plans_on_dry_run_and_applies_its_token(api: Api) -> None:
     seed(api)
     before = snapshot(api.db)
