@@ -123,11 +123,43 @@ def _fix_for(error: dict[str, Any]) -> str:
         return f"Set kind to one of {ctx.get('expected_tags', 'the documented intents')}."
     if kind == "union_tag_not_found":
         return "Add the field 'kind' naming the intent, e.g. register_source."
+    if kind in _FIX_BY_TYPE:
+        return _FIX_BY_TYPE[kind]
+    for prefix in ("datetime_", "date_", "timezone_"):
+        if kind.startswith(prefix):
+            return "Send an ISO 8601 date-time with its offset, e.g. 2026-01-31T06:00:00Z."
+    if kind in _BOUNDS:
+        word, key = _BOUNDS[kind]
+        return f"Use {word} {ctx.get(key)}."
     if kind.endswith("_type") or kind.endswith("_parsing"):
         return f"Send a value of the right type ({kind.removesuffix('_type').removesuffix('_parsing')})."
-    if kind == "json_invalid":
-        return "Send a valid JSON document."
     return "Fix the value and try again."
+
+
+# Pydantic's error types, said the way a caller fixes them (never the type's internal name).
+_FIX_BY_TYPE = {
+    "json_invalid": "Send a valid JSON document.",
+    "dict_type": "Send a JSON object.",
+    "model_attributes_type": "Send a JSON object.",
+    "model_type": "Send a JSON object.",
+    "list_type": "Send a JSON array.",
+    "int_parsing": "Send a whole number.",
+    "int_type": "Send a whole number.",
+    "int_from_float": "Send a whole number.",
+    "bool_parsing": "Send true or false.",
+    "bool_type": "Send true or false.",
+    "string_type": "Send a string.",
+}
+_BOUNDS = {
+    "greater_than_equal": ("a value of at least", "ge"),
+    "greater_than": ("a value greater than", "gt"),
+    "less_than_equal": ("a value of at most", "le"),
+    "less_than": ("a value less than", "lt"),
+    "string_too_short": ("at least this many characters:", "min_length"),
+    "string_too_long": ("at most this many characters:", "max_length"),
+    "too_short": ("at least this many items:", "min_length"),
+    "too_long": ("at most this many items:", "max_length"),
+}
 
 
 def field_path(loc: Sequence[Any], *, drop: frozenset[str] = frozenset()) -> str:
@@ -152,6 +184,24 @@ def validation_errors(
     for error in errors:
         location = [*prefix, *error.get("loc", ())]
         message = str(error.get("msg", "is invalid")).removeprefix("Value error, ")
+        if error.get("type") == "json_invalid":
+            # FastAPI puts the character offset in the location: say it, and name the body.
+            offset = location[-1] if location and isinstance(location[-1], int) else None
+            where = f" at character {offset}" if offset is not None else ""
+            reason = (error.get("ctx") or {}).get("error", "not valid JSON")
+            items.append(
+                {"field": "body", "message": f"invalid JSON{where}: {reason}", "fix": _fix_for(error)}
+            )
+            continue
+        if error.get("type") == "missing" and [str(part) for part in location] == ["body"]:
+            items.append(
+                {
+                    "field": "body",
+                    "message": "the request has no body",
+                    "fix": "Send a JSON object with the header 'Content-Type: application/json'.",
+                }
+            )
+            continue
         # Cross-field checks say "field: message"; the field belongs in the path.
         head, sep, rest = message.partition(": ")
         if sep and " " not in head and head.replace(".", "").replace("_", "").isalnum():
@@ -182,8 +232,11 @@ def install_problem_handlers(app: FastAPI, *, drop_from_paths: frozenset[str] = 
         assert isinstance(exc, ApiProblem)
         return problem_response(exc.status, exc.detail, exc.errors, headers=exc.headers, extra=exc.extra)
 
-    async def on_validation(_: Request, exc: Exception) -> JSONResponse:
+    async def on_validation(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
+        unreadable = _unreadable_body(request, exc.errors())
+        if unreadable is not None:
+            return unreadable
         items = validation_errors(exc.errors(), drop=drop_from_paths)
         return problem_response(422, _summary(items), items)
 
@@ -202,6 +255,27 @@ def install_problem_handlers(app: FastAPI, *, drop_from_paths: frozenset[str] = 
     app.add_exception_handler(psycopg.DataError, on_bad_text)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
+
+
+def _unreadable_body(request: Request, errors: Sequence[Any]) -> JSONResponse | None:
+    """A body that is not an object because it was not sent as JSON (``curl -d`` without a
+    Content-Type sends a form) is a 415 naming the header, not "the body should be a dict"."""
+    content_type = request.headers.get("content-type", "")
+    media = content_type.split(";", 1)[0].strip().lower()
+    if media == "application/json" or media.endswith("+json"):
+        return None
+    body_not_object = any(
+        tuple(error.get("loc", ())) == ("body",) and error.get("type") in _NOT_AN_OBJECT for error in errors
+    )
+    if not body_not_object:
+        return None
+    sent = f"the body was sent as {media}" if media else "the body was sent without a Content-Type"
+    message = f"{sent}; LakeForge reads JSON"
+    fix = "Send the header 'Content-Type: application/json' (curl: -H 'Content-Type: application/json')."
+    return problem_response(415, message, [{"field": "Content-Type", "message": message, "fix": fix}])
+
+
+_NOT_AN_OBJECT = frozenset({"dict_type", "model_attributes_type", "model_type"})
 
 
 # OpenAPI: the error answers every route can give.

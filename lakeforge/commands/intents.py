@@ -772,6 +772,9 @@ def typed_field_errors(error: ValidationError, prefix: str = "intent") -> list[t
                 out.append((FieldError(field=field, message=""), "union"))
             members[field].append(_UNION_MEMBERS[location[-1]])
             continue
+        if item["type"] == "union_tag_not_found":
+            # The intent has no kind: that field is the one to add.
+            location, message = [*location, "kind"], "missing: every intent names its kind"
         field = ".".join([prefix, *location]) if location else prefix
         if item["type"] == "lakeforge":
             context = item.get("ctx") or {}
@@ -820,4 +823,36 @@ def _fix_for(item: Any) -> str | None:
         return _PATTERN_FIXES.get(pattern, f"Match the pattern {pattern}.")
     if kind == "literal_error":
         return f"Use {item.get('ctx', {}).get('expected', 'an allowed value')}."
+    if kind in _FIX_BY_TYPE:
+        return _FIX_BY_TYPE[kind]
+    bound = _BOUNDS.get(kind)
+    if bound is not None:
+        return f"{bound[0]} {(item.get('ctx') or {}).get(bound[1])}."
     return None
+
+
+# Pydantic's error types as the fix a caller applies (the message already says what is wrong).
+_FIX_BY_TYPE = {
+    "list_type": 'Send a JSON array, e.g. ["order_id"].',
+    "dict_type": "Send a JSON object.",
+    "model_type": "Send a JSON object.",
+    "model_attributes_type": "Send a JSON object.",
+    "string_type": "Send a string.",
+    "int_type": "Send a whole number.",
+    "int_parsing": "Send a whole number.",
+    "int_from_float": "Send a whole number.",
+    "float_type": "Send a number.",
+    "float_parsing": "Send a number.",
+    "bool_type": "Send true or false.",
+    "bool_parsing": "Send true or false.",
+}
+_BOUNDS = {
+    "greater_than_equal": ("Use a value of at least", "ge"),
+    "greater_than": ("Use a value greater than", "gt"),
+    "less_than_equal": ("Use a value of at most", "le"),
+    "less_than": ("Use a value less than", "lt"),
+    "string_too_short": ("Use at least this many characters:", "min_length"),
+    "string_too_long": ("Use at most this many characters:", "max_length"),
+    "too_short": ("Give at least this many items:", "min_length"),
+    "too_long": ("Give at most this many items:", "max_length"),
+}

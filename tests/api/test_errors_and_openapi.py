@@ -111,3 +111,43 @@ def test_every_write_route_plans_on_dry_run_and_applies_its_token(api: Api) -> N
     removal = api.client().delete("/sources/orders", params={"dry_run": "true"})
     assert removal.json()["status"] == "planned" and removal.json()["confirm_token"], removal.text
     assert snapshot(api.db) == changed
+
+
+def test_body_mistakes_name_the_body_and_the_fix(api: Api) -> None:
+    client = api.client()
+    broken = client.post(
+        "/commands", content=b'{"intent": {"kind": "help"},}', headers={"content-type": "application/json"}
+    )
+    body = assert_problem(broken, 422, "body")
+    assert body["errors"][0]["message"].startswith("invalid JSON at character 28: "), body
+    # curl -d without a Content-Type sends a form: say so, not "should be a valid dictionary".
+    for route, method in (("/commands", "POST"), ("/sources/orders", "PATCH")):
+        form = client.request(
+            method,
+            route,
+            content=b'{"intent": {"kind": "help"}}',
+            headers={"content-type": "application/x-www-form-urlencoded"},
+        )
+        body = assert_problem(form, 415, "Content-Type")
+        assert "application/json" in body["errors"][0]["fix"], body
+    empty = assert_problem(client.post("/commands", headers={"content-type": "application/json"}), 422)
+    assert empty["errors"][0] == {
+        "field": "body",
+        "message": "the request has no body",
+        "fix": "Send a JSON object with the header 'Content-Type: application/json'.",
+    }
+    listed = assert_problem(client.post("/commands", json=[1]), 422, "body")
+    assert listed["errors"][0]["fix"] == "Send a JSON object.", listed
+    # Fixes say what to send, never pydantic's internal type names.
+    since = assert_problem(client.get("/runs", params={"since": "yesterday"}), 422, "since")
+    assert "ISO 8601" in since["errors"][0]["fix"], since
+    limit = assert_problem(client.get("/runs", params={"limit": 501}), 422, "limit")
+    assert limit["errors"][0]["fix"] == "Use a value of at most 500.", limit
+    keys = assert_problem(
+        api.command({"kind": "update_source", "name": "orders", "silver": {"primary_keys": "id"}}),
+        422,
+        "intent.silver.primary_keys",
+    )
+    assert keys["errors"][0]["fix"] == 'Send a JSON array, e.g. ["order_id"].', keys
+    no_kind = assert_problem(api.command({"group": "retail"}), 422, "intent.kind")
+    assert "register_source" in no_kind["errors"][0]["fix"], no_kind
