@@ -76,6 +76,9 @@ def command_response(result: CommandResult, *, field_prefix: str = "intent.") ->
             for e in result.errors
         ] or [{"field": field_prefix.rstrip(".") or "body", "message": result.message, "fix": None}]
         detail = result.message or f"{errors[0]['field']}: {errors[0]['message']}"
+        if not field_prefix:
+            # The executor's sentence names "intent.x"; a resource route's caller sent "x" in the body.
+            detail = detail.removeprefix("intent.")
         return problem_response(
             _status_for_rejection(result),
             detail,

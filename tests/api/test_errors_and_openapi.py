@@ -151,3 +151,11 @@ def test_body_mistakes_name_the_body_and_the_fix(api: Api) -> None:
     assert keys["errors"][0]["fix"] == 'Send a JSON array, e.g. ["order_id"].', keys
     no_kind = assert_problem(api.command({"group": "retail"}), 422, "intent.kind")
     assert "register_source" in no_kind["errors"][0]["fix"], no_kind
+
+
+def test_resource_route_detail_names_the_body_field(api: Api) -> None:
+    seed(api)
+    response = api.client().put("/groups/retail/schedule", json={"quartz_cron": "0 2 * * *"})
+    body = assert_problem(response, 422, "quartz_cron")
+    assert body["errors"][0]["field"] == "quartz_cron"
+    assert body["detail"].startswith("quartz_cron: cron '0 2 * * *' has 5 fields"), body
