@@ -61,7 +61,14 @@ def run_intent(
         )
     except PermissionDenied as error:
         metrics.commands.labels(kind, "forbidden").inc()
-        raise ApiProblem.from_error(403, error) from None
+        problem = ApiProblem.from_error(403, error)
+        # Refused commands are audited like every rejection: answer the same keys as a 4xx reject.
+        problem.extra = {
+            "outcome": "rejected",
+            "reason": "permission",
+            "command_id": str(error.command_id) if error.command_id else None,
+        }
+        raise problem from None
     except LakeForgeError as error:
         metrics.commands.labels(kind, "rejected").inc()
         raise ApiProblem.from_error(_status_for_error(error), error, prefix=field_prefix) from None

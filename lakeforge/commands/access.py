@@ -16,6 +16,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass, field
 from typing import Any
+from uuid import UUID
 
 from lakeforge.errors import LakeForgeError
 from lakeforge.metadata.db import Connection, Database
@@ -55,7 +56,12 @@ REQUIRED_ROLE: dict[str, Role] = {
 
 
 class PermissionDenied(LakeForgeError):
-    """The caller's roles do not allow this command (HTTP 403)."""
+    """The caller's roles do not allow this command (HTTP 403).
+
+    ``command_id`` names the audit row of the refused command, once the executor has written it.
+    """
+
+    command_id: UUID | None = None
 
 
 class AuthenticationFailed(LakeForgeError):

@@ -125,6 +125,7 @@ def execute(
         return _reject(db, actor, command_id, raw, raw_text, started, rejected)
     except PermissionDenied as denied:
         _reject(db, actor, command_id, raw, raw_text, started, _rejection(denied, "permission"))
+        denied.command_id = command_id  # surfaces that answer the refusal can name its audit row
         raise
 
 

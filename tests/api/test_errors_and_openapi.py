@@ -159,3 +159,17 @@ def test_resource_route_detail_names_the_body_field(api: Api) -> None:
     body = assert_problem(response, 422, "quartz_cron")
     assert body["errors"][0]["field"] == "quartz_cron"
     assert body["detail"].startswith("quartz_cron: cron '0 2 * * *' has 5 fields"), body
+
+
+def test_a_refused_command_answers_its_audit_row(api: Api) -> None:
+    seed(api)
+    before = snapshot(api.db)
+    for send in (
+        lambda: api.command({"kind": "pause_schedule", "group": "retail"}, role="viewer"),
+        lambda: api.client("viewer").post("/groups/retail/pause"),
+    ):
+        body = assert_problem(send(), 403)
+        assert body["outcome"] == "rejected" and body["reason"] == "permission", body
+        audit = api.client().get("/audit", params={"actor": "viewer_user", "limit": 1}).json()["items"]
+        assert audit[0]["command_id"] == body["command_id"] and audit[0]["outcome"] == "rejected"
+    assert snapshot(api.db) == before
