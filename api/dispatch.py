@@ -18,6 +18,7 @@ from api.problems import ApiProblem, problem_response
 from lakeforge.commands.access import PermissionDenied, Principal
 from lakeforge.commands.envelope import Actor, CommandResult, CommandStatus
 from lakeforge.commands.executor import execute
+from lakeforge.commands.intents import INTENTS_BY_KIND
 from lakeforge.errors import LakeForgeError
 from lakeforge.metadata.db import Database
 
@@ -48,7 +49,9 @@ def run_intent(
     field_prefix: str = "intent.",
 ) -> Response:
     """Execute ``intent`` (a model or a plain dict) for ``actor`` and answer HTTP."""
-    kind = str(intent.get("kind") if isinstance(intent, dict) else getattr(intent, "kind", "unknown"))
+    kind = intent.get("kind") if isinstance(intent, dict) else getattr(intent, "kind", None)
+    # The metric's label is one of the intent kinds: a client's made-up kind must not add series.
+    kind = kind if isinstance(kind, str) and kind in INTENTS_BY_KIND else "unknown"
     try:
         result = execute(
             db,

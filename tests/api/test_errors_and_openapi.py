@@ -173,3 +173,12 @@ def test_a_refused_command_answers_its_audit_row(api: Api) -> None:
         audit = api.client().get("/audit", params={"actor": "viewer_user", "limit": 1}).json()["items"]
         assert audit[0]["command_id"] == body["command_id"] and audit[0]["outcome"] == "rejected"
     assert snapshot(api.db) == before
+
+
+def test_metrics_label_only_known_intent_kinds(api: Api) -> None:
+    for made_up in ("pause", "x" * 50, "drop_everything"):
+        assert_problem(api.command({"kind": made_up}), 422, "intent")
+    assert_problem(api.command({"group": "retail"}), 422)
+    text = httpx.get(f"{api.url}/api/v1/metrics").text
+    lines = [line for line in text.splitlines() if line.startswith("lakeforge_api_commands_total{")]
+    assert lines == ['lakeforge_api_commands_total{kind="unknown",status="rejected"} 4.0'], lines
