@@ -87,7 +87,10 @@ def execute(
         rejected = _Rejected(f"{nul}: contains a NUL or invalid character", errors, "validation")
         return _reject(db, actor, command_id, _without_nul(raw), raw_text, started, rejected)
     if idempotency_key:
-        earlier = _earlier_answer(db, actor, idempotency_key)
+        try:
+            earlier = _earlier_answer(db, actor, idempotency_key, intent, confirm_token is not None)
+        except _Rejected as rejected:
+            return _reject(db, actor, command_id, raw, raw_text, started, rejected)
         if earlier is not None:
             return earlier
     try:
@@ -264,6 +267,8 @@ def _run(
                     _use_confirmation(
                         conn, confirm_token, actor, intent.kind, intent_hash, _plan_hash(prepared, plan)
                     )
+                    if idempotency_key:
+                        _release_plan_key(conn, actor, idempotency_key)
                 nothing = (
                     not intent.read_only
                     and prepared.effect is None
@@ -477,18 +482,55 @@ class _Duplicate(Exception):
     """Another request with the same idempotency key committed first."""
 
 
-def _earlier_answer(db: Database, actor: Actor, key: str) -> CommandResult | None:
+def _earlier_answer(
+    db: Database, actor: Actor, key: str, intent: Any = None, confirming: bool = False
+) -> CommandResult | None:
+    """The stored answer for ``key``, or None when this request is to run.
+
+    With ``intent``, a key first used for another command is refused (``_Rejected``): answering
+    that command's outcome would tell the caller its own command was done. ``confirming`` (the
+    request carries a confirm token) lets a plan's own key apply the plan: the answer to a
+    confirmation is not a repeat of the plan.
+    """
     with db.connection() as conn:
         row = conn.execute(
-            "SELECT response, plan FROM command_audit WHERE actor = %s AND idempotency_key = %s",
+            "SELECT response, plan, kind, intent FROM command_audit "
+            "WHERE actor = %s AND idempotency_key = %s",
             [actor.user, key],
         ).fetchone()
         if row is None or row["response"] is None:
             return None
+        if intent is not None and not _same_intent(intent, row["intent"]):
+            message = f"idempotency key {key!r} was used for another command ({row['kind']})"
+            fix = "Send this command with a new idempotency key; repeat a key only with the same intent."
+            errors = [FieldError(field="idempotency_key", message=message, fix=fix)]
+            raise _Rejected(message, errors, "validation")
         earlier = CommandResult.model_validate({**row["response"], "plan": row["plan"]})
         if earlier.status in _WAITING and earlier.command_id is not None:
+            if confirming:
+                return None
             _reissue_token(conn, earlier)
     return earlier
+
+
+def _same_intent(intent: Any, stored: Any) -> bool:
+    # The audit row keeps the parsed, redacted intent: compare like with like.
+    try:
+        parsed = parse_intent(intent)
+    except (ValidationError, TypeError, ValueError):
+        return False
+    return bool(redact(parsed.model_dump(mode="json")) == stored)
+
+
+def _release_plan_key(conn: Connection, actor: Actor, key: str) -> None:
+    """A confirmation sent with its plan's idempotency key takes the key over from the plan's
+    audit row (in the applying transaction), so a repeat of the confirmation answers what was
+    applied rather than the plan."""
+    conn.execute(
+        "UPDATE command_audit SET idempotency_key = NULL WHERE actor = %s AND idempotency_key = %s "
+        "AND outcome IN ('planned', 'needs_confirmation')",
+        [actor.user, key],
+    )
 
 
 _WAITING = ("planned", "needs_confirmation")

@@ -224,6 +224,55 @@ def test_idempotency_key_applies_once(api: Api) -> None:
     assert header.json()["command_id"] == again.json()["command_id"]
 
 
+def test_an_idempotency_key_used_for_another_command_is_refused(api: Api) -> None:
+    api.command(GROUP)
+    first = api.command(SOURCE, idempotency_key="orders-1")
+    assert first.json()["status"] == "applied", first.text
+    before = snapshot(api.db)
+    # Answering the registration's outcome would tell the caller its pause was done.
+    reused = api.command({"kind": "pause_schedule", "group": "retail"}, idempotency_key="orders-1")
+    body = assert_problem(reused, 422, "idempotency_key")
+    assert "register_source" in body["errors"][0]["message"] and body["errors"][0]["fix"], body
+    assert snapshot(api.db) == before
+    # On resource routes the path is part of the command: another source is another command.
+    api.command({**SOURCE, "name": "returns", "location": "/Volumes/main/landing/retail/returns/"})
+    headers = {"Idempotency-Key": "describe-1"}
+    done = api.client().patch("/sources/orders", json={"description": "orders"}, headers=headers)
+    assert done.json()["status"] == "applied", done.text
+    before = snapshot(api.db)
+    other = api.client().patch("/sources/returns", json={"description": "orders"}, headers=headers)
+    assert_problem(other, 422, "idempotency_key")
+    assert snapshot(api.db) == before
+    # The same command with its key still answers the first answer.
+    again = api.command(SOURCE, idempotency_key="orders-1")
+    assert again.json()["command_id"] == first.json()["command_id"]
+
+
+def test_a_plan_confirmed_with_its_own_idempotency_key_applies_once(api: Api) -> None:
+    seed(api)
+    change = {"kind": "update_group", "name": "retail", "max_retries": 3}
+    plan = api.command(change, dry_run=True, idempotency_key="retries-3").json()
+    assert plan["status"] == "planned" and plan["confirm_token"], plan
+    # One key for the whole operation: the confirmation is not a repeat of the plan.
+    confirm = {"confirm_token": plan["confirm_token"], "idempotency_key": "retries-3"}
+    applied = api.command(change, **confirm)
+    assert applied.status_code == 200 and applied.json()["status"] == "applied", applied.text
+    assert api.client().get("/groups/retail").json()["max_retries"] == 3
+    # Repeats of the confirmation (and of the plan) answer what was applied, and apply nothing more.
+    for repeat in (
+        api.command(change, **confirm),
+        api.command(change, dry_run=True, idempotency_key="retries-3"),
+    ):
+        assert repeat.json()["command_id"] == applied.json()["command_id"], repeat.text
+        assert repeat.json()["status"] == "applied"
+    with api.db.connection() as conn:
+        revisions = conn.execute(
+            "SELECT count(*) AS n FROM lakeforge.metadata_revision WHERE command_id = %s",
+            (applied.json()["command_id"],),
+        ).fetchone()
+    assert revisions["n"] == 1
+
+
 def test_parallel_conflicting_updates_have_one_winner(api: Api) -> None:
     seed(api)
     results: list[tuple[int, dict]] = []
