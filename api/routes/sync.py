@@ -19,6 +19,7 @@ from api.problems import PROBLEM_RESPONSES, ApiProblem
 from api.routes._common import ConfirmToken, DryRun, write
 from lakeforge.commands.access import PermissionDenied
 from lakeforge.errors import LakeForgeError
+from lakeforge.settings import Settings
 
 router = APIRouter(tags=["sync"], responses=PROBLEM_RESPONSES)
 
@@ -27,10 +28,9 @@ router = APIRouter(tags=["sync"], responses=PROBLEM_RESPONSES)
 def sync_plan(db: DbDep, settings: SettingsDep, _: PrincipalDep) -> dict[str, Any]:
     """The jobs and pipelines the reconciler would create, update or delete (nothing is changed)."""
     from lakeforge.orchestration import reconciler
-    from lakeforge.orchestration.client import local_workspace_url, workspace_client
+    from lakeforge.orchestration.client import workspace_client
 
-    local = not settings.databricks_host and not os.environ.get("DATABRICKS_HOST")
-    if local and not _listening(local_workspace_url(settings)):
+    if _local_workspace_down(settings):
         # The SDK probes and retries refused connections for minutes; answer at once instead.
         raise _unreachable("the local workspace is not running")
     try:
@@ -45,6 +45,7 @@ def sync_plan(db: DbDep, settings: SettingsDep, _: PrincipalDep) -> dict[str, An
 @router.post("/sync/apply")
 def sync_apply(
     request: Request,
+    settings: SettingsDep,
     principal: PrincipalDep,
     dry_run: DryRun = False,
     confirm_token: ConfirmToken = None,
@@ -59,7 +60,18 @@ def sync_apply(
                 fix="Ask an admin, or use GET /sync/plan.",
             ),
         )
+    if not dry_run and _local_workspace_down(settings):
+        # A workspace that is down is a 503 to retry, as on GET /sync/plan, not a 422 about the input.
+        raise _unreachable("the local workspace is not running")
     return write(request, principal, "sync_jobs", {}, dry_run=dry_run, confirm_token=confirm_token)
+
+
+def _local_workspace_down(settings: Settings) -> bool:
+    """No Databricks host is configured and the local workspace stand-in does not listen."""
+    from lakeforge.orchestration.client import local_workspace_url
+
+    local = not settings.databricks_host and not os.environ.get("DATABRICKS_HOST")
+    return local and not _listening(local_workspace_url(settings))
 
 
 def _unreachable(detail: str) -> ApiProblem:

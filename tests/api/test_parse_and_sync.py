@@ -48,3 +48,14 @@ def test_sync_plan_says_when_the_workspace_is_down(settings: Settings, db: Datab
     with launch(settings.model_copy(update={"workspace_port": free_port()}), db) as api:
         body = assert_problem(api.client("viewer").get("/sync/plan"), 503)
         assert body["errors"][0]["fix"]
+
+
+def test_sync_apply_says_when_the_workspace_is_down(settings: Settings, db: Database) -> None:
+    with launch(settings.model_copy(update={"workspace_port": free_port()}), db) as api:
+        seed(api)
+        # A workspace that is down is a 503 to retry later, not a 422 blaming the request.
+        body = assert_problem(api.client().post("/sync/apply"), 503, "LAKEFORGE_DATABRICKS_HOST")
+        assert body["errors"][0]["fix"]
+        # Planning the sync needs no workspace.
+        planned = api.client().post("/sync/apply", params={"dry_run": "true"})
+        assert planned.json()["status"] == "planned", planned.text
