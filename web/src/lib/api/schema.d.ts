@@ -2604,6 +2604,8 @@ export interface operations {
             query?: {
                 /** @description Plan only: answer the diff and a confirm token. */
                 dry_run?: boolean;
+                /** @description Apply the plan of an earlier answer. */
+                confirm_token?: string | null;
             };
             header?: never;
             path?: never;
@@ -2874,6 +2876,8 @@ export interface operations {
             query?: {
                 /** @description Plan only: answer the diff and a confirm token. */
                 dry_run?: boolean;
+                /** @description Apply the plan of an earlier answer. */
+                confirm_token?: string | null;
             };
             header?: never;
             path: {
@@ -3009,6 +3013,8 @@ export interface operations {
             query?: {
                 /** @description Plan only: answer the diff and a confirm token. */
                 dry_run?: boolean;
+                /** @description Apply the plan of an earlier answer. */
+                confirm_token?: string | null;
             };
             header?: never;
             path?: never;
@@ -3076,6 +3082,8 @@ export interface operations {
     remove_dq_rule_api_v1_dq_rules__source___name__delete: {
         parameters: {
             query?: {
+                /** @description Plan only: answer the diff and a confirm token. */
+                dry_run?: boolean;
                 /** @description Apply the plan of an earlier answer. */
                 confirm_token?: string | null;
             };
@@ -3144,6 +3152,8 @@ export interface operations {
             query?: {
                 /** @description Plan only: answer the diff and a confirm token. */
                 dry_run?: boolean;
+                /** @description Apply the plan of an earlier answer. */
+                confirm_token?: string | null;
             };
             header?: never;
             path: {
@@ -3276,6 +3286,8 @@ export interface operations {
             query?: {
                 /** @description Plan only: answer the diff and a confirm token. */
                 dry_run?: boolean;
+                /** @description Apply the plan of an earlier answer. */
+                confirm_token?: string | null;
             };
             header?: never;
             path?: never;
@@ -3408,6 +3420,8 @@ export interface operations {
             query?: {
                 /** @description Plan only: answer the diff and a confirm token. */
                 dry_run?: boolean;
+                /** @description Apply the plan of an earlier answer. */
+                confirm_token?: string | null;
             };
             header?: never;
             path: {
@@ -3477,7 +3491,12 @@ export interface operations {
     };
     pause_group_api_v1_groups__name__pause_post: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Plan only: answer the diff and a confirm token. */
+                dry_run?: boolean;
+                /** @description Apply the plan of an earlier answer. */
+                confirm_token?: string | null;
+            };
             header?: never;
             path: {
                 /** @description Group name, e.g. sales. */
@@ -3540,7 +3559,12 @@ export interface operations {
     };
     resume_group_api_v1_groups__name__resume_post: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Plan only: answer the diff and a confirm token. */
+                dry_run?: boolean;
+                /** @description Apply the plan of an earlier answer. */
+                confirm_token?: string | null;
+            };
             header?: never;
             path: {
                 /** @description Group name, e.g. sales. */
@@ -3606,6 +3630,8 @@ export interface operations {
             query?: {
                 /** @description Plan only: answer the diff and a confirm token. */
                 dry_run?: boolean;
+                /** @description Apply the plan of an earlier answer. */
+                confirm_token?: string | null;
             };
             header?: never;
             path: {
@@ -3672,6 +3698,8 @@ export interface operations {
             query?: {
                 /** @description Plan only: answer the diff and a confirm token. */
                 dry_run?: boolean;
+                /** @description Apply the plan of an earlier answer. */
+                confirm_token?: string | null;
             };
             header?: never;
             path: {
@@ -3977,6 +4005,8 @@ export interface operations {
             query?: {
                 /** @description Plan only: answer the diff and a confirm token. */
                 dry_run?: boolean;
+                /** @description Apply the plan of an earlier answer. */
+                confirm_token?: string | null;
             };
             header?: never;
             path: {
@@ -4235,6 +4265,8 @@ export interface operations {
             query?: {
                 /** @description Plan only: answer the diff and a confirm token. */
                 dry_run?: boolean;
+                /** @description Apply the plan of an earlier answer. */
+                confirm_token?: string | null;
             };
             header?: never;
             path?: never;
@@ -4368,6 +4400,8 @@ export interface operations {
     remove_source_api_v1_sources__name__delete: {
         parameters: {
             query?: {
+                /** @description Plan only: answer the diff and a confirm token. */
+                dry_run?: boolean;
                 /** @description Apply the plan of an earlier answer. */
                 confirm_token?: string | null;
             };
@@ -4436,6 +4470,8 @@ export interface operations {
             query?: {
                 /** @description Plan only: answer the diff and a confirm token. */
                 dry_run?: boolean;
+                /** @description Apply the plan of an earlier answer. */
+                confirm_token?: string | null;
             };
             header?: never;
             path: {
@@ -4572,6 +4608,8 @@ export interface operations {
     restore_source_api_v1_sources__name__restore_post: {
         parameters: {
             query?: {
+                /** @description Plan only: answer the diff and a confirm token. */
+                dry_run?: boolean;
                 /** @description Apply the plan of an earlier answer. */
                 confirm_token?: string | null;
             };
@@ -4646,6 +4684,8 @@ export interface operations {
             query?: {
                 /** @description Plan only: answer the diff and a confirm token. */
                 dry_run?: boolean;
+                /** @description Apply the plan of an earlier answer. */
+                confirm_token?: string | null;
             };
             header?: never;
             path?: never;
