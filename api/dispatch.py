@@ -22,6 +22,7 @@ from lakeforge.commands.intents import INTENTS_BY_KIND
 from lakeforge.errors import LakeForgeError
 from lakeforge.metadata.db import Database
 
+IDEMPOTENCY_KEY_MAX_LENGTH = 200  # keys live in a unique index on command_audit
 _STATUS_CODES: dict[str, int] = {"applied": 200, "planned": 200, "needs_confirmation": 202}
 
 
@@ -154,7 +155,7 @@ class CommandRequestBase(BaseModel):
     idempotency_key: str | None = Field(
         default=None,
         min_length=1,
-        max_length=200,
+        max_length=IDEMPOTENCY_KEY_MAX_LENGTH,
         description="The same key from the same user never applies twice; a repeat gets the first answer.",
     )
     confirm_token: str | None = Field(

@@ -8,7 +8,7 @@ from fastapi import Body, Query, Request
 from fastapi.responses import Response
 
 from api.deps import actor_for
-from api.dispatch import run_intent
+from api.dispatch import IDEMPOTENCY_KEY_MAX_LENGTH, run_intent
 from api.problems import ApiProblem
 
 # Resource writes take the intent's fields (without ``kind``) as their body; see the Intent schema.
@@ -38,6 +38,21 @@ def write(
     another source.
     """
     intent = {**fields, **from_path, "kind": kind}
+    key = request.headers.get("idempotency-key") or None
+    if key is not None and len(key) > IDEMPOTENCY_KEY_MAX_LENGTH:
+        # The key is stored in a unique index: refuse it here, as POST /commands does, rather
+        # than let Postgres refuse the index entry.
+        raise ApiProblem(
+            422,
+            f"Idempotency-Key: longer than {IDEMPOTENCY_KEY_MAX_LENGTH} characters",
+            errors=[
+                {
+                    "field": "Idempotency-Key",
+                    "message": f"longer than {IDEMPOTENCY_KEY_MAX_LENGTH} characters ({len(key)})",
+                    "fix": "Use a shorter key, e.g. a UUID.",
+                }
+            ],
+        )
     return run_intent(
         request.app.state.db,
         request.app.state.metrics,
@@ -45,7 +60,7 @@ def write(
         actor_for(principal, request),
         principal,
         dry_run=dry_run,
-        idempotency_key=request.headers.get("idempotency-key") or None,
+        idempotency_key=key,
         confirm_token=confirm_token,
         field_prefix="",
     )

@@ -7,7 +7,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import DbDep, MetricsDep, PrincipalDep, SettingsDep, actor_for
-from api.dispatch import CommandRequestBase, CommandResponse, run_intent
+from api.dispatch import IDEMPOTENCY_KEY_MAX_LENGTH, CommandRequestBase, CommandResponse, run_intent
 from api.problems import PROBLEM_RESPONSES, ApiProblem
 from lakeforge.errors import LakeForgeError
 from lakeforge.nlu import ParseResult, parse_text
@@ -45,7 +45,9 @@ def build_router() -> APIRouter:
         db: DbDep,
         metrics: MetricsDep,
         principal: PrincipalDep,
-        idempotency_header: Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)] = None,
+        idempotency_header: Annotated[
+            str | None, Header(alias="Idempotency-Key", max_length=IDEMPOTENCY_KEY_MAX_LENGTH)
+        ] = None,
     ) -> Response:
         """Plan, confirm and apply one intent. Destructive intents and dry runs answer a plan and a
         ``confirm_token``; send the same intent again with that token to apply it."""

@@ -182,3 +182,20 @@ def test_metrics_label_only_known_intent_kinds(api: Api) -> None:
     text = httpx.get(f"{api.url}/api/v1/metrics").text
     lines = [line for line in text.splitlines() if line.startswith("lakeforge_api_commands_total{")]
     assert lines == ['lakeforge_api_commands_total{kind="unknown",status="rejected"} 4.0'], lines
+
+
+def test_a_long_idempotency_key_on_a_resource_route_is_refused_by_name(api: Api) -> None:
+    import secrets
+
+    seed(api)
+    before = snapshot(api.db)
+    key = secrets.token_urlsafe(6000)  # incompressible: too big for the key's unique index
+    for response in (
+        api.client().post("/groups/retail/pause", headers={"Idempotency-Key": key}),
+        api.client().post("/commands", json={"intent": {"kind": "help"}}, headers={"Idempotency-Key": key}),
+    ):
+        body = assert_problem(response, 422, "Idempotency-Key")
+        assert body["errors"][0]["fix"], body
+    assert snapshot(api.db) == before
+    ok = api.client().post("/groups/retail/pause", headers={"Idempotency-Key": "k" * 200})
+    assert ok.json()["status"] == "applied", ok.text
