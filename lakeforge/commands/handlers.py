@@ -206,7 +206,7 @@ def _group_refs(conn: Connection, snap: Snapshot) -> None:
 def register_source(ctx: Context, intent: it.RegisterSource) -> Prepared:
     group = _group(ctx.conn, intent.group)
     if _exists(ctx.conn, "source", intent.name):
-        raise Invalid(
+        raise state.Conflict(  # the name is taken: a conflict with what exists (409), not bad input
             f"a source named {intent.name!r} exists already",
             field="name",
             fix="Source names are unique across LakeForge: choose another name, or use update_source.",
@@ -332,7 +332,7 @@ def remove_dq_rule(ctx: Context, intent: it.RemoveDqRule) -> Prepared:
 # -- groups, schedules, gold, channels ---------------------------------------------------------
 def create_group(ctx: Context, intent: it.CreateGroup) -> Prepared:
     if state.load_group(ctx.conn, intent.name) is not None:
-        raise Invalid(
+        raise state.Conflict(  # the name is taken: a conflict with what exists (409), not bad input
             f"a group named {intent.name!r} exists already",
             field="name",
             fix="Choose another name, or use update_group.",

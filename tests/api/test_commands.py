@@ -273,6 +273,18 @@ def test_a_plan_confirmed_with_its_own_idempotency_key_applies_once(api: Api) ->
     assert revisions["n"] == 1
 
 
+def test_a_taken_name_is_a_conflict(api: Api) -> None:
+    seed(api)
+    before = snapshot(api.db)
+    for response in (
+        api.client().post("/sources", json={k: v for k, v in SOURCE.items() if k != "kind"}),
+        api.client().post("/groups", json={"name": "retail"}),
+    ):
+        body = assert_problem(response, 409, "name")
+        assert body["reason"] == "conflict" and "exists already" in body["detail"], body
+    assert snapshot(api.db) == before
+
+
 def test_parallel_conflicting_updates_have_one_winner(api: Api) -> None:
     seed(api)
     results: list[tuple[int, dict]] = []
