@@ -279,15 +279,18 @@ def list_audit(
     actor: str | None = None,
     kind: str | None = None,
     outcome: str | None = None,
+    at: datetime | None = None,
 ) -> list[Row]:
+    """Commands newest first, older than ``before``; ``at`` keeps those of that one instant."""
     return conn.execute(
         """SELECT id AS command_id, idempotency_key, actor, surface, channel, raw_text, kind, intent, plan,
                   outcome, message, duration_ms, created_at
            FROM lakeforge.command_audit
            WHERE (%(before)s::timestamptz IS NULL OR created_at < %(before)s)
+             AND (%(at)s::timestamptz IS NULL OR created_at = %(at)s)
              AND (%(actor)s::text IS NULL OR actor = %(actor)s)
              AND (%(kind)s::text IS NULL OR kind = %(kind)s)
              AND (%(outcome)s::text IS NULL OR outcome = %(outcome)s)
            ORDER BY created_at DESC LIMIT %(limit)s""",
-        {"before": before, "actor": actor, "kind": kind, "outcome": outcome, "limit": limit},
+        {"before": before, "at": at, "actor": actor, "kind": kind, "outcome": outcome, "limit": limit},
     ).fetchall()

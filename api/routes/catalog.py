@@ -148,7 +148,19 @@ def list_audit(
     outcome: Outcome | None = None,
 ) -> dict[str, Any]:
     """Every command, newest first: who, from where, what, the plan and the outcome."""
+    filters: dict[str, Any] = {"actor": actor, "kind": kind, "outcome": outcome}
     with db.connection() as conn:
-        items = queries.list_audit(conn, limit=limit, before=before, actor=actor, kind=kind, outcome=outcome)
-    next_before = items[-1]["created_at"] if len(items) == limit else None
-    return {"items": items, "next_before": next_before}
+        rows = queries.list_audit(conn, limit=limit + 1, before=before, **filters)
+        if len(rows) <= limit:
+            return {"items": rows, "next_before": None}
+        # The cursor is a time and the next page takes rows strictly older, so a page must not end
+        # between commands of one instant: those move to the next page whole.
+        boundary = rows[limit]["created_at"]
+        page = [row for row in rows[:limit] if row["created_at"] != boundary]
+        if not page:
+            # The whole page shares the instant of the row after it: answer every command of it.
+            page = queries.list_audit(conn, limit=_SAME_INSTANT_MAX, at=boundary, **filters)
+    return {"items": page, "next_before": page[-1]["created_at"]}
+
+
+_SAME_INSTANT_MAX = 10_000

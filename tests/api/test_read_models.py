@@ -187,3 +187,27 @@ def test_audit_lists_commands_newest_first(api: Api) -> None:
     assert {"create_group", "register_source"} <= kinds
     only = api.client().get("/audit", params={"kind": "create_group"}).json()["items"]
     assert [item["kind"] for item in only] == ["create_group"]
+
+
+def test_audit_pages_never_drop_commands_of_one_instant(api: Api) -> None:
+    """Concurrent commands can share a created_at; paging with the time cursor must still
+    answer each of them exactly once, also when more than a page share one instant."""
+    instant = datetime(2026, 5, 4, 3, 2, 1, 123456, tzinfo=UTC)
+    times = [instant + timedelta(seconds=1)] + [instant] * 5 + [instant - timedelta(seconds=1)] * 2
+    with api.db.connection() as conn:
+        for index, created in enumerate(times):
+            conn.execute(
+                """INSERT INTO lakeforge.command_audit (id, actor, surface, kind, intent, outcome, created_at)
+                   VALUES (gen_random_uuid(), 'ana', 'api', 'help', %s, 'applied', %s)""",
+                (f'{{"kind": "help", "n": {index}}}', created),
+            )
+    for limit in (1, 2, 3, 7, 8):
+        seen: list[str] = []
+        params: dict[str, object] = {"limit": limit, "actor": "ana"}
+        for _ in range(20):
+            page = api.client("viewer").get("/audit", params=params).json()
+            seen.extend(item["command_id"] for item in page["items"])
+            if page["next_before"] is None:
+                break
+            params["before"] = page["next_before"]
+        assert len(seen) == len(set(seen)) == len(times), (limit, seen)
