@@ -185,7 +185,10 @@ def validate(expr: str, timezone: str = "UTC") -> None:
         ) from None
     fields = expr.split()
     if (fields[3] == "?") == (fields[5] == "?"):
-        if fields[5] in ("*", "?"):
+        if fields[3] == "?" and fields[5] == "?":
+            # Both days left open: every day of the month, any weekday.
+            suggestion = [*fields[:3], "*", fields[4], "?", *fields[6:]]
+        elif fields[5] == "*":
             suggestion = [*fields[:5], "?", *fields[6:]]
         else:
             suggestion = [*fields[:3], "?", *fields[4:]]

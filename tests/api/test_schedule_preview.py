@@ -42,3 +42,18 @@ def test_preview_refuses_a_unix_cron_with_the_quartz_spelling_and_nothing_is_sav
     assert_problem(viewer.get("/schedules/preview"), 422, "quartz_cron")
     assert_problem(api.client(None).get("/schedules/preview", params={"quartz_cron": "0 0 2 * * ?"}), 401)
     assert viewer.get("/schedules").json() == []
+
+
+def test_a_suggested_spelling_is_always_a_schedule_that_validates(api: Api) -> None:
+    viewer = api.client("viewer")
+    for wrong, right in (
+        ("0 0 2 ? * ?", "0 0 2 * * ?"),  # both days open: the suggestion used to be the input itself
+        ("0 0 2 * * *", "0 0 2 * * ?"),
+        ("0 0 2 15 * MON", "0 0 2 ? * MON"),
+    ):
+        body = assert_problem(
+            viewer.get("/schedules/preview", params={"quartz_cron": wrong}), 422, "quartz_cron"
+        )
+        assert f"try '{right}'" in body["detail"], body
+        fixed = viewer.get("/schedules/preview", params={"quartz_cron": right})
+        assert fixed.status_code == 200, fixed.text
