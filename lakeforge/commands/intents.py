@@ -67,13 +67,23 @@ def _teach(error: LakeForgeError) -> PydanticCustomError:
     )
 
 
+_SECRET_FIX = "Store the value in a secret scope and write a reference such as {{secrets/scope/key}}."  # noqa: S105
+
+
 def _no_inline_secrets(options: dict[str, Any], field: str) -> None:
     bad = inline_secrets_in_options(options)
     if bad:
-        raise ValueError(
-            f"{field}.{bad[0]}: holds a credential value; store it in a secret scope and write "
-            "'{{secrets/scope/key}}' instead"
+        message = (
+            "holds a credential value; store it in a secret scope and write '{{secrets/scope/key}}' instead"
         )
+        raise _teach(LakeForgeError(message, field=f"{field}.{bad[0]}", fix=_SECRET_FIX))
+
+
+def _no_secret_in_location(location: str) -> None:
+    reason = inline_secret_in_text(location)
+    if reason:
+        message = f"{reason}; use a secret reference such as {{{{secrets/scope/key}}}}"
+        raise _teach(LakeForgeError(message, field="location", fix=_SECRET_FIX))
 
 
 # -- parts -------------------------------------------------------------------------------------
@@ -202,9 +212,7 @@ def check_source_shape(values: dict[str, Any]) -> None:
     """Rules across fields of a source (shared by register and update): raises ValueError."""
     fmt, location = values.get("format"), values.get("location")
     if isinstance(location, str) and fmt:
-        reason = inline_secret_in_text(location)
-        if reason:
-            raise ValueError(f"location: {reason}; use a secret reference such as {{{{secrets/scope/key}}}}")
+        _no_secret_in_location(location)
         if fmt == "jdbc" and not location.startswith("jdbc:"):
             raise ValueError(
                 "location: a jdbc source needs a JDBC URL such as jdbc:postgresql://host:5432/db"
@@ -301,8 +309,8 @@ class UpdateSource(IntentBase):
     def _something(self) -> UpdateSource:
         if not self.model_fields_set - {"kind", "name", "expected_revision"}:
             raise ValueError("nothing to change: give at least one field to update")
-        if self.location is not None and (reason := inline_secret_in_text(self.location)):
-            raise ValueError(f"location: {reason}; use a secret reference such as {{{{secrets/scope/key}}}}")
+        if self.location is not None:
+            _no_secret_in_location(self.location)
         if self.format_options:
             _no_inline_secrets(self.format_options, "format_options")
         return self

@@ -199,3 +199,30 @@ def test_a_long_idempotency_key_on_a_resource_route_is_refused_by_name(api: Api)
     assert snapshot(api.db) == before
     ok = api.client().post("/groups/retail/pause", headers={"Idempotency-Key": "k" * 200})
     assert ok.json()["status"] == "applied", ok.text
+
+
+def test_an_inline_credential_is_refused_with_the_fix_and_never_echoed(api: Api) -> None:
+    seed(api)
+    before = snapshot(api.db)
+    secret = "hunter2-do-not-echo"
+    system = {
+        "kind": "upsert_system",
+        "name": "crm",
+        "system_kind": "database",
+        "connection": {"password": secret},
+    }
+    sources = api.client()
+    for response, field in (
+        (
+            sources.patch("/sources/orders", json={"format_options": {"api_key": secret}}),
+            "format_options.api_key",
+        ),
+        (sources.patch("/sources/orders", json={"location": f"https://ana:{secret}@host/x"}), "location"),
+        (api.command(system), "intent.connection.password"),
+    ):
+        body = assert_problem(response, 422, field)
+        assert "{{secrets/scope/key}}" in body["errors"][0]["fix"], body
+        assert secret not in response.text
+    assert snapshot(api.db) == before
+    audit = api.client().get("/audit", params={"outcome": "rejected"}).text
+    assert secret not in audit
