@@ -68,6 +68,11 @@ class AuthenticationFailed(LakeForgeError):
     """Missing, unknown, expired or revoked token (HTTP 401)."""
 
 
+# Intents that touch no existing group, so only a global binding allows them (a per-group
+# binding never does, whatever its role).
+GLOBAL_KINDS = frozenset({"create_group", "upsert_system", "upsert_compute_profile", "sync_jobs"})
+
+
 @dataclass(frozen=True)
 class Principal:
     """An authenticated caller and its role bindings: (role, group name or None for every group)."""
@@ -108,7 +113,8 @@ class Principal:
         return [
             kind
             for kind in REQUIRED_ROLE
-            if self.may(kind) or any(self.may(kind, {group}) for group in groups)
+            if self.may(kind)
+            or (kind not in GLOBAL_KINDS and any(self.may(kind, {group}) for group in groups))
         ]
 
 

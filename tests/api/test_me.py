@@ -26,3 +26,17 @@ def test_me_shows_a_group_binding_and_refuses_a_missing_token(api: Api) -> None:
     assert "update_source" in body["allowed_kinds"] and "sync_jobs" not in body["allowed_kinds"]
     assert body["is_admin"] is False
     assert_problem(api.client(None).get("/me"), 401, "Authorization")
+
+
+def test_a_group_binding_never_lists_intents_that_need_a_global_one(api: Api) -> None:
+    seed(api)
+    token = create_token(api.db, "ana", "editor", group="retail")
+    client = api.client(None)
+    headers = {"Authorization": f"Bearer {token}"}
+    allowed = client.get("/me", headers=headers).json()["allowed_kinds"]
+    assert "create_group" not in allowed and "upsert_system" not in allowed, allowed
+    assert {"register_source", "set_schedule", "upsert_gold"} <= set(allowed)
+    # What /me lists is what the executor allows: the unlisted ones are refused.
+    for intent in ({"kind": "create_group", "name": "finance"}, {"kind": "upsert_system", "name": "crm"}):
+        response = client.post("/commands", json={"intent": intent}, headers=headers)
+        assert_problem(response, 403)
