@@ -46,6 +46,11 @@ class Invalid(LakeForgeError):
         ]
 
 
+class Unknown(Invalid):
+    """The intent names a part of an entity that does not exist (a rule, a gold table, a
+    revision): rejected as ``not_found``, like an unknown source or group."""
+
+
 @dataclass
 class Change:
     entity: str
@@ -310,7 +315,7 @@ def update_dq_rule(ctx: Context, intent: it.UpdateDqRule) -> Prepared:
 
     def edit(rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if not any(r["name"] == intent.name for r in rules):
-            raise Invalid(
+            raise Unknown(
                 f"source {intent.source!r} has no rule named {intent.name!r}",
                 field="name",
                 fix="Use add_dq_rule.",
@@ -323,7 +328,11 @@ def update_dq_rule(ctx: Context, intent: it.UpdateDqRule) -> Prepared:
 def remove_dq_rule(ctx: Context, intent: it.RemoveDqRule) -> Prepared:
     def edit(rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if not any(r["name"] == intent.name for r in rules):
-            raise Invalid(f"source {intent.source!r} has no rule named {intent.name!r}", field="name")
+            raise Unknown(
+                f"source {intent.source!r} has no rule named {intent.name!r}",
+                field="name",
+                fix=f"show_source {intent.source} lists its rules.",
+            )
         return [r for r in rules if r["name"] != intent.name]
 
     return _with_rules(ctx, intent.source, edit, f"Rule {intent.name} removed from {intent.source}.")
@@ -433,7 +442,11 @@ def upsert_gold(ctx: Context, intent: it.UpsertGold) -> Prepared:
 def remove_gold(ctx: Context, intent: it.RemoveGold) -> Prepared:
     before = _group(ctx.conn, intent.group)
     if not any(g["name"] == intent.name for g in before["gold"]):
-        raise Invalid(f"group {intent.group!r} has no gold table {intent.name!r}", field="name")
+        raise Unknown(
+            f"group {intent.group!r} has no gold table {intent.name!r}",
+            field="name",
+            fix="The group's gold tables are listed with its sources (show_source).",
+        )
     gold = [g for g in before["gold"] if g["name"] != intent.name]
     return _group_change(
         ctx, intent.group, {"gold": gold}, f"Gold table {intent.name} removed from {intent.group}."
@@ -518,7 +531,7 @@ def restore_revision(ctx: Context, intent: it.RestoreRevision) -> Prepared:
         [intent.entity, intent.name, intent.revision],
     ).fetchone()
     if row is None:
-        raise Invalid(
+        raise Unknown(
             f"{intent.entity} {intent.name!r} has no revision {intent.revision}",
             field="revision",
             fix=f"List revisions with: lakeforge history {intent.name}",

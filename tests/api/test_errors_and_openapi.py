@@ -226,3 +226,18 @@ def test_an_inline_credential_is_refused_with_the_fix_and_never_echoed(api: Api)
     assert snapshot(api.db) == before
     audit = api.client().get("/audit", params={"outcome": "rejected"}).text
     assert secret not in audit
+
+
+def test_an_unknown_rule_gold_table_or_revision_is_not_found(api: Api) -> None:
+    seed(api)
+    before = snapshot(api.db)
+    client = api.client()
+    for response in (
+        client.patch("/dq-rules/orders/nope", json={"action": "warn"}),
+        client.delete("/dq-rules/orders/nope"),
+        client.post("/sources/orders/restore", json={"revision": 99}),
+        api.command({"kind": "remove_gold", "group": "retail", "name": "nope"}),
+    ):
+        body = assert_problem(response, 404)
+        assert body["reason"] == "not_found" and body["errors"][0]["fix"], body
+    assert snapshot(api.db) == before
