@@ -16,6 +16,12 @@ IntentFields = Annotated[
     dict[str, Any],
     Body(description="The fields of the matching intent (see the Intent schema), without 'kind'."),
 ]
+# Routes whose path names all an intent needs still take its other fields (run_now's source,
+# zones and engine), so a body is never silently dropped.
+OptionalIntentFields = Annotated[
+    dict[str, Any] | None,
+    Body(description="Optional: more fields of the matching intent (see the Intent schema), without 'kind'."),
+]
 DryRun = Annotated[bool, Query(description="Plan only: answer the diff and a confirm token.")]
 ConfirmToken = Annotated[
     str | None, Query(max_length=500, description="Apply the plan of an earlier answer.")

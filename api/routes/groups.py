@@ -12,7 +12,7 @@ from api import queries
 from api.deps import DbDep, PrincipalDep
 from api.models import GroupRow, SchedulePreview, ScheduleRow
 from api.problems import PROBLEM_RESPONSES, ApiProblem
-from api.routes._common import ConfirmToken, DryRun, IntentFields, not_found, write
+from api.routes._common import ConfirmToken, DryRun, IntentFields, OptionalIntentFields, not_found, write
 from lakeforge.errors import LakeForgeError
 
 router = APIRouter(tags=["groups"], responses=PROBLEM_RESPONSES)
@@ -81,13 +81,20 @@ def set_schedule(
 def pause_group(
     request: Request,
     principal: PrincipalDep,
+    fields: OptionalIntentFields = None,
     name: str = GroupName,
     dry_run: DryRun = False,
     confirm_token: ConfirmToken = None,
 ) -> Response:
     """Pause the group's schedule (intent ``pause_schedule``)."""
     return write(
-        request, principal, "pause_schedule", {}, dry_run=dry_run, confirm_token=confirm_token, group=name
+        request,
+        principal,
+        "pause_schedule",
+        fields or {},
+        dry_run=dry_run,
+        confirm_token=confirm_token,
+        group=name,
     )
 
 
@@ -95,13 +102,20 @@ def pause_group(
 def resume_group(
     request: Request,
     principal: PrincipalDep,
+    fields: OptionalIntentFields = None,
     name: str = GroupName,
     dry_run: DryRun = False,
     confirm_token: ConfirmToken = None,
 ) -> Response:
     """Resume the group's schedule (intent ``resume_schedule``)."""
     return write(
-        request, principal, "resume_schedule", {}, dry_run=dry_run, confirm_token=confirm_token, group=name
+        request,
+        principal,
+        "resume_schedule",
+        fields or {},
+        dry_run=dry_run,
+        confirm_token=confirm_token,
+        group=name,
     )
 
 
@@ -109,12 +123,15 @@ def resume_group(
 def run_group(
     request: Request,
     principal: PrincipalDep,
+    fields: OptionalIntentFields = None,
     name: str = GroupName,
     dry_run: DryRun = False,
     confirm_token: ConfirmToken = None,
 ) -> Response:
-    """Run the group now (intent ``run_now``)."""
-    return write(request, principal, "run_now", {}, dry_run=dry_run, confirm_token=confirm_token, group=name)
+    """Run the group now (intent ``run_now``); the body may name one ``source``, ``zones`` or ``engine``."""
+    return write(
+        request, principal, "run_now", fields or {}, dry_run=dry_run, confirm_token=confirm_token, group=name
+    )
 
 
 @router.get("/schedules", response_model=list[ScheduleRow])

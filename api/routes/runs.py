@@ -12,7 +12,7 @@ from api import queries
 from api.deps import DbDep, PrincipalDep
 from api.models import BatchDetail, RunsPage
 from api.problems import PROBLEM_RESPONSES, ApiProblem
-from api.routes._common import ConfirmToken, DryRun, write
+from api.routes._common import ConfirmToken, DryRun, OptionalIntentFields, write
 from lakeforge.metadata.models import RunStatus
 
 router = APIRouter(tags=["runs"], responses=PROBLEM_RESPONSES)
@@ -85,11 +85,18 @@ def get_run(db: DbDep, _: PrincipalDep, batch_id: int = BatchId) -> dict[str, An
 def rerun_batch(
     request: Request,
     principal: PrincipalDep,
+    fields: OptionalIntentFields = None,
     batch_id: int = BatchId,
     dry_run: DryRun = False,
     confirm_token: ConfirmToken = None,
 ) -> Response:
-    """Run a batch again (intent ``rerun_batch``)."""
+    """Run a batch again (intent ``rerun_batch``); the body may name the ``zones`` to run."""
     return write(
-        request, principal, "rerun_batch", {}, dry_run=dry_run, confirm_token=confirm_token, batch_id=batch_id
+        request,
+        principal,
+        "rerun_batch",
+        fields or {},
+        dry_run=dry_run,
+        confirm_token=confirm_token,
+        batch_id=batch_id,
     )

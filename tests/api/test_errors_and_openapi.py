@@ -241,3 +241,22 @@ def test_an_unknown_rule_gold_table_or_revision_is_not_found(api: Api) -> None:
         body = assert_problem(response, 404)
         assert body["reason"] == "not_found" and body["errors"][0]["fix"], body
     assert snapshot(api.db) == before
+
+
+def test_run_and_rerun_routes_take_the_intent_fields_in_the_body(api: Api) -> None:
+    seed(api)
+    # Running one source's raw zone must not queue the whole group: the body is the intent's fields.
+    planned = api.client("operator").post(
+        "/groups/retail/run", params={"dry_run": "true"}, json={"source": "orders", "zones": ["raw"]}
+    )
+    assert planned.status_code == 200, planned.text
+    run = planned.json()["plan"][0]["after"]
+    assert run["source"] == "orders" and run["zones"] == ["raw"], planned.text
+    before = snapshot(api.db)
+    assert_problem(api.client("operator").post("/groups/retail/run", json={"zone": ["raw"]}), 422, "zone")
+    assert_problem(
+        api.client("operator").post("/groups/retail/pause", json={"until": "monday"}), 422, "until"
+    )
+    assert snapshot(api.db) == before
+    # Without a body the routes work as before.
+    assert api.client("operator").post("/groups/retail/pause").json()["status"] == "applied"

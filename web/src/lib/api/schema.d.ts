@@ -271,7 +271,7 @@ export interface paths {
         put?: never;
         /**
          * Run Group
-         * @description Run the group now (intent ``run_now``).
+         * @description Run the group now (intent ``run_now``); the body may name one ``source``, ``zones`` or ``engine``.
          */
         post: operations["run_group_api_v1_groups__name__run_post"];
         delete?: never;
@@ -411,7 +411,7 @@ export interface paths {
         put?: never;
         /**
          * Rerun Batch
-         * @description Run a batch again (intent ``rerun_batch``).
+         * @description Run a batch again (intent ``rerun_batch``); the body may name the ``zones`` to run.
          */
         post: operations["rerun_batch_api_v1_runs__batch_id__rerun_post"];
         delete?: never;
@@ -3504,7 +3504,13 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": {
+                    [key: string]: unknown;
+                } | null;
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -3572,7 +3578,13 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": {
+                    [key: string]: unknown;
+                } | null;
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -3640,7 +3652,13 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": {
+                    [key: string]: unknown;
+                } | null;
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -4015,7 +4033,13 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": {
+                    [key: string]: unknown;
+                } | null;
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
