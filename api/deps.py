@@ -118,7 +118,13 @@ async def get_principal(
         raise ApiProblem(
             401,
             "this endpoint needs a bearer token",
-            errors=[{"field": "Authorization", "message": "missing bearer token", "fix": _TOKEN_FIX}],
+            errors=[
+                {
+                    "field": "Authorization",
+                    "message": _what_was_sent(request.headers.get("authorization", "")),
+                    "fix": _TOKEN_FIX,
+                }
+            ],
             headers=_CHALLENGE,
         )
     cache: TokenCache = request.app.state.token_cache
@@ -126,6 +132,18 @@ async def get_principal(
     if isinstance(cached, Principal):
         return cached  # the common case answers on the event loop, with no thread hop
     return await run_in_threadpool(authenticate, request.app.state.db, cache, credentials.credentials)
+
+
+def _what_was_sent(header: str) -> str:
+    # "missing" would mislead a client that sent Basic auth or a token without its scheme.
+    scheme, _, value = header.strip().partition(" ")
+    if not scheme:
+        return "missing bearer token"
+    if scheme.lower() == "bearer":
+        return "the bearer token is empty"
+    if not value.strip():
+        return "the Authorization header has no scheme: write 'Bearer' before the token"
+    return f"the Authorization header uses the {scheme[:20]!r} scheme, not Bearer"
 
 
 def actor_for(principal: Principal, request: Request) -> Actor:

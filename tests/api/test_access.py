@@ -123,16 +123,16 @@ def test_resource_writes_use_the_same_checks(api: Api) -> None:
 
 
 @pytest.mark.parametrize(
-    "headers",
+    ("headers", "says"),
     [
-        pytest.param({}, id="missing"),
-        pytest.param({"Authorization": "Bearer lf_not-a-real-token"}, id="unknown"),
-        pytest.param({"Authorization": "Bearer"}, id="empty"),
-        pytest.param({"Authorization": "Basic YWRtaW46YWRtaW4="}, id="basic"),
-        pytest.param({"Authorization": "lf_no_scheme"}, id="no-scheme"),
+        pytest.param({}, "missing bearer token", id="missing"),
+        pytest.param({"Authorization": "Bearer lf_not-a-real-token"}, "not accepted", id="unknown"),
+        pytest.param({"Authorization": "Bearer"}, "bearer token is empty", id="empty"),
+        pytest.param({"Authorization": "Basic YWRtaW46YWRtaW4="}, "'Basic' scheme", id="basic"),
+        pytest.param({"Authorization": "lf_no_scheme"}, "has no scheme", id="no-scheme"),
     ],
 )
-def test_missing_or_bad_token_is_401(api: Api, headers: dict[str, str]) -> None:
+def test_missing_or_bad_token_is_401(api: Api, headers: dict[str, str], says: str) -> None:
     for method, path, body in (
         ("POST", "/commands", {"intent": {"kind": "help"}}),
         ("GET", "/sources", None),
@@ -142,6 +142,7 @@ def test_missing_or_bad_token_is_401(api: Api, headers: dict[str, str]) -> None:
         response = httpx.request(method, f"{api.url}/api/v1{path}", json=body, headers=headers)
         problem = assert_problem(response, 401, "Authorization")
         assert "bearer" in response.headers["www-authenticate"].lower(), problem
+        assert says in problem["errors"][0]["message"] + problem["detail"], problem
 
 
 def test_revoked_token_stops_working(settings: Settings, db: Database) -> None:
