@@ -19,7 +19,7 @@ from lakeforge.commands.access import PermissionDenied, Principal
 from lakeforge.commands.envelope import Actor, CommandResult, CommandStatus
 from lakeforge.commands.executor import execute
 from lakeforge.commands.intents import INTENTS_BY_KIND
-from lakeforge.errors import LakeForgeError
+from lakeforge.errors import LakeForgeError, UnavailableError
 from lakeforge.metadata.db import Database
 
 IDEMPOTENCY_KEY_MAX_LENGTH = 200  # keys live in a unique index on command_audit
@@ -82,6 +82,8 @@ def run_intent(
 
 def command_response(result: CommandResult, *, field_prefix: str = "intent.") -> Response:
     if result.status == "rejected":
+        if result.reason == "unavailable":
+            field_prefix = ""  # the field is a setting (what is down), not part of the request
         errors = [
             {"field": _prefixed(e.field, field_prefix), "message": e.message, "fix": e.fix}
             for e in result.errors
@@ -132,6 +134,7 @@ _REJECTION_STATUS = {
     "conflict": 409,
     "confirmation": 409,
     "permission": 403,
+    "unavailable": 503,  # a workspace that is down: send the same request again later
 }
 
 
@@ -140,6 +143,8 @@ def _status_for_rejection(result: CommandResult) -> int:
 
 
 def _status_for_error(error: LakeForgeError) -> int:
+    if isinstance(error, UnavailableError):
+        return 503
     name = type(error).__name__.lower()
     if "conflict" in name:
         return 409

@@ -28,5 +28,11 @@ class DatabaseUnavailableError(ConfigurationError):
     """The metadata store could not be reached with the configured settings."""
 
 
+class UnavailableError(LakeForgeError):
+    """Something LakeForge works with (a Databricks workspace, the local workspace) cannot be
+    reached right now. Nothing was changed; the same request can be sent again once it is back.
+    ``field`` names the setting that points at it."""
+
+
 class MigrationError(LakeForgeError):
     """A migration cannot be applied (edited after apply, failed SQL, ...)."""

@@ -15,7 +15,7 @@ from lakeforge.metadata.models import Surface
 
 CommandStatus = Literal["applied", "planned", "needs_confirmation", "rejected"]
 # Why a command was rejected, so each surface can answer in kind (HTTP 422, 404, 409, ...).
-RejectReason = Literal["validation", "not_found", "conflict", "confirmation", "permission"]
+RejectReason = Literal["validation", "not_found", "conflict", "confirmation", "permission", "unavailable"]
 
 
 class Actor(BaseModel):

@@ -34,7 +34,7 @@ from lakeforge.commands.envelope import Actor, CommandResult, CommandStatus, Fie
 from lakeforge.commands.intents import Intent, IntentBase, field_errors, parse_intent
 from lakeforge.commands.plans import PlanLine, canonical_hash, diff
 from lakeforge.commands.secrets import redact, redact_text
-from lakeforge.errors import LakeForgeError
+from lakeforge.errors import LakeForgeError, UnavailableError
 from lakeforge.metadata.db import Connection, Database
 
 log = logging.getLogger(__name__)
@@ -53,11 +53,13 @@ class _Rejected(Exception):
 def _rejection(error: LakeForgeError, reason: RejectReason) -> _Rejected:
     if isinstance(error, handlers.Invalid):
         return _Rejected(error.sentence(), error.errors, reason)
-    field = (
-        f"intent.{error.field}"
-        if error.field and not error.field.startswith("intent")
-        else (error.field or "intent")
-    )
+    if isinstance(error, UnavailableError):
+        # Not the caller's input: the field is the setting that points at what is down.
+        reason, field = "unavailable", error.field or "workspace"
+    elif error.field and not error.field.startswith("intent"):
+        field = f"intent.{error.field}"
+    else:
+        field = error.field or "intent"
     return _Rejected(
         error.sentence(), [FieldError(field=field, message=error.message, fix=error.fix)], reason
     )

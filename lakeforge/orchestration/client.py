@@ -11,7 +11,7 @@ from urllib.parse import urlparse
 
 from databricks.sdk import WorkspaceClient
 
-from lakeforge.errors import ConfigurationError
+from lakeforge.errors import UnavailableError
 from lakeforge.settings import Settings
 
 # The local workspace accepts DATABRICKS_TOKEN when set, else this well-known value.
@@ -31,7 +31,7 @@ def _check_listening(url: str) -> None:
     try:
         socket.create_connection((parts.hostname, parts.port or 80), timeout=2).close()
     except OSError:
-        raise ConfigurationError(
+        raise UnavailableError(
             f"no local workspace is listening on {url}",
             field="LAKEFORGE_WORKSPACE_PORT",
             fix="Start it (`lakeforge up` or `lakeforge workspace serve`) or set LAKEFORGE_DATABRICKS_HOST.",

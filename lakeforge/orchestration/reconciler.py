@@ -42,7 +42,7 @@ from databricks.sdk.errors import (
     Unauthenticated,
 )
 
-from lakeforge.errors import LakeForgeError
+from lakeforge.errors import LakeForgeError, UnavailableError
 from lakeforge.metadata.db import Database
 from lakeforge.metadata.models import ManagedResource
 from lakeforge.metadata.repository import MANAGED_RESOURCES, Repository
@@ -73,7 +73,7 @@ class SyncLockedError(LakeForgeError):
     """Another sync holds the lock."""
 
 
-class WorkspaceError(LakeForgeError):
+class WorkspaceError(UnavailableError):
     """The workspace could not be read; nothing was changed."""
 
 

@@ -59,3 +59,22 @@ def test_sync_apply_says_when_the_workspace_is_down(settings: Settings, db: Data
         # Planning the sync needs no workspace.
         planned = api.client().post("/sync/apply", params={"dry_run": "true"})
         assert planned.json()["status"] == "planned", planned.text
+
+
+def test_a_command_whose_workspace_is_down_is_a_503_naming_the_setting(
+    settings: Settings, db: Database
+) -> None:
+    with launch(settings.model_copy(update={"workspace_port": free_port()}), db) as api:
+        seed(api)
+        before = snapshot(api.db)
+        response = api.command({"kind": "sync_jobs", "mode": "apply"})
+        # The request was right and can be sent again once the workspace is back: not a 422.
+        body = assert_problem(response, 503, "LAKEFORGE_WORKSPACE_PORT")
+        assert body["reason"] == "unavailable" and body["command_id"]
+        assert body["errors"][0]["fix"] and not body["errors"][0]["field"].startswith("intent")
+        assert snapshot(api.db) == before
+        with api.db.connection() as conn:
+            outcome = conn.execute(
+                "SELECT outcome FROM command_audit WHERE id = %s", (body["command_id"],)
+            ).fetchone()
+        assert outcome["outcome"] == "rejected"

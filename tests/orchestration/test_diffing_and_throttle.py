@@ -69,13 +69,13 @@ def test_a_local_workspace_that_is_not_running_is_one_clear_error():
 
     import pytest
 
-    from lakeforge.errors import ConfigurationError
+    from lakeforge.errors import UnavailableError
     from lakeforge.orchestration.client import workspace_client
     from lakeforge.settings import load_settings
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         free_port = probe.getsockname()[1]
-    with pytest.raises(ConfigurationError, match="no local workspace is listening") as error:
+    with pytest.raises(UnavailableError, match="no local workspace is listening") as error:
         workspace_client(load_settings(workspace_port=free_port))
     assert error.value.field == "LAKEFORGE_WORKSPACE_PORT"
