@@ -51,6 +51,20 @@ class Reply:
     replace_original: bool = False
 
 
+# What a message said that the forms have no field for ("... every day at 6am", "without
+# header"): carried through the form in its private metadata, so submitting it keeps them.
+_BEYOND_THE_FORM = ("schedule", "format_options")
+_METADATA_LIMIT = 3000  # Slack's limit for a view's private_metadata
+
+
+def _modal_metadata(channel: str | None, text: str, partial: dict[str, Any] | None) -> str:
+    extra = {key: (partial or {})[key] for key in _BEYOND_THE_FORM if key in (partial or {})}
+    metadata = json.dumps({"channel": channel, "text": text[:500], "extra": extra})
+    if len(metadata) > _METADATA_LIMIT:
+        metadata = json.dumps({"channel": channel, "text": text[:500]})
+    return metadata
+
+
 class ChatService:
     # Known names are read at most this often: acks stay one round trip away from the store.
     KNOWN_TTL_SECONDS = 5.0
@@ -126,7 +140,7 @@ class ChatService:
             return Reply("LakeForge help", blocks.help_blocks(allowed, principal.user_id is not None))
         if parsed.intent is None:
             if parsed.intent_kind in MODAL_KINDS and principal.user_id is not None:
-                metadata = json.dumps({"channel": channel, "text": text[:500]})
+                metadata = _modal_metadata(channel, text, parsed.partial)
                 return Reply(
                     parsed.clarify or "", modal=MODAL_KINDS[parsed.intent_kind](parsed.partial, metadata)
                 )
@@ -262,7 +276,11 @@ class ChatService:
         """A modal's values as an intent: field errors for the modal, or the plan to post."""
         values = blocks.modal_values(view)
         kind = "register_source" if callback_id == "lakeforge_register_source" else "add_dq_rule"
-        intent = {"kind": kind, **values}
+        metadata = json.loads(view.get("private_metadata") or "{}")
+        extra = dict(metadata.get("extra") or {})
+        if values.get("format") != "csv":
+            extra.pop("format_options", None)  # header and delimiter were read for a CSV source
+        intent = {"kind": kind, **extra, **values}
         checked = check_shape(ParseResult(intent=intent, parser="rules", intent_kind=kind))
         if checked.intent is None:
             field_name = (checked.clarify or "").split(":", 1)[0]
@@ -273,7 +291,6 @@ class ChatService:
                 else "name"
             )
             return {block: checked.clarify or "invalid"}, None
-        metadata = json.loads(view.get("private_metadata") or "{}")
         principal = self.principal(slack_user)
         reply = self.propose(
             checked.intent,

@@ -427,6 +427,15 @@ def _register_source(msg: Message, db: Database | None) -> tuple[dict[str, Any],
     if options:
         slots["format_options"] = options
     what = slots["name"] or "the source"
+    schedule = to_quartz(msg.text.raw)
+    if schedule.understood:
+        # Said with the source ("... every day at 6am"): it becomes its group's schedule.
+        if schedule.quartz is None:
+            missing = f" ({schedule.missing})" if schedule.missing else ""
+            return slots, schedule.question or f"When should {what} load{missing}? e.g. `every day at 2am`."
+        slots["schedule"] = {"quartz_cron": schedule.quartz}
+        if schedule.timezone:
+            slots["schedule"]["timezone"] = schedule.timezone
     return slots, _need(
         slots,
         {
@@ -897,6 +906,11 @@ def classify(msg: Message) -> tuple[str | None, float]:
     if new_group and not msg.text.locations and not (msg.known.names & msg.wordset):
         # "create group marketing with schedule every day at 2am": the schedule is the new group's.
         return "create_group", 0.85
+    describes_new_source = bool(msg.text.locations) and _format(msg) is not None and not names_source
+    if describes_new_source and first in (None, "register", "run"):
+        # "load the invoices csv files from /Volumes/... every day at 6am" describes a new source
+        # and its schedule; read as a schedule or a run, the source itself would be lost.
+        return "register_source", 0.8
     if cadence or msg.has(vocab.SCHEDULE_NOUNS):
         if first in ("show", "list", "status"):
             return "show_source", 0.6

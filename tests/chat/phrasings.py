@@ -724,3 +724,33 @@ EXACT += [
         {"name": "orders", "watermark_column": "updated_at"},
     ),
 ]
+# A new source described with its schedule is registered with it, not read as a schedule (or a
+# run) that would lose the source.
+EXACT += [
+    (
+        "load the shipments csv files from /Volumes/main/landing/shipments into finance every day at 6am",
+        "register_source",
+        {
+            "name": "shipments",
+            "group": "finance",
+            "format": "csv",
+            "location": "/Volumes/main/landing/shipments",
+            "schedule": {"quartz_cron": "0 0 6 * * ?"},
+        },
+    ),
+    (
+        "ingest shipments json from /Volumes/main/landing/shipments in group web daily at 6am Berlin time",
+        "register_source",
+        {"name": "shipments", "schedule": {"quartz_cron": "0 0 6 * * ?", "timezone": "Europe/Berlin"}},
+    ),
+    (
+        "load the shipments csv files from /Volumes/main/landing/shipments every day at 6am",
+        None,
+        {"clarify": "Which group should shipments belong to?"},
+    ),
+    (
+        "load the shipments csv files from /Volumes/main/landing/shipments into web weekly",
+        None,
+        {"clarify": "When"},
+    ),
+]

@@ -219,6 +219,28 @@ def test_register_source_opens_a_prefilled_modal_and_its_submission_previews_the
     assert "create source shipments" in str(posted["blocks"])
 
 
+def test_what_the_form_has_no_field_for_is_kept_through_the_form(env: Env) -> None:
+    env.slash("load the shipments csv files from /Volumes/main/raw/shipments every day at 6am without header")
+    view = env.slack.wait_for("views.open")[0]["view"]
+    form = {b["block_id"]: b["element"].get("initial_value") for b in view["blocks"]}
+    assert form["name"] == "shipments" and form["group"] is None  # the group is asked for
+    submitted = view_body(
+        view,
+        {
+            "name": "shipments",
+            "group": "sales",
+            "format": "csv",
+            "location": "/Volumes/main/raw/shipments",
+            "load_mode": "full",
+        },
+        user="U0ANA",
+    )
+    assert post(env.http, env.url, submitted).status_code == 200
+    plan = str(env.slack.wait_for("chat.postEphemeral")[0]["blocks"])
+    # The schedule said in the message, and its CSV option, are in the plan the form previews.
+    assert "0 0 6 * * ?" in plan and "header" in plan, plan
+
+
 def test_add_rule_without_a_condition_opens_the_rule_modal(env: Env) -> None:
     env.slash("add rule on orders")
     view = env.slack.wait_for("views.open")[0]["view"]
