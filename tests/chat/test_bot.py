@@ -17,6 +17,15 @@ def _button(blocks: list[dict], action_id: str) -> dict:
     raise AssertionError(f"no {action_id} button in {blocks}")
 
 
+SHIPMENTS_FORM = {
+    "name": "shipments",
+    "group": "sales",
+    "format": "csv",
+    "location": "/Volumes/main/raw/shipments",
+    "load_mode": "full",
+}
+
+
 def _paused(db: Database) -> bool:
     with db.connection() as conn:
         return conn.execute(
@@ -202,17 +211,7 @@ def test_register_source_opens_a_prefilled_modal_and_its_submission_previews_the
     )
     answer = post(env.http, env.url, bad)
     assert answer.status_code == 200 and answer.json()["response_action"] == "errors"
-    good = view_body(
-        view,
-        {
-            "name": "shipments",
-            "group": "sales",
-            "format": "csv",
-            "location": "/Volumes/main/raw/shipments",
-            "load_mode": "full",
-        },
-        user="U0ANA",
-    )
+    good = view_body(view, SHIPMENTS_FORM, user="U0ANA")
     assert post(env.http, env.url, good).status_code == 200
     posted = env.slack.wait_for("chat.postEphemeral")[0]
     assert posted["channel"] == "C0SALES1" and posted["user"] == "U0ANA"
@@ -224,17 +223,7 @@ def test_what_the_form_has_no_field_for_is_kept_through_the_form(env: Env) -> No
     view = env.slack.wait_for("views.open")[0]["view"]
     form = {b["block_id"]: b["element"].get("initial_value") for b in view["blocks"]}
     assert form["name"] == "shipments" and form["group"] is None  # the group is asked for
-    submitted = view_body(
-        view,
-        {
-            "name": "shipments",
-            "group": "sales",
-            "format": "csv",
-            "location": "/Volumes/main/raw/shipments",
-            "load_mode": "full",
-        },
-        user="U0ANA",
-    )
+    submitted = view_body(view, SHIPMENTS_FORM, user="U0ANA")
     assert post(env.http, env.url, submitted).status_code == 200
     plan = str(env.slack.wait_for("chat.postEphemeral")[0]["blocks"])
     # The schedule said in the message, and its CSV option, are in the plan the form previews.
