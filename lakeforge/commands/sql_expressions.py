@@ -169,6 +169,13 @@ def _parse_one(text: str, field: str) -> exp.Expression:
     return statements[0]  # type: ignore[return-value]
 
 
+# Uniqueness and counts look across rows; a data-quality rule is true or false for one row.
+_ACROSS_ROWS_FIX = (
+    "Uniqueness is kept by the source's silver primary_keys (rows are deduplicated on them); "
+    "counts and totals belong in a gold table."
+)
+
+
 def _check_nodes(tree: exp.Expression, *, allowed: frozenset[str], field: str) -> None:
     if isinstance(tree, exp.Command | exp.DDL | exp.DML | exp.Query):
         raise _refuse(
@@ -185,12 +192,27 @@ def _check_nodes(tree: exp.Expression, *, allowed: frozenset[str], field: str) -
                     "Use column arithmetic, comparisons and the documented functions only.",
                     field,
                 )
+            if type(node).__name__ in AGGREGATE_FUNCTIONS and type(node).__name__ not in allowed:
+                raise _refuse(
+                    f"function {name} works across rows, and this expression is checked one row at a time",
+                    _ACROSS_ROWS_FIX,
+                    field,
+                )
             if isinstance(node, exp.Anonymous) or type(node).__name__ not in allowed:
                 raise _refuse(
                     f"function {name} is not on the allowed list",
                     "See docs/commands.md for the functions both engines support.",
                     field,
                 )
+        elif isinstance(node, exp.Is) and not isinstance(node.expression, exp.Null | exp.Boolean):
+            # "id is unique" parses as a comparison with a column named unique.
+            word = node.expression.sql(dialect="spark")
+            unique = word.lower() in ("unique", "distinct")
+            raise _refuse(
+                f"IS {word} is not a condition: IS takes NULL, TRUE or FALSE",
+                _ACROSS_ROWS_FIX if unique else "Write IS NULL, IS NOT NULL, IS TRUE or IS FALSE.",
+                field,
+            )
         elif isinstance(node, _REFUSED_NODES):
             what = "a subquery" if isinstance(node, exp.Query | exp.Subquery | exp.Table) else node.key
             raise _refuse(
