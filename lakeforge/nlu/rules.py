@@ -842,6 +842,9 @@ def classify(msg: Message) -> tuple[str | None, float]:
     ):
         return "help", 0.95
     changes = any(f not in ("show", "list", "status", "history") for f in fams)
+    if channel and msg.has(frozenset({"send", "post"})) and re.match(r"^\s*when\b", text):
+        # "when orders fail, send alerts to #x" starts like a question but asks for a subscription.
+        return "subscribe_channel", 0.85
     if guards.is_question(text) and (changes or re.match(r"^\s*why\b", text)):
         # A question about state is answered with a read, never by making the change it names.
         return ("show_history" if re.match(r"^\s*who\b", text) else "list_runs"), 0.6

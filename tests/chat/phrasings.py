@@ -754,3 +754,12 @@ EXACT += [
         {"clarify": "When"},
     ),
 ]
+# Starts like a question, asks for a subscription.
+EXACT += [
+    (
+        "when orders fail, send alerts to <#C0ALERTS|alerts>",
+        "subscribe_channel",
+        {"group": "sales", "slack_channel_id": "C0ALERTS"},
+    ),
+    ("when does sales run?", "list_runs", {"group": "sales"}),
+]
