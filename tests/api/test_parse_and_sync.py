@@ -39,14 +39,17 @@ def test_sync_plan_against_the_local_workspace(settings: Settings, db: Database)
             # A real plan from the reconciler: the group's job and pipeline (notebooks not uploaded yet).
             assert {"job:group.retail", "pipeline:group.retail"} <= {c["resource"] for c in plan["changes"]}
             assert plan["api_writes"] == 0
-            assert_problem(api.client("editor").post("/sync/apply"), 403, "role")
+            refused = assert_problem(api.client("editor").post("/sync/apply"), 403, "kind")
+            # Refused by the executor, as through POST /commands: audited, with the role it needs.
+            assert refused["reason"] == "permission" and refused["command_id"]
+            assert "admin" in refused["detail"]
     finally:
         workspace.stop()
 
 
 def test_sync_plan_says_when_the_workspace_is_down(settings: Settings, db: Database) -> None:
     with launch(settings.model_copy(update={"workspace_port": free_port()}), db) as api:
-        body = assert_problem(api.client("viewer").get("/sync/plan"), 503)
+        body = assert_problem(api.client("viewer").get("/sync/plan"), 503, "LAKEFORGE_WORKSPACE_PORT")
         assert body["errors"][0]["fix"]
 
 
@@ -54,7 +57,7 @@ def test_sync_apply_says_when_the_workspace_is_down(settings: Settings, db: Data
     with launch(settings.model_copy(update={"workspace_port": free_port()}), db) as api:
         seed(api)
         # A workspace that is down is a 503 to retry later, not a 422 blaming the request.
-        body = assert_problem(api.client().post("/sync/apply"), 503, "LAKEFORGE_DATABRICKS_HOST")
+        body = assert_problem(api.client().post("/sync/apply"), 503, "LAKEFORGE_WORKSPACE_PORT")
         assert body["errors"][0]["fix"]
         # Planning the sync needs no workspace.
         planned = api.client().post("/sync/apply", params={"dry_run": "true"})

@@ -566,7 +566,9 @@ export interface paths {
         put?: never;
         /**
          * Sync Apply
-         * @description Apply the sync plan (intent ``sync_jobs``); admin only.
+         * @description Apply the sync plan (intent ``sync_jobs``); admin only. A refusal (403) and a workspace
+         *     that is down (503, reason ``unavailable``) are answered and audited by the executor, as
+         *     through ``POST /commands``.
          */
         post: operations["sync_apply_api_v1_sync_apply_post"];
         delete?: never;
