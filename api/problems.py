@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from lakeforge.commands.intents import fix_for_type
 from lakeforge.errors import LakeForgeError
 
 PROBLEM_TYPE_BASE = "https://lakeforge.dev/problems/"
@@ -123,43 +124,17 @@ def _fix_for(error: dict[str, Any]) -> str:
         return f"Set kind to one of {ctx.get('expected_tags', 'the documented intents')}."
     if kind == "union_tag_not_found":
         return "Add the field 'kind' naming the intent, e.g. register_source."
-    if kind in _FIX_BY_TYPE:
-        return _FIX_BY_TYPE[kind]
+    if kind == "json_invalid":
+        return "Send a valid JSON document."
+    by_type = fix_for_type(kind, ctx)
+    if by_type is not None:
+        return by_type
     for prefix in ("datetime_", "date_", "timezone_"):
         if kind.startswith(prefix):
             return "Send an ISO 8601 date-time with its offset, e.g. 2026-01-31T06:00:00Z."
-    if kind in _BOUNDS:
-        word, key = _BOUNDS[kind]
-        return f"Use {word} {ctx.get(key)}."
     if kind.endswith("_type") or kind.endswith("_parsing"):
         return f"Send a value of the right type ({kind.removesuffix('_type').removesuffix('_parsing')})."
     return "Fix the value and try again."
-
-
-# Pydantic's error types, said the way a caller fixes them (never the type's internal name).
-_FIX_BY_TYPE = {
-    "json_invalid": "Send a valid JSON document.",
-    "dict_type": "Send a JSON object.",
-    "model_attributes_type": "Send a JSON object.",
-    "model_type": "Send a JSON object.",
-    "list_type": "Send a JSON array.",
-    "int_parsing": "Send a whole number.",
-    "int_type": "Send a whole number.",
-    "int_from_float": "Send a whole number.",
-    "bool_parsing": "Send true or false.",
-    "bool_type": "Send true or false.",
-    "string_type": "Send a string.",
-}
-_BOUNDS = {
-    "greater_than_equal": ("a value of at least", "ge"),
-    "greater_than": ("a value greater than", "gt"),
-    "less_than_equal": ("a value of at most", "le"),
-    "less_than": ("a value less than", "lt"),
-    "string_too_short": ("at least this many characters:", "min_length"),
-    "string_too_long": ("at most this many characters:", "max_length"),
-    "too_short": ("at least this many items:", "min_length"),
-    "too_long": ("at most this many items:", "max_length"),
-}
 
 
 def field_path(loc: Sequence[Any], *, drop: frozenset[str] = frozenset()) -> str:

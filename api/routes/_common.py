@@ -32,7 +32,7 @@ def write(
     request: Request,
     principal: Any,
     kind: str,
-    fields: dict[str, Any],
+    fields: dict[str, Any] | None,
     *,
     dry_run: bool = False,
     confirm_token: str | None = None,
@@ -41,9 +41,9 @@ def write(
     """Send a resource write through the same executor as ``POST /commands``.
 
     Names given in the path win over the body, so ``PATCH /sources/orders`` can never change
-    another source.
+    another source. ``fields`` is None for a route whose body is optional and was not sent.
     """
-    intent = {**fields, **from_path, "kind": kind}
+    intent = {**(fields or {}), **from_path, "kind": kind}
     key = request.headers.get("idempotency-key") or None
     if key is not None and len(key) > IDEMPOTENCY_KEY_MAX_LENGTH:
         # The key is stored in a unique index: refuse it here, as POST /commands does, rather

@@ -88,13 +88,7 @@ def pause_group(
 ) -> Response:
     """Pause the group's schedule (intent ``pause_schedule``)."""
     return write(
-        request,
-        principal,
-        "pause_schedule",
-        fields or {},
-        dry_run=dry_run,
-        confirm_token=confirm_token,
-        group=name,
+        request, principal, "pause_schedule", fields, dry_run=dry_run, confirm_token=confirm_token, group=name
     )
 
 
@@ -112,7 +106,7 @@ def resume_group(
         request,
         principal,
         "resume_schedule",
-        fields or {},
+        fields,
         dry_run=dry_run,
         confirm_token=confirm_token,
         group=name,
@@ -130,7 +124,7 @@ def run_group(
 ) -> Response:
     """Run the group now (intent ``run_now``); the body may name one ``source``, ``zones`` or ``engine``."""
     return write(
-        request, principal, "run_now", fields or {}, dry_run=dry_run, confirm_token=confirm_token, group=name
+        request, principal, "run_now", fields, dry_run=dry_run, confirm_token=confirm_token, group=name
     )
 
 

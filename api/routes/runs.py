@@ -95,7 +95,7 @@ def rerun_batch(
         request,
         principal,
         "rerun_batch",
-        fields or {},
+        fields,
         dry_run=dry_run,
         confirm_token=confirm_token,
         batch_id=batch_id,

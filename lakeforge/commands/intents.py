@@ -10,6 +10,7 @@ Unknown fields are refused, names are slugs, SQL is checked, credentials are ref
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
@@ -831,11 +832,18 @@ def _fix_for(item: Any) -> str | None:
         return _PATTERN_FIXES.get(pattern, f"Match the pattern {pattern}.")
     if kind == "literal_error":
         return f"Use {item.get('ctx', {}).get('expected', 'an allowed value')}."
+    return fix_for_type(kind, item.get("ctx"))
+
+
+def fix_for_type(kind: str, ctx: Mapping[str, Any] | None) -> str | None:
+    """The fix for a pydantic error type (wrong type, out of bounds), said the way a caller
+    applies it, never with pydantic's own type names; None for other types. Shared by the
+    command layer and the API's request validation."""
     if kind in _FIX_BY_TYPE:
         return _FIX_BY_TYPE[kind]
     bound = _BOUNDS.get(kind)
     if bound is not None:
-        return f"{bound[0]} {(item.get('ctx') or {}).get(bound[1])}."
+        return f"{bound[0]} {(ctx or {}).get(bound[1])}."
     return None
 
 

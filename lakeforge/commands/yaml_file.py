@@ -36,9 +36,11 @@ class InvalidFile(LakeForgeError):
 
 def read_yaml(text: str, source: str) -> tuple[Any, dict[DocPath, int]]:
     """The document in ``text`` and the line of every path in it; syntax errors name the line."""
+    loader = yaml.SafeLoader(text)
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        # One parse: the composed nodes give the lines, and the same nodes are built into data.
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
@@ -57,6 +59,8 @@ def read_yaml(text: str, source: str) -> tuple[Any, dict[DocPath, int]]:
         raise InvalidFile(
             [FieldError(field=source, message=f"is not valid YAML ({error})", fix="Fix the YAML syntax.")]
         ) from None
+    finally:
+        loader.dispose()
     lines: dict[DocPath, int] = {}
     if node is not None:
         _walk(node, (), lines, source)
