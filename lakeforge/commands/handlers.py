@@ -234,7 +234,11 @@ def register_source(ctx: Context, intent: it.RegisterSource) -> Prepared:
 def update_source(ctx: Context, intent: it.UpdateSource) -> Prepared:
     before = _source(ctx.conn, intent.name)
     _check_expected(before, intent.expected_revision, "source")
-    merged = _merge(_strip(before), intent.changes())
+    changes = intent.changes()
+    merged = _merge(_strip(before), changes)
+    if merged.get("load_mode") == "full" and "watermark_column" not in changes:
+        # Switching to a full load drops the watermark it no longer reads; the plan shows it.
+        merged["watermark_column"] = None
     group = _group(ctx.conn, merged["group"], "group")
     after = _source_snapshot(merged, group["catalog"])
     _check_refs(ctx.conn, after)

@@ -229,6 +229,12 @@ def check_source_shape(values: dict[str, Any]) -> None:
         raise ValueError(
             "watermark_column: incremental loads of jdbc, rest and delta sources need a watermark column"
         )
+    if values.get("load_mode", "full") == "full" and values.get("watermark_column"):
+        # A full load re-reads everything, so a watermark would be kept but never used.
+        raise ValueError(
+            "watermark_column: only incremental loads read a watermark; set load_mode to "
+            "incremental, or leave watermark_column out"
+        )
     silver = values.get("silver") or {}
     if silver.get("scd_type") == 2 and not silver.get("primary_keys"):
         raise ValueError("silver.primary_keys: SCD type 2 needs at least one primary key")

@@ -81,6 +81,25 @@ def test_update_source_changes_only_the_given_fields_and_shows_the_diff(db, run,
     assert _one(db, "SELECT revision FROM source") == 2
 
 
+def test_a_watermark_belongs_to_incremental_loads_only(db, run, retail):
+    before = table_contents(db)
+    refused = run({**ORDERS, "name": "returns", "watermark_column": "updated_at"})
+    assert refused.status == "rejected"
+    assert [error.field for error in refused.errors] == ["intent.watermark_column"]
+    assert "set load_mode to incremental" in refused.errors[0].message
+    assert table_contents(db) == before
+
+    incremental = run(
+        {"kind": "update_source", "name": "orders", "load_mode": "incremental", "watermark_column": "ts"}
+    )
+    assert incremental.status == "applied", incremental.errors
+    # Going back to a full load drops the watermark it would no longer read, and says so.
+    full = run({"kind": "update_source", "name": "orders", "load_mode": "full"})
+    changed = {line["field"]: (line["before"], line["after"]) for line in full.plan if line["op"] == "update"}
+    assert changed == {"load_mode": ("incremental", "full"), "watermark_column": ("ts", None)}
+    assert _one(db, "SELECT watermark_column FROM source WHERE name = 'orders'") is None
+
+
 def test_remove_source_needs_confirmation_then_applies(db, run, retail):
     first = run({"kind": "remove_source", "name": "orders"}, confirm=False)
     assert first.status == "needs_confirmation" and first.confirm_token.startswith("lfc_")

@@ -77,7 +77,8 @@ export function SourceForm({ source }: { source?: SourceDetail }) {
       format: form.format,
       location: form.location.trim(),
       load_mode: form.load_mode,
-      watermark_column: optional(form.watermark_column),
+      // A full load reads no watermark, and the command layer refuses one there.
+      watermark_column: form.load_mode === "incremental" ? optional(form.watermark_column) : null,
       schema_ddl: optional(form.schema_ddl),
       bronze: { schema_evolution: form.schema_evolution },
       silver: {
