@@ -25,6 +25,8 @@ from lakeforge.settings import get_settings
 from lakeforge.terminal import make_console
 
 console = make_console()
+# Refusals go to stderr: `lakeforge apply -f x.yaml > plan.txt` keeps them on screen, the file clean.
+err_console = make_console(stderr=True)
 token_app = typer.Typer(no_args_is_help=True, help="API tokens (shown once, stored hashed).")
 
 
@@ -108,7 +110,10 @@ def apply(
         else:
             for error in invalid.errors:
                 _print_error(error)
-            console.print(f"{len(invalid.errors)} problem(s) in {escape(str(file))}; nothing was changed.")
+            err_console.print(
+                f"{len(invalid.errors)} problem(s) in {escape(str(file))}; nothing was changed.",
+                highlight=False,
+            )
         raise typer.Exit(2) from None
     with _open() as db:
         report = apply_document(
@@ -151,14 +156,16 @@ def apply(
 
 def _print_error(error: Any) -> None:
     text = f"{error.field}: {error.message.rstrip('.')}." + (f" {error.fix}" if error.fix else "")
-    console.print(f"[bold red]error:[/] {escape(text)}", highlight=False)
+    err_console.print(f"[bold red]error:[/] {escape(text)}", highlight=False)
 
 
 def _print_report(report: Any) -> None:
     rejected = [step for step in report.steps if step.status == "rejected"]
     for step in report.steps:
         if step.status == "rejected":
-            console.print(f"[bold red]rejected[/] {escape(f'{step.entity} {step.name}')}", highlight=False)
+            err_console.print(
+                f"[bold red]rejected[/] {escape(f'{step.entity} {step.name}')}", highlight=False
+            )
             for error in step.errors:
                 _print_error(error)
         elif step.changed and (report.dry_run or step.status == "applied"):
@@ -175,9 +182,9 @@ def _print_report(report: Any) -> None:
         verb = "would change" if report.dry_run else "changed"
         console.print(f"{report.changes} of {total} entities {verb}.")
     elif report.dry_run or not any(step.status == "applied" for step in report.steps):
-        console.print(f"{len(rejected)} of {total} entities rejected; nothing was changed.")
+        err_console.print(f"{len(rejected)} of {total} entities rejected; nothing was changed.")
     else:
-        console.print(
+        err_console.print(
             f"{report.changes} of {total} entities changed before {rejected[0].entity} "
             f"{escape(rejected[0].name)} was rejected (changed meanwhile?); the rest were not applied."
         )

@@ -232,6 +232,9 @@ groups:
     assert f"{path}.groups.0.compute_profile: compute profile 'huge' does not exist (line 8)" in output
     assert f"{path}.groups.0.notify.webhook_url" in output and "'{{secrets/scope/key}}'" in output
     assert "nothing was changed" in output
+    # Refusals go to stderr: a plan redirected to a file never hides them.
+    assert "error:" in result.stderr and "nothing was changed" in result.stderr
+    assert "error:" not in result.stdout and "nothing was changed" not in result.stdout
     assert _count(db, "SELECT count(*) FROM source_system") == 0
     assert _count(db, "SELECT count(*) FROM command_audit") == 0
 
@@ -303,7 +306,7 @@ def test_file_errors_need_no_database_and_are_named_as_written(tmp_path, monkeyp
     with pytest.raises(SystemExit) as exited:
         main()
     assert exited.value.code == 2
-    assert "groups.0.colour" in capsys.readouterr().out
+    assert "groups.0.colour" in capsys.readouterr().err
     assert not (tmp_path / "state").exists()
 
 
