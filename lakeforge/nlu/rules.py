@@ -427,6 +427,9 @@ def _register_source(msg: Message, db: Database | None) -> tuple[dict[str, Any],
     if options:
         slots["format_options"] = options
     what = slots["name"] or "the source"
+    if what in msg.known.sources and slots["location"]:
+        # "ingest clicks json from s3://..." when clicks exists: there cannot be a second clicks.
+        return slots, _exists_with_location(what, slots["location"]) + " A new source needs a new name."
     schedule = to_quartz(msg.text.raw)
     if schedule.understood:
         # Said with the source ("... every day at 6am"): it becomes its group's schedule.
@@ -448,6 +451,13 @@ def _register_source(msg: Message, db: Database | None) -> tuple[dict[str, Any],
     )
 
 
+def _exists_with_location(name: str, where: str) -> str:
+    return (
+        f"{name} already exists, and a run reads from its own location. To read it from {where} "
+        f"from now on, say `update {name} location {where}`; to load it now, say `run {name}`."
+    )
+
+
 def _update_source(msg: Message, db: Database | None) -> tuple[dict[str, Any], str | None]:
     slots: dict[str, Any] = {"name": _source_name(msg)}
     changes: dict[str, Any] = {}
@@ -457,6 +467,14 @@ def _update_source(msg: Message, db: Database | None) -> tuple[dict[str, Any], s
     if fmt:
         changes["format"] = fmt
     changes.update(_load_mode(msg))
+    if re.search(r"\bmove\b", msg.text.rest):
+        # "move orders to group web" / "move orders to the web group"
+        group = msg.after(vocab.GROUP_NOUNS) or msg.before(vocab.GROUP_NOUNS)
+        if group and group not in msg.known.groups and msg.known.groups:
+            known = ", ".join(sorted(msg.known.groups))
+            return slots, f"There is no group {group}. Move {slots['name'] or 'it'} to one of: {known}."
+        if group:
+            changes["group"] = group
     if msg.has(frozenset({"disable", "disabled"})):
         changes["enabled"] = False
     elif msg.has(frozenset({"enable", "enabled", "reenable"})):
@@ -658,6 +676,11 @@ def _run(msg: Message, db: Database | None) -> tuple[dict[str, Any], str | None]
             f"Say `run {target}` for a normal run; a full reload needs the load mode set to full "
             f"(`make {name} full`)."
         )
+    named = slots.get("source")
+    if question is None and named and msg.text.locations:
+        # "load orders csv from /Volumes/.../orders_v2/": a run reads the source's own location,
+        # so running would silently ignore the path the user gave. Ask which one they mean.
+        return slots, _exists_with_location(named, msg.text.locations[0])
     zones = _zones(msg)
     if zones:
         slots["zones"] = zones
@@ -887,6 +910,10 @@ def classify(msg: Message) -> tuple[str | None, float]:
         return "resume_schedule", 0.75
     if re.search(r"\bturn(?:ed)?\s+(?:\w+\s+)?off\b|\bon hold\b", text):
         return "pause_schedule", 0.75
+    moved = re.search(r"\binstead\b|\bnow (?:lives|is|sits) (?:at|in|under)\b|\bmoved?\s+to\b", text)
+    if moved and names_source and msg.text.locations and first != "register":
+        # "orders now lives at /Volumes/..." or "read orders from ... instead": a new location.
+        return "update_source", 0.8
     load_words = msg.has(frozenset({"incremental", "full"}))
     if load_words and names_source and not msg.text.locations and first != "register":
         return "update_source", 0.7

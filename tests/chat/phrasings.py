@@ -763,3 +763,34 @@ EXACT += [
     ),
     ("when does sales run?", "list_runs", {"group": "sales"}),
 ]
+# A path given with an existing source: a new location, or a question; never a run that ignores it.
+EXACT += [
+    (
+        "load orders csv from /Volumes/main/landing/orders_v2/",
+        None,
+        {"clarify": "`update orders location /Volumes/main/landing/orders_v2/`"},
+    ),
+    (
+        "ingest clicks json from s3://landing/clicks_v2/ now",
+        None,
+        {"clarify": "to load it now, say `run clicks`"},
+    ),
+    (
+        "read orders from /Volumes/main/landing/orders_v2/ instead",
+        "update_source",
+        {"name": "orders", "location": "/Volumes/main/landing/orders_v2/"},
+    ),
+    (
+        "orders now lives at /Volumes/main/landing/orders_v2/",
+        "update_source",
+        {"name": "orders", "location": "/Volumes/main/landing/orders_v2/"},
+    ),
+    (
+        "clicks moved to s3://landing/clicks_v3/",
+        "update_source",
+        {"name": "clicks", "location": "s3://landing/clicks_v3/"},
+    ),
+    ("move orders to group web", "update_source", {"name": "orders", "group": "web"}),
+    ("move orders to the finance group", "update_source", {"name": "orders", "group": "finance"}),
+    ("move orders to group nowhere", None, {"clarify": "There is no group nowhere"}),
+]
