@@ -25,6 +25,7 @@ from lakeforge.commands.plans import PlanLine, touches
 from lakeforge.errors import LakeForgeError
 from lakeforge.metadata.db import Connection, Database
 from lakeforge.orchestration import quartz
+from lakeforge.runtime import runlog
 
 Snapshot = state.Snapshot
 
@@ -664,11 +665,16 @@ def rerun_batch(ctx: Context, intent: it.RerunBatch) -> Prepared:
         raise Invalid(
             f"batch {intent.batch_id} does not exist", field="batch_id", fix="Find batch ids with list_runs."
         )
-    if row["status"] in ("queued", "running"):
+    # A "running" batch whose process died is not running: it is marked failed when the rerun
+    # starts (the runner fails orphaned batches first), so it must not block its own rerun.
+    live = row["status"] == "queued" or (
+        row["status"] == "running" and not runlog.is_orphaned(ctx.conn, intent.batch_id)
+    )
+    if live:
         raise Invalid(
             f"batch {intent.batch_id} is still {row['status']}",
             field="batch_id",
-            fix="Wait for it to finish (or cancel it) before running it again.",
+            fix="Wait for it to finish before running it again.",
         )
     if not _exists(ctx.conn, "source_group", row["group_name"]):
         raise Invalid(

@@ -348,6 +348,16 @@ def _nobody_holds(conn: Connection, batch_id: int) -> bool:
     return bool(row and row["ok"])
 
 
+def is_orphaned(conn: Connection, batch_id: int) -> bool:
+    """True when no live process holds ``batch_id`` (its runner died). Leaves the transaction and
+    the session's locks as they were, so a command may ask while it plans."""
+    row = conn.execute("SELECT pg_try_advisory_lock(%s) AS free", [_lock_key(batch_id)]).fetchone()
+    if row and row["free"]:
+        conn.execute("SELECT pg_advisory_unlock(%s)", [_lock_key(batch_id)])
+        return True
+    return False
+
+
 def fail_stale_batches(db: Database) -> list[int]:
     """Mark ``running`` batches whose process is gone as failed (and their running zones, tables
     and steps). Returns the batch ids marked."""

@@ -312,6 +312,26 @@ def test_systems_profiles_and_channels(db, run, retail):
     )
 
 
+def test_a_batch_whose_runner_died_can_be_rerun_and_a_live_one_cannot(db, run, retail, launched):
+    from lakeforge.runtime import runlog
+
+    batch_id = run({"kind": "run_now", "source": "orders"}).result["batch_id"]
+    with db.connection() as conn:
+        conn.execute("UPDATE lakeforge_log.batch_run SET status = 'running' WHERE batch_id = %s", [batch_id])
+    with db.connection() as holder:
+        # A live runner holds its batch's lock on its own connection for as long as it works.
+        holder.execute("SELECT pg_advisory_lock_shared(%s)", [runlog._lock_key(batch_id)])
+        holder.commit()
+        busy = run({"kind": "rerun_batch", "batch_id": batch_id})
+        assert busy.status == "rejected" and "still running" in busy.message
+        holder.execute("SELECT pg_advisory_unlock_shared(%s)", [runlog._lock_key(batch_id)])
+        holder.commit()
+    # The runner is gone and the row still says running: that batch must not block its rerun.
+    again = run({"kind": "rerun_batch", "batch_id": batch_id})
+    assert again.status == "applied", again.message
+    assert launched[-1].rerun_of == batch_id
+
+
 def test_run_now_and_rerun_create_batches_and_launch_them(db, run, retail, launched):
     queued = run({"kind": "run_now", "source": "orders"})
     assert queued.status == "applied" and queued.result["status"] == "queued"
