@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from lakeforge.metadata.db import Connection
+from lakeforge.runtime.batch_filter import batch_filter
 
 Row = dict[str, Any]
 
@@ -185,31 +186,15 @@ def list_runs(
 
     ``source`` matches batches of that source alone and batches of its whole group.
     """
-    clauses = ["TRUE"]
-    params: dict[str, Any] = {"limit": limit}
+    condition, params = batch_filter(group=group, source=source, status=status, since=since)
+    params["limit"] = limit
     if before is not None:
-        clauses.append("b.batch_id < %(before)s")
+        condition += " AND b.batch_id < %(before)s"
         params["before"] = before
-    if status is not None:
-        clauses.append("b.status = %(status)s")
-        params["status"] = status
-    if group is not None:
-        clauses.append("b.group_name = %(group)s")
-        params["group"] = group
-    if source is not None:
-        clauses.append(
-            """(b.source_name = %(source)s OR (b.source_name IS NULL AND b.group_name = (
-                 SELECT g.name FROM lakeforge.source s JOIN lakeforge.source_group g
-                 ON g.id = s.source_group_id WHERE s.name = %(source)s)))"""
-        )
-        params["source"] = source
-    if since is not None:
-        clauses.append("b.created_at >= %(since)s")
-        params["since"] = since
     query = f"""SELECT b.batch_id, b.group_name AS "group", b.source_name AS source, b.trigger, b.rerun_of,
                        b.engine, b.status, b.requested_by, b.databricks_run_id, b.rows_in, b.rows_out,
                        b.error, b.created_at, b.started_at, b.ended_at
-                FROM lakeforge_log.batch_run b WHERE {" AND ".join(clauses)}
+                FROM lakeforge_log.batch_run b WHERE {condition}
                 ORDER BY b.batch_id DESC LIMIT %(limit)s"""
     return conn.execute(query, params).fetchall()
 

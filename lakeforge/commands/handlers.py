@@ -26,6 +26,7 @@ from lakeforge.errors import LakeForgeError
 from lakeforge.metadata.db import Connection, Database
 from lakeforge.orchestration import quartz
 from lakeforge.runtime import runlog
+from lakeforge.runtime.batch_filter import batch_filter
 
 Snapshot = state.Snapshot
 
@@ -766,21 +767,15 @@ def show_source(ctx: Context, intent: it.ShowSource) -> Prepared:
 
 
 def list_runs(ctx: Context, intent: it.ListRuns) -> Prepared:
-    clauses, params = ["TRUE"], []
-    for column, value in (
-        ("group_name", intent.group),
-        ("source_name", intent.source),
-        ("status", intent.status),
-    ):
-        if value is not None:
-            clauses.append(f"{column} = %s")
-            params.append(value)
+    condition, params = batch_filter(
+        group=intent.group, source=intent.source, status=intent.status, since=intent.since
+    )
     rows = ctx.conn.execute(
-        f"SELECT * FROM lakeforge_log.batch_run WHERE {' AND '.join(clauses)} ORDER BY batch_id DESC LIMIT "
-        "%s",
-        [*params, intent.limit],
+        f"SELECT * FROM lakeforge_log.batch_run b WHERE {condition} ORDER BY batch_id DESC LIMIT %(limit)s",
+        {**params, "limit": intent.limit},
     ).fetchall()
-    return Prepared(result={"runs": _jsonable_rows(rows)}, message=f"{len(rows)} run(s).")
+    period = f" since {intent.since:%Y-%m-%d %H:%M %Z}".rstrip() if intent.since else ""
+    return Prepared(result={"runs": _jsonable_rows(rows)}, message=f"{len(rows)} run(s){period}.")
 
 
 def show_run(ctx: Context, intent: it.ShowRun) -> Prepared:

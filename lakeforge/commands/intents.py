@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
+    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -665,6 +666,9 @@ class ListRuns(IntentBase):
     group: Slug | None = None
     source: Slug | None = None
     status: Literal["queued", "running", "succeeded", "failed", "cancelled", "skipped"] | None = None
+    since: AwareDatetime | None = Field(
+        default=None, description="Only batches created at or after this time (ISO 8601 with a zone)."
+    )
     limit: int = Field(default=20, ge=1, le=200)
     read_only: ClassVar[bool] = True
     example: ClassVar[dict[str, Any]] = {"kind": "list_runs", "group": "retail", "status": "failed"}

@@ -48,6 +48,13 @@ _SILENCE = re.compile(
 # Asking about a state ("is sales paused?") rather than asking to change it. "can/could/will
 # you ..." and "have finance run ..." are requests, so they are not listed.
 _QUESTION = re.compile(r"^\s*(?:is|are|was|were|did|does|when|who|why)\b")
+# A pause with an end ("until monday", "for 2 days"): no command resumes by itself, and pausing
+# without the end would leave the group paused for good.
+_PAUSE_UNTIL = re.compile(
+    r"\b(?:pause|hold|suspend|stop)\b.*?\b(?:until|till|til)\b(?!\s+(?:further\s+notice|i\s+say|resumed))"
+    r"|\b(?:pause|hold|suspend)\b.*?\bfor\s+(?:\d+|a|an|one|two|three|the)\s+"
+    r"(?:minutes?|hours?|days?|weeks?|weekend|night)\b"
+)
 # A single run later: a run starts now, and a schedule repeats.
 LATER = re.compile(
     r"\b(?:tonight|tomorrow|later|this\s+(?:afternoon|evening|weekend)|next\s+(?:week|"
@@ -67,6 +74,11 @@ def refusal(text: str) -> str | None:
         )
     if _SKIP.search(text):
         return "To skip scheduled runs, `pause` the group now and `resume` it afterwards, e.g. `pause sales`."
+    if _PAUSE_UNTIL.search(text):
+        return (
+            "I can pause a group now, but not until a time: nothing would resume it by itself. Say "
+            "`pause GROUP` now and `resume GROUP` when it should run again."
+        )
     if _SILENCE.search(text):
         return (
             "I cannot stop or mute alerts from a command: use the Mute 24 h button on an alert message, or "

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from lakeforge.metadata.db import Database
+from lakeforge.runtime.batch_filter import batch_filter
 
 
 @dataclass
@@ -45,15 +46,15 @@ def load_known(db: Database | None) -> Known:
 
 def last_batch(db: Database, name: str, *, status: str | None) -> int | None:
     """The newest batch of a source or group (optionally with a status), from the run log."""
+    # The name is a group or a source; a source's batches include the runs of its whole group.
+    by_source, params = batch_filter(source=name)
     query = (
-        "SELECT b.batch_id FROM lakeforge_log.batch_run b "
-        "WHERE (b.source_name = %(name)s OR b.group_name = %(name)s OR b.group_name = ("
-        "  SELECT g.name FROM lakeforge.source s JOIN lakeforge.source_group g ON g.id = s.source_group_id"
-        "  WHERE s.name = %(name)s))"
+        f"SELECT b.batch_id FROM lakeforge_log.batch_run b WHERE (b.group_name = %(source)s OR ({by_source}))"
     )
     if status:
         query += " AND b.status = %(status)s"
+        params["status"] = status
     query += " ORDER BY b.batch_id DESC LIMIT 1"
     with db.connection() as conn:
-        row = conn.execute(query, {"name": name, "status": status}).fetchone()
+        row = conn.execute(query, params).fetchone()
     return int(row["batch_id"]) if row else None

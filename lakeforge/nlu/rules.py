@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lakeforge.metadata.db import Database
-from lakeforge.nlu import guards
+from lakeforge.nlu import guards, periods
 from lakeforge.nlu import vocabulary as vocab
 from lakeforge.nlu.file_options import csv_options
 from lakeforge.nlu.lookup import Known, last_batch
@@ -754,6 +754,9 @@ def _list_runs(msg: Message, db: Database | None) -> tuple[dict[str, Any], str |
         r"|\b(\d{1,3})\s+(?:runs|batches)\b",
         msg.text.rest,
     )
+    start = periods.since(msg.text.rest)
+    if start is not None:
+        slots["since"] = start.isoformat()
     if count:
         slots["limit"] = int(count.group(1) or count.group(2))
     elif re.search(r"\b(?:last|latest|most recent|previous)\s+(?:run|batch)\b", msg.text.rest):
@@ -943,7 +946,9 @@ def classify(msg: Message) -> tuple[str | None, float]:
         return "register_source", 0.8
     if cadence or msg.has(vocab.SCHEDULE_NOUNS):
         if first in ("show", "list", "status"):
-            return "show_source", 0.6
+            # "show runs since monday" names a period of runs, not a schedule.
+            runs = msg.has(frozenset({"run", "runs"}) | vocab.BATCH_NOUNS) and periods.since(text) is not None
+            return ("list_runs" if runs else "show_source"), 0.6
         return "set_schedule", 0.9 if cadence else 0.75
     if "sync" in fams:
         return "sync_jobs", 0.95

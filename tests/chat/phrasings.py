@@ -794,3 +794,10 @@ EXACT += [
     ("move orders to the finance group", "update_source", {"name": "orders", "group": "finance"}),
     ("move orders to group nowhere", None, {"clarify": "There is no group nowhere"}),
 ]
+# A pause with an end cannot be done by one command: say so rather than pause for good.
+EXACT += [
+    ("pause finance until monday", None, {"clarify": "not until a time"}),
+    ("pause sales for 2 days", None, {"clarify": "`resume GROUP` when it should run again"}),
+    ("hold web for the weekend", None, {"clarify": "not until a time"}),
+    ("pause sales until further notice", "pause_schedule", {"group": "sales"}),
+]

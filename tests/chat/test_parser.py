@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from lakeforge.nlu import parse_text
+from lakeforge.nlu import parse_text, periods
 from lakeforge.nlu.rules import parse_rules
 from tests.chat.phrasings import EXACT, KNOWN, PHRASINGS
 
@@ -157,3 +158,33 @@ def test_phrasing_read_exactly(text: str, kind: str | None, slots: dict) -> None
     assert result.intent is not None, result.clarify
     assert result.intent["kind"] == kind
     assert {key: result.intent.get(key) for key in slots} == slots
+
+
+THURSDAY = datetime(2026, 11, 26, 15, 30, 12, tzinfo=UTC)
+PERIODS = {
+    "what failed today": datetime(2026, 11, 26, tzinfo=UTC),
+    "failed runs in the last 6 hours": THURSDAY - timedelta(hours=6),
+    "runs in the past 24h": THURSDAY - timedelta(hours=24),
+    "anything fail in the past hour": THURSDAY - timedelta(hours=1),
+    "last 30 mins": THURSDAY - timedelta(minutes=30),
+    "since yesterday": datetime(2026, 11, 25, tzinfo=UTC),
+    "this week": datetime(2026, 11, 23, tzinfo=UTC),
+    "since monday": datetime(2026, 11, 23, tzinfo=UTC),
+    "since thursday": datetime(2026, 11, 19, tzinfo=UTC),  # today is Thursday: the one before
+    "last 3 runs": None,
+    "every day at 6am": None,
+}
+
+
+@pytest.mark.parametrize(("text", "start"), PERIODS.items(), ids=list(PERIODS))
+def test_a_period_starts_at_the_instant_it_names(text: str, start: datetime | None) -> None:
+    assert periods.since(text, now=THURSDAY) == start
+
+
+def test_a_question_about_runs_in_a_period_lists_them_since_its_start() -> None:
+    for text, kind in (("what failed today", "list_runs"), ("show runs of orders since monday", "list_runs")):
+        result = parse_rules(text, known=KNOWN)
+        assert result.intent is not None and result.intent["kind"] == kind, result.clarify
+        since = datetime.fromisoformat(result.intent["since"])
+        assert since.tzinfo is not None and since <= datetime.now(UTC)
+        assert since.hour == since.minute == 0

@@ -395,6 +395,34 @@ def test_read_only_intents_return_data(db, run, retail, launched):
     assert {item["kind"] for item in helped.result["intents"]} >= {"register_source", "sync_jobs", "help"}
 
 
+def test_list_runs_of_a_source_include_its_group_runs_and_a_period(db, run, retail, launched):
+    run({**ORDERS, "name": "returns"})
+    group_batch = run({"kind": "run_now", "group": "retail"}).result["batch_id"]  # as a job run: no source
+    own = run({"kind": "run_now", "source": "orders"}).result["batch_id"]
+    sibling = run({"kind": "run_now", "source": "returns"}).result["batch_id"]
+    with db.connection() as conn:
+        conn.execute(
+            "UPDATE lakeforge_log.batch_run SET created_at = now() - interval '3 days' WHERE batch_id = %s",
+            [group_batch],
+        )
+    of_orders = run({"kind": "list_runs", "source": "orders"})
+    assert [r["batch_id"] for r in of_orders.result["runs"]] == [own, group_batch]
+    assert sibling not in [r["batch_id"] for r in of_orders.result["runs"]]
+    recent = run({"kind": "list_runs", "source": "orders", "since": "2026-01-01T00:00:00Z"})
+    assert recent.status == "applied"
+    since_yesterday = run(
+        {
+            "kind": "list_runs",
+            "group": "retail",
+            "since": _one(db, "SELECT now() - interval '1 day'").isoformat(),
+        }
+    )
+    assert {r["batch_id"] for r in since_yesterday.result["runs"]} == {own, sibling}
+    assert " since " in since_yesterday.message
+    naive = run({"kind": "list_runs", "since": "2026-11-26T00:00:00"})
+    assert naive.status == "rejected" and naive.errors[0].field == "intent.since"
+
+
 # -- bad input is refused, names the field, changes nothing -------------------------------------
 BAD_INPUTS = [
     ("wrong type", {**ORDERS, "name": "bad1", "format_options": "header"}, "intent.format_options"),

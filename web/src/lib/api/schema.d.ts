@@ -1152,6 +1152,12 @@ export interface components {
              */
             limit: number;
             /**
+             * Since
+             * @description Only batches created at or after this time (ISO 8601 with a zone).
+             * @default null
+             */
+            since: string | null;
+            /**
              * Source
              * @default null
              */
