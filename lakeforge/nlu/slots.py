@@ -1,0 +1,310 @@
+"""Slot readers: the values a message holds (names, formats, expressions, actions, channels,
+batch ids), each read the same way whatever intent asks for it."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from lakeforge.metadata.db import Database
+from lakeforge.nlu import vocabulary as vocab
+from lakeforge.nlu.lookup import last_batch
+from lakeforge.nlu.message import MENTION, Message
+from lakeforge.nlu.text import SLUG, correct, slugify
+
+BATCH_ID = re.compile(
+    r"(?:#|\bbatch(?:\s+(?:id|number|no\.?))?\s*#?\s*|\b(?:re)?run\s+#?|\bid\s+)(\d{1,12})\b", re.IGNORECASE
+)
+_BARE_NUMBER = re.compile(r"^\s*\d{1,12}\s*$")
+_EXTENSIONS = {
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".json": "json",
+    ".jsonl": "json",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+}
+
+
+def source_name(msg: Message) -> str | None:
+    known = [w for w in msg.words if w in msg.known.sources]
+    if known:
+        return known[0]
+    return (
+        msg.after(frozenset({"called", "named"}))
+        or msg.after(vocab.SOURCE_NOUNS)
+        or msg.before(vocab.SOURCE_NOUNS)
+        or next(iter(msg.names()), None)
+    )
+
+
+def group_name(msg: Message) -> str | None:
+    known = [w for w in msg.words if w in msg.known.groups]
+    if known:
+        return known[0]
+    explicit = msg.after(vocab.GROUP_NOUNS) or msg.before(vocab.GROUP_NOUNS)
+    if explicit:
+        return explicit
+    # A source named where a group is expected: its group, when the store knows it.
+    for word in msg.words:
+        if word in msg.known.sources:
+            return msg.known.sources[word]
+    if msg.known.names:
+        return None
+    return next(iter(msg.names()), None)
+
+
+def run_target(msg: Message) -> tuple[dict[str, Any], str | None]:
+    """What to run: a source or a group; a bare unknown name is asked about, not guessed."""
+    for word in msg.words:
+        if word in msg.known.sources:
+            return {"source": word}, None
+        if word in msg.known.groups:
+            return {"group": word}, None
+    explicit_source = msg.after(vocab.SOURCE_NOUNS) or msg.before(vocab.SOURCE_NOUNS)
+    if explicit_source:
+        return {"source": explicit_source}, None
+    group = msg.after(vocab.GROUP_NOUNS) or msg.before(vocab.GROUP_NOUNS)
+    if group:
+        return {"group": group}, None
+    name = next(iter(msg.names()), None)
+    if name is None:
+        return {}, "What should I run? Name a group or a source, e.g. `run orders`."
+    if msg.known.names:
+        return {}, f"I know no source or group called {name}. `runs` and `show SOURCE` list what exists."
+    return {}, f"Is {name} a source or a group? Say `run source {name}` or `run group {name}`."
+
+
+def batch_ref(msg: Message, db: Database | None) -> tuple[int | None, str | None]:
+    """A batch id typed or referred to ("last failed batch of orders"); else the question to ask."""
+    found = BATCH_ID.search(msg.text.rest) or _BARE_NUMBER.match(msg.text.rest)
+    if found:
+        return int(found.group(1) if found.lastindex else found.group(0)), None
+    numbers = [w for w in msg.words if w.isdigit()]
+    if len(numbers) == 1:
+        return int(numbers[0]), None
+    refers = msg.has(
+        frozenset(
+            {"last", "latest", "previous", "recent", "yesterday", "tonight", "night", "failed", "failing"}
+        )
+    )
+    if not refers and not msg.has(vocab.BATCH_NOUNS):
+        return (
+            None,
+            "Which batch should I rerun? Give its id (e.g. `rerun 42`) or say `last failed batch of orders`.",
+        )
+    name = next((w for w in msg.words if w in msg.known.names), None) or next(iter(msg.names()), None)
+    if name is None:
+        return (
+            None,
+            "Which source or group's batch do you mean? e.g. `rerun the last failed batch of orders`.",
+        )
+    status = "failed" if msg.has(frozenset({"failed", "failures", "failing", "broken", "errors"})) else None
+    if db is None:
+        return None, f"I cannot look up the last batch of {name} without the run log: give the batch id."
+    batch = last_batch(db, name, status=status)
+    if batch is None:
+        what = "failed batch" if status else "batch"
+        return None, f"I found no {what} of {name} in the run log: give the batch id."
+    return batch, None
+
+
+def file_format(msg: Message) -> str | None:
+    for word in msg.words:
+        if word in vocab.FORMATS:
+            return word
+        if word in vocab.FORMAT_ALIASES:
+            return vocab.FORMAT_ALIASES[word]
+    for location in msg.text.locations:
+        for extension, fmt in _EXTENSIONS.items():
+            if location.lower().rstrip("/").endswith(extension) or f"{extension}/" in location.lower():
+                return fmt
+        if location.lower().startswith("jdbc:"):
+            return "jdbc"
+    return None
+
+
+def load_mode_slots(msg: Message) -> dict[str, Any]:
+    slots: dict[str, Any] = {}
+    if msg.has(frozenset({"incremental", "incrementally", "incremently"})):
+        slots["load_mode"] = "incremental"
+        column = msg.after(frozenset({"watermark", "by", "using"}), skip=frozenset({"column", "the", "on"}))
+        if column is None and "incremental" in msg.words:
+            index = msg.words.index("incremental")
+            follow = msg.words[index + 1 : index + 3]
+            if len(follow) == 2 and follow[0] == "on" and msg.is_name(follow[1]):
+                column = follow[1]
+        if column:
+            slots["watermark_column"] = column
+    elif "full" in msg.words:
+        slots["load_mode"] = "full"
+    # "set the watermark of orders to updated_at": a new watermark column on its own.
+    watermark = re.search(
+        r"\bwatermark\b(?:\s+column)?(?:\s+(?:of|for)\s+\w+)?\s+(?:to|=|is)\s+([a-z_]\w*)", msg.text.rest
+    )
+    if watermark and "watermark_column" not in slots and msg.is_name(watermark.group(1)):
+        slots["watermark_column"] = watermark.group(1)
+    return slots
+
+
+_EXPRESSION_AFTER = re.compile(
+    r"(?:\b(?:that|where|expect(?:ing)?|ensure|ensuring|make sure|check(?:ing)?|requires?|with expression|"
+    r"expression)\b|:)\s*(?P<expr>.+?)(?:\s*,?\s*\b(?:and |or |then |else )?(?:action\s*=?\s*)?"
+    r"(?:(?:to |and )?(?:drop|warn|fail|quarantine)\b.*|on fail.*|otherwise.*))?\s*$",
+    re.IGNORECASE,
+)
+# "drop rows where X", "quarantine orders rows where X": X describes the rows to act on, the
+# opposite of a rule, which states what a good row meets. Read as "keep rows where not X".
+_ROW_VERBS = frozenset(
+    {"quarantine", "drop", "discard", "filter", "remove", "reject", "exclude", "skip", "flag", "warn", "fail"}
+)
+_ROWS_TAIL = re.compile(
+    r"(?:\s+(?:out|about|on))?(?:\s+[\w'’]+){0,3}?\s+(?:where|whose|if|when)\b", re.IGNORECASE
+)
+
+
+def rows_where(raw: str) -> tuple[str, int] | None:
+    """("drop rows where", where the condition starts) when a row verb, typo or not, leads to one."""
+    for word in re.finditer(r"[A-Za-z]+", raw):
+        if correct(word.group(0).lower(), vocab.KEYWORDS) in _ROW_VERBS:
+            tail = _ROWS_TAIL.match(raw, word.end())
+            if tail:
+                return raw[word.start() : tail.end()], tail.end()
+    return None
+
+
+# A column compared with something: what a condition after "drop rows where" must look like.
+_CONDITION = re.compile(r"\w\s*(?:[<>=!]|\b(?:is|in|between|like|rlike|not\s+(?:in|between|like))\b)", re.I)
+_REWRITES: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"^(\w+) (?:is|must be|should be) (?:positive|greater than zero|above zero)$"), r"\1 > 0"),
+    (re.compile(r"^(\w+) (?:is|must be|should be) (?:non-negative|not negative)$"), r"\1 >= 0"),
+    (
+        re.compile(r"^(\w+) (?:is|must be|should be) (?:present|set|not missing|not empty)$"),
+        r"\1 IS NOT NULL",
+    ),
+    (re.compile(r"^(\w+) (?:is not|isn't|must not be|should not be) (?:missing|empty)$"), r"\1 IS NOT NULL"),
+]
+
+
+def bad_rows(msg: Message) -> str | None:
+    """The condition naming the rows to act on ("drop rows where X" -> X), or None."""
+    raw = MENTION.sub("", msg.text.raw)
+    found = rows_where(raw)
+    # "remove the source orders if it is empty" is about a source, not its rows.
+    if not found or set(found[0].lower().split()) & (vocab.SOURCE_NOUNS | vocab.GROUP_NOUNS):
+        return None
+    rest = raw[found[1] :]
+    if re.match(r"\s*(?:it|they|this|that|there)\b", rest, re.IGNORECASE):
+        return None
+    quoted = [value.strip() for value in msg.text.quoted if not SLUG.match(value)]
+    condition = quoted[0] if quoted else rule_expression(msg, ": " + rest)
+    return condition if condition and _CONDITION.search(condition) else None
+
+
+def rule_expression(msg: Message, text: str | None = None) -> str | None:
+    for value in msg.text.quoted:
+        if text is None and not SLUG.match(value):
+            return value.strip()
+    raw = text if text is not None else MENTION.sub("", msg.text.raw)
+    match = _EXPRESSION_AFTER.search(raw)
+    if not match and msg.has(vocab.RULE_NOUNS):
+        # "add rule on orders amount must be positive": the condition follows the source.
+        after = next((m for s in msg.known.sources if (m := re.search(rf"\b{s}\b\s+(?=\w)", raw))), None)
+        match = _EXPRESSION_AFTER.search(": " + raw[after.end() :]) if after else None
+    if not match:
+        return None
+    expr = match.group("expr").strip().rstrip(".")
+    if re.search(r":\s", expr):
+        # "make sure amounts are positive on orders: amount > 0": the condition follows the colon.
+        expr = re.split(r":\s", expr)[-1].strip()
+    for _ in range(3):
+        for source in msg.known.sources:
+            expr = re.sub(rf"^(?:on|for|to)\s+[`\"“]?{source}\b[`\"”]?\s*", "", expr)
+        expr = re.sub(r"^(?:that|where|:)\s*", "", expr, flags=re.IGNORECASE)
+    for source in msg.known.sources:
+        # "orders amount > 0", "orders.amount > 0": the rule runs on the source's rows, where
+        # columns are not qualified by its name.
+        expr = re.sub(rf"^{source}\s+(?=[a-z_])|\b{source}\.(?=[a-z_])", "", expr)
+    # "... where amount < 0 in orders": the source named after the condition is not part of it.
+    expr = _TRAILING_SOURCE.sub("", expr)
+    for source in msg.known.sources:
+        expr = re.sub(rf"\s+(?:in|on|for|of|from)\s+(?:the\s+)?{source}$", "", expr)
+    lowered = expr.lower()
+    for pattern, replacement in _REWRITES:
+        if pattern.match(lowered):
+            return pattern.sub(replacement, lowered)
+    # Plain words are not an expression; an operator or SQL keyword must appear.
+    if not re.search(r"[<>=!]|\b(?:is|in|between|like|rlike|not|null|and|or)\b|\(", expr, re.IGNORECASE):
+        return None
+    return expr
+
+
+_TRAILING_SOURCE = re.compile(
+    r"\s+(?:in|on|for|of|from)\s+(?:the\s+)?[a-z_]\w*\s+(?:source|table|dataset|feed)$", re.IGNORECASE
+)
+
+
+def negate(condition: str) -> str:
+    """A rule keeping exactly the rows ``condition`` does not describe.
+
+    A row passes a rule only when the rule is TRUE, so a row where ``condition`` is NULL (not
+    described by it) must still pass: hence ``coalesce(..., false)`` rather than a bare NOT.
+    """
+    null = re.fullmatch(r"(\w+)\s+is\s+(not\s+)?null", condition.strip(), re.IGNORECASE)
+    if null:
+        return f"{null.group(1)} IS NULL" if null.group(2) else f"{null.group(1)} IS NOT NULL"
+    return f"NOT coalesce({condition}, false)"
+
+
+def rule_action(msg: Message) -> str | None:
+    for word in reversed(msg.words):
+        if word in vocab.ACTIONS and word != "stop":
+            return vocab.ACTIONS[word]
+    return None
+
+
+def rule_name(msg: Message, source: str | None) -> str | None:
+    known = msg.known.rules.get(source or "", set())
+    for word in msg.words:
+        if word in known:
+            return word
+    name = msg.after(frozenset({"called", "named"})) or msg.after(vocab.RULE_NOUNS)
+    if name == source:
+        return None
+    return name
+
+
+def derive_rule_name(expression: str) -> str:
+    """A readable rule name from its expression ("amount > 0" -> amount_gt_0)."""
+    words = {">=": " ge ", "<=": " le ", "!=": " ne ", "<>": " ne ", ">": " gt ", "<": " lt ", "=": " eq "}
+    text = expression.lower()
+    for op, word in words.items():
+        text = text.replace(op, word)
+    return slugify(text)[:40].rstrip("_") or "rule"
+
+
+def channel_id(msg: Message) -> str | None:
+    return msg.text.channels[0] if msg.text.channels else None
+
+
+def revision_number(msg: Message) -> int | None:
+    found = re.search(r"\b(?:revision|version|rev|v)\s*#?\s*(\d+)\b|\bto\s+#?(\d+)\b", msg.text.rest)
+    if found:
+        return int(found.group(1) or found.group(2))
+    return None
+
+
+# -- intents ------------------------------------------------------------------------------
+
+
+def first_missing(slots: dict[str, Any], questions: dict[str, str]) -> str | None:
+    for slot, question in questions.items():
+        if not slots.get(slot):
+            return question
+    return None
+
+
+def known_rule(msg: Message) -> tuple[str, str] | None:
+    """(source, rule) for a rule name the store knows, when exactly one source has it."""
+    owners = [(source, w) for w in msg.words for source, names in msg.known.rules.items() if w in names]
+    return owners[0] if len({source for source, _ in owners}) == 1 else None
