@@ -32,6 +32,11 @@ GIL_SWITCH_SECONDS = 0.0005
 
 def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     """The API for ``settings``; pass ``db`` to share a pool the caller owns (and closes)."""
+    from lakeforge.commands import launch
+
+    # Runs and syncs the API starts use these settings (workspace, engine), not the environment's:
+    # `lakeforge up --port ...` and embedders pass settings the environment does not hold.
+    launch.configure(settings)
     metrics = ApiMetrics()
 
     @asynccontextmanager

@@ -54,11 +54,14 @@ def test_sync_plan_says_when_the_workspace_is_down(settings: Settings, db: Datab
 
 
 def test_sync_apply_says_when_the_workspace_is_down(settings: Settings, db: Database) -> None:
-    with launch(settings.model_copy(update={"workspace_port": free_port()}), db) as api:
+    port = free_port()
+    with launch(settings.model_copy(update={"workspace_port": port}), db) as api:
         seed(api)
         # A workspace that is down is a 503 to retry later, not a 422 blaming the request.
         body = assert_problem(api.client().post("/sync/apply"), 503, "LAKEFORGE_WORKSPACE_PORT")
         assert body["errors"][0]["fix"]
+        # The app's own settings say where the workspace is, not the environment's defaults.
+        assert f"127.0.0.1:{port}" in body["detail"], body["detail"]
         # Planning the sync needs no workspace.
         planned = api.client().post("/sync/apply", params={"dry_run": "true"})
         assert planned.json()["status"] == "planned", planned.text
