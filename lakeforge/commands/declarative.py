@@ -468,6 +468,9 @@ def export_document(db: Database) -> dict[str, Any]:
     """Everything in Lakebase as a ``lakeforge.yaml`` document (plain data)."""
     source_defaults = SourceDoc(name="x", format="csv", location="x").model_dump(mode="json")
     group_defaults = GroupDoc(name="x").model_dump(mode="json")
+    schedule_defaults = {
+        name: field.default for name, field in ScheduleSpec.model_fields.items() if not field.is_required()
+    }
     with db.connection() as conn:
         names = {
             table: [row["name"] for row in conn.execute(f"SELECT name FROM {table} ORDER BY name").fetchall()]
@@ -499,6 +502,8 @@ def export_document(db: Database) -> dict[str, Any]:
                 for key in [k for k, v in item.items() if v is None]:
                     item.pop(key)
             doc = _trim(group, {**group_defaults, "name": None})
+            if doc.get("schedule"):
+                doc["schedule"] = _trim(doc["schedule"], schedule_defaults)  # no "timezone: UTC"
             if channel_name:
                 channel = state.load_channel(conn, channel_name)
                 assert channel is not None

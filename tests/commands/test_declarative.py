@@ -65,11 +65,14 @@ def test_export_round_trips_profiles_channels_and_explicit_targets(db, run, reta
     run({"kind": "update_group", "name": "retail", "compute_profile": "small"})
     run({"kind": "subscribe_channel", "group": "retail", "slack_channel_id": "C0123ABCD"})
     run({"kind": "update_source", "name": "orders", "bronze": {"target_table": "lake.raw_orders"}})
+    run({"kind": "pause_schedule", "group": "retail"})
     text = export_yaml(db)
     doc = yaml.safe_load(text)
     group = doc["groups"][0]
     assert group["compute_profile"] == "small" and group["notify"]["slack_channel_id"] == "C0123ABCD"
     assert group["sources"][0]["bronze"] == {"target_table": "lake.raw_orders"}
+    # The file says what was chosen: the schedule's default zone (UTC) is left out.
+    assert group["schedule"] == {"quartz_cron": "0 0 2 * * ?", "paused": True}
     before = table_contents(db)
     report = apply_document(db, parse_document(doc), ACTOR, ADMIN)
     assert report.ok and report.changes == 0, [s.plan for s in report.steps if s.changed]
