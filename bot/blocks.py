@@ -35,6 +35,7 @@ GRAMMAR: list[tuple[str, str, str]] = [
     ("status", "list_runs", "/lakeforge status sales"),
     ("runs", "list_runs", "/lakeforge runs failed in sales"),
     ("show", "show_source", "/lakeforge show orders"),
+    ("show group", "show_group", "/lakeforge when does sales run?"),
     ("history", "show_history", "/lakeforge history orders"),
     ("restore", "restore_revision", "/lakeforge restore orders to revision 3"),
     ("subscribe", "subscribe_channel", "/lakeforge subscribe sales here"),
@@ -154,8 +155,37 @@ def render_result(result: dict[str, Any]) -> list[Block]:
         return [section(_lines(rows) if rows else "_no runs yet_")]
     if isinstance(result.get("intents"), list):
         return []
+    if isinstance(result.get("group"), dict) and isinstance(result.get("sources"), list):
+        return [section(_group_text(result))]
     text = json.dumps(result, default=str, indent=1)
     return [section("```" + (text if len(text) < 2800 else text[:2800] + "\n…") + "```")]
+
+
+def _group_text(result: dict[str, Any]) -> str:
+    """A group as a reader wants it: when it runs next, what it loads, how its last runs went."""
+    schedule = result.get("schedule")
+    if not schedule:
+        when = "no schedule: it runs when someone asks (`run GROUP`)"
+    elif schedule.get("paused"):
+        when = f"{schedule['description']} ({schedule['timezone']}), *paused*: `resume` it to run again"
+    else:
+        upcoming = ", ".join(t.replace("T", " ")[:16] for t in schedule.get("next_fire_times", []))
+        when = f"{schedule['description']} ({schedule['timezone']}); next: {upcoming}"
+    sources = ", ".join(
+        f"{s['name']} ({s['format']}, {s['load_mode']}{'' if s['enabled'] else ', disabled'})"
+        for s in result["sources"]
+    )
+    gold = ", ".join(g["name"] for g in result["group"].get("gold") or [])
+    runs = [
+        f"#{r['batch_id']}{'/' + r['source_name'] if r.get('source_name') else ''} *{r['status']}* "
+        f"{r.get('started_at') or r.get('created_at') or ''}"
+        for r in result.get("recent_runs") or []
+    ]
+    lines = [f"*Schedule:* {when}", f"*Sources:* {sources or '_none yet_'}"]
+    if gold:
+        lines.append(f"*Gold:* {gold}")
+    lines.append("*Recent runs:* " + ("; ".join(runs) if runs else "_none yet_"))
+    return "\n".join(lines)
 
 
 def help_blocks(allowed: set[str], mapped: bool) -> list[Block]:

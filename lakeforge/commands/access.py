@@ -29,6 +29,7 @@ TOKEN_PREFIX = "lf_"  # noqa: S105 - a public prefix, not a secret
 # The role matrix. Read-only intents need "viewer", which everyone has.
 REQUIRED_ROLE: dict[str, Role] = {
     "show_source": "viewer",
+    "show_group": "viewer",
     "list_runs": "viewer",
     "show_run": "viewer",
     "help": "viewer",

@@ -750,20 +750,46 @@ def _jsonable_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def show_source(ctx: Context, intent: it.ShowSource) -> Prepared:
     snap = _source(ctx.conn, intent.name)
     group = _group(ctx.conn, snap["group"])
-    runs = ctx.conn.execute(
-        "SELECT batch_id, status, trigger, created_at, started_at, ended_at, rows_in, rows_out, error "
-        "FROM lakeforge_log.batch_run WHERE group_name = %s AND (source_name IS NULL OR source_name = %s) "
-        "ORDER BY batch_id DESC LIMIT 5",
-        [snap["group"], intent.name],
-    ).fetchall()
     result = {
         "source": snap,
         "schedule": _schedule_view(group["schedule"]),
-        "recent_runs": _jsonable_rows(runs),
+        "recent_runs": _recent_runs(ctx.conn, source=intent.name),
     }
     return Prepared(
         result=result, message=f"Source {intent.name} ({snap['format']} from {snap['location']})."
     )
+
+
+def show_group(ctx: Context, intent: it.ShowGroup) -> Prepared:
+    group = _group(ctx.conn, intent.name, "name")
+    sources = ctx.conn.execute(
+        "SELECT s.name, s.format, s.load_mode, s.enabled FROM source s "
+        "JOIN source_group g ON g.id = s.source_group_id WHERE g.name = %s ORDER BY s.name",
+        [intent.name],
+    ).fetchall()
+    schedule = _schedule_view(group["schedule"])
+    if schedule is None:
+        when = "no schedule (it runs when asked)"
+    else:
+        paused = ", paused" if schedule["paused"] else ""
+        when = f"{schedule['description']} ({schedule['timezone']}){paused}"
+    result = {
+        "group": group,
+        "schedule": schedule,
+        "sources": [dict(row) for row in sources],
+        "recent_runs": _recent_runs(ctx.conn, group=intent.name),
+    }
+    return Prepared(result=result, message=f"Group {intent.name}: {len(sources)} source(s); {when}.")
+
+
+def _recent_runs(conn: Connection, *, group: str | None = None, source: str | None = None) -> list[Any]:
+    condition, params = batch_filter(group=group, source=source)
+    rows = conn.execute(
+        "SELECT batch_id, source_name, status, trigger, created_at, started_at, ended_at, rows_in, "
+        f"rows_out, error FROM lakeforge_log.batch_run b WHERE {condition} ORDER BY batch_id DESC LIMIT 5",
+        params,
+    ).fetchall()
+    return _jsonable_rows(rows)
 
 
 def list_runs(ctx: Context, intent: it.ListRuns) -> Prepared:
@@ -834,6 +860,7 @@ HANDLERS: dict[str, Callable[[Context, Any], Prepared]] = {
     "upsert_gold": upsert_gold,
     "remove_gold": remove_gold,
     "show_source": show_source,
+    "show_group": show_group,
     "list_runs": list_runs,
     "show_run": show_run,
     "help": help_intent,

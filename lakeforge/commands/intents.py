@@ -659,6 +659,16 @@ class ShowSource(IntentBase):
     example: ClassVar[dict[str, Any]] = {"kind": "show_source", "name": "orders"}
 
 
+class ShowGroup(IntentBase):
+    """Show a group: its schedule (in words, with the next fire times), sources, gold tables and
+    latest runs."""
+
+    kind: Literal["show_group"] = "show_group"
+    name: Slug
+    read_only: ClassVar[bool] = True
+    example: ClassVar[dict[str, Any]] = {"kind": "show_group", "name": "retail"}
+
+
 class ListRuns(IntentBase):
     """List recent batches, newest first."""
 
@@ -713,6 +723,7 @@ INTENT_TYPES: tuple[type[IntentBase], ...] = (
     UpsertGold,
     RemoveGold,
     ShowSource,
+    ShowGroup,
     ListRuns,
     ShowRun,
     Help,
@@ -741,6 +752,7 @@ Intent = Annotated[
     | UpsertGold
     | RemoveGold
     | ShowSource
+    | ShowGroup
     | ListRuns
     | ShowRun
     | Help,

@@ -121,10 +121,22 @@ def _show_source(msg: Message, db: Database | None) -> tuple[dict[str, Any], str
     if name in msg.known.groups and name not in msg.known.sources:
         # show_source shows sources only: say what a group offers instead of "no source sales".
         return slots, (
-            f"{name} is a group. `status {name}` lists its runs; `show SOURCE` shows one of its "
-            "sources with its rules."
+            f"{name} is a group: `show group {name}` shows it with its schedule and sources, "
+            f"`status {name}` lists its runs."
         )
     return slots, slot.first_missing(slots, {"name": "Which source should I show?"})
+
+
+def _show_group(msg: Message, db: Database | None) -> tuple[dict[str, Any], str | None]:
+    name = next((w for w in msg.words if w in msg.known.groups), None)
+    if name is None:
+        # "when does orders run?": a source runs when its group does.
+        source = next((w for w in msg.words if w in msg.known.sources), None)
+        name = msg.known.sources.get(source) if source else None
+    if name is None and not msg.known.names:  # no store to ask: read the name from the words
+        name = msg.after(vocab.GROUP_NOUNS) or msg.before(vocab.GROUP_NOUNS)
+    slots = {"name": name}
+    return slots, slot.first_missing(slots, {"name": "Which group should I show? e.g. `show group sales`."})
 
 
 def _several(msg: Message, verb: str) -> str | None:
@@ -451,6 +463,7 @@ READERS: dict[str, Reader] = {
     "sync_jobs": _sync,
     "subscribe_channel": _subscribe,
     "show_source": _show_source,
+    "show_group": _show_group,
     "list_runs": _list_runs,
     "show_run": _show_run,
     "show_history": _history,

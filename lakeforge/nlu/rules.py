@@ -48,6 +48,10 @@ def classify(msg: Message) -> tuple[str | None, float]:
     if channel and msg.has(frozenset({"send", "post"})) and re.match(r"^\s*when\b", text):
         # "when orders fail, send alerts to #x" starts like a question but asks for a subscription.
         return "subscribe_channel", 0.85
+    about_schedule = _UPCOMING.search(text) or _SCHEDULE_STATE.search(text)
+    if about_schedule and (msg.known.names & msg.wordset or not msg.known.names):
+        # "when does sales run?", "next run of orders", "is sales paused?": the schedule.
+        return "show_group", 0.8
     if guards.is_question(text) and (changes or re.match(r"^\s*why\b", text)):
         # A question about state is answered with a read, never by making the change it names.
         return ("show_history" if re.match(r"^\s*who\b", text) else "list_runs"), 0.6
@@ -125,7 +129,7 @@ def classify(msg: Message) -> tuple[str | None, float]:
         if first in ("show", "list", "status"):
             # "show runs since monday" names a period of runs, not a schedule.
             runs = msg.has(frozenset({"run", "runs"}) | vocab.BATCH_NOUNS) and periods.since(text) is not None
-            return ("list_runs" if runs else "show_source"), 0.6
+            return ("list_runs" if runs else _shown(msg)), 0.6
         return "set_schedule", 0.9 if cadence else 0.75
     if "sync" in fams:
         return "sync_jobs", 0.95
@@ -153,10 +157,25 @@ def classify(msg: Message) -> tuple[str | None, float]:
     if "run" in fams:
         return "run_now", 0.9
     if first == "show":
-        return "show_source", 0.85
+        return _shown(msg), 0.85
     if msg.text.locations and slot.file_format(msg):
         return "register_source", 0.6
     return None, 0.0
+
+
+_UPCOMING = re.compile(
+    r"^\s*(?:when|what\s+time)\s+(?:does|do|will|is|are)\b(?!.*\b(?:fail|failed|break)\b)"
+    r"|\bnext\s+(?:run|runs|load|batch)\b"
+)
+
+_SCHEDULE_STATE = re.compile(r"^\s*(?:is|are)\b.*\b(?:paused|scheduled|on\s+hold|running\s+on\s+schedule)\b")
+
+
+def _shown(msg: Message) -> str:
+    """What "show X" shows: a group when X names one (and no source), else a source."""
+    names_group = any(w in msg.known.groups for w in msg.words) or msg.has(vocab.GROUP_NOUNS)
+    names_source = any(w in msg.known.sources for w in msg.words) or msg.has(vocab.SOURCE_NOUNS)
+    return "show_group" if names_group and not names_source else "show_source"
 
 
 # Slots the chat reads but the intent itself does not carry.

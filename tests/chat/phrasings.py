@@ -528,8 +528,8 @@ EXACT += [
 ]
 # A verb that is asked about, negated or out of reach never becomes that change.
 EXACT += [
-    ("is sales paused?", "list_runs", {"group": "sales"}),
-    ("when does sales run?", "list_runs", {"group": "sales"}),
+    ("is sales paused?", "show_group", {"name": "sales"}),
+    ("when does sales run?", "show_group", {"name": "sales"}),
     ("did orders run today?", "list_runs", {"source": "orders"}),
     ("why did orders fail?", "list_runs", {"source": "orders", "status": "failed"}),
     ("who paused sales?", "show_history", {"name": "sales"}),
@@ -540,7 +540,7 @@ EXACT += [
     ("cancel the sales run", None, {"clarify": "cannot cancel a batch"}),
     ("kill the sales run", None, {"clarify": "cannot cancel a batch"}),
     ("cancel batch 42", None, {"clarify": "cannot cancel a batch"}),
-    ("what's the schedule of sales?", None, {"clarify": "sales is a group"}),
+    ("what's the schedule of sales?", "show_group", {"name": "sales"}),
     ("can you pause sales?", "pause_schedule", {"group": "sales"}),
     ("could you run orders?", "run_now", {"source": "orders"}),
 ]
@@ -761,7 +761,7 @@ EXACT += [
         "subscribe_channel",
         {"group": "sales", "slack_channel_id": "C0ALERTS"},
     ),
-    ("when does sales run?", "list_runs", {"group": "sales"}),
+    ("when does sales run?", "show_group", {"name": "sales"}),
 ]
 # A path given with an existing source: a new location, or a question; never a run that ignores it.
 EXACT += [
@@ -800,4 +800,16 @@ EXACT += [
     ("pause sales for 2 days", None, {"clarify": "`resume GROUP` when it should run again"}),
     ("hold web for the weekend", None, {"clarify": "not until a time"}),
     ("pause sales until further notice", "pause_schedule", {"group": "sales"}),
+]
+# A group is shown with its schedule; "when does a source run" is its group's schedule.
+EXACT += [
+    ("show group sales", "show_group", {"name": "sales"}),
+    ("show sales", "show_group", {"name": "sales"}),
+    ("show the finance schedule", "show_group", {"name": "finance"}),
+    ("when does orders run?", "show_group", {"name": "sales"}),
+    ("next run of web", "show_group", {"name": "web"}),
+    ("what time does finance run?", "show_group", {"name": "finance"}),
+    ("when did sales last run?", "list_runs", {"group": "sales", "limit": 1}),
+    ("show orders", "show_source", {"name": "orders"}),
+    ("show group", None, {"clarify": "Which group should I show?"}),
 ]

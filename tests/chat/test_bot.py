@@ -278,3 +278,13 @@ def test_retry_keys_and_plans_older_than_a_day_are_forgotten(env: Env) -> None:
         keys = [r["key"] for r in conn.execute("SELECT key FROM slack_request_seen")]
     assert plans == [fresh]
     assert "old-delivery" not in keys and keys  # the slash command's own key stays
+
+
+def test_when_does_a_group_run_answers_its_schedule_in_words(env: Env) -> None:
+    env.slash("when does sales run?", user="U0VIC")
+    answer = env.responses(1)[0]
+    text = str(answer["blocks"])
+    assert "Group sales: 1 source(s); At 02:00 (UTC)." in answer["text"]
+    assert "*Schedule:* At 02:00 (UTC); next: " in text and "*Sources:* orders (csv, full)" in text
+    assert "lakeforge_confirm" not in text  # a read: nothing to confirm
+    assert not _paused(env.db)

@@ -31,6 +31,7 @@ def test_every_intent_has_a_required_role():
     assert set(access.REQUIRED_ROLE) == set(INTENTS_BY_KIND)
     assert access.kinds_for_role("operator") == [
         "show_source",
+        "show_group",
         "list_runs",
         "show_run",
         "help",
@@ -89,7 +90,7 @@ def test_unknown_and_unmapped_users_may_only_read(db, samples):
     stranger = Actor(user="stranger", surface="slack")
     assert execute(db, {"kind": "help"}, stranger).result["intents"][0]["kind"] == "show_source"
     kinds = {item["kind"] for item in execute(db, {"kind": "help"}, stranger).result["intents"]}
-    assert kinds == {"show_source", "list_runs", "show_run", "help"}
+    assert kinds == {"show_source", "show_group", "list_runs", "show_run", "help"}
     assert access.principal_for_slack(db, "U999").bindings == ()
     with db.connection() as conn:
         access.grant(conn, "bob", "operator")

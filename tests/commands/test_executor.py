@@ -391,6 +391,16 @@ def test_read_only_intents_return_data(db, run, retail, launched):
     batch_id = runs.result["runs"][0]["batch_id"]
     detail = run({"kind": "show_run", "batch_id": batch_id})
     assert detail.result["batch"]["batch_id"] == batch_id and detail.result["zones"] == []
+    group = run({"kind": "show_group", "name": "retail"})
+    assert group.message == "Group retail: 1 source(s); At 02:00 (UTC)."
+    assert [s["name"] for s in group.result["sources"]] == ["orders"]
+    assert len(group.result["schedule"]["next_fire_times"]) == 3
+    assert group.result["recent_runs"][0]["batch_id"] == batch_id
+    run({"kind": "pause_schedule", "group": "retail"})
+    paused = run({"kind": "show_group", "name": "retail"})
+    assert paused.message.endswith("(UTC), paused.") and paused.result["schedule"]["next_fire_times"] == []
+    missing = run({"kind": "show_group", "name": "nowhere"})
+    assert missing.status == "rejected" and missing.errors[0].field == "intent.name"
     helped = run({"kind": "help"})
     assert {item["kind"] for item in helped.result["intents"]} >= {"register_source", "sync_jobs", "help"}
 

@@ -1130,7 +1130,7 @@ export interface components {
             kind: "help";
         };
         /** Intent */
-        Intent: components["schemas"]["RegisterSource"] | components["schemas"]["UpdateSource"] | components["schemas"]["RemoveSource"] | components["schemas"]["CreateGroup"] | components["schemas"]["UpdateGroup"] | components["schemas"]["SetSchedule"] | components["schemas"]["PauseSchedule"] | components["schemas"]["ResumeSchedule"] | components["schemas"]["AddDqRule"] | components["schemas"]["UpdateDqRule"] | components["schemas"]["RemoveDqRule"] | components["schemas"]["RunNow"] | components["schemas"]["RerunBatch"] | components["schemas"]["SyncJobs"] | components["schemas"]["SubscribeChannel"] | components["schemas"]["RestoreRevision"] | components["schemas"]["UpsertSystem"] | components["schemas"]["UpsertComputeProfile"] | components["schemas"]["UpsertGold"] | components["schemas"]["RemoveGold"] | components["schemas"]["ShowSource"] | components["schemas"]["ListRuns"] | components["schemas"]["ShowRun"] | components["schemas"]["Help"];
+        Intent: components["schemas"]["RegisterSource"] | components["schemas"]["UpdateSource"] | components["schemas"]["RemoveSource"] | components["schemas"]["CreateGroup"] | components["schemas"]["UpdateGroup"] | components["schemas"]["SetSchedule"] | components["schemas"]["PauseSchedule"] | components["schemas"]["ResumeSchedule"] | components["schemas"]["AddDqRule"] | components["schemas"]["UpdateDqRule"] | components["schemas"]["RemoveDqRule"] | components["schemas"]["RunNow"] | components["schemas"]["RerunBatch"] | components["schemas"]["SyncJobs"] | components["schemas"]["SubscribeChannel"] | components["schemas"]["RestoreRevision"] | components["schemas"]["UpsertSystem"] | components["schemas"]["UpsertComputeProfile"] | components["schemas"]["UpsertGold"] | components["schemas"]["RemoveGold"] | components["schemas"]["ShowSource"] | components["schemas"]["ShowGroup"] | components["schemas"]["ListRuns"] | components["schemas"]["ShowRun"] | components["schemas"]["Help"];
         /**
          * ListRuns
          * @description List recent batches, newest first.
@@ -1780,6 +1780,23 @@ export interface components {
              * @default UTC
              */
             timezone: string;
+        };
+        /**
+         * ShowGroup
+         * @description Show a group: its schedule (in words, with the next fire times), sources, gold tables and
+         *     latest runs.
+         */
+        ShowGroup: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "show_group";
+            /**
+             * Name
+             * @description Lower-case letters, digits and underscores, starting with a letter (e.g. sales_orders).
+             */
+            name: string;
         };
         /**
          * ShowRun
