@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
 from lakeforge.commands.access import Principal
-from lakeforge.commands.cli import _local_user, _open
+from lakeforge.commands.cli import _local_user, _open, err_console
 from lakeforge.commands.envelope import Actor, CommandResult
 from lakeforge.metadata.db import Database
 from lakeforge.terminal import make_console
@@ -55,8 +56,10 @@ def _queue_and_follow(intent: dict[str, Any], wait: bool, timeout: float) -> Non
         result = _execute(db, intent)
         if result.status != "applied":
             for error in result.errors:
-                console.print(f"[red]{error.field}[/]: {error.message} {error.fix or ''}", highlight=False)
-            console.print(result.message or result.status, highlight=False)
+                err_console.print(
+                    f"[red]{error.field}[/]: {error.message} {error.fix or ''}", highlight=False
+                )
+            err_console.print(result.message or result.status, highlight=False)
             raise typer.Exit(2)
         batch_id = int((result.result or {})["batch_id"])
         console.print(f"{result.message} Batch id {batch_id}.")
@@ -96,16 +99,28 @@ def runs(
     group: Annotated[str | None, typer.Option(help="Only this group.")] = None,
     source: Annotated[str | None, typer.Option(help="Only this source.")] = None,
     status: Annotated[str | None, typer.Option(help="queued, running, succeeded, failed, cancelled.")] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(help="An ISO 8601 time, or a period: today, yesterday, 'this week', 6h, 2d."),
+    ] = None,
     limit: Annotated[int, typer.Option(min=1, max=200)] = 20,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Recent batches, newest first."""
-    intent = {"kind": "list_runs", "group": group, "source": source, "status": status, "limit": limit}
+    """Recent batches, newest first. A source's batches include the runs of its whole group."""
+    intent = {
+        "kind": "list_runs",
+        "group": group,
+        "source": source,
+        "status": status,
+        "since": _since(since) if since else None,
+        "limit": limit,
+    }
     with _open() as db:
         result = _execute(db, {k: v for k, v in intent.items() if v is not None})
     if result.status != "applied":
         for error in result.errors:
-            console.print(f"[red]{error.field}[/]: {error.message} {error.fix or ''}", highlight=False)
+            field = error.field.removeprefix("intent.")
+            err_console.print(f"[red]--{field}[/]: {error.message} {error.fix or ''}", highlight=False)
         raise typer.Exit(2)
     rows = (result.result or {}).get("runs", [])
     if as_json:
@@ -126,6 +141,27 @@ def runs(
             (row.get("error") or "")[:60],
         )
     console.print(table)
+
+
+def _since(value: str) -> str:
+    """``--since`` as the ISO time the intent takes: an ISO time (UTC when it names no zone) or a
+    period the chat understands too ("today", "6h" = the last six hours)."""
+    from lakeforge.nlu.periods import since  # the chat's package is slow to import: only when asked
+
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        period = f"last {value}" if value[:1].isdigit() else value
+        start = since(period.lower())
+        if start is None:
+            err_console.print(
+                f"[red]--since[/]: {value!r} is neither an ISO 8601 time nor a period. "
+                "Use e.g. 2026-11-26T06:00:00Z, today, yesterday, 'this week', 6h or 2d.",
+                highlight=False,
+            )
+            raise typer.Exit(2) from None
+        return start.isoformat()
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).isoformat()
 
 
 def register(app: typer.Typer) -> None:

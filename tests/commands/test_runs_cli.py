@@ -35,6 +35,15 @@ def test_run_follows_the_batch_and_rerun_replaces_it(database_url, tmp_path):
     assert [run["status"] for run in listed] == ["succeeded"]
     batch_id = listed[0]["batch_id"]
 
+    today = json.loads(
+        _cli(database_url, tmp_path, "runs", "--source", "orders", "--since", "today", "--json").stdout
+    )
+    assert [run["batch_id"] for run in today] == [batch_id]  # the group's run is also the source's
+    future = _cli(database_url, tmp_path, "runs", "--since", "2999-01-01T00:00:00", "--json")
+    assert future.returncode == 0 and json.loads(future.stdout) == []
+    unclear = _cli(database_url, tmp_path, "runs", "--since", "soonish")
+    assert unclear.returncode == 2 and "--since" in unclear.stderr and "'soonish'" in unclear.stderr
+
     again = _cli(database_url, tmp_path, "rerun", str(batch_id))
     assert again.returncode == 0, again.stdout + again.stderr
     listed = json.loads(_cli(database_url, tmp_path, "runs", "--json").stdout)
@@ -44,4 +53,4 @@ def test_run_follows_the_batch_and_rerun_replaces_it(database_url, tmp_path):
 def test_run_of_something_unknown_names_the_field(database_url, tmp_path):
     ran = _cli(database_url, tmp_path, "run", "nothing_here")
     assert ran.returncode == 2
-    assert "source" in ran.stdout and "nothing_here" in ran.stdout
+    assert "source" in ran.stderr and "nothing_here" in ran.stderr  # refusals go to stderr
