@@ -157,34 +157,67 @@ def render_result(result: dict[str, Any]) -> list[Block]:
         return []
     if isinstance(result.get("group"), dict) and isinstance(result.get("sources"), list):
         return [section(_group_text(result))]
+    if isinstance(result.get("source"), dict) and "recent_runs" in result:
+        return [section(_source_text(result))]
     text = json.dumps(result, default=str, indent=1)
     return [section("```" + (text if len(text) < 2800 else text[:2800] + "\n…") + "```")]
 
 
+def _when(schedule: dict[str, Any] | None) -> str:
+    if not schedule:
+        return "no schedule: it runs when someone asks (`run GROUP`)"
+    if schedule.get("paused"):
+        return f"{schedule['description']} ({schedule['timezone']}), *paused*: `resume` it to run again"
+    upcoming = ", ".join(t.replace("T", " ")[:16] for t in schedule.get("next_fire_times", []))
+    return f"{schedule['description']} ({schedule['timezone']}); next: {upcoming}"
+
+
+def _runs_line(runs: list[dict[str, Any]]) -> str:
+    shown = [
+        f"#{r['batch_id']}{'/' + r['source_name'] if r.get('source_name') else ''} *{r['status']}* "
+        f"{r.get('started_at') or r.get('created_at') or ''}"
+        for r in runs
+    ]
+    return "*Recent runs:* " + ("; ".join(shown) if shown else "_none yet_")
+
+
+def _source_text(result: dict[str, Any]) -> str:
+    """A source: where it reads from and how, its rules, its group's schedule, its last runs."""
+    source = result["source"]
+    mode = source["load_mode"] + (
+        f" on {source['watermark_column']}" if source.get("watermark_column") else ""
+    )
+    silver = source.get("silver") or {}
+    keys = ", ".join(silver.get("primary_keys") or []) or "none"
+    rules = ", ".join(
+        f"{rule['name']} (`{rule['expression']}` → {rule['action']}"
+        + ("" if rule.get("enabled", True) else ", off")
+        + ")"
+        for rule in source.get("dq_rules") or []
+    )
+    lines = [
+        f"*Reads:* {source['format']} from `{source['location']}`, {mode}"
+        + ("" if source.get("enabled", True) else " — *disabled*"),
+        f"*Silver:* `{silver.get('target_table')}`, keys {keys}, SCD type {silver.get('scd_type', 1)}",
+        f"*Rules:* {rules or '_none_'}",
+        f"*Group {source['group']}:* {_when(result.get('schedule'))}",
+        _runs_line(result.get("recent_runs") or []),
+    ]
+    return "\n".join(lines)
+
+
 def _group_text(result: dict[str, Any]) -> str:
     """A group as a reader wants it: when it runs next, what it loads, how its last runs went."""
-    schedule = result.get("schedule")
-    if not schedule:
-        when = "no schedule: it runs when someone asks (`run GROUP`)"
-    elif schedule.get("paused"):
-        when = f"{schedule['description']} ({schedule['timezone']}), *paused*: `resume` it to run again"
-    else:
-        upcoming = ", ".join(t.replace("T", " ")[:16] for t in schedule.get("next_fire_times", []))
-        when = f"{schedule['description']} ({schedule['timezone']}); next: {upcoming}"
+    when = _when(result.get("schedule"))
     sources = ", ".join(
         f"{s['name']} ({s['format']}, {s['load_mode']}{'' if s['enabled'] else ', disabled'})"
         for s in result["sources"]
     )
     gold = ", ".join(g["name"] for g in result["group"].get("gold") or [])
-    runs = [
-        f"#{r['batch_id']}{'/' + r['source_name'] if r.get('source_name') else ''} *{r['status']}* "
-        f"{r.get('started_at') or r.get('created_at') or ''}"
-        for r in result.get("recent_runs") or []
-    ]
     lines = [f"*Schedule:* {when}", f"*Sources:* {sources or '_none yet_'}"]
     if gold:
         lines.append(f"*Gold:* {gold}")
-    lines.append("*Recent runs:* " + ("; ".join(runs) if runs else "_none yet_"))
+    lines.append(_runs_line(result.get("recent_runs") or []))
     return "\n".join(lines)
 
 

@@ -288,3 +288,11 @@ def test_when_does_a_group_run_answers_its_schedule_in_words(env: Env) -> None:
     assert "*Schedule:* At 02:00 (UTC); next: " in text and "*Sources:* orders (csv, full)" in text
     assert "lakeforge_confirm" not in text  # a read: nothing to confirm
     assert not _paused(env.db)
+
+
+def test_show_source_answers_in_words_not_json(env: Env) -> None:
+    env.slash("show orders", user="U0VIC")
+    text = str(env.responses(1)[0]["blocks"])
+    assert "*Reads:* csv from `/Volumes/main/raw/orders`, full" in text
+    assert "*Group sales:* At 02:00 (UTC); next: " in text and "*Rules:* _none_" in text
+    assert '"format_options"' not in text  # not the raw snapshot
