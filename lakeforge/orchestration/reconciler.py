@@ -49,6 +49,9 @@ from lakeforge.metadata.repository import MANAGED_RESOURCES, Repository
 from lakeforge.orchestration.compiler import (
     HASH_TAG,
     KEY_TAG,
+    NAME_PREFIX,
+    SYNC_JOB_KEY,
+    SYNC_JOB_NAME,
     DesiredResource,
     DesiredState,
     ResourceType,
@@ -303,9 +306,28 @@ def _plan_pipeline(ctx: _Context, d: DesiredResource, deep: bool) -> Change:
     )
 
 
+def _job_name(key: str) -> str:
+    """The name LakeForge gives the job of ``key`` (``group.sales`` -> ``lakeforge-sales``)."""
+    if key == SYNC_JOB_KEY:
+        return SYNC_JOB_NAME
+    return NAME_PREFIX + key.removeprefix("group.")
+
+
+def _ours(copies: list[LiveJob], key: str, recorded: str | None) -> list[LiveJob]:
+    """The tagged copies of ``key`` LakeForge may touch: the one it recorded, and any under its name.
+
+    Cloning a job in the Databricks UI copies its tags, so a user's "Clone of lakeforge-sales"
+    carries ``lakeforge_key=group.sales``. A create the SDK retried lands under LakeForge's own
+    name, so a tagged job under any other name is a user's copy: never adopted, reset or deleted.
+    """
+    name = _job_name(key)
+    return [c for c in copies if c.job_id == recorded or c.name == name]
+
+
 def _plan_job(ctx: _Context, d: DesiredResource, copies: list[LiveJob]) -> Change:
     row = ctx.state.get(("job", d.key))
     known = row.databricks_id if row and row.state != "deleted" else None
+    copies = _ours(copies, d.key, known)
     target = with_hash(resolve(d.spec, ctx.pipeline_ids))
     if not copies:
         reason = "missing in the workspace" if known else "new"
@@ -436,7 +458,10 @@ def _build_plan(ctx: _Context, deep: bool) -> SyncPlan:
     for key in sorted(removed_jobs):
         if ("job", key) in desired or ("job", key) in blocked:
             continue
-        copies = jobs_by_key.get(key, [])
+        row = ctx.state.get(("job", key))
+        copies = _ours(jobs_by_key.get(key, []), key, row.databricks_id if row else None)
+        if not copies and row is None:
+            continue  # only a user's tagged copy under another name: not LakeForge's to remove
         name = copies[0].name if copies else key
         removal = _plan_removed(ctx, "job", key, sorted((c.job_id for c in copies), key=int), name)
         if removal:
@@ -641,7 +666,8 @@ class _Applier:
         if any(c.resource_type == "job" for c in self.created):
             for job in self.gateway.list_jobs():
                 key = ("job", job.tags.get(KEY_TAG, ""))
-                if key in recorded and job.job_id != recorded[key]:
+                # Same name only: a tagged job under another name is a user's clone, not a retry.
+                if key in recorded and job.job_id != recorded[key] and job.name == _job_name(key[1]):
                     self.gateway.delete_job(job.job_id)
                     self.result.deleted.append(f"job:{job.job_id}")
         created_pipelines = {c.name: c for c in self.created if c.resource_type == "pipeline"}

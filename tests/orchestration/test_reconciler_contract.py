@@ -220,6 +220,30 @@ def test_an_untagged_job_with_the_same_name_is_left_alone(db, client, sync_setti
     assert client.jobs.get(theirs.job_id).settings.name == "lakeforge-sales"  # type: ignore[union-attr]
 
 
+def test_a_users_clone_of_a_lakeforge_job_keeps_its_tags_and_is_never_touched(db, client, sync_settings):
+    # "Clone job" in the Databricks UI copies every setting, LakeForge's tags included.
+    add_group(db, "sales", ["orders"])
+    sync(db, client, sync_settings)
+    ours = next(j for j in live_jobs(client) if j.settings and j.settings.name == "lakeforge-sales")
+    assert ours.job_id and ours.settings
+    cloned = client.jobs.get(ours.job_id).settings
+    assert cloned is not None and (cloned.tags or {}).get("lakeforge_key") == "group.sales"
+    cloned.name, cloned.max_concurrent_runs = "Clone of lakeforge-sales", 3
+    clone = client.jobs.create(**{k: v for k, v in vars(cloned).items() if v is not None})
+    assert clone.job_id
+
+    again = sync(db, client, sync_settings)
+    assert again["errors"] == [] and again["deleted"] == [] and again["api_writes"] == 0
+    remove_group(db, "sales")
+    assert sync(db, client, sync_settings)["paused"]  # grace 0: the next sync deletes
+    assert "job:group.sales" in sync(db, client, sync_settings)["deleted"]
+    with pytest.raises(Exception, match="does not exist"):
+        client.jobs.get(ours.job_id)
+    kept = client.jobs.get(clone.job_id).settings
+    assert kept is not None and kept.name == "Clone of lakeforge-sales" and kept.max_concurrent_runs == 3
+    assert kept.schedule is None  # not paused either: the sync never wrote to it
+
+
 def test_a_tagged_job_lost_from_state_is_adopted_not_duplicated(db, client, sync_settings):
     add_group(db, "sales", ["orders"])
     sync(db, client, sync_settings)
