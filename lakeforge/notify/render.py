@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from lakeforge.notify.scrub import scrub
+
 ZONES = ("raw", "bronze", "silver", "gold")
 ICONS = {
     "queued": ":white_circle:",
@@ -102,7 +104,7 @@ def parent(view: BatchView, panel_url: str | None) -> tuple[str, list[dict[str, 
 def zone_reply(view: BatchView, zone: ZoneView) -> tuple[str, list[dict[str, Any]]]:
     text = f"{ICONS.get(zone.status, '')} {zone.zone}: {zone.status}{_rows(zone.rows_in, zone.rows_out)}"
     if zone.error:
-        text += f"\n```{zone.error[:1500]}```"
+        text += f"\n```{scrub(zone.error)[:1500]}```"
     return text, [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
 
 
@@ -120,14 +122,15 @@ def failure_reply(
     if where:
         lines.append(f"Failed in zone *{where}*.")
     if view.error:
-        lines.append(f"```{view.error[:1500]}```")
+        lines.append(f"```{scrub(view.error)[:1500]}```")
     for table in view.failed_tables[:5]:
-        lines.append(f"• table `{table['table_name']}`: {str(table.get('error') or 'failed')[:300]}")
+        lines.append(f"• table `{table['table_name']}`: {scrub(str(table.get('error') or 'failed'))[:300]}")
     for check in view.failed_checks[:5]:
         lines.append(
             f"• rule `{check['rule_name']}` on `{check['table_name']}`: {check['rows_failed']} of "
             f"{check['rows_checked']} rows failed ({check['action']})"
         )
+    lines.append(next_step(view, where))
     text = "\n".join(lines)
     buttons: list[dict[str, Any]] = [
         {
@@ -155,6 +158,27 @@ def failure_reply(
     ]
 
 
+def next_step(view: BatchView, zone: str | None) -> str:
+    """One line saying what to do about a failure, from where it failed."""
+    rerun = f"then press *Rerun* (or `/lakeforge rerun {view.batch_id}`)"
+    # Only a rule whose action is "fail" stops a batch; drop, quarantine and warn rules do not.
+    check = next((c for c in view.failed_checks if c.get("action") == "fail"), None)
+    if check is not None:
+        rule, table = check["rule_name"], str(check["table_name"]).rsplit(".", 1)[-1]
+        return (
+            f"*What to do:* correct the rows that break rule `{rule}` at the source, or change what "
+            f"the rule does (`/lakeforge set rule {rule} on {table} to warn`), {rerun}."
+        )
+    what = f"`/lakeforge show {view.source}`" if view.source else f"`/lakeforge status {view.group}`"
+    if zone == "raw":
+        return f"*What to do:* check that the source's location and files are reachable ({what}), {rerun}."
+    if zone in ("bronze", "silver"):
+        return f"*What to do:* check the source's schema and the rows named above ({what}), {rerun}."
+    if zone == "gold":
+        return f"*What to do:* fix the gold table's SQL or the tables it reads, {rerun}."
+    return f"*What to do:* fix the cause above, {rerun}."
+
+
 def recovery_reply(view: BatchView) -> tuple[str, list[dict[str, Any]]]:
     text = (
         f":white_check_mark: *{view.group} recovered*: {view.title} succeeded{view.duration} after "
@@ -178,7 +202,7 @@ def webhook_body(view: BatchView, panel_url: str | None) -> dict[str, Any]:
         "source": view.source,
         "status": view.status,
         "previous_failures": view.previous_failures,
-        "error": view.error,
+        "error": scrub(view.error) if view.error else None,
         "url": panel_link(panel_url, view.batch_id),
     }
 

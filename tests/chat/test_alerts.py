@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 
@@ -181,3 +182,39 @@ def test_webhook_channels_get_one_post_per_finished_batch(env: Env, notifier: No
     with env.db.connection() as conn:
         errors = conn.execute("SELECT last_error FROM alert_outbox WHERE last_error IS NOT NULL").fetchall()
     assert all("hooks" not in (e["last_error"] or "") for e in errors)  # the URL is a secret
+
+
+def test_a_failure_says_where_it_failed_and_what_to_do_and_never_shows_a_credential(
+    env: Env, notifier: Notifier
+) -> None:
+    _subscribe(env.db, slack_channel_id=ALERTS)
+    # Drivers echo the connection string they were given, secret resolved: it must not reach Slack.
+    leaked = (
+        "could not connect to postgresql://etl:Hunter2@erp-db:5432/erp"
+        " (token dapi0123456789abcdef0123456789abcdef)"
+    )
+    with env.db.connection() as conn:
+        batch_id = create_batch(conn, {"group_name": "sales", "trigger": "manual", "status": "queued"})
+    log = RunLog(env.db, batch_id, "sales")
+    log.batch_status("running", engine="embedded")
+    for zone in ("raw", "bronze"):
+        log.zone_end(log.zone_start(zone), zone)
+    silver = log.zone_start("silver")
+    table = log.table_start(silver, "silver", "main.sales.orders", "orders")
+    log.dq(table, "main.sales.orders", None, "amount_positive", "amount > 0", "fail", 10, 3)
+    log.dq(table, "main.sales.orders", None, "has_email", "email IS NOT NULL", "warn", 10, 1)
+    log.table_end(table, "silver", "main.sales.orders", "orders", "failed", error=leaked)
+    log.zone_end(silver, "silver", error=leaked)
+    log.batch_end(error=leaked)
+
+    _wait(lambda: any(p.get("reply_broadcast") for p in env.slack.named("chat.postMessage")))
+    _wait(lambda: _undelivered(env.db) == 0)
+    alert = next(p for p in env.slack.named("chat.postMessage") if p.get("reply_broadcast"))
+    text = alert["text"]
+    assert "Failed in zone *silver*" in text and "table `main.sales.orders`" in text
+    assert "rule `amount_positive` on `main.sales.orders`: 3 of 10 rows failed (fail)" in text
+    assert "*What to do:*" in text and "/lakeforge set rule amount_positive on orders to warn" in text
+    assert f"/lakeforge rerun {batch_id}" in text
+    everything = json.dumps([c.payload for c in env.slack.calls])
+    assert "Hunter2" not in everything and "dapi0123456789abcdef" not in everything
+    assert "postgresql://etl:***redacted***@erp-db" in everything  # still says which host failed
