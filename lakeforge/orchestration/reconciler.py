@@ -256,7 +256,9 @@ def _compare(
     tag_hash = (live_spec.get("tags") or {}).get(HASH_TAG)
     changed = live_hash != spec_hash(target)
     drifted = tag_hash is not None and live_hash != tag_hash
-    return changed, drifted, diff(projected, target) if changed else []
+    # The hash tag differs whenever anything does: listing it would only repeat the other lines.
+    changes = [c for c in diff(projected, target) if c["path"] != f"tags.{HASH_TAG}"] if changed else []
+    return changed, drifted, changes
 
 
 def _plan_pipeline(ctx: _Context, d: DesiredResource, deep: bool) -> Change:
@@ -352,6 +354,9 @@ def _plan_job(ctx: _Context, d: DesiredResource, copies: list[LiveJob]) -> Chang
     if not changed:
         return Change("unchanged", "job", d.key, d.name, keep.job_id, desired=d, duplicates=extra)
     reason = "edited in the workspace" if drifted else "metadata changed"
+    if row is not None and row.state == "pending_delete":
+        # Its group is back within the grace period: the pause was LakeForge's own, not a hand edit.
+        drifted, reason = False, "back in metadata: unpaused and brought up to date"
     return Change(
         "update", "job", d.key, d.name, keep.job_id, reason, changes, drifted, desired=d, duplicates=extra
     )

@@ -522,8 +522,14 @@ def test_hand_deleted_job_is_recreated_and_a_group_back_within_grace_is_unpaused
     remove_group(db, "sales")
     assert "job:group.sales" in sync(db, client, patient)["paused"]
     add_group(db, "sales", ["orders"], cron="0 0 2 * * ?")
+    plan = reconciler.plan(db, client, settings=patient).to_json()
+    change = next(c for c in plan["changes"] if c["resource"] == "job:group.sales")
+    assert change["reason"].startswith("back in metadata") and not change.get("drift")
+    # Only what differs: the pause; never the hash tag, which differs whenever anything does.
+    assert [d["path"] for d in change["diff"]] == ["schedule.pause_status"]
     back = sync(db, client, patient)
     assert back["updated"] == ["job:group.sales"] and back["created"] == []
+    assert back["drift"] == []  # LakeForge paused it; nobody edited it by hand
     sales = next(j for j in live_jobs(client) if j.settings and j.settings.name == "lakeforge-sales")
     assert sales.settings and sales.settings.schedule
     assert sales.settings.schedule.pause_status == jobs.PauseStatus.UNPAUSED
