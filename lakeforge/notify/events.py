@@ -54,6 +54,7 @@ def load_view(conn: Connection, batch_id: int) -> BatchView | None:
         error=batch["error"],
         rows_in=batch["rows_in"],
         rows_out=batch["rows_out"],
+        created_at=batch["created_at"],
         started_at=batch["started_at"],
         ended_at=batch["ended_at"],
         zones=[ZoneView(**z) for z in zones],
@@ -64,15 +65,44 @@ def load_view(conn: Connection, batch_id: int) -> BatchView | None:
 
 
 def channels_for(conn: Connection, group: str) -> list[dict[str, Any]]:
-    """The group's alert channel, unless muted there."""
+    """The group's alert channel, unless muted there, with ``since``: when it started receiving them.
+
+    ``since`` is the last change of the group's channel or of that channel's target, from the
+    metadata revisions (NULL when no revision says: then every batch is the channel's).
+    """
     return conn.execute(
-        "SELECT c.* FROM lakeforge.source_group g JOIN lakeforge.notification_channel c"
+        "SELECT c.*, greatest("
+        "   (SELECT max(r.created_at) FROM lakeforge.metadata_revision r"
+        "     WHERE r.entity_type = 'group' AND r.entity_key = g.name"
+        "     AND (r.before ->> 'channel') IS DISTINCT FROM (r.after ->> 'channel')),"
+        "   (SELECT max(r.created_at) FROM lakeforge.metadata_revision r"
+        "     WHERE r.entity_type = 'channel' AND r.entity_key = c.name"
+        "     AND ((r.before ->> 'slack_channel_id') IS DISTINCT FROM (r.after ->> 'slack_channel_id')"
+        "       OR (r.before ->> 'webhook_url') IS DISTINCT FROM (r.after ->> 'webhook_url')))"
+        " ) AS since"
+        " FROM lakeforge.source_group g JOIN lakeforge.notification_channel c"
         " ON c.id = g.notification_channel_id WHERE g.name = %s"
         " AND (c.muted_until IS NULL OR c.muted_until < now())"
         " AND NOT EXISTS (SELECT 1 FROM lakeforge.alert_mute m WHERE m.group_name = g.name"
         "   AND m.channel_id = c.id AND m.muted_until > now())",
         (group,),
     ).fetchall()
+
+
+def _before_subscription(conn: Connection, view: BatchView, channel: dict[str, Any]) -> bool:
+    """A batch that began before the channel was subscribed, and that the channel never heard of.
+
+    Without this, the catch-up after a restart (or a reconnect of the LISTEN connection) posted
+    every batch of the last hours into a channel subscribed since: old failures broadcast as new.
+    """
+    since = channel.get("since")
+    if since is None or view.created_at is None or view.created_at >= since:
+        return False
+    started = conn.execute(
+        "SELECT 1 FROM lakeforge.alert_outbox WHERE batch_id = %s AND channel_id = %s LIMIT 1",
+        (view.batch_id, channel["id"]),
+    ).fetchone()
+    return started is None
 
 
 def handle(conn: Connection, event: dict[str, Any], panel_url: str | None) -> int:
@@ -85,6 +115,8 @@ def handle(conn: Connection, event: dict[str, Any], panel_url: str | None) -> in
         return 0
     queued = 0
     for channel in channels_for(conn, view.group):
+        if _before_subscription(conn, view, channel):
+            continue
         args = {"channel_id": channel["id"], "batch_id": batch_id, "group": view.group}
         if channel["kind"] == "webhook":
             if view.status in render.TERMINAL:

@@ -44,6 +44,7 @@ class BatchView:
     error: str | None = None
     rows_in: int | None = None
     rows_out: int | None = None
+    created_at: datetime | None = None
     started_at: datetime | None = None
     ended_at: datetime | None = None
     zones: list[ZoneView] = field(default_factory=list)

@@ -218,3 +218,38 @@ def test_a_failure_says_where_it_failed_and_what_to_do_and_never_shows_a_credent
     everything = json.dumps([c.payload for c in env.slack.calls])
     assert "Hunter2" not in everything and "dapi0123456789abcdef" not in everything
     assert "postgresql://etl:***redacted***@erp-db" in everything  # still says which host failed
+
+
+def test_a_new_channel_hears_of_batches_from_its_subscription_on_and_a_restart_repeats_nothing(
+    env: Env,
+) -> None:
+    client = WebClient(token="xoxb-test", base_url=env.slack.api_url)
+
+    def start() -> Notifier:
+        return Notifier(env.settings, env.db, client, poll_seconds=0.2, retry_base_seconds=0.2).start()
+
+    def said_in(channel: str) -> list[str]:
+        return [p["text"] for p in env.slack.named("chat.postMessage") if p["channel"] == channel]
+
+    _subscribe(env.db, slack_channel_id=ALERTS)
+    old = run_batch_log(env.db, {"raw": "source file missing"})  # while no notifier ran
+    notifier = start()  # catches up: the subscribed channel hears of the batch it missed
+    _wait(lambda: any(f"#{old}" in t and "failed." in t for t in said_in(ALERTS)))
+    _wait(lambda: _undelivered(env.db) == 0)
+    notifier.stop()
+
+    calls_before_restart = len(env.slack.calls)
+    start().stop()  # a restart (or a LISTEN reconnect) catches up again: nothing new to say
+    assert len(env.slack.calls) == calls_before_restart
+
+    _subscribe(env.db, slack_channel_id="C0NEWTEAM")
+    new = run_batch_log(env.db, {"raw": None, "bronze": "bad rows"})
+    notifier = start()
+    try:
+        _wait(lambda: any(f"#{new}" in t and "failed again" in t for t in said_in("C0NEWTEAM")))
+        _wait(lambda: _undelivered(env.db) == 0)
+    finally:
+        notifier.stop()
+    # The batch from before the move is not replayed into the new channel, and not repeated.
+    assert not [t for t in said_in("C0NEWTEAM") if f"#{old}" in t]
+    assert len([t for t in said_in(ALERTS) if f"#{old}" in t and "failed." in t]) == 1
