@@ -54,7 +54,7 @@ class Deliverer:
                     outbox.retry_later(conn, row["id"], limited.retry_after, "rate limited (429)")
                     continue
                 except (SlackApiError, httpx.HTTPError, OSError) as error:
-                    delay = min(self.retry_max_seconds, self.retry_base_seconds * 2 ** row["attempts"])
+                    delay = self.backoff(row["attempts"])
                     log.warning(
                         "alert %s not delivered (%s); retry in %.1f s", row["id"], _reason(error), delay
                     )
@@ -63,6 +63,14 @@ class Deliverer:
                 outbox.delivered(conn, row["id"])
                 sent += 1
         return sent
+
+    def backoff(self, attempts: int) -> float:
+        """Seconds before the next try: doubling from the base, at most ``retry_max_seconds``.
+
+        The exponent is capped: a message that keeps failing (the bot removed from a private
+        channel) reaches a thousand attempts within days, and 2.0 ** 1024 overflows a float.
+        """
+        return min(self.retry_max_seconds, self.retry_base_seconds * 2.0 ** min(attempts, 30))
 
     def _send(self, conn: Connection, row: dict[str, Any]) -> None:
         payload = row["payload"]
@@ -111,10 +119,22 @@ class Deliverer:
         answer.raise_for_status()
 
 
+# Slack errors that repeat until someone acts: the fix goes with the error into log and outbox.
+_FIXES = {
+    "not_in_channel": "invite the LakeForge app to the channel: /invite @lakeforge",
+    "channel_not_found": "the channel id is wrong or the channel is private without the app in it",
+    "is_archived": "the channel is archived: subscribe the group to another channel",
+    "invalid_auth": "check LAKEFORGE_SLACK_BOT_TOKEN",
+    "token_revoked": "the bot token was revoked: reinstall the app and set LAKEFORGE_SLACK_BOT_TOKEN",
+    "missing_scope": "add the missing scope from bot/manifest.yaml and reinstall the app",
+}
+
+
 def _reason(error: BaseException) -> str:
     # Never the URL: webhook URLs are secrets.
     if isinstance(error, httpx.HTTPStatusError):
         return f"HTTP {error.response.status_code}"
     if isinstance(error, SlackApiError):
-        return f"Slack: {error.response.get('error') or error.response.status_code}"
+        code = error.response.get("error") or error.response.status_code
+        return f"Slack: {code}" + (f" ({_FIXES[code]})" if code in _FIXES else "")
     return type(error).__name__

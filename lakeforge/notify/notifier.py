@@ -144,5 +144,5 @@ class Notifier:
                 return
             try:
                 self.deliverer.run_once()
-            except psycopg.Error:
+            except Exception:  # whatever one message did, the thread delivering every channel goes on
                 log.exception("alert delivery failed; retrying")

@@ -2,7 +2,9 @@
 
 ``WebClient(base_url=standin.api_url)`` talks to it unchanged. It also receives response_url
 posts (``/response/<id>``) and generic webhooks (``/hooks/<id>``). ``burst(n)`` makes the next
-``n`` Web API calls answer 429 with ``Retry-After``; ``down(True)`` refuses everything with 503.
+``n`` Web API calls answer 429 with ``Retry-After``; ``down(True)`` refuses everything with 503;
+``refuse(channel, "not_in_channel")`` answers chat calls to that channel as Slack does when the
+app cannot post there (HTTP 200, ``ok: false``).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ class SlackStandin:
         self._burst = 0
         self._retry_after = 1
         self._down = False
+        self._refused: dict[str, str] = {}
         self._ts = itertools.count(1)
         # Where apps.connections.open sends Socket Mode clients (a test's WebSocket server).
         self.socket_url: str | None = None
@@ -79,6 +82,14 @@ class SlackStandin:
     def down(self, value: bool) -> None:
         self._down = value
 
+    def refuse(self, channel: str, error: str | None) -> None:
+        """Answer chat calls to ``channel`` with ``error`` (None: accept them again)."""
+        with self._lock:
+            if error is None:
+                self._refused.pop(channel, None)
+            else:
+                self._refused[channel] = error
+
     def named(self, method: str) -> list[dict[str, Any]]:
         with self._lock:
             return [call.payload for call in self.calls if call.method == method]
@@ -107,6 +118,10 @@ class SlackStandin:
                     {"ok": False, "error": "ratelimited"},
                     {"Retry-After": str(self._retry_after)},
                 )
+            refused = self._refused.get(str(payload.get("channel")))
+            if refused and method.startswith("chat."):
+                self.rejected.append(Call(method, payload))
+                return self._reply(handler, 200, {"ok": False, "error": refused})
             self.calls.append(Call(method, payload))
             ts = f"1700000000.{next(self._ts):06d}"
         answer: dict[str, Any] = {"ok": True}

@@ -253,3 +253,37 @@ def test_a_new_channel_hears_of_batches_from_its_subscription_on_and_a_restart_r
     # The batch from before the move is not replayed into the new channel, and not repeated.
     assert not [t for t in said_in("C0NEWTEAM") if f"#{old}" in t]
     assert len([t for t in said_in(ALERTS) if f"#{old}" in t and "failed." in t]) == 1
+
+
+def test_a_channel_slack_refuses_for_days_says_why_and_never_stops_delivery(env: Env) -> None:
+    _subscribe(env.db, slack_channel_id=ALERTS)
+    env.slack.refuse(ALERTS, "not_in_channel")  # a private channel the app was never invited to
+    client = WebClient(token="xoxb-test", base_url=env.slack.api_url)
+    notifier = Notifier(
+        env.settings, env.db, client, retry_base_seconds=0.2
+    )  # no threads: one step at a time
+    batch = run_batch_log(env.db, {"raw": "source file missing"})
+    assert notifier.handle({"batch_id": batch}) > 0
+    assert notifier.deliverer.run_once() == 0
+    with env.db.connection() as conn:
+        errors = {
+            r["last_error"] for r in conn.execute("SELECT last_error FROM alert_outbox WHERE attempts > 0")
+        }
+        assert errors == {
+            "Slack: not_in_channel (invite the LakeForge app to the channel: /invite @lakeforge)"
+        }
+        # Days of refusals later, the back-off stays at its ceiling instead of overflowing.
+        conn.execute("UPDATE alert_outbox SET attempts = 5000, next_attempt_at = now()")
+    assert notifier.deliverer.run_once() == 0
+    with env.db.connection() as conn:
+        wait = conn.execute(
+            "SELECT extract(epoch FROM next_attempt_at - now()) AS s FROM alert_outbox WHERE attempts > 5000"
+        ).fetchone()["s"]
+    assert 200 < wait <= 300
+
+    env.slack.refuse(ALERTS, None)  # invited: everything waiting goes out, in order
+    with env.db.connection() as conn:
+        conn.execute("UPDATE alert_outbox SET next_attempt_at = now()")
+    assert notifier.deliverer.run_once() >= 3
+    assert _undelivered(env.db) == 0
+    assert [p for p in env.slack.named("chat.postMessage") if p.get("reply_broadcast")]
