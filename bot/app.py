@@ -242,11 +242,13 @@ def build_bolt_app(
         batch_id = int(body["actions"][0]["value"])
         principal = service.principal(body["user"]["id"])
         channel = (body.get("channel") or {}).get("id")
+        intent = service.rerun_intent(batch_id)
+        zones = intent.get("zones")
         reply = service.propose(
-            {"kind": "rerun_batch", "batch_id": batch_id},
+            intent,
             principal,
             channel,
-            raw_text=f"rerun batch {batch_id}",
+            raw_text=f"rerun batch {batch_id}" + (f" from {zones[0]}" if zones else ""),
             slack_user=body["user"]["id"],
         )
         send(respond, reply)

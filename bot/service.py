@@ -34,6 +34,7 @@ from lakeforge.metadata.db import Database
 from lakeforge.nlu import CHAT_ONLY_KINDS, ParseResult, check_shape, parse_text
 from lakeforge.nlu.lookup import Known, load_known
 from lakeforge.nlu.rules import parse_rules
+from lakeforge.notify.render import ZONES
 from lakeforge.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -300,6 +301,25 @@ class ChatService:
             slack_user=slack_user,
         )
         return {}, reply
+
+    def rerun_intent(self, batch_id: int) -> dict[str, Any]:
+        """What an alert's Rerun proposes: the batch again from the zone where it failed.
+
+        Zones before the failure succeeded and their rows stay, so they are not run again (a
+        gold failure does not re-extract every source). The batch ran the zones it has rows
+        for; a rerun covers those from the first failed one, or all of them when none failed.
+        """
+        with self.db.connection() as conn:
+            rows = conn.execute(
+                "SELECT zone, status FROM lakeforge_log.zone_run WHERE batch_id = %s", (batch_id,)
+            ).fetchall()
+        status = {r["zone"]: r["status"] for r in rows}
+        ran = [zone for zone in ZONES if zone in status]
+        first = next((i for i, zone in enumerate(ran) if status[zone] == "failed"), 0)
+        zones = ran[first:]
+        if not zones or zones == list(ZONES):
+            return {"kind": "rerun_batch", "batch_id": batch_id}
+        return {"kind": "rerun_batch", "batch_id": batch_id, "zones": zones}
 
     def mute(self, value: str, *, slack_user: str) -> Reply:
         """Mute a group's alerts in one channel for 24 hours (needs operator on the group)."""

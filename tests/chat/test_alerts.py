@@ -123,6 +123,12 @@ def test_a_batch_makes_one_parent_updates_a_thread_and_failures_broadcast_with_w
     )
     env.click("lakeforge_confirm", confirm["value"])
     assert "queued again" in env.responses(2)[1]["text"]
+    # Only the failed part: raw succeeded in that batch, so the rerun starts at bronze.
+    with env.db.connection() as conn:
+        proposed = conn.execute(
+            "SELECT intent FROM slack_pending_command WHERE state = 'confirmed'"
+        ).fetchone()["intent"]
+    assert proposed == {"kind": "rerun_batch", "batch_id": failed, "zones": ["bronze"]}
     with env.db.connection() as conn:
         reruns = conn.execute(
             "SELECT batch_id FROM lakeforge_log.batch_run WHERE rerun_of = %s", (failed,)
