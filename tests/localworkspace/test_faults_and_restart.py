@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import base64
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
 import pytest
 import requests
 from databricks.sdk import WorkspaceClient
 from databricks.sdk.service import jobs, pipelines
+from databricks.sdk.service import workspace as workspace_api
 
 from lakeforge.localworkspace.executor import TaskRunners
 from lakeforge.localworkspace.server import LocalWorkspace
@@ -87,3 +97,88 @@ def test_restart_keeps_jobs_pipelines_files_and_run_history(
         assert w.workspace.get_status("/Shared/kept").object_type.value == "DIRECTORY"
         # run numbers continue where they stopped
         assert w.jobs.run_now(job_id).response.number_in_job == 2
+
+
+HANGING_NOTEBOOK = b"""# Databricks notebook source
+import time
+from lakeforge.metadata.db import open_database
+from lakeforge.runtime.runlog import create_batch
+from lakeforge.settings import get_settings
+
+with open_database(get_settings()) as db, db.connection() as conn:
+    create_batch(conn, {"group_name": "sales", "trigger": "schedule", "status": "running",
+                        "databricks_run_id": "from-the-killed-server"})
+    time.sleep(600)
+"""
+
+
+def test_a_killed_server_leaves_no_run_or_batch_running_forever(
+    database_url: str, settings: Settings, db: Database, runners: TaskRunners, tmp_path: Path
+) -> None:
+    port = _free_port()
+    env = {
+        **os.environ,
+        "LAKEFORGE_DATABASE_URL": database_url,
+        "LAKEFORGE_STATE_DIR": str(tmp_path),
+        "DATABRICKS_TOKEN": "t0ken",
+    }
+    server = subprocess.Popen(
+        [str(Path(sys.executable).parent / "lakeforge"), "workspace", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        w = WorkspaceClient(host=f"http://127.0.0.1:{port}", token="t0ken", auth_type="pat")
+        _until(lambda: _answers(port))
+        w.workspace.mkdirs("/Shared")
+        w.workspace.import_(
+            "/Shared/hang",
+            content=base64.b64encode(HANGING_NOTEBOOK).decode(),
+            format=workspace_api.ImportFormat.SOURCE,
+            language=workspace_api.Language.PYTHON,
+        )
+        job_id = w.jobs.create(
+            name="hangs",
+            tasks=[jobs.Task(task_key="t", notebook_task=jobs.NotebookTask(notebook_path="/Shared/hang"))],
+        ).job_id
+        run_id = w.jobs.run_now(job_id).run_id
+        _until(lambda: _batch_status(db) == "running")
+    finally:
+        server.kill()  # SIGKILL: no cleanup of any kind, as when a machine dies
+        server.wait(30)
+
+    with LocalWorkspace(settings, db, runners=runners) as restarted:
+        run = restarted.client().jobs.get_run(run_id)
+        assert run.state and run.state.life_cycle_state == jobs.RunLifeCycleState.INTERNAL_ERROR
+    assert _batch_status(db) == "failed"
+    with db.connection() as conn:
+        error = conn.execute("SELECT error FROM lakeforge_log.batch_run").fetchone()["error"]
+    assert "stopped before it finished" in error
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _answers(port: int) -> bool:
+    try:
+        requests.get(f"http://127.0.0.1:{port}/.well-known/databricks-config", timeout=1)
+    except requests.ConnectionError:
+        return False
+    return True
+
+
+def _batch_status(db: Database) -> str | None:
+    with db.connection() as conn:
+        row = conn.execute("SELECT status FROM lakeforge_log.batch_run").fetchone()
+    return row["status"] if row else None
+
+
+def _until(condition: Callable[[], bool], timeout: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.2)
