@@ -49,6 +49,7 @@ from lakeforge.metadata.repository import MANAGED_RESOURCES, Repository
 from lakeforge.orchestration.compiler import (
     HASH_TAG,
     KEY_TAG,
+    MANAGED_TAG,
     NAME_PREFIX,
     SYNC_JOB_KEY,
     SYNC_JOB_NAME,
@@ -332,6 +333,20 @@ def _plan_job(ctx: _Context, d: DesiredResource, copies: list[LiveJob]) -> Chang
     copies = _ours(copies, d.key, known)
     target = with_hash(resolve(d.spec, ctx.pipeline_ids))
     if not copies:
+        if known and ctx.gateway.get_job(known) is not None:
+            # Someone removed the tags: the job is no longer LakeForge's to change, and a second
+            # job would run the same sources on the same schedule. One read, only in this case.
+            return Change(
+                "error",
+                "job",
+                d.key,
+                d.name,
+                known,
+                f"job {known} lost its {MANAGED_TAG}=true tag in the workspace, so LakeForge leaves it"
+                f" alone and does not create a second job running the same sources: set the tag"
+                f" {MANAGED_TAG}=true on it again to have it managed, or delete it, then sync",
+                desired=d,
+            )
         reason = "missing in the workspace" if known else "new"
         return Change("create", "job", d.key, d.name, None, reason, desired=d)
     keep = next((c for c in copies if c.job_id == known), None) or min(copies, key=lambda c: int(c.job_id))
@@ -446,9 +461,16 @@ def _build_plan(ctx: _Context, deep: bool) -> SyncPlan:
         if change.action == "error":
             failed_pipelines.add(d.key)
         changes.append(change)
+    # A managed job is filed under the key LakeForge recorded it for, else under its key tag
+    # (a hand edit of the tags must not make LakeForge's own job look like someone else's).
+    recorded = {
+        row.databricks_id: key
+        for (kind, key), row in ctx.state.items()
+        if kind == "job" and row.databricks_id and row.state != "deleted"
+    }
     jobs_by_key: dict[str, list[LiveJob]] = {}
     for job in ctx.live_jobs:
-        jobs_by_key.setdefault(job.tags.get(KEY_TAG, ""), []).append(job)
+        jobs_by_key.setdefault(recorded.get(job.job_id) or job.tags.get(KEY_TAG, ""), []).append(job)
     for d in (r for r in ctx.desired.resources if r.resource_type == "job"):
         change = _plan_job(ctx, d, jobs_by_key.get(d.key, []))
         if failed_pipelines & set(d.depends_on) and change.action != "unchanged":

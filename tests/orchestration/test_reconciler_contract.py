@@ -244,6 +244,28 @@ def test_a_users_clone_of_a_lakeforge_job_keeps_its_tags_and_is_never_touched(db
     assert kept.schedule is None  # not paused either: the sync never wrote to it
 
 
+def test_a_job_whose_tags_were_removed_by_hand_is_reported_not_duplicated(db, client, sync_settings):
+    add_group(db, "sales", ["orders"], cron="0 0 2 * * ?")
+    sync(db, client, sync_settings)
+    ours = next(j for j in live_jobs(client) if j.settings and j.settings.name == "lakeforge-sales")
+    assert ours.job_id
+    client.jobs.update(ours.job_id, new_settings=jobs.JobSettings(tags={"team": "sales"}))
+    jobs_before = len(live_jobs(client))
+
+    result = sync(db, client, sync_settings)
+    assert result["created"] == [] and len(live_jobs(client)) == jobs_before  # no second scheduled job
+    error = next(e for e in result["errors"] if e["resource"] == "job:group.sales")
+    assert f"job {ours.job_id} lost its lakeforge_managed=true tag" in error["error"]
+    untouched = client.jobs.get(ours.job_id).settings
+    assert untouched is not None and untouched.tags == {"team": "sales"}
+
+    # Tagged again: managed again, brought back to the desired spec.
+    client.jobs.update(ours.job_id, new_settings=jobs.JobSettings(tags={"lakeforge_managed": "true"}))
+    again = sync(db, client, sync_settings)
+    assert again["errors"] == [] and again["created"] == [] and "job:group.sales" in again["updated"]
+    assert managed_job_keys(client)["group.sales"] == 1
+
+
 def test_a_tagged_job_lost_from_state_is_adopted_not_duplicated(db, client, sync_settings):
     add_group(db, "sales", ["orders"])
     sync(db, client, sync_settings)
