@@ -69,11 +69,28 @@ def set_syncer(syncer: Syncer | None) -> None:
     _syncer = syncer
 
 
+def _databricks_configured(settings: Settings) -> bool:
+    import os
+
+    return bool(settings.databricks_host or os.environ.get("DATABRICKS_HOST"))
+
+
 def default_launcher(db: Database, request: LaunchRequest) -> None:
-    """Run the batch with ``lakeforge.runtime.runner.run_batch`` in a background thread."""
+    """Run the batch: as a run of the group's job on Databricks, else in a background thread here.
+
+    With a Databricks workspace configured, a batch run in this process would run beside the
+    job's own runs, on the wrong compute; ``lakeforge.orchestration.launcher`` starts the job.
+    """
     from lakeforge.runtime.runner import run_batch
 
     settings = _current_settings()
+    if _databricks_configured(settings):
+        from lakeforge.orchestration.client import workspace_client
+        from lakeforge.orchestration.launcher import JobLauncher
+
+        if JobLauncher.handles(request):
+            JobLauncher(settings, lambda: workspace_client(settings))(db, request)
+            return
 
     def work() -> None:
         try:

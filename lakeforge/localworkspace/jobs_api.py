@@ -177,6 +177,9 @@ def run_now(request: Request, body: dict[str, Any]) -> JSONResponse:
     unknown = sorted(set(job_parameters) - known) if known else []
     if unknown:
         raise invalid(f"Job parameter {unknown[0]} is not defined on job {job_id}.")
+    only = body.get("only")
+    if only:
+        job = {**job, "settings": _only(job["settings"], only, job_id)}
     queue = body.get("queue")
     run = ctx.executor.submit(
         job,
@@ -188,6 +191,29 @@ def run_now(request: Request, body: dict[str, Any]) -> JSONResponse:
         queue_enabled=queue.get("enabled") if isinstance(queue, dict) else None,
     )
     return ok({"run_id": run["run_id"], "number_in_job": run["number_in_job"]})
+
+
+def _only(settings: dict[str, Any], only: Any, job_id: int) -> dict[str, Any]:
+    """The job's settings for a run of the ``only`` tasks: the others are left out of the run, and
+    so are dependencies on them (as Databricks runs a subset of a job's tasks)."""
+    if not isinstance(only, list) or not all(isinstance(key, str) for key in only):
+        raise invalid("only must be a list of task keys.")
+    tasks = settings.get("tasks") or []
+    known = {t["task_key"] for t in tasks}
+    unknown = sorted(set(only) - known)
+    if unknown:
+        raise invalid(f"Task {unknown[0]} is not a task of job {job_id}.")
+    kept = []
+    for task in tasks:
+        if task["task_key"] not in only:
+            continue
+        depends = [d for d in task.get("depends_on") or [] if d["task_key"] in only]
+        kept.append({**task, "depends_on": depends} if depends else _without(task, "depends_on"))
+    return {**settings, "tasks": kept}
+
+
+def _without(task: dict[str, Any], key: str) -> dict[str, Any]:
+    return {k: v for k, v in task.items() if k != key}
 
 
 def _run(ctx: Context, run_id: int) -> Row:

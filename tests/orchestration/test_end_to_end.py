@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
+import time
 from datetime import timedelta
 
 from databricks.sdk.service import jobs, workspace
 
+from lakeforge.commands import launch
+from lakeforge.commands.access import Principal
+from lakeforge.commands.envelope import Actor
+from lakeforge.commands.executor import execute
 from lakeforge.localworkspace.server import LocalWorkspace
 from lakeforge.metadata.repository import MANAGED_RESOURCES, Repository
 from lakeforge.orchestration import reconciler
+from lakeforge.orchestration.launcher import JobLauncher
 from tests.runtime.helpers import make_gold, make_source, rows, write_csv
 
 NOTEBOOK_DIR = "/Workspace/lakeforge/notebooks"
@@ -63,3 +70,96 @@ def test_synced_group_job_runs_source_to_gold(settings, db, tmp_path):
         assert batches == [{"status": "succeeded", "zones": ["bronze", "gold", "raw", "silver"]}]
     finally:
         server.stop()
+
+
+def test_a_manual_run_and_a_rerun_go_through_the_groups_job(settings, db, tmp_path):
+    """run_now and rerun_batch start the synced job (its compute, concurrency and queue) for the batch."""
+    sync_settings = settings.model_copy(
+        update={"workspace_notebook_dir": NOTEBOOK_DIR, "sync_requests_per_second": 1000.0}
+    )
+    land = tmp_path / "landing" / "orders"
+    write_csv(land / "1.csv", ["id", "amount"], [[1, 5], [2, 7], [3, 30]])
+    make_source(
+        db, "orders", location=str(land), schema_ddl="id INT, amount INT", silver={"primary_keys": ["id"]}
+    )
+    make_gold(db, "total", "SELECT sum(amount) AS total FROM main.sales.orders")
+    server = LocalWorkspace(sync_settings, db, port=0)
+    server.start()
+    launch.set_launcher(JobLauncher(sync_settings, server.client))
+    try:
+        client = server.client()
+        reconciler.upload_notebooks(client, NOTEBOOK_DIR)
+        _import_stub(client, f"{NOTEBOOK_DIR}/pipeline_dlt")
+        assert reconciler.apply(db, client, settings=sync_settings).errors == []
+        job_id = _job_id(db)
+        actor, admin = Actor(user="ana", surface="slack"), Principal.local_admin("ana")
+
+        ran = execute(db, {"kind": "run_now", "group": "sales"}, actor, principal=admin)
+        assert ran.status == "applied", ran
+        batch = _finished_batch(db, client, job_id, count=1)
+        assert batch["status"] == "succeeded" and batch["trigger"] == "manual"
+        run = client.jobs.get_run(int(batch["databricks_run_id"]))
+        assert run.job_id == job_id and len(run.tasks or []) == 4  # the whole group, in its job
+        assert rows(sync_settings, "main.sales_gold.total", ["total"]) == [(42,)]
+
+        # A rerun from bronze runs only the bronze and pipeline tasks of the job, for a new linked batch.
+        zones = ["bronze", "silver", "gold"]
+        again = execute(
+            db,
+            {"kind": "rerun_batch", "batch_id": batch["batch_id"], "zones": zones},
+            actor,
+            principal=admin,
+        )
+        assert again.status == "applied", again
+        rerun = _finished_batch(db, client, job_id, count=2)
+        assert rerun["status"] == "succeeded" and rerun["rerun_of"] == batch["batch_id"]
+        tasks = client.jobs.get_run(int(rerun["databricks_run_id"])).tasks or []
+        assert sorted(t.task_key for t in tasks) == ["orders__raw_to_bronze", "pipeline", "pipeline_run_log"]
+        assert rows(sync_settings, "main.sales_gold.total", ["total"]) == [(42,)]  # replaced, not doubled
+
+        # The same batch launched twice (a retried request) starts one run, not two.
+        request = launch.LaunchRequest(
+            batch_id=rerun["batch_id"],
+            group="sales",
+            sources=None,
+            zones=zones,
+            engine=None,
+            trigger="rerun",
+            rerun_of=batch["batch_id"],
+            requested_by="ana",
+        )
+        JobLauncher(sync_settings, server.client)(db, request)
+        assert len(list(client.jobs.list_runs(job_id=job_id))) == 2
+        # Silver or Gold alone stays with the caller: the pipeline cannot be told which batch.
+        assert not JobLauncher.handles(dataclasses.replace(request, zones=["silver", "gold"]))
+    finally:
+        launch.set_launcher(None)
+        server.stop()
+
+
+def _import_stub(client, path: str) -> None:
+    client.workspace.import_(
+        path,
+        content=base64.b64encode(b"# Databricks notebook source\n").decode(),
+        format=workspace.ImportFormat.SOURCE,
+        language=workspace.Language.PYTHON,
+        overwrite=True,
+    )
+
+
+def _job_id(db) -> int:
+    with db.connection() as conn:
+        row = Repository(conn, MANAGED_RESOURCES).get(resource_type="job", lakeforge_key="group.sales")
+    return int(row.databricks_id or 0)
+
+
+def _finished_batch(db, client, job_id: int, count: int) -> dict:
+    """The newest batch once the job's runs have ended (``count`` runs of the job so far)."""
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        runs = list(client.jobs.list_runs(job_id=job_id))
+        if len(runs) == count and all(r.state and r.state.result_state for r in runs):
+            break
+        time.sleep(0.2)
+    with db.connection() as conn:
+        return conn.execute("SELECT * FROM lakeforge_log.batch_run ORDER BY batch_id DESC LIMIT 1").fetchone()
