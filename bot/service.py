@@ -334,8 +334,10 @@ class ChatService:
             conn.execute(
                 "INSERT INTO lakeforge.alert_mute (group_name, channel_id, muted_until, muted_by)"
                 " VALUES (%s, %s, %s, %s)"
+                # A new mute starts now: created_at and muted_until bound the quiet period.
                 " ON CONFLICT (group_name, channel_id) DO UPDATE SET muted_until = EXCLUDED.muted_until,"
-                " muted_by = EXCLUDED.muted_by",
+                " muted_by = EXCLUDED.muted_by, created_at = CASE WHEN alert_mute.muted_until < now()"
+                " THEN now() ELSE alert_mute.created_at END",
                 (group, int(channel_id), until, principal.user),
             )
         return Reply(

@@ -89,14 +89,24 @@ def channels_for(conn: Connection, group: str) -> list[dict[str, Any]]:
     ).fetchall()
 
 
-def _before_subscription(conn: Connection, view: BatchView, channel: dict[str, Any]) -> bool:
-    """A batch that began before the channel was subscribed, and that the channel never heard of.
+def _not_for(conn: Connection, view: BatchView, channel: dict[str, Any]) -> bool:
+    """A batch the channel never heard of and is not meant to: it began before the channel was
+    subscribed, or while the group's alerts were muted there.
 
     Without this, the catch-up after a restart (or a reconnect of the LISTEN connection) posted
-    every batch of the last hours into a channel subscribed since: old failures broadcast as new.
+    every batch of the last hours into a channel subscribed since, and, once a mute had ended,
+    every batch it had kept quiet: old failures broadcast as new.
     """
+    if view.created_at is None:
+        return False
     since = channel.get("since")
-    if since is None or view.created_at is None or view.created_at >= since:
+    before = since is not None and view.created_at < since
+    muted = conn.execute(
+        "SELECT 1 FROM lakeforge.alert_mute WHERE group_name = %s AND channel_id = %s"
+        " AND %s BETWEEN created_at AND muted_until",
+        (view.group, channel["id"], view.created_at),
+    ).fetchone()
+    if not before and muted is None:
         return False
     started = conn.execute(
         "SELECT 1 FROM lakeforge.alert_outbox WHERE batch_id = %s AND channel_id = %s LIMIT 1",
@@ -115,7 +125,7 @@ def handle(conn: Connection, event: dict[str, Any], panel_url: str | None) -> in
         return 0
     queued = 0
     for channel in channels_for(conn, view.group):
-        if _before_subscription(conn, view, channel):
+        if _not_for(conn, view, channel):
             continue
         args = {"channel_id": channel["id"], "batch_id": batch_id, "group": view.group}
         if channel["kind"] == "webhook":

@@ -293,3 +293,26 @@ def test_a_channel_slack_refuses_for_days_says_why_and_never_stops_delivery(env:
     assert notifier.deliverer.run_once() >= 3
     assert _undelivered(env.db) == 0
     assert [p for p in env.slack.named("chat.postMessage") if p.get("reply_broadcast")]
+
+
+def test_batches_kept_quiet_by_a_mute_are_not_posted_once_it_ends(env: Env) -> None:
+    _subscribe(env.db, slack_channel_id=ALERTS)
+    with env.db.connection() as conn:
+        channel_id = conn.execute(
+            "SELECT id FROM notification_channel WHERE slack_channel_id = %s", (ALERTS,)
+        ).fetchone()["id"]
+    env.click("lakeforge_alert_mute", f"sales|{channel_id}")
+    assert "muted" in str(env.responses(1)[0]["blocks"])
+    quiet = run_batch_log(env.db, {"raw": "source file missing"})  # during the mute
+    with env.db.connection() as conn:  # the 24 hours end now
+        conn.execute("UPDATE alert_mute SET muted_until = now()")
+    heard = run_batch_log(env.db, {"raw": "source file missing"})
+
+    client = WebClient(token="xoxb-test", base_url=env.slack.api_url)
+    notifier = Notifier(env.settings, env.db, client, poll_seconds=0.2, retry_base_seconds=0.2).start()
+    try:  # starting catches up on both batches
+        _wait(lambda: any(f"#{heard}" in p["text"] for p in env.slack.named("chat.postMessage")))
+        _wait(lambda: _undelivered(env.db) == 0)
+    finally:
+        notifier.stop()
+    assert not [c for c in env.slack.calls if f"#{quiet}" in str(c.payload.get("text", ""))]
