@@ -3,6 +3,11 @@
 A message leaves the outbox only when the receiver said yes. Slack's 429 holds the whole
 channel for ``Retry-After`` seconds; any other failure (Slack down, network) retries the
 message with exponential back-off. Nothing is dropped.
+
+A failed post may still have landed (Slack posted it, then the reply was lost or timed out), and
+Slack has no idempotency key. So each batch's parent message carries Slack message metadata
+naming its outbox row, and before a parent is posted again the channel's recent history is
+searched for it: found, it is the parent, and nothing is posted twice.
 """
 
 from __future__ import annotations
@@ -20,6 +25,10 @@ from lakeforge.notify import outbox
 from lakeforge.runtime.secrets import SecretResolver
 
 log = logging.getLogger(__name__)
+
+
+# Slack message metadata on each parent message: lets a retry find a post whose reply was lost.
+EVENT_TYPE = "lakeforge_alert"
 
 
 class RateLimited(Exception):
@@ -79,14 +88,20 @@ class Deliverer:
         channel = row["slack_channel_id"]
         try:
             if row["op"] == "parent":
-                answer = self.client.chat_postMessage(
-                    channel=channel, text=payload["text"], blocks=payload["blocks"]
-                )
+                landed = self._landed_before(channel, row) if row["attempts"] else None
+                if landed is None:
+                    answer = self.client.chat_postMessage(
+                        channel=channel,
+                        text=payload["text"],
+                        blocks=payload["blocks"],
+                        metadata={"event_type": EVENT_TYPE, "event_payload": {"alert": row["id"]}},
+                    )
+                    landed = (answer["channel"], answer["ts"])
                 conn.execute(
                     "INSERT INTO lakeforge.alert_thread (batch_id, channel_id, slack_channel, ts)"
                     " VALUES (%s, %s, %s, %s)"
                     " ON CONFLICT (batch_id, channel_id) DO UPDATE SET ts = EXCLUDED.ts",
-                    (row["batch_id"], row["channel_id"], answer["channel"], answer["ts"]),
+                    (row["batch_id"], row["channel_id"], *landed),
                 )
             elif row["op"] == "update" and row["thread_ts"]:
                 self.client.chat_update(
@@ -105,6 +120,28 @@ class Deliverer:
             if error.response.status_code == 429:
                 raise RateLimited(float(error.response.headers.get("Retry-After", 1))) from error
             raise
+
+    def _landed_before(self, channel: str, row: dict[str, Any]) -> tuple[str, str] | None:
+        """(channel, ts) of this parent if an earlier, failed-looking attempt did post it."""
+        oldest = row["created_at"].timestamp() - 60  # clocks of Slack and Postgres differ a little
+        try:
+            page = self.client.conversations_history(
+                channel=channel, oldest=f"{oldest:.6f}", include_all_metadata=True, limit=200
+            )
+        except SlackApiError as error:
+            if error.response.status_code == 429:
+                raise
+            # Without channels:history the lookup is refused: post, as without this check.
+            log.info("cannot look for an earlier copy of alert %s (%s)", row["id"], _reason(error))
+            return None
+        for message in page.get("messages") or []:
+            metadata = message.get("metadata") or {}
+            if (
+                metadata.get("event_type") == EVENT_TYPE
+                and (metadata.get("event_payload") or {}).get("alert") == row["id"]
+            ):
+                return channel, str(message["ts"])
+        return None
 
     def _webhook(self, row: dict[str, Any]) -> None:
         url = self.secrets.resolve(row["webhook_url"])

@@ -4,7 +4,10 @@
 posts (``/response/<id>``) and generic webhooks (``/hooks/<id>``). ``burst(n)`` makes the next
 ``n`` Web API calls answer 429 with ``Retry-After``; ``down(True)`` refuses everything with 503;
 ``refuse(channel, "not_in_channel")`` answers chat calls to that channel as Slack does when the
-app cannot post there (HTTP 200, ``ok: false``).
+app cannot post there (HTTP 200, ``ok: false``); ``lose_replies(n)`` carries out the next ``n``
+Web API calls and then answers 503, as when Slack posted but its reply never arrived.
+``conversations.history`` lists the top-level messages posted to a channel, newest first, with
+their metadata.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ class Call:
     method: str
     payload: dict[str, Any]
     at: float = field(default_factory=time.monotonic)
+    ts: str | None = None
 
 
 class SlackStandin:
@@ -35,6 +39,7 @@ class SlackStandin:
         self._retry_after = 1
         self._down = False
         self._refused: dict[str, str] = {}
+        self._lose = 0
         self._ts = itertools.count(1)
         # Where apps.connections.open sends Socket Mode clients (a test's WebSocket server).
         self.socket_url: str | None = None
@@ -50,10 +55,14 @@ class SlackStandin:
                     payload = json.loads(body or "{}")
                 else:
                     payload = {k: v[0] for k, v in parse_qs(body).items()}
-                    for key in ("blocks", "view", "attachments"):
+                    for key in ("blocks", "view", "attachments", "metadata"):
                         if isinstance(payload.get(key), str):
                             payload[key] = json.loads(payload[key])
                 standin._handle(self, self.path.strip("/"), payload)
+
+            def do_GET(self) -> None:
+                path, _, query = self.path.partition("?")
+                standin._handle(self, path.strip("/"), {k: v[0] for k, v in parse_qs(query).items()})
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
@@ -81,6 +90,10 @@ class SlackStandin:
 
     def down(self, value: bool) -> None:
         self._down = value
+
+    def lose_replies(self, count: int) -> None:
+        with self._lock:
+            self._lose = count
 
     def refuse(self, channel: str, error: str | None) -> None:
         """Answer chat calls to ``channel`` with ``error`` (None: accept them again)."""
@@ -122,10 +135,23 @@ class SlackStandin:
             if refused and method.startswith("chat."):
                 self.rejected.append(Call(method, payload))
                 return self._reply(handler, 200, {"ok": False, "error": refused})
-            self.calls.append(Call(method, payload))
             ts = f"1700000000.{next(self._ts):06d}"
+            self.calls.append(Call(method, payload, ts=ts))
+            lost = self._lose > 0 and path.startswith("api/")
+            self._lose -= 1 if lost else 0
+            history = [
+                {"ts": call.ts, "text": call.payload.get("text"), "metadata": call.payload.get("metadata")}
+                for call in reversed(self.calls)
+                if call.method == "chat.postMessage"
+                and call.payload.get("channel") == payload.get("channel")
+                and not call.payload.get("thread_ts")
+            ]
+        if lost:
+            return self._reply(handler, 503, {"ok": False, "error": "service_unavailable"})
         answer: dict[str, Any] = {"ok": True}
-        if method in ("chat.postMessage", "chat.update", "chat.postEphemeral"):
+        if method == "conversations.history":
+            answer.update(messages=history, has_more=False)
+        elif method in ("chat.postMessage", "chat.update", "chat.postEphemeral"):
             answer.update(channel=payload.get("channel"), ts=payload.get("ts") or ts, message_ts=ts)
         elif method == "views.open":
             answer["view"] = {"id": "V" + ts.replace(".", ""), **(payload.get("view") or {})}

@@ -316,3 +316,18 @@ def test_batches_kept_quiet_by_a_mute_are_not_posted_once_it_ends(env: Env) -> N
     finally:
         notifier.stop()
     assert not [c for c in env.slack.calls if f"#{quiet}" in str(c.payload.get("text", ""))]
+
+
+def test_a_post_whose_reply_was_lost_is_found_again_not_posted_twice(env: Env, notifier: Notifier) -> None:
+    _subscribe(env.db, slack_channel_id=ALERTS)
+    env.slack.lose_replies(1)  # Slack posts the parent, but the bot sees a 503
+    batch = run_batch_log(env.db, {"raw": None, "bronze": "bad rows"})
+    _wait(lambda: any(p.get("reply_broadcast") for p in env.slack.named("chat.postMessage")))
+    _wait(lambda: _undelivered(env.db) == 0)
+    parents = [
+        c for c in env.slack.calls if c.method == "chat.postMessage" and not c.payload.get("thread_ts")
+    ]
+    assert len(parents) == 1 and f"#{batch}" in parents[0].payload["text"]
+    replies = [p for p in env.slack.named("chat.postMessage") if p.get("thread_ts")]
+    assert replies and {r["thread_ts"] for r in replies} == {parents[0].ts}
+    assert {u["ts"] for u in env.slack.named("chat.update")} <= {parents[0].ts}
