@@ -147,7 +147,11 @@ class Deliverer:
         url = self.secrets.resolve(row["webhook_url"])
         http = self.http or httpx.Client(timeout=10)
         try:
-            answer = http.post(url, json=row["payload"])
+            # The same key on every try of one message: a receiver can drop a repeat whose first
+            # try it did handle (its reply lost), which is all an at-least-once sender can offer.
+            answer = http.post(
+                url, json=row["payload"], headers={"Idempotency-Key": f"lakeforge-alert-{row['id']}"}
+            )
         finally:
             if self.http is None:
                 http.close()

@@ -5,7 +5,7 @@ posts (``/response/<id>``) and generic webhooks (``/hooks/<id>``). ``burst(n)`` 
 ``n`` Web API calls answer 429 with ``Retry-After``; ``down(True)`` refuses everything with 503;
 ``refuse(channel, "not_in_channel")`` answers chat calls to that channel as Slack does when the
 app cannot post there (HTTP 200, ``ok: false``); ``lose_replies(n)`` carries out the next ``n``
-Web API calls and then answers 503, as when Slack posted but its reply never arrived.
+calls (Web API or webhook) and then answers 503, as when Slack posted but its reply never arrived.
 ``conversations.history`` lists the top-level messages posted to a channel, newest first, with
 their metadata.
 """
@@ -28,6 +28,7 @@ class Call:
     payload: dict[str, Any]
     at: float = field(default_factory=time.monotonic)
     ts: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 class SlackStandin:
@@ -136,8 +137,8 @@ class SlackStandin:
                 self.rejected.append(Call(method, payload))
                 return self._reply(handler, 200, {"ok": False, "error": refused})
             ts = f"1700000000.{next(self._ts):06d}"
-            self.calls.append(Call(method, payload, ts=ts))
-            lost = self._lose > 0 and path.startswith("api/")
+            self.calls.append(Call(method, payload, ts=ts, headers=dict(handler.headers.items())))
+            lost = self._lose > 0
             self._lose -= 1 if lost else 0
             history = [
                 {"ts": call.ts, "text": call.payload.get("text"), "metadata": call.payload.get("metadata")}
