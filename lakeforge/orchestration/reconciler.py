@@ -63,6 +63,7 @@ from lakeforge.orchestration.compiler import (
 )
 from lakeforge.orchestration.diffing import diff, project, project_job, project_pipeline
 from lakeforge.orchestration.gateway import Gateway, LiveJob, LivePipeline, upload_notebooks
+from lakeforge.orchestration.launcher import settle_launched_batches
 from lakeforge.orchestration.loader import compile_options, load_snapshot
 from lakeforge.settings import Settings, get_settings
 
@@ -745,6 +746,10 @@ def apply(
             applier.dedupe_created()
         except Exception as error:
             result.errors.append({"resource": "dedupe", "name": "", "error": _explain(error)})
+        try:
+            settle_launched_batches(db, gateway)
+        except Exception as error:  # the run log can wait for the next sync; the jobs are done
+            result.errors.append({"resource": "batches", "name": "", "error": _explain(error)})
     result.api_writes, result.api_reads = gateway.writes, gateway.reads
     result.seconds = time.perf_counter() - started
     return result

@@ -163,3 +163,49 @@ def _finished_batch(db, client, job_id: int, count: int) -> dict:
         time.sleep(0.2)
     with db.connection() as conn:
         return conn.execute("SELECT * FROM lakeforge_log.batch_run ORDER BY batch_id DESC LIMIT 1").fetchone()
+
+
+def test_a_batch_whose_job_run_ended_before_starting_it_is_ended_by_the_next_sync(settings, db, tmp_path):
+    sync_settings = settings.model_copy(
+        update={"workspace_notebook_dir": NOTEBOOK_DIR, "sync_requests_per_second": 1000.0}
+    )
+    make_source(db, "orders", location=str(tmp_path / "landing"), schema_ddl="id INT")
+    with db.connection() as conn:  # no retry a minute later: the run ends at its first failure
+        conn.execute("UPDATE lakeforge.source_group SET max_retries = 0")
+    server = LocalWorkspace(sync_settings, db, port=0)
+    server.start()
+    launch.set_launcher(JobLauncher(sync_settings, server.client))
+    try:
+        client = server.client()
+        reconciler.upload_notebooks(client, NOTEBOOK_DIR)
+        _import_stub(client, f"{NOTEBOOK_DIR}/pipeline_dlt")
+        assert reconciler.apply(db, client, settings=sync_settings).errors == []
+        job_id = _job_id(db)
+        # The run fails before any task reaches the batch (on Databricks: a cluster that never
+        # started, or a notebook missing): here, a notebook path edited by hand.
+        edited = client.jobs.get(job_id).settings
+        assert edited is not None
+        for task in edited.tasks or []:
+            if task.notebook_task:
+                task.notebook_task.notebook_path = "/Workspace/nowhere/missing"
+        client.jobs.reset(job_id, edited)
+        actor, admin = Actor(user="ana", surface="slack"), Principal.local_admin("ana")
+        assert execute(db, {"kind": "run_now", "group": "sales"}, actor, principal=admin).status == "applied"
+        batch = _finished_batch(db, client, job_id, count=1)
+        assert batch["status"] == "queued" and batch["databricks_run_id"]  # stuck, before the fix
+
+        result = reconciler.apply(db, client, settings=sync_settings)
+        assert result.errors == [] and "job:group.sales" in result.updated  # the edit is undone too
+        with db.connection() as conn:
+            ended = conn.execute(
+                "SELECT status, error FROM lakeforge_log.batch_run WHERE batch_id = %s", (batch["batch_id"],)
+            ).fetchone()
+        assert ended["status"] == "failed"
+        assert (
+            f"job run {batch['databricks_run_id']} ended (FAILED) before this batch started" in ended["error"]
+        )
+        assert "missing" in ended["error"]  # the run's own reason
+        assert reconciler.apply(db, client, settings=sync_settings).api_reads == 2  # nothing left to read
+    finally:
+        launch.set_launcher(None)
+        server.stop()
