@@ -303,11 +303,12 @@ class ChatService:
         return {}, reply
 
     def rerun_intent(self, batch_id: int) -> dict[str, Any]:
-        """What an alert's Rerun proposes: the batch again from the zone where it failed.
+        """What an alert's Rerun proposes: the batch again without the Raw zone when Raw succeeded.
 
-        Zones before the failure succeeded and their rows stay, so they are not run again (a
-        gold failure does not re-extract every source). The batch ran the zones it has rows
-        for; a rerun covers those from the first failed one, or all of them when none failed.
+        Raw's rows stay, so a failure after it does not re-extract every source. The rerun starts
+        at Bronze at the latest: Silver and Gold are the group's pipeline, which on Databricks
+        runs as a task of the group's job after Bronze and cannot be given a batch on its own.
+        The batch ran the zones it has rows for; the rerun covers those from that start.
         """
         with self.db.connection() as conn:
             rows = conn.execute(
@@ -315,7 +316,8 @@ class ChatService:
             ).fetchall()
         status = {r["zone"]: r["status"] for r in rows}
         ran = [zone for zone in ZONES if zone in status]
-        first = next((i for i, zone in enumerate(ran) if status[zone] == "failed"), 0)
+        failed = next((i for i, zone in enumerate(ran) if status[zone] == "failed"), 0)
+        first = min(failed, ran.index("bronze")) if "bronze" in ran else failed
         zones = ran[first:]
         if not zones or zones == list(ZONES):
             return {"kind": "rerun_batch", "batch_id": batch_id}

@@ -335,3 +335,18 @@ def test_a_post_whose_reply_was_lost_is_found_again_not_posted_twice(env: Env, n
     replies = [p for p in env.slack.named("chat.postMessage") if p.get("thread_ts")]
     assert replies and {r["thread_ts"] for r in replies} == {parents[0].ts}
     assert {u["ts"] for u in env.slack.named("chat.update")} <= {parents[0].ts}
+
+
+def test_rerun_from_an_alert_never_extracts_again_what_raw_already_landed(env: Env) -> None:
+    from bot.service import ChatService
+
+    service = ChatService(lambda: env.db, env.settings)
+    gold = run_batch_log(env.db, {"raw": None, "bronze": None, "silver": None, "gold": "division by zero"})
+    raw = run_batch_log(env.db, {"raw": "source file missing"})
+    assert service.rerun_intent(gold) == {
+        "kind": "rerun_batch",
+        "batch_id": gold,
+        "zones": ["bronze", "silver", "gold"],  # from Bronze: the pipeline follows it in the job
+    }
+    again = service.rerun_intent(raw)  # Raw itself failed: it runs again, with what followed it
+    assert again["batch_id"] == raw and (again.get("zones") or ["raw"])[0] == "raw"
