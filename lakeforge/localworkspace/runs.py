@@ -121,7 +121,11 @@ def render_run(
         **_durations(row),
     }
     if row.get("queued_time") and row["life_cycle_state"] != "QUEUED":
-        body["queue_duration"] = 0
+        # Time spent waiting for a slot: until it started, or until it ended if it never did
+        # (cancelled in the queue; its start_time is still the time it was queued).
+        queued, started = int(row["queued_time"]), int(row.get("start_time") or 0)
+        left = started if started > queued else int(row.get("end_time") or queued)
+        body["queue_duration"] = max(left - queued, 0)
     if row["trigger"] == "PERIODIC" and "schedule" in settings:
         body["schedule"] = settings["schedule"]
     if settings.get("job_clusters"):

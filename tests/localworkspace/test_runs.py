@@ -165,8 +165,13 @@ def test_max_concurrent_runs_skips_or_queues(w: WorkspaceClient, tmp_path: Path)
     state = w.jobs.get_run(queued)
     assert state.state.life_cycle_state == jobs.RunLifeCycleState.QUEUED
     assert state.status.queue_details.code == jobs.QueueDetailsCodeCode.MAX_CONCURRENT_RUNS_REACHED
-    assert wait_for(w, first).state.result_state == jobs.RunResultState.SUCCESS
-    assert wait_for(w, queued).state.result_state == jobs.RunResultState.SUCCESS
+    first_run = wait_for(w, first)
+    assert first_run.state.result_state == jobs.RunResultState.SUCCESS
+    queued_run = wait_for(w, queued)
+    assert queued_run.state.result_state == jobs.RunResultState.SUCCESS
+    # It waited for the first run's slot: it started when that run ended, and says how long it queued.
+    assert queued_run.start_time >= first_run.end_time
+    assert queued_run.queue_duration and queued_run.queue_duration > 0
 
 
 def test_notebook_imported_into_the_workspace_runs(w: WorkspaceClient, tmp_path: Path) -> None:
