@@ -91,7 +91,15 @@ class Notifier:
         return queued
 
     def catch_up(self) -> None:
-        """Batches that moved while nobody listened: their messages are keyed, so this is safe to repeat."""
+        """Batches that moved while nobody listened: their messages are keyed, so this is safe to repeat.
+
+        Batches whose process died (a killed API or bot that ran them) are ended first, so their
+        channel is told now rather than when the group's next batch happens to start.
+        """
+        from lakeforge.runtime.runlog import fail_stale_batches
+
+        for batch_id in fail_stale_batches(self.db):
+            log.warning("batch %s was running in a process that is gone; marked failed", batch_id)
         since = datetime.now(UTC) - CATCH_UP
         with self.db.connection() as conn:
             ids = [

@@ -350,3 +350,22 @@ def test_rerun_from_an_alert_never_extracts_again_what_raw_already_landed(env: E
     }
     again = service.rerun_intent(raw)  # Raw itself failed: it runs again, with what followed it
     assert again["batch_id"] == raw and (again.get("zones") or ["raw"])[0] == "raw"
+
+
+def test_a_batch_left_running_by_a_dead_process_is_announced_as_failed_when_the_bot_starts(
+    env: Env,
+) -> None:
+    _subscribe(env.db, slack_channel_id=ALERTS)
+    with env.db.connection() as conn:  # what a killed process leaves: running, and nobody holds it
+        orphan = conn.execute(
+            "INSERT INTO lakeforge_log.batch_run (group_name, trigger, status, started_at)"
+            " VALUES ('sales', 'manual', 'running', now()) RETURNING batch_id"
+        ).fetchone()["batch_id"]
+    client = WebClient(token="xoxb-test", base_url=env.slack.api_url)
+    notifier = Notifier(env.settings, env.db, client, poll_seconds=0.2, retry_base_seconds=0.2).start()
+    try:
+        _wait(lambda: any(p.get("reply_broadcast") for p in env.slack.named("chat.postMessage")))
+    finally:
+        notifier.stop()
+    alert = next(p for p in env.slack.named("chat.postMessage") if p.get("reply_broadcast"))
+    assert f"#{orphan}" in alert["text"] and "stopped before it finished" in alert["text"]
