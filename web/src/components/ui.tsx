@@ -1,6 +1,7 @@
 // Small building blocks shared by every screen: cards, badges, buttons, field errors.
 import type { ButtonHTMLAttributes, ReactNode } from "react";
 import type { FieldProblem, Problem } from "@/lib/api/problem";
+import { signInHref } from "@/lib/auth";
 
 export function PageTitle({ title, children }: { title: string; children?: ReactNode }) {
   return (
@@ -76,9 +77,14 @@ export function Field({ label, name, error, hint, children }: { label: string; n
 
 export function ProblemBanner({ problem, extra = [] }: { problem: Problem | null; extra?: FieldProblem[] }) {
   if (!problem) return null;
+  // The API's detail repeats its first error; when that error is listed below, say it once.
+  const repeated = extra.some((e) => problem.detail.startsWith(`${e.field}: ${e.message}`));
   return (
     <div role="alert" className="mb-4 rounded-md border border-red-300 bg-red-50 p-3 text-sm text-red-800 dark:border-red-900 dark:bg-red-950/50 dark:text-red-300" data-problem={problem.status}>
-      <p className="font-medium">{problem.detail}</p>
+      {repeated ? null : <p className="font-medium">{problem.detail}</p>}
+      {problem.status === 401 ? (
+        <a href={signInHref()} className="mt-1 inline-block font-medium underline">Sign in again</a>
+      ) : null}
       {extra.map((e) => (
         <p key={`${e.field}-${e.message}`} className="mt-1 text-xs">
           <code>{e.field}</code>: {e.message} {e.fix ? `— ${e.fix}` : ""}

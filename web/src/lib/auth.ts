@@ -13,3 +13,10 @@ export function setToken(token: string): void {
 export function clearToken(): void {
   window.localStorage.removeItem(KEY);
 }
+
+/** The sign-in page, coming back afterwards to where the user is now (path, query and hash). */
+export function signInHref(): string {
+  if (typeof window === "undefined") return "/signin";
+  const { pathname, search, hash } = window.location;
+  return `/signin?next=${encodeURIComponent(pathname + search + hash)}`;
+}

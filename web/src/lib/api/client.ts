@@ -24,6 +24,12 @@ declare global {
 // The root layout sets window.__LAKEFORGE_API__ before any script runs: the API's own URL when the
 // browser may call it directly, or "" for the panel's same-origin proxy (src/app/api/v1/[...path]).
 const baseUrl = typeof window === "undefined" ? "http://127.0.0.1" : (window.__LAKEFORGE_API__ ?? "");
+
+/** Where the browser sends API calls, for messages that say which API did not answer. */
+export function apiLocation(): string {
+  if (baseUrl) return `${baseUrl}/api/v1`;
+  return typeof window === "undefined" ? "/api/v1" : `${window.location.origin}/api/v1 (the panel's proxy)`;
+}
 export const api = createClient<paths>({ baseUrl });
 api.use(auth);
 
