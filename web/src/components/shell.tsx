@@ -3,7 +3,7 @@
 import Link from "next/link";
 import { usePathname, useRouter } from "next/navigation";
 import { useEffect, useState, useSyncExternalStore, type ReactNode } from "react";
-import { clearToken, getToken } from "@/lib/auth";
+import { clearToken, getToken, signInHref } from "@/lib/auth";
 import { MeProvider, roleLabel, useMe } from "@/lib/me";
 
 const NAV = [
@@ -28,7 +28,7 @@ export function Shell({ children }: { children: ReactNode }) {
   const [dark, setDark] = useState(() => typeof document !== "undefined" && document.documentElement.classList.contains("dark"));
 
   useEffect(() => {
-    if (hydrated && !token) router.replace(`/signin?next=${encodeURIComponent(pathname)}`);
+    if (hydrated && !token) router.replace(signInHref());
   }, [hydrated, token, pathname, router]);
 
   const toggleTheme = () => {

@@ -3,6 +3,7 @@
 import { useRouter } from "next/navigation";
 import { useCallback, useEffect, useRef, useState } from "react";
 import { toProblem, type Problem } from "@/lib/api/problem";
+import { signInHref } from "@/lib/auth";
 
 type Fetcher = () => Promise<{ data?: unknown; error?: unknown; response: Response }>;
 
@@ -29,7 +30,7 @@ export function useApi<T>(fetcher: Fetcher, deps: unknown[], pollMs?: (data: T |
     try {
       const { data: body, error, response } = await fetcherRef.current();
       if (response.status === 401) {
-        router.replace(`/signin?next=${encodeURIComponent(window.location.pathname)}`);
+        router.replace(signInHref());
         return;
       }
       if (error !== undefined) {
@@ -50,12 +51,15 @@ export function useApi<T>(fetcher: Fetcher, deps: unknown[], pollMs?: (data: T |
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, deps);
 
+  // A refused read (unknown batch, bad parameter, no permission) answers the same every time:
+  // polling stops. An unreachable API (status 0) or a 5xx is asked again.
+  const refused = problem !== null && problem.status >= 400 && problem.status < 500;
   useEffect(() => {
-    const every = pollRef.current?.(data) ?? null;
+    const every = refused ? null : (pollRef.current?.(data) ?? null);
     if (!every) return;
     const timer = window.setTimeout(() => void reload(), every);
     return () => window.clearTimeout(timer);
-  }, [data, reload]);
+  }, [data, problem, refused, reload]);
 
   return { data, problem, loading: !settled, reload };
 }

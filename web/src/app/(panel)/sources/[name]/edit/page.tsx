@@ -13,7 +13,7 @@ export default function EditSource() {
     <>
       <PageTitle title={`Edit ${name}`} />
       <ProblemBanner problem={source.problem} />
-      {source.data ? <SourceForm source={source.data} /> : <Empty>Loading…</Empty>}
+      {source.data ? <SourceForm source={source.data} /> : <Empty>{source.loading ? "Loading…" : source.problem?.status === 404 ? "Not found." : "Could not load this source."}</Empty>}
     </>
   );
 }
