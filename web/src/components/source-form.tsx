@@ -1,12 +1,14 @@
 "use client";
 // Create and edit a source. "Review plan" asks the API for a dry run and shows the diff;
 // "Save" applies exactly that plan with its confirm token. Errors appear next to their field.
+import Link from "next/link";
 import { useRouter } from "next/navigation";
 import { useState, type FormEvent } from "react";
 import { api } from "@/lib/api/client";
 import type { GroupRow, SourceDetail } from "@/lib/api/models";
-import { errorFor, unclaimed } from "@/lib/api/problem";
-import { useCommand, type Intent } from "@/lib/command";
+import { errorFor, unclaimed, type FieldProblem } from "@/lib/api/problem";
+import { planNote, useCommand, type Intent } from "@/lib/command";
+import { optionsToText, parseOptions } from "@/lib/options";
 import { useApi } from "@/lib/use-api";
 import { PlanView } from "./plan-view";
 import { Button, Card, Field, ProblemBanner, inputClass } from "./ui";
@@ -20,12 +22,14 @@ interface FormState {
   description: string;
   format: string;
   location: string;
+  format_options: string;
   load_mode: string;
   watermark_column: string;
   schema_ddl: string;
   schema_evolution: string;
   primary_keys: string;
   scd_type: string;
+  sequence_by: string;
   quartz_cron: string;
   timezone: string;
 }
@@ -40,33 +44,38 @@ function initial(source?: SourceDetail): FormState {
     description: source?.description ?? "",
     format: source?.format ?? "csv",
     location: source?.location ?? "",
+    format_options: optionsToText(source?.format_options),
     load_mode: source?.load_mode ?? "full",
     watermark_column: source?.watermark_column ?? "",
     schema_ddl: source?.schema_ddl ?? "",
     schema_evolution: String(bronze.schema_evolution ?? "evolve"),
     primary_keys: Array.isArray(silver.primary_keys) ? silver.primary_keys.join(", ") : "",
     scd_type: String(silver.scd_type ?? "1"),
+    sequence_by: typeof silver.sequence_by === "string" ? silver.sequence_by : "",
     quartz_cron: "",
     timezone: Intl.DateTimeFormat().resolvedOptions().timeZone,
   };
 }
 
-const SHOWN = ["name", "group", "system", "description", "format", "location", "load_mode", "watermark_column", "schema_ddl", "bronze", "silver", "schedule"];
+const SHOWN = ["name", "group", "system", "description", "format", "location", "format_options", "load_mode", "watermark_column", "schema_ddl", "bronze", "silver.primary_keys", "silver.scd_type", "silver.sequence_by", "schedule"];
 
 export function SourceForm({ source }: { source?: SourceDetail }) {
   const router = useRouter();
   const editing = Boolean(source);
   const [form, setForm] = useState<FormState>(() => initial(source));
   const [planned, setPlanned] = useState<Intent | null>(null);
+  // A malformed options line is caught here, before anything is sent.
+  const [optionsError, setOptionsError] = useState<FieldProblem | undefined>(undefined);
   const command = useCommand();
   const groups = useApi<GroupRow[]>(() => api.GET("/api/v1/groups"), []);
 
   const set = (key: keyof FormState) => (e: { target: { value: string } }) => {
     setForm({ ...form, [key]: e.target.value });
     setPlanned(null); // any edit invalidates the reviewed plan
+    if (key === "format_options") setOptionsError(undefined);
   };
 
-  function intent(): Intent {
+  function intent(formatOptions: Record<string, unknown>): Intent {
     const optional = (v: string) => (v.trim() ? v.trim() : null);
     const body: Intent = {
       kind: editing ? "update_source" : "register_source",
@@ -76,6 +85,7 @@ export function SourceForm({ source }: { source?: SourceDetail }) {
       description: optional(form.description),
       format: form.format,
       location: form.location.trim(),
+      format_options: formatOptions,
       load_mode: form.load_mode,
       // A full load reads no watermark, and the command layer refuses one there.
       watermark_column: form.load_mode === "incremental" ? optional(form.watermark_column) : null,
@@ -84,16 +94,26 @@ export function SourceForm({ source }: { source?: SourceDetail }) {
       silver: {
         primary_keys: form.primary_keys.split(",").map((k) => k.trim()).filter(Boolean),
         scd_type: Number(form.scd_type),
+        sequence_by: optional(form.sequence_by),
       },
     };
     if (editing) body.expected_revision = source?.revision;
-    if (form.quartz_cron.trim()) body.schedule = { quartz_cron: form.quartz_cron.trim(), timezone: form.timezone };
+    // The group's schedule is set with a new source only; an existing group's is edited on /groups.
+    if (!editing && form.quartz_cron.trim()) body.schedule = { quartz_cron: form.quartz_cron.trim(), timezone: form.timezone };
     return body;
   }
 
   async function review(event: FormEvent) {
     event.preventDefault();
-    const body = intent();
+    const parsed = parseOptions(form.format_options);
+    if ("error" in parsed) {
+      setOptionsError(parsed.error);
+      setPlanned(null);
+      command.reset();
+      return;
+    }
+    setOptionsError(undefined);
+    const body = intent(parsed.options);
     const answer = await command.plan(body);
     setPlanned(answer ? body : null);
   }
@@ -104,7 +124,7 @@ export function SourceForm({ source }: { source?: SourceDetail }) {
     if (answer && answer.status === "applied") router.push(`/sources/${encodeURIComponent(String(planned.name))}`);
   }
 
-  const err = (...f: string[]) => errorFor(command.problem, ...f);
+  const err = (...f: string[]) => (f[0] === "format_options" && optionsError) || errorFor(command.problem, ...f);
   const input = (key: keyof FormState, field: string, extra: Record<string, unknown> = {}) => ({
     id: key,
     name: key,
@@ -119,6 +139,7 @@ export function SourceForm({ source }: { source?: SourceDetail }) {
   return (
     <div className="grid gap-4 xl:grid-cols-2">
       <form onSubmit={review} className="space-y-4" aria-label={editing ? "Edit source" : "Register source"}>
+        <ProblemBanner problem={groups.problem} />
         <ProblemBanner problem={command.problem} extra={unclaimed(command.problem, SHOWN)} />
         <Card title="Source">
           <div className="grid gap-3 sm:grid-cols-2">
@@ -134,6 +155,11 @@ export function SourceForm({ source }: { source?: SourceDetail }) {
             </Field>
             <Field label="Source system" name="system" error={err("system")} hint="optional"><input {...input("system", "system")} /></Field>
             <div className="sm:col-span-2"><Field label="Location" name="location" error={err("location")} hint="path, volume, cloud URI, table, JDBC URL or REST endpoint"><input {...input("location", "location", { required: true })} /></Field></div>
+            <div className="sm:col-span-2">
+              <Field label="Reader options" name="format_options" error={err("format_options")} hint="one per line: key = value, e.g. header = true, delimiter = ; — credentials as secret references: password = {{secrets/scope/key}}">
+                <textarea {...input("format_options", "format_options", { rows: 3, spellCheck: false, className: `${inputClass} font-mono` })} />
+              </Field>
+            </div>
             <div className="sm:col-span-2"><Field label="Description" name="description" error={err("description")}><input {...input("description", "description")} /></Field></div>
           </div>
         </Card>
@@ -151,18 +177,27 @@ export function SourceForm({ source }: { source?: SourceDetail }) {
         </Card>
         <Card title="Silver">
           <div className="grid gap-3 sm:grid-cols-2">
-            <Field label="Primary keys" name="primary_keys" error={err("silver.primary_keys", "silver")} hint="comma-separated"><input {...input("primary_keys", "silver.primary_keys")} /></Field>
+            <Field label="Primary keys" name="primary_keys" error={err("silver.primary_keys")} hint="comma-separated"><input {...input("primary_keys", "silver.primary_keys")} /></Field>
             <Field label="SCD type" name="scd_type" error={err("silver.scd_type")}>
               <select {...input("scd_type", "silver.scd_type")}><option value="1">1 (overwrite)</option><option value="2">2 (history)</option></select>
             </Field>
+            <Field label="Sequence by" name="sequence_by" error={err("silver.sequence_by")} hint="column that orders changes, e.g. updated_at (needed for SCD type 2)"><input {...input("sequence_by", "silver.sequence_by")} /></Field>
           </div>
         </Card>
-        <Card title="Schedule (optional: sets the group's schedule)">
-          <div className="grid gap-3 sm:grid-cols-2">
-            <Field label="Quartz cron" name="quartz_cron" error={err("schedule.quartz_cron", "schedule")} hint="e.g. 0 0 2 * * ?"><input {...input("quartz_cron", "schedule.quartz_cron")} /></Field>
-            <Field label="Time zone" name="timezone" error={err("schedule.timezone")}><input {...input("timezone", "schedule.timezone")} /></Field>
-          </div>
-        </Card>
+        {editing ? (
+          <Card title="Schedule">
+            <p className="text-sm text-zinc-600 dark:text-zinc-400">
+              The schedule belongs to the group: <Link href={`/groups#${form.group}`} className="text-sky-700 hover:underline dark:text-sky-400">edit the schedule of {form.group}</Link>.
+            </p>
+          </Card>
+        ) : (
+          <Card title="Schedule (optional: sets the group's schedule)">
+            <div className="grid gap-3 sm:grid-cols-2">
+              <Field label="Quartz cron" name="quartz_cron" error={err("schedule.quartz_cron", "schedule")} hint="e.g. 0 0 2 * * ?"><input {...input("quartz_cron", "schedule.quartz_cron")} /></Field>
+              <Field label="Time zone" name="timezone" error={err("schedule.timezone")}><input {...input("timezone", "schedule.timezone")} /></Field>
+            </div>
+          </Card>
+        )}
         <div className="flex gap-2">
           <Button type="submit" tone="primary" disabled={command.busy}>Review plan</Button>
           <Button type="button" onClick={() => router.back()}>Cancel</Button>
@@ -172,7 +207,7 @@ export function SourceForm({ source }: { source?: SourceDetail }) {
         <Card title="Plan">
           {planned && command.result ? (
             <div className="space-y-3">
-              <p className="text-sm">{command.result.message}</p>
+              <p className="text-sm">{planNote(command.result, "Save")}</p>
               <PlanView plan={command.result.plan} />
               <Button tone="primary" onClick={save} disabled={command.busy}>Save</Button>
             </div>

@@ -50,3 +50,8 @@ export function useCommand() {
     },
   };
 }
+
+/** What the panel says about an answer: a dry run changed nothing, and `action` applies it. */
+export function planNote(result: CommandResponse, action: string): string {
+  return result.status === "planned" ? `Nothing has changed yet: ${action} applies exactly this plan.` : result.message;
+}
