@@ -33,6 +33,10 @@ const OP_TONE: Record<string, string> = {
   update: "text-amber-700 dark:text-amber-400",
 };
 
+// A field that had a value and will have none: said in words, not as an empty cell.
+const cleared = (c: Entry): boolean =>
+  c.op === "update" && c.field !== null && c.field !== undefined && c.before !== null && c.before !== undefined && c.before !== "" && (c.after === null || c.after === "") && !("new" in c) && !("value" in c);
+
 /** Plan lines ({op, entity, key, field, before, after}) grouped per entity, one row per field. */
 function LineTable({ lines }: { lines: Entry[] }) {
   const groups = new Map<string, Entry[]>();
@@ -52,7 +56,7 @@ function LineTable({ lines }: { lines: Entry[] }) {
                   <td className={`w-16 px-3 py-1 font-medium ${OP_TONE[show(c.op)] ?? ""}`}>{show(c.op ?? c.action)}</td>
                   <td className="w-1/4 px-3 py-1 font-mono">{c.field === null || c.field === undefined ? (c.text ? show(c.text) : "") : show(c.field)}</td>
                   <td className="px-3 py-1 font-mono break-all text-red-700 line-through decoration-red-400/60 dark:text-red-400">{show(c.before ?? c.old ?? undefined)}</td>
-                  <td className="px-3 py-1 font-mono break-all text-emerald-700 dark:text-emerald-400">{show(c.after ?? c.new ?? c.value ?? undefined)}</td>
+                  <td className="px-3 py-1 font-mono break-all text-emerald-700 dark:text-emerald-400">{cleared(c) ? <span className="font-sans text-zinc-500 italic">(cleared)</span> : show(c.after ?? c.new ?? c.value ?? undefined)}</td>
                 </tr>
               ))}
             </tbody>

@@ -4,10 +4,11 @@ import Link from "next/link";
 import { useParams } from "next/navigation";
 import { useState, type FormEvent } from "react";
 import { api } from "@/lib/api/client";
-import type { RevisionRow, SourceDetail } from "@/lib/api/models";
+import type { DqRuleRow, RevisionRow, SourceDetail } from "@/lib/api/models";
 import { errorFor, unclaimed } from "@/lib/api/problem";
 import { useCommand } from "@/lib/command";
 import { formatTime } from "@/lib/format";
+import { may, useMe } from "@/lib/me";
 import { useApi } from "@/lib/use-api";
 import { Confirm } from "@/components/confirm";
 import { PlanView, SnapshotDiff } from "@/components/plan-view";
@@ -31,13 +32,14 @@ export default function SourcePage() {
   const { name } = useParams<{ name: string }>();
   const source = useApi<SourceDetail>(() => api.GET("/api/v1/sources/{name}", { params: { path: { name } } }), [name]);
   const s = source.data;
+  const me = useMe();
   return (
     <>
       <PageTitle title={name}>
-        <Link href={`/sources/${name}/edit`} className="rounded-md border border-zinc-300 px-3 py-1.5 text-sm font-medium hover:bg-zinc-50 dark:border-zinc-700 dark:hover:bg-zinc-800">Edit</Link>
+        {s && may(me, "update_source") ? <Link href={`/sources/${name}/edit`} className="rounded-md border border-zinc-300 px-3 py-1.5 text-sm font-medium hover:bg-zinc-50 dark:border-zinc-700 dark:hover:bg-zinc-800">Edit</Link> : null}
       </PageTitle>
       <ProblemBanner problem={source.problem} />
-      {!s ? <Empty>{source.loading ? "Loading…" : "Not found."}</Empty> : (
+      {!s ? <Empty>{source.loading ? "Loading…" : source.problem?.status === 404 ? "Not found." : "Could not load this source."}</Empty> : (
         <div className="grid gap-4 xl:grid-cols-2">
           <Card title="Source">
             <Config value={{ group: s.group, system: s.system, format: s.format, location: s.location, load_mode: s.load_mode, watermark_column: s.watermark_column, schema_ddl: s.schema_ddl, format_options: s.format_options, enabled: s.enabled, revision: s.revision, schedule: s.schedule ? `${s.schedule.quartz_cron} (${s.schedule.timezone})${s.schedule.paused ? " paused" : ""}` : null }} />
@@ -70,14 +72,53 @@ export default function SourcePage() {
   );
 }
 
+type RuleDraft = { name: string; expression: string; action: string; enabled: boolean };
+const EMPTY_RULE: RuleDraft = { name: "", expression: "", action: "warn", enabled: true };
+
 function Rules({ source, onChange }: { source: SourceDetail; onChange: () => Promise<void> }) {
+  const me = useMe();
   const command = useCommand();
-  const [rule, setRule] = useState({ name: "", expression: "", action: "warn" });
-  async function add(event: FormEvent) {
+  const removal = useCommand();
+  const [rule, setRule] = useState<RuleDraft>(EMPTY_RULE);
+  // The rule being edited (its name is fixed), or null while adding a new one.
+  const [editing, setEditing] = useState<DqRuleRow | null>(null);
+  const [removing, setRemoving] = useState<DqRuleRow | null>(null);
+  const canAdd = may(me, "add_dq_rule");
+  const canEdit = may(me, "update_dq_rule");
+  const canRemove = may(me, "remove_dq_rule");
+
+  function startEdit(r: DqRuleRow) {
+    setEditing(r);
+    setRule({ name: r.name, expression: r.expression, action: r.action, enabled: r.enabled });
+    command.reset();
+  }
+  function stopEdit() {
+    setEditing(null);
+    setRule(EMPTY_RULE);
+    command.reset();
+  }
+  async function submit(event: FormEvent) {
     event.preventDefault();
-    const answer = await command.apply({ kind: "add_dq_rule", source: source.name, ...rule });
+    const answer = editing
+      ? await command.apply({ kind: "update_dq_rule", source: source.name, name: editing.name, expression: rule.expression, action: rule.action, enabled: rule.enabled, expected_revision: editing.revision })
+      : await command.apply({ kind: "add_dq_rule", source: source.name, ...rule });
     if (answer?.status === "applied") {
-      setRule({ name: "", expression: "", action: "warn" });
+      stopEdit();
+      await onChange();
+    }
+  }
+  const removeIntent = (r: DqRuleRow) => ({ kind: "remove_dq_rule", source: source.name, name: r.name });
+  async function askRemove(r: DqRuleRow) {
+    setRemoving(r);
+    await removal.plan(removeIntent(r));
+  }
+  async function confirmRemove() {
+    if (!removing) return;
+    const answer = await removal.apply(removeIntent(removing), removal.result?.confirm_token);
+    if (answer?.status === "applied") {
+      if (editing?.name === removing.name) stopEdit();
+      setRemoving(null);
+      removal.reset();
       await onChange();
     }
   }
@@ -86,34 +127,49 @@ function Rules({ source, onChange }: { source: SourceDetail; onChange: () => Pro
     <Card title="Quality rules">
       {source.dq_rules.length ? (
         <table className="mb-4 w-full" data-testid="rules-table">
-          <thead><tr><th className={th}>Rule</th><th className={th}>Expression</th><th className={th}>Action</th></tr></thead>
+          <thead><tr><th className={th}>Rule</th><th className={th}>Expression</th><th className={th}>Action</th><th className={th}><span className="sr-only">Change</span></th></tr></thead>
           <tbody>
             {source.dq_rules.map((r) => (
-              <tr key={r.name} className="border-t border-zinc-100 dark:border-zinc-800">
-                <td className={td}>{r.name}</td><td className={`${td} font-mono text-xs`}>{r.expression}</td><td className={td}><Badge value={r.action} /></td>
+              <tr key={r.name} className="border-t border-zinc-100 dark:border-zinc-800" data-rule={r.name}>
+                <td className={td}>{r.name}{r.enabled ? null : <> <Badge value="disabled" /></>}</td><td className={`${td} font-mono text-xs`}>{r.expression}</td><td className={td}><Badge value={r.action} /></td>
+                <td className={`${td} whitespace-nowrap text-right`}>
+                  {canEdit ? <Button aria-label={`Edit rule ${r.name}`} onClick={() => startEdit(r)}>Edit</Button> : null}{" "}
+                  {canRemove ? <Button aria-label={`Remove rule ${r.name}`} tone="danger" onClick={() => askRemove(r)}>Remove…</Button> : null}
+                </td>
               </tr>
             ))}
           </tbody>
         </table>
       ) : <p className="mb-4 text-sm text-zinc-500">No rules yet.</p>}
-      <form onSubmit={add} aria-label="Add rule" className="space-y-2">
-        <ProblemBanner problem={command.problem} extra={unclaimed(command.problem, ["name", "expression", "action"])} />
-        <div className="grid gap-2 sm:grid-cols-[1fr_2fr_auto]">
-          <Field label="Rule name" name="rule_name" error={err("name")}><input id="rule_name" className={inputClass} required value={rule.name} onChange={(e) => setRule({ ...rule, name: e.target.value })} /></Field>
-          <Field label="Expression (Spark SQL)" name="rule_expression" error={err("expression")}><input id="rule_expression" className={`${inputClass} font-mono`} required placeholder="amount >= 0" value={rule.expression} onChange={(e) => setRule({ ...rule, expression: e.target.value })} /></Field>
-          <Field label="Action" name="rule_action" error={err("action")}>
-            <select id="rule_action" className={inputClass} value={rule.action} onChange={(e) => setRule({ ...rule, action: e.target.value })}>
-              {["warn", "drop", "quarantine", "fail"].map((a) => <option key={a}>{a}</option>)}
-            </select>
-          </Field>
-        </div>
-        <Button type="submit" tone="primary" disabled={command.busy}>Add rule</Button>
-      </form>
+      {canAdd || (editing && canEdit) ? (
+        <form onSubmit={submit} aria-label={editing ? `Edit rule ${editing.name}` : "Add rule"} className="space-y-2">
+          <ProblemBanner problem={command.problem} extra={unclaimed(command.problem, ["name", "expression", "action", "enabled"])} />
+          <div className="grid gap-2 sm:grid-cols-[1fr_2fr_auto]">
+            <Field label="Rule name" name="rule_name" error={err("name")}><input id="rule_name" className={inputClass} required readOnly={Boolean(editing)} value={rule.name} onChange={(e) => setRule({ ...rule, name: e.target.value })} aria-invalid={err("name") ? true : undefined} aria-describedby="rule_name-error" /></Field>
+            <Field label="Expression (Spark SQL)" name="rule_expression" error={err("expression")}><input id="rule_expression" className={`${inputClass} font-mono`} required placeholder="amount >= 0" value={rule.expression} onChange={(e) => setRule({ ...rule, expression: e.target.value })} aria-invalid={err("expression") ? true : undefined} aria-describedby="rule_expression-error" /></Field>
+            <Field label="Action" name="rule_action" error={err("action")}>
+              <select id="rule_action" className={inputClass} value={rule.action} onChange={(e) => setRule({ ...rule, action: e.target.value })}>
+                {["warn", "drop", "quarantine", "fail"].map((a) => <option key={a}>{a}</option>)}
+              </select>
+            </Field>
+          </div>
+          <label className="flex items-center gap-2 text-xs"><input type="checkbox" checked={rule.enabled} onChange={(e) => setRule({ ...rule, enabled: e.target.checked })} /> Enabled (checked on every batch)</label>
+          <div className="flex gap-2">
+            <Button type="submit" tone="primary" disabled={command.busy}>{editing ? "Save rule" : "Add rule"}</Button>
+            {editing ? <Button type="button" onClick={stopEdit}>Cancel</Button> : null}
+          </div>
+        </form>
+      ) : null}
+      <Confirm open={removing !== null} title={`Remove rule ${removing?.name ?? ""} from ${source.name}?`} confirmLabel="Remove" busy={removal.busy || !removal.result?.confirm_token} onConfirm={confirmRemove} onCancel={() => { setRemoving(null); removal.reset(); }}>
+        <ProblemBanner problem={removal.problem} />
+        {removal.result ? <PlanView plan={removal.result.plan} /> : <p className="text-sm">Checking…</p>}
+      </Confirm>
     </Card>
   );
 }
 
 function Revisions({ source, onChange }: { source: SourceDetail; onChange: () => Promise<void> }) {
+  const me = useMe();
   const command = useCommand();
   const [target, setTarget] = useState<RevisionRow | null>(null);
   const current = source.revisions[0]?.after ?? null;
@@ -143,7 +199,7 @@ function Revisions({ source, onChange }: { source: SourceDetail; onChange: () =>
                 <td className={td}>{r.revision}{i === 0 ? " (current)" : ""}</td>
                 <td className={td}>{r.actor}</td>
                 <td className={`${td} text-zinc-500`}>{formatTime(r.created_at)}</td>
-                <td className={`${td} text-right`}>{i > 0 ? <Button onClick={() => ask(r)}>Restore…</Button> : null}</td>
+                <td className={`${td} text-right`}>{i > 0 && may(me, "restore_revision") ? <Button aria-label={`Restore revision ${r.revision}`} onClick={() => ask(r)}>Restore…</Button> : null}</td>
               </tr>
             ))}
           </tbody>
