@@ -10,6 +10,7 @@ import type { components } from "@/lib/api/schema";
 import { errorFor, toProblem, unclaimed, type Problem } from "@/lib/api/problem";
 import { useCommand } from "@/lib/command";
 import { formatTime, viewerTimeZone } from "@/lib/format";
+import { may, useMe } from "@/lib/me";
 import { useApi } from "@/lib/use-api";
 import { PlanView } from "@/components/plan-view";
 import { Badge, Button, Card, Empty, Field, PageTitle, ProblemBanner, inputClass } from "@/components/ui";
@@ -21,14 +22,21 @@ export default function Groups() {
     await Promise.all([groups.reload(), schedules.reload()]);
   };
   const byGroup = new Map((schedules.data ?? []).map((s) => [s.group, s]));
+  const me = useMe();
+  // A card waits for the schedules: an editor filled before they arrive would show an existing
+  // schedule as empty (and a save would replace it unseen).
+  const ready = groups.data !== undefined && schedules.data !== undefined;
   return (
     <>
       <PageTitle title="Groups & schedules" />
-      <ProblemBanner problem={groups.problem} />
+      <ProblemBanner problem={groups.problem ?? schedules.problem} />
       <div className="space-y-4">
-        {(groups.data ?? []).map((g) => <GroupCard key={g.name} group={g} schedule={byGroup.get(g.name)} onChange={reload} />)}
-        {groups.data && !groups.data.length ? <Empty>No groups yet.</Empty> : null}
-        <NewGroup onChange={reload} />
+        {ready ? (groups.data ?? []).map((g) => {
+          const schedule = byGroup.get(g.name);
+          return <GroupCard key={`${g.name}|${schedule?.quartz_cron ?? ""}|${schedule?.timezone ?? ""}`} group={g} schedule={schedule} onChange={reload} />;
+        }) : groups.loading || schedules.loading ? <Empty>Loading…</Empty> : null}
+        {ready && !groups.data?.length ? <Empty>No groups yet.</Empty> : null}
+        {may(me, "create_group") ? <NewGroup onChange={reload} /> : null}
       </div>
     </>
   );
@@ -36,6 +44,7 @@ export default function Groups() {
 
 function GroupCard({ group, schedule, onChange }: { group: GroupRow; schedule?: ScheduleRow; onChange: () => Promise<void> }) {
   const router = useRouter();
+  const me = useMe();
   const [problem, setProblem] = useState<Problem | null>(null);
   const [busy, setBusy] = useState(false);
 
@@ -60,8 +69,8 @@ function GroupCard({ group, schedule, onChange }: { group: GroupRow; schedule?: 
           <p>{group.source_count} source{group.source_count === 1 ? "" : "s"} · compute <code>{group.compute_profile}</code> · engine {group.engine} · channel {group.channel ?? "none"}</p>
           <p>Last run: {group.last_batch_id ? <Link className="hover:underline" href={`/runs/${group.last_batch_id}`}>#{group.last_batch_id} <Badge value={group.last_status} /></Link> : "never"}</p>
           <div className="flex flex-wrap gap-2 pt-2">
-            <Button tone="primary" disabled={busy} onClick={() => act("run")}>Run now</Button>
-            {schedule ? (group.paused ? <Button disabled={busy} onClick={() => act("resume")}>Resume</Button> : <Button disabled={busy} onClick={() => act("pause")}>Pause</Button>) : null}
+            {may(me, "run_now") ? <Button tone="primary" disabled={busy} onClick={() => act("run")}>Run now</Button> : null}
+            {schedule && may(me, group.paused ? "resume_schedule" : "pause_schedule") ? (group.paused ? <Button disabled={busy} onClick={() => act("resume")}>Resume</Button> : <Button disabled={busy} onClick={() => act("pause")}>Pause</Button>) : null}
           </div>
         </div>
         <ScheduleEditor group={group.name} schedule={schedule} onChange={onChange} />
@@ -102,6 +111,7 @@ function useSchedulePreview(cron: string, timezone: string): { preview: Preview 
 }
 
 function ScheduleEditor({ group, schedule, onChange }: { group: string; schedule?: ScheduleRow; onChange: () => Promise<void> }) {
+  const canSet = may(useMe(), "set_schedule");
   const [cron, setCron] = useState(schedule?.quartz_cron ?? "");
   const [timezone, setTimezone] = useState(schedule?.timezone ?? viewerTimeZone());
   const command = useCommand();
@@ -148,8 +158,8 @@ function ScheduleEditor({ group, schedule, onChange }: { group: string; schedule
       ) : null}
       {checked && command.result?.plan ? <PlanView plan={command.result.plan} /> : null}
       <div className="flex gap-2">
-        <Button type="submit" disabled={command.busy || !cron.trim()}>Check</Button>
-        {checked ? <Button type="button" tone="primary" disabled={command.busy} onClick={save}>Save schedule</Button> : null}
+        {canSet ? <Button type="submit" disabled={command.busy || !cron.trim()}>Check</Button> : null}
+        {checked && canSet ? <Button type="button" tone="primary" disabled={command.busy} onClick={save}>Save schedule</Button> : null}
       </div>
     </form>
   );

@@ -5,12 +5,14 @@ import { useState } from "react";
 import { api } from "@/lib/api/client";
 import type { SourceSummary } from "@/lib/api/models";
 import { formatTime } from "@/lib/format";
+import { may, useMe } from "@/lib/me";
 import { useApi } from "@/lib/use-api";
 import { Badge, Card, Empty, PageTitle, ProblemBanner, inputClass, td, th } from "@/components/ui";
 
 export default function Sources() {
   const sources = useApi<SourceSummary[]>(() => api.GET("/api/v1/sources"), []);
   const [query, setQuery] = useState("");
+  const me = useMe();
   const q = query.trim().toLowerCase();
   const shown = (sources.data ?? []).filter((s) =>
     !q || [s.name, s.group, s.system, s.format, s.location, s.description].some((v) => v?.toLowerCase().includes(q)),
@@ -18,7 +20,7 @@ export default function Sources() {
   return (
     <>
       <PageTitle title="Sources">
-        <Link href="/sources/new" className="rounded-md bg-sky-600 px-3 py-1.5 text-sm font-medium text-white hover:bg-sky-700">Register source</Link>
+        {may(me, "register_source") ? <Link href="/sources/new" className="rounded-md bg-sky-600 px-3 py-1.5 text-sm font-medium text-white hover:bg-sky-700">Register source</Link> : null}
       </PageTitle>
       <ProblemBanner problem={sources.problem} />
       <Card>
@@ -41,7 +43,7 @@ export default function Sources() {
               ))}
             </tbody>
           </table>
-        ) : <Empty>{sources.loading ? "Loading…" : q ? "No source matches." : "No sources yet: register one."}</Empty>}
+        ) : <Empty>{sources.loading ? "Loading…" : sources.problem ? "Could not load the sources (see above)." : q ? "No source matches." : "No sources yet: register one."}</Empty>}
       </Card>
     </>
   );

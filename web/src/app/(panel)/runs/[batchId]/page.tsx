@@ -6,8 +6,9 @@ import { useParams, useRouter } from "next/navigation";
 import { useState } from "react";
 import { api } from "@/lib/api/client";
 import type { BatchDetail } from "@/lib/api/models";
-import { useCommand } from "@/lib/command";
+import { planNote, useCommand } from "@/lib/command";
 import { FINAL_STATUSES, formatCount, formatDuration, formatTime } from "@/lib/format";
+import { may, useMe } from "@/lib/me";
 import { useApi } from "@/lib/use-api";
 import { Confirm } from "@/components/confirm";
 import { Gantt } from "@/components/gantt";
@@ -24,6 +25,7 @@ export default function BatchPage() {
     (b) => (b && FINAL_STATUSES.has(b.status) ? null : 2000),
   );
   const rerun = useCommand();
+  const me = useMe();
   const [asking, setAsking] = useState(false);
   const intent = { kind: "rerun_batch", batch_id: id };
 
@@ -45,10 +47,10 @@ export default function BatchPage() {
     <>
       <PageTitle title={`Batch #${batchId}`}>
         {b ? <Badge value={b.status} /> : null}
-        <Button onClick={ask} disabled={!b || !FINAL_STATUSES.has(b.status)}>Rerun…</Button>
+        {may(me, "rerun_batch") ? <Button onClick={ask} disabled={!b || !FINAL_STATUSES.has(b.status)}>Rerun…</Button> : null}
       </PageTitle>
       <ProblemBanner problem={batch.problem} />
-      {!b ? <Empty>{batch.loading ? "Loading…" : "Not found."}</Empty> : (
+      {!b ? <Empty>{batch.loading ? "Loading…" : batch.problem?.status === 404 ? "Not found." : "Could not load this batch."}</Empty> : (
         <div className="space-y-4">
           <Card>
             <dl className="grid grid-cols-2 gap-3 text-sm md:grid-cols-4" data-testid="batch-summary">
@@ -103,7 +105,7 @@ export default function BatchPage() {
       )}
       <Confirm open={asking} title={`Rerun batch #${batchId}?`} confirmLabel="Rerun" busy={rerun.busy} onConfirm={confirm} onCancel={() => { setAsking(false); rerun.reset(); }}>
         <ProblemBanner problem={rerun.problem} />
-        {rerun.result ? <><p className="mb-2 text-sm">{rerun.result.message}</p><PlanView plan={rerun.result.plan} /></> : <p className="text-sm">Checking…</p>}
+        {rerun.result ? <><p className="mb-2 text-sm">{planNote(rerun.result, "Rerun")}</p><PlanView plan={rerun.result.plan} /></> : <p className="text-sm">Checking…</p>}
       </Confirm>
     </>
   );
