@@ -30,3 +30,12 @@ export function formatCount(value: number | null | undefined): string {
 }
 
 export const FINAL_STATUSES = new Set(["succeeded", "failed", "cancelled", "skipped"]);
+
+/** An ISO instant as a datetime-local field shows it: the viewer's wall-clock time, to the minute. */
+export function toLocalInput(value: string | null | undefined): string {
+  if (!value) return "";
+  const date = new Date(value);
+  if (Number.isNaN(date.getTime())) return "";
+  const pad = (n: number) => String(n).padStart(2, "0");
+  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}T${pad(date.getHours())}:${pad(date.getMinutes())}`;
+}

@@ -5,7 +5,7 @@ import { useRouter, useSearchParams } from "next/navigation";
 import { Suspense, useEffect, useState, type FormEvent } from "react";
 import { api } from "@/lib/api/client";
 import type { RunStatus, RunsPage } from "@/lib/api/models";
-import { FINAL_STATUSES, formatCount, formatDuration, formatTime } from "@/lib/format";
+import { FINAL_STATUSES, formatCount, formatDuration, formatTime, toLocalInput } from "@/lib/format";
 import { useApi } from "@/lib/use-api";
 import { Badge, Button, Card, Empty, PageTitle, ProblemBanner, inputClass, td, th } from "@/components/ui";
 
@@ -26,6 +26,7 @@ function Runs() {
     cursor: params.get("cursor") || undefined,
   };
   const key = params.toString();
+  const filterKey = [filters.status, filters.group, filters.source, filters.since].join("|");
   const runs = useApi<RunsPage>(
     () => api.GET("/api/v1/runs", { params: { query: { ...filters, limit: 50 } } }),
     [key],
@@ -37,16 +38,6 @@ function Runs() {
     if (runs.data && !performance.getEntriesByName("runs-rendered").length) performance.mark("runs-rendered");
   }, [runs.data]);
 
-  const [form, setForm] = useState({ status: filters.status ?? "", group: filters.group ?? "", source: filters.source ?? "", since: filters.since?.slice(0, 16) ?? "" });
-  function apply(event: FormEvent) {
-    event.preventDefault();
-    const next = new URLSearchParams();
-    if (form.status) next.set("status", form.status);
-    if (form.group.trim()) next.set("group", form.group.trim());
-    if (form.source.trim()) next.set("source", form.source.trim());
-    if (form.since) next.set("since", new Date(form.since).toISOString());
-    router.push(`/runs?${next.toString()}`);
-  }
   const page = (cursor: string | null) => {
     const next = new URLSearchParams(params.toString());
     if (cursor) next.set("cursor", cursor);
@@ -57,13 +48,8 @@ function Runs() {
   return (
     <>
       <PageTitle title="Runs" />
-      <form onSubmit={apply} className="mb-4 flex flex-wrap items-end gap-2" aria-label="Filter runs">
-        <label className="text-xs">Status<select className={inputClass} value={form.status} onChange={(e) => setForm({ ...form, status: e.target.value })}><option value="">any</option>{STATUSES.map((s) => <option key={s}>{s}</option>)}</select></label>
-        <label className="text-xs">Group<input className={inputClass} value={form.group} onChange={(e) => setForm({ ...form, group: e.target.value })} /></label>
-        <label className="text-xs">Source<input className={inputClass} value={form.source} onChange={(e) => setForm({ ...form, source: e.target.value })} /></label>
-        <label className="text-xs">Since<input type="datetime-local" className={inputClass} value={form.since} onChange={(e) => setForm({ ...form, since: e.target.value })} /></label>
-        <Button type="submit">Filter</Button>
-      </form>
+      {/* Keyed by the URL: Back and Forward show the filters of the page they return to. */}
+      <Filters key={filterKey} filters={filters} />
       <ProblemBanner problem={runs.problem} />
       <Card>
         {runs.data?.items.length ? (
@@ -83,12 +69,36 @@ function Runs() {
               ))}
             </tbody>
           </table>
-        ) : <Empty>{runs.loading ? "Loading…" : "No runs match."}</Empty>}
+        ) : <Empty>{runs.loading ? "Loading…" : runs.problem ? "Could not load the runs (see above)." : "No runs match."}</Empty>}
         <div className="mt-3 flex gap-2">
           {filters.cursor ? <Button onClick={() => page(null)}>Newest</Button> : null}
           {runs.data?.next_cursor ? <Button onClick={() => page(runs.data?.next_cursor ?? null)}>Older</Button> : null}
         </div>
       </Card>
     </>
+  );
+}
+
+function Filters({ filters }: { filters: { status?: string; group?: string; source?: string; since?: string } }) {
+  const router = useRouter();
+  // "since" is an instant in the URL and wall-clock time in the field, both in the viewer's zone.
+  const [form, setForm] = useState({ status: filters.status ?? "", group: filters.group ?? "", source: filters.source ?? "", since: toLocalInput(filters.since) });
+  function apply(event: FormEvent) {
+    event.preventDefault();
+    const next = new URLSearchParams();
+    if (form.status) next.set("status", form.status);
+    if (form.group.trim()) next.set("group", form.group.trim());
+    if (form.source.trim()) next.set("source", form.source.trim());
+    if (form.since) next.set("since", new Date(form.since).toISOString());
+    router.push(`/runs?${next.toString()}`);
+  }
+  return (
+    <form onSubmit={apply} className="mb-4 flex flex-wrap items-end gap-2" aria-label="Filter runs">
+      <label className="text-xs">Status<select className={inputClass} value={form.status} onChange={(e) => setForm({ ...form, status: e.target.value })}><option value="">any</option>{STATUSES.map((s) => <option key={s}>{s}</option>)}</select></label>
+      <label className="text-xs">Group<input className={inputClass} value={form.group} onChange={(e) => setForm({ ...form, group: e.target.value })} /></label>
+      <label className="text-xs">Source<input className={inputClass} value={form.source} onChange={(e) => setForm({ ...form, source: e.target.value })} /></label>
+      <label className="text-xs">Since<input type="datetime-local" className={inputClass} value={form.since} onChange={(e) => setForm({ ...form, since: e.target.value })} /></label>
+      <Button type="submit">Filter</Button>
+    </form>
   );
 }
