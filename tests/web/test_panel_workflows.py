@@ -1,0 +1,308 @@
+"""The panel in a real Chromium against the real API and Postgres: editing sources and rules,
+roles, deep links, time zones, and what the panel says when the API does not answer."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import uuid
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.web.conftest import Stack, free_port, screenshot, sign_in, start_panel, write_csv
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:6]}"
+
+
+def make_group(stack: Stack) -> str:
+    name = unique("grp")
+    stack.command({"kind": "create_group", "name": name})
+    return name
+
+
+def make_source(stack: Stack, group: str, **extra: Any) -> str:
+    name = unique("src")
+    stack.command(
+        {
+            "kind": "register_source",
+            "name": name,
+            "group": group,
+            "format": "csv",
+            "location": str(write_csv(stack.data_dir, name)),
+            **extra,
+        }
+    )
+    return name
+
+
+def source(stack: Stack, name: str) -> dict[str, Any]:
+    with stack.client() as client:
+        answer = client.get(f"/sources/{name}")
+    assert answer.status_code == 200, answer.text
+    return dict(answer.json())
+
+
+@pytest.fixture
+def dead_api_panel(stack: Stack) -> Iterator[str]:
+    """A panel whose browser calls an API address nothing listens on."""
+    dead = f"http://127.0.0.1:{free_port()}"
+    process, url = start_panel(dead, free_port(), direct=True)
+    try:
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def test_an_unreachable_api_is_named_on_sign_in_and_on_every_screen(
+    chromium: Any, stack: Stack, dead_api_panel: str
+) -> None:
+    context = chromium.new_context(base_url=dead_api_panel, viewport={"width": 1400, "height": 900})
+    page = context.new_page()
+    page.goto("/signin")
+    page.get_by_label("API token").fill(stack.token)
+    page.get_by_role("button", name="Sign in").click()
+    alert = page.locator("[data-problem]")
+    expect(alert).to_contain_text("did not answer")
+    expect(page.get_by_role("button", name="Sign in")).to_be_enabled()  # not stuck on "Checking…"
+    expect(page.locator("#token-error")).to_have_count(0)  # the token is not blamed
+    screenshot(page, "signin-api-down")
+
+    # A screen whose reads fail says so, instead of an empty list.
+    page.evaluate("token => localStorage.setItem('lakeforge.token', token)", stack.token)
+    page.goto("/runs")
+    expect(page.locator("[data-problem]")).to_contain_text("did not answer")
+    expect(page.get_by_role("main")).to_contain_text("Could not load the runs")
+    expect(page.get_by_role("main")).not_to_contain_text("No runs match")
+    page.goto("/sources")
+    expect(page.get_by_role("main")).to_contain_text("Could not load the sources")
+    context.close()
+
+
+def test_a_jdbc_source_with_secret_reader_options_survives_an_edit(page: Any, stack: Stack) -> None:
+    group = make_group(stack)
+    name = unique("shop")
+    sign_in(page, stack.token)
+    page.goto("/sources/new")
+    page.get_by_label("Name").fill(name)
+    page.get_by_label("Group").select_option(group)
+    page.get_by_label("Format", exact=True).select_option("jdbc")
+    page.get_by_label("Location").fill("jdbc:postgresql://db.internal:5432/shop")
+    options = page.get_by_label("Reader options")
+    page.get_by_label("Load mode").select_option("incremental")
+    page.get_by_label("Watermark column").fill("updated_at")
+    page.get_by_label("Primary keys").fill("id")
+    page.get_by_label("SCD type").select_option("2")
+
+    # A malformed line is named before anything is sent; a password value is refused by the API.
+    options.fill("table = public.orders\nuser")
+    page.get_by_role("button", name="Review plan").click()
+    expect(page.locator("#format_options-error")).to_contain_text("line 2")
+    options.fill("table = public.orders\nuser = loader\npassword = hunter2\nfetchsize = 1000")
+    page.get_by_role("button", name="Review plan").click()
+    expect(page.locator("#format_options-error")).to_contain_text("secrets/scope/key")
+    expect(options).to_have_attribute("aria-invalid", "true")
+
+    # SCD type 2 needs an ordering column: the error sits under its own field.
+    secret = "password = {{secrets/shop/db_password}}"
+    options.fill(f"table = public.orders\nuser = loader\n{secret}\nfetchsize = 1000")
+    page.get_by_role("button", name="Review plan").click()
+    expect(page.locator("#sequence_by-error")).to_contain_text("SCD type 2")
+    expect(page.locator("#primary_keys-error")).to_have_count(0)
+    page.get_by_label("Sequence by").fill("updated_at")
+    page.get_by_role("button", name="Review plan").click()
+    plan_card = page.get_by_test_id("plan").locator("xpath=..")
+    expect(plan_card).to_contain_text("Nothing has changed yet")
+    expect(plan_card).not_to_contain_text("confirm_token")
+    expect(page.get_by_test_id("plan")).to_contain_text("{{secrets/shop/db_password}}")
+    page.get_by_role("button", name="Save").click()
+    page.wait_for_url(re.compile(rf"/sources/{name}$"))
+
+    saved = source(stack, name)
+    expected = {
+        "table": "public.orders",
+        "user": "loader",
+        "password": "{{secrets/shop/db_password}}",
+        "fetchsize": 1000,
+    }
+    assert saved["format_options"] == expected
+    assert saved["silver"]["scd_type"] == 2 and saved["silver"]["sequence_by"] == "updated_at"
+
+    # The edit form shows what is stored and sends it back unchanged; the schedule lives on /groups.
+    page.goto(f"/sources/{name}/edit")
+    expect(page.get_by_label("Reader options")).to_have_value(re.compile(re.escape(secret)))
+    expect(page.get_by_label("Sequence by")).to_have_value("updated_at")
+    expect(page.get_by_label("Quartz cron")).to_have_count(0)
+    schedule_link = page.get_by_role("link", name=f"edit the schedule of {group}")
+    expect(schedule_link).to_have_attribute("href", f"/groups#{group}")
+    page.get_by_label("Description").fill("orders from the shop database")
+    page.get_by_role("button", name="Review plan").click()
+    expect(page.get_by_test_id("plan")).to_contain_text("description")
+    expect(page.get_by_test_id("plan")).not_to_contain_text("format_options")
+    page.get_by_role("button", name="Save").click()
+    page.wait_for_url(re.compile(rf"/sources/{name}$"))
+    after = source(stack, name)
+    assert after["description"] == "orders from the shop database"
+    assert after["format_options"] == expected
+    assert after["silver"]["sequence_by"] == "updated_at"
+    assert after["revision"] == saved["revision"] + 1
+
+
+def test_a_rule_is_edited_in_place_and_removed_after_its_plan_is_shown(page: Any, stack: Stack) -> None:
+    name = make_source(
+        stack,
+        make_group(stack),
+        dq_rules=[
+            {"name": "amount_set", "expression": "amount IS NOT NULL", "action": "warn"},
+            {"name": "country_known", "expression": "country IN ('NL', 'DE')", "action": "drop"},
+        ],
+    )
+    sign_in(page, stack.token)
+    page.goto(f"/sources/{name}")
+    page.get_by_role("button", name="Edit rule amount_set").click()
+    expect(page.get_by_label("Rule name")).to_have_value("amount_set")
+    expect(page.get_by_label("Rule name")).to_have_attribute("readonly", "")
+    page.get_by_label("Expression (Spark SQL)").fill("CAST(amount AS INT) >= 0")
+    page.get_by_label("Action").select_option("quarantine")
+    page.get_by_role("button", name="Save rule").click()
+    rules = page.get_by_test_id("rules-table")
+    expect(rules.locator("[data-rule='amount_set']")).to_contain_text("CAST(amount AS INT) >= 0")
+    expect(page.get_by_role("button", name="Add rule")).to_be_visible()  # back to adding
+    stored = {r["name"]: r for r in source(stack, name)["dq_rules"]}
+    assert stored["amount_set"]["expression"] == "CAST(amount AS INT) >= 0"
+    assert stored["amount_set"]["action"] == "quarantine"
+
+    page.get_by_role("button", name="Remove rule country_known").click()
+    dialog = page.get_by_role("dialog", name=f"Remove rule country_known from {name}?")
+    expect(dialog.get_by_test_id("plan")).to_contain_text("country_known")
+    expect(dialog.get_by_role("button", name="Remove")).to_be_enabled()
+    screenshot(page, "rule-remove")
+    assert "country_known" in {r["name"] for r in source(stack, name)["dq_rules"]}  # the plan changed nothing
+    dialog.get_by_role("button", name="Remove").click()
+    expect(rules.locator("[data-rule='country_known']")).to_have_count(0)
+    assert {r["name"] for r in source(stack, name)["dq_rules"]} == {"amount_set"}
+
+
+def test_a_viewer_is_not_offered_actions_the_role_does_not_allow(page: Any, stack: Stack) -> None:
+    from lakeforge.commands.access import create_token
+
+    group = make_group(stack)
+    stack.command({"kind": "set_schedule", "group": group, "quartz_cron": "0 0 2 * * ?", "timezone": "UTC"})
+    name = make_source(stack, group)
+    stack.command({"kind": "update_source", "name": name, "description": "a second revision"})
+    viewer = create_token(stack.db, unique("viewer"), "viewer")
+    sign_in(page, viewer)
+
+    page.goto(f"/sources/{name}")
+    expect(page.get_by_test_id("whoami")).to_contain_text("viewer")
+    expect(page.get_by_role("heading", name="Revision history")).to_be_visible()
+    main = page.get_by_role("main")
+    expect(main.get_by_role("link", name="Edit")).to_have_count(0)
+    expect(main.get_by_role("button")).to_have_count(0)  # no Restore…, no Add rule
+    expect(page.get_by_label("Rule name")).to_have_count(0)
+
+    page.goto(f"/groups#{group}")
+    expect(page.locator(f"#cron-{group}")).to_have_value("0 0 2 * * ?")
+    for action in ("Run now", "Pause", "Check", "Create group"):
+        expect(page.get_by_role("button", name=action)).to_have_count(0)
+
+    page.goto("/sources")
+    expect(page.get_by_role("link", name=name)).to_be_visible()
+    expect(page.get_by_role("link", name="Register source")).to_have_count(0)
+    screenshot(page, "viewer-sources")
+
+    # An operator may run and pause but still not edit.
+    operator = create_token(stack.db, unique("op"), "operator")
+    page.get_by_role("button", name="Sign out").click()
+    sign_in(page, operator)
+    page.goto(f"/groups#{group}")
+    section = page.locator(f"[id='{group}']").locator("xpath=ancestor::section")
+    expect(section.get_by_role("button", name="Run now")).to_be_visible()
+    expect(section.get_by_role("button", name="Pause")).to_be_visible()
+    expect(section.get_by_role("button", name="Check")).to_have_count(0)
+
+
+def test_a_saved_schedule_is_shown_even_when_the_schedules_answer_after_the_groups(
+    page: Any, stack: Stack
+) -> None:
+    group = make_group(stack)
+    stack.command(
+        {
+            "kind": "set_schedule",
+            "group": group,
+            "quartz_cron": "0 30 4 ? * MON-FRI",
+            "timezone": "Europe/Amsterdam",
+        }
+    )
+    sign_in(page, stack.token)
+    # Hold GET /schedules until /groups has answered and the page has drawn what it had.
+    held: list[Any] = []
+
+    def schedules(url: str) -> bool:
+        return urlparse(url).path.endswith("/api/v1/schedules")
+
+    page.route(schedules, lambda route: held.append(route))
+    with page.expect_response(lambda r: urlparse(r.url).path.endswith("/api/v1/groups")):
+        page.goto(f"/groups#{group}")
+    expect(page.get_by_role("heading", name="Groups & schedules")).to_be_visible()
+    assert held, "the schedules request was not made"
+    for route in held:
+        route.continue_()
+    page.unroute(schedules)
+    expect(page.locator(f"#cron-{group}")).to_have_value("0 30 4 ? * MON-FRI")
+    expect(page.locator(f"#tz-{group}")).to_have_value("Europe/Amsterdam")
+
+
+def test_signing_in_again_returns_to_the_filtered_page_and_a_refused_write_offers_it(
+    page: Any, stack: Stack
+) -> None:
+    group = make_group(stack)
+    name = make_source(stack, group)
+    sign_in(page, stack.token)
+    page.goto(f"/sources/{name}")
+    expect(page.get_by_label("Rule name")).to_be_visible()
+    page.evaluate("localStorage.setItem('lakeforge.token', 'lf_revoked_or_expired')")
+    page.get_by_label("Rule name").fill("amount_set")
+    page.get_by_label("Expression (Spark SQL)").fill("amount IS NOT NULL")
+    page.get_by_role("button", name="Add rule").click()
+    banner = page.locator("[data-problem='401']")
+    expect(banner).to_contain_text("sign in again")
+    expect(banner).not_to_contain_text("Authorization: Bearer")
+    link = banner.get_by_role("link", name="Sign in again")
+    assert parse_qs(urlparse(link.get_attribute("href")).query)["next"] == [f"/sources/{name}"]
+
+    page.goto(f"/runs?status=failed&group={group}")
+    page.wait_for_url(re.compile(r"/signin\?next="))
+    assert parse_qs(urlparse(page.url).query)["next"] == [f"/runs?status=failed&group={group}"]
+    page.get_by_label("API token").fill(stack.token)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(re.compile(r"/runs\?"))
+    assert parse_qs(urlparse(page.url).query) == {"status": ["failed"], "group": [group]}
+    expect(page.get_by_label("Group")).to_have_value(group)
+
+
+def test_the_since_filter_keeps_the_viewers_wall_clock_time(chromium: Any, stack: Stack) -> None:
+    context = chromium.new_context(
+        base_url=stack.panel_url, viewport={"width": 1400, "height": 900}, timezone_id="Europe/Amsterdam"
+    )
+    page = context.new_page()
+    sign_in(page, stack.token)
+    page.goto("/runs")
+    page.get_by_label("Since").fill("2026-03-01T10:00")
+    page.get_by_role("button", name="Filter").click()
+    page.wait_for_url(re.compile(r"since="))
+    assert parse_qs(urlparse(page.url).query)["since"] == ["2026-03-01T09:00:00.000Z"]  # CET is UTC+1
+    page.reload()
+    expect(page.get_by_label("Since")).to_have_value("2026-03-01T10:00")
+    page.go_back()
+    expect(page.get_by_label("Since")).to_have_value("")
+    context.close()
