@@ -306,3 +306,28 @@ def test_the_since_filter_keeps_the_viewers_wall_clock_time(chromium: Any, stack
     page.go_back()
     expect(page.get_by_label("Since")).to_have_value("")
     context.close()
+
+
+def test_edit_keeps_text_options_exactly_and_cancel_works_in_a_fresh_tab(page: Any, stack: Stack) -> None:
+    options = {"header": True, "delimiter": "\t", "null_value": "0", "quote": "'", "comment": "true"}
+    name = make_source(stack, make_group(stack), format_options=options)
+    sign_in(page, stack.token)
+
+    # Opened from a bookmark: no history to go back to, Cancel still leads somewhere.
+    fresh = page.context.new_page()
+    fresh.goto(f"/sources/{name}/edit")
+    field = fresh.get_by_label("Reader options")
+    expect(field).to_have_value(re.compile(r'delimiter = "\\t"'))
+    expect(field).to_have_accessible_description(re.compile("key = value"))
+    fresh.get_by_role("link", name="Cancel").click()
+    fresh.wait_for_url(re.compile(rf"/sources/{name}$"))
+    fresh.close()
+
+    page.goto(f"/sources/{name}/edit")
+    page.get_by_label("Description").fill("tab separated")
+    page.get_by_role("button", name="Review plan").click()
+    expect(page.get_by_test_id("plan")).to_contain_text("description")
+    expect(page.get_by_test_id("plan")).not_to_contain_text("format_options")
+    page.get_by_role("button", name="Save").click()
+    page.wait_for_url(re.compile(rf"/sources/{name}$"))
+    assert source(stack, name)["format_options"] == options

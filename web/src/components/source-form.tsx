@@ -132,7 +132,8 @@ export function SourceForm({ source }: { source?: SourceDetail }) {
     onChange: set(key),
     className: inputClass,
     "aria-invalid": err(field) ? true : undefined,
-    "aria-describedby": `${key}-error`,
+    // The error when there is one, else the field's hint (Field gives both these ids).
+    "aria-describedby": err(field) ? `${key}-error` : `${key}-hint`,
     ...extra,
   });
 
@@ -200,7 +201,8 @@ export function SourceForm({ source }: { source?: SourceDetail }) {
         )}
         <div className="flex gap-2">
           <Button type="submit" tone="primary" disabled={command.busy}>Review plan</Button>
-          <Button type="button" onClick={() => router.back()}>Cancel</Button>
+          {/* A link, not history.back(): a form opened from a bookmark or a new tab has no page to go back to. */}
+          <Link href={editing ? `/sources/${encodeURIComponent(form.name)}` : "/sources"} className="rounded-md border border-zinc-300 bg-white px-3 py-1.5 text-sm font-medium hover:bg-zinc-50 dark:border-zinc-700 dark:bg-zinc-900 dark:hover:bg-zinc-800">Cancel</Link>
         </div>
       </form>
       <div>

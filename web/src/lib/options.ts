@@ -1,19 +1,22 @@
 // Reader options (format_options) as the form shows them: one "key = value" per line.
 // Values are typed the way the API stores them: true/false, numbers, or text. Text that would read
-// as another type is written in double quotes ("true", "0012"); secret references stay as written.
+// as another type, or has blank edges, is written as a JSON string ("true", "0012", "\t"); secret
+// references stay as written.
 import type { FieldProblem } from "@/lib/api/problem";
 
 export type OptionValue = string | number | boolean;
 
 const NUMBER = /^-?\d+(\.\d+)?$/;
 
-function looksTyped(text: string): boolean {
-  return text === "true" || text === "false" || NUMBER.test(text) || text.startsWith('"');
+// Text that would not come back as the same text unquoted: typed look-alikes, and text whose
+// edges are blank (a tab or space delimiter), which a line's trimming would lose.
+function needsQuotes(text: string): boolean {
+  return text === "true" || text === "false" || NUMBER.test(text) || text.startsWith('"') || text !== text.trim() || text === "" || text.includes("\n");
 }
 
 export function optionsToText(options: Record<string, unknown> | null | undefined): string {
   return Object.entries(options ?? {})
-    .map(([key, value]) => `${key} = ${typeof value === "string" && looksTyped(value) ? JSON.stringify(value) : String(value)}`)
+    .map(([key, value]) => `${key} = ${typeof value === "string" && needsQuotes(value) ? JSON.stringify(value) : String(value)}`)
     .join("\n");
 }
 
