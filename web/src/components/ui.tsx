@@ -69,7 +69,7 @@ export function Field({ label, name, error, hint, children }: { label: string; n
     <div>
       <label htmlFor={name} className="mb-1 block text-xs font-medium text-zinc-700 dark:text-zinc-300">{label}</label>
       {children}
-      {hint && !error ? <p className="mt-1 text-xs text-zinc-500">{hint}</p> : null}
+      {hint && !error ? <p id={`${name}-hint`} className="mt-1 text-xs text-zinc-500">{hint}</p> : null}
       <FieldMessage error={error} id={`${name}-error`} />
     </div>
   );

@@ -143,7 +143,7 @@ function ScheduleEditor({ group, schedule, onChange }: { group: string; schedule
       <ProblemBanner problem={problem} extra={unclaimed(problem, ["quartz_cron", "timezone", "schedule"])} />
       <div className="grid gap-2 sm:grid-cols-[2fr_1fr]">
         <Field label="Quartz cron" name={id} error={errorFor(problem, "quartz_cron", "schedule")} hint="sec min hour day-of-month month day-of-week [year]">
-          <input id={id} className={`${inputClass} font-mono`} value={cron} placeholder="0 0 2 * * ?" onChange={(e) => { setCron(e.target.value); setChecked(false); command.reset(); }} aria-invalid={errorFor(problem, "quartz_cron", "schedule") ? true : undefined} aria-describedby={`${id}-error`} />
+          <input id={id} className={`${inputClass} font-mono`} value={cron} placeholder="0 0 2 * * ?" onChange={(e) => { setCron(e.target.value); setChecked(false); command.reset(); }} aria-invalid={errorFor(problem, "quartz_cron", "schedule") ? true : undefined} aria-describedby={errorFor(problem, "quartz_cron", "schedule") ? `${id}-error` : `${id}-hint`} />
         </Field>
         <Field label="Time zone" name={`tz-${group}`} error={errorFor(problem, "timezone")}>
           <input id={`tz-${group}`} className={inputClass} value={timezone} onChange={(e) => { setTimezone(e.target.value); setChecked(false); command.reset(); }} />

@@ -91,6 +91,8 @@ function Rules({ source, onChange }: { source: SourceDetail; onChange: () => Pro
     setEditing(r);
     setRule({ name: r.name, expression: r.expression, action: r.action, enabled: r.enabled });
     command.reset();
+    // Keyboard users land on what they came to change.
+    window.requestAnimationFrame(() => document.getElementById("rule_expression")?.focus());
   }
   function stopEdit() {
     setEditing(null);
