@@ -3,10 +3,13 @@ roles, deep links, time zones, and what the panel says when the API does not ans
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
+import threading
 import uuid
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
@@ -331,3 +334,54 @@ def test_edit_keeps_text_options_exactly_and_cancel_works_in_a_fresh_tab(page: A
     page.get_by_role("button", name="Save").click()
     page.wait_for_url(re.compile(rf"/sources/{name}$"))
     assert source(stack, name)["format_options"] == options
+
+
+class _Orders(BaseHTTPRequestHandler):
+    """A REST source: every order, as one JSON list."""
+
+    def do_GET(self) -> None:
+        rows = [{"id": i, "amount": i * 10, "updated_at": f"2026-01-0{i}T08:00:00"} for i in (1, 2, 3)]
+        body = json.dumps(rows).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def test_an_incremental_source_shows_its_watermark_after_a_batch(page: Any, stack: Stack) -> None:
+    from lakeforge.runtime.runner import run_batch
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Orders)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        group = make_group(stack)
+        name = unique("api_orders")
+        stack.command(
+            {
+                "kind": "register_source",
+                "name": name,
+                "group": group,
+                "format": "rest",
+                "location": f"http://127.0.0.1:{server.server_address[1]}/orders",
+                "load_mode": "incremental",
+                "watermark_column": "updated_at",
+            }
+        )
+        sign_in(page, stack.token)
+        page.goto(f"/sources/{name}")
+        expect(page.get_by_test_id("watermark")).to_contain_text("No watermark yet")
+
+        run = run_batch(stack.settings, stack.db, group, sources=[name])
+        assert run.status == "succeeded", run.error
+        page.reload()
+        watermark = page.get_by_test_id("watermark")
+        expect(watermark).to_contain_text("updated_at up to 2026-01-03")
+        expect(watermark.get_by_role("link", name=f"#{run.batch_id}")).to_have_attribute(
+            "href", f"/runs/{run.batch_id}"
+        )
+    finally:
+        server.shutdown()

@@ -44,6 +44,7 @@ export default function SourcePage() {
           <Card title="Source">
             <Config value={{ group: s.group, system: s.system, format: s.format, location: s.location, load_mode: s.load_mode, watermark_column: s.watermark_column, schema_ddl: s.schema_ddl, format_options: s.format_options, enabled: s.enabled, revision: s.revision, schedule: s.schedule ? `${s.schedule.quartz_cron} (${s.schedule.timezone})${s.schedule.paused ? " paused" : ""}` : null }} />
           </Card>
+          {s.load_mode === "incremental" ? <Watermark source={s} /> : null}
           <Card title="Raw"><Config value={s.raw} /></Card>
           <Card title="Bronze"><Config value={s.bronze} /></Card>
           <Card title="Silver"><Config value={s.silver} /></Card>
@@ -69,6 +70,25 @@ export default function SourcePage() {
         </div>
       )}
     </>
+  );
+}
+
+// Where an incremental load stands: the next batch reads past this value (or cursor).
+function Watermark({ source }: { source: SourceDetail }) {
+  const w = source.watermark as { watermark_column?: string | null; high_value?: string | null; value_type?: string | null; cursor?: unknown; batch_id?: number | null; updated_at?: string | null } | null;
+  return (
+    <Card title="Watermark">
+      {w && (w.high_value !== null && w.high_value !== undefined || w.cursor) ? (
+        <p className="text-sm" data-testid="watermark">
+          <code>{w.watermark_column ?? source.watermark_column}</code> up to <code className="font-semibold">{w.high_value ?? JSON.stringify(w.cursor)}</code>
+          {w.value_type ? <span className="text-zinc-500"> ({w.value_type})</span> : null}
+          {w.batch_id ? <> · set by <Link className="hover:underline" href={`/runs/${w.batch_id}`}>#{w.batch_id}</Link></> : null}
+          {w.updated_at ? <span className="text-zinc-500"> · {formatTime(w.updated_at)}</span> : null}
+        </p>
+      ) : (
+        <p className="text-sm text-zinc-500" data-testid="watermark">No watermark yet: the first successful batch loads everything{source.watermark_column ? ` and remembers the highest ${source.watermark_column}` : ""}.</p>
+      )}
+    </Card>
   );
 }
 
