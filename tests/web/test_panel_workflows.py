@@ -385,3 +385,18 @@ def test_an_incremental_source_shows_its_watermark_after_a_batch(page: Any, stac
         )
     finally:
         server.shutdown()
+
+
+def test_the_overview_follows_a_group_from_never_run_to_its_last_status(page: Any, stack: Stack) -> None:
+    from lakeforge.runtime.runner import run_batch
+
+    group = make_group(stack)
+    name = make_source(stack, group)
+    sign_in(page, stack.token)
+    page.goto("/")
+    last = page.get_by_test_id(f"last-run-{group}")
+    expect(last).to_have_text("never")
+    run = run_batch(stack.settings, stack.db, group, sources=[name])
+    assert run.status == "succeeded", run.error
+    # No reload: the screen refreshes itself.
+    expect(last.get_by_role("link", name=f"Batch #{run.batch_id}: succeeded")).to_be_visible()

@@ -11,7 +11,8 @@ import { Badge, Card, Empty, PageTitle, ProblemBanner, td, th } from "@/componen
 const rank = (g: GroupRow) => (g.last_status === "failed" ? 0 : g.last_status === "running" ? 1 : 2);
 
 export default function Overview() {
-  const groups = useApi<GroupRow[]>(() => api.GET("/api/v1/groups"), []);
+  // Groups refresh with the runs, so a group's last status never disagrees with the run list.
+  const groups = useApi<GroupRow[]>(() => api.GET("/api/v1/groups"), [], () => 5000);
   const runs = useApi<RunsPage>(() => api.GET("/api/v1/runs", { params: { query: { limit: 10 } } }), [], () => 5000);
   const schedules = useApi<ScheduleRow[]>(() => api.GET("/api/v1/schedules", { params: { query: { upcoming: 1 } } }), []);
   const sync = useApi<Record<string, unknown>>(() => api.GET("/api/v1/sync/plan"), []);
@@ -33,7 +34,7 @@ export default function Overview() {
                 {sorted.map((g) => (
                   <tr key={g.name} className="border-t border-zinc-100 dark:border-zinc-800">
                     <td className={td}><Link className="font-medium hover:underline" href={`/groups#${g.name}`}>{g.name}</Link></td>
-                    <td className={td}>{g.last_batch_id ? <Link href={`/runs/${g.last_batch_id}`}><Badge value={g.last_status} /></Link> : <span className="text-zinc-500">never</span>}</td>
+                    <td className={td} data-testid={`last-run-${g.name}`}>{g.last_batch_id ? <Link href={`/runs/${g.last_batch_id}`} aria-label={`Batch #${g.last_batch_id}: ${g.last_status ?? "unknown"}`}><Badge value={g.last_status} /></Link> : <span className="text-zinc-500">never</span>}</td>
                     <td className={td}>{g.source_count}</td>
                     <td className={td}>{g.paused ? <Badge value="paused" /> : <code className="text-xs">{g.quartz_cron ?? "—"}</code>}</td>
                   </tr>

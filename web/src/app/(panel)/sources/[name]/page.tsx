@@ -7,7 +7,7 @@ import { api } from "@/lib/api/client";
 import type { DqRuleRow, RevisionRow, SourceDetail } from "@/lib/api/models";
 import { errorFor, unclaimed } from "@/lib/api/problem";
 import { useCommand } from "@/lib/command";
-import { formatTime } from "@/lib/format";
+import { FINAL_STATUSES, formatTime } from "@/lib/format";
 import { may, useMe } from "@/lib/me";
 import { useApi } from "@/lib/use-api";
 import { Confirm } from "@/components/confirm";
@@ -30,7 +30,12 @@ function Config({ value }: { value: Record<string, unknown> | null | undefined }
 
 export default function SourcePage() {
   const { name } = useParams<{ name: string }>();
-  const source = useApi<SourceDetail>(() => api.GET("/api/v1/sources/{name}", { params: { path: { name } } }), [name]);
+  // While one of its last runs is not final, the page follows it (status, rows, watermark).
+  const source = useApi<SourceDetail>(
+    () => api.GET("/api/v1/sources/{name}", { params: { path: { name } } }),
+    [name],
+    (d) => (d?.last_runs.some((r) => !FINAL_STATUSES.has(r.status)) ? 2000 : null),
+  );
   const s = source.data;
   const me = useMe();
   return (
