@@ -400,3 +400,22 @@ def test_the_overview_follows_a_group_from_never_run_to_its_last_status(page: An
     assert run.status == "succeeded", run.error
     # No reload: the screen refreshes itself.
     expect(last.get_by_role("link", name=f"Batch #{run.batch_id}: succeeded")).to_be_visible()
+
+
+def test_changing_the_cron_of_a_paused_group_keeps_it_paused(page: Any, stack: Stack) -> None:
+    group = make_group(stack)
+    stack.command({"kind": "set_schedule", "group": group, "quartz_cron": "0 0 2 * * ?", "timezone": "UTC"})
+    stack.command({"kind": "pause_schedule", "group": group})
+    sign_in(page, stack.token)
+    page.goto(f"/groups#{group}")
+    form = page.get_by_role("form", name=f"Schedule of {group}")
+    page.locator(f"#cron-{group}").fill("0 0 3 * * ?")
+    form.get_by_role("button", name="Check").click()
+    expect(form.get_by_test_id("plan")).to_contain_text("quartz_cron")
+    expect(form.get_by_test_id("plan")).not_to_contain_text("paused")
+    form.get_by_role("button", name="Save schedule").click()
+    expect(form.get_by_role("button", name="Save schedule")).to_have_count(0)
+    with stack.client() as client:
+        saved = {s["group"]: s for s in client.get("/schedules").json()}
+    assert saved[group]["quartz_cron"] == "0 0 3 * * ?"
+    assert saved[group]["paused"] is True

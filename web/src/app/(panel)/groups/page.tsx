@@ -117,7 +117,8 @@ function ScheduleEditor({ group, schedule, onChange }: { group: string; schedule
   const command = useCommand();
   const [checked, setChecked] = useState(false);
   const live = useSchedulePreview(cron, timezone);
-  const intent = () => ({ kind: "set_schedule", group, quartz_cron: cron.trim(), timezone: timezone.trim() });
+  // set_schedule replaces the whole schedule: a paused one stays paused (Resume is its own action).
+  const intent = () => ({ kind: "set_schedule", group, quartz_cron: cron.trim(), timezone: timezone.trim(), paused: schedule?.paused ?? false });
 
   async function check(event: FormEvent) {
     event.preventDefault();
