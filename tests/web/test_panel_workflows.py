@@ -419,3 +419,29 @@ def test_changing_the_cron_of_a_paused_group_keeps_it_paused(page: Any, stack: S
         saved = {s["group"]: s for s in client.get("/schedules").json()}
     assert saved[group]["quartz_cron"] == "0 0 3 * * ?"
     assert saved[group]["paused"] is True
+
+
+def test_the_audit_is_filtered_by_command_and_outcome_through_the_url(page: Any, stack: Stack) -> None:
+    group = make_group(stack)
+    with stack.client() as client:  # the same name again: refused, and audited as rejected
+        refused = client.post("/commands", json={"intent": {"kind": "create_group", "name": group}})
+    assert refused.status_code == 409, refused.text
+    sign_in(page, stack.token)
+    page.goto("/audit")
+    page.get_by_label("Command").fill("create_group")
+    page.get_by_label("Outcome").select_option("rejected")
+    page.get_by_role("button", name="Filter").click()
+    page.wait_for_url(re.compile(r"/audit\?"))
+    assert parse_qs(urlparse(page.url).query) == {"kind": ["create_group"], "outcome": ["rejected"]}
+    rows = page.get_by_test_id("audit-table").locator("tbody tr[data-kind]")
+    expect(rows.filter(has_text=group)).to_have_count(1)
+    expect(
+        page.get_by_test_id("audit-table").locator("tr[data-kind]:not([data-kind='create_group'])")
+    ).to_have_count(0)
+    expect(
+        page.get_by_test_id("audit-table").locator("tr[data-outcome]:not([data-outcome='rejected'])")
+    ).to_have_count(0)
+    page.reload()
+    expect(page.get_by_label("Command")).to_have_value("create_group")
+    expect(page.get_by_label("Outcome")).to_have_value("rejected")
+    expect(rows.filter(has_text=group)).to_have_count(1)
