@@ -445,3 +445,23 @@ def test_the_audit_is_filtered_by_command_and_outcome_through_the_url(page: Any,
     expect(page.get_by_label("Command")).to_have_value("create_group")
     expect(page.get_by_label("Outcome")).to_have_value("rejected")
     expect(rows.filter(has_text=group)).to_have_count(1)
+
+
+def test_rerun_cannot_be_confirmed_when_its_plan_was_refused(page: Any, stack: Stack) -> None:
+    from lakeforge.commands.access import create_token
+    from lakeforge.runtime.runner import run_batch
+
+    theirs = make_group(stack)
+    run = run_batch(stack.settings, stack.db, theirs, sources=[make_source(stack, theirs)])
+    assert run.status == "succeeded", run.error
+    operator = create_token(stack.db, unique("op"), "operator", group=make_group(stack))
+    sign_in(page, operator)
+    page.goto(f"/runs/{run.batch_id}")
+    expect(page.get_by_test_id("batch-status")).to_have_text("succeeded")
+    page.get_by_role("button", name="Rerun…").click()
+    dialog = page.get_by_role("dialog", name=f"Rerun batch #{run.batch_id}?")
+    expect(dialog.locator("[data-problem='403']")).to_contain_text("operator")
+    expect(dialog.get_by_role("button", name="Rerun")).to_be_disabled()
+    with stack.client() as client:
+        reruns = client.get("/runs", params={"group": theirs}).json()["items"]
+    assert [r["batch_id"] for r in reruns] == [run.batch_id]

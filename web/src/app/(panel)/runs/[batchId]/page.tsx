@@ -34,6 +34,8 @@ export default function BatchPage() {
     await rerun.plan(intent);
   }
   async function confirm() {
+    // Only the plan that was shown is applied: no confirm token (the dry run failed), no rerun.
+    if (!rerun.result?.confirm_token) return;
     const answer = await rerun.apply(intent, rerun.result?.confirm_token);
     const next = (answer?.result as { batch_id?: number } | null | undefined)?.batch_id;
     if (answer?.status === "applied") {
@@ -103,7 +105,7 @@ export default function BatchPage() {
           </Card>
         </div>
       )}
-      <Confirm open={asking} title={`Rerun batch #${batchId}?`} confirmLabel="Rerun" busy={rerun.busy} onConfirm={confirm} onCancel={() => { setAsking(false); rerun.reset(); }}>
+      <Confirm open={asking} title={`Rerun batch #${batchId}?`} confirmLabel="Rerun" busy={rerun.busy || !rerun.result?.confirm_token} onConfirm={confirm} onCancel={() => { setAsking(false); rerun.reset(); }}>
         <ProblemBanner problem={rerun.problem} />
         {rerun.result ? <><p className="mb-2 text-sm">{planNote(rerun.result, "Rerun")}</p><PlanView plan={rerun.result.plan} /></> : <p className="text-sm">Checking…</p>}
       </Confirm>
