@@ -465,3 +465,27 @@ def test_rerun_cannot_be_confirmed_when_its_plan_was_refused(page: Any, stack: S
     with stack.client() as client:
         reruns = client.get("/runs", params={"group": theirs}).json()["items"]
     assert [r["batch_id"] for r in reruns] == [run.batch_id]
+
+
+def test_registering_a_source_with_a_cron_into_a_paused_group_keeps_it_paused(
+    page: Any, stack: Stack
+) -> None:
+    group = make_group(stack)
+    stack.command({"kind": "set_schedule", "group": group, "quartz_cron": "0 0 2 * * ?", "timezone": "UTC"})
+    stack.command({"kind": "pause_schedule", "group": group})
+    name = unique("orders")
+    sign_in(page, stack.token)
+    page.goto("/sources/new")
+    page.get_by_label("Name").fill(name)
+    page.get_by_label("Group").select_option(group)
+    page.get_by_label("Location").fill(str(write_csv(stack.data_dir, name)))
+    page.get_by_label("Quartz cron").fill("0 0 5 * * ?")
+    page.get_by_label("Time zone").fill("UTC")
+    page.get_by_role("button", name="Review plan").click()
+    expect(page.get_by_test_id("plan")).to_contain_text("0 0 5 * * ?")
+    page.get_by_role("button", name="Save").click()
+    page.wait_for_url(re.compile(rf"/sources/{name}$"))
+    with stack.client() as client:
+        saved = {s["group"]: s for s in client.get("/schedules").json()}
+    assert saved[group]["quartz_cron"] == "0 0 5 * * ?"
+    assert saved[group]["paused"] is True

@@ -99,7 +99,11 @@ export function SourceForm({ source }: { source?: SourceDetail }) {
     };
     if (editing) body.expected_revision = source?.revision;
     // The group's schedule is set with a new source only; an existing group's is edited on /groups.
-    if (!editing && form.quartz_cron.trim()) body.schedule = { quartz_cron: form.quartz_cron.trim(), timezone: form.timezone };
+    if (!editing && form.quartz_cron.trim()) {
+      // The group's schedule is replaced whole: a paused group stays paused.
+      const paused = Boolean(groups.data?.find((g) => g.name === form.group)?.paused);
+      body.schedule = { quartz_cron: form.quartz_cron.trim(), timezone: form.timezone, paused };
+    }
     return body;
   }
 
