@@ -161,8 +161,8 @@ export function SourceForm({ source }: { source?: SourceDetail }) {
             <Field label="Source system" name="system" error={err("system")} hint="optional"><input {...input("system", "system")} /></Field>
             <div className="sm:col-span-2"><Field label="Location" name="location" error={err("location")} hint="path, volume, cloud URI, table, JDBC URL or REST endpoint"><input {...input("location", "location", { required: true })} /></Field></div>
             <div className="sm:col-span-2">
-              <Field label="Reader options" name="format_options" error={err("format_options")} hint="one per line: key = value, e.g. header = true, delimiter = ; — credentials as secret references: password = {{secrets/scope/key}}">
-                <textarea {...input("format_options", "format_options", { rows: 3, spellCheck: false, className: `${inputClass} font-mono` })} />
+              <Field label="Reader options" name="format_options" error={err("format_options")} hint="one per line as key = value, e.g. header = true or delimiter = |; credentials as secret references: password = {{secrets/scope/key}}">
+                <textarea {...input("format_options", "format_options", { rows: Math.min(12, Math.max(3, form.format_options.split("\n").length + 1)), spellCheck: false, className: `${inputClass} font-mono` })} />
               </Field>
             </div>
             <div className="sm:col-span-2"><Field label="Description" name="description" error={err("description")}><input {...input("description", "description")} /></Field></div>
