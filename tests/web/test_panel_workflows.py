@@ -489,3 +489,20 @@ def test_registering_a_source_with_a_cron_into_a_paused_group_keeps_it_paused(
         saved = {s["group"]: s for s in client.get("/schedules").json()}
     assert saved[group]["quartz_cron"] == "0 0 5 * * ?"
     assert saved[group]["paused"] is True
+
+
+def test_a_source_is_removed_only_after_its_plan_is_shown(page: Any, stack: Stack) -> None:
+    name = make_source(stack, make_group(stack))
+    sign_in(page, stack.token)
+    page.goto(f"/sources/{name}")
+    page.get_by_role("button", name="Remove…").click()
+    dialog = page.get_by_role("dialog", name=f"Remove source {name}?")
+    expect(dialog.get_by_test_id("plan")).to_contain_text(name)
+    expect(dialog).to_contain_text("run history and tables stay")
+    with stack.client() as client:  # the plan changed nothing
+        assert client.get(f"/sources/{name}").status_code == 200
+    dialog.get_by_role("button", name="Remove source").click()
+    page.wait_for_url(re.compile(r"/sources$"))
+    expect(page.get_by_role("link", name=name)).to_have_count(0)
+    with stack.client() as client:
+        assert client.get(f"/sources/{name}").status_code == 404

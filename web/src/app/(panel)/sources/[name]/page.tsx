@@ -1,7 +1,7 @@
 "use client";
 // One source: zone configs, rules (add one here), last runs, revision history with restore.
 import Link from "next/link";
-import { useParams } from "next/navigation";
+import { useParams, useRouter } from "next/navigation";
 import { useState, type FormEvent } from "react";
 import { api } from "@/lib/api/client";
 import type { DqRuleRow, RevisionRow, SourceDetail } from "@/lib/api/models";
@@ -42,6 +42,7 @@ export default function SourcePage() {
     <>
       <PageTitle title={name}>
         {s && may(me, "update_source") ? <Link href={`/sources/${name}/edit`} className="rounded-md border border-zinc-300 px-3 py-1.5 text-sm font-medium hover:bg-zinc-50 dark:border-zinc-700 dark:hover:bg-zinc-800">Edit</Link> : null}
+        {s && may(me, "remove_source") ? <RemoveSource source={s} /> : null}
       </PageTitle>
       <ProblemBanner problem={source.problem} />
       {!s ? <Empty>{source.loading ? "Loading…" : source.problem?.status === 404 ? "Not found." : "Could not load this source."}</Empty> : (
@@ -74,6 +75,32 @@ export default function SourcePage() {
           <Revisions source={s} onChange={source.reload} />
         </div>
       )}
+    </>
+  );
+}
+
+// Removing a source: the dialog shows the API's plan first; its run history stays.
+function RemoveSource({ source }: { source: SourceDetail }) {
+  const router = useRouter();
+  const command = useCommand();
+  const [asking, setAsking] = useState(false);
+  const intent = { kind: "remove_source", name: source.name, expected_revision: source.revision };
+  async function ask() {
+    setAsking(true);
+    await command.plan(intent);
+  }
+  async function confirm() {
+    if (!command.result?.confirm_token) return;
+    const answer = await command.apply(intent, command.result.confirm_token);
+    if (answer?.status === "applied") router.push("/sources");
+  }
+  return (
+    <>
+      <Button tone="danger" onClick={ask}>Remove…</Button>
+      <Confirm open={asking} title={`Remove source ${source.name}?`} confirmLabel="Remove source" busy={command.busy || !command.result?.confirm_token} onConfirm={confirm} onCancel={() => { setAsking(false); command.reset(); }}>
+        <ProblemBanner problem={command.problem} />
+        {command.result ? <><p className="mb-2 text-sm">Its configuration and rules go; its run history and tables stay.</p><PlanView plan={command.result.plan} /></> : <p className="text-sm">Checking…</p>}
+      </Confirm>
     </>
   );
 }
