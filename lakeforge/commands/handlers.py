@@ -222,7 +222,7 @@ def register_source(ctx: Context, intent: it.RegisterSource) -> Prepared:
     _check_refs(ctx.conn, snap)
     changes = [Change("source", intent.name, None, snap)]
     if intent.schedule is not None:
-        after = {**group, "schedule": intent.schedule.model_dump(mode="json")}
+        after = {**group, "schedule": _new_schedule(group["schedule"], intent.schedule)}
         if after != group:
             changes.append(Change("group", intent.group, group, after))
     return Prepared(
@@ -390,9 +390,18 @@ def update_group(ctx: Context, intent: it.UpdateGroup) -> Prepared:
     )
 
 
+def _new_schedule(current: dict[str, Any] | None, spec: it.ScheduleSpec) -> dict[str, Any]:
+    """The schedule ``spec`` asks for. A new cron for a paused group keeps it paused unless the
+    caller says ``paused`` itself: changing when a group runs must not quietly restart it."""
+    schedule = {"quartz_cron": spec.quartz_cron, "timezone": spec.timezone, "paused": spec.paused}
+    if "paused" not in spec.model_fields_set and current is not None:
+        schedule["paused"] = current["paused"]
+    return schedule
+
+
 def set_schedule(ctx: Context, intent: it.SetSchedule) -> Prepared:
-    _group(ctx.conn, intent.group)
-    schedule = {"quartz_cron": intent.quartz_cron, "timezone": intent.timezone, "paused": intent.paused}
+    group = _group(ctx.conn, intent.group)
+    schedule = _new_schedule(group["schedule"], intent)
     text = quartz.describe(intent.quartz_cron)
     prepared = _group_change(
         ctx,

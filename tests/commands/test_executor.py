@@ -218,8 +218,15 @@ def test_group_schedule_and_gold_intents(db, run, retail):
     assert _one(db, "SELECT timezone FROM schedule") == "Europe/Paris"
     assert run({"kind": "pause_schedule", "group": "retail"}).message == "Schedule of retail paused."
     assert _one(db, "SELECT paused FROM schedule") is True
+    # A new cron for a paused group keeps it paused unless the caller says otherwise.
+    moved = run({"kind": "set_schedule", "group": "retail", "quartz_cron": "0 0 7 * * ?"})
+    assert moved.status == "applied" and _one(db, "SELECT paused FROM schedule") is True
+    assert not any(line.get("field") == "schedule.paused" for line in moved.plan)
     assert run({"kind": "resume_schedule", "group": "retail"}).status == "applied"
     assert _one(db, "SELECT paused FROM schedule") is False
+    explicit = {"kind": "set_schedule", "group": "retail", "quartz_cron": "0 0 8 * * ?", "paused": True}
+    assert run(explicit).status == "applied" and _one(db, "SELECT paused FROM schedule") is True
+    run({"kind": "resume_schedule", "group": "retail"})
     assert run({"kind": "update_group", "name": "retail", "max_retries": 3}).status == "applied"
     gold = run(
         {
