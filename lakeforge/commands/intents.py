@@ -219,6 +219,13 @@ def check_source_shape(values: dict[str, Any]) -> None:
             raise ValueError(
                 "location: a jdbc source needs a JDBC URL such as jdbc:postgresql://host:5432/db"
             )
+        options = values.get("format_options") or {}
+        if fmt == "jdbc" and not (options.get("dbtable") or options.get("query")):
+            # Spark's JDBC reader and LakeForge's extractor both read the table from these options.
+            raise ValueError(
+                "format_options.dbtable: a jdbc source needs the table to read: set dbtable to "
+                "schema.table, or query to a SELECT"
+            )
         if fmt == "rest" and not location.startswith(("https://", "http://")):
             raise ValueError("location: a rest source needs an http(s):// endpoint")
     _no_inline_secrets(values.get("format_options") or {}, "format_options")

@@ -164,7 +164,7 @@ BAD_INPUTS = [
     pytest.param({"kind": "rerun_batch", "batch_id": 999999}, "intent.batch_id", id="unknown-batch"),
     pytest.param(
         {**SOURCE, "name": "pg", "format": "jdbc", "location": "jdbc:postgresql://db/x",
-         "format_options": {"password": "hunter2"}},
+         "format_options": {"dbtable": "public.t", "password": "hunter2"}},
         "intent.format_options",
         id="inline-secret",
     ),

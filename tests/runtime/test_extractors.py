@@ -97,6 +97,40 @@ def test_jdbc_missing_table_is_a_clear_error_and_keeps_the_watermark(settings, d
         assert Repository(conn, WATERMARKS).list() == []
 
 
+def test_a_jdbc_source_registered_through_the_command_layer_loads(settings, db, source_db) -> None:
+    """The shape every surface registers: a JDBC URL, the table and credentials as reader options."""
+    from lakeforge.commands.access import Principal
+    from lakeforge.commands.envelope import Actor
+    from lakeforge.commands.executor import execute
+
+    with psycopg.connect(source_db["url"], autocommit=True) as conn:
+        conn.execute("CREATE SCHEMA shop; CREATE TABLE shop.customers (id int, name text)")
+        conn.execute("INSERT INTO shop.customers VALUES (1, 'Ada'), (2, 'Grace')")
+    info = source_db["connection"]
+    admin, actor = Principal.local_admin("admin"), Actor(user="admin", surface="cli")
+    for intent in (
+        {"kind": "create_group", "name": "crm"},
+        {
+            "kind": "register_source",
+            "name": "customers",
+            "group": "crm",
+            "format": "jdbc",
+            "location": f"jdbc:postgresql://{info['host']}:{info['port']}/{info['database']}",
+            "format_options": {
+                "dbtable": "shop.customers",
+                "user": info["user"],
+                "password": "{{secrets/src/password}}",
+            },
+        },
+    ):
+        assert execute(db, intent, actor, principal=admin).status == "applied"
+
+    run = run_batch(settings, db, "crm", zones=["raw", "bronze"])
+
+    assert run.status == "succeeded", run.error
+    assert rows(settings, "main.crm_bronze.customers", ["id", "name"]) == [("1", "Ada"), ("2", "Grace")]
+
+
 class _Api(BaseHTTPRequestHandler):
     records: ClassVar[list[dict]] = []
     fail_page: ClassVar[int | None] = None

@@ -107,17 +107,17 @@ def test_a_jdbc_source_with_secret_reader_options_survives_an_edit(page: Any, st
     page.get_by_label("SCD type").select_option("2")
 
     # A malformed line is named before anything is sent; a password value is refused by the API.
-    options.fill("table = public.orders\nuser")
+    options.fill("dbtable = public.orders\nuser")
     page.get_by_role("button", name="Review plan").click()
     expect(page.locator("#format_options-error")).to_contain_text("line 2")
-    options.fill("table = public.orders\nuser = loader\npassword = hunter2\nfetchsize = 1000")
+    options.fill("dbtable = public.orders\nuser = loader\npassword = hunter2\nfetchsize = 1000")
     page.get_by_role("button", name="Review plan").click()
     expect(page.locator("#format_options-error")).to_contain_text("secrets/scope/key")
     expect(options).to_have_attribute("aria-invalid", "true")
 
     # SCD type 2 needs an ordering column: the error sits under its own field.
     secret = "password = {{secrets/shop/db_password}}"
-    options.fill(f"table = public.orders\nuser = loader\n{secret}\nfetchsize = 1000")
+    options.fill(f"dbtable = public.orders\nuser = loader\n{secret}\nfetchsize = 1000")
     page.get_by_role("button", name="Review plan").click()
     expect(page.locator("#sequence_by-error")).to_contain_text("SCD type 2")
     expect(page.locator("#primary_keys-error")).to_have_count(0)

@@ -40,6 +40,37 @@ def _conninfo(conn: dict[str, Any]) -> str:
     return psycopg.conninfo.make_conninfo(**{keys[k]: str(v) for k, v in conn.items() if k in keys})
 
 
+def _where_to_read(ctx: ExtractContext) -> tuple[str, sql.Composable, str]:
+    """(libpq conninfo, the relation to read, how the user named it) for this source.
+
+    Two shapes: the one the command layer registers (``location`` is the JDBC URL, the table or
+    query is ``format_options.dbtable`` or ``query``, with ``user`` and ``password`` options, as
+    Spark's JDBC reader takes them), and a source system's ``connection`` with ``location``
+    naming the table or query.
+    """
+    location = ctx.source.location
+    if not location.startswith("jdbc:"):
+        return _conninfo(ctx.connection()), _relation(location), location
+    if not location.startswith("jdbc:postgresql://"):
+        raise LakeForgeError(
+            f"LakeForge's jdbc extractor reads PostgreSQL only, not {location.split('//')[0]}",
+            field="location",
+            fix="Point it at a jdbc:postgresql:// URL, or register an extractor for this database "
+            "(docs/extractors.md).",
+        )
+    options = ctx.options
+    table = options.get("dbtable") or options.get("query")
+    if not table:
+        raise LakeForgeError(
+            "a jdbc source needs the table or query to read",
+            field="format_options.dbtable",
+            fix="Set format_options.dbtable to schema.table (or format_options.query to a SELECT).",
+        )
+    credentials = ctx.secrets.resolve({k: str(options[k]) for k in ("user", "password") if k in options})
+    url = location.removeprefix("jdbc:")
+    return psycopg.conninfo.make_conninfo(url, **credentials), _relation(str(table)), str(table)
+
+
 def _relation(location: str) -> sql.Composable:
     if location.strip().lower().startswith(("select ", "with ")):
         return sql.SQL("({}) AS lf_source").format(sql.SQL(location))
@@ -51,12 +82,12 @@ class JdbcExtractor:
 
     def extract(self, ctx: ExtractContext) -> ExtractResult:
         source = ctx.source
-        relation = _relation(source.location)
+        conninfo, relation, named = _where_to_read(ctx)
         column = source.watermark_column
         incremental = source.load_mode == "incremental" and column is not None
         target = ctx.raw_dir / "part-0000.csv"
         try:
-            with psycopg.connect(_conninfo(ctx.connection()), connect_timeout=10) as conn:
+            with psycopg.connect(conninfo, connect_timeout=10) as conn:
                 conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
                 where: sql.Composable = sql.SQL("TRUE")
                 params: list[Any] = []
@@ -97,7 +128,7 @@ class JdbcExtractor:
                         out.write(chunk)
         except psycopg.errors.UndefinedTable:
             raise LakeForgeError(
-                f"table {source.location} does not exist in the source database",
+                f"table {named} does not exist in the source database",
                 field="location",
                 fix="Check the schema and table name (schema.table).",
             ) from None
