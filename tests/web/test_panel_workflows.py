@@ -132,7 +132,7 @@ def test_a_jdbc_source_with_secret_reader_options_survives_an_edit(page: Any, st
 
     saved = source(stack, name)
     expected = {
-        "table": "public.orders",
+        "dbtable": "public.orders",
         "user": "loader",
         "password": "{{secrets/shop/db_password}}",
         "fetchsize": 1000,
