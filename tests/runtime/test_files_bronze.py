@@ -202,3 +202,47 @@ def test_a_stream_that_fails_after_its_first_batches_commits_nothing(settings, t
         {"id": "1", "name": "a", "_source_file": str(good)}
     ]
     assert not Path(engine.table_location(fresh)).exists()
+
+
+def test_a_type_change_fails_by_name_a_narrower_type_is_cast_and_rescue_keeps_the_values(
+    settings, db, tmp_path: Path
+) -> None:
+    """A column whose inferred type changes between batches: a wider or different type fails the
+    table naming the column (before, 2.5 was written as 2 into a BIGINT column); a narrower one is
+    cast; under rescue the values that do not fit are kept in _rescued_data."""
+    land, kept = tmp_path / "p", tmp_path / "k"
+    land.mkdir()
+    kept.mkdir()
+    pq.write_table(pa.table({"id": pa.array([1], pa.int64()), "tag": [{"a": 1}]}), land / "1.parquet")
+    (kept / "1.jsonl").write_text('{"id": 1, "n": 5}\n')
+    make_source(db, "typed", format="parquet", location=str(land), load_mode="incremental")
+    make_source(
+        db, "kept", format="json", location=str(kept), load_mode="incremental", schema_evolution="rescue"
+    )
+    run_batch(settings, db, "sales", zones=["raw", "bronze"])
+    pq.write_table(pa.table({"id": pa.array([2.5], pa.float64())}), land / "2.parquet")
+    (kept / "2.jsonl").write_text('{"id": 2, "n": "five"}\n{"id": 3, "n": "6"}\n')
+
+    failed = run_batch(settings, db, "sales", zones=["raw", "bronze"])
+
+    tables = {t["table_name"]: t for t in _log(db, failed.batch_id, "table_run")}
+    error = tables["main.sales.typed_bronze"]["error"]
+    assert tables["main.sales.typed_bronze"]["status"] == "failed"
+    assert "column id of main.sales.typed_bronze is BIGINT but this batch has DOUBLE" in error
+    assert "schema_ddl" in error and "rescue" in error
+    assert rows(settings, "main.sales.typed_bronze", ["id"]) == [(1,)]
+    assert tables["main.sales.kept_bronze"]["status"] == "succeeded"
+    assert rows(settings, "main.sales.kept_bronze", ["id", "n", "_rescued_data"]) == [
+        (1, 5, None),
+        (2, None, '{"n":"five"}'),
+        (3, 6, None),
+    ]
+
+    # A narrower type fits: INT into the BIGINT column; the nested column the batch lacks is NULL.
+    pq.write_table(pa.table({"id": pa.array([3], pa.int32())}), land / "3.parquet")
+    (land / "2.parquet").unlink()
+    narrower = run_batch(settings, db, "sales", sources=["typed"], zones=["raw", "bronze"])
+
+    assert narrower.status == "succeeded", narrower.error
+    assert rows(settings, "main.sales.typed_bronze", ["id", "tag"]) == [(1, {"a": 1}), (3, None)]
+    assert delta(settings, "main.sales.typed_bronze").schema.field("id").type == pa.int64()

@@ -17,6 +17,7 @@ from __future__ import annotations
 from lakeforge.runtime.config import SourceSpec
 from lakeforge.runtime.engine import SOURCE_FILE_COLUMN, TableRef
 from lakeforge.runtime.registry import writer_for
+from lakeforge.runtime.zones import types
 from lakeforge.runtime.zones.common import (
     AUDIT_COLUMNS,
     RunContext,
@@ -40,12 +41,23 @@ def bronze_select(
     policy: str,
     batch_id: int,
     file_names: dict[str, str],
+    *,
+    table_types: dict[str, str] | None = None,
+    casts: dict[str, str] | None = None,
+    rescued: set[str] | None = None,
 ) -> list[str]:
-    """The Spark SQL select list turning read rows (``(read name, clean name)``) into Bronze rows."""
+    """The Spark SQL select list turning read rows (``(read name, clean name)``) into Bronze rows.
+
+    ``table_types`` are the existing table's column types (a column the batch lacks is written as
+    a NULL of that type); ``casts`` and ``rescued`` come from :func:`types.reconcile`.
+    """
     clean = [c for _, c in data_columns]
     source_of = {c: r for r, c in data_columns}
     expected = [name for name, _ in declared] if declared else (existing or [])
     types = dict(declared)
+    casts = casts or {}
+    rescued = rescued or set()
+    table_types = table_types or {}
     new = [c for c in clean if expected and c not in expected]
     if policy == "freeze" and new:
         raise ZoneError(
@@ -58,13 +70,16 @@ def bronze_select(
     order = expected + [c for c in clean if c not in expected] if expected else clean
     for name in order:
         if name not in clean:
-            select.append(f"CAST(NULL AS {types.get(name, 'STRING')}) AS {q(name)}")
+            missing_type = types.get(name) or table_types.get(name) or "STRING"
+            select.append(f"CAST(NULL AS {missing_type}) AS {q(name)}")
             continue
         column = q(source_of[name])
-        if name in types:
-            typed = f"CAST({column} AS {types[name]})"
+        if name in types or name in casts:
+            typed = f"CAST({column} AS {types[name]})" if name in types else column
+            if name in casts:
+                typed = f"CAST({typed} AS {casts[name]})"
             select.append(f"{typed} AS {q(name)}")
-            if policy == "rescue":
+            if policy == "rescue" and (name in types or name in rescued):
                 rescued_parts.append(
                     f"CASE WHEN {column} IS NOT NULL AND {typed} IS NULL THEN concat({lit(_json_key(name))}, "
                     f"{_json_string(column)}) END"
@@ -131,10 +146,35 @@ def run_bronze(ctx: RunContext, spec: SourceSpec, table_id: int, table: TableRef
         declared = parse_ddl(spec.source.schema_ddl)
         existing_schema = engine.table_schema(table)
         existing = [n for n in existing_schema.names if n not in AUDIT_COLUMNS] if existing_schema else None
+        file_names = {f.name: f.source_path or f.name for f in files}
+        table_types = {
+            f.name: name for f in existing_schema or [] if (name := types.spark_name(f.type)) is not None
+        }
         select = bronze_select(
-            data_columns, declared, existing, policy, batch, {f.name: f.source_path or f.name for f in files}
+            data_columns, declared, existing, policy, batch, file_names, table_types=table_types
         )
         out = engine.sql(f"SELECT {', '.join(select)} FROM {q('__lf_input')}", {"__lf_input": frame})
+        if existing_schema is not None:
+            # A column whose type differs from the table's is cast, rescued or refused here,
+            # naming the column, rather than failing (or being truncated) inside the write.
+            casts, rescued = types.reconcile(
+                table, engine.schema(out), existing_schema, policy, {name for name, _ in declared}
+            )
+            if casts:
+                select = bronze_select(
+                    data_columns,
+                    declared,
+                    existing,
+                    policy,
+                    batch,
+                    file_names,
+                    table_types=table_types,
+                    casts=casts,
+                    rescued=rescued,
+                )
+                out = engine.sql(f"SELECT {', '.join(select)} FROM {q('__lf_input')}", {"__lf_input": frame})
+            if casts:
+                conform_step["cast"] = casts
         conform_step["renamed"] = {r: c for r, c in data_columns if r != c}
     with ctx.log.step(table_id, "write", table=str(table), mode="replace_where", writer=writer.name) as step:
         result = writer.write(
