@@ -188,6 +188,9 @@ def _message(error: BaseException) -> str:
 
 def _run_zones(ctx: RunContext, spec: GroupSpec, zones: list[str]) -> None:
     failed: dict[str, str] = {}
+    group_tables = {s.bronze_table() for s in spec.sources} | {
+        table for s in spec.sources if (table := s.silver_table()) is not None
+    }
     for zone in zones:
         zone_id = ctx.log.zone_start(zone)
         if zone == "gold":
@@ -200,7 +203,7 @@ def _run_zones(ctx: RunContext, spec: GroupSpec, zones: list[str]) -> None:
                     target,
                     None,
                     failed,
-                    lambda table_id, c=config, t=target: run_gold(ctx, c, table_id, t),
+                    lambda table_id, c=config, t=target: run_gold(ctx, c, table_id, t, group_tables),
                     blocked_by=sorted(failed),
                 )
         else:
@@ -273,4 +276,5 @@ def _run_table(
         rows_rejected=outcome.rows_rejected,
         bytes_=outcome.bytes,
         delta_version=outcome.delta_version,
+        error=outcome.error,
     )

@@ -305,3 +305,56 @@ def test_pipeline_update_runs_silver_and_gold_for_the_newest_bronze_batch(
     refreshed = run_pipeline_update(settings, db, "sales", full_refresh=True)
     assert refreshed.status == "succeeded", refreshed.error
     assert rows(settings, "main.sales.orders", ["id", "name"]) == [(1, "a"), (2, "b")]
+
+
+def test_a_first_batch_with_no_files_succeeds_and_gold_waits_for_data(settings, db, tmp_path: Path) -> None:
+    """An incremental source whose folder is still empty: Bronze writes no table, so Silver has
+    nothing to merge (it used to fail on the missing Bronze table) and Gold is skipped until the
+    Silver table it reads exists; the next batch with a file builds every zone."""
+    land = tmp_path / "o"
+    land.mkdir()
+    make_source(
+        db,
+        "orders",
+        location=str(land),
+        load_mode="incremental",
+        schema_ddl=DDL,
+        silver={"primary_keys": ["id"]},
+        rules=[("positive", "amount > 0", "drop")],
+    )
+    make_gold(db, "total", "SELECT count(*) AS n FROM main.sales.orders")
+
+    empty = run_batch(settings, db, "sales")
+
+    assert empty.status == "succeeded", empty.error
+    with db.connection() as conn:
+        tables = conn.execute(
+            "SELECT table_name, status, rows_in, rows_out, error FROM lakeforge_log.table_run"
+            " WHERE batch_id = %s ORDER BY id",
+            [empty.batch_id],
+        ).fetchall()
+    assert [(t["table_name"], t["status"], t["rows_in"], t["rows_out"]) for t in tables[1:]] == [
+        ("main.sales.orders_bronze", "succeeded", 0, 0),
+        ("main.sales.orders", "succeeded", 0, 0),
+        ("main.sales_gold.total", "skipped", 0, 0),
+    ]
+    assert tables[-1]["error"] == "skipped: main.sales.orders has no data yet"
+    assert _dq(db, empty.batch_id) == [("positive", "drop", 0, 0, 0, "passed")]
+
+    write_csv(land / "1.csv", ["id", "name", "amount", "seq"], [[1, "a", 10, 1]])
+    full = run_batch(settings, db, "sales")
+
+    assert full.status == "succeeded", full.error
+    assert rows(settings, "main.sales_gold.total", ["n"]) == [(1,)]
+
+
+def test_gold_reading_a_table_outside_the_group_that_does_not_exist_fails(settings, db, tmp_path) -> None:
+    land = tmp_path / "o"
+    write_csv(land / "1.csv", ["id", "name", "amount", "seq"], [[1, "a", 10, 1]])
+    make_source(db, "orders", location=str(land), schema_ddl=DDL, silver={"primary_keys": ["id"]})
+    make_gold(db, "typo", "SELECT count(*) AS n FROM main.sales.ordres")
+
+    run = run_batch(settings, db, "sales")
+
+    assert run.status == "failed"
+    assert "main.sales.ordres does not exist" in (run.error or "")

@@ -103,6 +103,8 @@ def run_silver(ctx: RunContext, spec: SourceSpec, table_id: int, target: TableRe
     engine = ctx.engine
     batch = ctx.data_batch_id
     writer = writer_for(config.options.get("writer"))
+    if not engine.table_exists(spec.bronze_table()):
+        return _nothing_yet(ctx, spec, table_id, target)
     with ctx.log.step(table_id, "transform") as step:
         frame = transform(ctx, spec, spec.bronze_table())
         rows_in = engine.count(frame)
@@ -179,3 +181,13 @@ def run_silver(ctx: RunContext, spec: SourceSpec, table_id: int, target: TableRe
         rows_rejected=outcome.dropped_rows + outcome.quarantined_rows,
         delta_version=result.version,
     )
+
+
+def _nothing_yet(ctx: RunContext, spec: SourceSpec, table_id: int, target: TableRef) -> TableOutcome:
+    """Bronze has no table until a batch brings rows (a first incremental batch may find no new
+    files): Silver then has nothing to do, and every rule checked zero rows."""
+    with ctx.log.step(table_id, "transform", bronze=str(spec.bronze_table()), bronze_exists=False) as step:
+        step.update(rows_in=0, rows_out=0)
+    for rule in spec.rules:
+        ctx.log.dq(table_id, target.name, rule.id, rule.name, rule.expression, rule.action, 0, 0)
+    return TableOutcome(rows_in=0, rows_out=0, rows_rejected=0, details={"empty": True})
