@@ -443,19 +443,23 @@ class EmbeddedEngine:
             table=table, version=self.table_version(table), rows_written=stream.rows, rows_in=stream.rows
         )
 
-    def upsert(self, table: TableRef, frame: Frame, keys: Sequence[str]) -> WriteResult:
+    def upsert(
+        self, table: TableRef, frame: Frame, keys: Sequence[str], *, delete_unmatched: str | None = None
+    ) -> WriteResult:
         delta = self._delta(table)
         if delta is None:
             return self.write(table, frame, mode="append")
         data = _delta_compatible(self._table(frame))
         predicate = " AND ".join(f"(t.`{k}` IS NOT DISTINCT FROM s.`{k}`)" for k in keys)
         try:
-            metrics = (
+            merger = (
                 delta.merge(data, predicate, source_alias="s", target_alias="t", merge_schema=True)
                 .when_matched_update_all()
                 .when_not_matched_insert_all()
-                .execute()
             )
+            if delete_unmatched is not None:
+                merger = merger.when_not_matched_by_source_delete(delete_unmatched)
+            metrics = merger.execute()
         except (DeltaError, ValueError, pa.ArrowInvalid) as error:
             raise EngineError(
                 f"cannot merge into {table} ({str(error).splitlines()[0]})",
@@ -467,6 +471,7 @@ class EmbeddedEngine:
             version=delta.version(),
             rows_written=int(metrics.get("num_target_rows_inserted", 0)),
             rows_updated=int(metrics.get("num_target_rows_updated", 0)),
+            rows_deleted=int(metrics.get("num_target_rows_deleted", 0)),
             rows_in=int(metrics.get("num_source_rows", data.num_rows)),
             details={k: v for k, v in metrics.items() if isinstance(v, int)},
         )

@@ -218,10 +218,13 @@ class Engine(Protocol):
         """
         ...
 
-    def upsert(self, table: TableRef, frame: Frame, keys: Sequence[str]) -> WriteResult:
+    def upsert(
+        self, table: TableRef, frame: Frame, keys: Sequence[str], *, delete_unmatched: str | None = None
+    ) -> WriteResult:
         """Delta MERGE on ``keys``: matched rows are updated with all columns, others inserted.
         The frame must have at most one row per key (zone code dedupes first). Creates the
-        table when missing."""
+        table when missing. ``delete_unmatched``, a Spark SQL predicate over the target's columns,
+        deletes in the same commit the target rows it matches that no frame row matches."""
         ...
 
     def delete(self, table: TableRef, predicate: str) -> WriteResult:

@@ -11,6 +11,7 @@ the later ones; Gold runs only when every source of the batch got through Silver
 from __future__ import annotations
 
 import sys
+from datetime import datetime
 from typing import Any
 
 from lakeforge.errors import LakeForgeError
@@ -112,6 +113,7 @@ def run_batch(
                 data_batch_id=data_batch,
                 is_rerun=rerun_of is not None or batch_id is not None,
                 secrets=SecretResolver(settings.state_dir, _dbutils()),
+                ingested_at=_created_at(db, data_batch),
             )
             _run_zones(ctx, spec, wanted)
             log.batch_end()
@@ -178,6 +180,14 @@ def _open_batch(
         },
     )
     return run_id, data_batch or run_id
+
+
+def _created_at(db: Database, batch_id: int) -> datetime | None:
+    with db.connection() as conn:
+        row = conn.execute(
+            "SELECT created_at FROM lakeforge_log.batch_run WHERE batch_id = %s", [batch_id]
+        ).fetchone()
+    return row["created_at"] if row else None
 
 
 def _message(error: BaseException) -> str:

@@ -358,3 +358,78 @@ def test_gold_reading_a_table_outside_the_group_that_does_not_exist_fails(settin
 
     assert run.status == "failed"
     assert "main.sales.ordres does not exist" in (run.error or "")
+
+
+def test_reruns_of_an_old_batch_without_sequence_by_keep_history_and_newer_values(
+    settings, db, tmp_path: Path
+) -> None:
+    """Without sequence_by, the batch's ingestion time orders changes. A rerun writes Bronze with
+    the original batch's _ingested_at, so SCD2 history gets no second copy of each version (it did:
+    valid_from was the rerun's time) and SCD1 keeps the newer batch's value."""
+    land = tmp_path / "c"
+    write_csv(land / "1.csv", ["id", "name", "amount", "seq"], [[1, "a", 1, 1], [2, "b", 1, 1]])
+    for name, scd in (("hist", 2), ("latest", 1)):
+        make_source(
+            db,
+            name,
+            location=str(land),
+            load_mode="incremental",
+            schema_ddl=DDL,
+            silver={"primary_keys": ["id"], "scd_type": scd},
+        )
+    first = run_batch(settings, db, "sales")
+    write_csv(land / "2.csv", ["id", "name", "amount", "seq"], [[1, "a2", 1, 2]])
+    second = run_batch(settings, db, "sales")
+    bronze = rows(settings, "main.sales.hist_bronze", ["_batch_id", "id", "_ingested_at"])
+    history = rows(settings, "main.sales.hist", ["id", "name", "is_current", "_batch_id"])
+    assert history == [
+        (1, "a", False, first.batch_id),
+        (1, "a2", True, second.batch_id),
+        (2, "b", True, first.batch_id),
+    ]
+
+    reruns = [
+        run_batch(settings, db, "sales", rerun_of=first.batch_id),
+        run_batch(settings, db, "sales", batch_id=second.batch_id),
+        run_batch(settings, db, "sales", rerun_of=first.batch_id),
+    ]
+
+    assert all(r.status == "succeeded" for r in reruns), [r.error for r in reruns]
+    assert rows(settings, "main.sales.hist_bronze", ["_batch_id", "id", "_ingested_at"]) == bronze
+    assert rows(settings, "main.sales.hist", ["id", "name", "is_current", "_batch_id"]) == history
+    assert rows(settings, "main.sales.latest", ["id", "name"]) == [(1, "a2"), (2, "b")]
+
+
+def test_an_scd2_rerun_removes_the_versions_the_batch_no_longer_produces(settings, db, tmp_path) -> None:
+    """A rule added before a rerun drops a version the batch wrote: the rerun deletes it and the
+    key's history closes over the gap."""
+    land = tmp_path / "c"
+    write_csv(land / "1.csv", ["id", "name", "amount", "seq"], [[1, "a", 1, 10]])
+    source = make_source(
+        db,
+        "cust",
+        location=str(land),
+        load_mode="incremental",
+        schema_ddl=DDL,
+        silver={"primary_keys": ["id"], "scd_type": 2, "sequence_by": "seq"},
+    )
+    run_batch(settings, db, "sales")
+    write_csv(land / "2.csv", ["id", "name", "amount", "seq"], [[1, "bad", -1, 20]])
+    second = run_batch(settings, db, "sales")
+    write_csv(land / "3.csv", ["id", "name", "amount", "seq"], [[1, "c", 1, 30]])
+    run_batch(settings, db, "sales")
+    from lakeforge.metadata import models
+    from lakeforge.metadata.repository import DQ_RULES, Repository
+
+    with db.connection() as conn:
+        Repository(conn, DQ_RULES).insert(
+            models.DqRule(source_id=source.id, name="positive", expression="amount > 0", action="drop")  # type: ignore[arg-type]
+        )
+
+    rerun = run_batch(settings, db, "sales", rerun_of=second.batch_id)
+
+    assert rerun.status == "succeeded", rerun.error
+    assert rows(settings, "main.sales.cust", ["name", "valid_from", "valid_to", "is_current"]) == [
+        ("a", 10, 30, False),
+        ("c", 30, None, True),
+    ]

@@ -374,20 +374,24 @@ class SparkEngine:
         row = delta.history(1).select("version", "operationMetrics").collect()[0]
         return int(row[0]), dict(row[1] or {})
 
-    def upsert(self, table: TableRef, frame: Frame, keys: Sequence[str]) -> WriteResult:
+    def upsert(
+        self, table: TableRef, frame: Frame, keys: Sequence[str], *, delete_unmatched: str | None = None
+    ) -> WriteResult:
         delta = self._delta_table(table)
         if delta is None:
             return self.write(table, frame, mode="append")
         condition = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
         try:
-            (
+            merge = (
                 delta.alias("t")
                 .merge(frame.alias("s"), condition)
                 .withSchemaEvolution()
                 .whenMatchedUpdateAll()
                 .whenNotMatchedInsertAll()
-                .execute()
             )
+            if delete_unmatched is not None:
+                merge = merge.whenNotMatchedBySourceDelete(delete_unmatched)
+            merge.execute()
         except Exception as error:
             raise EngineError(
                 f"cannot merge into {table} ({_first_line(error)})",
@@ -400,6 +404,7 @@ class SparkEngine:
             version=version,
             rows_written=int(metrics.get("numTargetRowsInserted", 0)),
             rows_updated=int(metrics.get("numTargetRowsUpdated", 0)),
+            rows_deleted=int(metrics.get("numTargetRowsDeleted", 0)),
             rows_in=int(metrics["numSourceRows"]) if "numSourceRows" in metrics else None,
             details={"operation_metrics": metrics},
         )

@@ -14,6 +14,8 @@ Schema policies, against the declared ``schema_ddl`` (else the existing table's 
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from lakeforge.runtime.config import SourceSpec
 from lakeforge.runtime.engine import SOURCE_FILE_COLUMN, TableRef
 from lakeforge.runtime.registry import writer_for
@@ -45,6 +47,7 @@ def bronze_select(
     table_types: dict[str, str] | None = None,
     casts: dict[str, str] | None = None,
     rescued: set[str] | None = None,
+    ingested_at: datetime | None = None,
 ) -> list[str]:
     """The Spark SQL select list turning read rows (``(read name, clean name)``) into Bronze rows.
 
@@ -101,9 +104,15 @@ def bronze_select(
         source_file = f"CASE {base_name} {cases} ELSE {base_name} END"
     else:
         source_file = base_name
+    # The batch's own time, so a rerun writes the rows it replaces again, timestamps included.
+    ingested = (
+        f"CAST({lit(ingested_at.astimezone(UTC).isoformat())} AS TIMESTAMP)"
+        if ingested_at is not None
+        else "current_timestamp()"
+    )
     select += [
         f"CAST({batch_id} AS BIGINT) AS {q('_batch_id')}",
-        f"current_timestamp() AS {q('_ingested_at')}",
+        f"{ingested} AS {q('_ingested_at')}",
         f"{source_file} AS {q('_source_file')}",
         f"md5(concat_ws({lit(_SEP)}, {hashed})) AS {q('_record_hash')}",
     ]
@@ -151,7 +160,14 @@ def run_bronze(ctx: RunContext, spec: SourceSpec, table_id: int, table: TableRef
             f.name: name for f in existing_schema or [] if (name := types.spark_name(f.type)) is not None
         }
         select = bronze_select(
-            data_columns, declared, existing, policy, batch, file_names, table_types=table_types
+            data_columns,
+            declared,
+            existing,
+            policy,
+            batch,
+            file_names,
+            table_types=table_types,
+            ingested_at=ctx.ingested_at,
         )
         out = engine.sql(f"SELECT {', '.join(select)} FROM {q('__lf_input')}", {"__lf_input": frame})
         if existing_schema is not None:
@@ -171,6 +187,7 @@ def run_bronze(ctx: RunContext, spec: SourceSpec, table_id: int, table: TableRef
                     table_types=table_types,
                     casts=casts,
                     rescued=rescued,
+                    ingested_at=ctx.ingested_at,
                 )
                 out = engine.sql(f"SELECT {', '.join(select)} FROM {q('__lf_input')}", {"__lf_input": frame})
             if casts:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import sqlglot
@@ -32,6 +33,8 @@ class RunContext:
     data_batch_id: int
     is_rerun: bool
     secrets: SecretResolver
+    # When the data batch was created: Bronze's ``_ingested_at``, the same on every rerun of it.
+    ingested_at: datetime | None = None
 
 
 @dataclass

@@ -63,8 +63,8 @@ def _match(keys: list[str], left: str, right: str) -> str:
     return " AND ".join(f"{left}.{q(k)} <=> {right}.{q(k)}" for k in keys)
 
 
-def scd1_rows(ctx: RunContext, frame: Frame, target: TableRef, keys: list[str], order: str | None) -> Frame:
-    if not order or not ctx.engine.table_exists(target):
+def scd1_rows(ctx: RunContext, frame: Frame, target: TableRef, keys: list[str], order: str) -> Frame:
+    if not ctx.engine.table_exists(target):
         return frame
     cols = ", ".join(f"s.{q(c)}" for c in _names(ctx, frame))
     return ctx.engine.sql(
@@ -74,15 +74,29 @@ def scd1_rows(ctx: RunContext, frame: Frame, target: TableRef, keys: list[str], 
     )
 
 
-def scd2_rows(ctx: RunContext, frame: Frame, target: TableRef, keys: list[str], order: str) -> Frame:
+def scd2_rows(
+    ctx: RunContext, frame: Frame, target: TableRef, keys: list[str], order: str, batch: int
+) -> Frame:
+    """The batch's versions plus the recomputed history of every key they touch.
+
+    Versions an earlier attempt of this batch wrote (a rerun or retry) are replaced rather than
+    kept as history: they are left out here, their keys' history is recomputed all the same, and
+    the merge deletes the ones the batch no longer produces (``delete_unmatched``). Without this a
+    rerun whose ``valid_from`` is ``_ingested_at`` added a second copy of every version.
+    """
     names = _names(ctx, frame)
     cols = ", ".join(q(c) for c in names)
     parts = ", ".join(q(k) for k in keys)
     views = {"__lf_in": frame}
     if ctx.engine.table_exists(target):
+        touched = (
+            f"SELECT {parts} FROM __lf_in"
+            f" UNION ALL SELECT {parts} FROM {target.name} WHERE _batch_id = {batch}"
+        )
         history = (
             f" UNION ALL SELECT {', '.join(f't.{q(c)}' for c in names)} FROM {target.name} t"
-            f" WHERE EXISTS (SELECT 1 FROM __lf_in s WHERE {_match(keys, 's', 't')})"
+            f" WHERE NOT (t._batch_id <=> {batch})"
+            f" AND EXISTS (SELECT 1 FROM ({touched}) k WHERE {_match(keys, 'k', 't')})"
             f" AND NOT EXISTS (SELECT 1 FROM __lf_in s WHERE {_match(keys, 's', 't')}"
             f" AND s.{q(order)} <=> t.{q(order)})"
         )
@@ -162,10 +176,15 @@ def run_silver(ctx: RunContext, spec: SourceSpec, table_id: int, target: TableRe
                 merge_schema=True,
             )
         elif config.scd_type == 1:
-            result = engine.upsert(target, scd1_rows(ctx, rows, target, keys, order), keys)
+            # Without sequence_by the batch's ingestion time orders changes (as the Databricks
+            # pipeline's auto-CDC flow does), so a rerun of an old batch never undoes a newer one.
+            result = engine.upsert(target, scd1_rows(ctx, rows, target, keys, order or "_ingested_at"), keys)
         else:
             result = engine.upsert(
-                target, scd2_rows(ctx, rows, target, keys, order or "_ingested_at"), [*keys, "valid_from"]
+                target,
+                scd2_rows(ctx, rows, target, keys, order or "_ingested_at", batch),
+                [*keys, "valid_from"],
+                delete_unmatched=f"t._batch_id = {batch}",
             )
         # The rows the commit read: counting the frame apart would run the dedupe twice.
         step.update(
