@@ -433,3 +433,27 @@ def test_an_scd2_rerun_removes_the_versions_the_batch_no_longer_produces(setting
         ("a", 10, 30, False),
         ("c", 30, None, True),
     ]
+
+
+def test_a_full_load_without_keys_leaves_silver_holding_the_latest_snapshot(settings, db, tmp_path) -> None:
+    """Each full batch is the whole source: Silver held every snapshot side by side (each row once
+    per batch); now it holds the latest, while Bronze keeps each snapshot under its batch id."""
+    land = tmp_path / "o"
+    write_csv(land / "1.csv", ["id", "name", "amount", "seq"], [[1, "a", 1, 1], [2, "b", 1, 1]])
+    make_source(db, "snap", location=str(land), load_mode="full", schema_ddl=DDL, silver={})
+    first = run_batch(settings, db, "sales")
+    write_csv(land / "1.csv", ["id", "name", "amount", "seq"], [[2, "b2", 1, 1], [3, "c", 1, 1]])
+
+    second = run_batch(settings, db, "sales")
+
+    assert second.status == "succeeded", second.error
+    assert rows(settings, "main.sales.snap", ["id", "name", "_batch_id"]) == [
+        (2, "b2", second.batch_id),
+        (3, "c", second.batch_id),
+    ]
+    assert [b for b, _ in rows(settings, "main.sales.snap_bronze", ["_batch_id", "id"])] == [
+        first.batch_id,
+        first.batch_id,
+        second.batch_id,
+        second.batch_id,
+    ]

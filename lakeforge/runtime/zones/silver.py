@@ -166,13 +166,16 @@ def run_silver(ctx: RunContext, spec: SourceSpec, table_id: int, target: TableRe
         if config.dedupe or keys:
             rows = dedupe(ctx, rows, keys, order, per_version=config.scd_type == 2)
         if not keys:
+            # A full load's batch is the whole source: it replaces the table, where appending it
+            # would keep every earlier snapshot next to it. An incremental batch replaces its own rows.
+            full = spec.source.load_mode == "full"
             result = writer.write(
                 engine,
                 target,
                 rows,
                 zone="silver",
                 mode="overwrite",
-                replace_where=f"_batch_id = {batch}",
+                replace_where="true" if full else f"_batch_id = {batch}",
                 merge_schema=True,
             )
         elif config.scd_type == 1:
