@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 
 import pyarrow as pa
@@ -246,3 +247,32 @@ def test_a_type_change_fails_by_name_a_narrower_type_is_cast_and_rescue_keeps_th
     assert narrower.status == "succeeded", narrower.error
     assert rows(settings, "main.sales.typed_bronze", ["id", "tag"]) == [(1, {"a": 1}), (3, None)]
     assert delta(settings, "main.sales.typed_bronze").schema.field("id").type == pa.int64()
+
+
+def test_a_touched_file_is_not_loaded_twice_and_a_changed_one_is(settings, db, tmp_path: Path) -> None:
+    """The ledger keyed files by path, size and modification time only: a `touch` (or a copy that
+    keeps the content) loaded the same rows again. Same size and content now means not new."""
+    land = tmp_path / "e"
+    write_csv(land / "1.csv", ["id"], [[1], [2]])
+    make_source(db, "events", location=str(land), load_mode="incremental")
+    first = run_batch(settings, db, "sales", zones=["raw", "bronze"])
+    later = (land / "1.csv").stat().st_mtime + 60
+    os.utime(land / "1.csv", (later, later))
+
+    touched = run_batch(settings, db, "sales", zones=["raw", "bronze"])
+
+    assert touched.status == "succeeded", touched.error
+    assert rows(settings, "main.sales.events_bronze", ["_batch_id", "id"]) == [
+        (first.batch_id, "1"),
+        (first.batch_id, "2"),
+    ]
+    extract = next(s for s in _log(db, touched.batch_id, "step_run") if s["step"] == "extract")
+    assert extract["details"]["unchanged"] == [str(land / "1.csv")]
+
+    write_csv(land / "1.csv", ["id"], [[1], [3]])  # same size, new content
+    changed = run_batch(settings, db, "sales", zones=["raw", "bronze"])
+
+    assert rows(settings, "main.sales.events_bronze", ["_batch_id", "id"])[2:] == [
+        (changed.batch_id, "1"),
+        (changed.batch_id, "3"),
+    ]

@@ -106,6 +106,8 @@ class ExtractContext:
     ingested_files: set[tuple[str, int, float]] = field(default_factory=set)
     # On a rerun whose Raw was never completed: the files the original batch had taken.
     rerun_files: set[str] = field(default_factory=set)
+    # (path, size, sha256) of the same files: a file touched but not changed is not new.
+    ingested_digests: set[tuple[str, int, str]] = field(default_factory=set)
 
     @property
     def source(self) -> models.Source:

@@ -1,7 +1,8 @@
 """Files (CSV, JSON, Parquet): land each new file in Raw as is.
 
 "New" means not ingested by an earlier successful batch: the file ledger
-(``lakeforge_log.file_ledger``) remembers path, size and modification time. On Databricks,
+(``lakeforge_log.file_ledger``) remembers path, size, modification time and SHA-256; a file
+whose modification time changed but whose content did not is not new. On Databricks,
 Auto Loader plays this part for the Spark pipeline.
 """
 
@@ -12,7 +13,7 @@ import os
 from pathlib import Path
 
 from lakeforge.errors import LakeForgeError
-from lakeforge.runtime.extractors.base import ExtractContext, ExtractResult
+from lakeforge.runtime.extractors.base import ExtractContext, ExtractResult, file_sha256
 
 _EXTENSIONS = {
     "csv": (".csv", ".txt", ".csv.gz"),
@@ -51,11 +52,24 @@ class FilesExtractor:
                 fix="Use the extractor for this format, or leave extractor empty.",
             )
         landed = []
+        unchanged = []
         taken_names: set[str] = set()
+        seen = {(path, size) for path, size, _ in ctx.ingested_digests}
         for path in list_files(ctx.source.location, fmt):
             stat = path.stat()
             key = (str(path), stat.st_size, stat.st_mtime)
             is_new = ctx.source.load_mode == "full" or key not in ctx.ingested_files
+            # Same path and size, new modification time: only a file whose content changed is new
+            # (a copy or `touch` must not load the same rows twice). Only these files are hashed,
+            # so an unchanged folder is never read.
+            if (
+                is_new
+                and ctx.source.load_mode != "full"
+                and (str(path), stat.st_size) in seen
+                and (str(path), stat.st_size, file_sha256(path)) in ctx.ingested_digests
+            ):
+                unchanged.append(str(path))
+                is_new = False
             if not is_new and str(path) not in ctx.rerun_files:
                 continue
             if not os.access(path, os.R_OK):
@@ -75,4 +89,5 @@ class FilesExtractor:
             for k, v in ctx.options.items()
             if k in ("header", "delimiter", "sep", "quote", "escape", "null_value", "nullValue")
         }
-        return ExtractResult(raw_format=fmt, files=landed, read_options=options)
+        details = {"unchanged": unchanged} if unchanged else {}
+        return ExtractResult(raw_format=fmt, files=landed, read_options=options, details=details)

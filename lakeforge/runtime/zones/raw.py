@@ -55,14 +55,13 @@ def run_raw(ctx: RunContext, spec: SourceSpec, table_id: int) -> TableOutcome:
 
     with ctx.db.connection() as conn:
         watermark = Repository(conn, WATERMARKS).find(source_id=spec.id)
-        ingested = {
-            (r["path"], int(r["size_bytes"]), float(r["mtime"]))
-            for r in conn.execute(
-                "SELECT path, size_bytes, mtime FROM lakeforge_log.file_ledger WHERE source_name = %s"
-                " AND batch_id <> %s",
-                [spec.name, batch],
-            ).fetchall()
-        }
+        ledger = conn.execute(
+            "SELECT path, size_bytes, mtime, sha256 FROM lakeforge_log.file_ledger WHERE source_name = %s"
+            " AND batch_id <> %s",
+            [spec.name, batch],
+        ).fetchall()
+        ingested = {(r["path"], int(r["size_bytes"]), float(r["mtime"])) for r in ledger}
+        digests = {(r["path"], int(r["size_bytes"]), r["sha256"]) for r in ledger if r["sha256"]}
         retaken = {
             r["path"]
             for r in conn.execute(
@@ -80,6 +79,7 @@ def run_raw(ctx: RunContext, spec: SourceSpec, table_id: int) -> TableOutcome:
         watermark=watermark,
         ingested_files=ingested,
         rerun_files=retaken,
+        ingested_digests=digests,
     )
     with ctx.log.step(table_id, "extract", extractor=extractor.name, path=str(folder)) as step:
         result = extractor.extract(context)
