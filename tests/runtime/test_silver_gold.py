@@ -457,3 +457,65 @@ def test_a_full_load_without_keys_leaves_silver_holding_the_latest_snapshot(sett
         second.batch_id,
         second.batch_id,
     ]
+
+
+def _silver_counts(db, batch_id: int, table: str) -> tuple[dict, dict]:
+    with db.connection() as conn:
+        run = conn.execute(
+            "SELECT id, rows_in, rows_out, rows_rejected FROM lakeforge_log.table_run"
+            " WHERE batch_id = %s AND table_name = %s",
+            [batch_id, table],
+        ).fetchone()
+        merge = conn.execute(
+            "SELECT rows_in, rows_out, details FROM lakeforge_log.step_run"
+            " WHERE table_run_id = %s AND step = 'merge'",
+            [run["id"]],
+        ).fetchone()
+    return run, merge
+
+
+def test_silver_counts_add_up_with_duplicates_and_stale_rows(settings, db, tmp_path: Path) -> None:
+    """rows in = rows out + rejected + duplicates + stale. Rows removed by dedupe or by the
+    sequence check were in no count (4 in, 1 out, 2 rejected), and SCD 2's rows out counted the
+    history rows its merge rewrote."""
+    land = tmp_path / "o"
+    write_csv(
+        land / "1.csv",
+        ["id", "name", "amount", "seq"],
+        [[1, "a", 1, 1], [1, "b", 1, 2], [2, "b", -1, 1], [3, None, 1, 1]],
+    )
+    rules = [("positive", "amount > 0", "drop"), ("named", "name IS NOT NULL", "quarantine")]
+    for name, scd in (("latest", 1), ("hist", 2)):
+        make_source(
+            db,
+            name,
+            location=str(land),
+            load_mode="incremental",
+            schema_ddl=DDL,
+            silver={"primary_keys": ["id"], "sequence_by": "seq", "scd_type": scd},
+            rules=rules,
+        )
+    first = run_batch(settings, db, "sales")
+    write_csv(land / "2.csv", ["id", "name", "amount", "seq"], [[1, "old", 1, 0], [4, "d", 1, 1]])
+    second = run_batch(settings, db, "sales")
+
+    assert first.status == second.status == "succeeded", (first.error, second.error)
+    expected = {
+        (first.batch_id, "main.sales.latest"): (4, 1, 2, {"duplicates": 1, "stale": 0}),
+        (second.batch_id, "main.sales.latest"): (2, 1, 0, {"duplicates": 0, "stale": 1}),
+        (first.batch_id, "main.sales.hist"): (4, 2, 2, {"duplicates": 0, "stale": 0}),
+        (second.batch_id, "main.sales.hist"): (2, 2, 0, {"duplicates": 0, "stale": 0}),
+    }
+    for (batch, table), (rows_in, rows_out, rejected, removed) in expected.items():
+        run, merge = _silver_counts(db, batch, table)
+        details = merge["details"]
+        assert (run["rows_in"], run["rows_out"], run["rows_rejected"]) == (rows_in, rows_out, rejected)
+        assert {k: details[k] for k in removed} == removed, (batch, table)
+        assert (
+            run["rows_in"]
+            == run["rows_out"] + run["rows_rejected"] + details["duplicates"] + details["stale"]
+        )
+        assert merge["rows_in"] == run["rows_in"] - run["rows_rejected"] and merge["rows_out"] == rows_out
+    # The late row slotted into SCD 2 history: the merge wrote it and rewrote the key's versions.
+    _, merge = _silver_counts(db, second.batch_id, "main.sales.hist")
+    assert merge["details"]["inserted"] == 2 and merge["details"]["updated"] >= 1

@@ -161,10 +161,17 @@ def run_silver(ctx: RunContext, spec: SourceSpec, table_id: int, target: TableRe
             step["rows_out"] = written
     keys = list(config.primary_keys)
     order = config.sequence_by
+    # What reaches the merge, so the log adds up: rows in = rows out + rejected (dropped and
+    # quarantined) + duplicates (of a key, or identical rows, in the batch) + stale (older than
+    # the table's row for the key, SCD 1).
+    kept = rows_in - outcome.dropped_rows - outcome.quarantined_rows
     with ctx.log.step(table_id, "merge", scd_type=config.scd_type, keys=keys) as step:
         rows = outcome.kept
+        unique = kept
         if config.dedupe or keys:
             rows = dedupe(ctx, rows, keys, order, per_version=config.scd_type == 2)
+            # On the embedded engine the deduplicated rows are kept and the merge reuses them.
+            unique = engine.count(rows)
         if not keys:
             # A full load's batch is the whole source: it replaces the table, where appending it
             # would keep every earlier snapshot next to it. An incremental batch replaces its own rows.
@@ -178,28 +185,36 @@ def run_silver(ctx: RunContext, spec: SourceSpec, table_id: int, target: TableRe
                 replace_where="true" if full else f"_batch_id = {batch}",
                 merge_schema=True,
             )
+            merged = result.rows_in if result.rows_in is not None else unique
         elif config.scd_type == 1:
             # Without sequence_by the batch's ingestion time orders changes (as the Databricks
             # pipeline's auto-CDC flow does), so a rerun of an old batch never undoes a newer one.
-            result = engine.upsert(target, scd1_rows(ctx, rows, target, keys, order or "_ingested_at"), keys)
+            newer = scd1_rows(ctx, rows, target, keys, order or "_ingested_at")
+            result = engine.upsert(target, newer, keys)
+            merged = result.rows_in if result.rows_in is not None else engine.count(newer)
         else:
+            # The merge also rewrites the history of the keys the batch touches; the batch's own
+            # rows are its versions.
             result = engine.upsert(
                 target,
                 scd2_rows(ctx, rows, target, keys, order or "_ingested_at", batch),
                 [*keys, "valid_from"],
                 delete_unmatched=f"t._batch_id = {batch}",
             )
-        # The rows the commit read: counting the frame apart would run the dedupe twice.
+            merged = unique
         step.update(
-            rows_in=result.rows_in if result.rows_in is not None else engine.count(rows),
-            rows_out=result.rows_written + result.rows_updated,
+            rows_in=kept,
+            rows_out=merged,
+            duplicates=kept - unique,
+            stale=unique - merged,
             inserted=result.rows_written,
             updated=result.rows_updated,
+            deleted=result.rows_deleted,
             version=result.version,
         )
     return TableOutcome(
         rows_in=rows_in,
-        rows_out=result.rows_written + result.rows_updated,
+        rows_out=merged,
         rows_rejected=outcome.dropped_rows + outcome.quarantined_rows,
         delta_version=result.version,
     )
