@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import itertools
+import re
 import shutil
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -140,6 +141,44 @@ def _scannable(delta: DeltaTable) -> Any:
     return delta.to_pyarrow_dataset(schema=views)
 
 
+# DuckDB type names that JSON inference gives strings which look like them. A type name in a
+# DuckDB type string is followed by ``,``, ``)``, ``[`` or the end; a struct field name by a space.
+_STRING_LIKE = re.compile(
+    r"\b(TIMESTAMP WITH TIME ZONE|TIMESTAMP_NS|TIMESTAMP_MS|TIMESTAMP_S|TIMESTAMP"
+    r"|TIME WITH TIME ZONE|TIME|DATE|UUID)(?=[,)\[]|$)"
+)
+
+
+_INTEGRAL = {
+    exp.DataType.Type.TINYINT,
+    exp.DataType.Type.SMALLINT,
+    exp.DataType.Type.INT,
+    exp.DataType.Type.BIGINT,
+}
+# Spark casts a string to an integer only when it is one ('2.5' and '1e3' are NULL) and a
+# fraction by truncating it (2.7 is 2); DuckDB rounds both ('2.5' and 2.7 are 3) and reads '1e3'
+# as 1000. So strings that are not whole numbers become NULL, and numbers are truncated (through
+# a DECIMAL wide enough for any BIGINT, so no digit is lost on the way).
+_WHOLE_NUMBER_GUARD = (
+    "trunc(TRY_CAST(CASE WHEN typeof(__lf_x) = 'VARCHAR'"
+    " AND NOT regexp_full_match(CAST(__lf_x AS VARCHAR), '\\s*[+-]?[0-9]+\\s*') THEN NULL ELSE __lf_x END"
+    " AS DECIMAL(38, 9)))"
+)
+
+
+def _spark_integral_casts(tree: exp.Expr) -> None:
+    """Give every cast to an integer type Spark's rules (see ``_WHOLE_NUMBER_GUARD``)."""
+    for cast in list(tree.find_all(exp.Cast)):
+        if cast.to.this not in _INTEGRAL:
+            continue
+        guard = sqlglot.parse_one(_WHOLE_NUMBER_GUARD, read="duckdb")
+        value = cast.this
+        for placeholder in list(guard.find_all(exp.Column)):
+            if placeholder.name == "__lf_x":
+                placeholder.replace(value.copy())
+        cast.set("this", guard)
+
+
 def _csv_header(path: str, delimiter: str, quote: str) -> list[str]:
     with open(path, newline="", encoding="utf-8-sig") as handle:
         return next(csv.reader(handle, delimiter=delimiter, quotechar=quote), [])
@@ -151,6 +190,10 @@ def _reason(error: Exception) -> str:
     keep = [lines[0]] if lines else []
     keep += [line for line in lines[1:] if line.startswith(("Original Line", "Expected", "file ="))]
     return "; ".join(keep)
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
 def _sql_string(value: str) -> str:
@@ -205,10 +248,10 @@ class EmbeddedEngine:
         if fmt == "csv":
             query = self._read_csv(paths, options)
         elif fmt == "json":
-            query = (
-                f"SELECT {rename} FROM read_json({self._list(paths)}, "
-                "format='newline_delimited', filename=true, union_by_name=true, hive_partitioning=false)"
-            )
+            source, names = self._read_json(paths)
+            # Spark orders the columns it infers from JSON by name; so does this reader.
+            columns = ", ".join([*(_ident(n) for n in sorted(names)), f"filename AS {SOURCE_FILE_COLUMN}"])
+            query = f"SELECT {columns} FROM {source}"
         elif fmt == "parquet":
             query = (
                 f"SELECT {rename} FROM read_parquet({self._list(paths)}, filename=true, "
@@ -228,6 +271,28 @@ class EmbeddedEngine:
     def _list(self, paths: Sequence[str]) -> str:
         return "[" + ", ".join(_sql_string(p) for p in paths) + "]"
 
+    def _read_json(self, paths: Sequence[str]) -> tuple[str, list[str]]:
+        """``read_json`` typed as Spark reads JSON: numbers, booleans and nesting are inferred, but
+        a string stays a string. DuckDB would make dates, times, timestamps and UUIDs of strings
+        that look like them (Spark keeps them strings, and Delta has no TIME type)."""
+        base = (
+            f"read_json({self._list(paths)}, format='newline_delimited', filename=true,"
+            " union_by_name=true, hive_partitioning=false"
+        )
+        with self._lock:
+            try:
+                described = self._con.sql(f"DESCRIBE SELECT * FROM {base})").fetchall()
+            except duckdb.Error as error:
+                raise self._error(error, True) from None
+        columns = [(name, type_) for name, type_, *_ in described if name != "filename"]
+        names = [name for name, _ in columns]
+        if not any(_STRING_LIKE.search(type_) for _, type_ in columns):
+            return base + ")", names
+        spec = ", ".join(
+            f"{_sql_string(n)}: {_sql_string(_STRING_LIKE.sub('VARCHAR', t))}" for n, t in columns
+        )
+        return f"{base}, columns={{{spec}}})", names
+
     def _read_csv(self, paths: Sequence[str], options: Mapping[str, Any]) -> str:
         header = bool(options.get("header", True))
         delimiter = str(options.get("delimiter", options.get("sep", ",")))
@@ -245,9 +310,24 @@ class EmbeddedEngine:
         parts = []
         for names, files in groups.items():
             spec = "{" + ", ".join(f"{_sql_string(c)}: 'VARCHAR'" for c in names) + "}"
-            extra = f", nullstr={_sql_string(str(null_value))}" if null_value is not None else ""
+            # As Spark reads CSV: with a null_value, that value (quoted or not) and an unquoted empty
+            # field are NULL and a quoted empty field ("") is an empty string; without one, both
+            # empties are NULL. DuckDB keeps quoted values apart only with allow_quoted_nulls off,
+            # so a quoted null_value is made NULL after reading.
+            extra, select = "", f"* RENAME (filename AS {SOURCE_FILE_COLUMN})"
+            if null_value is not None:
+                extra = f", nullstr=[{_sql_string(str(null_value))}, ''], allow_quoted_nulls=false"
+                select = ", ".join(
+                    [
+                        *(
+                            f"nullif({_ident(c)}, {_sql_string(str(null_value))}) AS {_ident(c)}"
+                            for c in names
+                        ),
+                        f"filename AS {SOURCE_FILE_COLUMN}",
+                    ]
+                )
             parts.append(
-                f"SELECT * RENAME (filename AS {SOURCE_FILE_COLUMN}) FROM read_csv({self._list(files)}, "
+                f"SELECT {select} FROM read_csv({self._list(files)}, "
                 f"header={str(header).lower()}, auto_detect=false, columns={spec}, "
                 f"delim={_sql_string(delimiter)}, quote={_sql_string(quote)}, escape={_sql_string(escape)}, "
                 f"strict_mode=true, filename=true, hive_partitioning=false{extra})"
@@ -337,6 +417,7 @@ class EmbeddedEngine:
                 reads_files |= frame.reads_files
             else:
                 registered[unique] = frame.table if isinstance(frame, Query) else frame
+        _spark_integral_casts(tree)
         for node in list(tree.find_all(exp.Table)):
             if node.args.get("catalog") and node.args.get("db"):
                 # Three-part names refer to Delta tables: scan them through Arrow datasets.
