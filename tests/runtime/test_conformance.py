@@ -141,7 +141,13 @@ def test_both_engines_wrote_identical_tables() -> None:
 
 
 _EDGE_SNAPSHOTS: dict[str, dict[str, Any]] = {}
-EDGE_TABLES = ["main.edge.events_bronze", "main.edge.events", "main.edge.typed_bronze", "main.edge.people"]
+EDGE_TABLES = [
+    "main.edge.events_bronze",
+    "main.edge.events",
+    "main.edge.typed_bronze",
+    "main.edge.people",
+    "main.edge.exported_bronze",
+]
 
 
 def test_input_edges_behave_the_same_on_every_engine(engine_settings, tmp_path: Path) -> None:
@@ -169,6 +175,12 @@ def test_input_edges_behave_the_same_on_every_engine(engine_settings, tmp_path: 
                     format_options={"null_value": "NA"}, silver={"primary_keys": ["id"], "scd_type": 2},
                     **common)  # fmt: skip
         make_source(db, "later", location=str(tmp_path / "later_empty"), silver={}, **common)
+        # As the JDBC extractor lands a table: every value quoted, NULL as \N, line breaks kept.
+        exported = tmp_path / "exported"
+        exported.mkdir()
+        (exported / "part-0000.csv").write_text('"id","note"\n"1",""\n"2",\\N\n"3","two\nlines"\n')
+        exported_options = {"null_value": "\\N", "multiline": True}
+        make_source(db, "exported", location=str(exported), format_options=exported_options, **common)
         (tmp_path / "later_empty").mkdir()
         first = run_batch(settings, db, "edge")
         (events / "2.jsonl").write_text('{"id": 2, "n": "five"}\n')
@@ -204,6 +216,10 @@ def test_input_edges_behave_the_same_on_every_engine(engine_settings, tmp_path: 
     assert people_rows == sorted(
         [(1, "", "x"), (None, None, None), (7, None, None), (None, "z", None)], key=str
     )
+    exported_rows = sorted(
+        (r["id"], r["note"]) for r in delta(settings, "main.edge.exported_bronze").to_pylist()
+    )
+    assert exported_rows == [("1", ""), ("2", None), ("3", "two\nlines")]
     history = delta(settings, "main.edge.people").to_pylist()
     assert sorted((r["id"], r["is_current"]) for r in history if r["id"] is not None) == [
         (1, True),

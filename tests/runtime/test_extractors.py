@@ -220,3 +220,40 @@ def test_delta_source_full_and_change_feed(settings, db, tmp_path: Path) -> None
     assert rows(settings, "main.sales.feed_bronze", ["_batch_id", "id"])[-1] == (second.batch_id, 3)
     snap = rows(settings, "main.sales.snap_bronze", ["_batch_id", "id"])
     assert [i for b, i in snap if b == second.batch_id] == [1, 2, 3]
+
+
+def test_jdbc_keeps_empty_strings_line_breaks_and_counts_rows_without_a_watermark(
+    settings, db, source_db
+) -> None:
+    """An empty string and NULL were one empty CSV field, both read back as NULL; a value with a
+    line break counted as two rows; rows whose watermark is NULL were skipped without a word."""
+    with psycopg.connect(source_db["url"], autocommit=True) as conn:
+        conn.execute("CREATE TABLE public.notes (id int, note text, updated_at timestamptz)")
+        conn.execute(
+            "INSERT INTO public.notes VALUES (1, '', '2026-01-01'), (2, NULL, '2026-01-01'),"
+            " (3, E'two\\nlines, \"quoted\"', '2026-01-02'), (4, 'never read', NULL)"
+        )
+    make_source(
+        db,
+        "notes",
+        format="jdbc",
+        location="public.notes",
+        load_mode="incremental",
+        watermark_column="updated_at",
+        connection=source_db["connection"],
+    )
+
+    run = run_batch(settings, db, "sales", zones=["raw", "bronze"])
+
+    assert run.status == "succeeded", run.error
+    assert rows(settings, "main.sales.notes_bronze", ["id", "note"]) == [
+        ("1", ""),
+        ("2", None),
+        ("3", 'two\nlines, "quoted"'),
+    ]
+    with db.connection() as conn:
+        extract = conn.execute(
+            "SELECT rows_out, details FROM lakeforge_log.step_run WHERE batch_id = %s AND step = 'extract'",
+            [run.batch_id],
+        ).fetchone()
+    assert extract["rows_out"] == 3 and extract["details"]["rows_without_watermark"] == 1

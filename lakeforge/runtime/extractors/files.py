@@ -87,7 +87,7 @@ class FilesExtractor:
         options = {
             k: v
             for k, v in ctx.options.items()
-            if k in ("header", "delimiter", "sep", "quote", "escape", "null_value", "nullValue")
+            if k in ("header", "delimiter", "sep", "quote", "escape", "null_value", "nullValue", "multiline")
         }
         details = {"unchanged": unchanged} if unchanged else {}
         return ExtractResult(raw_format=fmt, files=landed, read_options=options, details=details)

@@ -22,6 +22,7 @@ from lakeforge.runtime.extractors.base import (
     file_sha256,
 )
 
+NULL_MARK = "\\N"
 _TYPE = re.compile(r"^[a-z][a-z0-9 _]*(\(\d+(,\s*\d+)?\))?$")
 
 
@@ -86,6 +87,8 @@ class JdbcExtractor:
         column = source.watermark_column
         incremental = source.load_mode == "incremental" and column is not None
         target = ctx.raw_dir / "part-0000.csv"
+        details: dict[str, Any] = {}
+        rows = 0
         try:
             with psycopg.connect(conninfo, connect_timeout=10) as conn:
                 conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
@@ -120,12 +123,25 @@ class JdbcExtractor:
                     update = WatermarkUpdate(
                         high_value=high if high is not None else low, value_type=value_type
                     )
+                # Every value quoted and NULL as an unquoted \N: an empty string stays an empty
+                # string in Bronze (as plain CSV both are an empty field, read back as NULL).
                 query = sql.SQL(
-                    "COPY (SELECT * FROM {} WHERE {}) TO STDOUT WITH (FORMAT csv, HEADER true)"
-                ).format(relation, where)
-                with conn.cursor() as cur, open(target, "wb") as out, cur.copy(query, params) as copy:
-                    for chunk in copy:
-                        out.write(chunk)
+                    "COPY (SELECT * FROM {} WHERE {}) TO STDOUT WITH (FORMAT csv, HEADER true,"
+                    " NULL {}, FORCE_QUOTE *)"
+                ).format(relation, where, sql.Literal(NULL_MARK))
+                with conn.cursor() as cur:
+                    with open(target, "wb") as out, cur.copy(query, params) as copy:
+                        for chunk in copy:
+                            out.write(chunk)
+                    rows = max(cur.rowcount, 0)
+                    if incremental:
+                        # Rows whose watermark is NULL are above no watermark: no batch reads them.
+                        unread = conn.execute(
+                            sql.SQL("SELECT count(*) FROM {} WHERE {} IS NULL").format(
+                                relation, sql.Identifier(str(column))
+                            )
+                        ).fetchone()
+                        details["rows_without_watermark"] = int(unread[0]) if unread else 0
         except psycopg.errors.UndefinedTable:
             raise LakeForgeError(
                 f"table {named} does not exist in the source database",
@@ -145,9 +161,6 @@ class JdbcExtractor:
                 field="connection",
                 fix="Check host, port, database and the credentials' secret references.",
             ) from None
-        # Rows = lines minus the header; cheap compared with the copy itself.
-        with open(target, "rb") as handle:
-            rows = max(sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(8 << 20), b"")) - 1, 0)
         landed = LandedFile(
             name=target.name,
             path=str(target),
@@ -158,7 +171,8 @@ class JdbcExtractor:
         return ExtractResult(
             raw_format="csv",
             files=[landed],
-            read_options={"header": True},
+            # multiline: a quoted value may hold a line break.
+            read_options={"header": True, "null_value": NULL_MARK, "multiline": True},
             watermark=update,
-            details={"rows": rows},
+            details={"rows": rows, **details},
         )

@@ -178,6 +178,9 @@ class SparkEngine:
             )
             if null_value is not None:
                 reader = reader.option("nullValue", str(null_value))
+            if options.get("multiline"):
+                # Quoted values may span lines (JDBC exports); DuckDB reads them without being told.
+                reader = reader.option("multiLine", "true")
             frames.append(self._with_source_file(reader.csv(list(files)), files))
         result = frames[0]
         for other in frames[1:]:
