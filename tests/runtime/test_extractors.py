@@ -257,3 +257,21 @@ def test_jdbc_keeps_empty_strings_line_breaks_and_counts_rows_without_a_watermar
             [run.batch_id],
         ).fetchone()
     assert extract["rows_out"] == 3 and extract["details"]["rows_without_watermark"] == 1
+
+
+def test_rest_watermark_compares_timestamps_with_offsets_as_instants(settings, db, api) -> None:
+    """As text, 10:00+02:00 (08:00 UTC) sorted after 09:00Z: the saved watermark was the earlier
+    instant's text, above rows the next batch then skipped."""
+    _Api.records = [
+        {"id": 1, "updated": "2026-01-01T09:00:00Z"},
+        {"id": 2, "updated": "2026-01-01T10:00:00+02:00"},
+    ]
+    make_source(
+        db, "api_orders", format="rest", location=api, load_mode="incremental", watermark_column="updated"
+    )
+
+    run = run_batch(settings, db, "sales", zones=["raw"])
+
+    assert run.status == "succeeded", run.error
+    with db.connection() as conn:
+        assert Repository(conn, WATERMARKS).list()[0].high_value == "2026-01-01T09:00:00Z"

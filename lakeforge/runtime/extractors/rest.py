@@ -17,6 +17,7 @@ Pages land in Raw as newline-delimited JSON records, one file per page.
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -115,8 +116,14 @@ class RestExtractor:
 
 
 def _sort_key(value: str) -> tuple[int, float | str]:
-    # Numbers compare as numbers, everything else (ISO timestamps) as text.
+    # Numbers compare as numbers, ISO timestamps as instants (as text, 10:00+02:00 would sort after
+    # 09:00Z, which is later, and the saved watermark would skip rows), everything else as text.
     try:
         return (0, float(value))
     except ValueError:
-        return (1, value)
+        pass
+    try:
+        instant = datetime.fromisoformat(value)
+    except ValueError:
+        return (2, value)
+    return (1, (instant if instant.tzinfo else instant.replace(tzinfo=UTC)).timestamp())
