@@ -103,7 +103,9 @@ class RunLog:
                 "WITH latest AS (SELECT DISTINCT ON (table_name) * FROM lakeforge_log.table_run"
                 " WHERE zone_run_id = %s ORDER BY table_name, id DESC)"
                 " SELECT CASE WHEN bool_or(status = 'failed') THEN 'failed'"
-                " WHEN bool_or(status = 'running') THEN 'running' ELSE 'succeeded' END AS status,"
+                " WHEN bool_or(status = 'running') THEN 'running'"
+                # A zone none of whose tables ran (all skipped) did not succeed either.
+                " WHEN bool_and(status = 'skipped') THEN 'skipped' ELSE 'succeeded' END AS status,"
                 " sum(rows_in) AS rows_in, sum(rows_out) AS rows_out, sum(bytes) AS bytes,"
                 " string_agg(table_name || ': ' || error, '; ') FILTER (WHERE status = 'failed') AS error"
                 " FROM latest",
@@ -111,7 +113,7 @@ class RunLog:
             ).fetchone()
             assert row is not None
             status = "failed" if error else (row["status"] or "succeeded")
-            message = error or row["error"]
+            message = error or row["error"] or _skipped_reason(conn, zone_id, status)
             conn.execute(
                 "UPDATE lakeforge_log.zone_run SET status = %s, rows_in = %s, rows_out = %s, bytes = %s,"
                 " error = %s, ended_at = CASE WHEN %s = 'running' THEN NULL ELSE now() END WHERE id = %s",
@@ -313,6 +315,18 @@ class RunLog:
             action=action,
             rows_failed=rows_failed,
         )
+
+
+def _skipped_reason(conn: Connection, zone_id: int, status: str) -> str | None:
+    """Why a skipped zone did not run: its tables' reasons, once each."""
+    if status != "skipped":
+        return None
+    row = conn.execute(
+        "SELECT string_agg(DISTINCT error, '; ') AS reason FROM lakeforge_log.table_run"
+        " WHERE zone_run_id = %s",
+        [zone_id],
+    ).fetchone()
+    return row["reason"] if row else None
 
 
 def create_batch(conn: Connection, values: dict[str, Any]) -> int:

@@ -339,6 +339,19 @@ def test_a_first_batch_with_no_files_succeeds_and_gold_waits_for_data(settings, 
         ("main.sales_gold.total", "skipped", 0, 0),
     ]
     assert tables[-1]["error"] == "skipped: main.sales.orders has no data yet"
+    with db.connection() as conn:
+        zones = conn.execute(
+            "SELECT zone, status, error FROM lakeforge_log.zone_run WHERE batch_id = %s ORDER BY id",
+            [empty.batch_id],
+        ).fetchall()
+    # A zone none of whose tables ran is skipped, with their reason (it said succeeded).
+    assert [(z["zone"], z["status"]) for z in zones] == [
+        ("raw", "succeeded"),
+        ("bronze", "succeeded"),
+        ("silver", "succeeded"),
+        ("gold", "skipped"),
+    ]
+    assert zones[-1]["error"] == "skipped: main.sales.orders has no data yet"
     assert _dq(db, empty.batch_id) == [("positive", "drop", 0, 0, 0, "passed")]
 
     write_csv(land / "1.csv", ["id", "name", "amount", "seq"], [[1, "a", 10, 1]])
