@@ -72,6 +72,10 @@ class SparkEngine:
     def __init__(self, settings: Settings, session: SparkSession | None = None) -> None:
         self.settings = settings
         self.spark: SparkSession = session or get_or_create_session(settings)
+        # Timestamps without an offset mean UTC on both engines. A session in another time zone
+        # (a cluster's or notebook's setting) would shift every one of them by its offset.
+        if self.spark.conf.get("spark.sql.session.timeZone", None) != "UTC":
+            self.spark.conf.set("spark.sql.session.timeZone", "UTC")
         # On Databricks, names are Unity Catalog tables; locally they are lakehouse folders.
         self.uses_catalog = is_databricks(self.spark)
         self.root = Path(settings.lakehouse_path)

@@ -99,3 +99,25 @@ def test_spark_reads_tables_the_embedded_engine_wrote(engine, settings) -> None:
     assert back.column("amount").to_pylist() == [1.5, 9.0]
     assert back.column("at").to_pylist() == stamp.to_pylist()[:1] * 2
     assert engine.table_version(table) == embedded.table_version(table) == 1
+
+
+def test_timestamps_without_an_offset_mean_utc_whatever_the_session_time_zone(
+    spark_session, settings
+) -> None:
+    """A session set to another time zone read '2026-01-01 10:00:00' as local time: 09:00 UTC in
+    Berlin, where the embedded engine stores 10:00 UTC."""
+    from lakeforge.runtime.spark import SparkEngine
+
+    spark_session.conf.set("spark.sql.session.timeZone", "Europe/Berlin")
+    try:
+        engine = SparkEngine(settings, spark_session)
+        query = (
+            "SELECT CAST('2026-01-01 10:00:00' AS TIMESTAMP) AS naive,"
+            " CAST('2026-01-01 10:00:00+02:00' AS TIMESTAMP) AS offset"
+        )
+        spark = engine.to_arrow(engine.sql(query)).to_pylist()[0]
+        embedded = EmbeddedEngine(settings)
+        assert spark == embedded.to_arrow(embedded.sql(query)).to_pylist()[0]
+        assert (spark["naive"].hour, spark["offset"].hour) == (10, 8)
+    finally:
+        spark_session.conf.set("spark.sql.session.timeZone", "UTC")
