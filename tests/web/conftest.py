@@ -229,3 +229,30 @@ def write_csv(folder: Path, name: str, rows: int = 20) -> Path:
     lines = ["id,amount,country", *body]
     path.write_text("\n".join(lines) + "\n")
     return path.parent
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:6]}"
+
+
+def make_group(stack: Stack) -> str:
+    name = unique("grp")
+    stack.command({"kind": "create_group", "name": name, "description": "made by the panel tests"})
+    return name
+
+
+def make_source(stack: Stack, group: str, **extra: Any) -> str:
+    """A csv source over a file ``write_csv`` made (it has a header row); ``extra`` adds fields."""
+    name = unique("src")
+    stack.command(
+        {
+            "kind": "register_source",
+            "name": name,
+            "group": group,
+            "format": "csv",
+            "location": str(write_csv(stack.data_dir, name)),
+            "format_options": {"header": True},
+            **extra,
+        }
+    )
+    return name

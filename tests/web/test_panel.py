@@ -4,39 +4,13 @@ from __future__ import annotations
 
 import re
 import time
-import uuid
 from typing import Any
 
 from playwright.sync_api import expect
 
-from tests.web.conftest import Stack, screenshot, sign_in, write_csv
+from tests.web.conftest import Stack, make_group, make_source, screenshot, sign_in, unique, write_csv
 
 FINAL = re.compile(r"^(succeeded|failed|cancelled|skipped)$")
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}_{uuid.uuid4().hex[:6]}"
-
-
-def make_group(stack: Stack) -> str:
-    name = unique("grp")
-    stack.command({"kind": "create_group", "name": name, "description": "made by the panel tests"})
-    return name
-
-
-def make_source(stack: Stack, group: str) -> str:
-    name = unique("src")
-    stack.command(
-        {
-            "kind": "register_source",
-            "name": name,
-            "group": group,
-            "format": "csv",
-            "location": str(write_csv(stack.data_dir, name)),
-            "format_options": {"header": True},
-        }
-    )
-    return name
 
 
 def test_sign_in_refuses_a_bad_token_and_accepts_a_good_one(page: Any, stack: Stack) -> None:

@@ -7,7 +7,6 @@ import json
 import re
 import subprocess
 import threading
-import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -16,32 +15,17 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from playwright.sync_api import expect
 
-from tests.web.conftest import Stack, free_port, screenshot, sign_in, start_panel, write_csv
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}_{uuid.uuid4().hex[:6]}"
-
-
-def make_group(stack: Stack) -> str:
-    name = unique("grp")
-    stack.command({"kind": "create_group", "name": name})
-    return name
-
-
-def make_source(stack: Stack, group: str, **extra: Any) -> str:
-    name = unique("src")
-    stack.command(
-        {
-            "kind": "register_source",
-            "name": name,
-            "group": group,
-            "format": "csv",
-            "location": str(write_csv(stack.data_dir, name)),
-            **extra,
-        }
-    )
-    return name
+from tests.web.conftest import (
+    Stack,
+    free_port,
+    make_group,
+    make_source,
+    screenshot,
+    sign_in,
+    start_panel,
+    unique,
+    write_csv,
+)
 
 
 def source(stack: Stack, name: str) -> dict[str, Any]:

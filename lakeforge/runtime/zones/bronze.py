@@ -17,7 +17,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from lakeforge.runtime.config import SourceSpec
-from lakeforge.runtime.engine import SOURCE_FILE_COLUMN, TableRef
+from lakeforge.runtime.engine import SOURCE_FILE_COLUMN, Frame, TableRef
 from lakeforge.runtime.registry import writer_for
 from lakeforge.runtime.zones import types
 from lakeforge.runtime.zones.common import (
@@ -159,17 +159,23 @@ def run_bronze(ctx: RunContext, spec: SourceSpec, table_id: int, table: TableRef
         table_types = {
             f.name: name for f in existing_schema or [] if (name := types.spark_name(f.type)) is not None
         }
-        select = bronze_select(
-            data_columns,
-            declared,
-            existing,
-            policy,
-            batch,
-            file_names,
-            table_types=table_types,
-            ingested_at=ctx.ingested_at,
-        )
-        out = engine.sql(f"SELECT {', '.join(select)} FROM {q('__lf_input')}", {"__lf_input": frame})
+
+        def conformed(casts: dict[str, str] | None = None, rescued: set[str] | None = None) -> Frame:
+            select = bronze_select(
+                data_columns,
+                declared,
+                existing,
+                policy,
+                batch,
+                file_names,
+                table_types=table_types,
+                ingested_at=ctx.ingested_at,
+                casts=casts,
+                rescued=rescued,
+            )
+            return engine.sql(f"SELECT {', '.join(select)} FROM {q('__lf_input')}", {"__lf_input": frame})
+
+        out = conformed()
         if existing_schema is not None:
             # A column whose type differs from the table's is cast, rescued or refused here,
             # naming the column, rather than failing (or being truncated) inside the write.
@@ -177,20 +183,7 @@ def run_bronze(ctx: RunContext, spec: SourceSpec, table_id: int, table: TableRef
                 table, engine.schema(out), existing_schema, policy, {name for name, _ in declared}
             )
             if casts:
-                select = bronze_select(
-                    data_columns,
-                    declared,
-                    existing,
-                    policy,
-                    batch,
-                    file_names,
-                    table_types=table_types,
-                    casts=casts,
-                    rescued=rescued,
-                    ingested_at=ctx.ingested_at,
-                )
-                out = engine.sql(f"SELECT {', '.join(select)} FROM {q('__lf_input')}", {"__lf_input": frame})
-            if casts:
+                out = conformed(casts=casts, rescued=rescued)
                 conform_step["cast"] = casts
         conform_step["renamed"] = {r: c for r, c in data_columns if r != c}
     with ctx.log.step(table_id, "write", table=str(table), mode="replace_where", writer=writer.name) as step:
