@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import importlib.util
+import os
+import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -65,3 +69,21 @@ def workspace(settings: Settings, db: Database, runners: TaskRunners) -> Iterato
 @pytest.fixture
 def w(workspace: LocalWorkspace) -> WorkspaceClient:
     return workspace.client()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def serve_workspace(database_url: str, state_dir: Path, port: int, **popen: Any) -> subprocess.Popen[Any]:
+    """``lakeforge workspace serve`` in its own process, token ``t0ken``; the caller stops it."""
+    env = {
+        **os.environ,
+        "LAKEFORGE_DATABASE_URL": database_url,
+        "LAKEFORGE_STATE_DIR": str(state_dir),
+        "DATABRICKS_TOKEN": "t0ken",
+    }
+    command = [str(Path(sys.executable).parent / "lakeforge"), "workspace", "serve", "--port", str(port)]
+    return subprocess.Popen(command, env=env, **popen)

@@ -2,38 +2,21 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import requests
 from databricks.sdk import WorkspaceClient
 
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from tests.localworkspace.conftest import free_port, serve_workspace
 
 
 def test_workspace_serve_command(database_url: str, tmp_path: Path) -> None:
-    port = _free_port()
-    env = {
-        **os.environ,
-        "LAKEFORGE_DATABASE_URL": database_url,
-        "LAKEFORGE_STATE_DIR": str(tmp_path),
-        "DATABRICKS_TOKEN": "t0ken",
-    }
-    process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "lakeforge"), "workspace", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+    port = free_port()
+    process = serve_workspace(
+        database_url, tmp_path, port, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
     try:
         deadline = time.monotonic() + 60

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import base64
-import os
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -21,6 +18,7 @@ from lakeforge.localworkspace.executor import TaskRunners
 from lakeforge.localworkspace.server import LocalWorkspace
 from lakeforge.metadata.db import Database
 from lakeforge.settings import Settings
+from tests.localworkspace.conftest import free_port, serve_workspace
 
 from .test_runs import wait_for
 
@@ -115,18 +113,9 @@ with open_database(get_settings()) as db, db.connection() as conn:
 def test_a_killed_server_leaves_no_run_or_batch_running_forever(
     database_url: str, settings: Settings, db: Database, runners: TaskRunners, tmp_path: Path
 ) -> None:
-    port = _free_port()
-    env = {
-        **os.environ,
-        "LAKEFORGE_DATABASE_URL": database_url,
-        "LAKEFORGE_STATE_DIR": str(tmp_path),
-        "DATABRICKS_TOKEN": "t0ken",
-    }
-    server = subprocess.Popen(
-        [str(Path(sys.executable).parent / "lakeforge"), "workspace", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    port = free_port()
+    server = serve_workspace(
+        database_url, tmp_path, port, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     try:
         w = WorkspaceClient(host=f"http://127.0.0.1:{port}", token="t0ken", auth_type="pat")
@@ -155,12 +144,6 @@ def test_a_killed_server_leaves_no_run_or_batch_running_forever(
     with db.connection() as conn:
         error = conn.execute("SELECT error FROM lakeforge_log.batch_run").fetchone()["error"]
     assert "stopped before it finished" in error
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _answers(port: int) -> bool:

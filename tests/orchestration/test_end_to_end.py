@@ -22,7 +22,8 @@ from tests.runtime.helpers import make_gold, make_source, rows, write_csv
 NOTEBOOK_DIR = "/Workspace/lakeforge/notebooks"
 
 
-def test_synced_group_job_runs_source_to_gold(settings, db, tmp_path):
+def _orders_to_gold(settings, db, tmp_path):
+    """A group with one csv source and a gold table, and a local workspace (not started) to sync it into."""
     sync_settings = settings.model_copy(
         update={"workspace_notebook_dir": NOTEBOOK_DIR, "sync_requests_per_second": 1000.0}
     )
@@ -32,7 +33,11 @@ def test_synced_group_job_runs_source_to_gold(settings, db, tmp_path):
         db, "orders", location=str(land), schema_ddl="id INT, amount INT", silver={"primary_keys": ["id"]}
     )
     make_gold(db, "total", "SELECT sum(amount) AS total FROM main.sales.orders")
-    server = LocalWorkspace(sync_settings, db, port=0)
+    return sync_settings, LocalWorkspace(sync_settings, db, port=0)
+
+
+def test_synced_group_job_runs_source_to_gold(settings, db, tmp_path):
+    sync_settings, server = _orders_to_gold(settings, db, tmp_path)
     server.start()
     try:
         client = server.client()
@@ -74,16 +79,7 @@ def test_synced_group_job_runs_source_to_gold(settings, db, tmp_path):
 
 def test_a_manual_run_and_a_rerun_go_through_the_groups_job(settings, db, tmp_path):
     """run_now and rerun_batch start the synced job (its compute, concurrency and queue) for the batch."""
-    sync_settings = settings.model_copy(
-        update={"workspace_notebook_dir": NOTEBOOK_DIR, "sync_requests_per_second": 1000.0}
-    )
-    land = tmp_path / "landing" / "orders"
-    write_csv(land / "1.csv", ["id", "amount"], [[1, 5], [2, 7], [3, 30]])
-    make_source(
-        db, "orders", location=str(land), schema_ddl="id INT, amount INT", silver={"primary_keys": ["id"]}
-    )
-    make_gold(db, "total", "SELECT sum(amount) AS total FROM main.sales.orders")
-    server = LocalWorkspace(sync_settings, db, port=0)
+    sync_settings, server = _orders_to_gold(settings, db, tmp_path)
     server.start()
     launch.set_launcher(JobLauncher(sync_settings, server.client))
     try:
