@@ -31,6 +31,10 @@ class Me(ReadModel):
     user: str
     roles: list[RoleBinding]
     allowed_kinds: list[str] = Field(description="Intent kinds this caller may run (on some group).")
+    global_kinds: list[str] = Field(description="Intent kinds this caller may run on every group.")
+    group_kinds: dict[str, list[str]] = Field(
+        description="For each group the caller is bound to by name, the intent kinds it may run there."
+    )
     is_admin: bool = Field(description="Holds the global admin role (compute profiles, job sync).")
 
 

@@ -18,5 +18,7 @@ def me(principal: PrincipalDep) -> Me:
         user=principal.user,
         roles=[RoleBinding(role=role, group=group) for role, group in principal.bindings],
         allowed_kinds=principal.allowed_kinds(),
+        global_kinds=principal.global_kinds(),
+        group_kinds=principal.group_kinds(),
         is_admin=principal.role_for(None) == "admin",
     )

@@ -108,6 +108,18 @@ class Principal:
                 return False
         return True
 
+    def global_kinds(self) -> list[str]:
+        """Intents this caller may run on every group (a global binding)."""
+        return [kind for kind in REQUIRED_ROLE if self.may(kind)]
+
+    def group_kinds(self) -> dict[str, list[str]]:
+        """For each group bound by name, the intents this caller may run on it."""
+        groups = sorted({scope for _, scope in self.bindings if scope is not None})
+        return {
+            group: [kind for kind in REQUIRED_ROLE if kind not in GLOBAL_KINDS and self.may(kind, {group})]
+            for group in groups
+        }
+
     def allowed_kinds(self) -> list[str]:
         """Intents this caller may run somewhere (globally or on at least one group)."""
         groups = {scope for _, scope in self.bindings if scope is not None}

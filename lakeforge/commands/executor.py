@@ -189,11 +189,11 @@ def _prepare(ctx: handlers.Context, intent: Any, principal: Principal) -> handle
     try:
         prepared = handlers.HANDLERS[intent.kind](ctx, intent)
     except (handlers.Invalid, state.Missing) as error:
-        access.check(principal, intent.kind, handlers.intent_groups(intent) or None)
+        access.check(principal, intent.kind, handlers.intent_groups(ctx.conn, intent) or None)
         unknown = isinstance(error, handlers.Unknown) or "does not exist" in error.message
         raise _rejection(error, "not_found" if unknown else "validation") from None
     except state.Conflict as error:
-        access.check(principal, intent.kind, handlers.intent_groups(intent) or None)
+        access.check(principal, intent.kind, handlers.intent_groups(ctx.conn, intent) or None)
         raise _rejection(error, "conflict") from None
     access.check(principal, intent.kind, prepared.groups or None)
     return prepared

@@ -690,6 +690,12 @@ def rerun_batch(ctx: Context, intent: it.RerunBatch) -> Prepared:
         raise Invalid(
             f"group {row['group_name']!r} of batch {intent.batch_id} no longer exists", field="batch_id"
         )
+    if not _exists(ctx.conn, "source", row["source_name"]):
+        raise Invalid(
+            f"source {row['source_name']!r} of batch {intent.batch_id} no longer exists",
+            field="batch_id",
+            fix="Restore the source (restore_revision) or register it again, then rerun.",
+        )
     request = {
         "group": row["group_name"],
         "source": row["source_name"],
@@ -876,6 +882,36 @@ HANDLERS: dict[str, Callable[[Context, Any], Prepared]] = {
 }
 
 
-def intent_groups(intent: Any) -> set[str]:
-    """Groups named directly in an intent (used for the permission check when validation fails)."""
-    return {value for name in ("group",) if isinstance(value := getattr(intent, name, None), str)}
+# Intents whose ``name`` is a source's or a group's name (restore_revision says which by ``entity``).
+_NAMES_A_SOURCE = frozenset({"update_source", "remove_source", "show_source"})
+_NAMES_A_GROUP = frozenset({"update_group", "show_group"})
+
+
+def intent_groups(conn: Connection, intent: Any) -> set[str]:
+    """The groups an intent acts on, for the permission check when its validation fails.
+
+    A group-bound caller must hear why its command on its own group is wrong, not that it needs a
+    global role, so a source, rule or batch named by the intent is looked up to its group. What
+    does not exist has no group: only a global role hears about it.
+    """
+    groups = {value for value in (getattr(intent, "group", None),) if isinstance(value, str)}
+    kind = intent.kind
+    entity = getattr(intent, "entity", None)
+    if kind in _NAMES_A_GROUP or (kind == "restore_revision" and entity == "group"):
+        groups.add(intent.name)
+    source = getattr(intent, "source", None)
+    if kind in _NAMES_A_SOURCE or (kind == "restore_revision" and entity == "source"):
+        source = intent.name
+    if isinstance(source, str):
+        row = conn.execute(
+            "SELECT g.name FROM source s JOIN source_group g ON g.id = s.source_group_id WHERE s.name = %s",
+            [source],
+        ).fetchone()
+        groups.update([row["name"]] if row else [])
+    batch_id = getattr(intent, "batch_id", None)
+    if isinstance(batch_id, int):
+        row = conn.execute(
+            "SELECT group_name FROM lakeforge_log.batch_run WHERE batch_id = %s", [batch_id]
+        ).fetchone()
+        groups.update([row["group_name"]] if row else [])
+    return groups

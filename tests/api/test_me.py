@@ -40,3 +40,24 @@ def test_a_group_binding_never_lists_intents_that_need_a_global_one(api: Api) ->
     for intent in ({"kind": "create_group", "name": "finance"}, {"kind": "upsert_system", "name": "crm"}):
         response = client.post("/commands", json={"intent": intent}, headers=headers)
         assert_problem(response, 403)
+
+
+def test_group_kinds_say_what_a_group_binding_allows_where(api: Api) -> None:
+    """The panel hides a button per group from ``global_kinds`` and ``group_kinds``: they must agree
+    with what the executor does on the bound group and on another one."""
+    seed(api)
+    assert api.command({"kind": "create_group", "name": "finance"}).status_code == 200
+    token = create_token(api.db, "olga", "operator", group="retail")
+    client = api.client(None)
+    headers = {"Authorization": f"Bearer {token}"}
+    body = client.get("/me", headers=headers).json()
+    assert "run_now" not in body["global_kinds"] and "list_runs" in body["global_kinds"]
+    assert list(body["group_kinds"]) == ["retail"]
+    retail = set(body["group_kinds"]["retail"])
+    assert {"run_now", "rerun_batch", "pause_schedule"} <= retail
+    assert "update_source" not in retail and "create_group" not in retail
+    # The executor agrees: a dry run of run_now is planned on retail and refused on finance.
+    for group, status in (("retail", 200), ("finance", 403)):
+        intent = {"kind": "run_now", "group": group}
+        response = client.post("/commands", json={"intent": intent, "dry_run": True}, headers=headers)
+        assert response.status_code == status, response.text

@@ -86,6 +86,30 @@ def test_group_bindings_hold_for_that_group_only(db, samples, run):
     assert execute(db, {"kind": "pause_schedule", "group": "retail"}, actor).status == "applied"
 
 
+def test_a_group_bound_caller_hears_why_its_own_groups_command_is_wrong(db, samples, run):
+    """Refusals are explained to whoever may act on the group the intent touches, found through the
+    source, rule or batch it names; elsewhere, and for what does not exist, the answer is a 403."""
+    run({"kind": "create_group", "name": "finance"})
+    ana = access.authenticate_token(db, access.create_token(db, "ana", "editor", group="retail"))
+    actor = Actor(user="ana", surface="api")
+    rule = {"kind": "add_dq_rule", "source": "orders", "name": "amount_positive", "expression": "amount > 1"}
+    duplicate = execute(db, rule, actor, principal=ana)
+    assert duplicate.status == "rejected" and "amount_positive" in duplicate.message
+    with db.connection() as conn:
+        queued = conn.execute(
+            "INSERT INTO lakeforge_log.batch_run (group_name, status) VALUES ('retail', 'queued') "
+            "RETURNING batch_id"
+        ).fetchone()["batch_id"]
+    busy = execute(db, {"kind": "rerun_batch", "batch_id": queued}, actor, principal=ana)
+    assert busy.status == "rejected" and "still queued" in busy.message
+    with pytest.raises(PermissionDenied):
+        missing = {"kind": "update_source", "name": "no_such_source", "description": "x"}
+        execute(db, missing, actor, principal=ana)
+    with pytest.raises(PermissionDenied, match="on group finance"):
+        elsewhere = {"kind": "update_group", "name": "finance", "compute_profile": "missing"}
+        execute(db, elsewhere, actor, principal=ana)
+
+
 def test_unknown_and_unmapped_users_may_only_read(db, samples):
     stranger = Actor(user="stranger", surface="slack")
     assert execute(db, {"kind": "help"}, stranger).result["intents"][0]["kind"] == "show_source"

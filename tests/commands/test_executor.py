@@ -359,6 +359,22 @@ def test_run_now_and_rerun_create_batches_and_launch_them(db, run, retail, launc
     assert launched[1].trigger == "rerun" and launched[1].rerun_of == batch_id
 
 
+def test_a_rerun_of_a_removed_source_is_refused_until_the_source_is_restored(db, run, retail, launched):
+    batch_id = run({"kind": "run_now", "source": "orders"}).result["batch_id"]
+    with db.connection() as conn:
+        conn.execute("UPDATE lakeforge_log.batch_run SET status = 'failed' WHERE batch_id = %s", [batch_id])
+    revision = run({"kind": "show_source", "name": "orders"}).result["source"]["revision"]
+    assert run({"kind": "remove_source", "name": "orders"}).status == "applied"
+    refused = run({"kind": "rerun_batch", "batch_id": batch_id})
+    assert refused.status == "rejected" and "source 'orders' of batch" in refused.message
+    error = refused.errors[0]
+    assert error.field == "intent.batch_id" and "restore_revision" in (error.fix or "")
+    assert len(launched) == 1  # nothing queued
+    restore = run({"kind": "restore_revision", "entity": "source", "name": "orders", "revision": revision})
+    assert restore.status == "applied", restore.message
+    assert run({"kind": "rerun_batch", "batch_id": batch_id}).status == "applied"
+
+
 def test_a_launcher_that_cannot_start_marks_the_batch_failed(db, run, retail):
     from lakeforge.commands import launch
 

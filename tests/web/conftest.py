@@ -85,8 +85,12 @@ class Stack:
         )
 
     def command(self, intent: dict[str, Any]) -> dict[str, Any]:
+        """Apply ``intent`` as the admin; a destructive one is confirmed with its plan's token."""
         with self.client() as client:
             answer = client.post("/commands", json={"intent": intent})
+            if answer.status_code == 202:
+                token = answer.json()["confirm_token"]
+                answer = client.post("/commands", json={"intent": intent, "confirm_token": token})
         assert answer.status_code == 200, answer.text
         return dict(answer.json())
 

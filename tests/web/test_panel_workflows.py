@@ -436,19 +436,74 @@ def test_rerun_cannot_be_confirmed_when_its_plan_was_refused(page: Any, stack: S
     from lakeforge.runtime.runner import run_batch
 
     theirs = make_group(stack)
-    run = run_batch(stack.settings, stack.db, theirs, sources=[make_source(stack, theirs)])
+    name = make_source(stack, theirs)
+    run = run_batch(stack.settings, stack.db, theirs, sources=[name])
     assert run.status == "succeeded", run.error
-    operator = create_token(stack.db, unique("op"), "operator", group=make_group(stack))
+    stack.command({"kind": "remove_source", "name": name})  # the rerun's plan is refused
+    operator = create_token(stack.db, unique("op"), "operator", group=theirs)
     sign_in(page, operator)
     page.goto(f"/runs/{run.batch_id}")
     expect(page.get_by_test_id("batch-status")).to_have_text("succeeded")
     page.get_by_role("button", name="Rerun…").click()
     dialog = page.get_by_role("dialog", name=f"Rerun batch #{run.batch_id}?")
-    expect(dialog.locator("[data-problem='403']")).to_contain_text("operator")
+    expect(dialog.locator("[data-problem]")).to_contain_text("no longer exists")
     expect(dialog.get_by_role("button", name="Rerun")).to_be_disabled()
     with stack.client() as client:
         reruns = client.get("/runs", params={"group": theirs}).json()["items"]
     assert [r["batch_id"] for r in reruns] == [run.batch_id]
+
+
+def test_a_group_bound_operator_runs_its_own_source_through_chosen_zones_only(
+    page: Any, stack: Stack
+) -> None:
+    from lakeforge.commands.access import create_token
+
+    ours, theirs = make_group(stack), make_group(stack)
+    mine, other = make_source(stack, ours), make_source(stack, theirs)
+    sign_in(page, create_token(stack.db, unique("op"), "operator", group=ours))
+
+    # Another group's source and group card offer no action to this operator.
+    page.goto(f"/sources/{other}")
+    expect(page.get_by_role("heading", name="Revision history")).to_be_visible()
+    expect(page.get_by_role("main").get_by_role("button")).to_have_count(0)
+    page.goto(f"/groups#{theirs}")
+    section = page.locator(f"[id='{theirs}']").locator("xpath=ancestor::section")
+    expect(section.get_by_role("button", name="Run now")).to_have_count(0)
+
+    # Its own source: Run now…, through raw and bronze only; the plan follows the choice.
+    page.goto(f"/sources/{mine}")
+    expect(page.get_by_role("link", name="Edit")).to_have_count(0)  # an operator does not edit
+    page.get_by_role("button", name="Run now…").click()
+    dialog = page.get_by_role("dialog", name=f"Run source {mine} now?")
+    expect(dialog.get_by_role("button", name="Run")).to_be_enabled()
+    for zone in ("gold", "silver"):
+        dialog.get_by_label(zone).uncheck()
+        expect(dialog.get_by_role("button", name="Run")).to_be_enabled()
+    expect(dialog.get_by_label("raw")).to_be_checked()
+    dialog.get_by_role("button", name="Run").click()
+    page.wait_for_url(re.compile(r"/runs/\d+$"))
+    expect(page.get_by_test_id("batch-status")).to_have_text("succeeded", timeout=60_000)
+    batch_id = int(page.url.rsplit("/", 1)[1])
+    with stack.client() as client:
+        batch = client.get(f"/runs/{batch_id}").json()
+    assert batch["source"] == mine
+    assert [z["zone"] for z in batch["zones"]] == ["raw", "bronze"]
+
+    # The rerun dialog picks zones too: bronze again from the batch's Raw files.
+    page.get_by_role("button", name="Rerun…").click()
+    dialog = page.get_by_role("dialog", name=f"Rerun batch #{batch_id}?")
+    for zone in ("raw", "silver", "gold"):
+        dialog.get_by_label(zone).uncheck()
+    expect(dialog.get_by_label("bronze")).to_be_disabled()  # the last zone stays
+    expect(dialog.get_by_role("button", name="Rerun")).to_be_enabled()
+    dialog.get_by_role("button", name="Rerun").click()
+    page.wait_for_url(re.compile(r"/runs/(?!%d$)\d+$" % batch_id))
+    expect(page.get_by_test_id("batch-status")).to_have_text("succeeded", timeout=60_000)
+    rerun_id = int(page.url.rsplit("/", 1)[1])
+    with stack.client() as client:
+        rerun = client.get(f"/runs/{rerun_id}").json()
+    assert rerun["rerun_of"] == batch_id and [z["zone"] for z in rerun["zones"]] == ["bronze"]
+    screenshot(page, "operator-rerun-bronze")
 
 
 def test_registering_a_source_with_a_cron_into_a_paused_group_keeps_it_paused(

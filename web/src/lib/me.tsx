@@ -19,8 +19,12 @@ export function useMe(): Me | undefined {
   return useContext(MeContext);
 }
 
-export function may(me: Me | undefined, kind: string): boolean {
-  return Boolean(me?.allowed_kinds.includes(kind));
+// With a group: whether the caller may run `kind` on that group (a global binding, or one on the
+// group). Without: whether it may run it somewhere, for screens that pick the group later (a form).
+export function may(me: Me | undefined, kind: string, group?: string | null): boolean {
+  if (!me) return false;
+  if (!group) return me.allowed_kinds.includes(kind);
+  return me.global_kinds.includes(kind) || Boolean(me.group_kinds[group]?.includes(kind));
 }
 
 // "admin", or "editor on retail, viewer" for group bindings.

@@ -1179,6 +1179,18 @@ export interface components {
              */
             allowed_kinds: string[];
             /**
+             * Global Kinds
+             * @description Intent kinds this caller may run on every group.
+             */
+            global_kinds: string[];
+            /**
+             * Group Kinds
+             * @description For each group the caller is bound to by name, the intent kinds it may run there.
+             */
+            group_kinds: {
+                [key: string]: string[];
+            };
+            /**
              * Is Admin
              * @description Holds the global admin role (compute profiles, job sync).
              */

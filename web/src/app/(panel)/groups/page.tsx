@@ -69,8 +69,8 @@ function GroupCard({ group, schedule, onChange }: { group: GroupRow; schedule?: 
           <p>{group.source_count} source{group.source_count === 1 ? "" : "s"} · compute <code>{group.compute_profile}</code> · engine {group.engine} · channel {group.channel ?? "none"}</p>
           <p>Last run: {group.last_batch_id ? <Link className="hover:underline" href={`/runs/${group.last_batch_id}`}>#{group.last_batch_id} <Badge value={group.last_status} /></Link> : "never"}</p>
           <div className="flex flex-wrap gap-2 pt-2">
-            {may(me, "run_now") ? <Button tone="primary" disabled={busy} onClick={() => act("run")}>Run now</Button> : null}
-            {schedule && may(me, group.paused ? "resume_schedule" : "pause_schedule") ? (group.paused ? <Button disabled={busy} onClick={() => act("resume")}>Resume</Button> : <Button disabled={busy} onClick={() => act("pause")}>Pause</Button>) : null}
+            {may(me, "run_now", group.name) ? <Button tone="primary" disabled={busy} onClick={() => act("run")}>Run now</Button> : null}
+            {schedule && may(me, group.paused ? "resume_schedule" : "pause_schedule", group.name) ? (group.paused ? <Button disabled={busy} onClick={() => act("resume")}>Resume</Button> : <Button disabled={busy} onClick={() => act("pause")}>Pause</Button>) : null}
           </div>
         </div>
         <ScheduleEditor group={group.name} schedule={schedule} onChange={onChange} />
@@ -111,7 +111,7 @@ function useSchedulePreview(cron: string, timezone: string): { preview: Preview 
 }
 
 function ScheduleEditor({ group, schedule, onChange }: { group: string; schedule?: ScheduleRow; onChange: () => Promise<void> }) {
-  const canSet = may(useMe(), "set_schedule");
+  const canSet = may(useMe(), "set_schedule", group);
   const [cron, setCron] = useState(schedule?.quartz_cron ?? "");
   const [timezone, setTimezone] = useState(schedule?.timezone ?? viewerTimeZone());
   const command = useCommand();

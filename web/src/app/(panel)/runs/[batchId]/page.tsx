@@ -13,6 +13,7 @@ import { useApi } from "@/lib/use-api";
 import { Confirm } from "@/components/confirm";
 import { Gantt } from "@/components/gantt";
 import { PlanView } from "@/components/plan-view";
+import { ZONES, ZonePicker, zonesField, type Zone } from "@/components/zone-picker";
 import { Badge, Button, Card, Empty, PageTitle, ProblemBanner, td, th } from "@/components/ui";
 
 export default function BatchPage() {
@@ -27,11 +28,18 @@ export default function BatchPage() {
   const rerun = useCommand();
   const me = useMe();
   const [asking, setAsking] = useState(false);
-  const intent = { kind: "rerun_batch", batch_id: id };
+  const [zones, setZones] = useState<Zone[]>([...ZONES]);
+  const intent = { kind: "rerun_batch", batch_id: id, ...zonesField(zones) };
 
   async function ask() {
     setAsking(true);
     await rerun.plan(intent);
+  }
+  // The confirm token belongs to the plan shown: another choice of zones is planned again.
+  async function choose(next: Zone[]) {
+    setZones(next);
+    rerun.reset();
+    await rerun.plan({ kind: "rerun_batch", batch_id: id, ...zonesField(next) });
   }
   async function confirm() {
     // Only the plan that was shown is applied: no confirm token (the dry run failed), no rerun.
@@ -49,7 +57,7 @@ export default function BatchPage() {
     <>
       <PageTitle title={`Batch #${batchId}`}>
         {b ? <Badge value={b.status} /> : null}
-        {may(me, "rerun_batch") ? <Button onClick={ask} disabled={!b || !FINAL_STATUSES.has(b.status)}>Rerun…</Button> : null}
+        {may(me, "rerun_batch", b?.group) ? <Button onClick={ask} disabled={!b || !FINAL_STATUSES.has(b.status)}>Rerun…</Button> : null}
       </PageTitle>
       <ProblemBanner problem={batch.problem} />
       {!b ? <Empty>{batch.loading ? "Loading…" : batch.problem?.status === 404 ? "Not found." : "Could not load this batch."}</Empty> : (
@@ -105,7 +113,8 @@ export default function BatchPage() {
           </Card>
         </div>
       )}
-      <Confirm open={asking} title={`Rerun batch #${batchId}?`} confirmLabel="Rerun" busy={rerun.busy || !rerun.result?.confirm_token} onConfirm={confirm} onCancel={() => { setAsking(false); rerun.reset(); }}>
+      <Confirm open={asking} title={`Rerun batch #${batchId}?`} confirmLabel="Rerun" busy={rerun.busy || !rerun.result?.confirm_token} onConfirm={confirm} onCancel={() => { setAsking(false); setZones([...ZONES]); rerun.reset(); }}>
+        <ZonePicker value={zones} onChange={choose} disabled={rerun.busy} />
         <ProblemBanner problem={rerun.problem} />
         {rerun.result ? <><p className="mb-2 text-sm">{planNote(rerun.result, "Rerun")}</p><PlanView plan={rerun.result.plan} /></> : <p className="text-sm">Checking…</p>}
       </Confirm>

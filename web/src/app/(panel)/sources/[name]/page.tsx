@@ -6,12 +6,13 @@ import { useState, type FormEvent } from "react";
 import { api } from "@/lib/api/client";
 import type { DqRuleRow, RevisionRow, SourceDetail } from "@/lib/api/models";
 import { errorFor, unclaimed } from "@/lib/api/problem";
-import { useCommand } from "@/lib/command";
+import { planNote, useCommand } from "@/lib/command";
 import { FINAL_STATUSES, formatTime } from "@/lib/format";
 import { may, useMe } from "@/lib/me";
 import { useApi } from "@/lib/use-api";
 import { Confirm } from "@/components/confirm";
 import { PlanView, SnapshotDiff } from "@/components/plan-view";
+import { ZONES, ZonePicker, zonesField, type Zone } from "@/components/zone-picker";
 import { Badge, Button, Card, Empty, Field, Json, PageTitle, ProblemBanner, inputClass, td, th } from "@/components/ui";
 
 function Config({ value }: { value: Record<string, unknown> | null | undefined }) {
@@ -41,8 +42,9 @@ export default function SourcePage() {
   return (
     <>
       <PageTitle title={name}>
-        {s && may(me, "update_source") ? <Link href={`/sources/${name}/edit`} className="rounded-md border border-zinc-300 px-3 py-1.5 text-sm font-medium hover:bg-zinc-50 dark:border-zinc-700 dark:hover:bg-zinc-800">Edit</Link> : null}
-        {s && may(me, "remove_source") ? <RemoveSource source={s} /> : null}
+        {s && may(me, "run_now", s.group) ? <RunSource source={s} /> : null}
+        {s && may(me, "update_source", s.group) ? <Link href={`/sources/${name}/edit`} className="rounded-md border border-zinc-300 px-3 py-1.5 text-sm font-medium hover:bg-zinc-50 dark:border-zinc-700 dark:hover:bg-zinc-800">Edit</Link> : null}
+        {s && may(me, "remove_source", s.group) ? <RemoveSource source={s} /> : null}
       </PageTitle>
       <ProblemBanner problem={source.problem} />
       {!s ? <Empty>{source.loading ? "Loading…" : source.problem?.status === 404 ? "Not found." : "Could not load this source."}</Empty> : (
@@ -75,6 +77,45 @@ export default function SourcePage() {
           <Revisions source={s} onChange={source.reload} />
         </div>
       )}
+    </>
+  );
+}
+
+// A manual batch of this source alone, through the zones chosen; the dialog shows the plan first.
+function RunSource({ source }: { source: SourceDetail }) {
+  const router = useRouter();
+  const command = useCommand();
+  const [asking, setAsking] = useState(false);
+  const [zones, setZones] = useState<Zone[]>([...ZONES]);
+  const intentFor = (chosen: Zone[]) => ({ kind: "run_now", source: source.name, ...zonesField(chosen) });
+  async function ask() {
+    setAsking(true);
+    await command.plan(intentFor(zones));
+  }
+  async function choose(next: Zone[]) {
+    setZones(next);
+    command.reset();
+    await command.plan(intentFor(next));
+  }
+  async function confirm() {
+    if (!command.result?.confirm_token) return;
+    const answer = await command.apply(intentFor(zones), command.result.confirm_token);
+    const batch = (answer?.result as { batch_id?: number } | null | undefined)?.batch_id;
+    if (answer?.status === "applied") router.push(batch ? `/runs/${batch}` : `/runs?source=${source.name}`);
+  }
+  function close() {
+    setAsking(false);
+    setZones([...ZONES]);
+    command.reset();
+  }
+  return (
+    <>
+      <Button tone="primary" onClick={ask}>Run now…</Button>
+      <Confirm open={asking} title={`Run source ${source.name} now?`} confirmLabel="Run" busy={command.busy || !command.result?.confirm_token} onConfirm={confirm} onCancel={close}>
+        <ZonePicker value={zones} onChange={choose} disabled={command.busy} />
+        <ProblemBanner problem={command.problem} />
+        {command.result ? <><p className="mb-2 text-sm">{planNote(command.result, "Run")}</p><PlanView plan={command.result.plan} /></> : <p className="text-sm">Checking…</p>}
+      </Confirm>
     </>
   );
 }
@@ -135,9 +176,9 @@ function Rules({ source, onChange }: { source: SourceDetail; onChange: () => Pro
   // The rule being edited (its name is fixed), or null while adding a new one.
   const [editing, setEditing] = useState<DqRuleRow | null>(null);
   const [removing, setRemoving] = useState<DqRuleRow | null>(null);
-  const canAdd = may(me, "add_dq_rule");
-  const canEdit = may(me, "update_dq_rule");
-  const canRemove = may(me, "remove_dq_rule");
+  const canAdd = may(me, "add_dq_rule", source.group);
+  const canEdit = may(me, "update_dq_rule", source.group);
+  const canRemove = may(me, "remove_dq_rule", source.group);
 
   function startEdit(r: DqRuleRow) {
     setEditing(r);
@@ -253,7 +294,7 @@ function Revisions({ source, onChange }: { source: SourceDetail; onChange: () =>
                 <td className={td}>{r.revision}{i === 0 ? " (current)" : ""}</td>
                 <td className={td}>{r.actor}</td>
                 <td className={`${td} text-zinc-500`}>{formatTime(r.created_at)}</td>
-                <td className={`${td} text-right`}>{i > 0 && may(me, "restore_revision") ? <Button aria-label={`Restore revision ${r.revision}`} onClick={() => ask(r)}>Restore…</Button> : null}</td>
+                <td className={`${td} text-right`}>{i > 0 && may(me, "restore_revision", source.group) ? <Button aria-label={`Restore revision ${r.revision}`} onClick={() => ask(r)}>Restore…</Button> : null}</td>
               </tr>
             ))}
           </tbody>
