@@ -17,11 +17,11 @@ from uuid import UUID
 
 from pydantic import ValidationError
 
+from lakeforge.commands import access, launch, state
 from lakeforge.commands import intents as it
-from lakeforge.commands import launch, state
 from lakeforge.commands.access import Principal
 from lakeforge.commands.envelope import Actor, FieldError
-from lakeforge.commands.plans import PlanLine, touches
+from lakeforge.commands.plans import PlanLine, touches, workspace_lines
 from lakeforge.errors import LakeForgeError
 from lakeforge.metadata.db import Connection, Database
 from lakeforge.orchestration import quartz
@@ -723,25 +723,39 @@ def rerun_batch(ctx: Context, intent: it.RerunBatch) -> Prepared:
 
 
 def sync_jobs(ctx: Context, intent: it.SyncJobs) -> Prepared:
+    """``apply`` plans against the workspace first: its plan lines are the jobs and pipelines that
+    will change, so a confirm token applies only the plan that was shown."""
+    # The plan reads the workspace: a caller who may not sync is refused before that.
+    access.check(ctx.principal, intent.kind)
+    if intent.mode == "apply":
+        lines = workspace_lines(launch.to_jsonable(_sync(ctx.db, "plan"))) or [
+            touches("workspace", "all", "nothing to change: jobs and pipelines match the metadata")
+        ]
+    else:
+        lines = [touches("workspace", "all", "compute the job and pipeline sync plan")]
+
     def effect(c: Context) -> dict[str, Any]:
-        try:
-            outcome = launch.sync(c.db, intent.mode)
-        except LakeForgeError:
-            raise
-        except Exception as error:  # the workspace is down or refuses: say so, do not crash the caller
-            raise LakeForgeError(
-                f"the sync did not finish ({type(error).__name__}: {error})",
-                field="kind",
-                fix="Check the workspace connection (LAKEFORGE_DATABRICKS_HOST) and sync again.",
-            ) from None
-        return {"mode": intent.mode, "sync": launch.to_jsonable(outcome)}
+        return {"mode": intent.mode, "sync": launch.to_jsonable(_sync(c.db, intent.mode))}
 
     return Prepared(
-        extra_plan=[touches("workspace", "all", f"{intent.mode} the job and pipeline sync")],
+        extra_plan=lines,
         groups=set(),
         message="Jobs and pipelines synced." if intent.mode == "apply" else "Sync plan computed.",
         effect=effect,
     )
+
+
+def _sync(db: Database, mode: str) -> Any:
+    try:
+        return launch.sync(db, mode)
+    except LakeForgeError:
+        raise
+    except Exception as error:  # the workspace is down or refuses: say so, do not crash the caller
+        raise LakeForgeError(
+            f"the sync did not finish ({type(error).__name__}: {error})",
+            field="kind",
+            fix="Check the workspace connection (LAKEFORGE_DATABRICKS_HOST) and sync again.",
+        ) from None
 
 
 # -- reads -------------------------------------------------------------------------------------

@@ -104,6 +104,42 @@ def diff(
     return out
 
 
+def workspace_lines(sync_plan: dict[str, Any]) -> list[PlanLine]:
+    """The reconciler's plan (``SyncPlan.to_json()``) as plan lines: one per job or pipeline to
+    create, update, adopt, pause or delete, then one per field that differs (live → desired).
+
+    These lines are what a ``sync_jobs`` confirm token is bound to: if the workspace or the
+    metadata moves between the plan and its confirmation, the plan differs and the token is refused.
+    """
+    lines: list[PlanLine] = []
+    for change in sync_plan.get("changes", []):
+        resource_type, _, key = str(change.get("resource", "")).partition(":")
+        op = str(change.get("action", "update"))
+        reason = f": {change['reason']}" if change.get("reason") else ""
+        lines.append(
+            {
+                "op": op,
+                "entity": resource_type,
+                "key": key,
+                "field": None,
+                "before": change.get("databricks_id"),
+                "after": change.get("name"),
+                "text": f"{op} {resource_type} {key}{reason}",
+                # The spec to be written: a create's plan differs once the metadata behind it does.
+                "spec_hash": change.get("spec_hash"),
+            }
+        )
+        lines.extend(
+            _line("update", resource_type, key, item.get("path"), item.get("live"), item.get("desired"))
+            for item in change.get("diff", [])
+        )
+        lines.extend(
+            {**touches(resource_type, key, f"delete duplicate {duplicate}"), "op": "delete"}
+            for duplicate in change.get("duplicates", [])
+        )
+    return lines
+
+
 def touches(resource_type: str, key: str, reason: str) -> PlanLine:
     """A plan line naming a Databricks job or pipeline the change will reach on the next sync."""
     return {

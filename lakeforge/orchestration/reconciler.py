@@ -111,6 +111,8 @@ class Change:
             "databricks_id": self.databricks_id,
             "reason": self.reason,
         }
+        if self.desired is not None:
+            out["spec_hash"] = self.desired.spec_hash  # what would be written, in one value
         if self.diff:
             out["diff"] = self.diff
         if self.drift:

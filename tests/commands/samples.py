@@ -35,7 +35,8 @@ MUTATING_SAMPLES: dict[str, dict[str, Any]] = {
     "remove_dq_rule": {"kind": "remove_dq_rule", "source": "orders", "name": "amount_positive"},
     "run_now": {"kind": "run_now", "group": "retail"},
     "rerun_batch": None,  # needs a finished batch: filled in by the test
-    "sync_jobs": {"kind": "sync_jobs"},
+    # mode plan: an apply is planned against the workspace, which these cases do not start.
+    "sync_jobs": {"kind": "sync_jobs", "mode": "plan"},
     "subscribe_channel": {"kind": "subscribe_channel", "group": "retail", "slack_channel_id": "C0123ABCD"},
     "restore_revision": {"kind": "restore_revision", "entity": "source", "name": "orders", "revision": 1},
     "upsert_system": {"kind": "upsert_system", "name": "shop"},

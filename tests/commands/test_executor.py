@@ -394,13 +394,23 @@ def test_sync_jobs_goes_through_the_syncer_seam(db, run):
     from lakeforge.commands import launch
 
     calls = []
-    launch.set_syncer(lambda db, mode: calls.append(mode) or {"created": ["group:retail"]})
+    plan = {"changes": [{"action": "create", "resource": "job:group.retail", "name": "[lakeforge] retail"}]}
+
+    def syncer(db, mode):
+        calls.append(mode)
+        return plan if mode == "plan" else {"created": ["job:group.retail"]}
+
+    launch.set_syncer(syncer)
     try:
         result = run({"kind": "sync_jobs"})
     finally:
         launch.set_syncer(None)
-    assert result.status == "applied" and calls == ["apply"]
-    assert result.result == {"mode": "apply", "sync": {"created": ["group:retail"]}}
+    # An apply is planned first: the plan lines are the workspace changes a confirm token binds.
+    assert result.status == "applied" and calls == ["plan", "apply"]
+    assert [(line["op"], line["entity"], line["key"]) for line in result.plan] == [
+        ("create", "job", "group.retail")
+    ]
+    assert result.result == {"mode": "apply", "sync": {"created": ["job:group.retail"]}}
 
 
 def test_read_only_intents_return_data(db, run, retail, launched):

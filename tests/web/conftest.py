@@ -165,6 +165,7 @@ def stack(
         state_dir=state,
         engine="embedded",
         api_cors_origins=(f"http://127.0.0.1:{panel_port}",),
+        workspace_port=free_port(),  # a test that needs the workspace starts one there
     )
     try:
         from lakeforge.commands import launch

@@ -545,3 +545,40 @@ def test_a_source_is_removed_only_after_its_plan_is_shown(page: Any, stack: Stac
     expect(page.get_by_role("link", name=name)).to_have_count(0)
     with stack.client() as client:
         assert client.get(f"/sources/{name}").status_code == 404
+
+
+def test_sync_apply_confirms_the_plan_it_showed_and_refuses_one_that_moved(page: Any, stack: Stack) -> None:
+    from lakeforge.localworkspace.server import LocalWorkspace
+    from lakeforge.orchestration import reconciler
+    from lakeforge.orchestration.client import workspace_client
+
+    group = make_group(stack)
+    make_source(stack, group)
+    workspace = LocalWorkspace(stack.settings, stack.db, port=stack.settings.workspace_port)
+    workspace.start()
+    try:
+        reconciler.upload_notebooks(workspace_client(stack.settings), stack.settings.workspace_notebook_dir)
+        sign_in(page, stack.token)
+        page.goto("/sync")
+        page.get_by_role("button", name="Apply…").click()
+        dialog = page.get_by_role("dialog", name="Apply the sync plan to the workspace?")
+        expect(dialog).to_contain_text(f"create job group.{group}")
+        expect(dialog.get_by_role("button", name="Apply")).to_be_enabled()
+
+        # The group changes while the plan is on screen: its token no longer applies.
+        stack.command({"kind": "update_group", "name": group, "max_retries": 4})
+        dialog.get_by_role("button", name="Apply").click()
+        expect(dialog.locator("[data-problem='409']")).to_contain_text("changed since this plan was shown")
+        with stack.client() as client:
+            assert client.get("/sync/plan").json()["create"], "nothing may have been applied"
+        dialog.get_by_role("button", name="Cancel").click()
+
+        page.get_by_role("button", name="Apply…").click()
+        expect(dialog).to_contain_text(f"create job group.{group}")
+        dialog.get_by_role("button", name="Apply").click()
+        expect(page.get_by_role("status")).to_contain_text("Jobs and pipelines synced")
+        expect(page.get_by_text("in sync", exact=True)).to_be_visible()
+        expect(page.get_by_test_id("sync-in-sync")).to_contain_text(f"job:group.{group}")
+        screenshot(page, "sync-applied")
+    finally:
+        workspace.stop()

@@ -4,6 +4,7 @@ import { useState } from "react";
 import { api } from "@/lib/api/client";
 import { toProblem, type Problem } from "@/lib/api/problem";
 import { may, useMe } from "@/lib/me";
+import { planNote, type CommandResponse } from "@/lib/command";
 import { planChanges } from "@/lib/sync";
 import { useApi } from "@/lib/use-api";
 import { Confirm } from "@/components/confirm";
@@ -26,16 +27,38 @@ export default function Sync() {
   const [problem, setProblem] = useState<Problem | null>(null);
   const [message, setMessage] = useState("");
   const [busy, setBusy] = useState(false);
+  // The executor's plan of this apply (a dry run) and its confirm token: Apply applies exactly that
+  // plan; if the workspace or the metadata moved in between, the API refuses the token.
+  const [shown, setShown] = useState<CommandResponse | null>(null);
+  const [askProblem, setAskProblem] = useState<Problem | null>(null);
 
-  async function apply() {
+  async function ask() {
+    setAsking(true);
+    setShown(null);
+    setAskProblem(null);
     setBusy(true);
-    const { data, error, response } = await api.POST("/api/v1/sync/apply", {});
+    const { data, error, response } = await api.POST("/api/v1/sync/apply", { params: { query: { dry_run: true } } });
     setBusy(false);
+    if (error !== undefined) return setAskProblem(toProblem(error, response.status));
+    setShown((data as CommandResponse | undefined) ?? null);
+  }
+  async function apply() {
+    const token = shown?.confirm_token;
+    if (!token) return;
+    setBusy(true);
+    const { data, error, response } = await api.POST("/api/v1/sync/apply", { params: { query: { confirm_token: token } } });
+    setBusy(false);
+    if (error !== undefined) return setAskProblem(toProblem(error, response.status));
     setAsking(false);
-    if (error !== undefined) return setProblem(toProblem(error, response.status));
+    setShown(null);
     setProblem(null);
     setMessage((data as { message?: string } | undefined)?.message ?? "Applied.");
     await plan.reload();
+  }
+  function close() {
+    setAsking(false);
+    setShown(null);
+    setAskProblem(null);
   }
   const list = entries(plan.data);
   const changes = planChanges(plan.data);
@@ -44,18 +67,30 @@ export default function Sync() {
       <PageTitle title="Sync">
         {plan.data ? <Badge value={changes ? "pending changes" : "in sync"} /> : null}
         <Button onClick={() => plan.reload()}>Refresh</Button>
-        {admin ? <Button tone="primary" disabled={!changes || busy} onClick={() => setAsking(true)}>Apply…</Button> : null}
+        {admin ? <Button tone="primary" disabled={!changes || busy} onClick={ask}>Apply…</Button> : null}
       </PageTitle>
       <ProblemBanner problem={problem ?? plan.problem} />
       {me && !admin ? <p className="mb-4 text-sm text-zinc-600 dark:text-zinc-400" data-testid="sync-admin-only">Applying the plan needs the admin role; you can review it here.</p> : null}
       {message ? <p role="status" className="mb-4 text-sm text-emerald-700 dark:text-emerald-400">{message}</p> : null}
       <Card title="Plan">
-        {plan.loading ? <Empty>Loading…</Empty> : list.length ? <PlanView plan={list} /> : plan.data ? <Json value={plan.data} /> : null}
+        {plan.loading ? <Empty>Loading…</Empty> : list.length ? <PlanView plan={list} /> : plan.data ? <InSync plan={plan.data} /> : null}
       </Card>
-      <Confirm open={asking} title="Apply the sync plan to the workspace?" confirmLabel="Apply" busy={busy} onConfirm={apply} onCancel={() => setAsking(false)}>
-        <p className="mb-2 text-sm">{changes} change{changes === 1 ? "" : "s"}; needs the admin role.</p>
-        <PlanView plan={list} />
+      <Confirm open={asking} title="Apply the sync plan to the workspace?" confirmLabel="Apply" busy={busy || !shown?.confirm_token} onConfirm={apply} onCancel={close}>
+        <ProblemBanner problem={askProblem} />
+        {shown ? <><p className="mb-2 text-sm">{planNote(shown, "Apply")}</p><PlanView plan={shown.plan} /></> : askProblem ? null : <p className="text-sm">Checking…</p>}
       </Confirm>
     </>
+  );
+}
+
+// Nothing to change: say so in words, with what was compared; the reconciler's answer stays one click away.
+function InSync({ plan }: { plan: Plan }) {
+  const unchanged = Array.isArray(plan.unchanged) ? (plan.unchanged as string[]) : [];
+  return (
+    <div className="space-y-2 text-sm" data-testid="sync-in-sync">
+      <p>The workspace matches the metadata: {unchanged.length} job{unchanged.length === 1 ? "" : "s"} and pipeline{unchanged.length === 1 ? "" : "s"} unchanged.</p>
+      {unchanged.length ? <ul className="font-mono text-xs text-zinc-600 dark:text-zinc-400">{unchanged.map((r) => <li key={r}>{r}</li>)}</ul> : null}
+      <details><summary className="cursor-pointer text-xs text-zinc-500">Reconciler answer</summary><Json value={plan} /></details>
+    </div>
   );
 }
