@@ -158,25 +158,66 @@ _INTEGRAL = {
 # Spark casts a string to an integer only when it is one ('2.5' and '1e3' are NULL) and a
 # fraction by truncating it (2.7 is 2); DuckDB rounds both ('2.5' and 2.7 are 3) and reads '1e3'
 # as 1000. So strings that are not whole numbers become NULL, and numbers are truncated (through
-# a DECIMAL wide enough for any BIGINT, so no digit is lost on the way).
+# a DECIMAL wide enough for any BIGINT, so no digit is lost on the way). A timestamp is its
+# seconds since the epoch, rounded down as Spark does (DuckDB has no such cast and gives NULL).
+# ``typeof`` is the value's static type, so each query keeps one branch; the timestamp branch goes
+# through text because DuckDB refuses to bind a cast from most types to a timestamp.
+_EPOCH_MICROS = "epoch_us(TRY_CAST(CAST(__lf_x AS VARCHAR) AS TIMESTAMPTZ))"
 _WHOLE_NUMBER_GUARD = (
-    "trunc(TRY_CAST(CASE WHEN typeof(__lf_x) = 'VARCHAR'"
+    "CASE WHEN typeof(__lf_x) LIKE 'TIMESTAMP%'"
+    f" THEN CAST(floor({_EPOCH_MICROS} / 1000000) AS DECIMAL(38, 9))"
+    " ELSE trunc(TRY_CAST(CASE WHEN typeof(__lf_x) = 'VARCHAR'"
     " AND NOT regexp_full_match(CAST(__lf_x AS VARCHAR), '\\s*[+-]?[0-9]+\\s*') THEN NULL ELSE __lf_x END"
-    " AS DECIMAL(38, 9)))"
+    " AS DECIMAL(38, 9))) END"
+)
+_TEXT = {exp.DataType.Type.TEXT, exp.DataType.Type.VARCHAR, exp.DataType.Type.NVARCHAR}
+# Spark writes a timestamp as text in the session's zone (UTC) without an offset; DuckDB appends
+# "+00" to its TIMESTAMPTZ. Text of timestamps lands in hashes, keys and gold, so it must agree.
+_TIMESTAMP_TEXT_GUARD = (
+    "CASE WHEN typeof(__lf_x) = 'TIMESTAMP WITH TIME ZONE'"
+    " THEN CAST(TRY_CAST(CAST(__lf_x AS VARCHAR) AS TIMESTAMP) AS VARCHAR) ELSE CAST(__lf_x AS VARCHAR) END"
 )
 
 
-def _spark_integral_casts(tree: exp.Expr) -> None:
-    """Give every cast to an integer type Spark's rules (see ``_WHOLE_NUMBER_GUARD``)."""
-    for cast in list(tree.find_all(exp.Cast)):
-        if cast.to.this not in _INTEGRAL:
-            continue
-        guard = sqlglot.parse_one(_WHOLE_NUMBER_GUARD, read="duckdb")
-        value = cast.this
-        for placeholder in list(guard.find_all(exp.Column)):
-            if placeholder.name == "__lf_x":
-                placeholder.replace(value.copy())
-        cast.set("this", guard)
+def _guarded(guard_sql: str, **values: exp.Expr) -> exp.Expr:
+    """``guard_sql`` with each ``__lf_<name>`` column replaced by a copy of ``values[name]``."""
+    guard = sqlglot.parse_one(guard_sql, read="duckdb")
+    for placeholder in list(guard.find_all(exp.Column)):
+        name = placeholder.name.removeprefix("__lf_")
+        if placeholder.name.startswith("__lf_") and name in values:
+            placeholder.replace(values[name].copy())
+    return guard
+
+
+# Spark's unix_timestamp(x[, format]) is a timestamp's or date's epoch seconds, truncated (a cast
+# rounds down: -0.5 s is 0 here and -1 there), or a string parsed with the format (NULL when it
+# does not parse); DuckDB's translation only parses strings and fails to bind on a timestamp.
+# ``__lf_text`` is the parse of the value as text.
+_UNIX_TIMESTAMP_GUARD = (
+    "CASE WHEN typeof(__lf_x) LIKE 'TIMESTAMP%' OR typeof(__lf_x) = 'DATE'"
+    f" THEN CAST(trunc({_EPOCH_MICROS} / 1000000) AS BIGINT)"
+    " ELSE CAST(floor(epoch(__lf_text)) AS BIGINT) END"
+)
+
+
+def _spark_casts(tree: exp.Expr) -> None:
+    """Give casts to text and to integers, and unix_timestamp, Spark's results (see the guards).
+
+    Only the query's own nodes are rewritten, the innermost first, so a guard's own casts stay
+    plain and a nested cast is guarded once, inside the guard of the one around it.
+    """
+    for node in reversed(list(tree.find_all(exp.Cast, exp.StrToUnix))):
+        if isinstance(node, exp.StrToUnix):
+            value = node.this or exp.CurrentTimestamp()
+            # sqlglot writes Spark's pattern in DuckDB's notation; safe: NULL when it does not parse.
+            text = exp.StrToTime(
+                this=exp.cast(value.copy(), "VARCHAR"), format=node.args.get("format"), safe=True
+            )
+            node.replace(_guarded(_UNIX_TIMESTAMP_GUARD, x=value, text=text))
+        elif isinstance(node, exp.Cast) and node.to.this in _TEXT:
+            node.set("this", _guarded(_TIMESTAMP_TEXT_GUARD, x=node.this))
+        elif isinstance(node, exp.Cast) and node.to.this in _INTEGRAL:
+            node.set("this", _guarded(_WHOLE_NUMBER_GUARD, x=node.this))
 
 
 def _csv_header(path: str, delimiter: str, quote: str) -> list[str]:
@@ -417,7 +458,7 @@ class EmbeddedEngine:
                 reads_files |= frame.reads_files
             else:
                 registered[unique] = frame.table if isinstance(frame, Query) else frame
-        _spark_integral_casts(tree)
+        _spark_casts(tree)
         for node in list(tree.find_all(exp.Table)):
             if node.args.get("catalog") and node.args.get("db"):
                 # Three-part names refer to Delta tables: scan them through Arrow datasets.
