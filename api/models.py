@@ -86,6 +86,10 @@ class BatchRow(ReadModel):
     rows_in: int | None
     rows_out: int | None
     error: str | None
+    cancel_requested_at: datetime | None = Field(
+        default=None, description="When cancel_run asked the batch to stop; it ends at its next table."
+    )
+    cancelled_by: str | None = Field(default=None, description="Who cancelled the batch.")
     created_at: datetime
     started_at: datetime | None
     ended_at: datetime | None

@@ -193,7 +193,7 @@ def list_runs(
         params["before"] = before
     query = f"""SELECT b.batch_id, b.group_name AS "group", b.source_name AS source, b.trigger, b.rerun_of,
                        b.engine, b.status, b.requested_by, b.databricks_run_id, b.rows_in, b.rows_out,
-                       b.error, b.created_at, b.started_at, b.ended_at
+                       b.error, b.cancel_requested_at, b.cancelled_by, b.created_at, b.started_at, b.ended_at
                 FROM lakeforge_log.batch_run b WHERE {condition}
                 ORDER BY b.batch_id DESC LIMIT %(limit)s"""
     return conn.execute(query, params).fetchall()
@@ -203,7 +203,8 @@ def get_run(conn: Connection, batch_id: int) -> Row | None:
     """One batch with its zones → tables → steps and the DQ results."""
     batch = conn.execute(
         """SELECT batch_id, group_name AS "group", source_name AS source, trigger, rerun_of, engine, status,
-                  requested_by, databricks_run_id, rows_in, rows_out, error, created_at, started_at, ended_at
+                  requested_by, databricks_run_id, rows_in, rows_out, error, cancel_requested_at,
+                  cancelled_by, created_at, started_at, ended_at
            FROM lakeforge_log.batch_run WHERE batch_id = %s""",
         (batch_id,),
     ).fetchone()

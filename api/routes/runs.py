@@ -100,3 +100,24 @@ def rerun_batch(
         confirm_token=confirm_token,
         batch_id=batch_id,
     )
+
+
+@router.post("/runs/{batch_id}/cancel")
+def cancel_run(
+    request: Request,
+    principal: PrincipalDep,
+    batch_id: int = BatchId,
+    dry_run: DryRun = False,
+    confirm_token: ConfirmToken = None,
+) -> Response:
+    """Stop a queued or running batch (intent ``cancel_run``): it ends ``cancelled`` after the table
+    it is writing; a job run carrying it is cancelled in the workspace too."""
+    return write(
+        request,
+        principal,
+        "cancel_run",
+        None,
+        dry_run=dry_run,
+        confirm_token=confirm_token,
+        batch_id=batch_id,
+    )

@@ -35,6 +35,7 @@ REQUIRED_ROLE: dict[str, Role] = {
     "help": "viewer",
     "run_now": "operator",
     "rerun_batch": "operator",
+    "cancel_run": "operator",
     "pause_schedule": "operator",
     "resume_schedule": "operator",
     "register_source": "editor",

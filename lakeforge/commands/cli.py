@@ -74,7 +74,14 @@ def _print_plan(lines: list[dict[str, Any]], title: str) -> None:
     table.add_column("op")
     table.add_column("what")
     table.add_column("change", overflow="fold")
-    colours = {"create": "green", "update": "yellow", "delete": "red", "touch": "cyan", "run": "magenta"}
+    colours = {
+        "create": "green",
+        "update": "yellow",
+        "delete": "red",
+        "touch": "cyan",
+        "run": "magenta",
+        "cancel": "red",
+    }
     for line in lines:
         what = f"{line['entity']} {line['key']}" + (f".{line['field']}" if line.get("field") else "")
         if not line.get("field"):

@@ -722,6 +722,13 @@ def rerun_batch(ctx: Context, intent: it.RerunBatch) -> Prepared:
     )
 
 
+def cancel_run(ctx: Context, intent: it.CancelRun) -> Prepared:
+    # Its own module, which builds on this one's Context and Prepared: imported when first used.
+    from lakeforge.commands import cancel
+
+    return cancel.cancel_run(ctx, intent)
+
+
 def sync_jobs(ctx: Context, intent: it.SyncJobs) -> Prepared:
     """``apply`` plans against the workspace first: its plan lines are the jobs and pipelines that
     will change, so a confirm token applies only the plan that was shown."""
@@ -881,6 +888,7 @@ HANDLERS: dict[str, Callable[[Context, Any], Prepared]] = {
     "remove_dq_rule": remove_dq_rule,
     "run_now": run_now,
     "rerun_batch": rerun_batch,
+    "cancel_run": cancel_run,
     "sync_jobs": sync_jobs,
     "subscribe_channel": subscribe_channel,
     "restore_revision": restore_revision,

@@ -532,6 +532,14 @@ class RerunBatch(IntentBase):
     example: ClassVar[dict[str, Any]] = {"kind": "rerun_batch", "batch_id": 42}
 
 
+class CancelRun(IntentBase):
+    """Stop a queued or running batch; it ends cancelled after the table it is writing."""
+
+    kind: Literal["cancel_run"] = "cancel_run"
+    batch_id: int = Field(ge=1, le=2**63 - 1)
+    example: ClassVar[dict[str, Any]] = {"kind": "cancel_run", "batch_id": 42}
+
+
 class SyncJobs(IntentBase):
     """Bring Databricks jobs and pipelines in line with the metadata (or only show the plan)."""
 
@@ -722,6 +730,7 @@ INTENT_TYPES: tuple[type[IntentBase], ...] = (
     RemoveDqRule,
     RunNow,
     RerunBatch,
+    CancelRun,
     SyncJobs,
     SubscribeChannel,
     RestoreRevision,
@@ -751,6 +760,7 @@ Intent = Annotated[
     | RemoveDqRule
     | RunNow
     | RerunBatch
+    | CancelRun
     | SyncJobs
     | SubscribeChannel
     | RestoreRevision

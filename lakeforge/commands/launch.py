@@ -116,6 +116,20 @@ def launch(db: Database, request: LaunchRequest) -> None:
     (_launcher or default_launcher)(db, request)
 
 
+def cancel_job_run(run_id: str) -> None:
+    """Cancel the workspace's job run ``run_id`` (Databricks, or the local workspace, whichever
+    ran it); returns at once, the run ends on its own. A run the workspace no longer knows is
+    left alone: nothing is running there to stop."""
+    from databricks.sdk.errors import ResourceDoesNotExist
+
+    from lakeforge.orchestration.client import workspace_client
+
+    try:
+        workspace_client(_current_settings()).jobs.cancel_run(int(run_id))
+    except ResourceDoesNotExist:
+        log.info("job run %s no longer exists; nothing to cancel there", run_id)
+
+
 def default_syncer(db: Database, mode: str) -> Any:
     """Reconcile with the configured workspace through ``lakeforge.orchestration.reconciler``."""
     from lakeforge.orchestration import reconciler

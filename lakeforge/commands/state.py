@@ -24,6 +24,9 @@ Snapshot = dict[str, Any]
 class Conflict(LakeForgeError):
     """Someone changed the same entity first; nothing was applied."""
 
+    # The groups the refused entity belongs to, when the intent does not name them (a batch).
+    groups: set[str] | None = None
+
 
 class Missing(LakeForgeError):
     """A name the command refers to does not exist."""

@@ -4,8 +4,11 @@ Each job run gets one worker thread that owns its state: it starts tasks whose d
 done and whose ``run_if`` holds, retries failed attempts (``max_retries``,
 ``min_retry_interval_millis``), enforces task and job ``timeout_seconds`` and cancellation, and
 writes every transition to Postgres. Task bodies (a notebook, a pipeline update) run in their
-own daemon threads. A thread cannot be killed, so a task that times out or is cancelled is
-marked so at once and its thread is abandoned; its late result is ignored.
+own daemon threads. A thread cannot be killed: a cancelled run sets its stop event, which
+notebooks and pipeline updates pass to the runtime, and waits (TERMINATING, up to
+``CANCEL_GRACE_SECONDS``) for its tasks to stop at their next table or zone, as a cancelled
+Databricks run ends its tasks. A task that times out, or ignores the event past the grace
+period, is marked so and its thread is abandoned; its late result is ignored.
 
 ``max_concurrent_runs`` and queueing: a run that finds the job at its limit is QUEUED when the
 job (or run-now) enables the queue, else SKIPPED, as in Databricks.
@@ -37,6 +40,8 @@ _FAILED = ("FAILED", "TIMEDOUT", "UPSTREAM_FAILED")
 _CANCELED = ("CANCELED", "UPSTREAM_CANCELED")
 _OK = ("SUCCESS", "EXCLUDED")
 _POLL_SECONDS = 0.05
+# How long a cancelled run waits for its running tasks to stop on their own before abandoning them.
+CANCEL_GRACE_SECONDS = 120.0
 
 
 class TaskError(Exception):
@@ -139,6 +144,7 @@ class Executor:
         self._lock = threading.RLock()
         self._threads: dict[int, threading.Thread] = {}
         self._cancel: set[int] = set()
+        self._stop_events: dict[int, threading.Event] = {}  # per run: set when it is cancelled
         self._stopping = threading.Event()
         self.notebook_dir = settings.state_dir / "localworkspace" / "notebooks"
 
@@ -355,6 +361,7 @@ class Executor:
         finally:
             with self._lock:
                 self._cancel.discard(run_id)
+                self._stop_events.pop(run_id, None)
                 self._threads.pop(run_id, None)
             self._dispatch(row["job_id"])
 
@@ -395,16 +402,34 @@ class Executor:
         retries: dict[str, _Retry] = {}
         first_error: str | None = None
         ending: tuple[str, str] | None = None  # (result, message) when the run stops early
+        stop = self._stop_events.setdefault(run_id, threading.Event())
+        grace_until = 0.0
 
         while len(outcome) < len(by_key):
             wake.clear()
             now = time.monotonic()
-            if run_id in self._cancel:
+            if ending is not None:
+                pass  # already stopping: wait for the running tasks below
+            elif run_id in self._cancel:
                 ending = ("CANCELED", "This run was cancelled.")
             elif self._stopping.is_set():
                 ending = ("CANCELED", "The local workspace stopped during this run.")
             elif job_timeout and now - started > job_timeout:
                 ending = ("TIMEDOUT", f"The run timed out after {job_timeout} seconds.")
+            if ending is not None and ending[0] == "CANCELED" and not stop.is_set():
+                stop.set()
+                grace_until = now + CANCEL_GRACE_SECONDS
+                if attempts:
+                    self.store.update_run(
+                        run_id,
+                        life_cycle_state="TERMINATING",
+                        state_message="Cancelling: waiting for running tasks to stop at their next step.",
+                    )
+            if ending is not None and ending[0] == "CANCELED" and attempts and now < grace_until:
+                self._settle_cancelled(attempts, outcome)
+                if attempts:
+                    wake.wait(_POLL_SECONDS)
+                    continue
             if ending is not None:
                 result, message = ending
                 for key in by_key:
@@ -494,6 +519,20 @@ class Executor:
         if repair_id is not None:
             self._close_repair(run_id, repair_id)
 
+    def _settle_cancelled(self, attempts: dict[str, _Attempt], outcome: dict[str, str]) -> None:
+        """Record the attempts that ended since their run was cancelled: a task that finished its
+        work keeps SUCCESS; one stopped by the cancellation (or failing meanwhile) is CANCELED."""
+        for key, attempt in list(attempts.items()):
+            if not attempt.done.is_set():
+                continue
+            del attempts[key]
+            if attempt.error is None:
+                self._set_task(attempt.task_run_id, "TERMINATED", "SUCCESS")
+                outcome[key] = "SUCCESS"
+            else:
+                self._set_task(attempt.task_run_id, "TERMINATED", "CANCELED", "This run was cancelled.")
+                outcome[key] = "CANCELED"
+
     def _close_repair(self, run_id: int, repair_id: int) -> None:
         run = self.store.get_run(run_id)
         if run is None:
@@ -521,9 +560,11 @@ class Executor:
             task_run_id, life_cycle_state="RUNNING", state_message="", start_time=now_ms(), end_time=0
         )
 
+        stop = self._stop_events.setdefault(run["run_id"], threading.Event())
+
         def body() -> None:
             try:
-                output = self._run_task(run, task, task_run_id)
+                output = self._run_task(run, task, task_run_id, stop)
                 attempt.output = None if output is None else str(output)
             except TaskError as error:
                 attempt.error = error
@@ -536,14 +577,15 @@ class Executor:
         threading.Thread(target=body, name=f"lakeforge-task-{task_run_id}", daemon=True).start()
         return attempt
 
-    def _run_task(self, run: Row, task: dict[str, Any], task_run_id: int) -> Any:
+    def _run_task(self, run: Row, task: dict[str, Any], task_run_id: int, stop: threading.Event) -> Any:
         if "notebook_task" in task:
             notebook = task["notebook_task"]
             path = self.resolve_notebook(notebook["notebook_path"])
             params = self.task_parameters(run, task, task_run_id)
             # A task's own `engine` widget wins; otherwise the configured engine (None: auto).
             engine = None if "engine" in params else self._engine(None)
-            return _call(self.runners.notebook_runner(), str(path), params, engine, settings=self.settings)
+            runner = self.runners.notebook_runner()
+            return _call(runner, str(path), params, engine, settings=self.settings, cancel=stop)
         if "pipeline_task" in task:
             pipeline_id = task["pipeline_task"]["pipeline_id"]
             overriding = run.get("overriding_parameters") or {}
@@ -561,7 +603,7 @@ class Executor:
                 config=pipeline["spec"],
                 parameters=None,
             )
-            self.run_update(pipeline_id, update_id)
+            self.run_update(pipeline_id, update_id, cancel=stop)
             update = self.store.get_update(pipeline_id, update_id)
             if update is None or update["state"] != "COMPLETED":
                 error = update["error"] if update else "the update disappeared"
@@ -641,8 +683,9 @@ class Executor:
             daemon=True,
         ).start()
 
-    def run_update(self, pipeline_id: str, update_id: str) -> None:
-        """Run one pipeline update to its end through the data plane; never raises."""
+    def run_update(self, pipeline_id: str, update_id: str, cancel: threading.Event | None = None) -> None:
+        """Run one pipeline update to its end through the data plane; never raises. ``cancel``
+        (the job run's stop event, for a pipeline task) stops it at its next table or zone."""
         update = self.store.get_update(pipeline_id, update_id)
         if update is None:
             return
@@ -670,6 +713,7 @@ class Executor:
                 spec=spec,
                 update_id=update_id,
                 pipeline_id=pipeline_id,
+                cancel=cancel,
             )
             self.store.set_update_state(update_id, "COMPLETED")
         except BaseException as error:  # report any failure on the update, as Databricks does

@@ -265,6 +265,8 @@ class BatchRun(Row):
     rows_in: int | None = None
     rows_out: int | None = None
     error: str | None = None
+    cancel_requested_at: datetime | None = None
+    cancelled_by: str | None = None
     created_at: datetime | None = None
     started_at: datetime | None = None
     ended_at: datetime | None = None

@@ -11,6 +11,7 @@ offers what LakeForge notebooks use: ``dbutils.widgets`` (text, dropdown, get, g
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -98,9 +99,16 @@ class _Notebook:
 class LocalDbutils:
     """The subset of Databricks ``dbutils`` LakeForge notebooks use."""
 
-    def __init__(self, params: dict[str, str], settings: Settings | None = None) -> None:
-        # LakeForge's settings for this run (not part of Databricks' dbutils; used by the tasks).
+    def __init__(
+        self,
+        params: dict[str, str],
+        settings: Settings | None = None,
+        cancel: threading.Event | None = None,
+    ) -> None:
+        # LakeForge's settings for this run and the local workspace's cancel signal (not part of
+        # Databricks' dbutils; used by the tasks).
         self.lakeforge_settings = settings
+        self.lakeforge_cancel = cancel
         state_dir = settings.state_dir if settings else None
         self.widgets = _Widgets(params)
         self.secrets = _Secrets(SecretResolver(state_dir))
@@ -120,12 +128,18 @@ def read_cells(path: Path) -> list[str]:
 
 
 def run_notebook(
-    path: str | Path, params: dict[str, str], engine: str | None = None, *, settings: Settings | None = None
+    path: str | Path,
+    params: dict[str, str],
+    engine: str | None = None,
+    *,
+    settings: Settings | None = None,
+    cancel: threading.Event | None = None,
 ) -> str:
     """Run the notebook's cells in order; returns the ``dbutils.notebook.exit`` value ("" if none).
 
     ``engine`` (spark|embedded) overrides the ``engine`` widget; ``settings`` defaults to the
-    process settings. Errors raised by a cell propagate.
+    process settings; ``cancel``, once set, stops the batch the notebook runs at its next table
+    or zone. Errors raised by a cell propagate.
     """
 
     notebook = Path(path)
@@ -134,7 +148,7 @@ def run_notebook(
     values = dict(params)
     if engine:
         values["engine"] = engine
-    dbutils = LocalDbutils(values, settings or get_settings())
+    dbutils = LocalDbutils(values, settings or get_settings(), cancel)
     namespace: dict[str, Any] = {
         "__name__": "__lakeforge_notebook__",
         "__file__": str(notebook),

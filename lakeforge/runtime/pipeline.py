@@ -6,6 +6,8 @@ local workspace calls :func:`run_pipeline_update` for a pipeline task, with the 
 
 from __future__ import annotations
 
+import threading
+
 from lakeforge.metadata import models
 from lakeforge.metadata.db import Database
 from lakeforge.runtime.config import load_group
@@ -22,6 +24,7 @@ def run_pipeline_update(
     batch_id: int | None = None,
     full_refresh: bool = False,
     engine: str | None = None,
+    cancel: threading.Event | None = None,
 ) -> models.BatchRun:
     """Run Silver and Gold for ``batch_id`` (default: the newest batch whose Bronze succeeded).
 
@@ -43,9 +46,13 @@ def run_pipeline_update(
                 batches.update(int(v) for v in found.column(0).to_pylist())
         last = None
         for batch in sorted(batches):
-            last = run_batch(settings, db, group, zones=["silver"], batch_id=batch, engine=engine)
+            last = run_batch(
+                settings, db, group, zones=["silver"], batch_id=batch, engine=engine, cancel=cancel
+            )
         target = batch_id or (last.batch_id if last else None)
-        return run_batch(settings, db, group, zones=["gold"], batch_id=target, engine=engine)
+        return run_batch(settings, db, group, zones=["gold"], batch_id=target, engine=engine, cancel=cancel)
     if batch_id is None:
         batch_id = latest_batch_with(db, group, "bronze", None)
-    return run_batch(settings, db, group, zones=["silver", "gold"], batch_id=batch_id, engine=engine)
+    return run_batch(
+        settings, db, group, zones=["silver", "gold"], batch_id=batch_id, engine=engine, cancel=cancel
+    )

@@ -102,7 +102,9 @@ class RunLog:
             row = conn.execute(
                 "WITH latest AS (SELECT DISTINCT ON (table_name) * FROM lakeforge_log.table_run"
                 " WHERE zone_run_id = %s ORDER BY table_name, id DESC)"
-                " SELECT CASE WHEN bool_or(status = 'failed') THEN 'failed'"
+                # Another process of the batch may have cancelled it (a table it had open).
+                " SELECT CASE WHEN bool_or(status = 'cancelled') THEN 'cancelled'"
+                " WHEN bool_or(status = 'failed') THEN 'failed'"
                 " WHEN bool_or(status = 'running') THEN 'running'"
                 # A zone none of whose tables ran (all skipped) did not succeed either.
                 " WHEN bool_and(status = 'skipped') THEN 'skipped' ELSE 'succeeded' END AS status,"
@@ -134,10 +136,14 @@ class RunLog:
         """Close the batch from its zones: failed if any failed, running while one still runs."""
         with self.db.connection() as conn:
             row = conn.execute(
-                "SELECT CASE WHEN bool_or(status = 'failed') THEN 'failed'"
-                " WHEN bool_or(status = 'running') THEN 'running' ELSE 'succeeded' END AS status,"
-                " string_agg(zone || ': ' || error, '; ') FILTER (WHERE status = 'failed') AS error"
-                " FROM lakeforge_log.zone_run WHERE batch_id = %s",
+                # A batch cancelled part-way ends cancelled, not failed, whatever its zones did.
+                "SELECT CASE WHEN bool_or(z.status = 'cancelled') THEN 'cancelled'"
+                " WHEN bool_or(z.status = 'failed') THEN 'failed'"
+                " WHEN bool_or(z.status = 'running') THEN 'running' ELSE 'succeeded' END AS status,"
+                " coalesce(max('cancelled by ' || b.cancelled_by) FILTER (WHERE z.status = 'cancelled'),"
+                " string_agg(z.zone || ': ' || z.error, '; ') FILTER (WHERE z.status = 'failed')) AS error"
+                " FROM lakeforge_log.zone_run z JOIN lakeforge_log.batch_run b ON b.batch_id = z.batch_id"
+                " WHERE z.batch_id = %s",
                 [self.batch_id],
             ).fetchone()
             latest = conn.execute(
@@ -374,7 +380,7 @@ def is_orphaned(conn: Connection, batch_id: int) -> bool:
 
 def fail_stale_batches(db: Database) -> list[int]:
     """Mark ``running`` batches whose process is gone as failed (and their running zones, tables
-    and steps). Returns the batch ids marked."""
+    and steps), or as cancelled when a cancel was asked for them. Returns the batch ids marked."""
     marked: list[int] = []
     with db.connection() as conn:
         running = [
@@ -388,6 +394,19 @@ def fail_stale_batches(db: Database) -> list[int]:
             if not _nobody_holds(conn, batch_id):
                 continue  # a live process is working on it
             try:
+                asked = conn.execute(
+                    "SELECT cancelled_by FROM lakeforge_log.batch_run"
+                    " WHERE batch_id = %s AND cancel_requested_at IS NOT NULL",
+                    [batch_id],
+                ).fetchone()
+                if asked is not None:
+                    # Asked to stop, then stopped (a cancelled Databricks run ends its process).
+                    from lakeforge.runtime.cancel import end_cancelled
+
+                    end_cancelled(conn, batch_id, asked["cancelled_by"] or "someone")
+                    conn.commit()
+                    marked.append(batch_id)
+                    continue
                 message = "the process running this batch stopped before it finished (killed or crashed)"
                 conn.execute(
                     "UPDATE lakeforge_log.batch_run SET status = 'failed', error = %s, ended_at = now()"

@@ -11,6 +11,7 @@ the later ones; Gold runs only when every source of the batch got through Silver
 from __future__ import annotations
 
 import sys
+import threading
 from datetime import datetime
 from typing import Any
 
@@ -18,6 +19,7 @@ from lakeforge.errors import LakeForgeError
 from lakeforge.metadata import models
 from lakeforge.metadata.db import Database
 from lakeforge.metadata.repository import BATCH_RUNS, Repository
+from lakeforge.runtime.cancel import BatchCancelled, CancelWatch, end_cancelled
 from lakeforge.runtime.config import GroupSpec, SourceSpec, load_group
 from lakeforge.runtime.engine import EngineName, TableRef, get_engine
 from lakeforge.runtime.runlog import (
@@ -78,13 +80,16 @@ def run_batch(
     batch_id: int | None = None,
     requested_by: str | None = None,
     databricks_run_id: str | None = None,
+    cancel: threading.Event | None = None,
 ) -> models.BatchRun:
     """Run ``zones`` (default all) for ``sources`` (default the group's enabled ones).
 
     ``batch_id`` continues or retries that batch in place (job tasks pass it along);
     ``rerun_of`` starts a new batch that replaces batch N's rows in every zone;
     ``databricks_run_id`` finds or creates the batch of one job run, so each task of the job
-    joins the same batch. Returns the ``batch_run`` row as it stands at the end.
+    joins the same batch. The batch stops before its next zone or table once ``cancel_run``
+    asked for it (or ``cancel`` is set: the local workspace cancelled the job run), and ends
+    ``cancelled``. Returns the ``batch_run`` row as it stands at the end.
     """
     unknown = [z for z in zones or [] if z not in ZONES]
     if unknown:
@@ -98,7 +103,9 @@ def run_batch(
             holder, spec, engine_name, trigger, rerun_of, batch_id, requested_by, databricks_run_id, sources
         )
         log = RunLog(db, run_id, spec.group.name)
+        watch = CancelWatch.opened(db, run_id, cancel)
         try:
+            watch.check()  # cancelled while it was queued
             log.batch_status("running", engine=engine_name)
             try:
                 data_engine = get_engine(engine_name, settings)
@@ -115,8 +122,11 @@ def run_batch(
                 secrets=SecretResolver(settings.state_dir, _dbutils()),
                 ingested_at=_created_at(db, data_batch),
             )
-            _run_zones(ctx, spec, wanted)
+            _run_zones(ctx, spec, wanted, watch)
             log.batch_end()
+        except BatchCancelled as stop:
+            with db.connection() as conn:
+                end_cancelled(conn, run_id, stop.by)
         finally:
             release_batch(holder, run_id)
     with db.connection() as conn:
@@ -196,15 +206,18 @@ def _message(error: BaseException) -> str:
     return short_error(f"{type(error).__name__}: {error}")
 
 
-def _run_zones(ctx: RunContext, spec: GroupSpec, zones: list[str]) -> None:
+def _run_zones(ctx: RunContext, spec: GroupSpec, zones: list[str], watch: CancelWatch) -> None:
+    """Run the zones in order; ``watch`` stops the batch between zones and tables, never inside one."""
     failed: dict[str, str] = {}
     group_tables = {s.bronze_table() for s in spec.sources} | {
         table for s in spec.sources if (table := s.silver_table()) is not None
     }
     for zone in zones:
+        watch.check()
         zone_id = ctx.log.zone_start(zone)
         if zone == "gold":
             for config in spec.gold:
+                watch.check()
                 target = gold_table(config, spec.group.catalog)
                 _run_table(
                     ctx,
@@ -221,6 +234,7 @@ def _run_zones(ctx: RunContext, spec: GroupSpec, zones: list[str]) -> None:
                 source_target = _target(zone, source)
                 if source_target is None:
                     continue
+                watch.check()
                 _run_table(
                     ctx,
                     zone_id,

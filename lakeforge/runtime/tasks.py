@@ -67,6 +67,8 @@ def run_zone_task(dbutils: Any, zones: list[str], *, settings: Settings | None =
             trigger="schedule" if widget(dbutils, "job_run_id") else "manual",
             batch_id=batch_id,
             databricks_run_id=widget(dbutils, "job_run_id"),
+            # Set by the local workspace when the job run is cancelled (not part of Databricks' dbutils).
+            cancel=getattr(dbutils, "lakeforge_cancel", None),
         )
     # Task values exist only inside jobs.
     with contextlib.suppress(Exception):
@@ -82,5 +84,12 @@ def run_zone_task(dbutils: Any, zones: list[str], *, settings: Settings | None =
             f"batch {run.batch_id} failed: {run.error}",
             field="batch_id",
             fix=f"See `lakeforge runs` for batch {run.batch_id}, fix the cause, then rerun it.",
+        )
+    if run.status == "cancelled":
+        # The task must not succeed: the job's later tasks would carry on with a stopped batch.
+        raise BatchFailed(
+            f"batch {run.batch_id} was {run.error}",
+            field="batch_id",
+            fix=f"Run it again with `lakeforge rerun {run.batch_id}` when you want it.",
         )
     return json.dumps(summary)
