@@ -2,7 +2,7 @@
 
 "don't run sales", "is sales paused?", "cancel the sales run" contain "run" or "pause", but
 proposing run_now or pause_schedule for them would be the opposite of what was meant. These
-checks run before the verb decides the intent. They read the lower-cased text with quoted
+checks run before the verb decides the intent (a cancel is ``cancel_run``, see ``asks_to_cancel``). They read the lower-cased text with quoted
 values blanked out (``Text.rest``), so a condition or path never triggers them.
 
 >>> refusal("dont run sales tonight") is not None
@@ -30,6 +30,7 @@ _CHANGES = (
     | vocab.VERBS["update"]
     | vocab.VERBS["sync"]
     | vocab.VERBS["restore"]
+    | vocab.CANCEL_VERBS
     | frozenset({"schedule"})
 )
 _NEGATED = re.compile(r"\b(?:dont|do\s+not|never|no\s+need\s+to|not\s+to)\s+(\w+)(?:\s+(\w+))?")
@@ -84,12 +85,13 @@ def refusal(text: str) -> str | None:
             "I cannot stop or mute alerts from a command: use the Mute 24 h button on an alert message, or "
             "send the group's alerts to another channel (`subscribe GROUP to #channel`)."
         )
-    if _CANCEL.search(text):
-        return (
-            "I cannot cancel a batch that is running: cancel it from the job run in Databricks. "
-            "To stop the next scheduled runs, say `pause GROUP`."
-        )
     return None
+
+
+def asks_to_cancel(text: str) -> bool:
+    """The message asks to stop a batch in progress ("cancel batch 42", "stop the sales run"),
+    not a schedule ("stop sales" pauses it)."""
+    return bool(_CANCEL.search(text))
 
 
 def is_question(text: str) -> bool:

@@ -58,3 +58,15 @@ def last_batch(db: Database, name: str, *, status: str | None) -> int | None:
     with db.connection() as conn:
         row = conn.execute(query, params).fetchone()
     return int(row["batch_id"]) if row else None
+
+
+def open_batches(db: Database, name: str | None) -> list[dict[str, object]]:
+    """Queued and running batches (of a source or group when ``name`` is given), newest first."""
+    query = "SELECT b.batch_id, b.group_name, b.source_name, b.status FROM lakeforge_log.batch_run b"
+    query += " WHERE b.status IN ('queued', 'running')"
+    params: dict[str, object] = {}
+    if name is not None:
+        by_source, params = batch_filter(source=name)
+        query += f" AND (b.group_name = %(source)s OR ({by_source}))"
+    with db.connection() as conn:
+        return list(conn.execute(query + " ORDER BY b.batch_id DESC LIMIT 20", params).fetchall())

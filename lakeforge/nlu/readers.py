@@ -11,6 +11,7 @@ from lakeforge.nlu import guards, periods
 from lakeforge.nlu import slots as slot
 from lakeforge.nlu import vocabulary as vocab
 from lakeforge.nlu.file_options import csv_options
+from lakeforge.nlu.lookup import open_batches
 from lakeforge.nlu.message import MENTION, Message
 from lakeforge.nlu.schedule_text import to_quartz
 from lakeforge.nlu.text import SLUG
@@ -330,6 +331,37 @@ def _rerun(msg: Message, db: Database | None) -> tuple[dict[str, Any], str | Non
     return slots, question
 
 
+# Words around a cancel that name no source or group ("kill the running batch").
+_CANCEL_FILLER = vocab.CANCEL_VERBS | frozenset(
+    {"running", "current", "ongoing", "active", "run", "runs", "batch", "job", "this", "that", "please"}
+)
+
+
+def _cancel(msg: Message, db: Database | None) -> tuple[dict[str, Any], str | None]:
+    found = slot.BATCH_ID.search(msg.text.rest) or re.search(r"\b(\d{1,12})\b", msg.text.rest)
+    if found:
+        return {"batch_id": int(found.group(1))}, None
+    known = next((w for w in msg.words if w in msg.known.names), None)
+    name = known or next((w for w in msg.names() if w not in _CANCEL_FILLER), None)
+    of = f" of {name}" if name else ""
+    if db is None:
+        return {}, f"Which batch{of} should I cancel? Give its id, e.g. `cancel batch 42`."
+    batches = open_batches(db, name)
+    if not batches:
+        return (
+            {},
+            f"No batch{of} is queued or running, so there is nothing to cancel. `runs` lists the latest.",
+        )
+    if len(batches) > 1:
+        listed = ", ".join(
+            f"{b['batch_id']} ({b['group_name']}{'/' + str(b['source_name']) if b['source_name'] else ''},"
+            f" {b['status']})"
+            for b in batches[:5]
+        )
+        return {}, f"{len(batches)} batches{of} are in progress: {listed}. Which one? Say `cancel batch ID`."
+    return {"batch_id": int(str(batches[0]["batch_id"]))}, None
+
+
 def _subscribe(msg: Message, db: Database | None) -> tuple[dict[str, Any], str | None]:
     channel = slot.channel_id(msg)
     slots: dict[str, Any] = {"group": slot.group_name(msg)}
@@ -460,6 +492,7 @@ READERS: dict[str, Reader] = {
     "resume_schedule": _grouped("Which group's schedule should I resume?", "resume"),
     "run_now": _run,
     "rerun_batch": _rerun,
+    "cancel_run": _cancel,
     "sync_jobs": _sync,
     "subscribe_channel": _subscribe,
     "show_source": _show_source,

@@ -44,6 +44,8 @@ def classify(msg: Message) -> tuple[str | None, float]:
         r"^\s*(?:what can (?:you do|i ask|i do|i say)|how do i|what commands)", text
     ):
         return "help", 0.95
+    if guards.asks_to_cancel(text):
+        return "cancel_run", 0.9
     changes = any(f not in ("show", "list", "status", "history") for f in fams)
     if channel and msg.has(frozenset({"send", "post"})) and re.match(r"^\s*when\b", text):
         # "when orders fail, send alerts to #x" starts like a question but asks for a subscription.

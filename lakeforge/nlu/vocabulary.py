@@ -28,6 +28,9 @@ VERBS: dict[str, frozenset[str]] = {
     "restore": _words("restore revert rollback undo"),
     "subscribe": _words("subscribe notify alert alerts route"),
 }
+# Stopping a batch in progress ("cancel batch 42", "kill the orders run"); read by the guards,
+# not a verb family: "kill" also removes and "stop" also pauses when no run or batch is named.
+CANCEL_VERBS = _words("cancel abort kill terminate stop")
 SOURCE_NOUNS = _words("source sources dataset datasets feed feeds table tables")
 GROUP_NOUNS = _words("group groups job jobs pipeline pipelines")
 RULE_NOUNS = _words(

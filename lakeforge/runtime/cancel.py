@@ -23,7 +23,7 @@ from lakeforge.metadata.db import Connection, Database
 from lakeforge.runtime.runlog import CHANNEL
 
 # Who stopped a batch whose job run was cancelled in the workspace rather than through LakeForge.
-JOB_RUN_CANCELLED = "the job run's cancellation in the workspace"
+JOB_RUN_CANCELLED = "the workspace (its job run was cancelled)"
 _OPEN = ("queued", "running")
 
 

@@ -123,6 +123,9 @@ def run_batch(
                 ingested_at=_created_at(db, data_batch),
             )
             _run_zones(ctx, spec, wanted, watch)
+            # Asked to stop while its last table ran: that table stays written, but the batch
+            # did not run as asked (a job run's later tasks will not run), so it ends cancelled.
+            watch.check()
             log.batch_end()
         except BatchCancelled as stop:
             with db.connection() as conn:

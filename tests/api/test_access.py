@@ -14,6 +14,7 @@ from tests.api.api_support import GROUP, ROLES, SOURCE, Api, assert_problem, lau
 MINIMUM_ROLE = {
     "run_now": "operator",
     "rerun_batch": "operator",
+    "cancel_run": "operator",
     "pause_schedule": "operator",
     "resume_schedule": "operator",
     "register_source": "editor",
@@ -38,6 +39,7 @@ MINIMUM_ROLE = {
 MUTATING = {
     "run_now": {"kind": "run_now", "group": "retail"},
     "rerun_batch": {"kind": "rerun_batch", "batch_id": 1},
+    "cancel_run": {"kind": "cancel_run", "batch_id": 2},
     "pause_schedule": {"kind": "pause_schedule", "group": "retail"},
     "resume_schedule": {"kind": "resume_schedule", "group": "retail"},
     "register_source": {**SOURCE, "name": "customers"},
@@ -84,7 +86,7 @@ def _seed_with_batch(api: Api) -> None:
     with api.db.connection() as conn:
         conn.execute(
             "INSERT INTO lakeforge_log.batch_run (group_name, status) OVERRIDING SYSTEM VALUE "
-            "SELECT 'retail', 'succeeded' FROM generate_series(1, 1)"
+            "VALUES ('retail', 'succeeded'), ('retail', 'running')"
         )
 
 
@@ -120,6 +122,19 @@ def test_resource_writes_use_the_same_checks(api: Api) -> None:
     assert_problem(api.client("operator").patch("/sources/orders", json={"enabled": False}), 403)
     response = api.client("editor").patch("/sources/orders", json={"enabled": False})
     assert response.status_code == 200 and response.json()["status"] == "applied", response.text
+
+
+def test_cancel_route_uses_the_same_checks(api: Api) -> None:
+    _seed_with_batch(api)  # batch 1 succeeded, batch 2 running (its process is gone)
+    assert_problem(api.client("viewer").post("/runs/2/cancel"), 403)
+    assert_problem(api.client("operator").post("/runs/999/cancel"), 404, "batch_id")
+    finished = assert_problem(api.client("operator").post("/runs/1/cancel"), 409, "batch_id")
+    assert "already ended (succeeded)" in finished["detail"], finished
+    response = api.client("operator").post("/runs/2/cancel")
+    assert response.status_code == 200 and response.json()["status"] == "applied", response.text
+    assert response.json()["result"]["status"] == "cancelled"
+    shown = api.client("viewer").get("/runs/2").json()
+    assert (shown["status"], shown["cancelled_by"]) == ("cancelled", "operator_user")
 
 
 @pytest.mark.parametrize(

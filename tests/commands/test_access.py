@@ -20,9 +20,14 @@ def samples(db, run, retail):
             "INSERT INTO lakeforge_log.batch_run (group_name, status) VALUES ('retail', 'succeeded') "
             "RETURNING batch_id"
         ).fetchone()["batch_id"]
+        running = conn.execute(
+            "INSERT INTO lakeforge_log.batch_run (group_name, status) VALUES ('retail', 'running') "
+            "RETURNING batch_id"
+        ).fetchone()["batch_id"]
     return {
         **MUTATING_SAMPLES,
         "rerun_batch": {"kind": "rerun_batch", "batch_id": batch},
+        "cancel_run": {"kind": "cancel_run", "batch_id": running},
         "remove_gold": {"kind": "remove_gold", "group": "retail", "name": "old"},
     }
 
@@ -37,6 +42,7 @@ def test_every_intent_has_a_required_role():
         "help",
         "run_now",
         "rerun_batch",
+        "cancel_run",
         "pause_schedule",
         "resume_schedule",
     ]
