@@ -2,8 +2,9 @@
 
 "don't run sales", "is sales paused?", "cancel the sales run" contain "run" or "pause", but
 proposing run_now or pause_schedule for them would be the opposite of what was meant. These
-checks run before the verb decides the intent (a cancel is ``cancel_run``, see ``asks_to_cancel``). They read the lower-cased text with quoted
-values blanked out (``Text.rest``), so a condition or path never triggers them.
+checks run before the verb decides the intent (a cancel is ``cancel_run``: ``asks_to_cancel``).
+They read the lower-cased text with quoted values blanked out (``Text.rest``), so a condition or
+path never triggers them.
 
 >>> refusal("dont run sales tonight") is not None
 True
