@@ -31,6 +31,7 @@ GRAMMAR: list[tuple[str, str, str]] = [
     ("resume", "resume_schedule", "/lakeforge resume sales"),
     ("run", "run_now", "/lakeforge run orders"),
     ("rerun", "rerun_batch", "/lakeforge rerun the last failed batch of orders"),
+    ("cancel", "cancel_run", "/lakeforge cancel the running sales batch"),
     ("sync", "sync_jobs", "/lakeforge sync"),
     ("status", "list_runs", "/lakeforge status sales"),
     ("runs", "list_runs", "/lakeforge runs failed in sales"),
@@ -69,7 +70,7 @@ def _lines(lines: list[str]) -> str:
 
 
 def _is_job_line(line: dict[str, Any]) -> bool:
-    return line.get("op") == "touch" or line.get("entity") in ("job", "pipeline", "databricks_job")
+    return line.get("op") == "touch" or line.get("entity") in ("job", "pipeline", "databricks_job", "job_run")
 
 
 def preview(
@@ -159,8 +160,23 @@ def render_result(result: dict[str, Any]) -> list[Block]:
         return [section(_group_text(result))]
     if isinstance(result.get("source"), dict) and "recent_runs" in result:
         return [section(_source_text(result))]
+    if result.get("status") in ("cancelled", "cancelling") and "batch_id" in result:
+        return [section(_cancel_text(result))]
     text = json.dumps(result, default=str, indent=1)
     return [section("```" + (text if len(text) < 2800 else text[:2800] + "\n…") + "```")]
+
+
+def _cancel_text(result: dict[str, Any]) -> str:
+    what = f"#{result['batch_id']} {result.get('group')}" + (
+        f"/{result['source']}" if result.get("source") else ""
+    )
+    if result["status"] == "cancelled":
+        text = f"{what} — *cancelled*"
+    else:
+        text = f"{what} — *cancelling*: it stops after the table it is writing; finished tables stay"
+    if result.get("job_run_id"):
+        text += f"\nJob run {result['job_run_id']} cancelled in the workspace."
+    return text
 
 
 def _when(schedule: dict[str, Any] | None) -> str:

@@ -61,6 +61,7 @@ def load_view(conn: Connection, batch_id: int) -> BatchView | None:
         failed_tables=list(tables),
         failed_checks=list(checks),
         previous_failures=streak,
+        cancelled_by=batch.get("cancelled_by"),
     )
 
 
@@ -158,6 +159,11 @@ def handle(conn: Connection, event: dict[str, Any], panel_url: str | None) -> in
                 op="reply",
                 key="final",
                 payload={"text": text, "blocks": blocks, "broadcast": True},
+            )
+        elif view.status == "cancelled":
+            text, blocks = render.cancelled_reply(view)
+            queued += outbox.enqueue(
+                conn, **args, op="reply", key="final", payload={"text": text, "blocks": blocks}
             )
         elif view.status == "succeeded" and view.previous_failures:
             text, blocks = render.recovery_reply(view)

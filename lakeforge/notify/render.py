@@ -52,6 +52,14 @@ class BatchView:
     failed_checks: list[dict[str, Any]] = field(default_factory=list)
     # Consecutive failed batches of the group just before this one.
     previous_failures: int = 0
+    cancelled_by: str | None = None
+
+    @property
+    def outcome(self) -> str:
+        """The status as said in chat: "cancelled by ana" rather than "cancelled"."""
+        if self.status == "cancelled" and self.cancelled_by:
+            return f"cancelled by {self.cancelled_by}"
+        return self.status
 
     @property
     def title(self) -> str:
@@ -86,7 +94,8 @@ def panel_link(panel_url: str | None, batch_id: int) -> str | None:
 def parent(view: BatchView, panel_url: str | None) -> tuple[str, list[dict[str, Any]]]:
     """The one message per batch, updated in place as zones finish."""
     status = view.status
-    head = f"{ICONS.get(status, '')} *{view.title}* — {status}{view.duration if status in TERMINAL else ''}"
+    took = view.duration if status in TERMINAL else ""
+    head = f"{ICONS.get(status, '')} *{view.title}* — {view.outcome}{took}"
     detail = f"trigger: {view.trigger}" + (f", rerun of #{view.rerun_of}" if view.rerun_of else "")
     blocks: list[dict[str, Any]] = [
         {"type": "section", "text": {"type": "mrkdwn", "text": head}},
@@ -99,7 +108,7 @@ def parent(view: BatchView, panel_url: str | None) -> tuple[str, list[dict[str, 
     link = panel_link(panel_url, view.batch_id)
     if link:
         blocks.append({"type": "actions", "elements": [_panel_button(link)]})
-    return f"{view.title}: {status}", blocks
+    return f"{view.title}: {view.outcome}", blocks
 
 
 def zone_reply(view: BatchView, zone: ZoneView) -> tuple[str, list[dict[str, Any]]]:
@@ -180,6 +189,17 @@ def next_step(view: BatchView, zone: str | None) -> str:
     return f"*What to do:* fix the cause above, {rerun}."
 
 
+def cancelled_reply(view: BatchView) -> tuple[str, list[dict[str, Any]]]:
+    """A batch someone stopped: who, where it stopped, and that what it finished stays."""
+    stopped = next((z.zone for z in reversed(view.zones) if z.status == "cancelled"), None)
+    where = f" in zone *{stopped}*" if stopped else ""
+    text = (
+        f"{ICONS['cancelled']} *{view.title} was {view.outcome}*{where}. Tables it finished stay "
+        f"written; to run it again: `/lakeforge rerun {view.batch_id}`."
+    )
+    return text, [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
+
+
 def recovery_reply(view: BatchView) -> tuple[str, list[dict[str, Any]]]:
     text = (
         f":white_check_mark: *{view.group} recovered*: {view.title} succeeded{view.duration} after "
@@ -194,6 +214,8 @@ def webhook_body(view: BatchView, panel_url: str | None) -> dict[str, Any]:
         text = failure_reply(view, panel_url, 0)[0]
     elif view.status == "succeeded" and view.previous_failures:
         text = recovery_reply(view)[0]
+    elif view.status == "cancelled":
+        text = cancelled_reply(view)[0]
     else:
         text = parent(view, panel_url)[0]
     return {
@@ -203,6 +225,7 @@ def webhook_body(view: BatchView, panel_url: str | None) -> dict[str, Any]:
         "source": view.source,
         "status": view.status,
         "previous_failures": view.previous_failures,
+        "cancelled_by": view.cancelled_by,
         "error": scrub(view.error) if view.error else None,
         "url": panel_link(panel_url, view.batch_id),
     }

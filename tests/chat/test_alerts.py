@@ -378,3 +378,25 @@ def test_a_batch_left_running_by_a_dead_process_is_announced_as_failed_when_the_
         notifier.stop()
     alert = next(p for p in env.slack.named("chat.postMessage") if p.get("reply_broadcast"))
     assert f"#{orphan}" in alert["text"] and "stopped before it finished" in alert["text"]
+
+
+def test_a_cancelled_batch_says_who_cancelled_it_in_its_channel(env: Env, notifier: Notifier) -> None:
+    _subscribe(env.db, slack_channel_id=ALERTS)
+    with env.db.connection() as conn:  # queued: cancel_run ends it at once
+        batch = create_batch(conn, {"group_name": "sales", "trigger": "manual", "status": "queued"})
+    ana = Principal(user="ana", bindings=(("operator", "sales"),))
+    answer = execute(
+        env.db, {"kind": "cancel_run", "batch_id": batch}, Actor(user="ana", surface="slack"), principal=ana
+    )
+    assert answer.status == "applied", answer.errors
+
+    _wait(
+        lambda: any("was cancelled by ana" in p.get("text", "") for p in env.slack.named("chat.postMessage"))
+    )
+    parent = next(p for p in env.slack.named("chat.postMessage") if not p.get("thread_ts"))
+    assert f"#{batch}" in parent["text"] and parent["text"].endswith("cancelled by ana")
+    reply = next(
+        p for p in env.slack.named("chat.postMessage") if "was cancelled by ana" in p.get("text", "")
+    )
+    assert reply["thread_ts"] and f"/lakeforge rerun {batch}" in reply["text"]
+    assert not reply.get("reply_broadcast")  # a cancel is someone's decision, not an incident

@@ -111,6 +111,41 @@ def test_last_failed_batch_is_looked_up_in_the_run_log(db) -> None:
     assert empty.intent is None and empty.clarify
 
 
+def test_cancel_finds_the_running_batch_and_asks_when_several_are(db) -> None:
+    with db.connection() as conn:
+        ids = {}
+        for group, source in (("sales", "orders"), ("web", "clicks")):
+            group_id = conn.execute(
+                "INSERT INTO lakeforge.source_group (name, compute_profile_id) VALUES (%s, 1) RETURNING id",
+                (group,),
+            ).fetchone()["id"]
+            conn.execute(
+                "INSERT INTO lakeforge.source (name, source_group_id, format, location) "
+                "VALUES (%s, %s, 'csv', '/Volumes/main/raw/x')",
+                (source, group_id),
+            )
+            ids[group] = [
+                conn.execute(
+                    "INSERT INTO lakeforge_log.batch_run (group_name, source_group_id, status) "
+                    "VALUES (%s, %s, %s) RETURNING batch_id",
+                    (group, group_id, status),
+                ).fetchone()["batch_id"]
+                for status in ("succeeded", "running")
+            ]
+
+    for text in ("stop the sales run", "kill the running orders batch", "cancel the sales batch"):
+        assert parse_text(text, db=db).intent == {"kind": "cancel_run", "batch_id": ids["sales"][1]}, text
+    several = parse_text("stop the running batch", db=db)
+    assert several.intent is None
+    assert f"{ids['web'][1]} (web, running)" in several.clarify
+    assert f"{ids['sales'][1]} (sales, running)" in several.clarify
+    assert "cancel batch ID" in several.clarify
+    with db.connection() as conn:
+        conn.execute("UPDATE lakeforge_log.batch_run SET status = 'succeeded' WHERE group_name = 'web'")
+    idle = parse_text("cancel the web run", db=db)
+    assert idle.intent is None and "No batch of web is queued or running" in idle.clarify
+
+
 def test_every_proposal_is_a_valid_command_layer_intent() -> None:
     from lakeforge.nlu import CHAT_ONLY_KINDS, check_shape
 
