@@ -1,7 +1,9 @@
-"""``lakeforge run``, ``rerun`` and ``runs``: batches from the terminal, through the command layer.
+"""``lakeforge run``, ``rerun``, ``cancel`` and ``runs``: batches from the terminal, through the
+command layer.
 
 ``run`` and ``rerun`` queue the batch exactly as Slack or the panel would (plan, audit) and then
-follow it until it ends; the exit code says how it ended (0 succeeded, 1 failed).
+follow it until it ends; the exit code says how it ended (0 succeeded, 1 failed). ``cancel``
+follows the batch until it has stopped (0 cancelled, 1 it ended otherwise first).
 """
 
 from __future__ import annotations
@@ -51,7 +53,10 @@ def _follow(db: Database, batch_id: int, timeout: float) -> dict[str, Any]:
             time.sleep(0.5)
 
 
-def _queue_and_follow(intent: dict[str, Any], wait: bool, timeout: float) -> None:
+def _queue_and_follow(
+    intent: dict[str, Any], wait: bool, timeout: float, *, expected: str = "succeeded"
+) -> None:
+    """Execute ``intent`` (a batch command), then follow its batch; exit 1 unless it ends ``expected``."""
     with _open() as db:
         result = _execute(db, intent)
         if result.status != "applied":
@@ -66,9 +71,9 @@ def _queue_and_follow(intent: dict[str, Any], wait: bool, timeout: float) -> Non
         if not wait:
             return
         batch = _follow(db, batch_id, timeout)
-    colour = "green" if batch["status"] == "succeeded" else "red"
+    colour = "green" if batch["status"] == expected else "red"
     console.print(f"Batch {batch_id} [{colour}]{batch['status']}[/]. {batch['error'] or ''}".rstrip())
-    if batch["status"] != "succeeded":
+    if batch["status"] != expected:
         raise typer.Exit(1)
 
 
@@ -93,6 +98,15 @@ def rerun(
 ) -> None:
     """Run a finished batch again; every zone ends with exactly that batch's rows once."""
     _queue_and_follow({"kind": "rerun_batch", "batch_id": batch_id}, wait, timeout)
+
+
+def cancel(
+    batch_id: Annotated[int, typer.Argument(help="The queued or running batch to stop.")],
+    wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Follow the batch until it stops.")] = True,
+    timeout: Annotated[float, typer.Option(help="Seconds to follow before giving up.")] = 3600,
+) -> None:
+    """Cancel a batch: it stops after the table it is writing and ends cancelled (its job run too)."""
+    _queue_and_follow({"kind": "cancel_run", "batch_id": batch_id}, wait, timeout, expected="cancelled")
 
 
 def runs(
@@ -167,4 +181,5 @@ def _since(value: str) -> str:
 def register(app: typer.Typer) -> None:
     app.command("run")(run)
     app.command("rerun")(rerun)
+    app.command("cancel")(cancel)
     app.command("runs")(runs)

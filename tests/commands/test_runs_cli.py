@@ -54,3 +54,23 @@ def test_run_of_something_unknown_names_the_field(database_url, tmp_path):
     ran = _cli(database_url, tmp_path, "run", "nothing_here")
     assert ran.returncode == 2
     assert "source" in ran.stderr and "nothing_here" in ran.stderr  # refusals go to stderr
+
+
+def test_cancel_stops_a_queued_batch_and_refuses_a_finished_one(database_url, db, tmp_path):
+    with db.connection() as conn:
+        queued, finished = (
+            conn.execute(
+                "INSERT INTO lakeforge_log.batch_run (group_name, status) VALUES ('retail', %s)"
+                " RETURNING batch_id",
+                [status],
+            ).fetchone()["batch_id"]
+            for status in ("queued", "succeeded")
+        )
+
+    cancelled = _cli(database_url, tmp_path, "cancel", str(queued))
+    assert cancelled.returncode == 0, cancelled.stdout + cancelled.stderr
+    assert f"Batch {queued} cancelled" in cancelled.stdout
+
+    refused = _cli(database_url, tmp_path, "cancel", str(finished))
+    assert refused.returncode == 2
+    assert "already ended (succeeded)" in refused.stderr and "rerun_batch" in refused.stderr
