@@ -55,7 +55,7 @@ def cancel_run(ctx: Context, intent: it.CancelRun) -> Prepared:
             "op": "cancel",
             "entity": "batch",
             "key": str(batch_id),
-            "field": "status",
+            "field": None,  # a run-log change, not a metadata field: the text says what happens
             "before": status,
             "after": "cancelled",
             "text": f"cancel {what} ({status}): it ends cancelled {when}; tables already written stay",

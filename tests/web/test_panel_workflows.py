@@ -582,3 +582,42 @@ def test_sync_apply_confirms_the_plan_it_showed_and_refuses_one_that_moved(page:
         screenshot(page, "sync-applied")
     finally:
         workspace.stop()
+def test_cancel_button_stops_a_running_batch_for_an_operator_only(page: Any, stack: Stack) -> None:
+    from lakeforge.commands.access import create_token
+    from tests.runtime.gate import gated_api
+
+    group = make_group(stack)
+    viewer = create_token(stack.db, unique("viewer"), "viewer")
+    operator_name = unique("op")
+    operator = create_token(stack.db, operator_name, "operator", group=group)
+    with gated_api() as gate:
+        stack.command(
+            {
+                "kind": "register_source",
+                "name": unique("feed"),
+                "group": group,
+                "format": "rest",
+                "location": gate.url,
+            }
+        )
+        batch_id = stack.command({"kind": "run_now", "group": group})["result"]["batch_id"]
+        assert gate.arrived.wait(120), "the batch never reached its feed"
+
+        sign_in(page, viewer)
+        page.goto(f"/runs/{batch_id}")
+        expect(page.get_by_test_id("batch-status")).to_have_text("running")
+        expect(page.get_by_role("button", name="Cancel…")).to_have_count(0)
+
+        sign_in(page, operator)
+        page.goto(f"/runs/{batch_id}")
+        page.get_by_role("button", name="Cancel…").click()
+        dialog = page.get_by_role("dialog", name=f"Cancel batch #{batch_id}?")
+        expect(dialog).to_contain_text("after the table it is writing in raw")
+        dialog.get_by_role("button", name="Cancel batch").click()
+        expect(page.get_by_role("button", name="Cancelling…")).to_be_disabled()
+        gate.opened.set()  # the table under way finishes; the batch stops before the next zone
+
+        expect(page.get_by_test_id("batch-status")).to_have_text("cancelled", timeout=60_000)
+        expect(page.get_by_test_id("batch-cancelled-by")).to_have_text(operator_name)
+        expect(page.get_by_role("button", name="Cancel…")).to_have_count(0)
+        screenshot(page, "batch-cancelled")

@@ -3,11 +3,13 @@
 import { useEffect, useId, useRef, type ReactNode } from "react";
 import { Button } from "./ui";
 
-export function Confirm({ open, title, children, confirmLabel = "Confirm", busy, onConfirm, onCancel }: {
+export function Confirm({ open, title, children, confirmLabel = "Confirm", dismissLabel = "Cancel", busy, onConfirm, onCancel }: {
   open: boolean;
   title: string;
   children: ReactNode;
   confirmLabel?: string;
+  // "Cancel" would read as the action itself in a dialog that cancels a batch.
+  dismissLabel?: string;
   busy?: boolean;
   onConfirm: () => void;
   onCancel: () => void;
@@ -34,7 +36,7 @@ export function Confirm({ open, title, children, confirmLabel = "Confirm", busy,
       <h2 id={titleId} className="mb-3 text-base font-semibold">{title}</h2>
       <div className="max-h-[60vh] overflow-y-auto">{children}</div>
       <div className="mt-4 flex justify-end gap-2">
-        <Button type="button" onClick={onCancel}>Cancel</Button>
+        <Button type="button" onClick={onCancel}>{dismissLabel}</Button>
         <Button type="button" tone="primary" disabled={busy} onClick={onConfirm} autoFocus>{confirmLabel}</Button>
       </div>
     </dialog>

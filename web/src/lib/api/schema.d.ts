@@ -400,6 +400,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/runs/{batch_id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cancel Run
+         * @description Stop a queued or running batch (intent ``cancel_run``): it ends ``cancelled`` after the table
+         *     it is writing; a job run carrying it is cancelled in the workspace too.
+         */
+        post: operations["cancel_run_api_v1_runs__batch_id__cancel_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/runs/{batch_id}/rerun": {
         parameters: {
             query?: never;
@@ -707,6 +728,16 @@ export interface components {
             /** Batch Id */
             batch_id: number;
             /**
+             * Cancel Requested At
+             * @description When cancel_run asked the batch to stop; it ends at its next table.
+             */
+            cancel_requested_at?: string | null;
+            /**
+             * Cancelled By
+             * @description Who cancelled the batch.
+             */
+            cancelled_by?: string | null;
+            /**
              * Created At
              * Format: date-time
              */
@@ -765,6 +796,16 @@ export interface components {
             /** Batch Id */
             batch_id: number;
             /**
+             * Cancel Requested At
+             * @description When cancel_run asked the batch to stop; it ends at its next table.
+             */
+            cancel_requested_at?: string | null;
+            /**
+             * Cancelled By
+             * @description Who cancelled the batch.
+             */
+            cancelled_by?: string | null;
+            /**
              * Created At
              * Format: date-time
              */
@@ -822,6 +863,19 @@ export interface components {
              * @default null
              */
             target_table: string | null;
+        };
+        /**
+         * CancelRun
+         * @description Stop a queued or running batch; it ends cancelled after the table it is writing.
+         */
+        CancelRun: {
+            /** Batch Id */
+            batch_id: number;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "cancel_run";
         };
         /**
          * CommandRequest
@@ -1130,7 +1184,7 @@ export interface components {
             kind: "help";
         };
         /** Intent */
-        Intent: components["schemas"]["RegisterSource"] | components["schemas"]["UpdateSource"] | components["schemas"]["RemoveSource"] | components["schemas"]["CreateGroup"] | components["schemas"]["UpdateGroup"] | components["schemas"]["SetSchedule"] | components["schemas"]["PauseSchedule"] | components["schemas"]["ResumeSchedule"] | components["schemas"]["AddDqRule"] | components["schemas"]["UpdateDqRule"] | components["schemas"]["RemoveDqRule"] | components["schemas"]["RunNow"] | components["schemas"]["RerunBatch"] | components["schemas"]["SyncJobs"] | components["schemas"]["SubscribeChannel"] | components["schemas"]["RestoreRevision"] | components["schemas"]["UpsertSystem"] | components["schemas"]["UpsertComputeProfile"] | components["schemas"]["UpsertGold"] | components["schemas"]["RemoveGold"] | components["schemas"]["ShowSource"] | components["schemas"]["ShowGroup"] | components["schemas"]["ListRuns"] | components["schemas"]["ShowRun"] | components["schemas"]["Help"];
+        Intent: components["schemas"]["RegisterSource"] | components["schemas"]["UpdateSource"] | components["schemas"]["RemoveSource"] | components["schemas"]["CreateGroup"] | components["schemas"]["UpdateGroup"] | components["schemas"]["SetSchedule"] | components["schemas"]["PauseSchedule"] | components["schemas"]["ResumeSchedule"] | components["schemas"]["AddDqRule"] | components["schemas"]["UpdateDqRule"] | components["schemas"]["RemoveDqRule"] | components["schemas"]["RunNow"] | components["schemas"]["RerunBatch"] | components["schemas"]["CancelRun"] | components["schemas"]["SyncJobs"] | components["schemas"]["SubscribeChannel"] | components["schemas"]["RestoreRevision"] | components["schemas"]["UpsertSystem"] | components["schemas"]["UpsertComputeProfile"] | components["schemas"]["UpsertGold"] | components["schemas"]["RemoveGold"] | components["schemas"]["ShowSource"] | components["schemas"]["ShowGroup"] | components["schemas"]["ListRuns"] | components["schemas"]["ShowRun"] | components["schemas"]["Help"];
         /**
          * ListRuns
          * @description List recent batches, newest first.
@@ -4011,6 +4065,74 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["BatchDetail"];
+                };
+            };
+            /** @description Authentication required */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Permission denied */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
+    cancel_run_api_v1_runs__batch_id__cancel_post: {
+        parameters: {
+            query?: {
+                /** @description Plan only: answer the diff and a confirm token. */
+                dry_run?: boolean;
+                /** @description Apply the plan of an earlier answer. */
+                confirm_token?: string | null;
+            };
+            header?: never;
+            path: {
+                /** @description The batch id from /runs. */
+                batch_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
                 };
             };
             /** @description Authentication required */

@@ -1,6 +1,6 @@
 "use client";
-// One batch: timeline of zones, tables and steps; row counts; DQ results; errors; Rerun (confirmed).
-// Polls every two seconds while the batch is not final.
+// One batch: timeline of zones, tables and steps; row counts; DQ results; errors; Rerun and, while
+// it is queued or running, Cancel (both confirmed). Polls every two seconds while the batch is not final.
 import Link from "next/link";
 import { useParams, useRouter } from "next/navigation";
 import { useState } from "react";
@@ -26,10 +26,27 @@ export default function BatchPage() {
     (b) => (b && FINAL_STATUSES.has(b.status) ? null : 2000),
   );
   const rerun = useCommand();
+  const cancel = useCommand();
   const me = useMe();
   const [asking, setAsking] = useState(false);
   const [zones, setZones] = useState<Zone[]>([...ZONES]);
   const intent = { kind: "rerun_batch", batch_id: id, ...zonesField(zones) };
+  const [stopping, setStopping] = useState(false);
+  const cancelIntent = { kind: "cancel_run", batch_id: id };
+
+  async function askCancel() {
+    setStopping(true);
+    await cancel.plan(cancelIntent);
+  }
+  async function confirmCancel() {
+    if (!cancel.result?.confirm_token) return;
+    const answer = await cancel.apply(cancelIntent, cancel.result.confirm_token);
+    if (answer?.status === "applied") {
+      // The page keeps polling: the batch shows cancelled once its runner has stopped.
+      setStopping(false);
+      batch.reload();
+    }
+  }
 
   async function ask() {
     setAsking(true);
@@ -57,6 +74,7 @@ export default function BatchPage() {
     <>
       <PageTitle title={`Batch #${batchId}`}>
         {b ? <Badge value={b.status} /> : null}
+        {may(me, "cancel_run", b?.group) && b && !FINAL_STATUSES.has(b.status) ? <Button onClick={askCancel} disabled={Boolean(b.cancel_requested_at)}>{b.cancel_requested_at ? "Cancelling…" : "Cancel…"}</Button> : null}
         {may(me, "rerun_batch", b?.group) ? <Button onClick={ask} disabled={!b || !FINAL_STATUSES.has(b.status)}>Rerun…</Button> : null}
       </PageTitle>
       <ProblemBanner problem={batch.problem} />
@@ -72,6 +90,7 @@ export default function BatchPage() {
               <div><dt className="text-xs text-zinc-500">Duration</dt><dd>{formatDuration(b.started_at, b.ended_at)}</dd></div>
               <div><dt className="text-xs text-zinc-500">Rows in → out</dt><dd>{formatCount(b.rows_in)} → {formatCount(b.rows_out)}</dd></div>
               <div><dt className="text-xs text-zinc-500">Requested by</dt><dd>{b.requested_by ?? "—"}</dd></div>
+              {b.cancelled_by ? <div><dt className="text-xs text-zinc-500">Cancelled by</dt><dd data-testid="batch-cancelled-by">{b.cancelled_by}</dd></div> : null}
             </dl>
           </Card>
           {b.errors.length ? (
@@ -113,6 +132,10 @@ export default function BatchPage() {
           </Card>
         </div>
       )}
+      <Confirm open={stopping} title={`Cancel batch #${batchId}?`} confirmLabel="Cancel batch" dismissLabel="Keep it running" busy={cancel.busy || !cancel.result?.confirm_token} onConfirm={confirmCancel} onCancel={() => { setStopping(false); cancel.reset(); }}>
+        <ProblemBanner problem={cancel.problem} />
+        {cancel.result ? <><p className="mb-2 text-sm">{planNote(cancel.result, "Cancel batch")}</p><PlanView plan={cancel.result.plan} /></> : <p className="text-sm">Checking…</p>}
+      </Confirm>
       <Confirm open={asking} title={`Rerun batch #${batchId}?`} confirmLabel="Rerun" busy={rerun.busy || !rerun.result?.confirm_token} onConfirm={confirm} onCancel={() => { setAsking(false); setZones([...ZONES]); rerun.reset(); }}>
         <ZonePicker value={zones} onChange={choose} disabled={rerun.busy} />
         <ProblemBanner problem={rerun.problem} />
