@@ -418,8 +418,9 @@ class Executor:
                 ending = ("TIMEDOUT", f"The run timed out after {job_timeout} seconds.")
             if ending is not None and ending[0] == "CANCELED" and not stop.is_set():
                 stop.set()
-                grace_until = now + CANCEL_GRACE_SECONDS
-                if attempts:
+                # A user's cancel waits for the tasks to stop; a stopping workspace cannot wait.
+                grace_until = now + CANCEL_GRACE_SECONDS if run_id in self._cancel else now
+                if attempts and grace_until > now:
                     self.store.update_run(
                         run_id,
                         life_cycle_state="TERMINATING",

@@ -17,10 +17,8 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime
 
-from psycopg import sql
-
 from lakeforge.metadata.db import Connection, Database
-from lakeforge.runtime.runlog import CHANNEL
+from lakeforge.runtime.runlog import CHANNEL, end_open_runs
 
 # Who stopped a batch whose job run was cancelled in the workspace rather than through LakeForge.
 JOB_RUN_CANCELLED = "the workspace (its job run was cancelled)"
@@ -96,14 +94,7 @@ def end_cancelled(conn: Connection, batch_id: int, by: str) -> str | None:
     if row is None:
         return None
     message = cancelled_message(row["cancelled_by"])
-    for table in ("zone_run", "table_run", "step_run"):
-        conn.execute(
-            sql.SQL(
-                "UPDATE lakeforge_log.{} SET status = 'cancelled', error = %s, ended_at = now()"
-                " WHERE batch_id = %s AND status = ANY(%s)"
-            ).format(sql.Identifier(table)),
-            [message, batch_id, list(_OPEN)],
-        )
+    end_open_runs(conn, batch_id, "cancelled", message)
     payload = {
         "batch_id": batch_id,
         "level": "batch",

@@ -378,6 +378,19 @@ def is_orphaned(conn: Connection, batch_id: int) -> bool:
     return False
 
 
+def end_open_runs(conn: Connection, batch_id: int, status: str, message: str) -> None:
+    """End the batch's zone, table and step runs still running with ``status`` and ``message``,
+    in the caller's transaction (their process stopped, or the batch was cancelled)."""
+    for table in ("zone_run", "table_run", "step_run"):
+        conn.execute(
+            sql.SQL(
+                "UPDATE lakeforge_log.{} SET status = %s, error = %s, ended_at = now()"
+                " WHERE batch_id = %s AND status = 'running'"
+            ).format(sql.Identifier(table)),
+            [status, message, batch_id],
+        )
+
+
 def fail_stale_batches(db: Database) -> list[int]:
     """Mark ``running`` batches whose process is gone as failed (and their running zones, tables
     and steps), or as cancelled when a cancel was asked for them. Returns the batch ids marked."""
@@ -413,14 +426,7 @@ def fail_stale_batches(db: Database) -> list[int]:
                     " WHERE batch_id = %s AND status = 'running'",
                     [message, batch_id],
                 )
-                for table in ("zone_run", "table_run", "step_run"):
-                    conn.execute(
-                        sql.SQL(
-                            "UPDATE lakeforge_log.{} SET status = 'failed', error = %s, ended_at = now()"
-                            " WHERE batch_id = %s AND status = 'running'"
-                        ).format(sql.Identifier(table)),
-                        [message, batch_id],
-                    )
+                end_open_runs(conn, batch_id, "failed", message)
                 payload = {"batch_id": batch_id, "level": "batch", "status": "failed", "error": message}
                 group = conn.execute(
                     "SELECT group_name FROM lakeforge_log.batch_run WHERE batch_id = %s", [batch_id]

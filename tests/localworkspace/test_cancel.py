@@ -22,18 +22,8 @@ from tests.runtime.gate import Gate, gated_api
 from tests.runtime.helpers import make_source
 
 from .conftest import free_port
+from .test_end_to_end import _notebook
 from .test_runs import by_key, wait_for
-
-
-def _notebook(key: str, notebook: str, depends: str | None = None) -> jobs.Task:
-    return jobs.Task(
-        task_key=key,
-        notebook_task=jobs.NotebookTask(
-            notebook_path=f"/Workspace/Shared/lakeforge/notebooks/{notebook}",
-            base_parameters={"group": "sales", "source": "feed", "job_run_id": "{{job.run_id}}"},
-        ),
-        depends_on=[jobs.TaskDependency(task_key=depends)] if depends else None,
-    )
 
 
 @pytest.fixture
@@ -47,8 +37,8 @@ def workspace(
     settings: Settings, db: Database, gate: Gate, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[LocalWorkspace]:
     """The local workspace with the data plane's real runners, on the port LakeForge's settings
-    name (so the command layer reaches it), and a feed whose extract waits for the gate."""
-    make_source(db, "feed", format="rest", location=gate.url)
+    name (so the command layer reaches it), and a REST source whose extract waits for the gate."""
+    make_source(db, "orders", format="rest", location=gate.url)
     configured = settings.model_copy(update={"workspace_port": free_port()})
     monkeypatch.setattr(launch, "_settings", configured)
     for name in ("DATABRICKS_HOST", "DATABRICKS_CONFIG_PROFILE"):
@@ -61,8 +51,8 @@ def _start(w: WorkspaceClient, gate: Gate) -> int:
     job_id = w.jobs.create(
         name="lakeforge-sales",
         tasks=[
-            _notebook("feed_source_to_raw", "source_to_raw"),
-            _notebook("feed_raw_to_bronze", "raw_to_bronze", depends="feed_source_to_raw"),
+            _notebook("orders_source_to_raw", "source_to_raw"),
+            _notebook("orders_raw_to_bronze", "raw_to_bronze", depends="orders_source_to_raw"),
         ],
     ).job_id
     run_id = w.jobs.run_now(job_id).run_id
@@ -84,7 +74,7 @@ def _batch_of(db: Database, run_id: int) -> dict[str, Any]:
 
 def _task_thread_ended(run: jobs.Run) -> bool:
     """The raw task's notebook thread stopped on its own (cancelled threads are never killed)."""
-    task_run_id = by_key(run)["feed_source_to_raw"].run_id
+    task_run_id = by_key(run)["orders_source_to_raw"].run_id
     thread = next((t for t in threading.enumerate() if t.name == f"lakeforge-task-{task_run_id}"), None)
     if thread is not None:
         thread.join(30)  # it set its done event just before returning
@@ -102,8 +92,8 @@ def test_cancelling_the_job_run_stops_the_notebook_at_its_next_step(
     run = wait_for(w, run_id, timeout=120)
 
     assert run.state.result_state == jobs.RunResultState.CANCELED
-    assert by_key(run)["feed_source_to_raw"].state.result_state == jobs.RunResultState.CANCELED
-    assert by_key(run)["feed_raw_to_bronze"].state.life_cycle_state == jobs.RunLifeCycleState.SKIPPED
+    assert by_key(run)["orders_source_to_raw"].state.result_state == jobs.RunResultState.CANCELED
+    assert by_key(run)["orders_raw_to_bronze"].state.life_cycle_state == jobs.RunLifeCycleState.SKIPPED
     assert _task_thread_ended(run)
     batch = _batch_of(db, run_id)
     assert batch["status"] == "cancelled"
