@@ -296,3 +296,23 @@ def test_show_source_answers_in_words_not_json(env: Env) -> None:
     assert "*Reads:* csv from `/Volumes/main/raw/orders`, full" in text
     assert "*Group sales:* At 02:00 (UTC); next: " in text and "*Rules:* _none_" in text
     assert '"format_options"' not in text  # not the raw snapshot
+
+
+def test_stop_the_sales_run_is_planned_confirmed_and_answered_in_slack(env: Env) -> None:
+    with env.db.connection() as conn:
+        batch = conn.execute(
+            "INSERT INTO lakeforge_log.batch_run (group_name, status) VALUES ('sales', 'queued')"
+            " RETURNING batch_id"
+        ).fetchone()["batch_id"]
+    env.slash("stop the sales run")
+    plan = env.responses(1)[0]
+    assert f"cancel batch {batch} of sales (queued): it ends cancelled now" in str(plan["blocks"])
+    env.click("lakeforge_confirm", _button(plan["blocks"], "lakeforge_confirm")["value"])
+    done = env.responses(2)[1]
+    assert f"Batch {batch} cancelled." in done["text"]
+    assert f"#{batch} sales — *cancelled*" in str(done["blocks"])
+    with env.db.connection() as conn:
+        row = conn.execute(
+            "SELECT status, cancelled_by FROM lakeforge_log.batch_run WHERE batch_id = %s", (batch,)
+        ).fetchone()
+    assert (row["status"], row["cancelled_by"]) == ("cancelled", "ana")
