@@ -32,6 +32,7 @@ from lakeforge.commands.sql_expressions import check_expression, check_query
 from lakeforge.errors import LakeForgeError
 from lakeforge.metadata.models import DqAction, LoadMode, SchemaEvolution, SourceFormat, Zone
 from lakeforge.orchestration import quartz
+from lakeforge.runtime.extractors import lookback
 
 SLUG_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
 COLUMN_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"
@@ -243,6 +244,7 @@ def check_source_shape(values: dict[str, Any]) -> None:
             "watermark_column: only incremental loads read a watermark; set load_mode to "
             "incremental, or leave watermark_column out"
         )
+    _check_lookback(values)
     silver = values.get("silver") or {}
     if silver.get("scd_type") == 2 and not silver.get("primary_keys"):
         raise ValueError("silver.primary_keys: SCD type 2 needs at least one primary key")
@@ -256,6 +258,24 @@ def check_source_shape(values: dict[str, Any]) -> None:
     names = [rule.get("name") for rule in values.get("dq_rules") or []]
     if len(names) != len(set(names)):
         raise ValueError("dq_rules: two rules have the same name")
+
+
+def _check_lookback(values: dict[str, Any]) -> None:
+    options = values.get("format_options") or {}
+    if lookback.OPTION not in options:
+        return
+    if values.get("format") not in ("jdbc", "rest") or values.get("load_mode") != "incremental":
+        raise _teach(
+            LakeForgeError(
+                "only incremental jdbc and rest sources read a watermark look-back",
+                field=lookback.FIELD,
+                fix="Remove the option, or set load_mode to incremental with a watermark_column.",
+            )
+        )
+    try:
+        lookback.parse(options[lookback.OPTION])
+    except LakeForgeError as error:
+        raise _teach(error) from None
 
 
 def check_schema_ddl(ddl: str) -> None:

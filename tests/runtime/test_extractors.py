@@ -3,44 +3,16 @@ into Bronze, incremental by watermark, cursor or version, with state saved only 
 
 from __future__ import annotations
 
-import json
-import threading
-import uuid
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import ClassVar
-from urllib.parse import parse_qs, urlparse
 
 import psycopg
 import pyarrow as pa
-import pytest
 from deltalake import write_deltalake
 
 from lakeforge.metadata.repository import WATERMARKS, Repository
 from lakeforge.runtime.runner import run_batch
 from tests.runtime.helpers import make_source, rows
-
-
-@pytest.fixture
-def source_db(pg_admin_url: str, monkeypatch) -> Iterator[dict]:
-    """A separate real Postgres database acting as the source system, its password a secret ref."""
-    name = f"src_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}")
-    info = psycopg.conninfo.conninfo_to_dict(pg_admin_url)
-    url = psycopg.conninfo.make_conninfo(pg_admin_url, dbname=name)
-    monkeypatch.setenv("LF_SECRET_SRC__PASSWORD", info.get("password") or "")
-    connection = {
-        "host": info.get("host"),
-        "port": info.get("port") or 5432,
-        "database": name,
-        "user": info.get("user") or "postgres",
-        "password": "{{secrets/src/password}}",
-    }
-    yield {"url": url, "connection": connection}
-    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORMAT)".replace("FORMAT", "FORCE"))
+from tests.runtime.paged_api import PagedApi
 
 
 def test_jdbc_incremental_by_watermark(settings, db, source_db) -> None:
@@ -131,54 +103,13 @@ def test_a_jdbc_source_registered_through_the_command_layer_loads(settings, db, 
     assert rows(settings, "main.crm_bronze.customers", ["id", "name"]) == [("1", "Ada"), ("2", "Grace")]
 
 
-class _Api(BaseHTTPRequestHandler):
-    records: ClassVar[list[dict]] = []
-    fail_page: ClassVar[int | None] = None
-    seen: ClassVar[list[dict]] = []
-
-    def do_GET(self) -> None:
-        query = {k: v[0] for k, v in parse_qs(urlparse(self.path).query).items()}
-        type(self).seen.append(query)
-        since = query.get("since")
-        data = [r for r in self.records if since is None or r["updated"] > since]
-        page = int(query.get("cursor", "0"))
-        if self.fail_page is not None and page == self.fail_page:
-            self.send_response(503)
-            self.end_headers()
-            return
-        chunk = data[page * 2 : page * 2 + 2]
-        body = {"data": chunk, "next": str(page + 1) if page * 2 + 2 < len(data) else None}
-        payload = json.dumps(body).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def log_message(self, *args) -> None:
-        pass
-
-
-@pytest.fixture
-def api() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Api)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    _Api.records = [{"id": i, "updated": f"2026-01-{i:02d}"} for i in range(1, 6)]
-    _Api.fail_page = None
-    _Api.seen = []
-    yield f"http://127.0.0.1:{server.server_address[1]}/orders"
-    server.shutdown()
-    server.server_close()
-
-
 def test_rest_pages_and_incremental_cursor(settings, db, api) -> None:
     make_source(
         db, "api_orders", format="rest", location=api, load_mode="incremental", watermark_column="updated"
     )
 
     first = run_batch(settings, db, "sales", zones=["raw", "bronze"])
-    _Api.records = [*_Api.records, {"id": 6, "updated": "2026-01-06"}]
+    PagedApi.records = [*PagedApi.records, {"id": 6, "updated": "2026-01-06"}]
     second = run_batch(settings, db, "sales", zones=["raw", "bronze"])
 
     assert first.status == second.status == "succeeded", (first.error, second.error)
@@ -186,11 +117,11 @@ def test_rest_pages_and_incremental_cursor(settings, db, api) -> None:
         *[(first.batch_id, i) for i in range(1, 6)],
         (second.batch_id, 6),
     ]
-    assert {"since": "2026-01-05"} in _Api.seen
+    assert {"since": "2026-01-05"} in PagedApi.seen
 
 
 def test_rest_failure_mid_pages_writes_nothing_and_keeps_the_cursor(settings, db, api) -> None:
-    _Api.fail_page = 1
+    PagedApi.fail_page = 1
     make_source(
         db, "api_orders", format="rest", location=api, load_mode="incremental", watermark_column="updated"
     )
@@ -262,7 +193,7 @@ def test_jdbc_keeps_empty_strings_line_breaks_and_counts_rows_without_a_watermar
 def test_rest_watermark_compares_timestamps_with_offsets_as_instants(settings, db, api) -> None:
     """As text, 10:00+02:00 (08:00 UTC) sorted after 09:00Z: the saved watermark was the earlier
     instant's text, above rows the next batch then skipped."""
-    _Api.records = [
+    PagedApi.records = [
         {"id": 1, "updated": "2026-01-01T09:00:00Z"},
         {"id": 2, "updated": "2026-01-01T10:00:00+02:00"},
     ]

@@ -3,6 +3,10 @@
 The batch is read in one ``REPEATABLE READ`` snapshot: first the new high watermark, then the
 rows up to it with ``COPY ... TO STDOUT (FORMAT csv)`` straight into a Raw file, so no Python
 row loop touches the data. The watermark is saved only when Raw succeeds.
+
+An incremental batch reads from the saved watermark inclusive, minus the look-back
+(``lookback``): a row committed after the previous snapshot at the boundary value is not missed,
+and rows the previous batch landed are skipped by their hash (``md5`` of the row's text).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import psycopg
 from psycopg import sql
 
 from lakeforge.errors import LakeForgeError
+from lakeforge.runtime.extractors import lookback
 from lakeforge.runtime.extractors.base import (
     ExtractContext,
     ExtractResult,
@@ -73,9 +78,107 @@ def _where_to_read(ctx: ExtractContext) -> tuple[str, sql.Composable, str]:
 
 
 def _relation(location: str) -> sql.Composable:
+    # Aliased, so ``lf_source::text`` is a row's text (its boundary hash) in either shape.
     if location.strip().lower().startswith(("select ", "with ")):
         return sql.SQL("({}) AS lf_source").format(sql.SQL(location))
-    return sql.Identifier(*[part.strip('"') for part in location.split(".")])
+    return sql.SQL("{} AS lf_source").format(
+        sql.Identifier(*[part.strip('"') for part in location.split(".")])
+    )
+
+
+_ROW_HASH = sql.SQL("md5(lf_source::text)")
+
+
+def _value(value_type: str) -> sql.Composable:
+    return sql.SQL("CAST(%s AS {})").format(sql.SQL(value_type))
+
+
+def _minus(value_type: str, back: lookback.Lookback) -> tuple[sql.Composable, list[Any]]:
+    """SQL for a watermark value (one parameter) minus the look-back, and the extra parameters."""
+    if back.none:
+        return _value(value_type), []
+    if back.interval:
+        return sql.SQL("({} - make_interval(secs => %s))").format(_value(value_type)), [back.amount]
+    return sql.SQL("({} - CAST(%s AS numeric))").format(_value(value_type)), [str(back.amount)]
+
+
+def _watermark_filter(
+    column: str, value_type: str, low: str, back: lookback.Lookback, seen: set[str] | None
+) -> tuple[list[sql.Composable], list[Any]]:
+    """Conditions (and parameters) for the rows above the saved watermark ``low``."""
+    col = sql.Identifier(column)
+    if seen is None:
+        # State saved before boundary hashes were kept: the old exclusive bound, this batch only
+        # (an inclusive one would land the boundary rows a second time).
+        return [sql.SQL("{} > {}").format(col, _value(value_type))], [low]
+    start, extra = _minus(value_type, back)
+    return (
+        [
+            sql.SQL("{} >= {}").format(col, start),
+            sql.SQL("NOT ({} <= {} AND {} = ANY(%s))").format(col, _value(value_type), _ROW_HASH),
+        ],
+        [low, *extra, low, sorted(seen)],
+    )
+
+
+def _incremental(
+    ctx: ExtractContext, conn: psycopg.Connection[Any], relation: sql.Composable, column: str
+) -> tuple[WatermarkUpdate, list[Any], list[sql.Composable], dict[str, Any]]:
+    """The new watermark (with this batch's boundary hashes), the read's conditions and
+    parameters, and what to report; all read in the caller's snapshot."""
+    col = sql.Identifier(column)
+    row = conn.execute(
+        sql.SQL("SELECT max({c})::text, pg_typeof(max({c}))::text FROM {r}").format(c=col, r=relation)
+    ).fetchone()
+    high, value_type = (row[0], row[1]) if row else (None, None)
+    saved = ctx.watermark
+    low = saved.high_value if saved else None
+    if value_type and not _TYPE.match(value_type):
+        raise LakeForgeError(
+            f"watermark column has unsupported type {value_type}",
+            field="watermark_column",
+            fix="Use a numeric, date or timestamp column.",
+        )
+    back = lookback.from_options(ctx.options)
+    if value_type:
+        lookback.check_column_type(back, column, value_type)
+    seen = lookback.boundary_of(saved.cursor if saved else None)
+    conds: list[sql.Composable] = []
+    params: list[Any] = []
+    details: dict[str, Any] = {}
+    if low is not None and value_type:
+        conds, params = _watermark_filter(column, value_type, low, back, seen)
+        if seen:
+            start, extra = _minus(value_type, back)
+            skipped = conn.execute(
+                sql.SQL("SELECT count(*) FROM {} WHERE {} >= {} AND {} <= {} AND {} = ANY(%s)").format(
+                    relation, col, start, col, _value(value_type), _ROW_HASH
+                ),
+                [low, *extra, low, sorted(seen)],
+            ).fetchone()
+            details["rows_landed_before"] = int(skipped[0]) if skipped else 0
+    if high is not None and value_type:
+        conds.append(sql.SQL("{} <= {}").format(col, _value(value_type)))
+        params.append(high)
+    boundary: list[str] = sorted(seen or ())
+    if high is not None and value_type:
+        # The rows the next batch reads again: landed now or before, so it may skip them.
+        start, extra = _minus(value_type, back)
+        boundary = sorted(
+            r[0]
+            for r in conn.execute(
+                sql.SQL("SELECT {} FROM {} WHERE {} >= {} AND {} <= {}").format(
+                    _ROW_HASH, relation, col, start, col, _value(value_type)
+                ),
+                [high, *extra, high],
+            ).fetchall()
+        )
+    update = WatermarkUpdate(
+        high_value=high if high is not None else low,
+        value_type=value_type,
+        cursor={lookback.BOUNDARY: boundary},
+    )
+    return update, params, conds, details
 
 
 class JdbcExtractor:
@@ -97,32 +200,9 @@ class JdbcExtractor:
                 update = None
                 if incremental:
                     assert column is not None
-                    col = sql.Identifier(column)
-                    row = conn.execute(
-                        sql.SQL("SELECT max({c})::text, pg_typeof(max({c}))::text FROM {r}").format(
-                            c=col, r=relation
-                        )
-                    ).fetchone()
-                    high, value_type = (row[0], row[1]) if row else (None, None)
-                    low = ctx.watermark.high_value if ctx.watermark else None
-                    if value_type and not _TYPE.match(value_type):
-                        raise LakeForgeError(
-                            f"watermark column has unsupported type {value_type}",
-                            field="watermark_column",
-                            fix="Use a numeric, date or timestamp column.",
-                        )
-                    conds = []
-                    if low is not None and value_type:
-                        conds.append(sql.SQL("{} > CAST(%s AS {})").format(col, sql.SQL(value_type)))
-                        params.append(low)
-                    if high is not None and value_type:
-                        conds.append(sql.SQL("{} <= CAST(%s AS {})").format(col, sql.SQL(value_type)))
-                        params.append(high)
+                    update, params, conds, details = _incremental(ctx, conn, relation, column)
                     if conds:
                         where = sql.SQL(" AND ").join(conds)
-                    update = WatermarkUpdate(
-                        high_value=high if high is not None else low, value_type=value_type
-                    )
                 # Every value quoted and NULL as an unquoted \N: an empty string stays an empty
                 # string in Bronze (as plain CSV both are an empty field, read back as NULL).
                 query = sql.SQL(

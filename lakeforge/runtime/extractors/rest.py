@@ -8,7 +8,9 @@
   ``cursor_param`` (default ``next``, token parameter ``cursor``).
 * ``params``, ``headers``: sent with every request; values may hold secret references.
 * ``since_param``: with ``load_mode: incremental`` the highest ``watermark_column`` value of the
-  last good batch is sent under this name (default ``since``).
+  last good batch, minus ``watermark_lookback``, is sent under this name (default ``since``).
+  Records the previous batch landed that come back again are skipped by their hash
+  (``lookback``); whether the API includes the ``since`` value itself is the API's rule.
 * ``max_pages`` (default 10000), ``timeout`` seconds (default 30).
 
 Pages land in Raw as newline-delimited JSON records, one file per page.
@@ -23,6 +25,7 @@ from typing import Any
 import httpx
 
 from lakeforge.errors import LakeForgeError
+from lakeforge.runtime.extractors import lookback
 from lakeforge.runtime.extractors.base import ExtractContext, ExtractResult, WatermarkUpdate
 
 
@@ -63,47 +66,43 @@ class RestExtractor:
         headers: dict[str, str] = dict(options.get("headers", {}))
         column = ctx.source.watermark_column
         incremental = ctx.source.load_mode == "incremental" and column is not None
-        low = ctx.watermark.high_value if ctx.watermark and incremental else None
+        saved = ctx.watermark if incremental else None
+        low = saved.high_value if saved else None
+        back = lookback.from_options(ctx.options)
+        # State saved before boundary hashes were kept: no look-back this once (nothing to skip by).
+        seen = lookback.boundary_of(saved.cursor) if saved else None
         if low is not None:
-            params[options.get("since_param", "since")] = low
+            params[options.get("since_param", "since")] = low if seen is None else lookback.lowered(low, back)
         high = low
         url: str | None = ctx.source.location
         landed = []
         pages = 0
+        values: list[tuple[str, str]] = []  # (watermark value, record hash) of every record read
+        skipped = 0
         with httpx.Client(
             timeout=float(options.get("timeout", 30)), headers=headers, follow_redirects=True
         ) as client:
             while url and pages < int(options.get("max_pages", 10000)):
-                try:
-                    response = client.get(url, params=params)
-                    response.raise_for_status()
-                    page = response.json()
-                except httpx.HTTPStatusError as error:
-                    raise LakeForgeError(
-                        f"the API answered {error.response.status_code} on page {pages + 1}",
-                        field="location",
-                        fix="Check the URL, the credentials and the API's limits.",
-                    ) from None
-                except (httpx.HTTPError, json.JSONDecodeError) as error:
-                    raise LakeForgeError(
-                        f"cannot read page {pages + 1} ({type(error).__name__}: {error})",
-                        field="location",
-                        fix="Check the URL and that the API returns JSON.",
-                    ) from None
+                page = _get(client, url, params, pages)
                 records = _records(page, options.get("records_path"))
                 pages += 1
+                if incremental and column is not None:
+                    fresh = []
+                    for record in records:
+                        value = record.get(column) if isinstance(record, dict) else None
+                        if value is None:
+                            fresh.append(record)
+                            continue
+                        digest = lookback.record_hash(record)
+                        values.append((str(value), digest))
+                        if seen and digest in seen and _sort_key(str(value)) <= _sort_key(str(low)):
+                            skipped += 1  # landed by an earlier batch, read again by the look-back
+                            continue
+                        fresh.append(record)
+                    records = fresh
                 if records:
                     body = "\n".join(json.dumps(r, separators=(",", ":")) for r in records) + "\n"
                     landed.append(ctx.land_bytes(f"page-{pages:05d}.jsonl", body.encode()))
-                    if column is not None and incremental:
-                        values = [
-                            str(r[column])
-                            for r in records
-                            if isinstance(r, dict) and r.get(column) is not None
-                        ]
-                        if values:
-                            top = max(values, key=_sort_key)
-                            high = top if high is None or _sort_key(top) > _sort_key(high) else high
                 nxt = _dig(page, options.get("next_path", "next")) if isinstance(page, dict) else None
                 if not nxt:
                     url = None
@@ -111,8 +110,46 @@ class RestExtractor:
                     url, params = str(nxt), {}
                 else:
                     params = {**params, options.get("cursor_param", "cursor"): nxt}
-        watermark = WatermarkUpdate(high_value=high, value_type="text") if incremental else None
-        return ExtractResult(raw_format="json", files=landed, watermark=watermark, details={"pages": pages})
+        details: dict[str, Any] = {"pages": pages}
+        watermark = None
+        if incremental:
+            if values:
+                top = max((v for v, _ in values), key=_sort_key)
+                high = top if high is None or _sort_key(top) > _sort_key(high) else high
+            watermark = WatermarkUpdate(
+                high_value=high, value_type="text", cursor={lookback.BOUNDARY: _boundary(values, high, back)}
+            )
+            if seen:
+                details["rows_landed_before"] = skipped
+        return ExtractResult(raw_format="json", files=landed, watermark=watermark, details=details)
+
+
+def _get(client: httpx.Client, url: str, params: dict[str, Any], pages: int) -> Any:
+    try:
+        response = client.get(url, params=params)
+        response.raise_for_status()
+        return response.json()
+    except httpx.HTTPStatusError as error:
+        raise LakeForgeError(
+            f"the API answered {error.response.status_code} on page {pages + 1}",
+            field="location",
+            fix="Check the URL, the credentials and the API's limits.",
+        ) from None
+    except (httpx.HTTPError, json.JSONDecodeError) as error:
+        raise LakeForgeError(
+            f"cannot read page {pages + 1} ({type(error).__name__}: {error})",
+            field="location",
+            fix="Check the URL and that the API returns JSON.",
+        ) from None
+
+
+def _boundary(values: list[tuple[str, str]], high: str | None, back: lookback.Lookback) -> list[str]:
+    """Hashes of the records the next batch reads again: those in the look-back below ``high``."""
+    if high is None:
+        return []
+    start = _sort_key(lookback.lowered(high, back))
+    top = _sort_key(high)
+    return sorted({digest for value, digest in values if start <= _sort_key(value) <= top})
 
 
 def _sort_key(value: str) -> tuple[int, float | str]:
