@@ -22,6 +22,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from lakeforge.commands import launch
 from lakeforge.metadata.db import Database, open_database
 from lakeforge.settings import Settings, get_settings
 
@@ -147,7 +148,7 @@ def up(
     with open_database(settings) as db:
         local = (
             _start_local_workspace(settings, db)
-            if workspace and not _databricks_configured(settings)
+            if workspace and not launch.databricks_configured(settings)
             else None
         )
         notifier = Notifier(settings, db).start()
@@ -159,10 +160,6 @@ def up(
             notifier.stop()
             if local is not None:
                 local.stop()
-
-
-def _databricks_configured(settings: Settings) -> bool:
-    return bool(settings.databricks_host or os.environ.get("DATABRICKS_HOST"))
 
 
 def _start_local_workspace(settings: Settings, db: Database) -> Any:

@@ -17,7 +17,7 @@ from uuid import UUID
 
 from pydantic import ValidationError
 
-from lakeforge.commands import access, launch, state
+from lakeforge.commands import access, launch, rerun_checks, state
 from lakeforge.commands import intents as it
 from lakeforge.commands.access import Principal
 from lakeforge.commands.envelope import Actor, FieldError
@@ -696,6 +696,9 @@ def rerun_batch(ctx: Context, intent: it.RerunBatch) -> Prepared:
             field="batch_id",
             fix="Restore the source (restore_revision) or register it again, then rerun.",
         )
+    refusal = rerun_checks.raw_replay_refusal(ctx.db, ctx.conn, row, intent.zones)
+    if refusal is not None:
+        raise Invalid(refusal[0], field="batch_id", fix=refusal[1])
     request = {
         "group": row["group_name"],
         "source": row["source_name"],

@@ -49,7 +49,7 @@ def configure(settings: Settings) -> None:
     _settings = settings
 
 
-def _current_settings() -> Settings:
+def current_settings() -> Settings:
     if _settings is not None:
         return _settings
     from lakeforge.settings import get_settings
@@ -69,7 +69,7 @@ def set_syncer(syncer: Syncer | None) -> None:
     _syncer = syncer
 
 
-def _databricks_configured(settings: Settings) -> bool:
+def databricks_configured(settings: Settings) -> bool:
     import os
 
     return bool(settings.databricks_host or os.environ.get("DATABRICKS_HOST"))
@@ -83,8 +83,8 @@ def default_launcher(db: Database, request: LaunchRequest) -> None:
     """
     from lakeforge.runtime.runner import run_batch
 
-    settings = _current_settings()
-    if _databricks_configured(settings):
+    settings = current_settings()
+    if databricks_configured(settings):
         from lakeforge.orchestration.client import workspace_client
         from lakeforge.orchestration.launcher import JobLauncher
 
@@ -135,7 +135,7 @@ def default_syncer(db: Database, mode: str) -> Any:
     from lakeforge.orchestration import reconciler
     from lakeforge.orchestration.client import workspace_client
 
-    settings = _current_settings()
+    settings = current_settings()
     # The configured Databricks host, the SDK's own environment, or the local workspace.
     client = workspace_client(settings)
     if mode == "plan":

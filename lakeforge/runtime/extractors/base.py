@@ -108,6 +108,9 @@ class ExtractContext:
     rerun_files: set[str] = field(default_factory=set)
     # (path, size, sha256) of the same files: a file touched but not changed is not new.
     ingested_digests: set[tuple[str, int, str]] = field(default_factory=set)
+    # This batch's Raw landed once and its folder is gone: land exactly what it landed then.
+    # Only extractors with ``replays_exactly = True`` are ever asked to.
+    replay: bool = False
 
     @property
     def source(self) -> models.Source:
@@ -175,7 +178,11 @@ class ExtractContext:
 @runtime_checkable
 class Extractor(Protocol):
     """Lands one batch of a source in Raw. Implement ``extract``; raise ``LakeForgeError`` with
-    ``field`` and ``fix`` for bad configuration or input, so the run log explains it."""
+    ``field`` and ``fix`` for bad configuration or input, so the run log explains it.
+
+    An extractor that can land a past batch's data again exactly (``ctx.replay``) declares
+    ``replays_exactly = True``; without it, a rerun of a batch whose Raw folder is gone is refused.
+    """
 
     name: str
 

@@ -40,8 +40,22 @@ def list_files(location: str, fmt: str) -> list[Path]:
     return sorted(p for p in found if p.is_file() and not p.name.startswith((".", "_")))
 
 
+def _replayed(ctx: ExtractContext, paths: list[Path]) -> list[Path]:
+    """The files the batch took the first time (a file that arrived since is a new batch's)."""
+    gone = sorted(ctx.rerun_files - {str(p) for p in paths})
+    if gone:
+        raise LakeForgeError(
+            f"{gone[0]} of batch {ctx.batch_id} is gone, so its Raw files cannot be landed again",
+            field="batch_id",
+            fix="Restore the file, or use run_now for a new batch.",
+        )
+    return [p for p in paths if str(p) in ctx.rerun_files]
+
+
 class FilesExtractor:
     name = "files"
+    # The ledger names the files a batch took, so a lost Raw folder can be landed again from them.
+    replays_exactly = True
 
     def extract(self, ctx: ExtractContext) -> ExtractResult:
         fmt = ctx.source.format
@@ -55,7 +69,10 @@ class FilesExtractor:
         unchanged = []
         taken_names: set[str] = set()
         seen = {(path, size) for path, size, _ in ctx.ingested_digests}
-        for path in list_files(ctx.source.location, fmt):
+        paths = list_files(ctx.source.location, fmt)
+        if ctx.replay:
+            paths = _replayed(ctx, paths)
+        for path in paths:
             stat = path.stat()
             key = (str(path), stat.st_size, stat.st_mtime)
             is_new = ctx.source.load_mode == "full" or key not in ctx.ingested_files
