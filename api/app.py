@@ -11,6 +11,7 @@ what it opened at shutdown. The Slack handler mounts at ``/slack/events`` when t
 from __future__ import annotations
 
 import gc
+import logging
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -24,7 +25,10 @@ from api.metrics import ApiMetrics, MetricsMiddleware
 from api.problems import install_problem_handlers
 from api.routes import catalog, commands, groups, me, runs, sources, sync, system
 from lakeforge.metadata.db import Database, open_database
+from lakeforge.runtime.runlog import fail_stale_batches
 from lakeforge.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
 
 API_PREFIX = "/api/v1"
 GIL_SWITCH_SECONDS = 0.0005
@@ -51,6 +55,10 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
         # collector's reach, so full collections stay short and stop adding to tail latency.
         gc.freeze()
         app.state.db = db if db is not None else open_database(settings)
+        # Batches this API queued or ran before a restart have no process left: end them now, so
+        # show_run and the run alert say so instead of `queued` or `running` for ever.
+        for batch_id in fail_stale_batches(app.state.db):
+            log.warning("batch %s had no process left when the API started; marked failed", batch_id)
         try:
             yield
         finally:

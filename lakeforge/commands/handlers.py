@@ -602,6 +602,7 @@ def _queue(ctx: Context, request: dict[str, Any]) -> dict[str, Any]:
     ).fetchone()
     assert row is not None
     batch_id = int(row["batch_id"])
+    launch.claim(ctx.db, batch_id)  # before the row commits: no moment queued without an owner
     launch_request = launch.LaunchRequest(
         batch_id=batch_id,
         group=request["group"],

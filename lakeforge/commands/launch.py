@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lakeforge.metadata.db import Database
+from lakeforge.runtime import runlog
 from lakeforge.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -80,7 +81,18 @@ def default_launcher(db: Database, request: LaunchRequest) -> None:
 
     With a Databricks workspace configured, a batch run in this process would run beside the
     job's own runs, on the wrong compute; ``lakeforge.orchestration.launcher`` starts the job.
+    Releases the batch's claim (see ``claim``) once the job run is recorded or the run has ended.
     """
+    in_thread = False
+    try:
+        in_thread = _start(db, request)
+    finally:
+        if not in_thread:
+            runlog.release_claim(db, request.batch_id)
+
+
+def _start(db: Database, request: LaunchRequest) -> bool:
+    """Start the batch; True when a thread of this process runs it (and releases its claim)."""
     from lakeforge.runtime.runner import run_batch
 
     settings = current_settings()
@@ -90,7 +102,7 @@ def default_launcher(db: Database, request: LaunchRequest) -> None:
 
         if JobLauncher.handles(request):
             JobLauncher(settings, lambda: workspace_client(settings))(db, request)
-            return
+            return False
 
     def work() -> None:
         try:
@@ -108,12 +120,30 @@ def default_launcher(db: Database, request: LaunchRequest) -> None:
             )
         except Exception:  # the runner records its own failure in the run log
             log.exception("batch %s failed", request.batch_id)
+        finally:
+            runlog.release_claim(db, request.batch_id)
 
     threading.Thread(target=work, name=f"lakeforge-batch-{request.batch_id}", daemon=True).start()
+    return True
+
+
+def claim(db: Database, batch_id: int) -> None:
+    """Promise to start the queued ``batch_id`` (call before its row commits): should this process
+    die before a runner holds the batch, ``runlog.fail_stale_batches`` marks it failed instead of
+    leaving it queued for ever."""
+    runlog.claim_queued(db, batch_id)
 
 
 def launch(db: Database, request: LaunchRequest) -> None:
-    (_launcher or default_launcher)(db, request)
+    """Start a claimed batch; the claim ends when the batch is under way (or handed to a launcher
+    installed with ``set_launcher``, which owns it from then on)."""
+    if _launcher is None:
+        default_launcher(db, request)
+        return
+    try:
+        _launcher(db, request)
+    finally:
+        runlog.release_claim(db, request.batch_id)
 
 
 def cancel_job_run(run_id: str) -> None:

@@ -48,6 +48,14 @@ class Database:
                 if not conn.closed:
                     conn.autocommit = False  # the pool hands out transactional connections
 
+    def dedicated_connection(self) -> Connection:
+        """An autocommit connection outside the pool, made like the pool's (Lakebase: a fresh
+        token), for work that holds a connection for long: LISTEN, session advisory locks."""
+        pool = self.pool
+        conninfo = pool.conninfo() if callable(pool.conninfo) else pool.conninfo
+        kwargs = pool.kwargs() if callable(pool.kwargs) else (pool.kwargs or {})
+        return pool.connection_class.connect(conninfo, autocommit=True, **kwargs)
+
     def close(self) -> None:
         self.pool.close()
 

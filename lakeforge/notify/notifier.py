@@ -112,17 +112,10 @@ class Notifier:
         for batch_id in ids:
             self.handle({"batch_id": batch_id, "level": "batch"})
 
-    def _connect(self) -> psycopg.Connection[Any]:
-        """A dedicated autocommit connection made like the pool's (Lakebase: a fresh token)."""
-        pool = self.db.pool
-        conninfo = pool.conninfo() if callable(pool.conninfo) else pool.conninfo
-        kwargs = pool.kwargs() if callable(pool.kwargs) else (pool.kwargs or {})
-        return pool.connection_class.connect(conninfo, autocommit=True, **kwargs)
-
     def _listen(self) -> None:
         while not self._stop.is_set():
             try:
-                with self._connect() as conn:
+                with self.db.dedicated_connection() as conn:
                     conn.execute(f"LISTEN {CHANNEL}")
                     self._listening.set()
                     self.catch_up()

@@ -10,6 +10,8 @@ connection, so :func:`fail_stale_batches` can tell a live batch from an orphaned
 from __future__ import annotations
 
 import json
+import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -362,6 +364,52 @@ def release_batch(conn: Connection, batch_id: int) -> None:
     conn.commit()
 
 
+class _Claims:
+    """This process's promises to start batches it queued: a shared batch lock each, on one
+    connection of its own, taken before the queued row commits and released once the batch's
+    runner holds it (or a launcher has handed it on). Should the process die first, Postgres
+    drops them with the connection and :func:`fail_stale_batches` can tell."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.mutex = threading.Lock()
+        self.conn: Connection | None = None
+        self.held: set[int] = set()
+
+    def claim(self, batch_id: int) -> None:
+        with self.mutex:
+            if self.conn is None or self.conn.closed:
+                self.conn, self.held = self.db.dedicated_connection(), set()
+            self.conn.execute("SELECT pg_advisory_lock_shared(%s)", [_lock_key(batch_id)])
+            self.held.add(batch_id)
+
+    def release(self, batch_id: int) -> None:
+        with self.mutex:
+            if batch_id not in self.held or self.conn is None or self.conn.closed:
+                return
+            self.held.discard(batch_id)
+            self.conn.execute("SELECT pg_advisory_unlock_shared(%s)", [_lock_key(batch_id)])
+
+
+_claims: weakref.WeakKeyDictionary[Database, _Claims] = weakref.WeakKeyDictionary()
+_claims_mutex = threading.Lock()
+
+
+def _claims_of(db: Database) -> _Claims:
+    with _claims_mutex:
+        return _claims.setdefault(db, _Claims(db))
+
+
+def claim_queued(db: Database, batch_id: int) -> None:
+    """Promise, for as long as this process lives, that it will start the queued ``batch_id``."""
+    _claims_of(db).claim(batch_id)
+
+
+def release_claim(db: Database, batch_id: int) -> None:
+    """Drop the promise (idempotent): the runner holds the batch now, or it was handed on."""
+    _claims_of(db).release(batch_id)
+
+
 def _nobody_holds(conn: Connection, batch_id: int) -> bool:
     row = conn.execute("SELECT pg_try_advisory_lock(%s) AS ok", [_lock_key(batch_id)]).fetchone()
     conn.commit()
@@ -391,21 +439,32 @@ def end_open_runs(conn: Connection, batch_id: int, status: str, message: str) ->
         )
 
 
+STOPPED_RUNNING = "the process running this batch stopped before it finished (killed or crashed)"
+# Failed rather than started late: the request may be hours old, and a rerun is one click away.
+STOPPED_QUEUED = (
+    "the process that queued this batch stopped before starting it (for example the API was "
+    "restarted); nothing of it ran: rerun it or use run_now"
+)
+
+
 def fail_stale_batches(db: Database) -> list[int]:
     """Mark ``running`` batches whose process is gone as failed (and their running zones, tables
-    and steps), or as cancelled when a cancel was asked for them. Returns the batch ids marked."""
+    and steps), or as cancelled when a cancel was asked for them; and ``queued`` ones that the
+    process which queued them never started. A batch queued as a Databricks job run is the sync's
+    to end (``orchestration.launcher``). Returns the batch ids marked."""
     marked: list[int] = []
     with db.connection() as conn:
-        running = [
-            r["batch_id"]
+        stale = [
+            (r["batch_id"], r["status"])
             for r in conn.execute(
-                "SELECT batch_id FROM lakeforge_log.batch_run WHERE status = 'running'"
+                "SELECT batch_id, status FROM lakeforge_log.batch_run WHERE status = 'running'"
+                " OR (status = 'queued' AND databricks_run_id IS NULL)"
             ).fetchall()
         ]
         conn.commit()
-        for batch_id in running:
+        for batch_id, status in stale:
             if not _nobody_holds(conn, batch_id):
-                continue  # a live process is working on it
+                continue  # a live process is working on it, or promised to start it
             try:
                 asked = conn.execute(
                     "SELECT cancelled_by FROM lakeforge_log.batch_run"
@@ -420,12 +479,16 @@ def fail_stale_batches(db: Database) -> list[int]:
                     conn.commit()
                     marked.append(batch_id)
                     continue
-                message = "the process running this batch stopped before it finished (killed or crashed)"
-                conn.execute(
+                message = STOPPED_RUNNING if status == "running" else STOPPED_QUEUED
+                ended = conn.execute(
                     "UPDATE lakeforge_log.batch_run SET status = 'failed', error = %s, ended_at = now()"
-                    " WHERE batch_id = %s AND status = 'running'",
-                    [message, batch_id],
-                )
+                    " WHERE batch_id = %s AND status = %s"
+                    " AND (status = 'running' OR databricks_run_id IS NULL) RETURNING batch_id",
+                    [message, batch_id, status],
+                ).fetchone()
+                if ended is None:  # it moved on (started, or ran to its end) since the list was read
+                    conn.commit()
+                    continue
                 end_open_runs(conn, batch_id, "failed", message)
                 payload = {"batch_id": batch_id, "level": "batch", "status": "failed", "error": message}
                 group = conn.execute(
