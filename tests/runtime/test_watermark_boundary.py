@@ -4,83 +4,25 @@ once, so Bronze and Silver hold every row exactly once."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import psycopg
 import pytest
 
 from lakeforge.metadata.repository import WATERMARKS, Repository
 from lakeforge.runtime.runner import run_batch
+from tests.runtime.boundary import extract_step, insert_orders, late_boundary_row_lands_once, orders_table
 from tests.runtime.helpers import make_source, rows
 from tests.runtime.paged_api import PagedApi
-
-
-def _orders(url: str, column_type: str = "timestamptz") -> None:
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(
-            "CREATE SCHEMA shop;"
-            f" CREATE TABLE shop.orders (id int PRIMARY KEY, note text, updated_at {column_type})"
-        )
-
-
-def _insert(url: str, *values: tuple[int, str, Any]) -> None:
-    with psycopg.connect(url, autocommit=True) as conn:
-        for value in values:
-            conn.execute("INSERT INTO shop.orders VALUES (%s, %s, %s)", value)
-
-
-def _extract(db, batch_id: int) -> dict[str, Any]:
-    with db.connection() as conn:
-        row = conn.execute(
-            "SELECT rows_out, details FROM lakeforge_log.step_run WHERE batch_id = %s AND step = 'extract'",
-            [batch_id],
-        ).fetchone()
-    return {"rows": row["rows_out"], **row["details"]}
 
 
 def test_jdbc_reads_a_row_committed_late_at_the_saved_watermark_and_lands_each_row_once(
     settings, db, source_db
 ) -> None:
-    _orders(source_db["url"])
-    _insert(source_db["url"], (1, "a", "2026-01-01 10:00Z"), (2, "b", "2026-01-02 10:00Z"))
-    make_source(
-        db,
-        "orders",
-        format="jdbc",
-        location="shop.orders",
-        load_mode="incremental",
-        watermark_column="updated_at",
-        connection=source_db["connection"],
-        silver={"primary_keys": ["id"]},
-    )
-    first = run_batch(settings, db, "sales")
-    # Committed after the first batch's snapshot, with the value it saved as its high watermark.
-    _insert(source_db["url"], (3, "late", "2026-01-02 10:00Z"), (4, "d", "2026-01-03 10:00Z"))
-    second = run_batch(settings, db, "sales")
-    third = run_batch(settings, db, "sales")  # nothing new: the boundary row is read and skipped
-
-    assert [r.status for r in (first, second, third)] == ["succeeded"] * 3, second.error
-    assert rows(settings, "main.sales.orders_bronze", ["_batch_id", "id"]) == [
-        (first.batch_id, "1"),
-        (first.batch_id, "2"),
-        (second.batch_id, "3"),
-        (second.batch_id, "4"),
-    ]
-    assert rows(settings, "main.sales.orders", ["id", "note"]) == [
-        ("1", "a"),
-        ("2", "b"),
-        ("3", "late"),
-        ("4", "d"),
-    ]
-    extract = _extract(db, second.batch_id)
-    assert (extract["rows"], extract["rows_landed_before"]) == (2, 1)  # rows 3 and 4; row 2 skipped
-    assert _extract(db, third.batch_id)["rows"] == 0
-    assert _extract(db, third.batch_id)["rows_landed_before"] == 1
+    late_boundary_row_lands_once(settings, db, source_db)
 
 
 def test_jdbc_lookback_reads_rows_committed_late_below_the_watermark(settings, db, source_db) -> None:
-    _orders(source_db["url"])
-    _insert(source_db["url"], (1, "a", "2026-01-01 10:00Z"), (2, "b", "2026-01-01 10:10Z"))
+    orders_table(source_db["url"])
+    insert_orders(source_db["url"], (1, "a", "2026-01-01 10:00Z"), (2, "b", "2026-01-01 10:10Z"))
     make_source(
         db,
         "orders",
@@ -93,7 +35,7 @@ def test_jdbc_lookback_reads_rows_committed_late_below_the_watermark(settings, d
     )
     first = run_batch(settings, db, "sales", zones=["raw", "bronze"])
     # Late by two minutes: below the saved 10:10, within the five-minute look-back.
-    _insert(source_db["url"], (3, "late", "2026-01-01 10:08Z"), (4, "outside", "2026-01-01 10:04Z"))
+    insert_orders(source_db["url"], (3, "late", "2026-01-01 10:08Z"), (4, "outside", "2026-01-01 10:04Z"))
     second = run_batch(settings, db, "sales", zones=["raw", "bronze"])
 
     assert first.status == second.status == "succeeded", second.error
@@ -102,12 +44,12 @@ def test_jdbc_lookback_reads_rows_committed_late_below_the_watermark(settings, d
         (first.batch_id, "2"),
         (second.batch_id, "3"),
     ]
-    assert _extract(db, second.batch_id)["rows_landed_before"] == 1  # row 2, read again
+    assert extract_step(db, second.batch_id)["rows_landed_before"] == 1  # row 2, read again
 
 
 def test_jdbc_numeric_lookback_and_a_row_changed_at_the_boundary(settings, db, source_db) -> None:
-    _orders(source_db["url"], "bigint")
-    _insert(source_db["url"], (1, "a", 100), (2, "b", 110))
+    orders_table(source_db["url"], "bigint")
+    insert_orders(source_db["url"], (1, "a", 100), (2, "b", 110))
     make_source(
         db,
         "orders",
@@ -134,8 +76,8 @@ def test_jdbc_numeric_lookback_and_a_row_changed_at_the_boundary(settings, db, s
 def test_jdbc_an_interval_lookback_on_a_numeric_column_fails_naming_the_option(
     settings, db, source_db
 ) -> None:
-    _orders(source_db["url"], "bigint")
-    _insert(source_db["url"], (1, "a", 100))
+    orders_table(source_db["url"], "bigint")
+    insert_orders(source_db["url"], (1, "a", 100))
     make_source(
         db,
         "orders",
@@ -159,8 +101,8 @@ def test_jdbc_an_interval_lookback_on_a_numeric_column_fails_naming_the_option(
 def test_jdbc_state_saved_before_boundary_hashes_keeps_the_exclusive_bound_once(
     settings, db, source_db
 ) -> None:
-    _orders(source_db["url"])
-    _insert(source_db["url"], (1, "a", "2026-01-01 10:00Z"))
+    orders_table(source_db["url"])
+    insert_orders(source_db["url"], (1, "a", "2026-01-01 10:00Z"))
     make_source(
         db,
         "orders",
@@ -173,9 +115,9 @@ def test_jdbc_state_saved_before_boundary_hashes_keeps_the_exclusive_bound_once(
     first = run_batch(settings, db, "sales", zones=["raw", "bronze"])
     with db.connection() as conn:  # the state an earlier LakeForge saved: no boundary hashes
         conn.execute("UPDATE lakeforge.watermark_state SET cursor = NULL")
-    _insert(source_db["url"], (2, "b", "2026-01-02 10:00Z"))
+    insert_orders(source_db["url"], (2, "b", "2026-01-02 10:00Z"))
     second = run_batch(settings, db, "sales", zones=["raw", "bronze"])
-    _insert(source_db["url"], (3, "late", "2026-01-02 10:00Z"))
+    insert_orders(source_db["url"], (3, "late", "2026-01-02 10:00Z"))
     third = run_batch(settings, db, "sales", zones=["raw", "bronze"])
 
     assert [r.status for r in (first, second, third)] == ["succeeded"] * 3, third.error
@@ -206,8 +148,8 @@ def test_rest_inclusive_since_lands_the_late_boundary_record_once(settings, db, 
         (second.batch_id, 6),
         (second.batch_id, 7),
     ]
-    assert _extract(db, second.batch_id)["rows_landed_before"] == 1  # record 5
-    assert _extract(db, third.batch_id)["rows_landed_before"] == 1  # record 7
+    assert extract_step(db, second.batch_id)["rows_landed_before"] == 1  # record 5
+    assert extract_step(db, third.batch_id)["rows_landed_before"] == 1  # record 7
 
 
 def test_rest_lookback_moves_since_back_and_skips_what_was_landed(settings, db, api) -> None:
