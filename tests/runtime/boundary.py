@@ -12,6 +12,20 @@ from lakeforge.settings import Settings
 from tests.runtime.helpers import make_source, rows
 
 
+def jdbc_orders(db: Database, source_db: dict[str, Any], **options: Any) -> None:
+    """Source ``orders`` in group sales: table shop.orders, incremental by ``updated_at``."""
+    make_source(
+        db,
+        "orders",
+        format="jdbc",
+        location="shop.orders",
+        load_mode="incremental",
+        watermark_column="updated_at",
+        connection=source_db["connection"],
+        **options,
+    )
+
+
 def orders_table(url: str, column_type: str = "timestamptz") -> None:
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(
@@ -40,16 +54,7 @@ def late_boundary_row_lands_once(settings: Settings, db: Database, source_db: di
     next batch; the boundary row both batches read is in Bronze and Silver once."""
     orders_table(source_db["url"])
     insert_orders(source_db["url"], (1, "a", "2026-01-01 10:00Z"), (2, "b", "2026-01-02 10:00Z"))
-    make_source(
-        db,
-        "orders",
-        format="jdbc",
-        location="shop.orders",
-        load_mode="incremental",
-        watermark_column="updated_at",
-        connection=source_db["connection"],
-        silver={"primary_keys": ["id"]},
-    )
+    jdbc_orders(db, source_db, silver={"primary_keys": ["id"]})
     first = run_batch(settings, db, "sales")
     # Committed after the first batch's snapshot, with the value it saved as its high watermark.
     insert_orders(source_db["url"], (3, "late", "2026-01-02 10:00Z"), (4, "d", "2026-01-03 10:00Z"))

@@ -11,6 +11,7 @@ from deltalake import write_deltalake
 
 from lakeforge.metadata.repository import WATERMARKS, Repository
 from lakeforge.runtime.runner import run_batch
+from tests.runtime.boundary import jdbc_orders
 from tests.runtime.helpers import make_source, rows
 from tests.runtime.paged_api import PagedApi
 
@@ -23,15 +24,7 @@ def test_jdbc_incremental_by_watermark(settings, db, source_db) -> None:
         conn.execute(
             "INSERT INTO shop.orders VALUES (1, 'a', '2026-01-01'), (2, 'b, with comma', '2026-01-02')"
         )
-    make_source(
-        db,
-        "orders",
-        format="jdbc",
-        location="shop.orders",
-        load_mode="incremental",
-        watermark_column="updated_at",
-        connection=source_db["connection"],
-    )
+    jdbc_orders(db, source_db)
 
     first = run_batch(settings, db, "sales", zones=["raw", "bronze"])
     with psycopg.connect(source_db["url"], autocommit=True) as conn:

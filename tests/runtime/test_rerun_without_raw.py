@@ -18,6 +18,7 @@ from lakeforge.commands.envelope import Actor
 from lakeforge.commands.executor import execute
 from lakeforge.metadata.repository import WATERMARKS, Repository
 from lakeforge.runtime.runner import run_batch
+from tests.runtime.boundary import jdbc_orders
 from tests.runtime.helpers import make_source, rows, write_csv
 
 ADMIN, ACTOR = Principal.local_admin("admin"), Actor(user="admin", surface="cli")
@@ -50,15 +51,7 @@ def _jdbc_orders_table(source_db: dict[str, Any]) -> None:
 
 def _jdbc_orders(db, source_db: dict[str, Any]) -> None:
     _jdbc_orders_table(source_db)
-    make_source(
-        db,
-        "orders",
-        format="jdbc",
-        location="shop.orders",
-        load_mode="incremental",
-        watermark_column="updated_at",
-        connection=source_db["connection"],
-    )
+    jdbc_orders(db, source_db)
 
 
 def test_the_raw_zone_refuses_to_extract_a_database_batch_again(settings, db, source_db) -> None:
@@ -118,15 +111,7 @@ def test_rerun_batch_of_a_rest_batch_without_raw_is_refused_before_queueing(
 
 
 def test_a_batch_whose_raw_never_landed_can_be_rerun(settings, db, source_db, launched) -> None:
-    make_source(
-        db,
-        "orders",
-        format="jdbc",
-        location="shop.orders",  # not created yet: Raw fails
-        load_mode="incremental",
-        watermark_column="updated_at",
-        connection=source_db["connection"],
-    )
+    jdbc_orders(db, source_db)  # not created yet: Raw fails
     failed = run_batch(settings, db, "sales", zones=["raw", "bronze"])
     assert failed.status == "failed"
     _jdbc_orders_table(source_db)

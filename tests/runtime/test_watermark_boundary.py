@@ -9,7 +9,13 @@ import pytest
 
 from lakeforge.metadata.repository import WATERMARKS, Repository
 from lakeforge.runtime.runner import run_batch
-from tests.runtime.boundary import extract_step, insert_orders, late_boundary_row_lands_once, orders_table
+from tests.runtime.boundary import (
+    extract_step,
+    insert_orders,
+    jdbc_orders,
+    late_boundary_row_lands_once,
+    orders_table,
+)
 from tests.runtime.helpers import make_source, rows
 from tests.runtime.paged_api import PagedApi
 
@@ -23,16 +29,7 @@ def test_jdbc_reads_a_row_committed_late_at_the_saved_watermark_and_lands_each_r
 def test_jdbc_lookback_reads_rows_committed_late_below_the_watermark(settings, db, source_db) -> None:
     orders_table(source_db["url"])
     insert_orders(source_db["url"], (1, "a", "2026-01-01 10:00Z"), (2, "b", "2026-01-01 10:10Z"))
-    make_source(
-        db,
-        "orders",
-        format="jdbc",
-        location="shop.orders",
-        load_mode="incremental",
-        watermark_column="updated_at",
-        connection=source_db["connection"],
-        format_options={"watermark_lookback": "5 minutes"},
-    )
+    jdbc_orders(db, source_db, format_options={"watermark_lookback": "5 minutes"})
     first = run_batch(settings, db, "sales", zones=["raw", "bronze"])
     # Late by two minutes: below the saved 10:10, within the five-minute look-back.
     insert_orders(source_db["url"], (3, "late", "2026-01-01 10:08Z"), (4, "outside", "2026-01-01 10:04Z"))
@@ -50,16 +47,7 @@ def test_jdbc_lookback_reads_rows_committed_late_below_the_watermark(settings, d
 def test_jdbc_numeric_lookback_and_a_row_changed_at_the_boundary(settings, db, source_db) -> None:
     orders_table(source_db["url"], "bigint")
     insert_orders(source_db["url"], (1, "a", 100), (2, "b", 110))
-    make_source(
-        db,
-        "orders",
-        format="jdbc",
-        location="shop.orders",
-        load_mode="incremental",
-        watermark_column="updated_at",
-        connection=source_db["connection"],
-        format_options={"watermark_lookback": 10},
-    )
+    jdbc_orders(db, source_db, format_options={"watermark_lookback": 10})
     first = run_batch(settings, db, "sales", zones=["raw", "bronze"])
     with psycopg.connect(source_db["url"], autocommit=True) as conn:
         conn.execute("UPDATE shop.orders SET note = 'b2' WHERE id = 2")  # same watermark, new content
@@ -78,16 +66,7 @@ def test_jdbc_an_interval_lookback_on_a_numeric_column_fails_naming_the_option(
 ) -> None:
     orders_table(source_db["url"], "bigint")
     insert_orders(source_db["url"], (1, "a", 100))
-    make_source(
-        db,
-        "orders",
-        format="jdbc",
-        location="shop.orders",
-        load_mode="incremental",
-        watermark_column="updated_at",
-        connection=source_db["connection"],
-        format_options={"watermark_lookback": "5 minutes"},
-    )
+    jdbc_orders(db, source_db, format_options={"watermark_lookback": "5 minutes"})
 
     run = run_batch(settings, db, "sales", zones=["raw", "bronze"])
 
@@ -103,15 +82,7 @@ def test_jdbc_state_saved_before_boundary_hashes_keeps_the_exclusive_bound_once(
 ) -> None:
     orders_table(source_db["url"])
     insert_orders(source_db["url"], (1, "a", "2026-01-01 10:00Z"))
-    make_source(
-        db,
-        "orders",
-        format="jdbc",
-        location="shop.orders",
-        load_mode="incremental",
-        watermark_column="updated_at",
-        connection=source_db["connection"],
-    )
+    jdbc_orders(db, source_db)
     first = run_batch(settings, db, "sales", zones=["raw", "bronze"])
     with db.connection() as conn:  # the state an earlier LakeForge saved: no boundary hashes
         conn.execute("UPDATE lakeforge.watermark_state SET cursor = NULL")
