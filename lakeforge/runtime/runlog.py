@@ -4,7 +4,8 @@ plus ``dq_run``. Every status change is committed at once and announced with
 
 A running batch holds a Postgres advisory lock on a dedicated connection for as long as its
 process lives. When a process dies (SIGKILL, lost node) Postgres drops the lock with the
-connection, so :func:`fail_stale_batches` can tell a live batch from an orphaned one.
+connection, so :func:`fail_stale_batches` can tell a live batch from an orphaned one. A queued
+batch is held the same way by the process that queued it (:func:`claim_queued`) until it starts.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import psycopg
 from psycopg import sql
 
 from lakeforge.metadata.db import Connection, Database
@@ -378,9 +380,17 @@ class _Claims:
 
     def claim(self, batch_id: int) -> None:
         with self.mutex:
-            if self.conn is None or self.conn.closed:
-                self.conn, self.held = self.db.dedicated_connection(), set()
-            self.conn.execute("SELECT pg_advisory_lock_shared(%s)", [_lock_key(batch_id)])
+            for attempt in (1, 2):
+                if self.conn is None or self.conn.closed:
+                    # Claims held on a lost connection were dropped with it: start afresh.
+                    self.conn, self.held = self.db.dedicated_connection(), set()
+                try:
+                    self.conn.execute("SELECT pg_advisory_lock_shared(%s)", [_lock_key(batch_id)])
+                    break
+                except psycopg.OperationalError:
+                    self.conn = None
+                    if attempt == 2:
+                        raise
             self.held.add(batch_id)
 
     def release(self, batch_id: int) -> None:
@@ -388,7 +398,10 @@ class _Claims:
             if batch_id not in self.held or self.conn is None or self.conn.closed:
                 return
             self.held.discard(batch_id)
-            self.conn.execute("SELECT pg_advisory_unlock_shared(%s)", [_lock_key(batch_id)])
+            try:
+                self.conn.execute("SELECT pg_advisory_unlock_shared(%s)", [_lock_key(batch_id)])
+            except psycopg.OperationalError:
+                self.conn = None  # the lock went with the connection
 
 
 _claims: weakref.WeakKeyDictionary[Database, _Claims] = weakref.WeakKeyDictionary()
