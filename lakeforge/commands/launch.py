@@ -155,7 +155,7 @@ def cancel_job_run(run_id: str) -> None:
     from lakeforge.orchestration.client import workspace_client
 
     try:
-        workspace_client(_current_settings()).jobs.cancel_run(int(run_id))
+        workspace_client(current_settings()).jobs.cancel_run(int(run_id))
     except ResourceDoesNotExist:
         log.info("job run %s no longer exists; nothing to cancel there", run_id)
 

@@ -137,7 +137,7 @@ def test_a_queued_batch_is_cancelled_at_once_and_never_starts(
 
     request = launched[0]
     run = run_batch(
-        launch._current_settings(), db, request.group, batch_id=request.batch_id, requested_by="ana"
+        launch.current_settings(), db, request.group, batch_id=request.batch_id, requested_by="ana"
     )
     assert (run.status, run.started_at) == ("cancelled", None)
     assert run_log(db, batch_id)["zones"] == []
