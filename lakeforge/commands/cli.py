@@ -20,6 +20,7 @@ from rich.text import Text
 
 from lakeforge.commands.access import Principal
 from lakeforge.commands.envelope import Actor
+from lakeforge.errors import LakeForgeError
 from lakeforge.metadata.models import Role
 from lakeforge.settings import get_settings
 from lakeforge.terminal import make_console
@@ -41,7 +42,25 @@ def _open() -> Any:
 
     settings = get_settings()
     launch.configure(settings)
-    return open_database(settings)
+    db = open_database(settings)
+    _require_migrated(db)
+    return db
+
+
+def _require_migrated(db: Any) -> None:
+    """Refuse to work on a store that lacks migrations this LakeForge needs: its code would fail
+    half-way (a runner thread, a column that is not there) instead of saying what to do."""
+    from lakeforge.metadata.migrate import pending
+
+    waiting = pending(db)
+    if waiting:
+        db.close()
+        raise LakeForgeError(
+            f"lacks {len(waiting)} migration(s) this LakeForge needs "
+            f"({', '.join(waiting[:3])}{', …' if len(waiting) > 3 else ''})",
+            field="metadata store",
+            fix="Run `lakeforge db migrate` (or `lakeforge up`, which migrates for you).",
+        )
 
 
 @token_app.command("create")

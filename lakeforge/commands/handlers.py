@@ -619,12 +619,7 @@ def _queue(ctx: Context, request: dict[str, Any]) -> dict[str, Any]:
         try:
             launch.launch(db, launch_request)
         except Exception as error:  # the batch is queued but cannot start: say so in the run log
-            with db.connection() as conn:
-                conn.execute(
-                    "UPDATE lakeforge_log.batch_run SET status = 'failed', error = %s, ended_at = now() "
-                    "WHERE batch_id = %s AND status = 'queued'",
-                    [str(error)[:2000], batch_id],
-                )
+            runlog.fail_unstarted(db, batch_id, str(error))
 
     ctx.after_commit.append(start)
     return {"batch_id": batch_id, "status": "queued", "group": request["group"], "source": request["source"]}

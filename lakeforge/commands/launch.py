@@ -118,8 +118,11 @@ def _start(db: Database, request: LaunchRequest) -> bool:
                 batch_id=request.batch_id,
                 requested_by=request.requested_by,
             )
-        except Exception:  # the runner records its own failure in the run log
+        except Exception as error:  # the runner records its own failure in the run log...
             log.exception("batch %s failed", request.batch_id)
+            # ...once it has started the batch; before that, nobody would, and followers would wait.
+            reason = f"the batch could not start ({type(error).__name__}: {error})"
+            runlog.fail_unstarted(db, request.batch_id, reason)
         finally:
             runlog.release_claim(db, request.batch_id)
 

@@ -17,6 +17,7 @@ import typer
 from rich.table import Table
 
 from lakeforge.commands.access import Principal
+from lakeforge.commands.batch_report import batch_tables
 from lakeforge.commands.cli import _local_user, _open, err_console
 from lakeforge.commands.envelope import Actor, CommandResult
 from lakeforge.metadata.db import Database
@@ -71,6 +72,9 @@ def _queue_and_follow(
         if not wait:
             return
         batch = _follow(db, batch_id, timeout)
+        if batch["status"] in FINAL:
+            for table in batch_tables(db, batch_id):
+                console.print(table)
     colour = "green" if batch["status"] == expected else "red"
     console.print(f"Batch {batch_id} [{colour}]{batch['status']}[/]. {batch['error'] or ''}".rstrip())
     if batch["status"] != expected:

@@ -14,18 +14,13 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from lakeforge.commands.batch_report import count, rules_table
 from lakeforge.demo.runner import DemoOutcome, run_demo
 from lakeforge.metadata.db import Database, open_database
 from lakeforge.settings import PROJECT_ROOT, Settings, get_settings
 from lakeforge.terminal import make_console
 
 console = make_console()
-
-
-def _count(value: int | None) -> str:
-    # Raw lands files without reading rows, and later zones record rows, not bytes: a dash says
-    # "not measured here" where a 0 would say "nothing arrived".
-    return "—" if value is None else f"{value:,}"
 
 
 def _print_outcome(outcome: DemoOutcome) -> None:
@@ -35,7 +30,7 @@ def _print_outcome(outcome: DemoOutcome) -> None:
     for column in ("zone", "status", "rows in", "rows out", "bytes"):
         zones.add_column(column, justify="left" if column in ("zone", "status") else "right")
     for zone in outcome.zones:
-        zones.add_row(zone.zone, zone.status, _count(zone.rows_in), _count(zone.rows_out), _count(zone.bytes))
+        zones.add_row(zone.zone, zone.status, count(zone.rows_in), count(zone.rows_out), count(zone.bytes))
     console.print(zones)
     tables = Table(title="Delta tables", title_justify="left")
     tables.add_column("table")
@@ -43,20 +38,7 @@ def _print_outcome(outcome: DemoOutcome) -> None:
     for name, rows in outcome.tables.items():
         tables.add_row(name, str(rows))
     console.print(tables)
-    rules = Table(title="Quality rules", title_justify="left")
-    for column in ("table", "rule", "action", "checked", "failed", "result"):
-        rules.add_column(column, no_wrap=True)
-    for rule in outcome.rules:
-        verdict = "[green]passed[/]" if rule["status"] == "passed" else "[yellow]failed[/]"
-        rules.add_row(
-            rule["table_name"].split(".", 1)[-1],
-            rule["rule_name"],
-            rule["action"],
-            str(rule["rows_checked"]),
-            str(rule["rows_failed"]),
-            verdict,
-        )
-    console.print(rules)
+    console.print(rules_table(outcome.rules))
 
 
 def _start_api(settings: Settings, db: Database) -> Any:

@@ -418,6 +418,17 @@ def claim_queued(db: Database, batch_id: int) -> None:
     _claims_of(db).claim(batch_id)
 
 
+def fail_unstarted(db: Database, batch_id: int, reason: str) -> None:
+    """Mark ``batch_id`` failed with ``reason`` if it is still queued: it could not start. A batch a
+    runner started records its own end, so only a queued one is touched."""
+    with db.connection() as conn:
+        conn.execute(
+            "UPDATE lakeforge_log.batch_run SET status = 'failed', error = %s, ended_at = now() "
+            "WHERE batch_id = %s AND status = 'queued'",
+            [reason[:2000], batch_id],
+        )
+
+
 def release_claim(db: Database, batch_id: int) -> None:
     """Drop the promise (idempotent): the runner holds the batch now, or it was handed on."""
     _claims_of(db).release(batch_id)

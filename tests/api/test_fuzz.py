@@ -33,6 +33,8 @@ def test_fuzz_finds_no_server_errors(api: Api) -> None:
             nonlocal checked
             checked += 1
             response = case.call(headers={"Authorization": f"Bearer {token}"}, timeout=30)
+            if _workspace_unavailable(response):
+                return  # sync_jobs plans against the workspace, which this run does not start
             if response.status_code >= 500:
                 failures.append(
                     f"{case.method} {case.formatted_path} {case.body!r} -> {response.status_code}"
@@ -49,3 +51,13 @@ def test_fuzz_finds_no_server_errors(api: Api) -> None:
         run()
     assert checked > 100
     assert not failures, "\n".join(failures[:20])
+
+
+def _workspace_unavailable(response: object) -> bool:
+    """The documented 503 of a command that needs the Databricks workspace while it is down: the
+    problem names the workspace setting, with reason ``unavailable``. Any other 5xx is a failure."""
+    if getattr(response, "status_code", None) != 503:
+        return False
+    body = response.json()  # type: ignore[attr-defined]
+    fields = {error.get("field") for error in body.get("errors", [])}
+    return body.get("reason") == "unavailable" and "LAKEFORGE_WORKSPACE_PORT" in fields

@@ -30,6 +30,10 @@ def test_run_follows_the_batch_and_rerun_replaces_it(database_url, tmp_path):
     ran = _cli(database_url, tmp_path, "run", "retail")
     assert ran.returncode == 0, ran.stdout + ran.stderr
     assert "succeeded" in ran.stdout
+    # Once the batch ends, what it wrote: each table with its rows, then each rule's result.
+    report = ran.stdout[ran.stdout.index("Tables") :]
+    assert "main.retail_silver.orders" in report and "main.retail_gold.daily_revenue" in report
+    assert "Quality rules" in report and "failed" not in report.split("Quality rules")[0]
 
     listed = json.loads(_cli(database_url, tmp_path, "runs", "--group", "retail", "--json").stdout)
     assert [run["status"] for run in listed] == ["succeeded"]
@@ -74,3 +78,18 @@ def test_cancel_stops_a_queued_batch_and_refuses_a_finished_one(database_url, db
     refused = _cli(database_url, tmp_path, "cancel", str(finished))
     assert refused.returncode == 2
     assert "already ended (succeeded)" in refused.stderr and "rerun_batch" in refused.stderr
+
+
+def test_a_store_missing_a_migration_is_refused_with_the_command_that_fixes_it(database_url, tmp_path):
+    import psycopg
+
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        newest = conn.execute(
+            "DELETE FROM public.lakeforge_schema_migration WHERE version ="
+            " (SELECT max(version) FROM public.lakeforge_schema_migration) RETURNING version"
+        ).fetchone()
+    assert newest is not None
+    refused = _cli(database_url, tmp_path, "run", "retail")
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert "lakeforge db migrate" in refused.stderr and "lacks 1 migration" in refused.stderr
+    assert "Traceback" not in refused.stderr and not refused.stdout.strip()
