@@ -566,7 +566,13 @@ class EmbeddedEngine:
         )
 
     def upsert(
-        self, table: TableRef, frame: Frame, keys: Sequence[str], *, delete_unmatched: str | None = None
+        self,
+        table: TableRef,
+        frame: Frame,
+        keys: Sequence[str],
+        *,
+        update_when: str | None = None,
+        delete_unmatched: str | None = None,
     ) -> WriteResult:
         delta = self._delta(table)
         if delta is None:
@@ -576,7 +582,7 @@ class EmbeddedEngine:
         try:
             merger = (
                 delta.merge(data, predicate, source_alias="s", target_alias="t", merge_schema=True)
-                .when_matched_update_all()
+                .when_matched_update_all(predicate=update_when)
                 .when_not_matched_insert_all()
             )
             if delete_unmatched is not None:

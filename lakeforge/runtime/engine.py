@@ -219,12 +219,20 @@ class Engine(Protocol):
         ...
 
     def upsert(
-        self, table: TableRef, frame: Frame, keys: Sequence[str], *, delete_unmatched: str | None = None
+        self,
+        table: TableRef,
+        frame: Frame,
+        keys: Sequence[str],
+        *,
+        update_when: str | None = None,
+        delete_unmatched: str | None = None,
     ) -> WriteResult:
         """Delta MERGE on ``keys``: matched rows are updated with all columns, others inserted.
         The frame must have at most one row per key (zone code dedupes first). Creates the
-        table when missing. ``delete_unmatched``, a Spark SQL predicate over the target's columns,
-        deletes in the same commit the target rows it matches that no frame row matches."""
+        table when missing. ``update_when``, a Spark SQL predicate over the target (``t``) and the
+        frame (``s``), updates only the matched rows where it holds; the others stay as they are.
+        ``delete_unmatched``, a Spark SQL predicate over the target's columns, deletes in the same
+        commit the target rows it matches that no frame row matches."""
         ...
 
     def delete(self, table: TableRef, predicate: str) -> WriteResult:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, date
 from pathlib import Path
 
 import psycopg
@@ -469,6 +470,46 @@ def test_a_full_load_without_keys_leaves_silver_holding_the_latest_snapshot(sett
         first.batch_id,
         second.batch_id,
         second.batch_id,
+    ]
+
+
+def test_a_full_load_closes_missing_keys_by_sequence_type(settings, db, tmp_path) -> None:
+    """A snapshot closes a key it lacks at the batch's time, as a date for a DATE sequence_by; a
+    counter sequence_by has no time to give, so the closed version keeps valid_to NULL and is no
+    longer current. A key that comes back opens a new version and the closure stays."""
+    land = {name: tmp_path / name for name in ("by_day", "by_seq")}
+    header = ["id", "name", "day", "seq"]
+    for name, column in (("by_day", "day"), ("by_seq", "seq")):
+        write_csv(land[name] / "1.csv", header, [[1, "a", "2026-01-01", 1], [2, "b", "2026-01-01", 1]])
+        make_source(
+            db,
+            name,
+            location=str(land[name]),
+            schema_ddl="id INT, name STRING, day DATE, seq INT",
+            silver={"primary_keys": ["id"], "scd_type": 2, "sequence_by": column},
+        )
+    run_batch(settings, db, "sales")
+    for folder in land.values():
+        write_csv(folder / "1.csv", header, [[1, "a", "2026-01-01", 1]])
+    second = run_batch(settings, db, "sales")
+    for folder in land.values():
+        write_csv(folder / "1.csv", header, [[1, "a", "2026-01-01", 1], [2, "b2", "2099-01-03", 3]])
+    third = run_batch(settings, db, "sales")
+
+    assert second.status == third.status == "succeeded", (second.error, third.error)
+    with db.connection() as conn:
+        created = conn.execute(
+            "SELECT created_at FROM lakeforge_log.batch_run WHERE batch_id = %s", [second.batch_id]
+        ).fetchone()["created_at"]
+    assert rows(settings, "main.sales.by_day", ["id", "name", "valid_from", "valid_to", "is_current"]) == [
+        (1, "a", date(2026, 1, 1), None, True),
+        (2, "b", date(2026, 1, 1), created.astimezone(UTC).date(), False),
+        (2, "b2", date(2099, 1, 3), None, True),
+    ]
+    assert rows(settings, "main.sales.by_seq", ["id", "name", "valid_from", "valid_to", "is_current"]) == [
+        (1, "a", 1, None, True),
+        (2, "b", 1, None, False),
+        (2, "b2", 3, None, True),
     ]
 
 

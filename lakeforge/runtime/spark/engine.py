@@ -382,7 +382,13 @@ class SparkEngine:
         return int(row[0]), dict(row[1] or {})
 
     def upsert(
-        self, table: TableRef, frame: Frame, keys: Sequence[str], *, delete_unmatched: str | None = None
+        self,
+        table: TableRef,
+        frame: Frame,
+        keys: Sequence[str],
+        *,
+        update_when: str | None = None,
+        delete_unmatched: str | None = None,
     ) -> WriteResult:
         delta = self._delta_table(table)
         if delta is None:
@@ -393,7 +399,7 @@ class SparkEngine:
                 delta.alias("t")
                 .merge(frame.alias("s"), condition)
                 .withSchemaEvolution()
-                .whenMatchedUpdateAll()
+                .whenMatchedUpdateAll(update_when)
                 .whenNotMatchedInsertAll()
             )
             if delete_unmatched is not None:

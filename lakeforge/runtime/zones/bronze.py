@@ -14,7 +14,7 @@ Schema policies, against the declared ``schema_ddl`` (else the existing table's 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from lakeforge.runtime.config import SourceSpec
 from lakeforge.runtime.engine import SOURCE_FILE_COLUMN, Frame, TableRef
@@ -25,6 +25,7 @@ from lakeforge.runtime.zones.common import (
     RunContext,
     TableOutcome,
     ZoneError,
+    batch_time,
     lit,
     parse_ddl,
     q,
@@ -104,12 +105,7 @@ def bronze_select(
         source_file = f"CASE {base_name} {cases} ELSE {base_name} END"
     else:
         source_file = base_name
-    # The batch's own time, so a rerun writes the rows it replaces again, timestamps included.
-    ingested = (
-        f"CAST({lit(ingested_at.astimezone(UTC).isoformat())} AS TIMESTAMP)"
-        if ingested_at is not None
-        else "current_timestamp()"
-    )
+    ingested = batch_time(ingested_at)
     select += [
         f"CAST({batch_id} AS BIGINT) AS {q('_batch_id')}",
         f"{ingested} AS {q('_ingested_at')}",

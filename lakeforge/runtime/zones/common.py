@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlglot
@@ -61,6 +61,14 @@ def q(name: str) -> str:
 def lit(value: str) -> str:
     """A Spark SQL string literal."""
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def batch_time(ingested_at: datetime | None) -> str:
+    """Spark SQL for a data batch's time (Bronze's ``_ingested_at``): the same instant on every rerun
+    of the batch, so a rerun writes the values it replaces."""
+    if ingested_at is None:
+        return "current_timestamp()"
+    return f"CAST({lit(ingested_at.astimezone(UTC).isoformat())} AS TIMESTAMP)"
 
 
 def sanitize(name: str) -> str:

@@ -1,21 +1,30 @@
 """Silver: one batch of Bronze rows transformed, checked, deduplicated and merged.
 
-Order: select/where transforms (Spark SQL) → data-quality rules → dedupe → write:
+Order: select/where transforms (Spark SQL) → data-quality rules and NULL-key quarantine → dedupe →
+write:
 
-* no primary keys: the batch's rows replace-where ``_batch_id`` (append, exactly once);
-* SCD type 1: MERGE on the keys; with ``sequence_by`` an older row never overwrites a newer one;
+* no primary keys: the batch's rows replace-where ``_batch_id`` (append, exactly once); a full
+  load's batch replaces the whole table;
+* SCD type 1: MERGE on the keys; an older row never overwrites a newer one (``sequence_by``, else
+  ``_ingested_at``). A full load's batch is the whole source: keys it lacks are deleted;
 * SCD type 2: every version kept with ``valid_from`` (the ``sequence_by`` value), ``valid_to`` (the
   next version's) and ``is_current``; late rows slot into history. The affected keys' history is
-  recomputed and merged on keys + ``valid_from``, so reruns are idempotent.
+  recomputed and merged on keys + ``valid_from``, so reruns are idempotent. A full load closes the
+  current version of keys it lacks at the batch's time; a key that comes back opens a new one.
+
+A full load with keys whose batch brings no rows to merge while Silver holds rows it would delete or
+close fails instead: an empty extract must not wipe the table.
 """
 
 from __future__ import annotations
 
+import pyarrow as pa
+
 from lakeforge.runtime.config import SourceSpec
-from lakeforge.runtime.engine import Frame, TableRef
+from lakeforge.runtime.engine import Frame, TableRef, WriteResult
 from lakeforge.runtime.registry import writer_for
 from lakeforge.runtime.zones import dq
-from lakeforge.runtime.zones.common import RunContext, TableOutcome, ZoneError, q
+from lakeforge.runtime.zones.common import RunContext, TableOutcome, ZoneError, batch_time, q
 
 _KEEP_AUDIT = ("_batch_id", "_ingested_at")
 _DROP_AUDIT = ("_source_file", "_rescued_data", "_record_hash")
@@ -63,19 +72,45 @@ def _match(keys: list[str], left: str, right: str) -> str:
     return " AND ".join(f"{left}.{q(k)} <=> {right}.{q(k)}" for k in keys)
 
 
-def scd1_rows(ctx: RunContext, frame: Frame, target: TableRef, keys: list[str], order: str) -> Frame:
-    if not ctx.engine.table_exists(target):
-        return frame
-    cols = ", ".join(f"s.{q(c)}" for c in _names(ctx, frame))
-    return ctx.engine.sql(
-        f"SELECT {cols} FROM __lf_in s LEFT JOIN {target.name} t ON {_match(keys, 's', 't')}"
-        f" WHERE t.{q(order)} IS NULL OR s.{q(order)} >= t.{q(order)}",
-        {"__lf_in": frame},
+def _scalar(ctx: RunContext, query: str, views: dict[str, Frame] | None = None) -> int | None:
+    value = ctx.engine.to_arrow(ctx.engine.sql(query, views)).column(0)[0].as_py()
+    return None if value is None else int(value)
+
+
+def newest_batch(ctx: RunContext, target: TableRef) -> int | None:
+    """The newest batch whose rows the table holds (``None`` when it holds none)."""
+    return _scalar(ctx, f"SELECT max(_batch_id) FROM {target.name}")
+
+
+def absent_rows(ctx: RunContext, frame: Frame, target: TableRef, keys: list[str], where: str) -> int:
+    """Rows of ``target`` matching ``where`` whose key no frame row has: what a snapshot removes."""
+    query = (
+        f"SELECT count(*) FROM {target.name} t WHERE ({where})"
+        f" AND NOT EXISTS (SELECT 1 FROM __lf_in s WHERE {_match(keys, 's', 't')})"
     )
+    return _scalar(ctx, query, {"__lf_in": frame}) or 0
+
+
+def closing_time(ctx: RunContext, order: str, order_type: pa.DataType) -> str:
+    """Spark SQL for the ``valid_to`` a full load gives a key it lacks: the batch's time, as a date
+    for a date ``sequence_by``, NULL for a ``sequence_by`` that is no point in time (a counter)."""
+    time = batch_time(ctx.ingested_at)
+    if order == "_ingested_at" or pa.types.is_timestamp(order_type):
+        return time
+    if pa.types.is_date(order_type):
+        return f"CAST({time} AS DATE)"
+    return "NULL"
 
 
 def scd2_rows(
-    ctx: RunContext, frame: Frame, target: TableRef, keys: list[str], order: str, batch: int
+    ctx: RunContext,
+    frame: Frame,
+    target: TableRef,
+    keys: list[str],
+    order: str,
+    batch: int,
+    *,
+    closed_at: str | None = None,
 ) -> Frame:
     """The batch's versions plus the recomputed history of every key they touch.
 
@@ -83,30 +118,52 @@ def scd2_rows(
     kept as history: they are left out here, their keys' history is recomputed all the same, and
     the merge deletes the ones the batch no longer produces (``delete_unmatched``). Without this a
     rerun whose ``valid_from`` is ``_ingested_at`` added a second copy of every version.
+
+    ``closed_at`` (a full load): the current version of a key the batch lacks, written by this
+    batch or an older one, is closed with ``valid_to`` = ``closed_at`` and ``is_current`` false.
+    Such a closure is kept when history is recomputed: a closed version whose ``valid_to`` is no
+    other version's ``valid_from`` (or is NULL) was closed by a snapshot, not by its successor.
     """
     names = _names(ctx, frame)
     cols = ", ".join(q(c) for c in names)
     parts = ", ".join(q(k) for k in keys)
+    o = q(order)
     views = {"__lf_in": frame}
     if ctx.engine.table_exists(target):
-        touched = (
-            f"SELECT {parts} FROM __lf_in"
-            f" UNION ALL SELECT {parts} FROM {target.name} WHERE _batch_id = {batch}"
+        touched = [
+            f"SELECT {parts} FROM __lf_in",
+            f"SELECT {parts} FROM {target.name} WHERE _batch_id = {batch}",
+        ]
+        absent = "false"
+        if closed_at is not None:
+            touched.append(f"SELECT {parts} FROM {target.name} WHERE is_current AND _batch_id <= {batch}")
+            absent = f"NOT EXISTS (SELECT 1 FROM __lf_in s WHERE {_match(keys, 's', 't')})"
+        gone = (
+            f"NOT t.is_current AND (t.valid_to IS NULL OR NOT EXISTS (SELECT 1 FROM {target.name} n"
+            f" WHERE {_match(keys, 'n', 't')} AND n.valid_from = t.valid_to))"
         )
         history = (
-            f" UNION ALL SELECT {', '.join(f't.{q(c)}' for c in names)} FROM {target.name} t"
+            f" UNION ALL SELECT {', '.join(f't.{q(c)}' for c in names)}, {gone} AS __lf_gone,"
+            f" t.valid_to AS __lf_end, {absent} AS __lf_absent FROM {target.name} t"
             f" WHERE NOT (t._batch_id <=> {batch})"
-            f" AND EXISTS (SELECT 1 FROM ({touched}) k WHERE {_match(keys, 'k', 't')})"
+            f" AND EXISTS (SELECT 1 FROM ({' UNION ALL '.join(touched)}) k WHERE {_match(keys, 'k', 't')})"
             f" AND NOT EXISTS (SELECT 1 FROM __lf_in s WHERE {_match(keys, 's', 't')}"
-            f" AND s.{q(order)} <=> t.{q(order)})"
+            f" AND s.{o} <=> t.{o})"
         )
     else:
         history = ""
-    window = f"OVER (PARTITION BY {parts} ORDER BY {q(order)})"
+    # A kept closure ends the version unless a later version now starts before it; a key the
+    # snapshot lacks closes only when a batch no newer than this one wrote its last version.
+    kept = "__lf_gone AND (__lf_end IS NULL OR __lf_next IS NULL OR __lf_end < __lf_next)"
+    close = f"__lf_absent AND __lf_next IS NULL AND _batch_id < {batch}"
+    window = f"OVER (PARTITION BY {parts} ORDER BY {o})"
     return ctx.engine.sql(
-        f"SELECT {cols}, {q(order)} AS valid_from, lead({q(order)}) {window} AS valid_to,"
-        f" lead({q(order)}) {window} IS NULL AS is_current"
-        f" FROM (SELECT {cols} FROM __lf_in{history}) AS __lf_all",
+        f"SELECT {cols}, {o} AS valid_from,"
+        f" CASE WHEN {kept} THEN __lf_end WHEN {close} THEN {closed_at or 'NULL'} ELSE __lf_next END"
+        f" AS valid_to, __lf_next IS NULL AND NOT __lf_gone AND NOT ({close}) AS is_current"
+        f" FROM (SELECT *, lead({o}) {window} AS __lf_next FROM"
+        f" (SELECT {cols}, false AS __lf_gone, {o} AS __lf_end, false AS __lf_absent FROM __lf_in{history})"
+        f" AS __lf_all) AS __lf_ordered",
         views,
     )
 
@@ -117,6 +174,11 @@ def run_silver(ctx: RunContext, spec: SourceSpec, table_id: int, target: TableRe
     engine = ctx.engine
     batch = ctx.data_batch_id
     writer = writer_for(config.options.get("writer"))
+    keys = list(config.primary_keys)
+    order = config.sequence_by
+    full = spec.source.load_mode == "full"
+    # A full load with keys is a snapshot: the keys it lacks are gone from the source.
+    snapshot = full and bool(keys)
     if not engine.table_exists(spec.bronze_table()):
         return _nothing_yet(ctx, spec, table_id, target)
     with ctx.log.step(table_id, "transform") as step:
@@ -124,7 +186,7 @@ def run_silver(ctx: RunContext, spec: SourceSpec, table_id: int, target: TableRe
         rows_in = engine.count(frame)
         step["rows_out"] = rows_in
     with ctx.log.step(table_id, "quality", rules=len(spec.rules)) as step:
-        outcome = dq.evaluate(engine, frame, spec.rules)
+        outcome = dq.evaluate(engine, frame, spec.rules, keys)
         for rule_result in outcome.results:
             ctx.log.dq(
                 table_id,
@@ -136,7 +198,12 @@ def run_silver(ctx: RunContext, spec: SourceSpec, table_id: int, target: TableRe
                 rule_result.rows_checked,
                 rule_result.rows_failed,
             )
-        step.update(rows_in=rows_in, dropped=outcome.dropped_rows, quarantined=outcome.quarantined_rows)
+        step.update(
+            rows_in=rows_in,
+            dropped=outcome.dropped_rows,
+            quarantined=outcome.quarantined_rows,
+            null_keys=outcome.null_key_rows,
+        )
         if outcome.failed_hard:
             failed = ", ".join(f"{r.rule.name} ({r.rows_failed} rows)" for r in outcome.failed_hard)
             raise ZoneError(
@@ -144,6 +211,13 @@ def run_silver(ctx: RunContext, spec: SourceSpec, table_id: int, target: TableRe
                 field="dq_rule",
                 fix="Fix the source data or the rule, then rerun the batch.",
             )
+        # What reaches the merge, so the log adds up: rows in = rows out + rejected (dropped and
+        # quarantined) + duplicates (of a key, or identical rows, in the batch) + stale (older than
+        # the table's row for the key, SCD 1).
+        kept = rows_in - outcome.dropped_rows - outcome.quarantined_rows
+        newest = newest_batch(ctx, target) if snapshot and engine.table_exists(target) else None
+        if snapshot and kept == 0 and newest is not None:
+            _refuse_empty_snapshot(ctx, spec, target, outcome.kept, newest, rows_in - kept)
     if outcome.quarantined is not None or engine.table_exists(target.sibling("_quarantine")):
         with ctx.log.step(table_id, "quarantine", table=str(target.sibling("_quarantine"))) as step:
             quarantine = target.sibling("_quarantine")
@@ -159,23 +233,18 @@ def run_silver(ctx: RunContext, spec: SourceSpec, table_id: int, target: TableRe
                 engine.delete(quarantine, f"_batch_id = {batch}")
                 written = 0
             step["rows_out"] = written
-    keys = list(config.primary_keys)
-    order = config.sequence_by
-    # What reaches the merge, so the log adds up: rows in = rows out + rejected (dropped and
-    # quarantined) + duplicates (of a key, or identical rows, in the batch) + stale (older than
-    # the table's row for the key, SCD 1).
-    kept = rows_in - outcome.dropped_rows - outcome.quarantined_rows
-    with ctx.log.step(table_id, "merge", scd_type=config.scd_type, keys=keys) as step:
+    with ctx.log.step(table_id, "merge", scd_type=config.scd_type, keys=keys, snapshot=snapshot) as step:
         rows = outcome.kept
         unique = kept
         if config.dedupe or keys:
             rows = dedupe(ctx, rows, keys, order, per_version=config.scd_type == 2)
             # On the embedded engine the deduplicated rows are kept and the merge reuses them.
             unique = engine.count(rows)
+        # Keys the snapshot lacks: rows deleted (SCD 1) or current versions closed (SCD 2).
+        removed = 0
         if not keys:
             # A full load's batch is the whole source: it replaces the table, where appending it
             # would keep every earlier snapshot next to it. An incremental batch replaces its own rows.
-            full = spec.source.load_mode == "full"
             result = writer.write(
                 engine,
                 target,
@@ -187,17 +256,36 @@ def run_silver(ctx: RunContext, spec: SourceSpec, table_id: int, target: TableRe
             )
             merged = result.rows_in if result.rows_in is not None else unique
         elif config.scd_type == 1:
-            # Without sequence_by the batch's ingestion time orders changes (as the Databricks
-            # pipeline's auto-CDC flow does), so a rerun of an old batch never undoes a newer one.
-            newer = scd1_rows(ctx, rows, target, keys, order or "_ingested_at")
-            result = engine.upsert(target, newer, keys)
-            merged = result.rows_in if result.rows_in is not None else engine.count(newer)
+            if newest is not None and newest > batch:
+                # A rerun of a snapshot older than the one the table holds: every key it has is
+                # older than the table's, and every key it lacks there was removed by a newer one.
+                result = WriteResult(target, engine.table_version(target), rows_written=0)
+            else:
+                # Without sequence_by the batch's ingestion time orders changes (as the Databricks
+                # pipeline's auto-CDC flow does), so a rerun of an old batch never undoes a newer one.
+                seq = q(order or "_ingested_at")
+                result = engine.upsert(
+                    target,
+                    rows,
+                    keys,
+                    update_when=f"t.{seq} IS NULL OR s.{seq} >= t.{seq}",
+                    delete_unmatched="true" if snapshot else None,
+                )
+                removed = result.rows_deleted
+            # Every row that is not stale inserts or updates one row.
+            merged = result.rows_written + result.rows_updated
         else:
+            seq = order or "_ingested_at"
+            closed_at = None
+            if snapshot:
+                closed_at = closing_time(ctx, seq, engine.schema(rows).field(seq).type)
+                if newest is not None:
+                    removed = absent_rows(ctx, rows, target, keys, f"t.is_current AND t._batch_id < {batch}")
             # The merge also rewrites the history of the keys the batch touches; the batch's own
             # rows are its versions.
             result = engine.upsert(
                 target,
-                scd2_rows(ctx, rows, target, keys, order or "_ingested_at", batch),
+                scd2_rows(ctx, rows, target, keys, seq, batch, closed_at=closed_at),
                 [*keys, "valid_from"],
                 delete_unmatched=f"t._batch_id = {batch}",
             )
@@ -207,6 +295,7 @@ def run_silver(ctx: RunContext, spec: SourceSpec, table_id: int, target: TableRe
             rows_out=merged,
             duplicates=kept - unique,
             stale=unique - merged,
+            removed=removed,
             inserted=result.rows_written,
             updated=result.rows_updated,
             deleted=result.rows_deleted,
@@ -217,6 +306,34 @@ def run_silver(ctx: RunContext, spec: SourceSpec, table_id: int, target: TableRe
         rows_out=merged,
         rows_rejected=outcome.dropped_rows + outcome.quarantined_rows,
         delta_version=result.version,
+    )
+
+
+def _refuse_empty_snapshot(
+    ctx: RunContext, spec: SourceSpec, target: TableRef, rows: Frame, newest: int, rejected: int
+) -> None:
+    """Fail a full load whose batch brings no rows while the table holds rows it would delete or
+    close: an empty file or a failed export must not read as "every key was deleted"."""
+    assert spec.silver is not None
+    batch = ctx.data_batch_id
+    if spec.silver.scd_type == 1:
+        at_stake = absent_rows(ctx, rows, target, spec.silver.primary_keys, "true") if newest <= batch else 0
+        what = "delete"
+    else:
+        at_stake = absent_rows(
+            ctx, rows, target, spec.silver.primary_keys, f"t.is_current AND t._batch_id < {batch}"
+        )
+        what = "close"
+    if not at_stake:
+        return
+    why = f" ({rejected} dropped or quarantined)" if rejected else ""
+    raise ZoneError(
+        f"source {spec.name}: full-load batch {batch} brought no rows to merge{why}, and {target}"
+        f" holds {at_stake} rows this snapshot would {what}; nothing was written to Silver",
+        field="load_mode",
+        fix="Check that the extract read the whole source (an empty file or a failed export looks like"
+        " an empty table) and rerun the batch. If the source is really empty, delete the rows from"
+        f" {target} yourself.",
     )
 
 
