@@ -4,6 +4,7 @@ and ends the batch cancelled; ``cancel_run`` on a job run's batch cancels the ru
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -81,6 +82,13 @@ def _task_thread_ended(run: jobs.Run) -> bool:
     return thread is None or not thread.is_alive()
 
 
+def _wait_terminating(w: WorkspaceClient, run_id: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while w.jobs.get_run(run_id).state.life_cycle_state != jobs.RunLifeCycleState.TERMINATING:
+        assert time.monotonic() < deadline, "the run never took the cancel"
+        time.sleep(0.05)
+
+
 def test_cancelling_the_job_run_stops_the_notebook_at_its_next_step(
     workspace: LocalWorkspace, db: Database, gate: Gate
 ) -> None:
@@ -88,6 +96,9 @@ def test_cancelling_the_job_run_stops_the_notebook_at_its_next_step(
     run_id = _start(w, gate)
 
     w.jobs.cancel_run(run_id)
+    # The run's loop takes the cancel on its next turn and then says TERMINATING: only then is the
+    # task's stop asked for, so the feed opens after it (else the task may finish its work first).
+    _wait_terminating(w, run_id)
     gate.opened.set()
     run = wait_for(w, run_id, timeout=120)
 
