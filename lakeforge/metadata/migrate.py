@@ -77,6 +77,9 @@ def migrate(db: Database, migrations: list[Migration] | None = None) -> Migratio
     result = MigrationResult()
     with db.connection() as conn:
         conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK_ID,))
+        # Migrations set their own search_path for the session; the pooled connection must go back
+        # to the pool with the one every other query expects.
+        search_path = conn.execute("SELECT current_setting('search_path') AS p").fetchone()["p"]  # type: ignore[index]
         try:
             conn.execute(
                 """
@@ -122,6 +125,7 @@ def migrate(db: Database, migrations: list[Migration] | None = None) -> Migratio
                 result.applied.append(migration.name)
         finally:
             conn.rollback()
+            conn.execute("SELECT set_config('search_path', %s, false)", (search_path,))
             conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK_ID,))
             conn.commit()
     return result

@@ -37,6 +37,22 @@ def test_migrate_creates_schema_then_changes_nothing(pg_admin_url, tmp_path):
     assert {"source", "dq_rule", "batch_run", "dq_run", "api_token"} <= tables
 
 
+def test_the_pool_that_migrated_keeps_its_search_path(pg_admin_url, tmp_path):
+    """`lakeforge up` and the demo migrate and then serve on one pool: a migration's own
+    `SET search_path` must not stay on the connection it ran on."""
+    url = _empty_database(pg_admin_url, "migrate_then_serve")
+    with open_database(load_settings(database_url=url, state_dir=tmp_path)) as db:
+        migrate(db)
+        size = db.pool.get_stats()["pool_size"]
+        held = [db.pool.getconn() for _ in range(size)]  # every connection, the migrator's too
+        try:
+            paths = {conn.execute("SHOW search_path").fetchone()["search_path"] for conn in held}  # type: ignore[index]
+        finally:
+            for conn in held:
+                db.pool.putconn(conn)
+    assert paths == {"lakeforge, lakeforge_log, public"}
+
+
 def test_concurrent_migrations_apply_each_file_once(pg_admin_url, tmp_path):
     url = _empty_database(pg_admin_url, "migrate_concurrent")
     results = []
