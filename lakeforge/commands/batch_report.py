@@ -43,7 +43,7 @@ def rules_table(rows: Sequence[Mapping[str, Any]]) -> Table:
     """One line per quality rule and table: its action, rows checked and failed, and the verdict."""
     table = Table(title="Quality rules", title_justify="left")
     for column in ("table", "rule", "action", "checked", "failed", "result"):
-        table.add_column(column, no_wrap=True)
+        table.add_column(column, no_wrap=True, justify="right" if column in ("checked", "failed") else "left")
     for row in rows:
         verdict = "[green]passed[/]" if row["status"] == "passed" else "[yellow]failed[/]"
         table.add_row(
