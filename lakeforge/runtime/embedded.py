@@ -14,6 +14,7 @@ streams the result into delta-rs batch by batch instead of holding the whole bat
 from __future__ import annotations
 
 import csv
+import functools
 import itertools
 import re
 import shutil
@@ -179,9 +180,15 @@ _TIMESTAMP_TEXT_GUARD = (
 )
 
 
+@functools.lru_cache(maxsize=8)
+def _guard_template(guard_sql: str) -> exp.Expr:
+    # Parsed once: a Bronze select casts every column to text for its hash, each through a guard.
+    return sqlglot.parse_one(guard_sql, read="duckdb")
+
+
 def _guarded(guard_sql: str, **values: exp.Expr) -> exp.Expr:
     """``guard_sql`` with each ``__lf_<name>`` column replaced by a copy of ``values[name]``."""
-    guard = sqlglot.parse_one(guard_sql, read="duckdb")
+    guard = _guard_template(guard_sql).copy()
     for placeholder in list(guard.find_all(exp.Column)):
         name = placeholder.name.removeprefix("__lf_")
         if placeholder.name.startswith("__lf_") and name in values:
