@@ -12,18 +12,24 @@ from lakeforge.settings import Settings
 from tests.runtime.helpers import make_source, rows
 
 
-def jdbc_orders(db: Database, source_db: dict[str, Any], **options: Any) -> None:
-    """Source ``orders`` in group sales: table shop.orders, incremental by ``updated_at``."""
+def jdbc_source(db: Database, source_db: dict[str, Any], name: str, table: str, **options: Any) -> None:
+    """Source ``name`` in group sales over ``table`` of the source database, incremental by
+    ``updated_at``."""
     make_source(
         db,
-        "orders",
+        name,
         format="jdbc",
-        location="shop.orders",
+        location=table,
         load_mode="incremental",
         watermark_column="updated_at",
         connection=source_db["connection"],
         **options,
     )
+
+
+def jdbc_orders(db: Database, source_db: dict[str, Any], **options: Any) -> None:
+    """Source ``orders`` in group sales: table shop.orders, incremental by ``updated_at``."""
+    jdbc_source(db, source_db, "orders", "shop.orders", **options)
 
 
 def orders_table(url: str, column_type: str = "timestamptz") -> None:

@@ -11,7 +11,7 @@ from deltalake import write_deltalake
 
 from lakeforge.metadata.repository import WATERMARKS, Repository
 from lakeforge.runtime.runner import run_batch
-from tests.runtime.boundary import jdbc_orders
+from tests.runtime.boundary import jdbc_orders, jdbc_source
 from tests.runtime.helpers import make_source, rows
 from tests.runtime.paged_api import PagedApi
 
@@ -43,15 +43,7 @@ def test_jdbc_incremental_by_watermark(settings, db, source_db) -> None:
 
 
 def test_jdbc_missing_table_is_a_clear_error_and_keeps_the_watermark(settings, db, source_db) -> None:
-    make_source(
-        db,
-        "ghost",
-        format="jdbc",
-        location="shop.ghost",
-        load_mode="incremental",
-        watermark_column="updated_at",
-        connection=source_db["connection"],
-    )
+    jdbc_source(db, source_db, "ghost", "shop.ghost")
 
     run = run_batch(settings, db, "sales", zones=["raw", "bronze"])
 
@@ -157,15 +149,7 @@ def test_jdbc_keeps_empty_strings_line_breaks_and_counts_rows_without_a_watermar
             "INSERT INTO public.notes VALUES (1, '', '2026-01-01'), (2, NULL, '2026-01-01'),"
             " (3, E'two\\nlines, \"quoted\"', '2026-01-02'), (4, 'never read', NULL)"
         )
-    make_source(
-        db,
-        "notes",
-        format="jdbc",
-        location="public.notes",
-        load_mode="incremental",
-        watermark_column="updated_at",
-        connection=source_db["connection"],
-    )
+    jdbc_source(db, source_db, "notes", "public.notes")
 
     run = run_batch(settings, db, "sales", zones=["raw", "bronze"])
 

@@ -246,9 +246,10 @@ def make_group(stack: Stack) -> str:
     return name
 
 
-def make_source(stack: Stack, group: str, **extra: Any) -> str:
-    """A csv source over a file ``write_csv`` made (it has a header row); ``extra`` adds fields."""
-    name = unique("src")
+def make_source(stack: Stack, group: str, name: str | None = None, **extra: Any) -> str:
+    """A csv source (``name``, or a unique one) over a file ``write_csv`` made (it has a header
+    row); ``extra`` adds fields."""
+    name = name or unique("src")
     stack.command(
         {
             "kind": "register_source",

@@ -235,20 +235,15 @@ def test_the_dq_screen_shows_quarantined_rows_after_a_batch(page: Any, stack: St
     source = unique("q")
     waiting = unique("q")
     for name in (source, waiting):
-        stack.command(
-            {
-                "kind": "register_source",
-                "name": name,
-                "group": group,
-                "format": "csv",
-                "location": str(write_csv(stack.data_dir, name)),
-                "format_options": {"header": True},
-                "silver": {
-                    "primary_keys": ["id"],
-                    "select_expressions": ["CAST(id AS INT) AS id", "CAST(amount AS INT) AS amount"],
-                },
-                "dq_rules": [{"name": "amount_above_5", "expression": "amount > 5", "action": "quarantine"}],
-            }
+        make_source(
+            stack,
+            group,
+            name,
+            silver={
+                "primary_keys": ["id"],
+                "select_expressions": ["CAST(id AS INT) AS id", "CAST(amount AS INT) AS amount"],
+            },
+            dq_rules=[{"name": "amount_above_5", "expression": "amount > 5", "action": "quarantine"}],
         )
     run = run_batch(stack.settings, stack.db, group, sources=[source])
     assert run.status == "succeeded", run.error
