@@ -9,6 +9,7 @@ import json
 from typing import Any
 
 from lakeforge.commands.envelope import CommandResult
+from lakeforge.nlu.answers import answer_text
 
 Block = dict[str, Any]
 DESTRUCTIVE_KINDS = frozenset({"remove_source", "remove_dq_rule", "remove_gold", "restore_revision"})
@@ -146,95 +147,13 @@ def outcome(result: CommandResult) -> list[Block]:
 
 
 def render_result(result: dict[str, Any]) -> list[Block]:
-    if isinstance(result.get("runs"), list):
-        rows = [
-            f"#{run.get('batch_id')} {run.get('group_name')}"
-            + (f"/{run['source_name']}" if run.get("source_name") else "")
-            + f" — *{run.get('status')}* {run.get('started_at') or run.get('created_at') or ''}"
-            for run in result["runs"]
-        ]
-        return [section(_lines(rows) if rows else "_no runs yet_")]
     if isinstance(result.get("intents"), list):
-        return []
-    if isinstance(result.get("group"), dict) and isinstance(result.get("sources"), list):
-        return [section(_group_text(result))]
-    if isinstance(result.get("source"), dict) and "recent_runs" in result:
-        return [section(_source_text(result))]
-    if result.get("status") in ("cancelled", "cancelling") and "batch_id" in result:
-        return [section(_cancel_text(result))]
+        return []  # help is answered by help_blocks
+    text = answer_text(result)
+    if text is not None:
+        return [section(text)]
     text = json.dumps(result, default=str, indent=1)
     return [section("```" + (text if len(text) < 2800 else text[:2800] + "\n…") + "```")]
-
-
-def _cancel_text(result: dict[str, Any]) -> str:
-    what = f"#{result['batch_id']} {result.get('group')}" + (
-        f"/{result['source']}" if result.get("source") else ""
-    )
-    if result["status"] == "cancelled":
-        text = f"{what} — *cancelled*"
-    else:
-        text = f"{what} — *cancelling*: it stops after the table it is writing; finished tables stay"
-    if result.get("job_run_id"):
-        text += f"\nJob run {result['job_run_id']} cancelled in the workspace."
-    return text
-
-
-def _when(schedule: dict[str, Any] | None) -> str:
-    if not schedule:
-        return "no schedule: it runs when someone asks (`run GROUP`)"
-    if schedule.get("paused"):
-        return f"{schedule['description']} ({schedule['timezone']}), *paused*: `resume` it to run again"
-    upcoming = ", ".join(t.replace("T", " ")[:16] for t in schedule.get("next_fire_times", []))
-    return f"{schedule['description']} ({schedule['timezone']}); next: {upcoming}"
-
-
-def _runs_line(runs: list[dict[str, Any]]) -> str:
-    shown = [
-        f"#{r['batch_id']}{'/' + r['source_name'] if r.get('source_name') else ''} *{r['status']}* "
-        f"{r.get('started_at') or r.get('created_at') or ''}"
-        for r in runs
-    ]
-    return "*Recent runs:* " + ("; ".join(shown) if shown else "_none yet_")
-
-
-def _source_text(result: dict[str, Any]) -> str:
-    """A source: where it reads from and how, its rules, its group's schedule, its last runs."""
-    source = result["source"]
-    mode = source["load_mode"] + (
-        f" on {source['watermark_column']}" if source.get("watermark_column") else ""
-    )
-    silver = source.get("silver") or {}
-    keys = ", ".join(silver.get("primary_keys") or []) or "none"
-    rules = ", ".join(
-        f"{rule['name']} (`{rule['expression']}` → {rule['action']}"
-        + ("" if rule.get("enabled", True) else ", off")
-        + ")"
-        for rule in source.get("dq_rules") or []
-    )
-    lines = [
-        f"*Reads:* {source['format']} from `{source['location']}`, {mode}"
-        + ("" if source.get("enabled", True) else " — *disabled*"),
-        f"*Silver:* `{silver.get('target_table')}`, keys {keys}, SCD type {silver.get('scd_type', 1)}",
-        f"*Rules:* {rules or '_none_'}",
-        f"*Group {source['group']}:* {_when(result.get('schedule'))}",
-        _runs_line(result.get("recent_runs") or []),
-    ]
-    return "\n".join(lines)
-
-
-def _group_text(result: dict[str, Any]) -> str:
-    """A group as a reader wants it: when it runs next, what it loads, how its last runs went."""
-    when = _when(result.get("schedule"))
-    sources = ", ".join(
-        f"{s['name']} ({s['format']}, {s['load_mode']}{'' if s['enabled'] else ', disabled'})"
-        for s in result["sources"]
-    )
-    gold = ", ".join(g["name"] for g in result["group"].get("gold") or [])
-    lines = [f"*Schedule:* {when}", f"*Sources:* {sources or '_none yet_'}"]
-    if gold:
-        lines.append(f"*Gold:* {gold}")
-    lines.append(_runs_line(result.get("recent_runs") or []))
-    return "\n".join(lines)
 
 
 def help_blocks(allowed: set[str], mapped: bool) -> list[Block]:

@@ -391,11 +391,14 @@ def update_group(ctx: Context, intent: it.UpdateGroup) -> Prepared:
 
 
 def _new_schedule(current: dict[str, Any] | None, spec: it.ScheduleSpec) -> dict[str, Any]:
-    """The schedule ``spec`` asks for. A new cron for a paused group keeps it paused unless the
-    caller says ``paused`` itself: changing when a group runs must not quietly restart it."""
+    """The schedule ``spec`` asks for. What the caller leaves out is kept: a new cron for a paused
+    group keeps it paused (changing when a group runs must not quietly restart it), and "run it
+    every hour" keeps the group's time zone instead of moving it to UTC."""
     schedule = {"quartz_cron": spec.quartz_cron, "timezone": spec.timezone, "paused": spec.paused}
-    if "paused" not in spec.model_fields_set and current is not None:
-        schedule["paused"] = current["paused"]
+    if current is not None:
+        for kept in ("timezone", "paused"):
+            if kept not in spec.model_fields_set:
+                schedule[kept] = current[kept]
     return schedule
 
 
@@ -407,13 +410,13 @@ def set_schedule(ctx: Context, intent: it.SetSchedule) -> Prepared:
         ctx,
         intent.group,
         {"schedule": schedule},
-        f"Group {intent.group} runs {text[0].lower()}{text[1:]} ({intent.timezone}).",
+        f"Group {intent.group} runs {text[0].lower()}{text[1:]} ({schedule['timezone']}).",
         job_only=True,
     )
     prepared.result = {
         "description": text,
         "next_fire_times": [
-            t.isoformat() for t in quartz.next_fire_times(intent.quartz_cron, intent.timezone, 3)
+            t.isoformat() for t in quartz.next_fire_times(intent.quartz_cron, schedule["timezone"], 3)
         ],
     }
     return prepared
@@ -865,7 +868,8 @@ def help_intent(ctx: Context, intent: it.Help) -> Prepared:
     items = [
         {
             "kind": kind,
-            "summary": (it.INTENTS_BY_KIND[kind].__doc__ or "").strip().splitlines()[0],
+            # The docstring's first paragraph, which may wrap over several lines.
+            "summary": " ".join((it.INTENTS_BY_KIND[kind].__doc__ or "").strip().split("\n\n")[0].split()),
             "example": it.INTENTS_BY_KIND[kind].example,
         }
         for kind in kinds

@@ -96,7 +96,10 @@ class ScheduleSpec(_Strict):
     quartz_cron: str = Field(
         description="Quartz: 'second minute hour day-of-month month day-of-week [year]'."
     )
-    timezone: str = "UTC"
+    timezone: str = Field(
+        default="UTC",
+        description="IANA time zone. Left out of a change to an existing schedule, the group keeps its own.",
+    )
     paused: bool = False
 
     @model_validator(mode="after")

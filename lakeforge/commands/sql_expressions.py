@@ -139,9 +139,18 @@ def _function_name(node: exp.Func) -> str:
     return node.sql_name().lower()
 
 
-def _parse_one(text: str, field: str) -> exp.Expression:
+_EXPRESSION_EXAMPLE = (
+    "Write one Spark SQL expression over the columns, e.g. amount > 0 AND status IN ('paid', 'shipped')."
+)
+_QUERY_EXAMPLE = (
+    "Write one Spark SQL query, e.g. "
+    "SELECT country, sum(amount) AS revenue FROM main.sales_silver.orders GROUP BY country."
+)
+
+
+def _parse_one(text: str, field: str, example: str = _EXPRESSION_EXAMPLE) -> exp.Expression:
     if not text or not text.strip():
-        raise _refuse("is empty", "Write a Spark SQL expression such as amount > 0.", field)
+        raise _refuse("is empty", example, field)
     try:
         tokens = sqlglot.tokenize(text, read="spark")
     except Exception as error:
@@ -155,18 +164,30 @@ def _parse_one(text: str, field: str) -> exp.Expression:
     try:
         statements = [s for s in sqlglot.parse(text, read="spark") if s is not None]
     except ParseError as error:
-        first = error.errors[0]["description"] if error.errors else str(error)
-        raise _refuse(
-            f"is not valid Spark SQL ({first})", "Check the syntax of the expression.", field
-        ) from None
+        raise _refuse(f"is not valid Spark SQL: {_syntax_problem(error)}", example, field) from None
     except Exception as error:  # e.g. nesting too deep to parse
         first = type(error).__name__
-        raise _refuse(
-            f"is not valid Spark SQL ({first})", "Check the syntax of the expression.", field
-        ) from None
+        raise _refuse(f"is not valid Spark SQL ({first})", example, field) from None
     if len(statements) != 1:
         raise _refuse("must be exactly one expression", "Write a single expression.", field)
     return statements[0]  # type: ignore[return-value]
+
+
+def _syntax_problem(error: ParseError) -> str:
+    """Where the parser stopped, in the user's words: sqlglot's own descriptions name its classes."""
+    if not error.errors:
+        return str(error).splitlines()[0]
+    first = error.errors[0]
+    token = str(first.get("highlight") or "").strip()
+    before = str(first.get("start_context") or "").strip()
+    description = str(first.get("description") or "")
+    if description.startswith("Required keyword"):
+        return f"`{token}` is missing what should follow it"
+    if description.startswith("Expecting ") and not description.startswith("Expecting one of"):
+        near = " ".join(part for part in (before, token) if part)
+        return f"expected `{description.removeprefix('Expecting ').strip()}` after `{near}`"
+    where = f" after `{before}`" if before else ""
+    return f"unexpected `{token}`{where}" if token else description
 
 
 # Uniqueness and counts look across rows; a data-quality rule is true or false for one row.
@@ -313,7 +334,7 @@ def _check_expression_cached(
 @functools.lru_cache(maxsize=1024)
 def check_query(text: str, *, field: str = "sql") -> str:
     """Accept one read-only Spark SQL query (a gold definition); returns its DuckDB spelling."""
-    tree = _parse_one(text, field)
+    tree = _parse_one(text, field, _QUERY_EXAMPLE)
     if not isinstance(tree, exp.Query):
         raise _refuse("must be a single SELECT query", "Start with SELECT (or WITH ... SELECT).", field)
     for node in tree.walk():

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 
 from lakeforge.commands.access import Principal
 from lakeforge.commands.envelope import Actor, CommandResult
@@ -19,6 +20,7 @@ from lakeforge.commands.intents import INTENTS_BY_KIND
 from lakeforge.errors import LakeForgeError
 from lakeforge.metadata.db import Database
 from lakeforge.nlu import CHAT_ONLY_KINDS, parse_text
+from lakeforge.nlu.answers import answer_text, terminal_markup
 from lakeforge.settings import Settings
 from lakeforge.terminal import make_console
 
@@ -99,8 +101,19 @@ class Repl:
         for error in result.errors:
             self.console.print(f"  [red]{error.field}[/]: {error.message} {error.fix or ''}")
         if result.result:
-            self.console.print_json(json.dumps(result.result, default=str))
+            self._print_result(result.result)
         return result
+
+    def _print_result(self, result: dict[str, Any]) -> None:
+        """In words where chat has words for it (the same as Slack's), else as JSON."""
+        text = answer_text(result)
+        if text is not None:
+            self.console.print(terminal_markup(text))
+        elif isinstance(result.get("intents"), list):
+            for item in result["intents"]:
+                self.console.print(f"  [bold]{item['kind']}[/]: {escape(item['summary'])}")
+        else:
+            self.console.print_json(json.dumps(result, default=str))
 
     def _history(self, name: str) -> None:
         with self.db.connection() as conn:

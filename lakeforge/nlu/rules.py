@@ -55,8 +55,11 @@ def classify(msg: Message) -> tuple[str | None, float]:
         # "when does sales run?", "next run of orders", "is sales paused?": the schedule.
         return "show_group", 0.8
     if guards.is_question(text) and (changes or re.match(r"^\s*why\b", text)):
-        # A question about state is answered with a read, never by making the change it names.
-        return ("show_history" if re.match(r"^\s*who\b", text) else "list_runs"), 0.6
+        # A question about state is answered with a read, never by making the change it names:
+        # "why did batch 42 fail?" is that batch's run, with its error and tables.
+        if re.match(r"^\s*who\b", text):
+            return "show_history", 0.6
+        return ("show_run" if slot.BATCH_ID.search(text) else "list_runs"), 0.6
     if "restore" in fams or re.search(r"\broll(?:ed)?\s+back\b|\bback to (?:revision|version|rev|v)\b", text):
         return "restore_revision", 0.9
     if "history" in fams or re.search(
@@ -88,6 +91,9 @@ def classify(msg: Message) -> tuple[str | None, float]:
         edits = bool(verbs) and verbs[0] in ("update", "pause", "resume")
         if edits or re.search(r"\bturn(?:ed)?\s+(?:\w+\s+){0,3}(?:on|off)\b", text):
             return "update_dq_rule", 0.85
+        if is_rule and not verbs and not slot.rule_expression(msg):
+            # "rules for orders", "orders rules?": no verb and no condition asks to see them.
+            return "show_source", 0.7
         if is_rule:
             return "add_dq_rule", 0.9 if verbs else 0.75
     if re.search(

@@ -186,6 +186,46 @@ _REWRITES: list[tuple[re.Pattern[str], str]] = [
 ]
 
 
+# "amount is below 10000", "qty must be at least 1": comparisons said in words, as operators.
+# Longer phrases first, so "less than or equal to" is not read as "less than".
+_BE = r"(?:is|are|must\s+be|should\s+be|has\s+to\s+be|needs\s+to\s+be)"
+_COMPARISONS: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(rf"\s+{_BE}\s+(?:greater|more|higher|larger)\s+than\s+or\s+equal\s+to\s+", re.I), " >= "),
+    (re.compile(rf"\s+{_BE}\s+(?:less|lower|smaller)\s+than\s+or\s+equal\s+to\s+", re.I), " <= "),
+    (re.compile(rf"\s+{_BE}\s+(?:at\s+least|no\s+less\s+than)\s+", re.I), " >= "),
+    (
+        re.compile(
+            rf"\s+(?:{_BE}\s+(?:at\s+most|no\s+more\s+than)|(?:must|should|does)\s+not\s+exceed)\s+", re.I
+        ),
+        " <= ",
+    ),
+    (
+        re.compile(
+            rf"\s+(?:{_BE}\s+(?:greater|more|higher|larger)\s+than|{_BE}\s+(?:above|over)|exceeds?)\s+", re.I
+        ),
+        " > ",
+    ),
+    (re.compile(rf"\s+{_BE}\s+(?:less|lower|smaller)\s+than\s+|\s+{_BE}\s+(?:below|under)\s+", re.I), " < "),
+    (
+        re.compile(
+            rf"\s+(?:{_BE}\s+not\s+equal\s+to|does\s+not\s+equal|(?:must|should)\s+not\s+equal)\s+", re.I
+        ),
+        " <> ",
+    ),
+    (re.compile(rf"\s+(?:{_BE}\s+equal\s+to|equals?|(?:must|should)\s+equal)\s+", re.I), " = "),
+    (re.compile(rf"\s+{_BE}\s+between\s+", re.I), " BETWEEN "),
+]
+
+
+def comparisons_in_words(expr: str) -> str:
+    """``expr`` with comparisons said in words written as operators, outside quoted literals."""
+    parts = re.split(r"('(?:[^'\\]|\\.)*')", expr)
+    for index in range(0, len(parts), 2):  # even parts lie outside '...' literals
+        for pattern, operator in _COMPARISONS:
+            parts[index] = pattern.sub(operator, parts[index])
+    return "".join(parts)
+
+
 def bad_rows(msg: Message) -> str | None:
     """The condition naming the rows to act on ("drop rows where X" -> X), or None."""
     raw = MENTION.sub("", msg.text.raw)
@@ -233,6 +273,7 @@ def rule_expression(msg: Message, text: str | None = None) -> str | None:
     for pattern, replacement in _REWRITES:
         if pattern.match(lowered):
             return pattern.sub(replacement, lowered)
+    expr = comparisons_in_words(expr)
     # Plain words are not an expression; an operator or SQL keyword must appear.
     if not re.search(r"[<>=!]|\b(?:is|in|between|like|rlike|not|null|and|or)\b|\(", expr, re.IGNORECASE):
         return None

@@ -74,7 +74,7 @@ class BatchView:
         return f" in {seconds:.0f} s" if seconds < 120 else f" in {seconds / 60:.1f} min"
 
 
-def _zone_line(view: BatchView) -> str:
+def zone_line(view: BatchView) -> str:
     seen = {z.zone: z for z in view.zones}
     return "  →  ".join(f"{ICONS.get(seen[z].status if z in seen else 'queued')} {z}" for z in ZONES)
 
@@ -99,7 +99,7 @@ def parent(view: BatchView, panel_url: str | None) -> tuple[str, list[dict[str, 
     detail = f"trigger: {view.trigger}" + (f", rerun of #{view.rerun_of}" if view.rerun_of else "")
     blocks: list[dict[str, Any]] = [
         {"type": "section", "text": {"type": "mrkdwn", "text": head}},
-        {"type": "section", "text": {"type": "mrkdwn", "text": _zone_line(view)}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": zone_line(view)}},
         {
             "type": "context",
             "elements": [{"type": "mrkdwn", "text": detail + _rows(view.rows_in, view.rows_out)}],
@@ -127,21 +127,7 @@ def failure_reply(
     else:
         streak = view.previous_failures + 1
         head = f":repeat: *{view.title} failed again* — {streak} failed batches in a row for {view.group}."
-    lines = [head]
-    where = next((z.zone for z in view.zones if z.status == "failed"), None)
-    if where:
-        lines.append(f"Failed in zone *{where}*.")
-    if view.error:
-        lines.append(f"```{scrub(view.error)[:1500]}```")
-    for table in view.failed_tables[:5]:
-        lines.append(f"• table `{table['table_name']}`: {scrub(str(table.get('error') or 'failed'))[:300]}")
-    for check in view.failed_checks[:5]:
-        lines.append(
-            f"• rule `{check['rule_name']}` on `{check['table_name']}`: {check['rows_failed']} of "
-            f"{check['rows_checked']} rows failed ({check['action']})"
-        )
-    lines.append(next_step(view, where))
-    text = "\n".join(lines)
+    text = "\n".join([head, *failure_lines(view)])
     buttons: list[dict[str, Any]] = [
         {
             "type": "button",
@@ -166,6 +152,35 @@ def failure_reply(
         {"type": "section", "text": {"type": "mrkdwn", "text": text[:2990]}},
         {"type": "actions", "block_id": f"alert_{view.batch_id}", "elements": buttons},
     ]
+
+
+def failed_zone(view: BatchView) -> str | None:
+    return next((z.zone for z in view.zones if z.status == "failed"), None)
+
+
+def failure_lines(view: BatchView) -> list[str]:
+    """Where a failed batch stopped, why, the tables and rules that failed, and what to do."""
+    lines = []
+    where = failed_zone(view)
+    if where:
+        lines.append(f"Failed in zone *{where}*.")
+    if view.error:
+        lines.append(f"```{scrub(view.error)[:1500]}```")
+    for table in view.failed_tables[:5]:
+        error = str(table.get("error") or "failed")
+        # Most often the batch's error above is this table's: say which table, not the error again.
+        said = "failed (the error above)" if view.error and error in view.error else scrub(error)[:300]
+        lines.append(f"• table `{table['table_name']}`: {said}")
+    lines.extend(check_line(check) for check in view.failed_checks[:5])
+    lines.append(next_step(view, where))
+    return lines
+
+
+def check_line(check: dict[str, Any]) -> str:
+    return (
+        f"• rule `{check['rule_name']}` on `{check['table_name']}`: {check['rows_failed']} of "
+        f"{check['rows_checked']} rows failed ({check['action']})"
+    )
 
 
 def next_step(view: BatchView, zone: str | None) -> str:

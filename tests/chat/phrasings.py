@@ -427,6 +427,26 @@ EXACT: list[Case] = [
     ("pause `sales`", "pause_schedule", {"group": "sales"}),
     ("run “orders”", "run_now", {"source": "orders"}),
     ('resume "web"', "resume_schedule", {"group": "web"}),
+    # Comparisons said in words become operators; quoted text is left as written.
+    (
+        "add a rule on orders that amount is below 10000, drop",
+        "add_dq_rule",
+        {"source": "orders", "expression": "amount < 10000", "action": "drop"},
+    ),
+    (
+        "add check on invoices: total must be at least 1 and status is not equal to 'is below'",
+        "add_dq_rule",
+        {"source": "invoices", "expression": "total >= 1 and status <> 'is below'"},
+    ),
+    (
+        "new rule for clicks: duration should not exceed 3600, warn",
+        "add_dq_rule",
+        {"source": "clicks", "expression": "duration <= 3600"},
+    ),
+    # A rule noun with no verb and no condition asks to see the rules; "why" about a batch is its run.
+    ("rules for orders", "show_source", {"name": "orders"}),
+    ("what rules does invoices have?", "show_source", {"name": "invoices"}),
+    ("why did batch 42 fail?", "show_run", {"batch_id": 42}),
 ]
 # Changing a rule that exists is update_dq_rule, never a new rule or removing the source.
 EXACT += [

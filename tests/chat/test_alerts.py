@@ -230,7 +230,8 @@ def test_a_failure_says_where_it_failed_and_what_to_do_and_never_shows_a_credent
     _wait(lambda: _undelivered(env.db) == 0)
     alert = next(p for p in env.slack.named("chat.postMessage") if p.get("reply_broadcast"))
     text = alert["text"]
-    assert "Failed in zone *silver*" in text and "table `main.sales.orders`" in text
+    assert "Failed in zone *silver*" in text and "table `main.sales.orders`: failed (the error above)" in text
+    assert text.count("could not connect") == 1  # the batch's error is the table's: said once
     assert "rule `amount_positive` on `main.sales.orders`: 3 of 10 rows failed (fail)" in text
     assert "*What to do:*" in text and "/lakeforge set rule amount_positive on orders to warn" in text
     assert f"/lakeforge rerun {batch_id}" in text

@@ -41,3 +41,31 @@ def test_a_missing_value_gets_a_question(settings: Settings, db: Database) -> No
     repl = Repl(settings, db, ask=lambda prompt: "y", console=console)
     assert repl.one("schedule sales daily") is None
     assert "at what time" in console.export_text()
+
+
+def test_why_a_batch_failed_is_answered_in_words(settings: Settings, db: Database, tmp_path) -> None:
+    from lakeforge.runtime.runner import run_batch
+
+    seed(db)
+    landing = tmp_path / "landing" / "orders"
+    landing.mkdir(parents=True)
+    (landing / "orders.csv").write_text("id,amount\n1,10.5\n2,-3.0\n3,4.0\n")
+    console = Console(record=True, width=200)
+    repl = Repl(settings, db, user="admin", ask=lambda prompt: "y", console=console)
+    assert repl.one(f"update orders location {landing}").status == "applied"
+    typed = {"kind": "update_source", "name": "orders", "format_options": {"header": True}}
+    assert repl._execute({**typed, "schema_ddl": "id INT, amount DOUBLE"}).status == "applied"
+    assert repl.one("add rule amount_ok on orders: amount is at least 0, fail").status == "applied"
+    failed = run_batch(settings, db, "sales")
+    assert failed.status == "failed"
+
+    repl.one(f"why did batch {failed.batch_id} fail?")
+    out = console.export_text()
+    answer = out[out.index(f"Batch {failed.batch_id}: failed.") :]
+    assert f"Batch #{failed.batch_id} of sales — failed" in answer
+    assert "raw  →" in answer and "bronze main.sales_bronze.orders: 3 rows in, 3 out" in answer
+    assert "Failed in zone silver." in answer
+    assert answer.count("did not hold: amount_ok (1 rows)") == 1  # the batch's error is the table's
+    assert "rule amount_ok on main.sales_silver.orders: 1 of 3 rows failed (fail)" in answer
+    assert "What to do:" in answer and "set rule amount_ok on orders to warn" in answer
+    assert '"batch_id"' not in answer  # words, not the result's JSON

@@ -222,6 +222,13 @@ def test_group_schedule_and_gold_intents(db, run, retail):
     moved = run({"kind": "set_schedule", "group": "retail", "quartz_cron": "0 0 7 * * ?"})
     assert moved.status == "applied" and _one(db, "SELECT paused FROM schedule") is True
     assert not any(line.get("field") == "schedule.paused" for line in moved.plan)
+    # ... and keeps its time zone: "run it at 7" means 7 where the group runs, not 7 UTC.
+    assert _one(db, "SELECT timezone FROM schedule") == "Europe/Paris"
+    assert not any(line.get("field") == "schedule.timezone" for line in moved.plan)
+    assert "(Europe/Paris)" in moved.message and moved.result["next_fire_times"][0][-6:] in (
+        "+01:00",
+        "+02:00",
+    )
     assert run({"kind": "resume_schedule", "group": "retail"}).status == "applied"
     assert _one(db, "SELECT paused FROM schedule") is False
     explicit = {"kind": "set_schedule", "group": "retail", "quartz_cron": "0 0 8 * * ?", "paused": True}

@@ -78,3 +78,22 @@ def test_gold_queries_allow_aggregates_but_not_statements():
         check_query("DROP TABLE s.orders")
     with pytest.raises(LakeForgeError, match="reflect"):
         check_query("SELECT reflect('a', 'b') FROM t")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("amount is below 10000", "is not valid Spark SQL: unexpected `10000` after `amount is below`"),
+        ("amount >= 0 AND", "is not valid Spark SQL: `AND` is missing what should follow it"),
+        ("status in ('a', 'b'", "is not valid Spark SQL: expected `)` after `status in ('a', 'b'`"),
+    ],
+)
+def test_a_syntax_error_points_at_where_it_stopped(text, message):
+    # The parser's own descriptions name its classes ("<class 'sqlglot...GT'>"): never shown.
+    with pytest.raises(LakeForgeError) as caught:
+        check_expression(text)
+    assert caught.value.message == message
+    assert "amount > 0 AND status IN" in (caught.value.fix or "")
+    with pytest.raises(LakeForgeError) as query:
+        check_query("SELECT country FROM t WHERE")
+    assert "`WHERE` is missing" in query.value.message and "GROUP BY" in (query.value.fix or "")

@@ -1812,6 +1812,7 @@ export interface components {
             quartz_cron: string;
             /**
              * Timezone
+             * @description IANA time zone. Left out of a change to an existing schedule, the group keeps its own.
              * @default UTC
              */
             timezone: string;
@@ -1843,6 +1844,7 @@ export interface components {
             quartz_cron: string;
             /**
              * Timezone
+             * @description IANA time zone. Left out of a change to an existing schedule, the group keeps its own.
              * @default UTC
              */
             timezone: string;

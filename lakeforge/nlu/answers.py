@@ -1,0 +1,199 @@
+"""A command's result in words, for the chat surfaces.
+
+Slack shows these texts as mrkdwn sections; ``lakeforge chat`` prints the same texts with
+:func:`terminal_markup`. A result without a summary here is shown as its JSON.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+from rich.markup import escape
+
+from lakeforge.notify import render
+from lakeforge.notify.render import BatchView, ZoneView
+
+_MAX_TABLES = 12
+
+
+def answer_text(result: dict[str, Any]) -> str | None:
+    """The result of a read or a cancel as a few lines of mrkdwn, or None when it has no summary."""
+    if isinstance(result.get("runs"), list):
+        return _runs_text(result["runs"])
+    if isinstance(result.get("batch"), dict) and isinstance(result.get("zones"), list):
+        return _run_text(result)
+    if isinstance(result.get("group"), dict) and isinstance(result.get("sources"), list):
+        return _group_text(result)
+    if isinstance(result.get("source"), dict) and "recent_runs" in result:
+        return _source_text(result)
+    if result.get("status") in ("cancelled", "cancelling") and "batch_id" in result:
+        return _cancel_text(result)
+    return None
+
+
+# Slack's status icons (see notify.render.ICONS) as coloured dots a terminal can show.
+_TERMINAL_ICONS = {
+    ":white_circle:": "[dim]○[/]",
+    ":large_blue_circle:": "[blue]●[/]",
+    ":large_green_circle:": "[green]●[/]",
+    ":red_circle:": "[red]●[/]",
+    ":black_circle:": "[dim]●[/]",
+}
+
+
+def terminal_markup(text: str) -> str:
+    """mrkdwn as Rich markup: *bold*, `code`, ```blocks```, _italics_ and the status icons."""
+    text = escape(text)
+    for code, dot in _TERMINAL_ICONS.items():
+        text = text.replace(code, dot)
+    text = re.sub(r"```(.+?)```", r"\1", text, flags=re.S)
+    text = re.sub(r"`([^`\n]+)`", r"[cyan]\1[/]", text)
+    text = re.sub(r"(?<![\w*])\*([^*\n]+)\*(?![\w*])", r"[bold]\1[/]", text)
+    return re.sub(r"(?<![\w])_([^_\n]+)_(?![\w])", r"[italic]\1[/]", text)
+
+
+def _runs_text(runs: list[dict[str, Any]]) -> str:
+    rows = [
+        f"#{run.get('batch_id')} {run.get('group_name')}"
+        + (f"/{run['source_name']}" if run.get("source_name") else "")
+        + f" — *{run.get('status')}* {run.get('started_at') or run.get('created_at') or ''}"
+        for run in runs
+    ]
+    return "\n".join(rows) if rows else "_no runs yet_"
+
+
+def _moment(value: Any) -> datetime | None:
+    return datetime.fromisoformat(value) if isinstance(value, str) else value
+
+
+def _view(result: dict[str, Any]) -> BatchView:
+    batch = result["batch"]
+    tables = result.get("tables") or []
+    checks = result.get("dqs") or []
+    return BatchView(
+        batch_id=batch["batch_id"],
+        group=batch["group_name"],
+        status=batch["status"],
+        source=batch.get("source_name"),
+        trigger=batch.get("trigger") or "manual",
+        rerun_of=batch.get("rerun_of"),
+        error=batch.get("error"),
+        rows_in=batch.get("rows_in"),
+        rows_out=batch.get("rows_out"),
+        created_at=_moment(batch.get("created_at")),
+        started_at=_moment(batch.get("started_at")),
+        ended_at=_moment(batch.get("ended_at")),
+        zones=[
+            ZoneView(z["zone"], z["status"], z.get("rows_in"), z.get("rows_out"), z.get("error"))
+            for z in result["zones"]
+        ],
+        failed_tables=[t for t in tables if t.get("status") == "failed"],
+        failed_checks=[c for c in checks if c.get("status") == "failed"],
+        cancelled_by=batch.get("cancelled_by"),
+    )
+
+
+def _run_text(result: dict[str, Any]) -> str:
+    """A batch: how it ended, its zones, the rows each table took and left, and what went wrong."""
+    view = _view(result)
+    took = view.duration if view.status in render.TERMINAL else ""
+    lines = [
+        f"{render.ICONS.get(view.status, '')} *{view.title}* — {view.outcome}{took}",
+        render.zone_line(view),
+        f"trigger: {view.trigger}" + (f", rerun of #{view.rerun_of}" if view.rerun_of else ""),
+    ]
+    tables = result.get("tables") or []
+    zone_of = {zone.get("id"): zone["zone"] for zone in result["zones"]}
+    for table in tables[:_MAX_TABLES]:
+        zone = zone_of.get(table.get("zone_run_id"))
+        lines.append(f"• {zone + ' ' if zone else ''}`{table['table_name']}`: {_table_rows(table)}")
+    if len(tables) > _MAX_TABLES:
+        lines.append(f"_… and {len(tables) - _MAX_TABLES} more tables_")
+    if view.status == "failed":
+        lines.extend(render.failure_lines(view))
+    else:
+        # Rules that drop, quarantine or warn do not fail a batch: still worth a line each.
+        lines.extend(render.check_line(check) for check in view.failed_checks[:5])
+    return "\n".join(lines)
+
+
+def _table_rows(table: dict[str, Any]) -> str:
+    if table.get("status") != "succeeded":
+        return f"*{table.get('status')}*"
+    if table.get("rows_in") is None and table.get("rows_out") is None:
+        return "landed"
+    text = f"{table.get('rows_in') or 0:,} rows in, {table.get('rows_out') or 0:,} out"
+    return text + (f", {table['rows_rejected']:,} rejected" if table.get("rows_rejected") else "")
+
+
+def _cancel_text(result: dict[str, Any]) -> str:
+    what = f"#{result['batch_id']} {result.get('group')}" + (
+        f"/{result['source']}" if result.get("source") else ""
+    )
+    if result["status"] == "cancelled":
+        text = f"{what} — *cancelled*"
+    else:
+        text = f"{what} — *cancelling*: it stops after the table it is writing; finished tables stay"
+    if result.get("job_run_id"):
+        text += f"\nJob run {result['job_run_id']} cancelled in the workspace."
+    return text
+
+
+def _when(schedule: dict[str, Any] | None) -> str:
+    if not schedule:
+        return "no schedule: it runs when someone asks (`run GROUP`)"
+    if schedule.get("paused"):
+        return f"{schedule['description']} ({schedule['timezone']}), *paused*: `resume` it to run again"
+    upcoming = ", ".join(t.replace("T", " ")[:16] for t in schedule.get("next_fire_times", []))
+    return f"{schedule['description']} ({schedule['timezone']}); next: {upcoming}"
+
+
+def _runs_line(runs: list[dict[str, Any]]) -> str:
+    shown = [
+        f"#{r['batch_id']}{'/' + r['source_name'] if r.get('source_name') else ''} *{r['status']}* "
+        f"{r.get('started_at') or r.get('created_at') or ''}"
+        for r in runs
+    ]
+    return "*Recent runs:* " + ("; ".join(shown) if shown else "_none yet_")
+
+
+def _source_text(result: dict[str, Any]) -> str:
+    """A source: where it reads from and how, its rules, its group's schedule, its last runs."""
+    source = result["source"]
+    mode = source["load_mode"] + (
+        f" on {source['watermark_column']}" if source.get("watermark_column") else ""
+    )
+    silver = source.get("silver") or {}
+    keys = ", ".join(silver.get("primary_keys") or []) or "none"
+    rules = ", ".join(
+        f"{rule['name']} (`{rule['expression']}` → {rule['action']}"
+        + ("" if rule.get("enabled", True) else ", off")
+        + ")"
+        for rule in source.get("dq_rules") or []
+    )
+    lines = [
+        f"*Reads:* {source['format']} from `{source['location']}`, {mode}"
+        + ("" if source.get("enabled", True) else " — *disabled*"),
+        f"*Silver:* `{silver.get('target_table')}`, keys {keys}, SCD type {silver.get('scd_type', 1)}",
+        f"*Rules:* {rules or '_none_'}",
+        f"*Group {source['group']}:* {_when(result.get('schedule'))}",
+        _runs_line(result.get("recent_runs") or []),
+    ]
+    return "\n".join(lines)
+
+
+def _group_text(result: dict[str, Any]) -> str:
+    """A group as a reader wants it: when it runs next, what it loads, how its last runs went."""
+    when = _when(result.get("schedule"))
+    sources = ", ".join(
+        f"{s['name']} ({s['format']}, {s['load_mode']}{'' if s['enabled'] else ', disabled'})"
+        for s in result["sources"]
+    )
+    gold = ", ".join(g["name"] for g in result["group"].get("gold") or [])
+    lines = [f"*Schedule:* {when}", f"*Sources:* {sources or '_none yet_'}"]
+    if gold:
+        lines.append(f"*Gold:* {gold}")
+    lines.append(_runs_line(result.get("recent_runs") or []))
+    return "\n".join(lines)
