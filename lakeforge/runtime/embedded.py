@@ -35,6 +35,7 @@ from sqlglot import exp
 from lakeforge.runtime.engine import (
     RECORD_HASH_COLUMN,
     SOURCE_FILE_COLUMN,
+    SQL_FAILED_FIX,
     EngineError,
     EngineName,
     FileFormat,
@@ -398,7 +399,7 @@ class EmbeddedEngine:
         return EngineError(
             f"SQL failed on the embedded engine ({str(error).splitlines()[0]})",
             field="sql",
-            fix="Check column names and types in the expression.",
+            fix=SQL_FAILED_FIX,
         )
 
     def _query(self, duck: str, views: dict[str, Any], *, reads_files: bool) -> Query:

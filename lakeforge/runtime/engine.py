@@ -50,6 +50,13 @@ WriteMode = Literal["append", "overwrite"]
 Frame = Any
 
 # Column the file readers add to every row: the path of the file it came from.
+# What to check when SQL fails on either engine. Untyped CSV is the usual cause of a type error:
+# every column is text, and comparing text with a number fails (at bind time on DuckDB, on the
+# first non-integer value on Spark with ANSI mode).
+SQL_FAILED_FIX = (
+    "Check column names and types in the expression. A csv source without schema_ddl (or "
+    "inferSchema) reads every column as STRING: give it a schema or cast, e.g. CAST(amount AS DOUBLE)."
+)
 SOURCE_FILE_COLUMN = "_source_file"
 # Audit columns Bronze adds (and Silver keeps where they make sense).
 BATCH_ID_COLUMN = "_batch_id"

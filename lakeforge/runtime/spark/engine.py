@@ -25,6 +25,7 @@ from sqlglot import exp
 
 from lakeforge.runtime.engine import (
     SOURCE_FILE_COLUMN,
+    SQL_FAILED_FIX,
     EngineError,
     EngineName,
     FileFormat,
@@ -284,7 +285,7 @@ class SparkEngine:
             raise EngineError(
                 f"SQL failed on the spark engine ({_first_line(error)})",
                 field="sql",
-                fix="Check column names and types in the expression.",
+                fix=SQL_FAILED_FIX,
             ) from None
         finally:
             # Classic Spark has resolved the views into the plan; Spark Connect resolves them on
