@@ -102,10 +102,12 @@ def main() -> None:
         sys.exit(done.exit_code)
     except typer.Abort:
         sys.exit(130)
-    except Exception as error:  # click usage errors
-        import click
-
-        if isinstance(error, click.ClickException):
-            error.show()
-            sys.exit(error.exit_code)
-        raise
+    except typer.TyperException as error:
+        # Usage errors (an unknown option, a missing argument): the message and the usage line,
+        # not a traceback. Typer bundles its own click, so click.ClickException never matches.
+        show = getattr(error, "show", None)
+        if callable(show):
+            show()
+        else:
+            err_console.print(f"[bold red]error:[/] {escape(error.format_message())}", highlight=False)
+        sys.exit(error.exit_code)
