@@ -7,7 +7,7 @@ Slack shows these texts as mrkdwn sections; ``lakeforge chat`` prints the same t
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from rich.markup import escape
@@ -58,10 +58,16 @@ def _runs_text(runs: list[dict[str, Any]]) -> str:
     rows = [
         f"#{run.get('batch_id')} {run.get('group_name')}"
         + (f"/{run['source_name']}" if run.get("source_name") else "")
-        + f" — *{run.get('status')}* {run.get('started_at') or run.get('created_at') or ''}"
+        + f" — *{run.get('status')}* {_when_run(run)}"
         for run in runs
     ]
     return "\n".join(rows) if rows else "_no runs yet_"
+
+
+def _when_run(run: dict[str, Any]) -> str:
+    """When a batch started (or was queued), to the minute: the run log's times are UTC."""
+    moment = _moment(run.get("started_at") or run.get("created_at"))
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if moment else ""
 
 
 def _moment(value: Any) -> datetime | None:
@@ -153,7 +159,7 @@ def _when(schedule: dict[str, Any] | None) -> str:
 def _runs_line(runs: list[dict[str, Any]]) -> str:
     shown = [
         f"#{r['batch_id']}{'/' + r['source_name'] if r.get('source_name') else ''} *{r['status']}* "
-        f"{r.get('started_at') or r.get('created_at') or ''}"
+        f"{_when_run(r)}"
         for r in runs
     ]
     return "*Recent runs:* " + ("; ".join(shown) if shown else "_none yet_")

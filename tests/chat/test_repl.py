@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from rich.console import Console
 
 from lakeforge.metadata.db import Database
@@ -69,3 +71,6 @@ def test_why_a_batch_failed_is_answered_in_words(settings: Settings, db: Databas
     assert "rule amount_ok on main.sales_silver.orders: 1 of 3 rows failed (fail)" in answer
     assert "What to do:" in answer and "set rule amount_ok on orders to warn" in answer
     assert '"batch_id"' not in answer  # words, not the result's JSON
+    repl.one("show the failed runs of sales")
+    listed = console.export_text()
+    assert re.search(rf"#{failed.batch_id} sales — failed \d{{4}}-\d\d-\d\d \d\d:\d\d UTC\n", listed)
