@@ -1,12 +1,35 @@
-"""The declarative pipeline planned from metadata: expectations per action, auto-CDC, quarantine, gold."""
+"""The declarative pipeline planned from metadata: expectations per action, NULL-key quarantine,
+auto-CDC from a stream (incremental loads) or from snapshots (full loads), gold."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from lakeforge.runtime.config import load_group
 from lakeforge.runtime.spark.pipeline import apply_plan, plan_pipeline
+from lakeforge.runtime.zones.common import ZoneError
 from tests.runtime.helpers import make_gold, make_source
+
+
+class Recorder:
+    """Stands in for Databricks' pipeline module, which only exists inside a pipeline update:
+    records each call as (function, name or target, keyword arguments)."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, Any, dict[str, Any]]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        def record(*args: Any, **kwargs: Any) -> Any:
+            what = kwargs.get("name") or kwargs.get("target") or (args[0] if args else None)
+            self.calls.append((name, what, kwargs))
+            return (lambda fn: fn) if name.startswith("expect") else None
+
+        return record
+
+    def names(self) -> list[tuple[str, Any]]:
+        return [(name, what) for name, what, _ in self.calls]
 
 
 def test_plan_maps_rules_keys_and_gold(db, tmp_path) -> None:
@@ -14,6 +37,7 @@ def test_plan_maps_rules_keys_and_gold(db, tmp_path) -> None:
         db,
         "orders",
         location=str(tmp_path),
+        load_mode="incremental",
         silver={
             "primary_keys": ["id"],
             "scd_type": 2,
@@ -41,30 +65,26 @@ def test_plan_maps_rules_keys_and_gold(db, tmp_path) -> None:
         {"d": "id <> 5"},
     )
     assert (orders.keys, orders.sequence_by, orders.scd_type) == (("id",), "seq", 2)
+    assert (orders.kind, plain.kind) == ("auto_cdc", "append")
+    assert orders.null_keys == {"null_key:id": "`id` IS NOT NULL"}
     assert orders.quarantine_table == "main.sales.orders_quarantine"
-    assert orders.quarantine_filter()[0] == "NOT coalesce((id <> 5), false)"
-    assert (plain.keys, plain.select, plain.quarantine_table) == ((), ("*",), None)
+    # A NULL key quarantines the row as a quarantine rule would, named first in _failed_rules.
+    failing, failed_rules = orders.quarantine_filter()
+    assert failing == "NOT coalesce((`id` IS NOT NULL), false) OR NOT coalesce((id <> 5), false)"
+    assert failed_rules == (
+        "filter(array(CASE WHEN NOT coalesce((`id` IS NOT NULL), false) THEN 'null_key:id' END,"
+        " CASE WHEN NOT coalesce((id <> 5), false) THEN 'd' END), x -> x IS NOT NULL) AS _failed_rules"
+    )
+    assert (plain.keys, plain.select, plain.quarantine_table, plain.null_keys) == ((), ("*",), None, {})
     assert [(g.name, g.target) for g in plan.gold] == [("totals", "main.sales_gold.totals")]
 
-    calls: list[tuple[str, Any]] = []
-
-    class Recorder:
-        """Stands in for Databricks' pipeline module, which only exists inside a pipeline update."""
-
-        def __getattr__(self, name: str) -> Any:
-            def record(*args: Any, **kwargs: Any) -> Any:
-                calls.append(
-                    (name, kwargs.get("name") or kwargs.get("target") or (args[0] if args else None))
-                )
-                return (lambda fn: fn) if name.startswith("expect") else None
-
-            return record
-
-    apply_plan(plan, Recorder(), spark=None)
-    assert calls == [
+    dp = Recorder()
+    apply_plan(plan, dp, spark=None)
+    assert dp.names() == [
         ("temporary_view", "orders_silver_input_unchecked"),
         ("expect_all", {"a": "id > 0"}),
-        ("expect_all_or_drop", {"b": "seq IS NOT NULL", "d": "id <> 5"}),
+        # NULL-key rows never reach the auto-CDC flow.
+        ("expect_all_or_drop", {"null_key:id": "`id` IS NOT NULL", "b": "seq IS NOT NULL", "d": "id <> 5"}),
         ("expect_all_or_fail", {"c": "id < 9"}),
         ("temporary_view", "orders_silver_input"),
         ("table", "main.sales.orders_quarantine"),
@@ -75,3 +95,100 @@ def test_plan_maps_rules_keys_and_gold(db, tmp_path) -> None:
         ("table", "main.sales.plain"),
         ("materialized_view", "main.sales_gold.totals"),
     ]
+    cdc = dp.calls[7][2]
+    assert (cdc["source"], cdc["keys"], cdc["sequence_by"], cdc["stored_as_scd_type"]) == (
+        "orders_silver_input",
+        ["id"],
+        "seq",
+        2,
+    )
+
+
+def test_full_loads_with_keys_apply_snapshots(db, tmp_path) -> None:
+    """A full load with keys is applied by the snapshot auto-CDC flow; its NULL-key check, drop and
+    quarantine rules only count on the view (the snapshot function removes those rows), so the
+    quarantine table reads the view. No quarantine rule of its own: the table exists all the same."""
+    make_source(db, "customers", location=str(tmp_path), silver={"primary_keys": ["id"]})
+    make_source(
+        db,
+        "lines",
+        location=str(tmp_path),
+        silver={"primary_keys": ["order_id", "line_no"], "scd_type": 2},
+        rules=[("positive", "qty > 0", "drop"), ("known", "sku IS NOT NULL", "fail")],
+    )
+
+    customers, lines = plan_pipeline(load_group(db, "sales")).silver
+
+    assert (customers.kind, lines.kind) == ("auto_cdc_from_snapshot", "auto_cdc_from_snapshot")
+    assert customers.quarantine_table == "main.sales.customers_quarantine"
+    assert customers.quarantine_source == "customers_silver_input"
+    assert customers.expectations() == {
+        "expect_all": {"null_key:id": "`id` IS NOT NULL"},
+        "expect_all_or_fail": {},
+    }
+    # One expectation for the whole key (its failed rows are the rows with any NULL key column);
+    # _failed_rules names each NULL column.
+    assert lines.key_expectation == {
+        "null_key:order_id,line_no": "`order_id` IS NOT NULL AND `line_no` IS NOT NULL"
+    }
+    assert list(lines.null_keys) == ["null_key:order_id", "null_key:line_no"]
+    assert lines.keep_filter() == (
+        "coalesce((`order_id` IS NOT NULL), false) AND coalesce((`line_no` IS NOT NULL), false)"
+        " AND coalesce((qty > 0), false)"
+    )
+
+    dp = Recorder()
+    apply_plan(plan_pipeline(load_group(db, "sales")), dp, spark=None)
+    assert dp.names() == [
+        ("temporary_view", "customers_silver_input_unchecked"),
+        ("expect_all", {"null_key:id": "`id` IS NOT NULL"}),
+        ("temporary_view", "customers_silver_input"),
+        ("table", "main.sales.customers_quarantine"),
+        ("create_streaming_table", "main.sales.customers"),
+        ("create_auto_cdc_from_snapshot_flow", "main.sales.customers"),
+        ("temporary_view", "lines_silver_input_unchecked"),
+        (
+            "expect_all",
+            {
+                "null_key:order_id,line_no": "`order_id` IS NOT NULL AND `line_no` IS NOT NULL",
+                "positive": "qty > 0",
+            },
+        ),
+        ("expect_all_or_fail", {"known": "sku IS NOT NULL"}),
+        ("temporary_view", "lines_silver_input"),
+        ("table", "main.sales.lines_quarantine"),
+        ("create_streaming_table", "main.sales.lines"),
+        ("create_auto_cdc_from_snapshot_flow", "main.sales.lines"),
+    ]
+    scd1, scd2 = (kwargs for name, _, kwargs in dp.calls if name == "create_auto_cdc_from_snapshot_flow")
+    assert callable(scd1["source"]) and scd1["source"].__name__ == "next_snapshot_and_version"
+    assert (scd1["keys"], scd1["stored_as_scd_type"], "track_history_except_column_list" in scd1) == (
+        ["id"],
+        1,
+        False,
+    )
+    # SCD 2: a new version when the data changes, not because a snapshot stamped its batch.
+    assert (scd2["keys"], scd2["stored_as_scd_type"], scd2["track_history_except_column_list"]) == (
+        ["order_id", "line_no"],
+        2,
+        ["_batch_id", "_ingested_at"],
+    )
+
+
+def test_a_pipeline_module_without_snapshot_flows_is_refused_by_name(db, tmp_path) -> None:
+    """The open-source pipeline module has auto-CDC from a stream, not from snapshots."""
+    make_source(db, "customers", location=str(tmp_path), silver={"primary_keys": ["id"]})
+
+    class OpenSource(Recorder):
+        __name__ = "pyspark.pipelines"
+
+        def __getattr__(self, name: str) -> Any:
+            if "snapshot" in name:
+                raise AttributeError(name)
+            return super().__getattr__(name)
+
+    dp = OpenSource()
+    with pytest.raises(ZoneError, match=r"source customers: main\.sales\.customers is a full load") as error:
+        apply_plan(plan_pipeline(load_group(db, "sales")), dp, spark=None)
+    assert error.value.field == "load_mode" and "pyspark.pipelines" in str(error.value)
+    assert dp.calls == []  # nothing declared

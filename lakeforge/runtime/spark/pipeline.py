@@ -8,9 +8,19 @@ pipeline module (``pyspark.pipelines`` or Databricks' ``dlt``) inside ``notebook
   Silver select/where transforms and the data-quality rules as expectations: ``warn`` →
   ``expect_all``, ``drop`` and ``quarantine`` → ``expect_all_or_drop``, ``fail`` →
   ``expect_all_or_fail``;
-* quarantined rows also go to ``<silver>_quarantine`` with ``_failed_rules``;
-* Silver with primary keys is an auto-CDC flow (SCD type 1 or 2, ``sequence_by``), without keys a
-  streaming append table;
+* Silver with primary keys also checks that no key column is NULL (one expectation,
+  ``null_key:<key columns>``), as the engines do: such rows are quarantined, not merged into one;
+* quarantined rows also go to ``<silver>_quarantine`` with ``_failed_rules``
+  (``null_key:<column>`` for each NULL key column, then the quarantine rules the row failed);
+* the Silver flow, by :attr:`SilverFlow.kind`:
+
+  - ``auto_cdc``: an incremental source with primary keys, a streaming auto-CDC flow (SCD type 1
+    or 2, ``sequence_by``);
+  - ``auto_cdc_from_snapshot``: a full load with primary keys. Each Bronze batch is the whole
+    source: the snapshot auto-CDC flow applies the batches in order (version = ``_batch_id``),
+    deleting (SCD 1) or closing (SCD 2) the keys a snapshot lacks. The rows come from
+    :func:`snapshot_source`, which applies the checks itself and refuses an empty snapshot;
+  - ``append``: no primary keys, a streaming append table;
 * each gold definition is a materialized view.
 
 Elsewhere the same metadata runs through ``lakeforge.runtime`` on the chosen engine.
@@ -18,11 +28,21 @@ Elsewhere the same metadata runs through ``lakeforge.runtime`` on the chosen eng
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from lakeforge.runtime.config import GroupSpec, SourceSpec
 from lakeforge.runtime.engine import FAILED_RULES_COLUMN
+from lakeforge.runtime.zones.common import ZoneError, lit, q
+from lakeforge.runtime.zones.dq import NULL_KEY_PREFIX, null_key_check
+from lakeforge.runtime.zones.silver import DROP_AUDIT, KEEP_AUDIT
+
+FlowKind = Literal["append", "auto_cdc", "auto_cdc_from_snapshot"]
+SNAPSHOT: FlowKind = "auto_cdc_from_snapshot"
+
+# What the snapshot flow's source returns: the snapshot's rows and its version, or None when done.
+Snapshot = tuple[Any, int] | None
 
 
 @dataclass(frozen=True)
@@ -40,20 +60,59 @@ class SilverFlow:
     keys: tuple[str, ...] = ()
     sequence_by: str = "_ingested_at"
     scd_type: int = 1
+    # ``null_key:<column>`` → predicate, per key column: quarantined like a rule (engines alike).
+    null_keys: dict[str, str] = field(default_factory=dict)
+    kind: FlowKind = "append"
+
+    @property
+    def unchecked_view(self) -> str:
+        return f"{self.view}_unchecked"
 
     @property
     def quarantine_table(self) -> str | None:
-        return f"{self.silver_table}_quarantine" if self.quarantine else None
+        return f"{self.silver_table}_quarantine" if self.quarantine or self.null_keys else None
+
+    @property
+    def key_expectation(self) -> dict[str, str]:
+        """The NULL-key check as one expectation over the whole key, so its failed count is the
+        number of rows with any NULL key column: the engines' ``null_keys`` figure."""
+        if not self.null_keys:
+            return {}
+        return {NULL_KEY_PREFIX + ",".join(self.keys): " AND ".join(self.null_keys.values())}
+
+    def expectations(self) -> dict[str, dict[str, str]]:
+        """The checked view's expectations, by decorator.
+
+        Before an auto-CDC or append flow, the NULL-key, drop and quarantine checks drop rows. A
+        snapshot flow's source is a function, where no expectation can attach: it removes those rows
+        itself (:func:`snapshot_source`), so on the view they only count (for the event log) and
+        the quarantine table reads the view.
+        """
+        removing = {**self.key_expectation, **self.drop, **self.quarantine}
+        if self.kind == SNAPSHOT:
+            return {"expect_all": {**self.warn, **removing}, "expect_all_or_fail": self.fail}
+        return {"expect_all": self.warn, "expect_all_or_drop": removing, "expect_all_or_fail": self.fail}
+
+    @property
+    def quarantine_source(self) -> str:
+        """The view the quarantine table reads: one whose rows no expectation dropped."""
+        return self.view if self.kind == SNAPSHOT else self.unchecked_view
 
     def quarantine_filter(self) -> tuple[str, str]:
-        """Spark SQL for the quarantine table: which rows (failing any quarantine rule) and the
-        ``_failed_rules`` column naming the rules each failed (NULL fails, as on every engine)."""
+        """Spark SQL for the quarantine table: which rows (a NULL key column, or failing any
+        quarantine rule) and the ``_failed_rules`` column naming the checks each failed (NULL fails,
+        as on every engine)."""
+        checks = {**self.null_keys, **self.quarantine}
         names = ", ".join(
-            f"CASE WHEN NOT coalesce(({expr}), false) THEN '{name}' END"
-            for name, expr in self.quarantine.items()
+            f"CASE WHEN NOT coalesce(({expr}), false) THEN {lit(name)} END" for name, expr in checks.items()
         )
-        failing = " OR ".join(f"NOT coalesce(({expr}), false)" for expr in self.quarantine.values())
+        failing = " OR ".join(f"NOT coalesce(({expr}), false)" for expr in checks.values())
         return failing, f"filter(array({names}), x -> x IS NOT NULL) AS {FAILED_RULES_COLUMN}"
+
+    def keep_filter(self) -> str:
+        """Spark SQL: the rows that pass every check that removes rows (NULL key, drop, quarantine)."""
+        removing = [*self.null_keys.values(), *self.drop.values(), *self.quarantine.values()]
+        return " AND ".join(f"coalesce(({expr}), false)" for expr in removing) or "true"
 
 
 @dataclass(frozen=True)
@@ -68,6 +127,14 @@ class PipelinePlan:
     group: str
     silver: tuple[SilverFlow, ...]
     gold: tuple[GoldView, ...]
+
+
+def _kind(spec: SourceSpec) -> FlowKind:
+    assert spec.silver is not None
+    if not spec.silver.primary_keys:
+        return "append"
+    # A full load's batch is the whole source: keys it lacks are gone, which only a snapshot says.
+    return SNAPSHOT if spec.source.load_mode == "full" else "auto_cdc"
 
 
 def _flow(spec: SourceSpec) -> SilverFlow | None:
@@ -87,6 +154,8 @@ def _flow(spec: SourceSpec) -> SilverFlow | None:
         keys=tuple(spec.silver.primary_keys),
         sequence_by=spec.silver.sequence_by or "_ingested_at",
         scd_type=int(spec.silver.scd_type),
+        null_keys=dict(null_key_check(k) for k in spec.silver.primary_keys),
+        kind=_kind(spec),
         **rules,
     )
 
@@ -106,6 +175,10 @@ def plan_pipeline(spec: GroupSpec) -> PipelinePlan:
 
 def apply_plan(plan: PipelinePlan, dp: Any, spark: Any) -> None:
     """Register the plan's tables, views and flows with the pipeline module ``dp``."""
+    # A module lacking the snapshot flow is refused before anything is declared.
+    for flow in plan.silver:
+        if flow.kind == SNAPSHOT:
+            _snapshot_flow_api(flow, dp)
     for flow in plan.silver:
         _register_silver(flow, dp, spark)
     for gold in plan.gold:
@@ -114,29 +187,31 @@ def apply_plan(plan: PipelinePlan, dp: Any, spark: Any) -> None:
         )
 
 
-def _register_silver(flow: SilverFlow, dp: Any, spark: Any) -> None:
+def silver_rows(flow: SilverFlow, bronze: Any) -> Any:
+    """Bronze rows (a stream or a batch) after the Silver select/where transforms, with the audit
+    columns Silver keeps."""
     select = list(flow.select)
     if "*" not in select:
-        select += ["_batch_id", "_ingested_at"]
+        select += list(KEEP_AUDIT)
+    frame = bronze.selectExpr(*select)
+    return frame.where(flow.where) if flow.where else frame
 
+
+def _register_silver(flow: SilverFlow, dp: Any, spark: Any) -> None:
     def unchecked() -> Any:
         # Bronze reruns rewrite a batch's rows (replace-where): the stream skips those commits.
-        frame = spark.readStream.option("skipChangeCommits", "true").table(flow.bronze_table)
-        frame = frame.selectExpr(*select)
-        return frame.where(flow.where) if flow.where else frame
+        return silver_rows(
+            flow, spark.readStream.option("skipChangeCommits", "true").table(flow.bronze_table)
+        )
 
-    dp.temporary_view(unchecked, name=f"{flow.view}_unchecked")
+    dp.temporary_view(unchecked, name=flow.unchecked_view)
 
     def checked() -> Any:
-        return spark.readStream.table(f"{flow.view}_unchecked")
+        return spark.readStream.table(flow.unchecked_view)
 
     # Expectations are Databricks' own (the open-source module has none): applied where present.
     query = checked
-    for decorator, rules in (
-        ("expect_all", flow.warn),
-        ("expect_all_or_drop", {**flow.drop, **flow.quarantine}),
-        ("expect_all_or_fail", flow.fail),
-    ):
+    for decorator, rules in flow.expectations().items():
         if rules and hasattr(dp, decorator):
             query = getattr(dp, decorator)(rules)(query)
     dp.temporary_view(query, name=flow.view)
@@ -145,13 +220,20 @@ def _register_silver(flow: SilverFlow, dp: Any, spark: Any) -> None:
         failing, failed_rules = flow.quarantine_filter()
 
         def quarantined() -> Any:
-            return (
-                spark.readStream.table(f"{flow.view}_unchecked").where(failing).selectExpr("*", failed_rules)
-            )
+            return spark.readStream.table(flow.quarantine_source).where(failing).selectExpr("*", failed_rules)
 
         dp.table(quarantined, name=flow.quarantine_table, comment=f"quarantine {flow.source}")
 
-    if flow.keys:
+    _register_target(flow, dp, spark)
+
+
+def _register_target(flow: SilverFlow, dp: Any, spark: Any) -> None:
+    if flow.kind == "append":
+        dp.table(
+            lambda: spark.readStream.table(flow.view), name=flow.silver_table, comment=f"silver {flow.source}"
+        )
+        return
+    if flow.kind == "auto_cdc":
         dp.create_streaming_table(flow.silver_table, comment=f"silver {flow.source}")
         create_flow = getattr(dp, "create_auto_cdc_flow", None) or dp.apply_changes
         create_flow(
@@ -161,7 +243,105 @@ def _register_silver(flow: SilverFlow, dp: Any, spark: Any) -> None:
             sequence_by=flow.sequence_by,
             stored_as_scd_type=flow.scd_type,
         )
-    else:
-        dp.table(
-            lambda: spark.readStream.table(flow.view), name=flow.silver_table, comment=f"silver {flow.source}"
+        return
+    history: dict[str, Any] = {}
+    if flow.scd_type == 2:
+        # Every snapshot stamps its batch on each row: a new version only when the data changes.
+        history["track_history_except_column_list"] = list(KEEP_AUDIT)
+    dp.create_streaming_table(flow.silver_table, comment=f"silver {flow.source}")
+    _snapshot_flow_api(flow, dp)(
+        target=flow.silver_table,
+        source=snapshot_source(flow, spark),
+        keys=list(flow.keys),
+        stored_as_scd_type=flow.scd_type,
+        **history,
+    )
+
+
+def _snapshot_flow_api(flow: SilverFlow, dp: Any) -> Callable[..., Any]:
+    """Databricks' snapshot auto-CDC flow (older runtimes: ``apply_changes_from_snapshot``)."""
+    api = getattr(dp, "create_auto_cdc_from_snapshot_flow", None) or getattr(
+        dp, "apply_changes_from_snapshot", None
+    )
+    if api is None:
+        raise ZoneError(
+            f"source {flow.source}: {flow.silver_table} is a full load with primary keys, applied as"
+            f" snapshots by create_auto_cdc_from_snapshot_flow, which the pipeline module"
+            f" {getattr(dp, '__name__', dp)!s} does not have",
+            field="load_mode",
+            fix="Run the group's pipeline on Databricks, or run the group with `lakeforge run` on an"
+            " engine; an incremental load (`load_mode: incremental`) runs as a plain auto-CDC flow.",
         )
+    return api
+
+
+def snapshot_source(flow: SilverFlow, spark: Any) -> Callable[[int | None], Snapshot]:
+    """The ``source`` of a full load's snapshot flow: ``next_snapshot_and_version(latest_version)``.
+
+    The next snapshot is the Bronze batch with the smallest ``_batch_id`` above ``latest_version``
+    (the version the flow applied last; None before the first), after the Silver transforms and
+    checks, one row per key; its version is that ``_batch_id``. None when no newer batch exists,
+    so one update applies every batch Bronze gained since the last, oldest first.
+    """
+
+    def next_snapshot_and_version(latest_version: int | None) -> Snapshot:
+        bronze = spark.read.table(flow.bronze_table)
+        newer = bronze if latest_version is None else bronze.where(f"_batch_id > {int(latest_version)}")
+        batch = newer.selectExpr("min(_batch_id)").first()[0]
+        if batch is None:
+            return None
+        rows = silver_rows(flow, bronze.where(f"_batch_id = {int(batch)}"))
+        kept = _checked_snapshot(flow, rows, int(batch), applied=latest_version is not None)
+        if "*" in flow.select:
+            # As on the engines: Silver keeps no Bronze-only audit column (its file, hash, rescue).
+            kept = kept.drop(*DROP_AUDIT)
+        return _newest_per_key(flow, kept), int(batch)
+
+    return next_snapshot_and_version
+
+
+def _checked_snapshot(flow: SilverFlow, rows: Any, batch: int, *, applied: bool) -> Any:
+    """The snapshot's rows that pass its checks, counted in one pass. Fails on a ``fail`` rule that
+    did not hold, and on a snapshot left with no rows once one was applied: it would delete or
+    close every key of Silver."""
+    keep = flow.keep_filter()
+    fails = list(flow.fail.items())
+    counts = rows.selectExpr(
+        "count(*) AS n",
+        f"count_if({keep}) AS kept",
+        *(f"count_if(NOT coalesce(({expr}), false)) AS fail_{i}" for i, (_, expr) in enumerate(fails)),
+    ).first()
+    broken = [
+        f"{name} ({counts[f'fail_{i}']} rows)" for i, (name, _) in enumerate(fails) if counts[f"fail_{i}"]
+    ]
+    if broken:
+        raise ZoneError(
+            f"source {flow.source}: full-load batch {batch}: rule(s) with action fail did not hold:"
+            f" {', '.join(broken)}; nothing was applied to {flow.silver_table}",
+            field="dq_rule",
+            fix="Fix the source data or the rule, then rerun the batch.",
+        )
+    if applied and not counts["kept"]:
+        n = counts["n"]
+        why = (
+            f"its {n} rows were all dropped or quarantined" if n else "the where clause kept none of its rows"
+        )
+        raise ZoneError(
+            f"source {flow.source}: full-load batch {batch} brought no rows to the snapshot ({why});"
+            f" applying it would delete or close every key of {flow.silver_table}, so nothing was applied",
+            field="load_mode",
+            fix="Check that the extract read the whole source (a failed export looks like an empty table)"
+            " and rerun the batch. If the source is really empty, delete Silver's rows yourself.",
+        )
+    return rows.where(keep)
+
+
+def _newest_per_key(flow: SilverFlow, rows: Any) -> Any:
+    """One row per key, as the engines keep: the newest by ``sequence_by``, then ``_ingested_at``,
+    then the other columns (so a tie always picks the same row). A snapshot holds one row per key."""
+    columns = dict.fromkeys([flow.sequence_by, "_ingested_at", *rows.columns])
+    order = [c for c in columns if c not in flow.keys]
+    keys = ", ".join(q(k) for k in flow.keys)
+    window = f"PARTITION BY {keys} ORDER BY {', '.join(f'{q(c)} DESC' for c in order)}"
+    ranked = rows.selectExpr("*", f"row_number() OVER ({window}) AS __lf_rank")
+    return ranked.where("__lf_rank = 1").drop("__lf_rank")

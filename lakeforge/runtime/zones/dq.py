@@ -48,10 +48,14 @@ class DqOutcome:
         return [r for r in self.results if r.rule.action == "fail" and r.rows_failed]
 
 
+# Prefix of the NULL-key checks' names. The colon keeps them apart from rule names, which are slugs.
+NULL_KEY_PREFIX = "null_key:"
+
+
 def null_key_check(column: str) -> tuple[str, str]:
     """The name a quarantined row carries in ``_failed_rules`` when key ``column`` is NULL, and the
-    predicate it fails. The colon keeps it apart from rule names, which are slugs."""
-    return f"null_key:{column}", f"{q(column)} IS NOT NULL"
+    predicate it fails."""
+    return f"{NULL_KEY_PREFIX}{column}", f"{q(column)} IS NOT NULL"
 
 
 def evaluate(engine: Engine, frame: Frame, rules: list[models.DqRule], keys: Sequence[str] = ()) -> DqOutcome:

@@ -26,8 +26,9 @@ from lakeforge.runtime.registry import writer_for
 from lakeforge.runtime.zones import dq
 from lakeforge.runtime.zones.common import RunContext, TableOutcome, ZoneError, batch_time, q
 
-_KEEP_AUDIT = ("_batch_id", "_ingested_at")
-_DROP_AUDIT = ("_source_file", "_rescued_data", "_record_hash")
+# Audit columns Silver keeps, and the Bronze-only ones a select of every column leaves out.
+KEEP_AUDIT = ("_batch_id", "_ingested_at")
+DROP_AUDIT = ("_source_file", "_rescued_data", "_record_hash")
 
 
 def _names(ctx: RunContext, frame: Frame) -> list[str]:
@@ -39,10 +40,10 @@ def transform(ctx: RunContext, spec: SourceSpec, bronze: TableRef) -> Frame:
     batch = ctx.data_batch_id
     rows = ctx.engine.sql(f"SELECT * FROM {bronze.name} WHERE _batch_id = {batch}")
     exprs = list(spec.silver.select_expressions) or [
-        q(c) for c in _names(ctx, rows) if c not in _KEEP_AUDIT and c not in _DROP_AUDIT
+        q(c) for c in _names(ctx, rows) if c not in KEEP_AUDIT and c not in DROP_AUDIT
     ]
     where = f" WHERE {spec.silver.where_clause}" if spec.silver.where_clause else ""
-    select = ", ".join([*exprs, *(q(c) for c in _KEEP_AUDIT)])
+    select = ", ".join([*exprs, *(q(c) for c in KEEP_AUDIT)])
     return ctx.engine.sql(f"SELECT {select} FROM __lf_bronze{where}", {"__lf_bronze": rows})
 
 
@@ -52,7 +53,7 @@ def dedupe(ctx: RunContext, frame: Frame, keys: list[str], order: str | None, pe
         partition = [*keys, *([order] if per_version and order else [])]
     else:
         # Without keys, rows with identical values are duplicates.
-        partition = [c for c in columns if c not in _KEEP_AUDIT]
+        partition = [c for c in columns if c not in KEEP_AUDIT]
     ordering = ", ".join(
         [
             *([f"{q(order)} DESC"] if order else []),
