@@ -253,3 +253,61 @@ def test_parser_needs_no_metadata_store_and_accepts_bare_names() -> None:
     assert [(t.table, t.status, t.rows_out, t.rows_rejected) for t in outcome.tables] == [
         ("main.sales.orders", "succeeded", 4, 1)
     ]
+
+
+def test_null_key_expectation_is_no_rule(db, tmp_path) -> None:
+    """The NULL-key expectation of a keyed Silver table (``null_key:<key columns>``) is counted as the
+    engines count it: no ``dq_run`` row, not an unknown rule, its failed rows the ``quality`` step's
+    ``null_keys`` (written once however often the log is read). Before an auto-CDC flow (events)
+    they are among the dropped rows; a full load's snapshot flow (orders) reports its checks through
+    the quarantine table, which reads the view."""
+    from tests.runtime.eventlog_rows import EventLog
+
+    make_source(
+        db,
+        "orders",
+        location=str(tmp_path),
+        silver={"primary_keys": ["id"]},
+        rules=[("positive", "amount > 0", "drop")],
+    )
+    make_source(
+        db, "events", location=str(tmp_path), load_mode="incremental", silver={"primary_keys": ["id"]}
+    )
+    targets = targets_for(load_group(db, "sales"))
+    log = EventLog()
+    log.create_update("u7")
+    orders = [("orders_silver_input", "null_key:id", 9, 1), ("orders_silver_input", "positive", 8, 2)]
+    # (flow, rows out, dropped, expectations as (dataset, name, passed, failed))
+    flows: list[tuple[str, int, int | None, list[tuple[str, str, int, int]] | None]] = [
+        ("main.sales.orders_quarantine", 1, 0, orders),
+        ("main.sales.orders", 6, None, None),
+        ("main.sales.events", 4, 2, [("events_silver_input", "null_key:id", 4, 2)]),
+    ]
+    for flow, rows_out, dropped, expectations in flows:
+        log.flow("u7", flow, "COMPLETED", rows_out=rows_out, dropped=dropped, expectations=expectations)
+    log.update_state("u7", "COMPLETED")
+
+    outcome = parse_event_log(log.rows, targets)
+
+    assert checks(outcome) == {("main.sales.orders", "positive"): ("drop", 10, 2)}
+    assert outcome.unmatched == []
+    assert {t.table: (t.rows_out, t.rows_rejected, t.null_keys) for t in outcome.tables} == {
+        "main.sales.orders": (6, None, 1),
+        "main.sales.events": (4, 2, 2),
+    }
+
+    batch_id = new_batch(db)
+    for _ in range(2):  # a retried task: nothing doubled
+        assert record_update(db, load_group(db, "sales"), batch_id, outcome) == "succeeded"
+    assert set(dq_rows(db, batch_id)) == {("main.sales.orders", "positive")}
+    with db.connection() as conn:
+        steps = conn.execute(
+            "SELECT t.table_name, s.details FROM lakeforge_log.step_run s"
+            " JOIN lakeforge_log.table_run t ON t.id = s.table_run_id"
+            " WHERE s.batch_id = %s AND s.step = 'quality' ORDER BY t.table_name",
+            [batch_id],
+        ).fetchall()
+    assert [(s["table_name"], s["details"]["null_keys"]) for s in steps] == [
+        ("main.sales.events", 2),
+        ("main.sales.orders", 1),
+    ]

@@ -20,7 +20,10 @@ with figures; with neither, that attempt's RUNNING micro-batch reports are added
 Expectation ``dataset`` names the view the rule is declared on (``<source>_silver_input``);
 LakeForge maps it back to the source's Silver table, and the rule name to its ``dq_rule`` id,
 expression and action (the event log only knows expect / drop / fail; quarantine rules run as
-drop expectations).
+drop expectations). The NULL-key expectation of a table with primary keys
+(``null_key:<key columns>``) is no rule: as on the engines it gives no ``dq_run`` row; its failed
+rows are the ``null_keys`` of the table's ``quality`` step (and, dropped before an auto-CDC flow,
+among its rejected rows).
 
 :func:`parse_event_log` is pure (rows in, records out); :func:`read_event_log` queries Spark;
 :func:`record_update` writes the run log, replacing earlier rows for the same (batch, table, rule),
@@ -44,6 +47,7 @@ from lakeforge.runtime.runlog import RunLog
 from lakeforge.runtime.spark.pipeline import plan_pipeline
 from lakeforge.runtime.spark.session import active_session, get_or_create_session, is_databricks
 from lakeforge.runtime.tasks import BatchFailed, latest_batch_with, widget
+from lakeforge.runtime.zones.dq import NULL_KEY_PREFIX
 from lakeforge.settings import Settings, get_settings
 
 EVENT_TYPES = ("create_update", "update_progress", "flow_progress")
@@ -85,6 +89,8 @@ class TableRecord:
     rows_out: int | None
     rows_rejected: int | None
     error: str | None = None
+    # Rows with a NULL primary-key column (quarantined), from the NULL-key expectation.
+    null_keys: int | None = None
 
 
 @dataclass
@@ -262,10 +268,14 @@ def parse_event_log(
 
     seen: set[tuple[str, str]] = set()
     for target in targets:
+        null_keys: int | None = None
         for (dataset, rule_name), (passed, failed) in sorted(counts.items()):
             if not _matches(dataset, target.datasets):
                 continue
             seen.add((dataset, rule_name))
+            if target.zone == "silver" and rule_name.startswith(NULL_KEY_PREFIX):
+                null_keys = (null_keys or 0) + failed
+                continue
             rule = target.rules.get(rule_name)
             if rule is None:
                 outcome.unmatched.append(f"{dataset}.{rule_name}")
@@ -295,6 +305,7 @@ def parse_event_log(
                 _sum(outputs),
                 _sum(dropped),
                 next((f.error for f in table_flows if f.error), None) if status == "failed" else None,
+                null_keys,
             )
         )
     outcome.unmatched += [f"{d}.{r}" for d, r in sorted(counts) if (d, r) not in seen]
@@ -351,6 +362,8 @@ def record_update(db: Database, spec: GroupSpec, batch_id: int, outcome: UpdateO
             )
             for check in checks.pop(table.table, []):
                 _write_check(log, table_id, check)
+            if table.null_keys is not None:
+                _write_null_keys(db, log, table_id, table.null_keys)
             log.table_end(
                 table_id,
                 zone,
@@ -383,6 +396,17 @@ def _write_check(log: RunLog, table_id: int | None, check: DqRecord) -> None:
         check.rows_failed,
         replace=True,
     )
+
+
+def _write_null_keys(db: Database, log: RunLog, table_id: int, null_keys: int) -> None:
+    """The table's ``quality`` step with ``null_keys``, as the engines log it; it replaces the step
+    an earlier reading of the event log wrote, so a retried task never doubles it."""
+    with db.connection() as conn:
+        conn.execute(
+            "DELETE FROM lakeforge_log.step_run WHERE table_run_id = %s AND step = 'quality'", [table_id]
+        )
+    with log.step(table_id, "quality", source="event_log") as step:
+        step["null_keys"] = null_keys
 
 
 def _existing_table_run(db: Database, batch_id: int, zone_id: int, table: str) -> int | None:
