@@ -28,8 +28,9 @@ from pathlib import Path
 from typing import Any
 
 from lakeforge.localworkspace.runs import TERMINAL
-from lakeforge.localworkspace.store import Row, WorkspaceStore, now_ms
+from lakeforge.localworkspace.store import UPDATE_FINAL, Row, WorkspaceStore, now_ms
 from lakeforge.metadata.db import Database
+from lakeforge.runtime.cancel import PIPELINE_STOPPED, StopSignal
 from lakeforge.settings import PROJECT_ROOT, Settings
 
 log = logging.getLogger(__name__)
@@ -145,6 +146,7 @@ class Executor:
         self._threads: dict[int, threading.Thread] = {}
         self._cancel: set[int] = set()
         self._stop_events: dict[int, threading.Event] = {}  # per run: set when it is cancelled
+        self._update_stops: dict[str, StopSignal] = {}  # per running pipeline update
         self._stopping = threading.Event()
         self.notebook_dir = settings.state_dir / "localworkspace" / "notebooks"
 
@@ -160,12 +162,16 @@ class Executor:
                 if task["life_cycle_state"] not in TERMINAL:
                     self._set_task(task["run_id"], "INTERNAL_ERROR", "FAILED", message)
         with self.db.connection() as conn:
+            # An update that was being stopped ends as asked; any other was cut short.
             conn.execute(
-                "UPDATE lakeforge_workspace.pipeline_update SET state = 'FAILED', error = %s "
-                "WHERE state NOT IN ('COMPLETED', 'FAILED', 'CANCELED')",
-                (message,),
+                "UPDATE lakeforge_workspace.pipeline_update SET error = %s, state = CASE state"
+                " WHEN 'STOPPING' THEN 'CANCELED' ELSE 'FAILED' END WHERE state <> ALL(%s)",
+                (message, list(UPDATE_FINAL)),
             )
-            conn.execute("UPDATE lakeforge_workspace.pipeline SET state = 'IDLE' WHERE state = 'RUNNING'")
+            conn.execute(
+                "UPDATE lakeforge_workspace.pipeline SET state = 'IDLE'"
+                " WHERE state IN ('RUNNING', 'STOPPING')"
+            )
         # The batches those runs were writing have no process left either: end them in the run
         # log too, so their channel hears of it and they can be rerun (a batch still marked
         # running refuses a rerun). Batches a live process holds are left alone.
@@ -606,6 +612,9 @@ class Executor:
             )
             self.run_update(pipeline_id, update_id, cancel=stop)
             update = self.store.get_update(pipeline_id, update_id)
+            if update is not None and update["state"] == "CANCELED":
+                # A cancelled job run records the task CANCELED; a pipeline stopped alone fails it.
+                raise TaskError(f"Pipeline update {update_id} was canceled: {update['error']}")
             if update is None or update["state"] != "COMPLETED":
                 error = update["error"] if update else "the update disappeared"
                 raise TaskError(f"Pipeline update {update_id} failed: {error}")
@@ -685,42 +694,81 @@ class Executor:
         ).start()
 
     def run_update(self, pipeline_id: str, update_id: str, cancel: threading.Event | None = None) -> None:
-        """Run one pipeline update to its end through the data plane; never raises. ``cancel``
-        (the job run's stop event, for a pipeline task) stops it at its next table or zone."""
-        update = self.store.get_update(pipeline_id, update_id)
-        if update is None:
-            return
+        """Run one pipeline update to its end through the data plane; never raises.
+
+        It stops at its next table or zone when ``POST /pipelines/{id}/stop`` asks
+        (:meth:`stop_update`), when ``cancel`` is set (the job run's stop event, for a pipeline
+        task) or when ``cancel_run`` asked for its batch, and then ends ``CANCELED`` as a stopped
+        Databricks update does, naming who cancelled it.
+        """
+        stop = StopSignal(PIPELINE_STOPPED, parent=cancel)
+        with self._lock:  # stop_update decides under the lock whether a runner will see the signal
+            update = self.store.get_update(pipeline_id, update_id)
+            if update is None or update["state"] in UPDATE_FINAL:
+                return  # stopped before it started
+            self._update_stops[update_id] = stop
+        try:
+            self.store.set_pipeline_state(pipeline_id, "RUNNING")
+            self.store.set_update_state(update_id, "INITIALIZING")
+            self._run_update_body(update, stop)
+            final, message = _update_outcome(stop)
+        except BaseException as error:  # report any failure on the update, as Databricks does
+            final, message = "FAILED", f"{type(error).__name__}: {error}"
+        with self._lock:
+            self.store.set_update_state(update_id, final, message)
+            self._update_stops.pop(update_id, None)
+            self.store.set_pipeline_state(pipeline_id, "IDLE")
+
+    def _run_update_body(self, update: Row, stop: StopSignal) -> None:
         spec = update["config"]
         configuration = spec.get("configuration") or {}
         group = configuration.get("lakeforge.group")
-        self.store.set_pipeline_state(pipeline_id, "RUNNING")
-        self.store.set_update_state(update_id, "INITIALIZING")
-        try:
-            if not group:
-                raise TaskError(
-                    "The pipeline's configuration has no lakeforge.group: set configuration "
-                    '{"lakeforge.group": "<source group>"} so the update knows what to run.'
-                )
-            self.store.set_update_state(update_id, "RUNNING")
-            runner = self.runners.pipeline_runner()
-            _call(
-                runner,
-                self.settings,
-                self.db,
-                group,
-                full_refresh=bool(update["full_refresh"]),
-                batch_id=_int_or_none((update["parameters"] or {}).get("batch_id")),
-                engine=self._engine(configuration.get("lakeforge.engine")),
-                spec=spec,
-                update_id=update_id,
-                pipeline_id=pipeline_id,
-                cancel=cancel,
+        if not group:
+            raise TaskError(
+                "The pipeline's configuration has no lakeforge.group: set configuration "
+                '{"lakeforge.group": "<source group>"} so the update knows what to run.'
             )
-            self.store.set_update_state(update_id, "COMPLETED")
-        except BaseException as error:  # report any failure on the update, as Databricks does
-            self.store.set_update_state(update_id, "FAILED", f"{type(error).__name__}: {error}")
-        finally:
-            self.store.set_pipeline_state(pipeline_id, "IDLE")
+        self.store.set_update_state(update["update_id"], "RUNNING")
+        _call(
+            self.runners.pipeline_runner(),
+            self.settings,
+            self.db,
+            group,
+            full_refresh=bool(update["full_refresh"]),
+            batch_id=_int_or_none((update["parameters"] or {}).get("batch_id")),
+            engine=self._engine(configuration.get("lakeforge.engine")),
+            spec=spec,
+            update_id=update["update_id"],
+            pipeline_id=update["pipeline_id"],
+            cancel=stop,
+        )
+
+    def stop_update(self, pipeline_id: str) -> None:
+        """``POST /pipelines/{id}/stop``: the active update stops at its next table or zone
+        (``STOPPING`` until then, then ``CANCELED``); one no runner has picked up yet ends
+        ``CANCELED`` at once. Without an active update this does nothing, as on Databricks."""
+        with self._lock:
+            active = self.store.active_update(pipeline_id)
+            if active is None:
+                return
+            stop = self._update_stops.get(active["update_id"])
+            if stop is None:
+                self.store.set_update_state(active["update_id"], "CANCELED", "Stopped before it started.")
+                self.store.set_pipeline_state(pipeline_id, "IDLE")
+                return
+            stop.set()
+            self.store.set_update_state(active["update_id"], "STOPPING")
+            self.store.set_pipeline_state(pipeline_id, "STOPPING")
+
+
+def _update_outcome(stop: StopSignal) -> tuple[str, str | None]:
+    """How an update whose runner returned ends: ``CANCELED`` when its batch stopped for a cancel
+    (the runtime notes who asked on ``stop``), or when a stop came and the runner did not look
+    (a batch asked to stop during its last table ends cancelled too); else ``COMPLETED``."""
+    by = stop.stopped or (stop.asked_by() if stop.is_set() else None)
+    if by is None:
+        return "COMPLETED", None
+    return "CANCELED", f"Cancelled by {by}."
 
 
 def _int_or_none(value: Any) -> int | None:

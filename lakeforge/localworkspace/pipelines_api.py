@@ -228,10 +228,7 @@ def stop_pipeline(request: Request, _body: dict[str, Any]) -> JSONResponse:
     ctx = context(request)
     pipeline_id = request.path_params["pipeline_id"]
     _pipeline(ctx.store, pipeline_id)
-    active = ctx.store.active_update(pipeline_id)
-    if active is not None:
-        ctx.store.set_update_state(active["update_id"], "CANCELED", "Stopped by a user.")
-        ctx.store.set_pipeline_state(pipeline_id, "IDLE")
+    ctx.executor.stop_update(pipeline_id)
     return ok()
 
 

@@ -24,6 +24,8 @@ from lakeforge.metadata.db import Connection, Database
 Row = dict[str, Any]
 ACTIVE_STATES = ("QUEUED", "PENDING", "RUNNING", "TERMINATING", "BLOCKED", "WAITING_FOR_RETRY")
 _SCHEMA = "lakeforge_workspace"
+# Pipeline update states an update never leaves (Databricks' UpdateInfoState).
+UPDATE_FINAL = ("COMPLETED", "FAILED", "CANCELED")
 
 
 def now_ms() -> int:
@@ -330,16 +332,20 @@ class WorkspaceStore:
     def active_update(self, pipeline_id: str) -> Row | None:
         return self._one(
             f"SELECT * FROM {_SCHEMA}.pipeline_update WHERE pipeline_id = %s "
-            "AND state NOT IN ('COMPLETED', 'FAILED', 'CANCELED') ORDER BY creation_time DESC LIMIT 1",
-            (pipeline_id,),
+            "AND state <> ALL(%s) ORDER BY creation_time DESC LIMIT 1",
+            (pipeline_id, list(UPDATE_FINAL)),
         )
 
     def set_update_state(self, update_id: str, state: str, error: str | None = None) -> None:
-        final = state in ("COMPLETED", "FAILED", "CANCELED")
+        """Move an update to ``state``. A final state is never left, and a ``STOPPING`` update only
+        moves on to a final one: a runner's late "RUNNING" must not hide a stop, nor its
+        "COMPLETED" undo a stop that ended the update before it began."""
+        final = state in UPDATE_FINAL
+        settled = list(UPDATE_FINAL) if final else [*UPDATE_FINAL, "STOPPING"]
         self._exec(
             f"UPDATE {_SCHEMA}.pipeline_update SET state = %s, error = COALESCE(%s, error), "
-            "end_time = CASE WHEN %s THEN %s ELSE end_time END WHERE update_id = %s",
-            (state, error, final, now_ms(), update_id),
+            "end_time = CASE WHEN %s THEN %s ELSE end_time END WHERE update_id = %s AND state <> ALL(%s)",
+            (state, error, final, now_ms(), update_id, settled),
         )
 
     # ---- workspace objects ------------------------------------------------------------------

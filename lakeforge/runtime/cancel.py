@@ -4,7 +4,8 @@
 every process running the batch sees it: the API's thread, a local workspace notebook, a task on
 a Databricks cluster. The runner asks :meth:`CancelWatch.check` before each zone and each table;
 a table already started runs to its end, so its Delta commit and watermark land together and
-nothing is half written. A local workspace cancelling a job run also sets the task's ``event``.
+nothing is half written. A local workspace cancelling a job run also sets the task's ``event``;
+stopping a pipeline update sets its :class:`StopSignal`, on which the runner notes who stopped it.
 
 >>> watch = CancelWatch(db, batch_id=42)
 >>> watch.check()            # raises BatchCancelled("ana") once ana asked to cancel batch 42
@@ -22,7 +23,34 @@ from lakeforge.runtime.runlog import CHANNEL, end_open_runs
 
 # Who stopped a batch whose job run was cancelled in the workspace rather than through LakeForge.
 JOB_RUN_CANCELLED = "the workspace (its job run was cancelled)"
+# ... and one whose pipeline update was stopped (``POST /pipelines/{id}/stop``).
+PIPELINE_STOPPED = "the workspace (its pipeline update was stopped)"
 _OPEN = ("queued", "running")
+
+
+class StopSignal(threading.Event):
+    """The local workspace's stop of one pipeline update, and the runtime's answer to it.
+
+    ``POST /pipelines/{id}/stop`` sets it (``by`` names that stopper); it also counts as set once
+    ``parent`` is (the stop event of the job run whose pipeline task started the update). Only
+    ``is_set`` sees ``parent``: the runtime polls it at table and zone boundaries and never waits
+    on it. ``stopped`` is who the runner stopped a batch for: this signal, or a ``cancel_run``
+    request read in the run log, which the workspace could not otherwise tell apart from a batch
+    that ran to its end.
+    """
+
+    def __init__(self, by: str, parent: threading.Event | None = None) -> None:
+        super().__init__()
+        self.by = by
+        self.parent = parent
+        self.stopped: str | None = None
+
+    def is_set(self) -> bool:
+        return super().is_set() or (self.parent is not None and self.parent.is_set())
+
+    def asked_by(self) -> str:
+        """Who set it: this signal's own stopper, else the job run's cancel."""
+        return self.by if super().is_set() else JOB_RUN_CANCELLED
 
 
 class BatchCancelled(Exception):
@@ -66,12 +94,14 @@ class CancelWatch:
         if asked is not None and (self.since is None or asked > self.since):
             return str(row["cancelled_by"] or "someone") if row is not None else None
         if self.event is not None and self.event.is_set():
-            return JOB_RUN_CANCELLED
+            return self.event.asked_by() if isinstance(self.event, StopSignal) else JOB_RUN_CANCELLED
         return None
 
     def check(self) -> None:
         by = self.requested_by()
         if by is not None:
+            if isinstance(self.event, StopSignal):
+                self.event.stopped = by
             raise BatchCancelled(by)
 
 
