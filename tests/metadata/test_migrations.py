@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 
 import psycopg
@@ -127,3 +128,21 @@ def test_a_slack_plan_pending_during_the_upgrade_keeps_its_command_and_loses_its
             ).fetchone()
     assert row["command_id"] == command_id
     assert token not in str(row["row"]) and "confirm_token" not in row["row"]
+
+
+def test_reruns_of_a_batch_are_found_through_an_index(db):
+    """What follows the reruns of batch N (Raw's "did N or a rerun of it land this source?", and
+    the foreign key clearing `rerun_of` when N is deleted) reads an index, not the whole run log."""
+
+    def plan(conn, query, *params):
+        rows = conn.execute(f"EXPLAIN (FORMAT JSON) {query}", params).fetchone()
+        return json.dumps(next(iter(rows.values())))
+
+    with db.connection() as conn:
+        conn.execute("SET LOCAL enable_seqscan = off")  # an empty table would be scanned anyway
+        conn.execute("SET LOCAL plan_cache_mode = force_generic_plan")  # as the foreign key plans
+        either = plan(conn, "SELECT 1 FROM lakeforge_log.batch_run b WHERE b.batch_id = 7 OR b.rerun_of = 7")
+        conn.execute("PREPARE reruns (bigint) AS SELECT 1 FROM lakeforge_log.batch_run WHERE rerun_of = $1")
+        generic = plan(conn, "EXECUTE reruns(7)")
+    assert "batch_run_rerun_of_idx" in either, either
+    assert "batch_run_rerun_of_idx" in generic, generic
