@@ -121,15 +121,14 @@ class Principal:
             for group in groups
         }
 
+    def may_somewhere(self, kind: str) -> bool:
+        """Whether this caller may run ``kind`` globally or on at least one group it is bound to."""
+        groups = {scope for _, scope in self.bindings if scope is not None}
+        return self.may(kind) or (kind not in GLOBAL_KINDS and any(self.may(kind, {g}) for g in groups))
+
     def allowed_kinds(self) -> list[str]:
         """Intents this caller may run somewhere (globally or on at least one group)."""
-        groups = {scope for _, scope in self.bindings if scope is not None}
-        return [
-            kind
-            for kind in REQUIRED_ROLE
-            if self.may(kind)
-            or (kind not in GLOBAL_KINDS and any(self.may(kind, {group}) for group in groups))
-        ]
+        return [kind for kind in REQUIRED_ROLE if self.may_somewhere(kind)]
 
 
 def kinds_for_role(role: Role) -> list[str]:
@@ -141,13 +140,28 @@ def check(principal: Principal, kind: str, groups: set[str] | None = None) -> No
     """Raise ``PermissionDenied`` naming the role needed, unless ``principal`` may run ``kind``."""
     if principal.may(kind, groups):
         return
-    needed = REQUIRED_ROLE.get(kind, "admin")
     where = f" on group {', '.join(sorted(groups))}" if groups else " (a global binding)"
-    raise PermissionDenied(
+    raise _denied(principal, kind, where, f" --group {sorted(groups)[0]}" if groups else "")
+
+
+def check_somewhere(principal: Principal, kind: str) -> None:
+    """Raise ``PermissionDenied`` unless ``principal`` may run ``kind`` on some group (or on all).
+
+    For an intent naming what exists nowhere (a batch id no batch has): it belongs to no group, so
+    whoever could run the kind on any group may hear that it does not exist; a role that can never
+    run the kind is still refused.
+    """
+    if principal.may_somewhere(kind):
+        return
+    raise _denied(principal, kind, " on a group or globally", " [--group GROUP]")
+
+
+def _denied(principal: Principal, kind: str, where: str, group_option: str) -> PermissionDenied:
+    needed = REQUIRED_ROLE.get(kind, "admin")
+    return PermissionDenied(
         f"{principal.user} may not {kind.replace('_', ' ')}: it needs the {needed} role{where}",
         field="kind",
-        fix=f"Ask an admin: lakeforge token create --user {principal.user} --role {needed}"
-        + (f" --group {sorted(groups)[0]}" if groups else ""),
+        fix=f"Ask an admin: lakeforge token create --user {principal.user} --role {needed}{group_option}",
     )
 
 

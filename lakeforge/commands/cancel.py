@@ -15,7 +15,7 @@ from typing import Any
 
 from lakeforge.commands import intents as it
 from lakeforge.commands import launch
-from lakeforge.commands.handlers import Context, Invalid, Prepared
+from lakeforge.commands.handlers import Context, Prepared, unknown_batch
 from lakeforge.commands.state import Conflict
 from lakeforge.runtime import runlog
 from lakeforge.runtime.cancel import end_cancelled
@@ -31,9 +31,7 @@ def cancel_run(ctx: Context, intent: it.CancelRun) -> Prepared:
         [batch_id],
     ).fetchone()
     if row is None:
-        raise Invalid(
-            f"batch {batch_id} does not exist", field="batch_id", fix="Find batch ids with list_runs."
-        )
+        raise unknown_batch(batch_id)
     status = row["status"]
     if status not in ("queued", "running"):
         # An operator of the batch's group hears why (handlers.intent_groups finds it).

@@ -189,14 +189,25 @@ def _prepare(ctx: handlers.Context, intent: Any, principal: Principal) -> handle
     try:
         prepared = handlers.HANDLERS[intent.kind](ctx, intent)
     except (handlers.Invalid, state.Missing) as error:
-        access.check(principal, intent.kind, handlers.intent_groups(ctx.conn, intent) or None)
+        _check_refused(ctx, intent, principal)
         unknown = isinstance(error, handlers.Unknown) or "does not exist" in error.message
         raise _rejection(error, "not_found" if unknown else "validation") from None
     except state.Conflict as error:
-        access.check(principal, intent.kind, handlers.intent_groups(ctx.conn, intent) or None)
+        _check_refused(ctx, intent, principal)
         raise _rejection(error, "conflict") from None
     access.check(principal, intent.kind, prepared.groups or None)
     return prepared
+
+
+def _check_refused(ctx: handlers.Context, intent: Any, principal: Principal) -> None:
+    """Whether the caller may hear why ``intent`` was refused: it needs the intent's role on the
+    groups the intent touches. A batch id that no batch has belongs to no group and tells of
+    nothing that exists, so anyone who may run the kind on some group hears it is unknown (404)
+    instead of a 403 asking for a global binding."""
+    if handlers.names_unknown_batch(ctx.conn, intent):
+        access.check_somewhere(principal, intent.kind)
+        return
+    access.check(principal, intent.kind, handlers.intent_groups(ctx.conn, intent) or None)
 
 
 def _plan_hash(prepared: handlers.Prepared, plan: list[PlanLine]) -> str:

@@ -671,9 +671,7 @@ def rerun_batch(ctx: Context, intent: it.RerunBatch) -> Prepared:
         "SELECT * FROM lakeforge_log.batch_run WHERE batch_id = %s", [intent.batch_id]
     ).fetchone()
     if row is None:
-        raise Invalid(
-            f"batch {intent.batch_id} does not exist", field="batch_id", fix="Find batch ids with list_runs."
-        )
+        raise unknown_batch(intent.batch_id)
     # A "running" batch whose process died is not running: it is marked failed when the rerun
     # starts (the runner fails orphaned batches first), so it must not block its own rerun.
     live = row["status"] == "queued" or (
@@ -847,9 +845,7 @@ def show_run(ctx: Context, intent: it.ShowRun) -> Prepared:
         "SELECT * FROM lakeforge_log.batch_run WHERE batch_id = %s", [intent.batch_id]
     ).fetchone()
     if batch is None:
-        raise Invalid(
-            f"batch {intent.batch_id} does not exist", field="batch_id", fix="Find batch ids with list_runs."
-        )
+        raise unknown_batch(intent.batch_id)
     parts = {}
     for table in ("zone_run", "table_run", "step_run", "dq_run"):
         parts[table.removesuffix("_run") + "s"] = _jsonable_rows(
@@ -917,7 +913,8 @@ def intent_groups(conn: Connection, intent: Any) -> set[str]:
 
     A group-bound caller must hear why its command on its own group is wrong, not that it needs a
     global role, so a source, rule or batch named by the intent is looked up to its group. What
-    does not exist has no group: only a global role hears about it.
+    does not exist has no group: only a global role hears about it, except a batch id that no
+    batch has (``names_unknown_batch``), which names nothing of any group.
     """
     groups = {value for value in (getattr(intent, "group", None),) if isinstance(value, str)}
     kind = intent.kind
@@ -934,9 +931,28 @@ def intent_groups(conn: Connection, intent: Any) -> set[str]:
         ).fetchone()
         groups.update([row["name"]] if row else [])
     batch_id = getattr(intent, "batch_id", None)
-    if isinstance(batch_id, int):
-        row = conn.execute(
-            "SELECT group_name FROM lakeforge_log.batch_run WHERE batch_id = %s", [batch_id]
-        ).fetchone()
-        groups.update([row["group_name"]] if row else [])
+    batch_group = _batch_group(conn, batch_id) if isinstance(batch_id, int) else None
+    groups.update([batch_group] if batch_group else [])
     return groups
+
+
+def names_unknown_batch(conn: Connection, intent: Any) -> bool:
+    """True when the intent names a batch id that no batch has (so it belongs to no group)."""
+    batch_id = getattr(intent, "batch_id", None)
+    return isinstance(batch_id, int) and _batch_group(conn, batch_id) is None
+
+
+def _batch_group(conn: Connection, batch_id: int) -> str | None:
+    row = conn.execute(
+        "SELECT group_name FROM lakeforge_log.batch_run WHERE batch_id = %s", [batch_id]
+    ).fetchone()
+    return str(row["group_name"]) if row else None
+
+
+def unknown_batch(batch_id: int) -> Unknown:
+    """The refusal of a batch id that no batch has: names the id and where the valid ones are."""
+    return Unknown(
+        f"batch {batch_id} does not exist",
+        field="batch_id",
+        fix="Find batch ids with list_runs (GET /api/v1/runs, or `lakeforge runs`).",
+    )

@@ -138,6 +138,57 @@ def test_cancel_route_uses_the_same_checks(api: Api) -> None:
 
 
 @pytest.mark.parametrize(
+    ("role", "group", "status"),
+    [
+        *[pytest.param(role, None, 403 if role == "viewer" else 404, id=role) for role in ROLES],
+        *[
+            pytest.param(role, "retail", 403 if role == "viewer" else 404, id=f"{role}-of-retail")
+            for role in ROLES
+        ],
+    ],
+)
+def test_an_unknown_batch_is_a_404_for_whoever_may_act_on_some_group(
+    api: Api, role: str, group: str | None, status: int
+) -> None:
+    """A batch id that no batch has belongs to no group: an operator bound to one group hears it
+    does not exist, as a global one does; a role that can never cancel or rerun is refused."""
+    _seed_with_batch(api)  # batch 1 succeeded, batch 2 running (its process is gone)
+    from lakeforge.commands.access import create_token
+
+    token = create_token(api.db, f"{role}_of_{group}", role, group=group) if group else api.tokens[role]
+    client = api.client(None)
+    headers = {"Authorization": f"Bearer {token}"}
+    before = snapshot(api.db)
+    for path in ("/runs/999999/cancel", "/runs/999999/rerun"):
+        body = assert_problem(client.post(path, headers=headers), status)
+        if status == 404:
+            assert "batch 999999 does not exist" in body["detail"], body
+            error = next(e for e in body["errors"] if e["field"] == "batch_id")
+            assert "GET /api/v1/runs" in error["fix"], body
+        else:
+            assert "operator" in body["detail"], body
+    # Reading is everyone's: an unknown batch is a 404 whatever the role.
+    assert_problem(client.get("/runs/999999", headers=headers), 404, "batch_id")
+    shown = client.post(
+        "/commands", json={"intent": {"kind": "show_run", "batch_id": 999999}}, headers=headers
+    )
+    assert_problem(shown, 404, "intent.batch_id")
+    assert snapshot(api.db) == before
+
+
+def test_a_group_bound_operator_still_gets_403_for_a_batch_of_another_group(api: Api) -> None:
+    _seed_with_batch(api)  # batches 1 and 2 belong to retail
+    from lakeforge.commands.access import create_token
+
+    assert api.command({**GROUP, "name": "finance"}).status_code == 200
+    token = create_token(api.db, "fred", "operator", group="finance")
+    headers = {"Authorization": f"Bearer {token}"}
+    for path in ("/runs/1/rerun", "/runs/1/cancel", "/runs/2/cancel"):
+        body = assert_problem(api.client(None).post(path, headers=headers), 403)
+        assert "on group retail" in body["detail"], body
+
+
+@pytest.mark.parametrize(
     ("headers", "says"),
     [
         pytest.param({}, "missing bearer token", id="missing"),

@@ -94,7 +94,8 @@ def test_group_bindings_hold_for_that_group_only(db, samples, run):
 
 def test_a_group_bound_caller_hears_why_its_own_groups_command_is_wrong(db, samples, run):
     """Refusals are explained to whoever may act on the group the intent touches, found through the
-    source, rule or batch it names; elsewhere, and for what does not exist, the answer is a 403."""
+    source, rule or batch it names; elsewhere, and for a source that does not exist, the answer is
+    a 403 (an unknown batch id is the exception: see the next test)."""
     run({"kind": "create_group", "name": "finance"})
     ana = access.authenticate_token(db, access.create_token(db, "ana", "editor", group="retail"))
     actor = Actor(user="ana", surface="api")
@@ -114,6 +115,24 @@ def test_a_group_bound_caller_hears_why_its_own_groups_command_is_wrong(db, samp
     with pytest.raises(PermissionDenied, match="on group finance"):
         elsewhere = {"kind": "update_group", "name": "finance", "compute_profile": "missing"}
         execute(db, elsewhere, actor, principal=ana)
+
+
+@pytest.mark.parametrize("kind", ["rerun_batch", "cancel_run", "show_run"])
+def test_a_batch_id_no_batch_has_is_unknown_to_anyone_who_may_act_on_some_group(db, samples, kind):
+    """It belongs to no group, so it tells of nothing: a group-bound operator hears it does not
+    exist (not_found, naming where valid ids are); a viewer still may not cancel or rerun at all."""
+    olga = access.authenticate_token(db, access.create_token(db, "olga", "operator", group="retail"))
+    unknown = {"kind": kind, "batch_id": 999999}
+    refused = execute(db, unknown, Actor(user="olga", surface="api"), principal=olga)
+    assert (refused.status, refused.reason) == ("rejected", "not_found")
+    assert refused.errors[0].message == "batch 999999 does not exist"
+    assert "GET /api/v1/runs" in (refused.errors[0].fix or "")
+    vera = access.authenticate_token(db, access.create_token(db, "vera", "viewer", group="retail"))
+    if kind == "show_run":
+        assert execute(db, unknown, Actor(user="vera", surface="api"), principal=vera).reason == "not_found"
+        return
+    with pytest.raises(PermissionDenied, match="needs the operator role on a group or globally"):
+        execute(db, unknown, Actor(user="vera", surface="api"), principal=vera)
 
 
 def test_unknown_and_unmapped_users_may_only_read(db, samples):
