@@ -85,49 +85,60 @@ def default_launcher(db: Database, request: LaunchRequest) -> None:
     """
     in_thread = False
     try:
-        in_thread = _start(db, request)
+        if not start_job(db, request):
+            threading.Thread(
+                target=run_claimed,
+                args=(db, request),
+                name=f"lakeforge-batch-{request.batch_id}",
+                daemon=True,
+            ).start()
+            in_thread = True
     finally:
         if not in_thread:
             runlog.release_claim(db, request.batch_id)
 
 
-def _start(db: Database, request: LaunchRequest) -> bool:
-    """Start the batch; True when a thread of this process runs it (and releases its claim)."""
+def start_job(db: Database, request: LaunchRequest) -> bool:
+    """Start the batch as a run of the group's job when a Databricks workspace is configured and
+    the job can carry it; False when the batch must run in a LakeForge process instead."""
+    settings = current_settings()
+    if not databricks_configured(settings):
+        return False
+    from lakeforge.orchestration.client import workspace_client
+    from lakeforge.orchestration.launcher import JobLauncher
+
+    if not JobLauncher.handles(request):
+        return False
+    JobLauncher(settings, lambda: workspace_client(settings))(db, request)
+    return True
+
+
+def run_claimed(db: Database, request: LaunchRequest) -> None:
+    """Run a batch this process claimed, to its end, then drop the claim; never raises. The one
+    way a LakeForge process runs a queued batch: in a thread of the API or the CLI, or in the
+    background process of ``lakeforge run --no-wait`` (``lakeforge.commands.detached``)."""
     from lakeforge.runtime.runner import run_batch
 
-    settings = current_settings()
-    if databricks_configured(settings):
-        from lakeforge.orchestration.client import workspace_client
-        from lakeforge.orchestration.launcher import JobLauncher
-
-        if JobLauncher.handles(request):
-            JobLauncher(settings, lambda: workspace_client(settings))(db, request)
-            return False
-
-    def work() -> None:
-        try:
-            run_batch(
-                settings,
-                db,
-                request.group,
-                sources=request.sources,
-                zones=request.zones,
-                engine=request.engine,
-                trigger=request.trigger,
-                rerun_of=request.rerun_of,
-                batch_id=request.batch_id,
-                requested_by=request.requested_by,
-            )
-        except Exception as error:  # the runner records its own failure in the run log...
-            log.exception("batch %s failed", request.batch_id)
-            # ...once it has started the batch; before that, nobody would, and followers would wait.
-            reason = f"the batch could not start ({type(error).__name__}: {error})"
-            runlog.fail_unstarted(db, request.batch_id, reason)
-        finally:
-            runlog.release_claim(db, request.batch_id)
-
-    threading.Thread(target=work, name=f"lakeforge-batch-{request.batch_id}", daemon=True).start()
-    return True
+    try:
+        run_batch(
+            current_settings(),
+            db,
+            request.group,
+            sources=request.sources,
+            zones=request.zones,
+            engine=request.engine,
+            trigger=request.trigger,
+            rerun_of=request.rerun_of,
+            batch_id=request.batch_id,
+            requested_by=request.requested_by,
+        )
+    except Exception as error:  # the runner records its own failure in the run log...
+        log.exception("batch %s failed", request.batch_id)
+        # ...once it has started the batch; before that, nobody would, and followers would wait.
+        reason = f"the batch could not start ({type(error).__name__}: {error})"
+        runlog.fail_unstarted(db, request.batch_id, reason)
+    finally:
+        runlog.release_claim(db, request.batch_id)
 
 
 def claim(db: Database, batch_id: int) -> None:

@@ -2,23 +2,29 @@
 command layer.
 
 ``run`` and ``rerun`` queue the batch exactly as Slack or the panel would (plan, audit) and then
-follow it until it ends; the exit code says how it ended (0 succeeded, 1 failed). ``cancel``
+follow it until it ends; the exit code says how it ended (0 succeeded, 1 failed). With
+``--no-wait`` they return once the batch is under way: a batch no Databricks job carries then runs
+in a background process that outlives the command (``lakeforge.commands.detached``). ``cancel``
 follows the batch until it has stopped (0 cancelled, 1 it ended otherwise first).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
+from lakeforge.commands import launch
 from lakeforge.commands.access import Principal
 from lakeforge.commands.batch_report import batch_tables
 from lakeforge.commands.cli import _local_user, _open, err_console
+from lakeforge.commands.detached import DetachedLauncher, run_handed_over
 from lakeforge.commands.envelope import Actor, CommandResult
 from lakeforge.metadata.db import Database
 from lakeforge.terminal import make_console
@@ -34,32 +40,44 @@ def _execute(db: Database, intent: dict[str, Any]) -> CommandResult:
     return execute(db, intent, Actor(user=user, surface="cli"), principal=Principal.local_admin(user))
 
 
+def _batch(db: Database, batch_id: int) -> dict[str, Any]:
+    with db.connection() as conn:
+        batch = conn.execute(
+            "SELECT batch_id, status, error FROM lakeforge_log.batch_run WHERE batch_id = %s", [batch_id]
+        ).fetchone()
+    assert batch is not None
+    return dict(batch)
+
+
 def _follow(db: Database, batch_id: int, timeout: float) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     with console.status(f"Batch {batch_id} running…") as status:
         while True:
+            batch = _batch(db, batch_id)
             with db.connection() as conn:
-                batch = conn.execute(
-                    "SELECT batch_id, status, error FROM lakeforge_log.batch_run WHERE batch_id = %s",
-                    [batch_id],
-                ).fetchone()
                 zones = conn.execute(
                     "SELECT zone, status FROM lakeforge_log.zone_run WHERE batch_id = %s ORDER BY id",
                     [batch_id],
                 ).fetchall()
-            assert batch is not None
             status.update(f"Batch {batch_id}: " + " → ".join(f"{z['zone']} {z['status']}" for z in zones))
             if batch["status"] in FINAL or time.monotonic() > deadline:
-                return dict(batch)
+                return batch
             time.sleep(0.5)
 
 
 def _queue_and_follow(
     intent: dict[str, Any], wait: bool, timeout: float, *, expected: str = "succeeded"
 ) -> None:
-    """Execute ``intent`` (a batch command), then follow its batch; exit 1 unless it ends ``expected``."""
+    """Execute ``intent`` (a batch command), then follow its batch; exit 1 unless it ends ``expected``.
+    Without ``wait`` a batch this process would run goes to a background process instead."""
+    background = DetachedLauncher()
     with _open() as db:
-        result = _execute(db, intent)
+        if not wait:
+            launch.set_launcher(background)  # the batch must outlive this command
+        try:
+            result = _execute(db, intent)
+        finally:
+            launch.set_launcher(None)
         if result.status != "applied":
             for error in result.errors:
                 err_console.print(
@@ -69,16 +87,30 @@ def _queue_and_follow(
             raise typer.Exit(2)
         batch_id = int((result.result or {})["batch_id"])
         console.print(f"{result.message} Batch id {batch_id}.")
-        if not wait:
-            return
-        batch = _follow(db, batch_id, timeout)
-        if batch["status"] in FINAL:
-            for table in batch_tables(db, batch_id):
-                console.print(table)
+        if wait:
+            batch = _follow(db, batch_id, timeout)
+            if batch["status"] in FINAL:
+                for table in batch_tables(db, batch_id):
+                    console.print(table)
+        else:
+            batch = _batch(db, batch_id)
+            if batch["status"] != "failed":  # a batch that could not even start is reported below
+                _print_background(batch_id, background.started.get(batch_id))
+                return
     colour = "green" if batch["status"] == expected else "red"
     console.print(f"Batch {batch_id} [{colour}]{batch['status']}[/]. {batch['error'] or ''}".rstrip())
     if batch["status"] != expected:
         raise typer.Exit(1)
+
+
+def _print_background(batch_id: int, log: Path | None) -> None:
+    where = f"; its output goes to {log}" if log else ""
+    console.print(
+        f"Batch {batch_id} runs in the background{where}. "
+        f"`lakeforge runs` shows how it ends; `lakeforge cancel {batch_id}` stops it.",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 def run(
@@ -111,6 +143,23 @@ def cancel(
 ) -> None:
     """Cancel a batch: it stops after the table it is writing and ends cancelled (its job run too)."""
     _queue_and_follow({"kind": "cancel_run", "batch_id": batch_id}, wait, timeout, expected="cancelled")
+
+
+def run_detached(
+    request: Annotated[str, typer.Argument(help="The launch request, as JSON.")],
+    ready_fd: Annotated[int, typer.Option("--ready-fd", help="Pipe to say the batch is claimed.")],
+) -> None:
+    """Run a batch handed over by `run --no-wait` or `rerun --no-wait` (started by them, not by hand)."""
+    handed = launch.LaunchRequest(**json.loads(request))
+    started = datetime.now(UTC).isoformat(timespec="seconds")
+    console.print(f"{started} batch {handed.batch_id} of {handed.group}: running in process {os.getpid()}.")
+    with _open() as db:
+        run_handed_over(db, handed, ready_fd)
+        batch = _batch(db, handed.batch_id)
+    ended = datetime.now(UTC).isoformat(timespec="seconds")
+    console.print(f"{ended} batch {handed.batch_id} {batch['status']}. {batch['error'] or ''}".rstrip())
+    if batch["status"] != "succeeded":
+        raise typer.Exit(1)
 
 
 def runs(
@@ -186,4 +235,5 @@ def register(app: typer.Typer) -> None:
     app.command("run")(run)
     app.command("rerun")(rerun)
     app.command("cancel")(cancel)
+    app.command("run-detached", hidden=True)(run_detached)
     app.command("runs")(runs)

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
+import time
 
+from lakeforge.runtime.runlog import fail_stale_batches
 from lakeforge.settings import PROJECT_ROOT
+from tests.runtime.gate import gated_api
+from tests.runtime.helpers import make_source
 
 
 def _cli(database_url, state_dir, *args):
@@ -93,3 +98,34 @@ def test_a_store_missing_a_migration_is_refused_with_the_command_that_fixes_it(d
     assert refused.returncode == 2, refused.stdout + refused.stderr
     assert "lakeforge db migrate" in refused.stderr and "lacks 1 migration" in refused.stderr
     assert "Traceback" not in refused.stderr and not refused.stdout.strip()
+
+
+def _status(db, batch_id):
+    with db.connection() as conn:
+        return conn.execute(
+            "SELECT status FROM lakeforge_log.batch_run WHERE batch_id = %s", [batch_id]
+        ).fetchone()["status"]
+
+
+def test_run_no_wait_returns_at_once_and_the_batch_runs_on_after_the_cli_has_gone(database_url, db, tmp_path):
+    with gated_api() as gate:  # the source's extract waits here until the test opens the gate
+        make_source(db, "orders", format="rest", location=gate.url, silver={"primary_keys": ["id"]})
+
+        ran = _cli(database_url, tmp_path, "run", "orders", "--no-wait")
+        assert ran.returncode == 0, ran.stdout + ran.stderr
+        batch_id = int(re.search(r"Batch id (\d+)\.", ran.stdout).group(1))
+        log = tmp_path / "runs" / f"batch-{batch_id}.log"
+        assert f"its output goes to {log}" in ran.stdout, ran.stdout
+
+        # The command has returned and its process is gone; the batch has not: it is extracting.
+        assert gate.arrived.wait(60), "no process went on with the batch"
+        assert _status(db, batch_id) == "running"
+        assert fail_stale_batches(db) == []  # its background process holds it: not stale
+        gate.opened.set()
+        deadline = time.monotonic() + 300
+        while (status := _status(db, batch_id)) in ("queued", "running"):
+            assert time.monotonic() < deadline, f"batch {batch_id} still {status}"
+            time.sleep(0.2)
+
+    assert status == "succeeded", log.read_text()
+    assert f"batch {batch_id} succeeded" in log.read_text()
