@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from lakeforge.commands import launch
@@ -79,11 +80,13 @@ def _queue_and_follow(
         finally:
             launch.set_launcher(None)
         if result.status != "applied":
-            for error in result.errors:
-                err_console.print(
-                    f"[red]{error.field}[/]: {error.message} {error.fix or ''}", highlight=False
-                )
-            err_console.print(result.message or result.status, highlight=False)
+            # Each error once, as field: what is wrong. How to fix it.
+            for error in result.errors or []:
+                said = f"{error.field}: {error.message.rstrip('.')}." + (f" {error.fix}" if error.fix else "")
+                err_console.print(f"[bold red]error:[/] {escape(said)}", highlight=False, soft_wrap=True)
+            if not result.errors:
+                said = result.message or result.status
+                err_console.print(f"[bold red]error:[/] {escape(said)}", highlight=False, soft_wrap=True)
             raise typer.Exit(2)
         batch_id = int((result.result or {})["batch_id"])
         console.print(f"{result.message} Batch id {batch_id}.")
@@ -113,27 +116,47 @@ def _print_background(batch_id: int, log: Path | None) -> None:
     )
 
 
+ZonesOption = Annotated[
+    str | None,
+    typer.Option(
+        "--zones",
+        help="Only these zones, comma-separated and in order, e.g. silver,gold.",
+        show_default=False,
+    ),
+]
+
+
+def _with_zones(intent: dict[str, Any], zones: str | None) -> dict[str, Any]:
+    # The intent checks the names and their order, so every surface refuses the same way.
+    if zones is None:
+        return intent
+    return {**intent, "zones": [zone.strip() for zone in zones.split(",") if zone.strip()]}
+
+
 def run(
     target: Annotated[str, typer.Argument(help="A group, or a source (only that source runs).")],
+    zones: ZonesOption = None,
     wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Follow the batch until it ends.")] = True,
     timeout: Annotated[float, typer.Option(help="Seconds to follow before giving up.")] = 3600,
 ) -> None:
-    """Run a group (or one source) now, through Raw, Bronze, Silver and Gold."""
+    """Run a group (or one source) now, through Raw, Bronze, Silver and Gold (or --zones)."""
     with _open() as db, db.connection() as conn:
         is_group = conn.execute("SELECT 1 FROM lakeforge.source_group WHERE name = %s", [target]).fetchone()
     intent = {"kind": "run_now", "group": target} if is_group else {"kind": "run_now", "source": target}
-    _queue_and_follow(intent, wait, timeout)
+    _queue_and_follow(_with_zones(intent, zones), wait, timeout)
 
 
 def rerun(
     batch_id: Annotated[
         int, typer.Argument(help="The batch to run again (its rows are replaced, not added).")
     ],
+    zones: ZonesOption = None,
     wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Follow the batch until it ends.")] = True,
     timeout: Annotated[float, typer.Option(help="Seconds to follow before giving up.")] = 3600,
 ) -> None:
-    """Run a finished batch again; every zone ends with exactly that batch's rows once."""
-    _queue_and_follow({"kind": "rerun_batch", "batch_id": batch_id}, wait, timeout)
+    """Run a finished batch again; every zone ends with exactly that batch's rows once. --zones
+    silver,gold starts from Silver, from the batch's Bronze rows."""
+    _queue_and_follow(_with_zones({"kind": "rerun_batch", "batch_id": batch_id}, zones), wait, timeout)
 
 
 def cancel(

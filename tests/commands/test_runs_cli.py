@@ -58,11 +58,21 @@ def test_run_follows_the_batch_and_rerun_replaces_it(database_url, tmp_path):
     listed = json.loads(_cli(database_url, tmp_path, "runs", "--json").stdout)
     assert listed[0]["trigger"] == "rerun" and listed[0]["rerun_of"] == batch_id
 
+    # From Silver on: the batch's Bronze rows again, and only the zones asked for.
+    partial = _cli(database_url, tmp_path, "rerun", str(batch_id), "--zones", "silver, gold")
+    assert partial.returncode == 0, partial.stdout + partial.stderr
+    tables = partial.stdout[partial.stdout.index("Tables") : partial.stdout.index("Quality rules")]
+    assert "│ silver" in tables and "│ gold" in tables and "│ raw" not in tables and "│ bronze" not in tables
+    wrong = _cli(database_url, tmp_path, "rerun", str(batch_id), "--zones", "silvr")
+    assert wrong.returncode == 2 and wrong.stderr.count("error:") == 1
+    assert "zones.0" in wrong.stderr and "'silver'" in wrong.stderr
+
 
 def test_run_of_something_unknown_names_the_field(database_url, tmp_path):
     ran = _cli(database_url, tmp_path, "run", "nothing_here")
     assert ran.returncode == 2
     assert "source" in ran.stderr and "nothing_here" in ran.stderr  # refusals go to stderr
+    assert ran.stderr.count("nothing_here") == 1  # said once, with its fix
 
 
 def test_cancel_stops_a_queued_batch_and_refuses_a_finished_one(database_url, db, tmp_path):
