@@ -34,6 +34,7 @@ def _register_source(msg: Message, db: Database | None) -> tuple[dict[str, Any],
         "location": msg.text.locations[0] if msg.text.locations else None,
     }
     slots.update(slot.load_mode_slots(msg))
+    slots.update(slot.silver_slots(msg))
     plain = msg.text.raw
     for location in msg.text.locations:
         plain = plain.replace(location, " ")  # "/Volumes/raw/pipe/..." says nothing about delimiters
@@ -81,6 +82,7 @@ def _update_source(msg: Message, db: Database | None) -> tuple[dict[str, Any], s
     if fmt:
         changes["format"] = fmt
     changes.update(slot.load_mode_slots(msg))
+    changes.update(slot.silver_slots(msg))
     if re.search(r"\bmove\b", msg.text.rest):
         # "move orders to group web" / "move orders to the web group"
         group = msg.after(vocab.GROUP_NOUNS) or msg.before(vocab.GROUP_NOUNS)
@@ -96,7 +98,10 @@ def _update_source(msg: Message, db: Database | None) -> tuple[dict[str, Any], s
     if not slots["name"]:
         return slots, "Which source should change?"
     if not changes:
-        return slots, f"What should change on {slots['name']}? e.g. its location, format or load mode."
+        return slots, (
+            f"What should change on {slots['name']}? e.g. its location, format, load mode, primary keys "
+            "or SCD type."
+        )
     return {**slots, **changes}, None
 
 

@@ -62,6 +62,12 @@ def classify(msg: Message) -> tuple[str | None, float]:
         return ("show_run" if slot.BATCH_ID.search(text) else "list_runs"), 0.6
     if "restore" in fams or re.search(r"\broll(?:ed)?\s+back\b|\bback to (?:revision|version|rev|v)\b", text):
         return "restore_revision", 0.9
+    about_source = any(w in msg.known.sources for w in msg.words)
+    if about_source and first not in ("register", "show", "list", "run") and slot.silver_slots(msg):
+        # "orders is keyed on order_id", "make orders scd 2", "orders: keep history": how the
+        # source lands in silver (before "history", which otherwise asks for its revisions).
+        # Asked ("is orders keyed on id?"), it is answered by showing the source.
+        return ("show_source", 0.7) if guards.is_question(text) else ("update_source", 0.8)
     if "history" in fams or re.search(
         r"\bwho changed\b|\b(?:recent |show |list )?changes (?:to|of|on)\b", text
     ):

@@ -147,6 +147,86 @@ def load_mode_slots(msg: Message) -> dict[str, Any]:
     return slots
 
 
+# "set the primary key of orders to order_id", "keyed on order_id, line_no", "merge on id".
+_KEYS = re.compile(
+    r"\b(?:primary[\s_-]+keys?|keys?|keyed\s+(?:on|by)|unique\s+(?:on|by)|merge\s+(?:on|by))\b"
+    r"(?:\s+(?:of|for|on)\s+[a-z_]\w*)?\s*(?:to|=|:|is|are|on|by|as)?\s*(?:the\s+)?(?:columns?\s+)?"
+    r"(?P<cols>[a-z_]\w*(?:\s*(?:,|\band\b)\s*[a-z_]\w*)*)",
+    re.IGNORECASE,
+)
+_SCD = re.compile(r"\bscd[\s_-]*(?:type[\s_-]*)?(?P<type>[12])\b|\btype[\s_-]*(?P<type2>[12])\s+scd\b", re.I)
+_HISTORY = re.compile(r"\b(?:keep|track)(?:s|ing)?\s+(?:the\s+|its\s+|full\s+)*history\b", re.I)
+_SEQUENCE = re.compile(
+    r"\b(?:sequence[sd]?|ordered)\s+by\s+(?:the\s+)?(?:column\s+)?(?P<col>[a-z_]\w*)", re.I
+)
+_SCHEMA = re.compile(
+    r"\bschema(?:\s+(?:of|for)\s+[a-z_]\w*)?\s+(?:to|=|:|is|as)\s+(?P<ddl>[a-z_]\w*\s+[a-z].*)$", re.I
+)
+# Words that end a list of key columns: "keyed on id, sequenced by ts" names one key.
+_AFTER_COLUMNS = frozenset(
+    {
+        "to",
+        "is",
+        "are",
+        "on",
+        "by",
+        "as",
+        "the",
+        "and",
+        "scd",
+        "scd1",
+        "scd2",
+        "type",
+        "with",
+        "keep",
+        "keeping",
+        "track",
+        "tracking",
+        "sequence",
+        "sequenced",
+        "sequences",
+        "ordered",
+        "schema",
+        "please",
+    }
+)
+
+
+def silver_slots(msg: Message) -> dict[str, Any]:
+    """Silver and schema changes a message states: primary keys, SCD type, sequence column, schema.
+
+    Only what is said: ``update_source`` merges a section field by field, so "orders is keyed on
+    id" changes the keys and leaves the SCD type as it was.
+    """
+    raw = MENTION.sub("", msg.text.raw)
+    for location in msg.text.locations:
+        raw = raw.replace(location, " ")  # ".../keys/..." in a path is no primary key
+    silver: dict[str, Any] = {}
+    keys = _KEYS.search(raw)
+    if keys:
+        columns = []
+        for column in re.split(r"\s*(?:,|\band\b)\s*", keys.group("cols")):
+            if column.lower() in _AFTER_COLUMNS:
+                break
+            if column and column not in msg.known.names:
+                columns.append(column)
+        if columns:
+            silver["primary_keys"] = columns
+    scd = _SCD.search(raw)
+    if scd:
+        silver["scd_type"] = int(scd.group("type") or scd.group("type2"))
+    elif _HISTORY.search(raw):
+        silver["scd_type"] = 2
+    sequence = _SEQUENCE.search(raw)
+    if sequence:
+        silver["sequence_by"] = sequence.group("col")
+    slots: dict[str, Any] = {"silver": silver} if silver else {}
+    schema = _SCHEMA.search(raw)
+    if schema:
+        slots["schema_ddl"] = schema.group("ddl").strip().rstrip(".")
+    return slots
+
+
 _EXPRESSION_AFTER = re.compile(
     r"(?:\b(?:that|where|expect(?:ing)?|ensure|ensuring|make sure|check(?:ing)?|requires?|with expression|"
     r"expression)\b|:)\s*(?P<expr>.+?)(?:\s*,?\s*\b(?:and |or |then |else )?(?:action\s*=?\s*)?"

@@ -443,6 +443,34 @@ EXACT: list[Case] = [
         "add_dq_rule",
         {"source": "clicks", "expression": "duration <= 3600"},
     ),
+    # How a source lands in silver, said in words: only what is said changes (sections merge).
+    (
+        "set the primary key of orders to order_id",
+        "update_source",
+        {"name": "orders", "silver": {"primary_keys": ["order_id"]}},
+    ),
+    (
+        "orders should be scd2 keyed on order_id and line_no",
+        "update_source",
+        {"name": "orders", "silver": {"primary_keys": ["order_id", "line_no"], "scd_type": 2}},
+    ),
+    (
+        "invoices: keep history, sequenced by updated_at",
+        "update_source",
+        {"name": "invoices", "silver": {"scd_type": 2, "sequence_by": "updated_at"}},
+    ),
+    (
+        "change the schema of clicks to ts TIMESTAMP, url STRING",
+        "update_source",
+        {"name": "clicks", "schema_ddl": "ts TIMESTAMP, url STRING"},
+    ),
+    ("is orders keyed on id?", "show_source", {"name": "orders"}),
+    ("who changed orders keys", "show_history", {"name": "orders"}),
+    (
+        "register source shipments csv from /Volumes/main/raw/keys/shipments in group sales keyed on id",
+        "register_source",
+        {"location": "/Volumes/main/raw/keys/shipments", "silver": {"primary_keys": ["id"]}},
+    ),
     # A rule noun with no verb and no condition asks to see the rules; "why" about a batch is its run.
     ("rules for orders", "show_source", {"name": "orders"}),
     ("what rules does invoices have?", "show_source", {"name": "invoices"}),

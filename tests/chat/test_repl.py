@@ -74,3 +74,16 @@ def test_why_a_batch_failed_is_answered_in_words(settings: Settings, db: Databas
     repl.one("show the failed runs of sales")
     listed = console.export_text()
     assert re.search(rf"#{failed.batch_id} sales — failed \d{{4}}-\d\d-\d\d \d\d:\d\d UTC\n", listed)
+
+
+def test_keys_and_history_said_in_words_change_only_silver(settings: Settings, db: Database) -> None:
+    seed(db)
+    console = Console(record=True, width=200)
+    repl = Repl(settings, db, user="admin", ask=lambda prompt: "y", console=console)
+    assert repl.one("orders should be scd2 keyed on id, sequenced by updated_at").status == "applied"
+    shown = repl.one("show orders")
+    assert shown is not None and shown.result is not None
+    silver = shown.result["source"]["silver"]
+    assert (silver["primary_keys"], silver["scd_type"], silver["sequence_by"]) == (["id"], 2, "updated_at")
+    assert shown.result["source"]["location"] == "/Volumes/main/raw/orders"  # the rest is kept
+    assert "keys id, SCD type 2" in console.export_text()
