@@ -2,8 +2,9 @@
 
 "New" means not ingested by an earlier successful batch: the file ledger
 (``lakeforge_log.file_ledger``) remembers path, size, modification time and SHA-256; a file
-whose modification time changed but whose content did not is not new. On Databricks,
-Auto Loader plays this part for the Spark pipeline.
+whose modification time changed but whose content did not is not new. On Databricks the job's
+``source_to_raw`` task runs this same extractor over the volume paths, so the ledger decides there
+too (see docs/decisions.md on why not Auto Loader).
 """
 
 from __future__ import annotations
