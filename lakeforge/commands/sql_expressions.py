@@ -21,9 +21,11 @@ import duckdb
 import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError
+from sqlglot.optimizer.annotate_types import annotate_types
 from sqlglot.tokens import TokenType
 
 from lakeforge.errors import LakeForgeError
+from lakeforge.runtime.engine import NUMBER_TYPES, date_to_number_refusal
 
 ExpressionKind = Literal["predicate", "scalar"]
 
@@ -243,6 +245,20 @@ def _check_nodes(tree: exp.Expression, *, allowed: frozenset[str], field: str) -
             )
 
 
+def _check_date_casts(tree: exp.Expression, field: str) -> None:
+    """Refuse a DATE cast to a number, which Spark refuses when it analyses the query.
+
+    Dates the expression makes (``to_date(x)``, ``current_date()``, ``date_add(...)``) are typed
+    here by sqlglot; a column's type is known only when the query runs, where the engine refuses it.
+    """
+    typed = annotate_types(tree.copy(), dialect="spark")
+    for cast in typed.find_all(exp.Cast):
+        made = cast.this.type
+        if made is not None and made.this == exp.DataType.Type.DATE and cast.to.this in NUMBER_TYPES:
+            message, fix = date_to_number_refusal(cast)
+            raise _refuse(message, fix, field)
+
+
 _local = threading.local()
 
 
@@ -309,6 +325,7 @@ def _check_expression_cached(
     else:
         inner = tree
     _check_nodes(inner, allowed=ROW_FUNCTIONS, field=field)
+    _check_date_casts(inner, field)
     if (
         kind == "predicate"
         and isinstance(inner, exp.Literal | exp.Column)
@@ -353,6 +370,7 @@ def check_query(text: str, *, field: str = "sql") -> str:
                 )
         elif isinstance(node, exp.Command | exp.DDL | exp.DML | exp.Placeholder | exp.Parameter):
             raise _refuse(f"contains {node.key}; only a query is allowed", "Remove it.", field)
+    _check_date_casts(tree, field)
     try:
         return tree.sql(dialect="duckdb", unsupported_level=sqlglot.ErrorLevel.RAISE)
     except Exception as error:

@@ -16,10 +16,9 @@ from __future__ import annotations
 import csv
 import functools
 import itertools
-import re
 import shutil
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,9 +29,13 @@ import pyarrow.compute as pc
 import sqlglot
 from deltalake import ColumnProperties, DeltaTable, WriterProperties, write_deltalake
 from deltalake.exceptions import DeltaError, TableNotFoundError
+from duckdb.sqltypes import DuckDBPyType
 from sqlglot import exp
 
 from lakeforge.runtime.engine import (
+    DATE_TO_NUMBER_REFUSED,
+    INTEGER_TYPES,
+    NUMBER_TYPES,
     RECORD_HASH_COLUMN,
     SOURCE_FILE_COLUMN,
     SQL_FAILED_FIX,
@@ -44,6 +47,7 @@ from lakeforge.runtime.engine import (
     WriteMode,
     WriteResult,
     check_files,
+    date_to_number_refusal,
 )
 from lakeforge.settings import Settings
 
@@ -62,10 +66,34 @@ DUCKDB_CONFIG: dict[str, str | bool | int | float | list[str]] = {
 }
 
 
+# Spark writes a DOUBLE or FLOAT as text as Java's Double.toString does: decimal notation for
+# 1e-3 <= |x| < 1e7, always with a fraction (100.0, 0.001), computerized scientific notation
+# otherwise (1.0E20, 1.234E-5, -1.0E7), and NaN, Infinity, -Infinity. DuckDB's text ``t`` has
+# the same digits (the shortest that read back as the value) in another layout (1e+20, 1.234e-05,
+# 10000000.0, nan, inf), so this moves its decimal point and rewrites its exponent; the value
+# ``v`` picks the layout. Values in the decimal range, most of them, pass through untouched.
+_DOUBLE_TEXT_MACRO = r"""
+CREATE MACRO lakeforge_double_text(v, t) AS CASE
+    WHEN v = 0 OR (abs(v) >= 1e-3 AND abs(v) < 1e7) THEN t
+    WHEN isnan(v) THEN 'NaN'
+    WHEN isinf(v) THEN CASE WHEN v > 0 THEN 'Infinity' ELSE '-Infinity' END
+    -- 1e+20 is 1.0E20, 1.234e-05 is 1.234E-5
+    WHEN contains(t, 'e') THEN regexp_replace(regexp_replace(t, '^(-?[0-9])e', '\1.0e'), 'e\+?(-?)0*', 'E\1')
+    -- 12345678.9 is 1.23456789E7: the exponent is the count of digits before the point, less one
+    WHEN abs(v) >= 1e7 THEN regexp_replace(rtrim(regexp_replace(t, '^(-?[0-9])([0-9]*)\.', '\1.\2'), '0'),
+        '\.$', '.0') || 'E' || (strpos(ltrim(t, '-'), '.') - 2)
+    -- 0.000999 is 9.99E-4: the exponent is minus one less the count of zeros after the point
+    ELSE regexp_replace(regexp_replace(t, '^(-?)0\.0*([1-9])', '\1\2.'), '\.$', '.0')
+        || 'E' || (-1 - length(regexp_extract(t, '\.(0*)', 1)))
+END
+"""
+
+
 def connect_duckdb() -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB that never downloads anything and speaks UTC."""
+    """An in-memory DuckDB that never downloads anything, speaks UTC and writes numbers as Spark."""
     con = duckdb.connect(config=DUCKDB_CONFIG)
     con.execute("SET TimeZone = 'UTC'")
+    con.execute(_DOUBLE_TEXT_MACRO)
     return con
 
 
@@ -143,45 +171,130 @@ def _scannable(delta: DeltaTable) -> Any:
     return delta.to_pyarrow_dataset(schema=views)
 
 
-# DuckDB type names that JSON inference gives strings which look like them. A type name in a
-# DuckDB type string is followed by ``,``, ``)``, ``[`` or the end; a struct field name by a space.
-_STRING_LIKE = re.compile(
-    r"\b(TIMESTAMP WITH TIME ZONE|TIMESTAMP_NS|TIMESTAMP_MS|TIMESTAMP_S|TIMESTAMP"
-    r"|TIME WITH TIME ZONE|TIME|DATE|UUID)(?=[,)\[]|$)"
-)
-
-
-_INTEGRAL = {
-    exp.DataType.Type.TINYINT,
-    exp.DataType.Type.SMALLINT,
-    exp.DataType.Type.INT,
-    exp.DataType.Type.BIGINT,
+# Types DuckDB's JSON inference gives strings that look like them; Spark keeps them strings.
+_STRING_LIKE = {
+    "date",
+    "time",
+    "time with time zone",
+    "timestamp",
+    "timestamp with time zone",
+    "timestamp_s",
+    "timestamp_ms",
+    "timestamp_ns",
+    "uuid",
 }
+
+
+@functools.lru_cache(maxsize=256)
+def _spark_json_type(duckdb_type: str) -> str | None:
+    """A type DuckDB inferred for a JSON column, as Spark infers it, or None when they agree.
+
+    Spark keeps strings that look like dates, times, timestamps or UUIDs strings (Delta has no
+    TIME type either), and orders the fields of every object by name, at any depth (objects in
+    lists too); DuckDB types such strings and keeps the file's field order. DuckDB's own type
+    objects take the type apart and write it back, so every type it can infer survives.
+    """
+    spark = str(_as_spark_infers(duckdb.sqltype(duckdb_type)))
+    return None if spark == duckdb_type else spark
+
+
+def _as_spark_infers(inferred: DuckDBPyType) -> DuckDBPyType:
+    if inferred.id in _STRING_LIKE:
+        return duckdb.sqltype("VARCHAR")
+    if inferred.id not in ("struct", "list", "map"):
+        return inferred
+    # A struct's fields, a list's element, a map's key and value.
+    children = [(name, child) for name, child in inferred.children if isinstance(child, DuckDBPyType)]
+    if inferred.id == "struct":
+        fields = sorted(children, key=lambda field: field[0])
+        return duckdb.struct_type({name: _as_spark_infers(child) for name, child in fields})
+    if inferred.id == "list":
+        return duckdb.list_type(_as_spark_infers(children[0][1]))
+    return duckdb.map_type(_as_spark_infers(children[0][1]), _as_spark_infers(children[1][1]))
+
+
 # Spark casts a string to an integer only when it is one ('2.5' and '1e3' are NULL) and a
 # fraction by truncating it (2.7 is 2); DuckDB rounds both ('2.5' and 2.7 are 3) and reads '1e3'
 # as 1000. So strings that are not whole numbers become NULL, and numbers are truncated (through
 # a DECIMAL wide enough for any BIGINT, so no digit is lost on the way). A timestamp is its
 # seconds since the epoch, rounded down as Spark does (DuckDB has no such cast and gives NULL).
 # ``typeof`` is the value's static type, so each query keeps one branch; the timestamp branch goes
-# through text because DuckDB refuses to bind a cast from most types to a timestamp.
+# through text because DuckDB refuses to bind a cast from most types to a timestamp. A DATE is
+# refused as Spark refuses it (``__lf_refusal`` says why): a date column is refused before the
+# query runs (:func:`_spark_casts`), this catches dates computed in the query.
 _EPOCH_MICROS = "epoch_us(TRY_CAST(CAST(__lf_x AS VARCHAR) AS TIMESTAMPTZ))"
 _WHOLE_NUMBER_GUARD = (
-    "CASE WHEN typeof(__lf_x) LIKE 'TIMESTAMP%'"
+    "CASE WHEN typeof(__lf_x) = 'DATE' THEN error(__lf_refusal)"
+    " WHEN typeof(__lf_x) LIKE 'TIMESTAMP%'"
     f" THEN CAST(floor({_EPOCH_MICROS} / 1000000) AS DECIMAL(38, 9))"
     " ELSE trunc(TRY_CAST(CASE WHEN typeof(__lf_x) = 'VARCHAR'"
     " AND NOT regexp_full_match(CAST(__lf_x AS VARCHAR), '\\s*[+-]?[0-9]+\\s*') THEN NULL ELSE __lf_x END"
     " AS DECIMAL(38, 9))) END"
 )
 _TEXT = {exp.DataType.Type.TEXT, exp.DataType.Type.VARCHAR, exp.DataType.Type.NVARCHAR}
-# Spark writes a timestamp as text in the session's zone (UTC) without an offset; DuckDB appends
-# "+00" to its TIMESTAMPTZ. Text of timestamps lands in hashes, keys and gold, so it must agree.
-_TIMESTAMP_TEXT_GUARD = (
-    "CASE WHEN typeof(__lf_x) = 'TIMESTAMP WITH TIME ZONE'"
-    " THEN CAST(TRY_CAST(CAST(__lf_x AS VARCHAR) AS TIMESTAMP) AS VARCHAR) ELSE CAST(__lf_x AS VARCHAR) END"
+
+
+# Spark writes a timestamp as text in the session's zone (UTC) without an offset, where DuckDB
+# appends "+00" to its TIMESTAMPTZ; and a DOUBLE or FLOAT as Java writes it (the macro
+# lakeforge_double_text). Text of values lands in hashes, keys and gold, so it must agree.
+def _timestamp_text(value: str) -> str:
+    return f"CAST(TRY_CAST(CAST({value} AS VARCHAR) AS TIMESTAMP) AS VARCHAR)"
+
+
+def _double_text(value: str) -> str:
+    return f"lakeforge_double_text(TRY_CAST({value} AS DOUBLE), CAST({value} AS VARCHAR))"
+
+
+# For a value of a type known only when DuckDB binds the query.
+_TEXT_GUARD = (
+    f"CASE WHEN typeof(__lf_x) = 'TIMESTAMP WITH TIME ZONE' THEN {_timestamp_text('__lf_x')}"
+    f" WHEN typeof(__lf_x) IN ('DOUBLE', 'FLOAT') THEN {_double_text('__lf_x')}"
+    " ELSE CAST(__lf_x AS VARCHAR) END"
 )
 
 
-@functools.lru_cache(maxsize=8)
+def _text_sql(value: str, type_: pa.DataType, depth: int = 0) -> str:
+    """DuckDB SQL writing ``value``, of the Arrow type ``type_``, as Spark casts it to text.
+
+    Spark writes a struct's values without names (``{1, x, null}``), a list as ``[1, 2]`` and a
+    map as ``{k -> v}``, with ``null`` for a NULL inside and each value as its own cast to text;
+    DuckDB writes ``{'a': 1, ...}`` and ``NULL``. Lambda parameters are named by depth, so nested
+    lists do not shadow each other.
+    """
+    item = f"__lf_e{depth}"
+    if pa.types.is_struct(type_):
+        fields = ", ".join(
+            f"coalesce({_text_sql(f'struct_extract_at({value}, {i})', f.type, depth)}, 'null')"
+            for i, f in enumerate(type_, 1)
+        )
+        return f"CASE WHEN {value} IS NOT NULL THEN '{{' || concat_ws(', ', {fields}) || '}}' END"
+    if pa.types.is_map(type_):
+        key = _text_sql(f"{item}.key", type_.key_type, depth + 1)
+        entry = _text_sql(f"{item}.value", type_.item_type, depth + 1)
+        return _joined(f"map_entries({value})", item, f"{key} || ' -> ' || coalesce({entry}, 'null')", "{}")
+    if _is_list(type_):
+        element = _text_sql(item, type_.value_type, depth + 1)
+        return _joined(value, item, f"coalesce({element}, 'null')", "[]")
+    if pa.types.is_floating(type_):
+        return _double_text(value)
+    if pa.types.is_timestamp(type_) and type_.tz is not None:
+        return _timestamp_text(value)
+    return f"CAST({value} AS VARCHAR)"
+
+
+def _joined(items: str, item: str, text: str, brackets: str) -> str:
+    """The DuckDB list ``items`` written as each ``item``'s ``text``, comma-separated in brackets."""
+    each = f"list_transform({items}, lambda {item}: {text})"
+    return f"'{brackets[0]}' || array_to_string({each}, ', ') || '{brackets[1]}'"
+
+
+def _is_list(type_: pa.DataType) -> bool:
+    return bool(
+        pa.types.is_list(type_) or pa.types.is_large_list(type_) or pa.types.is_fixed_size_list(type_)
+    )
+
+
+@functools.lru_cache(maxsize=64)
 def _guard_template(guard_sql: str) -> exp.Expr:
     # Parsed once: a Bronze select casts every column to text for its hash, each through a guard.
     return sqlglot.parse_one(guard_sql, read="duckdb")
@@ -208,24 +321,90 @@ _UNIX_TIMESTAMP_GUARD = (
 )
 
 
-def _spark_casts(tree: exp.Expr) -> None:
+def _spark_casts(tree: exp.Expr, schemas: Mapping[str, pa.Schema]) -> None:
     """Give casts to text and to integers, and unix_timestamp, Spark's results (see the guards).
 
-    Only the query's own nodes are rewritten, the innermost first, so a guard's own casts stay
-    plain and a nested cast is guarded once, inside the guard of the one around it.
+    A cast of a column whose type is known (:func:`_column_type`) is written for that type: no
+    guard where DuckDB already agrees, and Spark's refusal of a DATE cast to a number before the
+    query runs. Only the query's own nodes are rewritten, the innermost first, so a guard's own
+    casts stay plain and a nested cast is guarded once, inside the guard of the one around it.
     """
-    for node in reversed(list(tree.find_all(exp.Cast, exp.StrToUnix))):
-        if isinstance(node, exp.StrToUnix):
+    nodes = list(tree.find_all(exp.Cast, exp.StrToUnix))
+    # Named as written, before the casts inside them are guarded.
+    refusals = {
+        id(n): ". ".join(date_to_number_refusal(n))
+        for n in nodes
+        if isinstance(n, exp.Cast) and n.to.this in INTEGER_TYPES
+    }
+    for node in reversed(nodes):
+        if isinstance(node, exp.Cast):
+            _spark_cast(node, schemas, refusals.get(id(node), ""))
+        else:
             value = node.this or exp.CurrentTimestamp()
             # sqlglot writes Spark's pattern in DuckDB's notation; safe: NULL when it does not parse.
             text = exp.StrToTime(
                 this=exp.cast(value.copy(), "VARCHAR"), format=node.args.get("format"), safe=True
             )
             node.replace(_guarded(_UNIX_TIMESTAMP_GUARD, x=value, text=text))
-        elif isinstance(node, exp.Cast) and node.to.this in _TEXT:
-            node.set("this", _guarded(_TIMESTAMP_TEXT_GUARD, x=node.this))
-        elif isinstance(node, exp.Cast) and node.to.this in _INTEGRAL:
-            node.set("this", _guarded(_WHOLE_NUMBER_GUARD, x=node.this))
+
+
+def _spark_cast(cast: exp.Cast, schemas: Mapping[str, pa.Schema], refusal: str) -> None:
+    """One cast given Spark's result: for its column's type when that is known, else guarded."""
+    known = _column_type(cast.this, schemas) if isinstance(cast.this, exp.Column) else None
+    if known is not None and pa.types.is_date(known) and cast.to.this in NUMBER_TYPES:
+        message, fix = date_to_number_refusal(cast)
+        raise EngineError(message, field="sql", fix=fix)
+    if cast.to.this in _TEXT and known is not None:
+        text_sql = _text_sql("__lf_x", known)
+        if text_sql != "CAST(__lf_x AS VARCHAR)":  # where DuckDB's own text is Spark's, no guard
+            cast.replace(_guarded(text_sql, x=cast.this))
+    elif cast.to.this in _TEXT:
+        cast.set("this", _guarded(_TEXT_GUARD, x=cast.this))
+    elif cast.to.this in INTEGER_TYPES:
+        cast.set("this", _guarded(_WHOLE_NUMBER_GUARD, x=cast.this, refusal=exp.Literal.string(refusal)))
+
+
+def _column_type(column: exp.Column, schemas: Mapping[str, pa.Schema]) -> pa.DataType | None:
+    """The Arrow type of a column (or a struct field of one, ``s.field``) its SELECT reads straight
+    from a frame or Delta table (``schemas``: by the names they are registered under), or None
+    when that is not certain: a subquery or CTE among the sources, a lambda's parameter, an
+    ambiguous name."""
+    select = column.parent_select
+    if select is None or _lambda_parameter(column):
+        return None
+    sources: dict[str, pa.Schema] = {}
+    for source in [select.args.get("from_"), *(select.args.get("joins") or [])]:
+        table = source.this if source is not None else None
+        if not isinstance(table, exp.Table) or table.name not in schemas:
+            return None
+        sources[table.alias_or_name.lower()] = schemas[table.name]
+    path = [part.name.lower() for part in column.parts]
+    # As Spark resolves names: a leading table alias first, else a column of any source.
+    if len(path) > 1 and path[0] in sources:
+        found = [_field_type(sources[path[0]], path[1:])]
+    else:
+        found = [_field_type(schema, path) for schema in sources.values()]
+    known = [type_ for type_ in found if type_ is not None]
+    return known[0] if len(known) == 1 else None
+
+
+def _field_type(fields: Iterable[pa.Field], path: list[str]) -> pa.DataType | None:
+    """The type at ``path`` (names, lower case) down a schema's or struct's fields."""
+    matches = [f.type for f in fields if f.name.lower() == path[0]]
+    if len(matches) != 1:
+        return None
+    if len(path) == 1:
+        return matches[0]
+    return _field_type(matches[0], path[1:]) if pa.types.is_struct(matches[0]) else None
+
+
+def _lambda_parameter(column: exp.Column) -> bool:
+    parent = column.parent
+    while parent is not None and not isinstance(parent, exp.Select):
+        if isinstance(parent, exp.Lambda) and column.name in {p.name for p in parent.expressions}:
+            return True
+        parent = parent.parent
+    return False
 
 
 def _csv_header(path: str, delimiter: str, quote: str) -> list[str]:
@@ -321,9 +500,9 @@ class EmbeddedEngine:
         return "[" + ", ".join(_sql_string(p) for p in paths) + "]"
 
     def _read_json(self, paths: Sequence[str]) -> tuple[str, list[str]]:
-        """``read_json`` typed as Spark reads JSON: numbers, booleans and nesting are inferred, but
-        a string stays a string. DuckDB would make dates, times, timestamps and UUIDs of strings
-        that look like them (Spark keeps them strings, and Delta has no TIME type)."""
+        """``read_json`` typed as Spark reads JSON: numbers, booleans and nesting are inferred, a
+        string stays a string, and an object's fields are ordered by name (see
+        :func:`_spark_json_type`)."""
         base = (
             f"read_json({self._list(paths)}, format='newline_delimited', filename=true,"
             " union_by_name=true, hive_partitioning=false"
@@ -335,10 +514,12 @@ class EmbeddedEngine:
                 raise self._error(error, True) from None
         columns = [(name, type_) for name, type_, *_ in described if name != "filename"]
         names = [name for name, _ in columns]
-        if not any(_STRING_LIKE.search(type_) for _, type_ in columns):
+        spark_types = [_spark_json_type(type_) for _, type_ in columns]
+        if not any(spark_types):
             return base + ")", names
         spec = ", ".join(
-            f"{_sql_string(n)}: {_sql_string(_STRING_LIKE.sub('VARCHAR', t))}" for n, t in columns
+            f"{_sql_string(n)}: {_sql_string(spark or t)}"
+            for (n, t), spark in zip(columns, spark_types, strict=True)
         )
         return f"{base}, columns={{{spec}}})", names
 
@@ -390,6 +571,9 @@ class EmbeddedEngine:
         bad_input = isinstance(error, (duckdb.InvalidInputException, duckdb.IOException)) or str(
             error
         ).startswith(("Invalid Input Error", "IO Error"))
+        if DATE_TO_NUMBER_REFUSED in str(error):
+            # The integer guard's refusal (raised as invalid input), which already says the fix.
+            return EngineError(str(error).splitlines()[0].removeprefix("Invalid Input Error: "), field="sql")
         if reads_files and bad_input:
             return EngineError(
                 f"cannot read the input ({_reason(error)})",
@@ -454,6 +638,7 @@ class EmbeddedEngine:
             ) from None
         # Every name DuckDB sees is unique to this query, so queries can nest inside each other.
         renames = {name.lower(): f"__lf_v{next(_names)}_{name.lower()}" for name in (views or {})}
+        views_by_name = {name.lower(): frame for name, frame in (views or {}).items()}
         registered: dict[str, Any] = {}
         inlined: list[str] = []
         reads_files = False
@@ -466,7 +651,7 @@ class EmbeddedEngine:
                 reads_files |= frame.reads_files
             else:
                 registered[unique] = frame.table if isinstance(frame, Query) else frame
-        _spark_casts(tree)
+        schemas: dict[str, pa.Schema] = {}
         for node in list(tree.find_all(exp.Table)):
             if node.args.get("catalog") and node.args.get("db"):
                 # Three-part names refer to Delta tables: scan them through Arrow datasets.
@@ -476,15 +661,18 @@ class EmbeddedEngine:
                     raise EngineError(f"table {ref} does not exist", field="sql", fix="Check the table name.")
                 unique = f"__lf_t{next(_names)}_{ref.table}"
                 registered[unique] = _scannable(delta)
+                schemas[unique] = pa.schema(delta.schema().to_arrow())
                 alias = node.args.get("alias") or exp.TableAlias(this=exp.to_identifier(ref.table))
             elif not node.args.get("db") and node.name.lower() in renames:
                 unique = renames[node.name.lower()]
                 alias = node.args.get("alias") or exp.TableAlias(this=exp.to_identifier(node.name))
+                schemas[unique] = views_by_name[node.name.lower()].schema
             else:
                 continue
             replacement = exp.to_table(unique)
             replacement.set("alias", alias)
             node.replace(replacement)
+        _spark_casts(tree, schemas)
         try:
             duck = tree.sql(dialect="duckdb", unsupported_level=sqlglot.ErrorLevel.RAISE)
         except sqlglot.errors.SqlglotError as error:

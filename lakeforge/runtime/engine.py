@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 import pyarrow as pa
+from sqlglot import exp
 
 from lakeforge.errors import LakeForgeError
 
@@ -69,6 +70,34 @@ FAILED_RULES_COLUMN = "_failed_rules"
 
 class EngineError(LakeForgeError):
     """An engine could not do what was asked (unknown engine, unreadable input, SQL it cannot run)."""
+
+
+# Spark's number types, as sqlglot names them.
+INTEGER_TYPES = frozenset(
+    {
+        exp.DataType.Type.TINYINT,
+        exp.DataType.Type.SMALLINT,
+        exp.DataType.Type.INT,
+        exp.DataType.Type.BIGINT,
+    }
+)
+NUMBER_TYPES = INTEGER_TYPES | {exp.DataType.Type.FLOAT, exp.DataType.Type.DOUBLE, exp.DataType.Type.DECIMAL}
+
+# Spark refuses to cast a DATE to a number when it analyses the query (for TRY_CAST, which
+# LakeForge runs every CAST as, and for CAST under ANSI mode); DuckDB's TRY_CAST gives NULL. The
+# command layer and the embedded engine refuse it with this message; Spark with its own.
+DATE_TO_NUMBER_REFUSED = "casts a DATE to a number, which Spark refuses"
+
+
+def date_to_number_refusal(cast: exp.Cast) -> tuple[str, str]:
+    """The message and fix for ``cast``, a cast of a DATE to a number, named as it is written."""
+    # sqlglot reads Spark's CAST as a TRY_CAST; the user wrote CAST.
+    written = exp.Cast(this=cast.this.copy(), to=cast.to.copy()).sql(dialect="spark")
+    return (
+        f"{written} {DATE_TO_NUMBER_REFUSED}",
+        "Use unix_timestamp(<date>) for its seconds since the epoch, or "
+        "datediff(<date>, DATE'1970-01-01') for its days.",
+    )
 
 
 @dataclass(frozen=True, order=True)

@@ -97,3 +97,24 @@ def test_a_syntax_error_points_at_where_it_stopped(text, message):
     with pytest.raises(LakeForgeError) as query:
         check_query("SELECT country FROM t WHERE")
     assert "`WHERE` is missing" in query.value.message and "GROUP BY" in (query.value.fix or "")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "CAST(to_date(shipped) AS BIGINT) > 0",
+        "CAST(current_date() AS INT) > 0",
+        "CAST(date_add(to_date(shipped), 1) AS DOUBLE) > 0",
+        "CAST(CAST(shipped AS DATE) AS DECIMAL(10, 0)) > 0",
+    ],
+)
+def test_a_date_cast_to_a_number_is_refused_as_spark_refuses_it(text):
+    # Spark refuses it when it analyses the query; the embedded engine's TRY_CAST would give NULL.
+    with pytest.raises(LakeForgeError, match="casts a DATE to a number, which Spark refuses") as caught:
+        check_expression(text)
+    assert "unix_timestamp" in (caught.value.fix or "") and "datediff" in (caught.value.fix or "")
+    with pytest.raises(LakeForgeError, match="casts a DATE to a number"):
+        check_query(f"SELECT {text.removesuffix(' > 0')} AS n FROM s.orders")
+    # Spelled as Spark suggests, it passes; a column's type is not known here (the engine checks it).
+    assert check_expression("datediff(to_date(shipped), DATE'1970-01-01') > 0")
+    assert check_expression("CAST(shipped AS BIGINT) > 0")

@@ -147,6 +147,7 @@ EDGE_TABLES = [
     "main.edge.typed_bronze",
     "main.edge.people",
     "main.edge.exported_bronze",
+    "main.edge.readings_bronze",
 ]
 
 
@@ -154,8 +155,9 @@ def test_input_edges_behave_the_same_on_every_engine(engine_settings, tmp_path: 
     """Inputs where the engines' readers and casts differ unless LakeForge aligns them: JSON strings
     that look like dates, times or timestamps stay strings (DuckDB typed them); a CSV null_value
     with quoted and unquoted empties; strings cast to INT ('2.5' and '1e3' are NULL, DuckDB rounded
-    to 3 and read 1000); a JSON column changing type (rescued, or refused by name); a first batch
-    with no files; and an SCD 2 rerun without sequence_by."""
+    to 3 and read 1000); a JSON column changing type (rescued, or refused by name); JSON objects
+    (fields ordered by name at every depth) and doubles written with exponents, both in the row
+    hash; a first batch with no files; and an SCD 2 rerun without sequence_by."""
     engine, settings = engine_settings
     events, typed, people = tmp_path / "events", tmp_path / "typed", tmp_path / "people"
     for folder in (events, typed, people):
@@ -181,6 +183,14 @@ def test_input_edges_behave_the_same_on_every_engine(engine_settings, tmp_path: 
         (exported / "part-0000.csv").write_text('"id","note"\n"1",""\n"2",\\N\n"3","two\nlines"\n')
         exported_options = {"null_value": "\\N", "multiline": True}
         make_source(db, "exported", location=str(exported), format_options=exported_options, **common)
+        readings = tmp_path / "readings"
+        readings.mkdir()
+        (readings / "1.jsonl").write_text(
+            '{"id": 1, "reading": {"unit": "m", "value": 1e20, "at": {"t": 2.5e-7, "tags": ["a"]}},'
+            ' "samples": [{"v": 1.5e-5, "k": "a"}, {"k": "b"}], "ratio": 12345678.9}\n'
+            '{"id": 2, "reading": null, "samples": [], "ratio": -0.0}\n'
+        )
+        make_source(db, "readings", format="json", location=str(readings), **common)
         (tmp_path / "later_empty").mkdir()
         first = run_batch(settings, db, "edge")
         (events / "2.jsonl").write_text('{"id": 2, "n": "five"}\n')
@@ -220,6 +230,10 @@ def test_input_edges_behave_the_same_on_every_engine(engine_settings, tmp_path: 
         (r["id"], r["note"]) for r in delta(settings, "main.edge.exported_bronze").to_pylist()
     )
     assert exported_rows == [("1", ""), ("2", None), ("3", "two\nlines")]
+    readings_schema = delta(settings, "main.edge.readings_bronze").schema
+    assert readings_schema.names[:4] == ["id", "ratio", "reading", "samples"]
+    assert [f.name for f in readings_schema.field("reading").type] == ["at", "unit", "value"]
+    assert [f.name for f in readings_schema.field("samples").type.value_type] == ["k", "v"]
     history = delta(settings, "main.edge.people").to_pylist()
     assert sorted((r["id"], r["is_current"]) for r in history if r["id"] is not None) == [
         (1, True),
