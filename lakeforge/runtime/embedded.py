@@ -232,6 +232,13 @@ _WHOLE_NUMBER_GUARD = (
     " AS DECIMAL(38, 9))) END"
 )
 _TEXT = {exp.DataType.Type.TEXT, exp.DataType.Type.VARCHAR, exp.DataType.Type.NVARCHAR}
+# A timestamp cast to DOUBLE or FLOAT is its seconds since the epoch with the fraction, as Spark
+# gives it (DuckDB has no such cast and gives NULL); other values cast as DuckDB casts them.
+_FLOATING = {exp.DataType.Type.DOUBLE, exp.DataType.Type.FLOAT}
+_EPOCH_SECONDS = f"{_EPOCH_MICROS} / 1000000.0"
+_FLOATING_GUARD = (
+    f"CASE WHEN typeof(__lf_x) LIKE 'TIMESTAMP%' THEN {_EPOCH_SECONDS} ELSE TRY_CAST(__lf_x AS DOUBLE) END"
+)
 
 
 # Spark writes a timestamp as text in the session's zone (UTC) without an offset, where DuckDB
@@ -362,6 +369,10 @@ def _spark_cast(cast: exp.Cast, schemas: Mapping[str, pa.Schema], refusal: str) 
         cast.set("this", _guarded(_TEXT_GUARD, x=cast.this))
     elif cast.to.this in INTEGER_TYPES:
         cast.set("this", _guarded(_WHOLE_NUMBER_GUARD, x=cast.this, refusal=exp.Literal.string(refusal)))
+    elif cast.to.this in _FLOATING and known is None:
+        cast.set("this", _guarded(_FLOATING_GUARD, x=cast.this))
+    elif cast.to.this in _FLOATING and pa.types.is_timestamp(known):
+        cast.set("this", _guarded(_EPOCH_SECONDS, x=cast.this))
 
 
 def _column_type(column: exp.Column, schemas: Mapping[str, pa.Schema]) -> pa.DataType | None:

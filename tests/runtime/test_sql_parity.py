@@ -25,6 +25,11 @@ CASES = [
     # A timestamp cast to an integer is its epoch seconds, rounded down (DuckDB has no such cast).
     ("CAST(at AS BIGINT)", [1767323045, -1]),
     ("CAST(at AS INT)", [1767323045, -1]),
+    # ... and cast to a DOUBLE, its epoch seconds with the fraction.
+    ("CAST(at AS DOUBLE)", [1767323045.9, -0.5]),
+    ("CAST(date_trunc('second', at) AS DOUBLE)", [1767323045.0, -1.0]),
+    ("CAST(text AS DOUBLE)", [7.0, 2.5]),
+    ("CAST(concat(text, '') AS DOUBLE)", [7.0, 2.5]),
     # As text: the session's zone (UTC) without an offset, the fraction only when there is one.
     ("CAST(at AS STRING)", ["2026-01-02 03:04:05.9", "1969-12-31 23:59:59.5"]),
     (
