@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import os
 import socket
+from typing import Any
 from urllib.parse import urlparse
 
 from databricks.sdk import WorkspaceClient
+from databricks.sdk.config import Config
 
 from lakeforge.errors import UnavailableError
 from lakeforge.settings import Settings
@@ -39,20 +41,26 @@ def _check_listening(url: str) -> None:
 
 
 def workspace_client(
-    settings: Settings, *, host: str | None = None, token: str | None = None
+    settings: Settings, *, host: str | None = None, token: str | None = None, **config: Any
 ) -> WorkspaceClient:
     """A client for ``host`` if given, the configured Databricks host, the SDK's environment
-    (``DATABRICKS_HOST`` / a config profile, e.g. inside a Databricks job), or the local workspace."""
+    (``DATABRICKS_HOST`` / a config profile, e.g. inside a Databricks job), or the local workspace.
+    ``config`` passes further SDK settings, such as ``retry_timeout_seconds``."""
     if host:
         _check_listening(host)
         token = token or os.environ.get("DATABRICKS_TOKEN") or LOCAL_TOKEN
-        return WorkspaceClient(host=host, token=token, auth_type="pat")
+        return _client(host=host, token=token, auth_type="pat", **config)
     if settings.databricks_host:
         # Credentials come from the SDK's usual chain (env, config profile, OAuth), never settings.
-        return WorkspaceClient(host=settings.databricks_host)
+        return _client(host=settings.databricks_host, **config)
     if os.environ.get("DATABRICKS_HOST") or os.environ.get("DATABRICKS_RUNTIME_VERSION"):
-        return WorkspaceClient()
+        return _client(**config)
     url = local_workspace_url(settings)
     _check_listening(url)
     local_token = os.environ.get("DATABRICKS_TOKEN") or LOCAL_TOKEN
-    return WorkspaceClient(host=url, token=local_token, auth_type="pat")
+    return _client(host=url, token=local_token, auth_type="pat", **config)
+
+
+def _client(**config: Any) -> WorkspaceClient:
+    # Through a Config: WorkspaceClient's own keywords leave out settings such as timeouts.
+    return WorkspaceClient(config=Config(**config))
