@@ -25,6 +25,7 @@ from api.metrics import ApiMetrics, MetricsMiddleware
 from api.problems import install_problem_handlers
 from api.routes import catalog, commands, groups, me, runs, sources, sync, system
 from lakeforge.metadata.db import Database, open_database
+from lakeforge.runtime.jobruns import JobRunEnds
 from lakeforge.runtime.runlog import fail_stale_batches
 from lakeforge.settings import Settings, get_settings
 
@@ -57,8 +58,8 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
         app.state.db = db if db is not None else open_database(settings)
         # Batches this API queued or ran before a restart have no process left: end them now, so
         # show_run and the run alert say so instead of `queued` or `running` for ever.
-        for batch_id in fail_stale_batches(app.state.db):
-            log.warning("batch %s had no process left when the API started; marked failed", batch_id)
+        for batch_id in fail_stale_batches(app.state.db, JobRunEnds.of(settings)):
+            log.warning("batch %s had no process left when the API started; ended it", batch_id)
         try:
             yield
         finally:

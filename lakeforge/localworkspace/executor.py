@@ -172,13 +172,8 @@ class Executor:
                 "UPDATE lakeforge_workspace.pipeline SET state = 'IDLE'"
                 " WHERE state IN ('RUNNING', 'STOPPING')"
             )
-        # The batches those runs were writing have no process left either: end them in the run
-        # log too, so their channel hears of it and they can be rerun (a batch still marked
-        # running refuses a rerun). Batches a live process holds are left alone.
-        from lakeforge.runtime.runlog import fail_stale_batches
-
-        for batch_id in fail_stale_batches(self.db):
-            log.warning("batch %s was running when the workspace stopped; marked failed", batch_id)
+        # The batches those runs were writing are ended by the server once it answers (their
+        # end is read from these runs over the Jobs API, like any client's).
         for job_id in {row["job_id"] for row in self.store.active_runs()}:
             self._dispatch(job_id)
 

@@ -38,11 +38,15 @@ from lakeforge.localworkspace.http import ApiError, GatewayMiddleware, QuietDrop
 from lakeforge.localworkspace.scheduler import Scheduler
 from lakeforge.localworkspace.store import WorkspaceStore
 from lakeforge.metadata.db import Database
+from lakeforge.runtime.jobruns import JobRunEnds
+from lakeforge.runtime.runlog import fail_stale_batches
 from lakeforge.settings import Settings
 from lakeforge.sockets import bind_tcp
 
 if TYPE_CHECKING:
     from databricks.sdk import WorkspaceClient
+
+log = logging.getLogger(__name__)
 
 LOCAL_USER = "local-user@lakeforge.local"
 # The token a local workspace accepts unless given one: DATABRICKS_TOKEN if set, else this
@@ -108,8 +112,16 @@ class LocalWorkspace:
                     fix="Run `lakeforge workspace serve` in a terminal to see why.",
                 )
             time.sleep(0.01)
+        self._end_orphaned_batches()
         self.scheduler.start()
         return self.base_url
+
+    def _end_orphaned_batches(self) -> None:
+        """End the batches of runs ``recover`` ended: they have no process left either. Their
+        channel then hears of it and they can be rerun (a batch still marked running refuses a
+        rerun); each ends as its run did, read from this server like any client would."""
+        for batch_id in fail_stale_batches(self.db, JobRunEnds(self.client)):
+            log.warning("batch %s was running when the workspace stopped; ended it", batch_id)
 
     def stop(self) -> None:
         """Stop scheduling, end active runs, and stop serving (idempotent)."""

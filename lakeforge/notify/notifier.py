@@ -96,10 +96,11 @@ class Notifier:
         Batches whose process died (a killed API or bot that ran them) are ended first, so their
         channel is told now rather than when the group's next batch happens to start.
         """
+        from lakeforge.runtime.jobruns import JobRunEnds
         from lakeforge.runtime.runlog import fail_stale_batches
 
-        for batch_id in fail_stale_batches(self.db):
-            log.warning("batch %s was running in a process that is gone; marked failed", batch_id)
+        for batch_id in fail_stale_batches(self.db, JobRunEnds.of(self.settings)):
+            log.warning("batch %s was running in a process that is gone; ended it", batch_id)
         since = datetime.now(UTC) - CATCH_UP
         with self.db.connection() as conn:
             ids = [

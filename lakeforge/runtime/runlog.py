@@ -6,6 +6,8 @@ A running batch holds a Postgres advisory lock on a dedicated connection for as 
 process lives. When a process dies (SIGKILL, lost node) Postgres drops the lock with the
 connection, so :func:`fail_stale_batches` can tell a live batch from an orphaned one. A queued
 batch is held the same way by the process that queued it (:func:`claim_queued`) until it starts.
+An orphaned batch of a Databricks job run ends as the workspace says its run ended
+(:mod:`lakeforge.runtime.jobruns`): its process ran on the run's cluster.
 """
 
 from __future__ import annotations
@@ -15,12 +17,15 @@ import threading
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 from psycopg import sql
 
 from lakeforge.metadata.db import Connection, Database
+
+if TYPE_CHECKING:
+    from lakeforge.runtime.jobruns import JobRunEnds
 
 CHANNEL = "lakeforge_runs"
 # Advisory lock keys: this offset keeps batch locks apart from other users of advisory locks.
@@ -471,58 +476,77 @@ STOPPED_QUEUED = (
 )
 
 
-def fail_stale_batches(db: Database) -> list[int]:
-    """Mark ``running`` batches whose process is gone as failed (and their running zones, tables
-    and steps), or as cancelled when a cancel was asked for them; and ``queued`` ones that the
-    process which queued them never started. A batch queued as a Databricks job run is the sync's
-    to end (``orchestration.launcher``). Returns the batch ids marked."""
+def fail_stale_batches(db: Database, job_runs: JobRunEnds | None = None) -> list[int]:
+    """End ``running`` batches whose process is gone (and their running zones, tables and steps):
+    cancelled when a cancel was asked for them, else failed; and ``queued`` ones that the process
+    which queued them never started. A batch queued as a Databricks job run is the sync's to end
+    (``orchestration.launcher``). A running batch of a job run ends as ``job_runs`` says its run
+    ended (cancelled in the workspace, timed out, failed), and is left running while the run is
+    still active or cannot be asked about (also when ``job_runs`` is None). Returns the ids ended."""
     marked: list[int] = []
     with db.connection() as conn:
-        stale = [
-            (r["batch_id"], r["status"])
-            for r in conn.execute(
-                "SELECT batch_id, status FROM lakeforge_log.batch_run WHERE status = 'running'"
-                " OR (status = 'queued' AND databricks_run_id IS NULL)"
-            ).fetchall()
-        ]
+        stale = conn.execute(
+            "SELECT batch_id, status, databricks_run_id FROM lakeforge_log.batch_run"
+            " WHERE status = 'running' OR (status = 'queued' AND databricks_run_id IS NULL)"
+        ).fetchall()
         conn.commit()
-        for batch_id, status in stale:
+        for batch in stale:
+            batch_id = batch["batch_id"]
             if not _nobody_holds(conn, batch_id):
                 continue  # a live process is working on it, or promised to start it
             try:
-                asked = conn.execute(
-                    "SELECT cancelled_by FROM lakeforge_log.batch_run"
-                    " WHERE batch_id = %s AND cancel_requested_at IS NOT NULL",
-                    [batch_id],
-                ).fetchone()
-                if asked is not None:
-                    # Asked to stop, then stopped (a cancelled Databricks run ends its process).
-                    from lakeforge.runtime.cancel import end_cancelled
-
-                    end_cancelled(conn, batch_id, asked["cancelled_by"] or "someone")
-                    conn.commit()
+                if _end_orphan(conn, batch_id, batch["status"], batch["databricks_run_id"], job_runs):
                     marked.append(batch_id)
-                    continue
-                message = STOPPED_RUNNING if status == "running" else STOPPED_QUEUED
-                ended = conn.execute(
-                    "UPDATE lakeforge_log.batch_run SET status = 'failed', error = %s, ended_at = now()"
-                    " WHERE batch_id = %s AND status = %s"
-                    " AND (status = 'running' OR databricks_run_id IS NULL) RETURNING batch_id",
-                    [message, batch_id, status],
-                ).fetchone()
-                if ended is None:  # it moved on (started, or ran to its end) since the list was read
-                    conn.commit()
-                    continue
-                end_open_runs(conn, batch_id, "failed", message)
-                payload = {"batch_id": batch_id, "level": "batch", "status": "failed", "error": message}
-                group = conn.execute(
-                    "SELECT group_name FROM lakeforge_log.batch_run WHERE batch_id = %s", [batch_id]
-                ).fetchone()
-                payload["group"] = group["group_name"] if group else None
-                conn.execute("SELECT pg_notify(%s, %s)", [CHANNEL, json.dumps(payload)])
-                conn.commit()
-                marked.append(batch_id)
             finally:
                 conn.execute("SELECT pg_advisory_unlock(%s)", [_lock_key(batch_id)])
                 conn.commit()
     return marked
+
+
+def _end_orphan(
+    conn: Connection, batch_id: int, status: str, run_id: str | None, job_runs: JobRunEnds | None
+) -> bool:
+    """End one batch that no process holds (the caller holds its lock); False if it was left."""
+    from lakeforge.runtime.cancel import end_cancelled
+
+    asked = conn.execute(
+        "SELECT cancelled_by FROM lakeforge_log.batch_run"
+        " WHERE batch_id = %s AND cancel_requested_at IS NOT NULL",
+        [batch_id],
+    ).fetchone()
+    if asked is not None:
+        # Asked to stop, then stopped (a cancelled Databricks run ends its process).
+        end_cancelled(conn, batch_id, asked["cancelled_by"] or "someone")
+        conn.commit()
+        return True
+    message = STOPPED_RUNNING if status == "running" else STOPPED_QUEUED
+    if status == "running" and run_id is not None:
+        # Its process ran on the job run's cluster: the workspace knows how it ended.
+        end = job_runs.batch_end(run_id) if job_runs is not None else None
+        if end is None:
+            return False
+        if end.status == "cancelled":
+            ended = end_cancelled(conn, batch_id, end.reason) is not None
+            conn.commit()
+            return ended
+        message = end.reason
+    return _end_failed(conn, batch_id, status, message)
+
+
+def _end_failed(conn: Connection, batch_id: int, status: str, message: str) -> bool:
+    """Mark the batch failed with ``message`` unless it moved on since it was found stale."""
+    ended = conn.execute(
+        "UPDATE lakeforge_log.batch_run SET status = 'failed', error = %s, ended_at = now()"
+        " WHERE batch_id = %s AND status = %s"
+        " AND (status = 'running' OR databricks_run_id IS NULL) RETURNING group_name",
+        [message, batch_id, status],
+    ).fetchone()
+    if ended is None:  # it moved on (started, or ran to its end) since the list was read
+        conn.commit()
+        return False
+    end_open_runs(conn, batch_id, "failed", message)
+    payload = {"batch_id": batch_id, "level": "batch", "status": "failed", "error": message}
+    payload["group"] = ended["group_name"]
+    conn.execute("SELECT pg_notify(%s, %s)", [CHANNEL, json.dumps(payload)])
+    conn.commit()
+    return True

@@ -103,9 +103,10 @@ from lakeforge.metadata.db import open_database
 from lakeforge.runtime.runlog import create_batch
 from lakeforge.settings import get_settings
 
+dbutils.widgets.text("job_run_id", "")
 with open_database(get_settings()) as db, db.connection() as conn:
     create_batch(conn, {"group_name": "sales", "trigger": "schedule", "status": "running",
-                        "databricks_run_id": "from-the-killed-server"})
+                        "databricks_run_id": dbutils.widgets.get("job_run_id")})
     time.sleep(600)
 """
 
@@ -129,7 +130,14 @@ def test_a_killed_server_leaves_no_run_or_batch_running_forever(
         )
         job_id = w.jobs.create(
             name="hangs",
-            tasks=[jobs.Task(task_key="t", notebook_task=jobs.NotebookTask(notebook_path="/Shared/hang"))],
+            tasks=[
+                jobs.Task(
+                    task_key="t",
+                    notebook_task=jobs.NotebookTask(
+                        notebook_path="/Shared/hang", base_parameters={"job_run_id": "{{job.run_id}}"}
+                    ),
+                )
+            ],
         ).job_id
         run_id = w.jobs.run_now(job_id).run_id
         _until(lambda: _batch_status(db) == "running")
@@ -143,7 +151,11 @@ def test_a_killed_server_leaves_no_run_or_batch_running_forever(
     assert _batch_status(db) == "failed"
     with db.connection() as conn:
         error = conn.execute("SELECT error FROM lakeforge_log.batch_run").fetchone()["error"]
-    assert "stopped before it finished" in error
+    # As the run ended, read from the restarted workspace over the Jobs API.
+    assert (
+        error
+        == f"job run {run_id} ended INTERNAL_ERROR: The local workspace stopped while this run was active"
+    )
 
 
 def _answers(port: int) -> bool:

@@ -1,0 +1,175 @@
+"""How a job-run batch ends once its process is gone: as its Databricks job run ended.
+
+A batch that a job run carries (``batch_run.databricks_run_id``) runs in the run's task processes
+on a cluster. When the workspace kills them (someone cancelled the run in the Databricks UI, the
+run timed out, its cluster was lost) nothing writes the batch's end. ``runlog.fail_stale_batches``
+finds such a batch without a process and asks :class:`JobRunEnds` what happened to its run, so the
+batch ends as the run did (``cancelled`` naming who, or ``failed`` naming why) instead of with a
+generic "no process left". A run that is still active leaves its batch alone: the process is
+remote, and one that lost its Lakebase connection (and with it the batch's lock) may still be
+writing. A workspace that cannot be asked leaves it alone too, until a later check can ask.
+
+>>> ends = JobRunEnds.of(settings)
+>>> ends.batch_end("123")
+BatchEnd(status='cancelled', reason='Databricks (job run 123 cancelled by a user: Run cancelled)')
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
+from typing import TYPE_CHECKING, Any, Literal
+
+from lakeforge.notify.scrub import scrub
+from lakeforge.runtime.runlog import STOPPED_RUNNING
+
+if TYPE_CHECKING:
+    from databricks.sdk import WorkspaceClient
+    from databricks.sdk.service.jobs import Run
+
+    from lakeforge.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# Life cycle states after which no task of the run is working on its batch any more.
+_ENDED = ("TERMINATED", "SKIPPED", "INTERNAL_ERROR")
+_SUCCEEDED = ("SUCCESS", "SUCCESS_WITH_FAILURES")
+# Who a cancel came from, by the run's termination code (``status.termination_details.code``).
+_CANCELLED_BY = {"USER_CANCELED": " by a user", "CANCELED": " by the platform"}
+# The stale check runs at API start and before every batch: a slow or throttled workspace must
+# delay it by seconds, not by the SDK's default five minutes of retries.
+_HTTP_TIMEOUT_SECONDS = 10
+_RETRY_TIMEOUT_SECONDS = 20
+_MAX_MESSAGE = 500
+
+
+@dataclass(frozen=True)
+class BatchEnd:
+    """How an orphaned batch ends: ``reason`` is who cancelled it (``cancelled_by``) or why it
+    failed (``error``); already scrubbed of credentials."""
+
+    status: Literal["cancelled", "failed"]
+    reason: str
+
+
+def end_of_run(run_id: int, run: Run, job_timeout: int | None = None) -> BatchEnd | None:
+    """The end of the batch whose job run is ``run``; None while the run is still active.
+
+    ``job_timeout`` is the job's ``timeout_seconds``, named when the run timed out.
+    """
+    state = run.state
+    life = _name(state.life_cycle_state if state else None)
+    if life not in _ENDED:
+        return None
+    result = _name(state.result_state if state else None)
+    message = _said(state.state_message if state else None)
+    if result == "CANCELED":
+        return BatchEnd("cancelled", _cancelled_by(run_id, run, message))
+    if result == "TIMEDOUT":
+        return BatchEnd("failed", _timed_out(run_id, run, message, job_timeout))
+    if result in _SUCCEEDED:
+        # Every task reported success, yet none ended the batch: its process stopped first.
+        return BatchEnd("failed", f"{STOPPED_RUNNING} (its job run {run_id} ended {result})")
+    outcome = "INTERNAL_ERROR" if life == "INTERNAL_ERROR" else result or life
+    return BatchEnd("failed", f"job run {run_id} ended {outcome}" + (f": {message}" if message else ""))
+
+
+class JobRunEnds:
+    """Asks the workspace how a batch's job run ended (``WorkspaceClient.jobs.get_run``)."""
+
+    def __init__(self, client: Callable[[], WorkspaceClient]) -> None:
+        self._client = client
+
+    @classmethod
+    def of(cls, settings: Settings) -> JobRunEnds:
+        """The workspace LakeForge launches jobs in (``orchestration.client.workspace_client``);
+        the client is only made when a batch needs asking."""
+
+        def client() -> WorkspaceClient:
+            from lakeforge.orchestration.client import workspace_client
+
+            return workspace_client(
+                settings,
+                http_timeout_seconds=_HTTP_TIMEOUT_SECONDS,
+                retry_timeout_seconds=_RETRY_TIMEOUT_SECONDS,
+            )
+
+        return cls(client)
+
+    def batch_end(self, run_id: str) -> BatchEnd | None:
+        """How the batch of job run ``run_id`` ends; None to leave it running (the run is still
+        active, or the workspace could not be asked: a later check asks again)."""
+        # Here, not at the top: the runner imports this module, and the SDK takes a second to load.
+        from databricks.sdk.errors import NotFound, ResourceDoesNotExist
+
+        try:
+            number = int(run_id)
+        except ValueError:  # not a job run id: there is nothing to ask about
+            return BatchEnd("failed", STOPPED_RUNNING)
+        try:
+            client = self._client()
+            run = client.jobs.get_run(number)
+        except (ResourceDoesNotExist, NotFound):
+            return BatchEnd("failed", f"{STOPPED_RUNNING}; its job run {number} no longer exists")
+        except Exception as error:  # unreachable, refused, throttled past the retry window...
+            # Only the type: the text of a connection error may carry the host's credentials.
+            log.warning(
+                "could not ask the workspace how job run %s ended (%s); its batch stays running"
+                " until a later check can",
+                number,
+                type(error).__name__,
+            )
+            return None
+        timed_out = run.state is not None and _name(run.state.result_state) == "TIMEDOUT"
+        return end_of_run(number, run, _job_timeout(client, run) if timed_out else None)
+
+
+def _job_timeout(client: WorkspaceClient, run: Run) -> int | None:
+    """The job's ``timeout_seconds`` (runs do not carry it); None when it cannot be read."""
+    if run.job_id is None:
+        return None
+    with contextlib.suppress(Exception):  # the reason just says less
+        settings = client.jobs.get(run.job_id).settings
+        return settings.timeout_seconds if settings else None
+    return None
+
+
+def _cancelled_by(run_id: int, run: Run, message: str) -> str:
+    details = run.status.termination_details if run.status else None
+    who = _CANCELLED_BY.get(_name(details.code if details else None), "")
+    return f"Databricks (job run {run_id} cancelled{who}" + (f": {message})" if message else ")")
+
+
+def _timed_out(run_id: int, run: Run, message: str, job_timeout: int | None) -> str:
+    tasks = [
+        task
+        for task in run.tasks or []
+        if task.state is not None and _name(task.state.result_state) == "TIMEDOUT" and task.timeout_seconds
+    ]
+    if tasks:
+        limit = f"task {tasks[0].task_key}'s timeout of {tasks[0].timeout_seconds} s"
+    elif job_timeout:
+        limit = f"the job's timeout of {job_timeout} s, the group's timeout_seconds"
+    else:
+        limit = "a time limit of the job"
+    said = f": {message}" if message else ""
+    return (
+        f"job run {run_id} timed out ({limit}){said}. If the batch needs longer, raise the group's"
+        " timeout_seconds (update_group) and rerun it."
+    )
+
+
+def _said(message: str | None) -> str:
+    """The run's state message, fit for the run log and chat: no credentials, one short line."""
+    text = " ".join((message or "").split()).rstrip(".")
+    return scrub(text)[:_MAX_MESSAGE]
+
+
+def _name(value: Any) -> str:
+    """An SDK enum's value (or a plain string) as text; "" for None."""
+    if isinstance(value, Enum):
+        return str(value.value)
+    return "" if value is None else str(value)
