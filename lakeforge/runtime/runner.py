@@ -22,7 +22,6 @@ from lakeforge.metadata.repository import BATCH_RUNS, Repository
 from lakeforge.runtime.cancel import BatchCancelled, CancelWatch, end_cancelled
 from lakeforge.runtime.config import GroupSpec, SourceSpec, load_group
 from lakeforge.runtime.engine import EngineName, TableRef, get_engine
-from lakeforge.runtime.jobruns import JobRunEnds
 from lakeforge.runtime.runlog import (
     RunLog,
     create_batch,
@@ -95,7 +94,9 @@ def run_batch(
     unknown = [z for z in zones or [] if z not in ZONES]
     if unknown:
         raise LakeForgeError(f"unknown zone {unknown[0]!r}", field="zones", fix=f"Use {', '.join(ZONES)}.")
-    fail_stale_batches(db, JobRunEnds.of(settings))
+    # Job runs' batches are left to the API and the notifier, which ask the workspace how each run
+    # ended: asking here would hold up every batch's start while the workspace is slow or down.
+    fail_stale_batches(db)
     spec = load_group(db, group, sources)
     engine_name = resolve_engine_name(engine, spec.group.engine, settings)
     wanted = [z for z in ZONES if zones is None or z in zones]
