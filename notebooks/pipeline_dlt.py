@@ -3,9 +3,10 @@
 # MAGIC # The group's declarative pipeline: Bronze → Silver → Gold
 # MAGIC Lakeflow Declarative Pipelines (DLT) source for one source group, built from LakeForge
 # MAGIC metadata: Silver views with the group's quality rules as expectations, auto-CDC merges
-# MAGIC (SCD type 1 or 2; a full load with primary keys from snapshots, one per Bronze batch),
-# MAGIC quarantine tables (rows failing a quarantine rule or with a NULL key column) and Gold
-# MAGIC materialized views.
+# MAGIC (SCD type 1 or 2; a full load with primary keys from snapshots, one per Bronze batch), a
+# MAGIC full load without primary keys as a materialized view of its newest Bronze batch,
+# MAGIC quarantine tables (rows failing a quarantine rule or with a NULL key column, with every
+# MAGIC rule they failed) and Gold materialized views.
 # MAGIC Pipeline configuration: `lakeforge.group` (required) and any LakeForge setting as
 # MAGIC `lakeforge.<setting>` (for example `lakeforge.lakebase_instance`).
 # MAGIC Outside Databricks the same metadata runs with `lakeforge run GROUP` on either engine.

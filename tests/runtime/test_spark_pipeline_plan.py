@@ -1,5 +1,6 @@
 """The declarative pipeline planned from metadata: expectations per action, NULL-key quarantine,
-auto-CDC from a stream (incremental loads) or from snapshots (full loads), gold."""
+auto-CDC from a stream (incremental loads) or from snapshots (full loads), the newest batch as a
+materialized view (full loads without keys), gold."""
 
 from __future__ import annotations
 
@@ -51,28 +52,32 @@ def test_plan_maps_rules_keys_and_gold(db, tmp_path) -> None:
             ("d", "id <> 5", "quarantine"),
         ],
     )
-    make_source(db, "plain", location=str(tmp_path), silver={})
+    make_source(db, "plain", location=str(tmp_path), load_mode="incremental", silver={})
     make_gold(db, "totals", "SELECT count(*) AS n FROM main.sales.orders")
 
     plan = plan_pipeline(load_group(db, "sales"))
 
     orders, plain = plan.silver
     assert (orders.bronze_table, orders.silver_table) == ("main.sales.orders_bronze", "main.sales.orders")
-    assert (orders.warn, orders.drop, orders.fail, orders.quarantine) == (
+    assert [orders.rules_for(action) for action in ("warn", "drop", "fail", "quarantine")] == [
         {"a": "id > 0"},
         {"b": "seq IS NOT NULL"},
         {"c": "id < 9"},
         {"d": "id <> 5"},
-    )
+    ]
     assert (orders.keys, orders.sequence_by, orders.scd_type) == (("id",), "seq", 2)
     assert (orders.kind, plain.kind) == ("auto_cdc", "append")
     assert orders.null_keys == {"null_key:id": "`id` IS NOT NULL"}
     assert orders.quarantine_table == "main.sales.orders_quarantine"
-    # A NULL key quarantines the row as a quarantine rule would, named first in _failed_rules.
+    # A NULL key quarantines the row as a quarantine rule would, named first in _failed_rules;
+    # then, as on the engines, every rule the row failed in name order, whatever its action.
     failing, failed_rules = orders.quarantine_filter()
     assert failing == "NOT coalesce((`id` IS NOT NULL), false) OR NOT coalesce((id <> 5), false)"
     assert failed_rules == (
         "filter(array(CASE WHEN NOT coalesce((`id` IS NOT NULL), false) THEN 'null_key:id' END,"
+        " CASE WHEN NOT coalesce((id > 0), false) THEN 'a' END,"
+        " CASE WHEN NOT coalesce((seq IS NOT NULL), false) THEN 'b' END,"
+        " CASE WHEN NOT coalesce((id < 9), false) THEN 'c' END,"
         " CASE WHEN NOT coalesce((id <> 5), false) THEN 'd' END), x -> x IS NOT NULL) AS _failed_rules"
     )
     assert (plain.keys, plain.select, plain.quarantine_table, plain.null_keys) == ((), ("*",), None, {})
@@ -173,6 +178,49 @@ def test_full_loads_with_keys_apply_snapshots(db, tmp_path) -> None:
         2,
         ["_batch_id", "_ingested_at"],
     )
+
+
+def test_full_loads_without_keys_are_a_materialized_view_of_the_newest_batch(db, tmp_path) -> None:
+    """A full load without keys replaces Silver on the engines: in the pipeline it is a materialized
+    view over a checked batch view (expectations drop and count as for a streaming flow), while its
+    quarantine table streams Bronze so it keeps every batch's rows. Without a quarantine table
+    nothing streams Bronze."""
+    make_source(
+        db,
+        "prices",
+        location=str(tmp_path),
+        silver={"dedupe": False},
+        rules=[("listed", "sku IS NOT NULL", "quarantine"), ("positive", "price > 0", "drop")],
+    )
+    make_source(db, "rates", location=str(tmp_path), silver={}, rules=[("known", "rate > 0", "warn")])
+
+    prices, rates = plan_pipeline(load_group(db, "sales")).silver
+
+    assert (prices.kind, rates.kind) == ("materialized_view", "materialized_view")
+    assert (prices.dedupe, rates.dedupe) == (False, True)
+    assert prices.expectations() == {
+        "expect_all": {},
+        "expect_all_or_drop": {"listed": "sku IS NOT NULL", "positive": "price > 0"},
+        "expect_all_or_fail": {},
+    }
+    assert (prices.quarantine_table, prices.quarantine_source) == (
+        "main.sales.prices_quarantine",
+        "prices_silver_input_unchecked",
+    )
+    assert (prices.streams_bronze, rates.streams_bronze, rates.quarantine_table) == (True, False, None)
+
+    dp = Recorder()
+    apply_plan(plan_pipeline(load_group(db, "sales")), dp, spark=None)
+    assert dp.names() == [
+        ("temporary_view", "prices_silver_input_unchecked"),
+        ("expect_all_or_drop", {"listed": "sku IS NOT NULL", "positive": "price > 0"}),
+        ("temporary_view", "prices_silver_input"),
+        ("table", "main.sales.prices_quarantine"),
+        ("materialized_view", "main.sales.prices"),
+        ("expect_all", {"known": "rate > 0"}),
+        ("temporary_view", "rates_silver_input"),
+        ("materialized_view", "main.sales.rates"),
+    ]
 
 
 def test_a_pipeline_module_without_snapshot_flows_is_refused_by_name(db, tmp_path) -> None:

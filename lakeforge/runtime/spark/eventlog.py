@@ -20,10 +20,12 @@ with figures; with neither, that attempt's RUNNING micro-batch reports are added
 Expectation ``dataset`` names the view the rule is declared on (``<source>_silver_input``);
 LakeForge maps it back to the source's Silver table, and the rule name to its ``dq_rule`` id,
 expression and action (the event log only knows expect / drop / fail; quarantine rules run as
-drop expectations). The NULL-key expectation of a table with primary keys
-(``null_key:<key columns>``) is no rule: as on the engines it gives no ``dq_run`` row; its failed
-rows are the ``null_keys`` of the table's ``quality`` step (and, dropped before an auto-CDC flow,
-among its rejected rows).
+drop expectations). The flow that reads the view reports them: the Silver table's (a streaming or
+auto-CDC table, or the materialized view of a full load without keys, whose figures are then the
+newest batch's) or, for a full load with keys, the quarantine table's. The NULL-key expectation of
+a table with primary keys (``null_key:<key columns>``) is no rule: as on the engines it gives no
+``dq_run`` row; its failed rows are the ``null_keys`` of the table's ``quality`` step (and,
+dropped before an auto-CDC flow, among its rejected rows).
 
 :func:`parse_event_log` is pure (rows in, records out); :func:`read_event_log` queries Spark;
 :func:`record_update` writes the run log, replacing earlier rows for the same (batch, table, rule),

@@ -4,14 +4,15 @@
 be printed, compared and tested without a cluster. :func:`apply_plan` registers that plan with the
 pipeline module (``pyspark.pipelines`` or Databricks' ``dlt``) inside ``notebooks/pipeline_dlt.py``:
 
-* per source, a view over the Bronze table (read as a stream, rerun rewrites skipped) with the
-  Silver select/where transforms and the data-quality rules as expectations: ``warn`` →
-  ``expect_all``, ``drop`` and ``quarantine`` → ``expect_all_or_drop``, ``fail`` →
-  ``expect_all_or_fail``;
+* per source, a view over the Bronze table (read as a stream, rerun rewrites skipped; a full load
+  without keys reads its newest batch as a batch) with the Silver select/where transforms and the
+  data-quality rules as expectations: ``warn`` → ``expect_all``, ``drop`` and ``quarantine`` →
+  ``expect_all_or_drop``, ``fail`` → ``expect_all_or_fail``;
 * Silver with primary keys also checks that no key column is NULL (one expectation,
   ``null_key:<key columns>``), as the engines do: such rows are quarantined, not merged into one;
-* quarantined rows also go to ``<silver>_quarantine`` with ``_failed_rules``
-  (``null_key:<column>`` for each NULL key column, then the quarantine rules the row failed);
+* quarantined rows also go to ``<silver>_quarantine`` with ``_failed_rules`` naming every check
+  the row failed, as the engines do: ``null_key:<column>`` for each NULL key column, then every
+  rule it failed (whatever its action) in rule-name order;
 * the Silver flow, by :attr:`SilverFlow.kind`:
 
   - ``auto_cdc``: an incremental source with primary keys, a streaming auto-CDC flow (SCD type 1
@@ -20,7 +21,10 @@ pipeline module (``pyspark.pipelines`` or Databricks' ``dlt``) inside ``notebook
     source: the snapshot auto-CDC flow applies the batches in order (version = ``_batch_id``),
     deleting (SCD 1) or closing (SCD 2) the keys a snapshot lacks. The rows come from
     :func:`snapshot_source`, which applies the checks itself and refuses an empty snapshot;
-  - ``append``: no primary keys, a streaming append table;
+  - ``materialized_view``: a full load without primary keys. Each Bronze batch is the whole
+    source, and the engines replace Silver with it: Silver is a materialized view of the newest
+    Bronze batch (largest ``_batch_id``) after the transforms and checks, recomputed by every update;
+  - ``append``: an incremental load without primary keys, a streaming append table;
 * each gold definition is a materialized view.
 
 Elsewhere the same metadata runs through ``lakeforge.runtime`` on the chosen engine.
@@ -30,7 +34,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from lakeforge.runtime.config import GroupSpec, SourceSpec
 from lakeforge.runtime.engine import FAILED_RULES_COLUMN
@@ -38,11 +42,21 @@ from lakeforge.runtime.zones.common import ZoneError, lit, q
 from lakeforge.runtime.zones.dq import NULL_KEY_PREFIX, null_key_check
 from lakeforge.runtime.zones.silver import DROP_AUDIT, KEEP_AUDIT
 
-FlowKind = Literal["append", "auto_cdc", "auto_cdc_from_snapshot"]
+FlowKind = Literal["append", "auto_cdc", "auto_cdc_from_snapshot", "materialized_view"]
 SNAPSHOT: FlowKind = "auto_cdc_from_snapshot"
+# A full load without keys: Silver holds the newest batch, as the engines' replace leaves it.
+LATEST: FlowKind = "materialized_view"
 
 # What the snapshot flow's source returns: the snapshot's rows and its version, or None when done.
 Snapshot = tuple[Any, int] | None
+
+
+class Rule(NamedTuple):
+    """A data-quality rule as the pipeline checks it."""
+
+    name: str
+    expression: str
+    action: str  # warn | drop | quarantine | fail
 
 
 @dataclass(frozen=True)
@@ -53,16 +67,20 @@ class SilverFlow:
     view: str
     select: tuple[str, ...]
     where: str | None
-    warn: dict[str, str] = field(default_factory=dict)
-    drop: dict[str, str] = field(default_factory=dict)
-    fail: dict[str, str] = field(default_factory=dict)
-    quarantine: dict[str, str] = field(default_factory=dict)
+    # Every enabled rule in the order the engines check them (by name): ``_failed_rules``' order.
+    rules: tuple[Rule, ...] = ()
     keys: tuple[str, ...] = ()
     sequence_by: str = "_ingested_at"
     scd_type: int = 1
     # ``null_key:<column>`` → predicate, per key column: quarantined like a rule (engines alike).
     null_keys: dict[str, str] = field(default_factory=dict)
     kind: FlowKind = "append"
+    # ``silver_config.dedupe``: identical rows once (what a flow without keys keeps of a batch).
+    dedupe: bool = True
+
+    def rules_for(self, action: str) -> dict[str, str]:
+        """Name → expression of the rules with ``action`` (warn, drop, quarantine, fail), in order."""
+        return {rule.name: rule.expression for rule in self.rules if rule.action == action}
 
     @property
     def unchecked_view(self) -> str:
@@ -70,7 +88,7 @@ class SilverFlow:
 
     @property
     def quarantine_table(self) -> str | None:
-        return f"{self.silver_table}_quarantine" if self.quarantine or self.null_keys else None
+        return f"{self.silver_table}_quarantine" if self.rules_for("quarantine") or self.null_keys else None
 
     @property
     def key_expectation(self) -> dict[str, str]:
@@ -83,36 +101,52 @@ class SilverFlow:
     def expectations(self) -> dict[str, dict[str, str]]:
         """The checked view's expectations, by decorator.
 
-        Before an auto-CDC or append flow, the NULL-key, drop and quarantine checks drop rows. A
-        snapshot flow's source is a function, where no expectation can attach: it removes those rows
-        itself (:func:`snapshot_source`), so on the view they only count (for the event log) and
-        the quarantine table reads the view.
+        Before an auto-CDC, append or materialized-view flow, the NULL-key, drop and quarantine
+        checks drop rows. A snapshot flow's source is a function, where no expectation can attach:
+        it removes those rows itself (:func:`snapshot_source`), so on the view they only count (for
+        the event log) and the quarantine table reads the view.
         """
-        removing = {**self.key_expectation, **self.drop, **self.quarantine}
+        warn, fail = self.rules_for("warn"), self.rules_for("fail")
+        removing = {**self.key_expectation, **self.rules_for("drop"), **self.rules_for("quarantine")}
         if self.kind == SNAPSHOT:
-            return {"expect_all": {**self.warn, **removing}, "expect_all_or_fail": self.fail}
-        return {"expect_all": self.warn, "expect_all_or_drop": removing, "expect_all_or_fail": self.fail}
+            return {"expect_all": {**warn, **removing}, "expect_all_or_fail": fail}
+        return {"expect_all": warn, "expect_all_or_drop": removing, "expect_all_or_fail": fail}
 
     @property
     def quarantine_source(self) -> str:
-        """The view the quarantine table reads: one whose rows no expectation dropped."""
+        """The view the quarantine table reads: one whose rows no expectation dropped. It streams
+        Bronze for every kind, so the table keeps each batch's quarantined rows, as on the engines
+        (a full load without keys too, whose checked view holds the newest batch only)."""
         return self.view if self.kind == SNAPSHOT else self.unchecked_view
+
+    @property
+    def streams_bronze(self) -> bool:
+        """Whether anything reads the Bronze stream (``unchecked_view``): every flow but a full load
+        without keys, whose Silver reads Bronze as a batch; its quarantine table still streams."""
+        return self.kind != LATEST or self.quarantine_table is not None
 
     def quarantine_filter(self) -> tuple[str, str]:
         """Spark SQL for the quarantine table: which rows (a NULL key column, or failing any
-        quarantine rule) and the ``_failed_rules`` column naming the checks each failed (NULL fails,
-        as on every engine)."""
-        checks = {**self.null_keys, **self.quarantine}
-        names = ", ".join(
-            f"CASE WHEN NOT coalesce(({expr}), false) THEN {lit(name)} END" for name, expr in checks.items()
-        )
-        failing = " OR ".join(f"NOT coalesce(({expr}), false)" for expr in checks.values())
+        quarantine rule) and their ``_failed_rules``, as the engines write them: every check the
+        row failed (NULL fails), ``null_key:<column>`` per NULL key column in key order, then every
+        rule whatever its action (a warn or drop rule the row also failed is named too), in the
+        order of :attr:`rules`."""
+        quarantining = {**self.null_keys, **self.rules_for("quarantine")}
+        failing = " OR ".join(f"NOT {holds(expr)}" for expr in quarantining.values())
+        named = {**self.null_keys, **{rule.name: rule.expression for rule in self.rules}}
+        names = ", ".join(f"CASE WHEN NOT {holds(expr)} THEN {lit(name)} END" for name, expr in named.items())
         return failing, f"filter(array({names}), x -> x IS NOT NULL) AS {FAILED_RULES_COLUMN}"
 
     def keep_filter(self) -> str:
         """Spark SQL: the rows that pass every check that removes rows (NULL key, drop, quarantine)."""
-        removing = [*self.null_keys.values(), *self.drop.values(), *self.quarantine.values()]
-        return " AND ".join(f"coalesce(({expr}), false)" for expr in removing) or "true"
+        removing = {**self.null_keys, **self.rules_for("drop"), **self.rules_for("quarantine")}
+        return " AND ".join(holds(expr) for expr in removing.values()) or "true"
+
+
+def holds(expression: str) -> str:
+    """Spark SQL: TRUE when ``expression`` is, FALSE when it is FALSE or NULL (NULL fails a check,
+    as on every engine)."""
+    return f"coalesce(({expression}), false)"
 
 
 @dataclass(frozen=True)
@@ -131,19 +165,18 @@ class PipelinePlan:
 
 def _kind(spec: SourceSpec) -> FlowKind:
     assert spec.silver is not None
+    full = spec.source.load_mode == "full"
     if not spec.silver.primary_keys:
-        return "append"
+        # A full load's batch is the whole source: it replaces Silver rather than adding to it.
+        return LATEST if full else "append"
     # A full load's batch is the whole source: keys it lacks are gone, which only a snapshot says.
-    return SNAPSHOT if spec.source.load_mode == "full" else "auto_cdc"
+    return SNAPSHOT if full else "auto_cdc"
 
 
 def _flow(spec: SourceSpec) -> SilverFlow | None:
     silver = spec.silver_table()
     if silver is None or spec.silver is None:
         return None
-    rules: dict[str, dict[str, str]] = {"warn": {}, "drop": {}, "fail": {}, "quarantine": {}}
-    for rule in spec.rules:
-        rules[rule.action][rule.name] = rule.expression
     return SilverFlow(
         source=spec.name,
         bronze_table=spec.bronze_table().name,
@@ -154,9 +187,10 @@ def _flow(spec: SourceSpec) -> SilverFlow | None:
         keys=tuple(spec.silver.primary_keys),
         sequence_by=spec.silver.sequence_by or "_ingested_at",
         scd_type=int(spec.silver.scd_type),
+        rules=tuple(Rule(rule.name, rule.expression, rule.action) for rule in spec.rules),
         null_keys=dict(null_key_check(k) for k in spec.silver.primary_keys),
         kind=_kind(spec),
-        **rules,
+        dedupe=spec.silver.dedupe,
     )
 
 
@@ -197,6 +231,34 @@ def silver_rows(flow: SilverFlow, bronze: Any) -> Any:
     return frame.where(flow.where) if flow.where else frame
 
 
+def newest_bronze_batch(flow: SilverFlow, spark: Any) -> Any:
+    """The newest Bronze batch (largest ``_batch_id``), read as a batch, after the Silver transforms.
+
+    The batch is chosen before the where clause and the checks: a newest batch they empty leaves
+    Silver empty, as the engines' replace of the table with it does.
+    """
+    bronze = spark.read.table(flow.bronze_table)
+    # Joined with the one-row maximum rather than computed first: a dataset's query runs no action.
+    newest = bronze.selectExpr("max(_batch_id) AS __lf_newest")
+    return silver_rows(flow, bronze.crossJoin(newest).where("_batch_id = __lf_newest").drop("__lf_newest"))
+
+
+def latest_snapshot(flow: SilverFlow, checked: Any) -> Any:
+    """Silver of a full load without keys, from its checked view (the newest batch, without the rows
+    the expectations dropped): the engines' columns, and identical rows once with ``dedupe``.
+
+    ``distinct`` compares whole rows where the engines compare all but ``_batch_id`` and
+    ``_ingested_at``: the same thing here, since every row of one batch has the same two values.
+    """
+    rows = _silver_columns(flow, checked)
+    return rows.distinct() if flow.dedupe else rows
+
+
+def _silver_columns(flow: SilverFlow, rows: Any) -> Any:
+    """As on the engines: Silver keeps no Bronze-only audit column (its file, hash, rescue)."""
+    return rows.drop(*DROP_AUDIT) if "*" in flow.select else rows
+
+
 def _register_silver(flow: SilverFlow, dp: Any, spark: Any) -> None:
     def unchecked() -> Any:
         # Bronze reruns rewrite a batch's rows (replace-where): the stream skips those commits.
@@ -204,9 +266,12 @@ def _register_silver(flow: SilverFlow, dp: Any, spark: Any) -> None:
             flow, spark.readStream.option("skipChangeCommits", "true").table(flow.bronze_table)
         )
 
-    dp.temporary_view(unchecked, name=flow.unchecked_view)
+    if flow.streams_bronze:
+        dp.temporary_view(unchecked, name=flow.unchecked_view)
 
     def checked() -> Any:
+        if flow.kind == LATEST:
+            return newest_bronze_batch(flow, spark)
         return spark.readStream.table(flow.unchecked_view)
 
     # Expectations are Databricks' own (the open-source module has none): applied where present.
@@ -228,6 +293,14 @@ def _register_silver(flow: SilverFlow, dp: Any, spark: Any) -> None:
 
 
 def _register_target(flow: SilverFlow, dp: Any, spark: Any) -> None:
+    if flow.kind == LATEST:
+        # Recomputed by every update: the checked view's expectations count (and drop) its rows.
+        dp.materialized_view(
+            lambda: latest_snapshot(flow, spark.read.table(flow.view)),
+            name=flow.silver_table,
+            comment=f"silver {flow.source}",
+        )
+        return
     if flow.kind == "append":
         dp.table(
             lambda: spark.readStream.table(flow.view), name=flow.silver_table, comment=f"silver {flow.source}"
@@ -292,10 +365,7 @@ def snapshot_source(flow: SilverFlow, spark: Any) -> Callable[[int | None], Snap
             return None
         rows = silver_rows(flow, bronze.where(f"_batch_id = {int(batch)}"))
         kept = _checked_snapshot(flow, rows, int(batch), applied=latest_version is not None)
-        if "*" in flow.select:
-            # As on the engines: Silver keeps no Bronze-only audit column (its file, hash, rescue).
-            kept = kept.drop(*DROP_AUDIT)
-        return _newest_per_key(flow, kept), int(batch)
+        return _newest_per_key(flow, _silver_columns(flow, kept)), int(batch)
 
     return next_snapshot_and_version
 
@@ -305,11 +375,11 @@ def _checked_snapshot(flow: SilverFlow, rows: Any, batch: int, *, applied: bool)
     did not hold, and on a snapshot left with no rows once one was applied: it would delete or
     close every key of Silver."""
     keep = flow.keep_filter()
-    fails = list(flow.fail.items())
+    fails = list(flow.rules_for("fail").items())
     counts = rows.selectExpr(
         "count(*) AS n",
         f"count_if({keep}) AS kept",
-        *(f"count_if(NOT coalesce(({expr}), false)) AS fail_{i}" for i, (_, expr) in enumerate(fails)),
+        *(f"count_if(NOT {holds(expr)}) AS fail_{i}" for i, (_, expr) in enumerate(fails)),
     ).first()
     broken = [
         f"{name} ({counts[f'fail_{i}']} rows)" for i, (name, _) in enumerate(fails) if counts[f"fail_{i}"]

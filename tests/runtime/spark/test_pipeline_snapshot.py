@@ -14,7 +14,7 @@ import pytest
 
 from lakeforge.metadata.db import Database
 from lakeforge.runtime.config import load_group
-from lakeforge.runtime.spark.pipeline import SilverFlow, plan_pipeline, silver_rows, snapshot_source
+from lakeforge.runtime.spark.pipeline import Rule, SilverFlow, plan_pipeline, silver_rows, snapshot_source
 from lakeforge.runtime.zones.common import ZoneError
 from tests.runtime.helpers import make_source
 
@@ -76,13 +76,14 @@ def test_snapshots_are_the_bronze_batches_in_order(spark_session, db, tmp_path) 
 
     assert next_snapshot_and_version(2) is None
 
-    # The quarantine table's SQL on the same batch: the NULL key named; a NULL fails a rule.
+    # The quarantine table's SQL on the same batch: the NULL key named; a NULL fails a rule, and
+    # the drop rule the row also failed is named too, as on the engines.
     failing, failed_rules = flow.quarantine_filter()
     batch_1 = silver_rows(flow, spark_session.read.table(flow.bronze_table).where("_batch_id = 1"))
     quarantined = batch_1.where(failing).selectExpr("id", "name", failed_rules)
     assert rows_of(quarantined) == [
         (4, "test", ["no_test"]),
-        (5, None, ["no_test"]),
+        (5, None, ["has_name", "no_test"]),
         (None, "x", ["null_key:id"]),
     ]
 
@@ -104,6 +105,6 @@ def test_an_empty_snapshot_or_a_failed_rule_stops_the_update(spark_session, db, 
     first = snapshot_source(emptied, spark_session)(None)
     assert first is not None and (first[0].count(), first[1]) == (0, 1)
 
-    strict = dataclasses.replace(flow, fail={"small": "id < 3"})
+    strict = dataclasses.replace(flow, rules=(*flow.rules, Rule("small", "id < 3", "fail")))
     with pytest.raises(ZoneError, match=r"rule\(s\) with action fail did not hold: small \(3 rows\)"):
         snapshot_source(strict, spark_session)(None)
