@@ -473,6 +473,27 @@ def test_a_full_load_without_keys_leaves_silver_holding_the_latest_snapshot(sett
     ]
 
 
+def test_a_keyless_full_load_refuses_an_empty_snapshot_and_keeps_a_newer_one(settings, db, tmp_path) -> None:
+    """As with keys: an empty extract fails the table instead of emptying it, and a rerun of an
+    older snapshot leaves the newer one in place (Bronze still gets the older batch's rows back)."""
+    land = tmp_path / "o"
+    write_csv(land / "1.csv", ["id", "name", "amount", "seq"], [[1, "a", 1, 1]])
+    make_source(db, "snap", location=str(land), load_mode="full", schema_ddl=DDL, silver={})
+    first = run_batch(settings, db, "sales")
+    write_csv(land / "1.csv", ["id", "name", "amount", "seq"], [[2, "b", 1, 1]])
+    second = run_batch(settings, db, "sales")
+    write_csv(land / "1.csv", ["id", "name", "amount", "seq"], [])
+    empty = run_batch(settings, db, "sales")
+
+    assert first.status == second.status == "succeeded", (first.error, second.error)
+    assert empty.status == "failed" and "would replace with nothing" in (empty.error or ""), empty.error
+    assert rows(settings, "main.sales.snap", ["id", "_batch_id"]) == [(2, second.batch_id)]
+
+    rerun = run_batch(settings, db, "sales", rerun_of=first.batch_id)
+    assert rerun.status == "succeeded", rerun.error
+    assert rows(settings, "main.sales.snap", ["id", "_batch_id"]) == [(2, second.batch_id)]
+
+
 def test_a_full_load_closes_missing_keys_by_sequence_type(settings, db, tmp_path) -> None:
     """A snapshot closes a key it lacks at the batch's time, as a date for a DATE sequence_by; a
     counter sequence_by has no time to give, so the closed version keeps valid_to NULL and is no

@@ -4,7 +4,8 @@ Order: select/where transforms (Spark SQL) → data-quality rules and NULL-key q
 write:
 
 * no primary keys: the batch's rows replace-where ``_batch_id`` (append, exactly once); a full
-  load's batch replaces the whole table;
+  load's batch replaces the whole table, unless the table holds a newer snapshot (a rerun of an
+  older batch writes nothing);
 * SCD type 1: MERGE on the keys; an older row never overwrites a newer one (``sequence_by``, else
   ``_ingested_at``). A full load's batch is the whole source: keys it lacks are deleted;
 * SCD type 2: every version kept with ``valid_from`` (the ``sequence_by`` value), ``valid_to`` (the
@@ -12,8 +13,8 @@ write:
   recomputed and merged on keys + ``valid_from``, so reruns are idempotent. A full load closes the
   current version of keys it lacks at the batch's time; a key that comes back opens a new one.
 
-A full load with keys whose batch brings no rows to merge while Silver holds rows it would delete or
-close fails instead: an empty extract must not wipe the table.
+A full load whose batch brings no rows to merge while Silver holds rows it would delete, close or
+replace fails instead: an empty extract must not wipe the table.
 """
 
 from __future__ import annotations
@@ -216,8 +217,8 @@ def run_silver(ctx: RunContext, spec: SourceSpec, table_id: int, target: TableRe
         # quarantined) + duplicates (of a key, or identical rows, in the batch) + stale (older than
         # the table's row for the key, SCD 1).
         kept = rows_in - outcome.dropped_rows - outcome.quarantined_rows
-        newest = newest_batch(ctx, target) if snapshot and engine.table_exists(target) else None
-        if snapshot and kept == 0 and newest is not None:
+        newest = newest_batch(ctx, target) if full and engine.table_exists(target) else None
+        if full and kept == 0 and newest is not None:
             _refuse_empty_snapshot(ctx, spec, target, outcome.kept, newest, rows_in - kept)
     if outcome.quarantined is not None or engine.table_exists(target.sibling("_quarantine")):
         with ctx.log.step(table_id, "quarantine", table=str(target.sibling("_quarantine"))) as step:
@@ -243,7 +244,12 @@ def run_silver(ctx: RunContext, spec: SourceSpec, table_id: int, target: TableRe
             unique = engine.count(rows)
         # Keys the snapshot lacks: rows deleted (SCD 1) or current versions closed (SCD 2).
         removed = 0
-        if not keys:
+        if not keys and full and newest is not None and newest > batch:
+            # A rerun of a snapshot older than the one the table holds: the newer one stays, as a
+            # keyed full load keeps it.
+            result = WriteResult(target, engine.table_version(target), rows_written=0)
+            merged = 0
+        elif not keys:
             # A full load's batch is the whole source: it replaces the table, where appending it
             # would keep every earlier snapshot next to it. An incremental batch replaces its own rows.
             result = writer.write(
@@ -317,7 +323,10 @@ def _refuse_empty_snapshot(
     close: an empty file or a failed export must not read as "every key was deleted"."""
     assert spec.silver is not None
     batch = ctx.data_batch_id
-    if spec.silver.scd_type == 1:
+    if not spec.silver.primary_keys:
+        at_stake = (_scalar(ctx, f"SELECT count(*) FROM {target.name}") or 0) if newest <= batch else 0
+        what = "replace with nothing"
+    elif spec.silver.scd_type == 1:
         at_stake = absent_rows(ctx, rows, target, spec.silver.primary_keys, "true") if newest <= batch else 0
         what = "delete"
     else:
