@@ -22,10 +22,11 @@ from pathlib import Path
 from typing import Any
 
 from databricks.sdk import WorkspaceClient
-from databricks.sdk.errors import BadRequest, NotFound, ResourceDoesNotExist
+from databricks.sdk.errors import NotFound, ResourceDoesNotExist
 from databricks.sdk.service import jobs, pipelines, workspace
 
 from lakeforge.orchestration.compiler import MANAGED_TAG, NAME_PREFIX
+from lakeforge.runtime.jobruns import JobRunEnds
 
 PAGE_SIZE = 100
 
@@ -150,15 +151,9 @@ class Gateway:
         settings = job.settings.as_dict() if job.settings else {}
         return LiveJob(job_id, settings.get("name", ""), settings)
 
-    def get_run_state(self, run_id: str) -> dict[str, Any] | None:
-        """A job run's ``state`` object (life_cycle_state, result_state, state_message), or None."""
-        self._read()
-        try:
-            answer = self.client.api_client.do("GET", "/api/2.2/jobs/runs/get", query={"run_id": run_id})
-        except (ResourceDoesNotExist, NotFound, BadRequest):  # a deleted run is a 400 "does not exist"
-            return None
-        state = answer.get("state") if isinstance(answer, dict) else None
-        return state if isinstance(state, dict) else {}
+    def job_run_ends(self) -> JobRunEnds:
+        """How job runs ended (``runtime.jobruns``), read through this gateway's throttle and count."""
+        return JobRunEnds(lambda: self.client, before_request=self._read)
 
     def create_job(self, spec: dict[str, Any]) -> str:
         self._write()

@@ -18,7 +18,6 @@ another one, so such a run stays with the caller's launcher.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,10 +31,10 @@ from lakeforge.metadata.db import Database
 from lakeforge.metadata.repository import MANAGED_RESOURCES, Repository
 from lakeforge.orchestration.compiler import PIPELINE_TASK_KEY, RUN_LOG_TASK_KEY, group_key
 from lakeforge.orchestration.gateway import Gateway
+from lakeforge.runtime.runlog import end_as_run_ended
 from lakeforge.settings import Settings
 
 log = logging.getLogger(__name__)
-_ENDED = ("TERMINATED", "SKIPPED", "INTERNAL_ERROR")
 
 _ZONE_SUFFIX = {"raw": "__source_to_raw", "bronze": "__raw_to_bronze"}
 
@@ -118,38 +117,26 @@ def settle_launched_batches(db: Database, gateway: Gateway) -> list[int]:
     A run that was cancelled or skipped while queued, or that failed before any task ran (a
     missing notebook, a cluster that never started), leaves its batch ``queued`` for good: no
     alert, and ``rerun_batch`` refuses a batch that is still queued. The sync (every 15 minutes
-    in the workspace) reads the run of each such batch and ends it, saying why; one read per
-    queued launched batch, none when there is none.
+    in the workspace) reads the run of each such batch and ends it as the run ended, by the
+    mapping the stale-batch check uses for running batches (``runtime.jobruns``, queued phase);
+    one read per queued launched batch, none when there is none.
     """
     with db.connection() as conn:
         waiting = conn.execute(
-            "SELECT batch_id, group_name, databricks_run_id FROM lakeforge_log.batch_run"
+            "SELECT batch_id, databricks_run_id FROM lakeforge_log.batch_run"
             " WHERE status = 'queued' AND databricks_run_id IS NOT NULL ORDER BY batch_id"
         ).fetchall()
+    if not waiting:
+        return []
+    runs = gateway.job_run_ends()
     settled: list[int] = []
     for batch in waiting:
-        state = gateway.get_run_state(batch["databricks_run_id"])
-        if state is not None and state.get("life_cycle_state") not in _ENDED:
-            continue  # still queued or running in the workspace
-        result = (state or {}).get("result_state") or (state or {}).get("life_cycle_state") or "DELETED"
-        status = {"CANCELED": "cancelled", "SKIPPED": "skipped"}.get(str(result), "failed")
-        if state is not None and state.get("life_cycle_state") == "SKIPPED":
-            status = "skipped"
-        why = (state or {}).get("state_message") or "the run no longer exists"
-        error = f"job run {batch['databricks_run_id']} ended ({result}) before this batch started: {why}"
+        end = runs.batch_end(batch["databricks_run_id"], phase="queued")
+        if end is None:
+            continue  # still queued or running in the workspace, or it could not be asked
         with db.connection() as conn:
-            ended = conn.execute(
-                "UPDATE lakeforge_log.batch_run SET status = %s, error = %s, ended_at = now()"
-                " WHERE batch_id = %s AND status = 'queued' RETURNING batch_id",
-                (status, error[:2000], batch["batch_id"]),
-            ).fetchone()
-            if ended is None:
+            if not end_as_run_ended(conn, batch["batch_id"], "queued", batch["databricks_run_id"], end):
                 continue  # a task picked it up meanwhile
-            payload = {"batch_id": batch["batch_id"], "level": "batch", "status": status}
-            conn.execute(
-                "SELECT pg_notify('lakeforge_runs', %s)",
-                (json.dumps({**payload, "group": batch["group_name"]}),),
-            )
-        log.info("batch %s: %s", batch["batch_id"], error)
+        log.info("batch %s ended %s: %s", batch["batch_id"], end.status, end.reason)
         settled.append(int(batch["batch_id"]))
     return settled

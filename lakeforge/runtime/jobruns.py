@@ -9,6 +9,10 @@ generic "no process left". A run that is still active leaves its batch alone: th
 remote, and one that lost its Lakebase connection (and with it the batch's lock) may still be
 writing. A workspace that cannot be asked leaves it alone too, until a later check can ask.
 
+The sync ends a batch still ``queued`` whose job run ended before starting it
+(``orchestration.launcher.settle_launched_batches``) with the same mapping, asked for the
+``queued`` phase. The few ways the two phases differ are all in :func:`_phase_end`.
+
 >>> ends = JobRunEnds.of(settings)
 >>> ends.batch_end("123")
 BatchEnd(status='cancelled', reason='Databricks (job run 123 cancelled by a user: Run cancelled)')
@@ -34,6 +38,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# Where the batch stood when its run ended: ``queued`` (no task had started it yet, the sync's
+# case) or ``running`` (its process was gone, the stale-batch check's case).
+Phase = Literal["queued", "running"]
+
 # Life cycle states after which no task of the run is working on its batch any more.
 _ENDED = ("TERMINATED", "SKIPPED", "INTERNAL_ERROR")
 _SUCCEEDED = ("SUCCESS", "SUCCESS_WITH_FAILURES")
@@ -48,17 +56,20 @@ _MAX_MESSAGE = 500
 
 @dataclass(frozen=True)
 class BatchEnd:
-    """How an orphaned batch ends: ``reason`` is who cancelled it (``cancelled_by``) or why it
-    failed (``error``); already scrubbed of credentials."""
+    """How a batch nobody will finish ends: ``reason`` is who cancelled it (``cancelled_by``) or
+    why it failed or was skipped (``error``); already scrubbed of credentials."""
 
-    status: Literal["cancelled", "failed"]
+    status: Literal["cancelled", "failed", "skipped"]
     reason: str
 
 
-def end_of_run(run_id: int, run: Run, job_timeout: int | None = None) -> BatchEnd | None:
+def end_of_run(
+    run_id: int, run: Run, job_timeout: int | None = None, phase: Phase = "running"
+) -> BatchEnd | None:
     """The end of the batch whose job run is ``run``; None while the run is still active.
 
-    ``job_timeout`` is the job's ``timeout_seconds``, named when the run timed out.
+    ``job_timeout`` is the job's ``timeout_seconds``, named when the run timed out; ``phase`` is
+    where the batch stood (see :func:`_phase_end` for what that changes).
     """
     state = run.state
     life = _name(state.life_cycle_state if state else None)
@@ -67,21 +78,50 @@ def end_of_run(run_id: int, run: Run, job_timeout: int | None = None) -> BatchEn
     result = _name(state.result_state if state else None)
     message = _said(state.state_message if state else None)
     if result == "CANCELED":
+        # Who cancelled is the same whether or not a task had started the batch.
         return BatchEnd("cancelled", _cancelled_by(run_id, run, message))
+    differs = _phase_end(phase, run_id, life, result, message)
+    if differs is not None:
+        return differs
     if result == "TIMEDOUT":
-        return BatchEnd("failed", _timed_out(run_id, run, message, job_timeout))
-    if result in _SUCCEEDED:
+        return BatchEnd("failed", _timed_out(run_id, run, message, job_timeout, phase))
+    outcome = "INTERNAL_ERROR" if life == "INTERNAL_ERROR" else result or life
+    return BatchEnd("failed", f"job run {run_id} ended {outcome}{_BEFORE_START[phase]}{_colon(message)}")
+
+
+def gone_end(run_id: str, phase: Phase) -> BatchEnd:
+    """The end of a batch whose job run the workspace does not know (deleted, or no run id)."""
+    if phase == "queued":
+        return BatchEnd("failed", f"job run {run_id} no longer exists; it never started this batch")
+    return BatchEnd("failed", f"{STOPPED_RUNNING}; its job run {run_id} no longer exists")
+
+
+# Said after "job run N ended X" (or "timed out") of a batch the run never started.
+_BEFORE_START: dict[Phase, str] = {"queued": " before this batch started", "running": ""}
+
+
+def _phase_end(phase: Phase, run_id: int, life: str, result: str, message: str) -> BatchEnd | None:
+    """The ends that depend on where the batch stood; None where both phases end alike (a
+    cancel ends either ``cancelled``, any other end ``failed`` with the run's reason, which for a
+    queued batch says that the run ended before starting it). Also :func:`gone_end`."""
+    if phase == "queued" and life == "SKIPPED":
+        # The job was at its limit of concurrent runs with no queue: nothing ran, nothing failed.
+        return BatchEnd("skipped", f"job run {run_id} was skipped before this batch started{_colon(message)}")
+    if phase == "running" and result in _SUCCEEDED:
         # Every task reported success, yet none ended the batch: its process stopped first.
         return BatchEnd("failed", f"{STOPPED_RUNNING} (its job run {run_id} ended {result})")
-    outcome = "INTERNAL_ERROR" if life == "INTERNAL_ERROR" else result or life
-    return BatchEnd("failed", f"job run {run_id} ended {outcome}" + (f": {message}" if message else ""))
+    return None
 
 
 class JobRunEnds:
     """Asks the workspace how a batch's job run ended (``WorkspaceClient.jobs.get_run``)."""
 
-    def __init__(self, client: Callable[[], WorkspaceClient]) -> None:
+    def __init__(
+        self, client: Callable[[], WorkspaceClient], before_request: Callable[[], None] | None = None
+    ) -> None:
+        # ``before_request`` lets the sync's gateway throttle and count these reads with its own.
         self._client = client
+        self._before_request = before_request or (lambda: None)
 
     @classmethod
     def of(cls, settings: Settings) -> JobRunEnds:
@@ -99,42 +139,45 @@ class JobRunEnds:
 
         return cls(client)
 
-    def batch_end(self, run_id: str) -> BatchEnd | None:
-        """How the batch of job run ``run_id`` ends; None to leave it running (the run is still
+    def batch_end(self, run_id: str, phase: Phase = "running") -> BatchEnd | None:
+        """How the batch of job run ``run_id`` ends; None to leave it as it is (the run is still
         active, or the workspace could not be asked: a later check asks again)."""
         # Here, not at the top: the runner imports this module, and the SDK takes a second to load.
-        from databricks.sdk.errors import NotFound, ResourceDoesNotExist
+        from databricks.sdk.errors import BadRequest, NotFound, ResourceDoesNotExist
 
         try:
             number = int(run_id)
         except ValueError:  # not a job run id: there is nothing to ask about
-            return BatchEnd("failed", STOPPED_RUNNING)
+            return gone_end(run_id, phase)
         try:
             client = self._client()
+            self._before_request()
             run = client.jobs.get_run(number)
-        except (ResourceDoesNotExist, NotFound):
-            return BatchEnd("failed", f"{STOPPED_RUNNING}; its job run {number} no longer exists")
+        # Databricks answers runs/get of a deleted run with a 400 "Run N does not exist".
+        except (ResourceDoesNotExist, NotFound, BadRequest):
+            return gone_end(run_id, phase)
         except Exception as error:  # unreachable, refused, throttled past the retry window...
             # Only the type: the text of a connection error may carry the host's credentials.
             log.warning(
-                "could not ask the workspace how job run %s ended (%s); its batch stays running"
-                " until a later check can",
+                "could not ask the workspace how job run %s ended (%s); its %s batch is left as it"
+                " is until a later check can",
                 number,
                 type(error).__name__,
+                phase,
             )
             return None
         timed_out = run.state is not None and _name(run.state.result_state) == "TIMEDOUT"
-        return end_of_run(number, run, _job_timeout(client, run) if timed_out else None)
+        return end_of_run(number, run, self._job_timeout(client, run) if timed_out else None, phase)
 
-
-def _job_timeout(client: WorkspaceClient, run: Run) -> int | None:
-    """The job's ``timeout_seconds`` (runs do not carry it); None when it cannot be read."""
-    if run.job_id is None:
+    def _job_timeout(self, client: WorkspaceClient, run: Run) -> int | None:
+        """The job's ``timeout_seconds`` (runs do not carry it); None when it cannot be read."""
+        if run.job_id is None:
+            return None
+        with contextlib.suppress(Exception):  # the reason just says less
+            self._before_request()
+            settings = client.jobs.get(run.job_id).settings
+            return settings.timeout_seconds if settings else None
         return None
-    with contextlib.suppress(Exception):  # the reason just says less
-        settings = client.jobs.get(run.job_id).settings
-        return settings.timeout_seconds if settings else None
-    return None
 
 
 def _cancelled_by(run_id: int, run: Run, message: str) -> str:
@@ -143,7 +186,7 @@ def _cancelled_by(run_id: int, run: Run, message: str) -> str:
     return f"Databricks (job run {run_id} cancelled{who}" + (f": {message})" if message else ")")
 
 
-def _timed_out(run_id: int, run: Run, message: str, job_timeout: int | None) -> str:
+def _timed_out(run_id: int, run: Run, message: str, job_timeout: int | None, phase: Phase) -> str:
     tasks = [
         task
         for task in run.tasks or []
@@ -155,10 +198,9 @@ def _timed_out(run_id: int, run: Run, message: str, job_timeout: int | None) -> 
         limit = f"the job's timeout of {job_timeout} s, the group's timeout_seconds"
     else:
         limit = "a time limit of the job"
-    said = f": {message}" if message else ""
     return (
-        f"job run {run_id} timed out ({limit}){said}. If the batch needs longer, raise the group's"
-        " timeout_seconds (update_group) and rerun it."
+        f"job run {run_id} timed out{_BEFORE_START[phase]} ({limit}){_colon(message)}. If the batch"
+        " needs longer, raise the group's timeout_seconds (update_group) and rerun it."
     )
 
 
@@ -166,6 +208,11 @@ def _said(message: str | None) -> str:
     """The run's state message, fit for the run log and chat: no credentials, one short line."""
     text = " ".join((message or "").split()).rstrip(".")
     return scrub(text)[:_MAX_MESSAGE]
+
+
+def _colon(message: str) -> str:
+    """``message`` to follow a reason's first words: ": message", or nothing when there is none."""
+    return f": {message}" if message else ""
 
 
 def _name(value: Any) -> str:

@@ -25,7 +25,7 @@ from psycopg import sql
 from lakeforge.metadata.db import Connection, Database
 
 if TYPE_CHECKING:
-    from lakeforge.runtime.jobruns import JobRunEnds
+    from lakeforge.runtime.jobruns import BatchEnd, JobRunEnds
 
 CHANNEL = "lakeforge_runs"
 # Advisory lock keys: this offset keeps batch locks apart from other users of advisory locks.
@@ -519,33 +519,44 @@ def _end_orphan(
         end_cancelled(conn, batch_id, asked["cancelled_by"] or "someone")
         conn.commit()
         return True
-    message = STOPPED_RUNNING if status == "running" else STOPPED_QUEUED
     if status == "running" and run_id is not None:
         # Its process ran on the job run's cluster: the workspace knows how it ended.
         end = job_runs.batch_end(run_id) if job_runs is not None else None
-        if end is None:
-            return False
-        if end.status == "cancelled":
-            ended = end_cancelled(conn, batch_id, end.reason) is not None
-            conn.commit()
-            return ended
-        message = end.reason
-    return _end_failed(conn, batch_id, status, message)
+        return end is not None and end_as_run_ended(conn, batch_id, status, run_id, end)
+    message = STOPPED_RUNNING if status == "running" else STOPPED_QUEUED
+    return _end_batch(conn, batch_id, status, run_id, "failed", message)
 
 
-def _end_failed(conn: Connection, batch_id: int, status: str, message: str) -> bool:
-    """Mark the batch failed with ``message`` unless it moved on since it was found stale."""
+def end_as_run_ended(conn: Connection, batch_id: int, was: str, run_id: str, end: BatchEnd) -> bool:
+    """End a batch of job run ``run_id`` as ``jobruns`` says the run ended, and commit; False when
+    the batch moved on since it was read as ``was`` (it started, or ended by itself)."""
+    from lakeforge.runtime.cancel import end_cancelled
+
+    if end.status == "cancelled":
+        # Queued or running alike: a cancelled run stopped whatever it was doing with the batch.
+        ended = end_cancelled(conn, batch_id, end.reason) is not None
+        conn.commit()
+        return ended
+    return _end_batch(conn, batch_id, was, run_id, end.status, end.reason)
+
+
+def _end_batch(
+    conn: Connection, batch_id: int, was: str, run_id: str | None, status: str, message: str
+) -> bool:
+    """End the batch ``status`` (failed or skipped) with ``message``, with its open zone, table and
+    step runs, and commit, unless its status or job run changed since it was read (a queued batch
+    handed to a job run meanwhile is the run's to end)."""
     ended = conn.execute(
-        "UPDATE lakeforge_log.batch_run SET status = 'failed', error = %s, ended_at = now()"
-        " WHERE batch_id = %s AND status = %s"
-        " AND (status = 'running' OR databricks_run_id IS NULL) RETURNING group_name",
-        [message, batch_id, status],
+        "UPDATE lakeforge_log.batch_run SET status = %s, error = %s, ended_at = now()"
+        " WHERE batch_id = %s AND status = %s AND databricks_run_id IS NOT DISTINCT FROM %s"
+        " RETURNING group_name",
+        [status, message, batch_id, was, run_id],
     ).fetchone()
     if ended is None:  # it moved on (started, or ran to its end) since the list was read
         conn.commit()
         return False
-    end_open_runs(conn, batch_id, "failed", message)
-    payload = {"batch_id": batch_id, "level": "batch", "status": "failed", "error": message}
+    end_open_runs(conn, batch_id, status, message)
+    payload = {"batch_id": batch_id, "level": "batch", "status": status, "error": message}
     payload["group"] = ended["group_name"]
     conn.execute("SELECT pg_notify(%s, %s)", [CHANNEL, json.dumps(payload)])
     conn.commit()

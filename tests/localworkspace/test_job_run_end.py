@@ -20,6 +20,8 @@ from lakeforge.localworkspace.server import LocalWorkspace
 from lakeforge.metadata.db import Database
 from lakeforge.notify import render
 from lakeforge.notify.events import load_view
+from lakeforge.orchestration.gateway import Gateway
+from lakeforge.orchestration.launcher import settle_launched_batches
 from lakeforge.runtime.jobruns import JobRunEnds
 from lakeforge.runtime.runlog import create_batch, fail_stale_batches, is_orphaned
 from lakeforge.settings import Settings
@@ -31,11 +33,16 @@ from .test_runs import wait_for
 ORPHAN = str(NOTEBOOKS / "orphan.py")
 
 
-def _start(w: WorkspaceClient, db: Database, *, timeout_seconds: int = 0, **widgets: str) -> tuple[int, int]:
-    """Run a one-task job of the orphan notebook; (job run id, its batch id) once the batch runs."""
+def _start(
+    w: WorkspaceClient, db: Database, *, timeout_seconds: int = 0, queue: bool = False, **widgets: str
+) -> tuple[int, int]:
+    """Run a one-task job of the orphan notebook; (job run id, its batch id) once the batch runs.
+    The job runs one run at a time; later runs wait for it when ``queue``, else they are skipped."""
     job_id = w.jobs.create(
         name="lakeforge-sales",
         timeout_seconds=timeout_seconds,
+        max_concurrent_runs=1,
+        queue=jobs.QueueSettings(enabled=queue),
         tasks=[
             jobs.Task(
                 task_key="orders__source_to_raw",
@@ -209,3 +216,68 @@ def test_a_batch_whose_job_run_the_workspace_no_longer_knows_fails(
     assert batch["status"] == "failed"
     assert batch["error"].endswith("; its job run 987654 no longer exists")
     assert "stopped before it finished" in batch["error"]
+
+
+def _queued_batch(db: Database, run_id: int) -> int:
+    """A batch queued as job run ``run_id``, as ``JobLauncher`` leaves it once ``run-now`` answered."""
+    with db.connection() as conn:
+        row = conn.execute(
+            "INSERT INTO lakeforge_log.batch_run (group_name, trigger, status, databricks_run_id)"
+            " VALUES ('sales', 'manual', 'queued', %s) RETURNING batch_id",
+            [str(run_id)],
+        ).fetchone()
+    assert row is not None
+    return int(row["batch_id"])
+
+
+def test_a_queued_batch_whose_job_run_was_cancelled_before_starting_it_ends_cancelled_naming_who(
+    workspace: LocalWorkspace, db: Database
+) -> None:
+    w = workspace.client()
+    busy, _ = _start(w, db, queue=True)  # holds the job's one slot: the next run waits
+    run_id = w.jobs.run_now(w.jobs.get_run(busy).job_id).run_id
+    assert w.jobs.get_run(run_id).state.life_cycle_state == jobs.RunLifeCycleState.QUEUED
+    batch_id = _queued_batch(db, run_id)
+    gateway = Gateway(w)
+    assert settle_launched_batches(db, gateway) == []  # still waiting in the job's queue
+    assert (_batch(db, batch_id)["status"], gateway.reads) == ("queued", 1)
+
+    w.jobs.cancel_run(run_id)  # in the Databricks UI, before any task started the batch
+    assert wait_for(w, run_id).state.result_state == jobs.RunResultState.CANCELED
+    try:
+        assert settle_launched_batches(db, gateway) == [batch_id]
+    finally:
+        w.jobs.cancel_run(busy)
+
+    # Cancelled as a running batch's run would be: by whom, and in the alert.
+    by = f"Databricks (job run {run_id} cancelled by a user: This run was cancelled)"
+    batch = _batch(db, batch_id)
+    assert (batch["status"], batch["cancelled_by"], batch["error"]) == ("cancelled", by, f"cancelled by {by}")
+    assert batch["ended_at"] is not None and batch["zones"] == []
+    with db.connection() as conn:
+        view = load_view(conn, batch_id)
+    assert view is not None
+    assert f"was cancelled by {by}" in render.cancelled_reply(view)[0]
+    assert settle_launched_batches(db, gateway) == [] and gateway.reads == 2  # nothing left to read
+
+
+def test_a_queued_batch_whose_job_run_was_skipped_ends_skipped(
+    workspace: LocalWorkspace, db: Database
+) -> None:
+    w = workspace.client()
+    busy, _ = _start(w, db)  # holds the job's one slot, with no queue: the next run is skipped
+    run_id = w.jobs.run_now(w.jobs.get_run(busy).job_id).run_id
+    batch_id = _queued_batch(db, run_id)
+    try:
+        assert wait_for(w, run_id).state.life_cycle_state == jobs.RunLifeCycleState.SKIPPED
+        assert settle_launched_batches(db, Gateway(w)) == [batch_id]
+    finally:
+        w.jobs.cancel_run(busy)
+
+    batch = _batch(db, batch_id)
+    assert (batch["status"], batch["error"]) == (
+        "skipped",
+        f"job run {run_id} was skipped before this batch started: Skipping this run because the limit of 1"
+        " maximum concurrent runs has been reached",
+    )
+    assert batch["ended_at"] is not None

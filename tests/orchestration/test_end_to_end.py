@@ -198,7 +198,7 @@ def test_a_batch_whose_job_run_ended_before_starting_it_is_ended_by_the_next_syn
             ).fetchone()
         assert ended["status"] == "failed"
         assert (
-            f"job run {batch['databricks_run_id']} ended (FAILED) before this batch started" in ended["error"]
+            f"job run {batch['databricks_run_id']} ended FAILED before this batch started: " in ended["error"]
         )
         assert "missing" in ended["error"]  # the run's own reason
         assert reconciler.apply(db, client, settings=sync_settings).api_reads == 2  # nothing left to read

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from databricks.sdk.service import jobs
 
-from lakeforge.runtime.jobruns import BatchEnd, end_of_run
+from lakeforge.runtime.jobruns import BatchEnd, end_of_run, gone_end
 from lakeforge.runtime.runlog import STOPPED_RUNNING
 
 
@@ -80,4 +80,69 @@ def test_a_task_timeout_is_named() -> None:
 def test_a_run_that_succeeded_without_ending_its_batch_fails_it_as_stopped() -> None:
     assert end_of_run(5, _run("TERMINATED", "SUCCESS")) == BatchEnd(
         "failed", f"{STOPPED_RUNNING} (its job run 5 ended SUCCESS)"
+    )
+
+
+# A batch still queued when its run ended (the sync's case): the same mapping, in the queued phase.
+
+
+def test_a_queued_batch_whose_run_was_cancelled_names_who_as_a_running_one_does() -> None:
+    run = _run(
+        "TERMINATED",
+        "CANCELED",
+        "This run was cancelled.",
+        status={"state": "TERMINATED", "termination_details": {"code": "USER_CANCELED"}},
+    )
+    assert (
+        end_of_run(5, run, phase="queued")
+        == end_of_run(5, run)
+        == BatchEnd("cancelled", "Databricks (job run 5 cancelled by a user: This run was cancelled)")
+    )
+
+
+def test_a_queued_batch_whose_run_failed_first_says_so_without_credentials() -> None:
+    message = "Notebook not found: /Workspace/x (token dapi0123456789abcdef0123456789abcdef)"
+    assert end_of_run(5, _run("INTERNAL_ERROR", "FAILED", message), phase="queued") == BatchEnd(
+        "failed",
+        "job run 5 ended INTERNAL_ERROR before this batch started: Notebook not found: /Workspace/x"
+        " (token ***redacted***)",
+    )
+
+
+def test_a_queued_batch_of_a_skipped_run_is_skipped() -> None:
+    run = _run(
+        "SKIPPED",
+        message="Skipping this run because the limit of 1 maximum concurrent runs has been reached.",
+    )
+    assert end_of_run(5, run, phase="queued") == BatchEnd(
+        "skipped",
+        "job run 5 was skipped before this batch started: Skipping this run because the limit of 1 maximum"
+        " concurrent runs has been reached",
+    )
+    assert end_of_run(5, run) == BatchEnd(  # a running batch cannot have a skipped run: it fails
+        "failed",
+        "job run 5 ended SKIPPED: Skipping this run because the limit of 1 maximum concurrent runs has been"
+        " reached",
+    )
+
+
+def test_a_queued_batch_whose_run_succeeded_without_it_fails_as_never_started() -> None:
+    assert end_of_run(5, _run("TERMINATED", "SUCCESS"), phase="queued") == BatchEnd(
+        "failed", "job run 5 ended SUCCESS before this batch started"
+    )
+
+
+def test_a_queued_batch_whose_run_timed_out_names_the_limit() -> None:
+    end = end_of_run(5, _run("TERMINATED", "TIMEDOUT"), job_timeout=60, phase="queued")
+    assert end is not None and end.status == "failed"
+    assert end.reason.startswith("job run 5 timed out before this batch started (the job's timeout of 60 s,")
+
+
+@pytest.mark.parametrize("run_id", ["987", "not-a-run"])
+def test_a_batch_whose_run_is_unknown_fails_saying_what_it_was_doing(run_id: str) -> None:
+    assert gone_end(run_id, "queued") == BatchEnd(
+        "failed", f"job run {run_id} no longer exists; it never started this batch"
+    )
+    assert gone_end(run_id, "running") == BatchEnd(
+        "failed", f"{STOPPED_RUNNING}; its job run {run_id} no longer exists"
     )
