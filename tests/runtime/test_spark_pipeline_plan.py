@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from lakeforge.runtime.config import load_group
-from lakeforge.runtime.spark.pipeline import apply_plan, plan_pipeline
+from lakeforge.runtime.spark.pipeline import DEDUPE_WINDOW, SEEN_AT, apply_plan, plan_pipeline, silver_rows
 from lakeforge.runtime.zones.common import ZoneError
 from tests.runtime.helpers import make_gold, make_source
 
@@ -24,13 +24,39 @@ class Recorder:
     def __getattr__(self, name: str) -> Any:
         def record(*args: Any, **kwargs: Any) -> Any:
             what = kwargs.get("name") or kwargs.get("target") or (args[0] if args else None)
-            self.calls.append((name, what, kwargs))
+            # A dataset's query function (its first argument) is kept with the keyword arguments.
+            query = {"query": args[0]} if args and callable(args[0]) else {}
+            self.calls.append((name, what, {**kwargs, **query}))
             return (lambda fn: fn) if name.startswith("expect") else None
 
         return record
 
     def names(self) -> list[tuple[str, Any]]:
         return [(name, what) for name, what, _ in self.calls]
+
+    def query(self, name: str) -> Any:
+        """The query function registered for dataset ``name``."""
+        return next(kwargs["query"] for _, what, kwargs in self.calls if what == name)
+
+
+class Frame:
+    """Stands in for a Spark DataFrame (or a session reading one): records each call as
+    (method, arguments) and returns itself, so a query's transformations can be compared."""
+
+    def __init__(self, columns: list[str]) -> None:
+        self.columns = columns
+        self.calls: list[tuple[str, tuple[Any, ...]]] = []
+
+    @property
+    def readStream(self) -> Frame:
+        return self
+
+    def __getattr__(self, name: str) -> Any:
+        def record(*args: Any) -> Frame:
+            self.calls.append((name, args))
+            return self
+
+        return record
 
 
 def test_plan_maps_rules_keys_and_gold(db, tmp_path) -> None:
@@ -107,6 +133,65 @@ def test_plan_maps_rules_keys_and_gold(db, tmp_path) -> None:
         "seq",
         2,
     )
+
+
+def test_silver_rows_keep_the_engines_columns(db, tmp_path) -> None:
+    """The where clause reads Bronze's columns, as the engines' ``SELECT … FROM bronze WHERE``; the
+    default select leaves Bronze's own audit columns out and puts ``_batch_id``, ``_ingested_at``
+    last. Every view, Silver and quarantine table reads these rows."""
+    make_source(
+        db, "plain", location=str(tmp_path), load_mode="incremental", silver={"where_clause": "id > 0"}
+    )
+    # The where clause may read a column the select leaves out (or names otherwise).
+    picking = {"select_expressions": ["id", "upper(name) AS n"], "where_clause": "name <> 'x'"}
+    make_source(db, "picked", location=str(tmp_path), silver=picking)
+    picked, plain = plan_pipeline(load_group(db, "sales")).silver
+
+    # Bronze's columns in any order: the audit columns go, then _batch_id and _ingested_at come last.
+    bronze = Frame(
+        ["_batch_id", "id", "_source_file", "name", "_ingested_at", "_rescued_data", "_record_hash"]
+    )
+    silver_rows(plain, bronze)
+    assert bronze.calls == [
+        ("where", ("id > 0",)),
+        ("selectExpr", ("`id`", "`name`", "`_batch_id`", "`_ingested_at`")),
+    ]
+    bronze.calls.clear()
+    silver_rows(picked, bronze)
+    assert bronze.calls == [
+        ("where", ("name <> 'x'",)),
+        ("selectExpr", ("id", "upper(name) AS n", "_batch_id", "_ingested_at")),
+    ]
+
+
+def test_incremental_loads_without_keys_drop_identical_rows_of_a_batch(db, tmp_path) -> None:
+    """The append table's query drops identical rows (every column, ``_batch_id`` included, so only
+    within a batch) with state bounded by a processing-time watermark; without ``dedupe`` it
+    appends the checked view as it is."""
+    make_source(db, "events", location=str(tmp_path), load_mode="incremental", silver={})
+    make_source(db, "raw", location=str(tmp_path), load_mode="incremental", silver={"dedupe": False})
+    plan = plan_pipeline(load_group(db, "sales"))
+    events, raw = plan.silver
+    assert (events.kind, events.dedupe, raw.kind, raw.dedupe) == ("append", True, "append", False)
+
+    silver = ["id", "name", "_batch_id", "_ingested_at"]
+    dp, spark = Recorder(), Frame(silver)
+    apply_plan(plan, dp, spark)
+    assert ("table", "main.sales.events") in dp.names()
+    expected = {
+        events.silver_table: [
+            ("table", ("events_silver_input",)),
+            ("selectExpr", ("*", f"current_timestamp() AS {SEEN_AT}")),
+            ("withWatermark", (SEEN_AT, DEDUPE_WINDOW)),
+            ("dropDuplicatesWithinWatermark", (silver,)),
+            ("drop", (SEEN_AT,)),
+        ],
+        raw.silver_table: [("table", ("raw_silver_input",))],
+    }
+    for table, calls in expected.items():
+        spark.calls.clear()
+        dp.query(table)()  # run as the pipeline runs it
+        assert spark.calls == calls
 
 
 def test_full_loads_with_keys_apply_snapshots(db, tmp_path) -> None:

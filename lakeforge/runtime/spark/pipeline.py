@@ -5,7 +5,8 @@ be printed, compared and tested without a cluster. :func:`apply_plan` registers 
 pipeline module (``pyspark.pipelines`` or Databricks' ``dlt``) inside ``notebooks/pipeline_dlt.py``:
 
 * per source, a view over the Bronze table (read as a stream, rerun rewrites skipped; a full load
-  without keys reads its newest batch as a batch) with the Silver select/where transforms and the
+  without keys reads its newest batch as a batch) with the Silver select/where transforms (the
+  engines' columns: the default select leaves Bronze's own audit columns out) and the
   data-quality rules as expectations: ``warn`` → ``expect_all``, ``drop`` and ``quarantine`` →
   ``expect_all_or_drop``, ``fail`` → ``expect_all_or_fail``;
 * Silver with primary keys also checks that no key column is NULL (one expectation,
@@ -24,7 +25,8 @@ pipeline module (``pyspark.pipelines`` or Databricks' ``dlt``) inside ``notebook
   - ``materialized_view``: a full load without primary keys. Each Bronze batch is the whole
     source, and the engines replace Silver with it: Silver is a materialized view of the newest
     Bronze batch (largest ``_batch_id``) after the transforms and checks, recomputed by every update;
-  - ``append``: an incremental load without primary keys, a streaming append table;
+  - ``append``: an incremental load without primary keys, a streaming append table; with
+    ``dedupe``, identical rows of one Bronze batch once (:func:`appended`);
 * each gold definition is a materialized view.
 
 Elsewhere the same metadata runs through ``lakeforge.runtime`` on the chosen engine.
@@ -46,6 +48,14 @@ FlowKind = Literal["append", "auto_cdc", "auto_cdc_from_snapshot", "materialized
 SNAPSHOT: FlowKind = "auto_cdc_from_snapshot"
 # A full load without keys: Silver holds the newest batch, as the engines' replace leaves it.
 LATEST: FlowKind = "materialized_view"
+
+# ``select`` of a source without select expressions: Bronze's columns as the engines keep them.
+DEFAULT_SELECT = ("*",)
+# How long an append flow's deduplication remembers a row (processing time): identical rows of a
+# Bronze batch that one micro-batch does not hold whole (one commit's files split by the stream's
+# admission limits) still meet within it, and state never outlives it by much.
+DEDUPE_WINDOW = "10 minutes"
+SEEN_AT = "__lf_seen_at"
 
 # What the snapshot flow's source returns: the snapshot's rows and its version, or None when done.
 Snapshot = tuple[Any, int] | None
@@ -182,7 +192,7 @@ def _flow(spec: SourceSpec) -> SilverFlow | None:
         bronze_table=spec.bronze_table().name,
         silver_table=silver.name,
         view=f"{spec.name}_silver_input",
-        select=tuple(spec.silver.select_expressions) or ("*",),
+        select=tuple(spec.silver.select_expressions) or DEFAULT_SELECT,
         where=spec.silver.where_clause,
         keys=tuple(spec.silver.primary_keys),
         sequence_by=spec.silver.sequence_by or "_ingested_at",
@@ -222,13 +232,16 @@ def apply_plan(plan: PipelinePlan, dp: Any, spark: Any) -> None:
 
 
 def silver_rows(flow: SilverFlow, bronze: Any) -> Any:
-    """Bronze rows (a stream or a batch) after the Silver select/where transforms, with the audit
-    columns Silver keeps."""
-    select = list(flow.select)
-    if "*" not in select:
-        select += list(KEEP_AUDIT)
-    frame = bronze.selectExpr(*select)
-    return frame.where(flow.where) if flow.where else frame
+    """Bronze rows (a stream or a batch) after the Silver where/select transforms, with the engines'
+    columns: the where clause reads Bronze's columns (the engines run ``SELECT … FROM bronze WHERE``),
+    and the default select keeps every column but Bronze's own audit columns (its file, hash,
+    rescue), with ``_batch_id`` and ``_ingested_at`` last. Every dataset reads these rows, so Silver
+    and ``<silver>_quarantine`` have the engines' columns whatever the flow."""
+    rows = bronze.where(flow.where) if flow.where else bronze
+    if flow.select != DEFAULT_SELECT:
+        return rows.selectExpr(*flow.select, *([] if "*" in flow.select else KEEP_AUDIT))
+    data = [q(c) for c in rows.columns if c not in KEEP_AUDIT and c not in DROP_AUDIT]
+    return rows.selectExpr(*data, *(q(c) for c in KEEP_AUDIT))
 
 
 def newest_bronze_batch(flow: SilverFlow, spark: Any) -> Any:
@@ -245,18 +258,32 @@ def newest_bronze_batch(flow: SilverFlow, spark: Any) -> Any:
 
 def latest_snapshot(flow: SilverFlow, checked: Any) -> Any:
     """Silver of a full load without keys, from its checked view (the newest batch, without the rows
-    the expectations dropped): the engines' columns, and identical rows once with ``dedupe``.
+    the expectations dropped): identical rows once with ``dedupe``.
 
     ``distinct`` compares whole rows where the engines compare all but ``_batch_id`` and
     ``_ingested_at``: the same thing here, since every row of one batch has the same two values.
     """
-    rows = _silver_columns(flow, checked)
-    return rows.distinct() if flow.dedupe else rows
+    return checked.distinct() if flow.dedupe else checked
 
 
-def _silver_columns(flow: SilverFlow, rows: Any) -> Any:
-    """As on the engines: Silver keeps no Bronze-only audit column (its file, hash, rescue)."""
-    return rows.drop(*DROP_AUDIT) if "*" in flow.select else rows
+def appended(flow: SilverFlow, checked: Any) -> Any:
+    """Silver of an incremental load without keys, from its checked stream: identical rows of one
+    Bronze batch once with ``dedupe``, as the engines dedupe each batch (rows of different batches
+    are never duplicates: the compared columns include ``_batch_id``).
+
+    A streaming deduplication keeps what it has seen as state. Keyed on the row alone that state
+    would hold every row Silver ever got; here it is bounded by a watermark on the micro-batch's
+    processing time (``current_timestamp()``), so rows are remembered for :data:`DEDUPE_WINDOW`
+    only. A watermark on ``_ingested_at`` would also bound it, but it drops "late" rows, and a
+    Bronze batch rerun days later keeps its original ``_ingested_at``: its rows would vanish.
+    Processing time only moves forward, so no row is ever late unless the clock goes back by more
+    than the window (docs/decisions.md).
+    """
+    if not flow.dedupe:
+        return checked
+    columns = checked.columns
+    seen = checked.selectExpr("*", f"current_timestamp() AS {SEEN_AT}").withWatermark(SEEN_AT, DEDUPE_WINDOW)
+    return seen.dropDuplicatesWithinWatermark(columns).drop(SEEN_AT)
 
 
 def _register_silver(flow: SilverFlow, dp: Any, spark: Any) -> None:
@@ -303,7 +330,9 @@ def _register_target(flow: SilverFlow, dp: Any, spark: Any) -> None:
         return
     if flow.kind == "append":
         dp.table(
-            lambda: spark.readStream.table(flow.view), name=flow.silver_table, comment=f"silver {flow.source}"
+            lambda: appended(flow, spark.readStream.table(flow.view)),
+            name=flow.silver_table,
+            comment=f"silver {flow.source}",
         )
         return
     if flow.kind == "auto_cdc":
@@ -365,7 +394,7 @@ def snapshot_source(flow: SilverFlow, spark: Any) -> Callable[[int | None], Snap
             return None
         rows = silver_rows(flow, bronze.where(f"_batch_id = {int(batch)}"))
         kept = _checked_snapshot(flow, rows, int(batch), applied=latest_version is not None)
-        return _newest_per_key(flow, _silver_columns(flow, kept)), int(batch)
+        return _newest_per_key(flow, kept), int(batch)
 
     return next_snapshot_and_version
 

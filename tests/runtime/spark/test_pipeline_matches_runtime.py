@@ -1,6 +1,8 @@
 """The pipeline's planned queries, run on the real local Spark session over the Bronze tables the
 runtime wrote (spark engine), against what the runtime wrote itself: a full load without keys is its
-newest batch, and a quarantine table's ``_failed_rules`` names the same rules in the same order.
+newest batch, an incremental load without keys keeps identical rows of a batch once, a quarantine
+table's ``_failed_rules`` names the same rules in the same order, and Silver and quarantine tables
+have the runtime's columns whatever the flow.
 
 The pipeline module only records the query functions here; the test runs them as the pipeline would
 (views bound by name, streams drained once). Drop expectations are Databricks' own, so the checked
@@ -47,6 +49,9 @@ class Registry:
         def register(*args: Any, **kwargs: Any) -> None:
             if args and callable(args[0]):
                 self.queries[kwargs["name"]] = args[0]
+            elif callable(kwargs.get("source")):
+                # A snapshot flow's source function, by the table it fills.
+                self.queries[kwargs["target"]] = kwargs["source"]
 
         return register
 
@@ -179,7 +184,11 @@ def test_planned_queries_give_what_the_runtime_wrote(settings, db, tmp_path, nam
         table = drain(names, queries[flow.quarantine_table](), f"lf_test_{flow.source}_quarantine")
         found = collected(table, quarantined)
         assert found == rows(settings, flow.quarantine_table, quarantined)
+        assert table.columns == delta(settings, flow.quarantine_table).column_names
         failed |= {(id_, name): rules for id_, name, _, _, rules in found}
+    # The auto-CDC flow's Silver (SCD 1) has its source view's columns: the runtime's.
+    assert queries[orders.view]().columns == delta(settings, orders.silver_table).column_names
+
     # A warn or drop rule the row also failed is named, after the NULL key, in rule-name order.
     assert failed == {
         (None, None): ["null_key:id", "b_named", "c_positive"],
@@ -189,4 +198,75 @@ def test_planned_queries_give_what_the_runtime_wrote(settings, db, tmp_path, nam
         (7, None): ["b_named", "c_positive"],
         (8, "h"): ["a_small", "c_positive"],
         (9, None): ["a_small", "b_named", "c_positive"],
+    }
+
+
+def test_appended_and_snapshot_silver_give_what_the_runtime_wrote(settings, db, tmp_path, names) -> None:
+    """An incremental load without keys keeps identical rows once per batch (the runtime's
+    ``dedupe``), and a full load with keys applies its snapshots; both Silver tables and their
+    quarantine tables have the runtime's rows and columns."""
+    events_dir, accounts_dir = tmp_path / "events", tmp_path / "accounts"
+    for name, load_mode, keys in (("events", "incremental", []), ("accounts", "full", ["id"])):
+        silver = {"primary_keys": keys}
+        make_source(
+            db,
+            name,
+            location=str(tmp_path / name),
+            load_mode=load_mode,
+            schema_ddl=DDL,
+            silver=silver,
+            rules=RULES,
+        )
+    # Identical rows within a batch, again in the next batch, and quarantined (where all stay).
+    write_csv(
+        events_dir / "1.csv", HEADER, [[1, "a", 1], [1, "a", 1], [2, "b", 2], [3, "c", -1], [3, "c", -1]]
+    )
+    write_csv(accounts_dir / "1.csv", HEADER, [[1, "a", 1], [2, "b", -2]])
+    first = run_batch(settings, db, "sales")
+    assert first.status == "succeeded", first.error
+    write_csv(events_dir / "2.csv", HEADER, [[1, "a", 1], [1, "a", 1], [4, "d", 4]])
+    write_csv(accounts_dir / "1.csv", HEADER, [[1, "a2", 1], [3, "c", 3], [4, "d", -1]])
+    second = run_batch(settings, db, "sales")
+    assert second.status == "succeeded", second.error
+    registry, flows = planned(names, db, settings)
+    events, accounts = flows["events"], flows["accounts"]
+    queries = registry.queries
+
+    for flow in (events, accounts):
+        names.view(flow.unchecked_view, queries[flow.unchecked_view]())
+    names.view(events.view, queries[events.view]().where(events.keep_filter()))
+    appended = drain(names, queries[events.silver_table](), "lf_test_events_silver")
+    assert collected(appended, COMPARED) == rows(settings, events.silver_table, COMPARED)
+    assert collected(appended, ["id", "_batch_id"]) == [
+        (1, first.batch_id),
+        (1, second.batch_id),
+        (2, first.batch_id),
+        (4, second.batch_id),
+    ]
+
+    # The snapshots in order; SCD 1 from snapshots leaves Silver holding the last one.
+    next_snapshot_and_version = queries[accounts.silver_table]
+    versions = [next_snapshot_and_version(None)]
+    while versions[-1] is not None:
+        versions.append(next_snapshot_and_version(versions[-1][1]))
+    snapshot = versions[-2][0]
+    assert [v[1] for v in versions[:-1]] == [first.batch_id, second.batch_id]
+    assert collected(snapshot, COMPARED) == rows(settings, accounts.silver_table, COMPARED)
+
+    names.view(accounts.view, queries[accounts.view]())
+    quarantined = [*COMPARED, "_failed_rules"]
+    columns = {}
+    for flow, silver in ((events, appended), (accounts, snapshot)):
+        assert flow.quarantine_table is not None
+        table = drain(names, queries[flow.quarantine_table](), f"lf_test_{flow.source}_quarantine")
+        assert collected(table, quarantined) == rows(settings, flow.quarantine_table, quarantined)
+        columns[flow.kind] = (silver.columns, table.columns)
+    # No Bronze audit column (file, hash, rescue) in Silver or quarantine, whatever the flow.
+    assert columns == {
+        flow.kind: (
+            delta(settings, flow.silver_table).column_names,
+            delta(settings, flow.quarantine_table).column_names,
+        )
+        for flow in (events, accounts)
+        if flow.quarantine_table
     }
