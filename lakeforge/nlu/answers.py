@@ -55,13 +55,16 @@ def terminal_markup(text: str) -> str:
 
 
 def _runs_text(runs: list[dict[str, Any]]) -> str:
-    rows = [
-        f"#{run.get('batch_id')} {run.get('group_name')}"
-        + (f"/{run['source_name']}" if run.get("source_name") else "")
-        + f" — *{run.get('status')}* {_when_run(run)}"
-        for run in runs
-    ]
+    rows = [_run_item(run, with_group=True) for run in runs]
     return "\n".join(rows) if rows else "_no runs yet_"
+
+
+def _run_item(run: dict[str, Any], *, with_group: bool) -> str:
+    """One batch in a list: ``#7 sales/orders — *failed* 2026-11-26 02:00 UTC`` (the group left out
+    where the list is already one group's or source's)."""
+    what = f"#{run.get('batch_id')}" + (f" {run.get('group_name')}" if with_group else "")
+    what += f"/{run['source_name']}" if run.get("source_name") else ""
+    return f"{what}{' —' if with_group else ''} *{run.get('status')}* {_when_run(run)}"
 
 
 def _when_run(run: dict[str, Any]) -> str:
@@ -157,11 +160,7 @@ def _when(schedule: dict[str, Any] | None) -> str:
 
 
 def _runs_line(runs: list[dict[str, Any]]) -> str:
-    shown = [
-        f"#{r['batch_id']}{'/' + r['source_name'] if r.get('source_name') else ''} *{r['status']}* "
-        f"{_when_run(r)}"
-        for r in runs
-    ]
+    shown = [_run_item(run, with_group=False) for run in runs]
     return "*Recent runs:* " + ("; ".join(shown) if shown else "_none yet_")
 
 
