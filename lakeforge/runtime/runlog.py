@@ -81,7 +81,9 @@ class RunLog:
         self._exec(
             "UPDATE lakeforge_log.batch_run SET status = %s, error = %s, rows_in = coalesce(%s, rows_in),"
             " rows_out = coalesce(%s, rows_out), engine = coalesce(%s, engine),"
-            " started_at = CASE WHEN %s = 'running' THEN now() ELSE started_at END,"
+            # The first start stays: every task of a job run continues the batch in place, so
+            # the batch spans its first task's start to its last task's end.
+            " started_at = CASE WHEN %s = 'running' THEN coalesce(started_at, now()) ELSE started_at END,"
             " ended_at = CASE WHEN %s THEN now() ELSE NULL END WHERE batch_id = %s RETURNING batch_id",
             [status, error, rows_in, rows_out, engine, status, ended, self.batch_id],
             "batch",
@@ -91,11 +93,13 @@ class RunLog:
 
     # -- zone -----------------------------------------------------------------------------
     def zone_start(self, zone: str) -> int:
-        # One zone_run per (batch, zone): a rerun in place resets it.
+        # One zone_run per (batch, zone), shared by every task that works on the zone (one per
+        # source in a job run) and by a retry in place: each resets its outcome, but its start
+        # stays the first one, so the zone spans all of its tables' work.
         zone_id = self._exec(
             "INSERT INTO lakeforge_log.zone_run (batch_id, zone, status) VALUES (%s, %s, 'running')"
             " ON CONFLICT (batch_id, zone) DO UPDATE SET status = 'running', error = NULL, rows_in = NULL,"
-            " rows_out = NULL, bytes = NULL, started_at = now(), ended_at = NULL RETURNING id",
+            " rows_out = NULL, bytes = NULL, ended_at = NULL RETURNING id",
             [self.batch_id, zone],
             "zone",
             "running",
