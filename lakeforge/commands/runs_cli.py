@@ -28,6 +28,7 @@ from lakeforge.commands.cli import _local_user, _open, err_console
 from lakeforge.commands.detached import DetachedLauncher, run_handed_over
 from lakeforge.commands.envelope import Actor, CommandResult
 from lakeforge.metadata.db import Database
+from lakeforge.notify.render import elapsed
 from lakeforge.terminal import make_console
 
 console = make_console()
@@ -217,20 +218,34 @@ def runs(
         print(json.dumps(rows, default=str))
         return
     table = Table(title=f"{len(rows)} batch(es)", title_justify="left")
-    for column in ("batch", "group", "source", "trigger", "status", "started", "ended", "error"):
-        table.add_column(column)
+    for column in ("batch", "group", "source", "trigger", "status", "started (UTC)", "took", "rows in → out"):
+        table.add_column(column, justify="right" if column in ("batch", "took", "rows in → out") else "left")
+    table.add_column("error", overflow="fold")
     for row in rows:
+        started, ended = _moment(row.get("started_at")), _moment(row.get("ended_at"))
+        trigger = row["trigger"] + (f" of #{row['rerun_of']}" if row.get("rerun_of") else "")
         table.add_row(
             str(row["batch_id"]),
             row["group_name"],
-            row.get("source_name") or "",
-            row["trigger"],
+            row.get("source_name") or "(all)",  # a group batch runs every source of the group
+            trigger,
             row["status"],
-            str(row.get("started_at") or "")[:19],
-            str(row.get("ended_at") or "")[:19],
-            (row.get("error") or "")[:60],
+            started.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S") if started else "",
+            elapsed(started, ended),
+            _rows_in_out(row.get("rows_in"), row.get("rows_out")),
+            (row.get("error") or "")[:120],
         )
     console.print(table)
+
+
+def _moment(value: Any) -> datetime | None:
+    return datetime.fromisoformat(value) if isinstance(value, str) else value
+
+
+def _rows_in_out(rows_in: int | None, rows_out: int | None) -> str:
+    if rows_in is None and rows_out is None:
+        return ""
+    return f"{'?' if rows_in is None else f'{rows_in:,}'} → {'?' if rows_out is None else f'{rows_out:,}'}"
 
 
 def _since(value: str) -> str:

@@ -68,10 +68,16 @@ class BatchView:
 
     @property
     def duration(self) -> str:
-        if not self.started_at or not self.ended_at:
-            return ""
-        seconds = (self.ended_at - self.started_at).total_seconds()
-        return f" in {seconds:.0f} s" if seconds < 120 else f" in {seconds / 60:.1f} min"
+        took = elapsed(self.started_at, self.ended_at)
+        return f" in {took}" if took else ""
+
+
+def elapsed(started: datetime | None, ended: datetime | None) -> str:
+    """How long a batch ran, said the same way in chat and in the terminal: "42 s", "3.5 min"."""
+    if not started or not ended:
+        return ""
+    seconds = (ended - started).total_seconds()
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
 
 
 def zone_line(view: BatchView) -> str:

@@ -57,6 +57,10 @@ def test_run_follows_the_batch_and_rerun_replaces_it(database_url, tmp_path):
     assert again.returncode == 0, again.stdout + again.stderr
     listed = json.loads(_cli(database_url, tmp_path, "runs", "--json").stdout)
     assert listed[0]["trigger"] == "rerun" and listed[0]["rerun_of"] == batch_id
+    # The table says what each batch was, how long it took and what it moved.
+    shown = _cli(database_url, tmp_path, "runs", "--limit", "2").stdout
+    assert f"rerun of #{batch_id}" in shown and "(all)" in shown, shown
+    assert re.search(r"\b\d+ s\b", shown) and re.search(r"[\d,]+ → [\d,]+", shown), shown
 
     # From Silver on: the batch's Bronze rows again, and only the zones asked for.
     partial = _cli(database_url, tmp_path, "rerun", str(batch_id), "--zones", "silver, gold")
