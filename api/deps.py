@@ -10,7 +10,6 @@ cache has not seen goes to a thread, for its database lookup.
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import threading
 import time
@@ -25,6 +24,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.metrics import ApiMetrics
 from api.problems import ApiProblem
+from lakeforge import suggest
 from lakeforge.commands.access import Principal, authenticate_token
 from lakeforge.commands.envelope import Actor
 from lakeforge.errors import LakeForgeError
@@ -185,9 +185,9 @@ async def check_parameters(request: Request) -> None:
 
 def _unknown_query_parameter(name: str, known: frozenset[str]) -> ApiProblem:
     shown = name.replace("\x00", "")[:100]
-    close = difflib.get_close_matches(shown, sorted(known), n=1)
+    close = suggest.closest(shown, known)
     if close:
-        fix = f"Did you mean '{close[0]}'? This route takes: {', '.join(sorted(known))}."
+        fix = f"{suggest.hint(close)} This route takes: {', '.join(sorted(known))}."
     elif known:
         fix = f"Remove it; this route takes: {', '.join(sorted(known))}."
     else:

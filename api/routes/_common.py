@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from typing import Annotated, Any
 
 from fastapi import Body, Query, Request
@@ -10,6 +11,9 @@ from fastapi.responses import Response
 from api.deps import actor_for
 from api.dispatch import IDEMPOTENCY_KEY_MAX_LENGTH, run_intent
 from api.problems import ApiProblem
+from lakeforge import suggest
+from lakeforge.commands.access import Principal
+from lakeforge.metadata.db import Connection
 
 # Resource writes take the intent's fields (without ``kind``) as their body; see the Intent schema.
 IntentFields = Annotated[
@@ -72,7 +76,24 @@ def write(
     )
 
 
-def not_found(what: str, name: object, field: str, fix: str) -> ApiProblem:
+def not_found(
+    what: str, name: object, field: str, fix: str, candidates: Iterable[str] | None = None
+) -> ApiProblem:
+    """A 404 naming ``field``; ``candidates`` are names the caller may see, for a "Did you mean"."""
+    if candidates is not None and isinstance(name, str):
+        fix = suggest.did_you_mean(name, candidates, fix) or fix
     return ApiProblem(
         404, f"no {what} named {name!r}", errors=[{"field": field, "message": f"unknown {what}", "fix": fix}]
     )
+
+
+def visible_names(
+    conn: Connection,
+    principal: Principal,
+    kind: str,
+    names: Callable[[Connection, frozenset[str] | None], list[str]],
+) -> list[str]:
+    """The names (of groups or sources, read by ``names``) of the groups whose names an answer to
+    ``principal`` about ``kind`` may suggest; read only once a name was not found."""
+    groups = principal.suggestion_groups(kind)
+    return [] if groups is not None and not groups else names(conn, groups)

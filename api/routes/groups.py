@@ -12,7 +12,16 @@ from api import queries
 from api.deps import DbDep, PrincipalDep
 from api.models import GroupRow, SchedulePreview, ScheduleRow
 from api.problems import PROBLEM_RESPONSES, ApiProblem
-from api.routes._common import ConfirmToken, DryRun, IntentFields, OptionalIntentFields, not_found, write
+from api.routes._common import (
+    ConfirmToken,
+    DryRun,
+    IntentFields,
+    OptionalIntentFields,
+    not_found,
+    visible_names,
+    write,
+)
+from lakeforge.commands import state
 from lakeforge.errors import LakeForgeError
 
 router = APIRouter(tags=["groups"], responses=PROBLEM_RESPONSES)
@@ -27,11 +36,12 @@ def list_groups(db: DbDep, _: PrincipalDep) -> list[dict[str, Any]]:
 
 
 @router.get("/groups/{name}", response_model=GroupRow)
-def get_group(db: DbDep, _: PrincipalDep, name: str = GroupName) -> dict[str, Any]:
+def get_group(db: DbDep, principal: PrincipalDep, name: str = GroupName) -> dict[str, Any]:
     with db.connection() as conn:
         group = queries.get_group(conn, name)
-    if group is None:
-        raise not_found("group", name, "name", "GET /api/v1/groups lists the groups.")
+        if group is None:
+            candidates = visible_names(conn, principal, "show_group", state.group_names)
+            raise not_found("group", name, "name", "GET /api/v1/groups lists the groups.", candidates)
     return group
 
 

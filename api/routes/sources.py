@@ -11,7 +11,8 @@ from api import quarantine, queries
 from api.deps import DbDep, PrincipalDep, SettingsDep
 from api.models import QuarantineSample, SourceDetail, SourceSummary
 from api.problems import PROBLEM_RESPONSES
-from api.routes._common import ConfirmToken, DryRun, IntentFields, not_found, write
+from api.routes._common import ConfirmToken, DryRun, IntentFields, not_found, visible_names, write
+from lakeforge.commands import state
 
 router = APIRouter(tags=["sources"], responses=PROBLEM_RESPONSES)
 SourceName = Path(max_length=200, description="Source name, e.g. orders.")
@@ -29,7 +30,7 @@ def list_sources(
 @router.get("/sources/{name}", response_model=SourceDetail)
 def get_source(
     db: DbDep,
-    _: PrincipalDep,
+    principal: PrincipalDep,
     name: str = SourceName,
     runs: int = Query(default=10, ge=0, le=100),
     revisions: int = Query(default=20, ge=0, le=200),
@@ -37,8 +38,10 @@ def get_source(
     """One source: raw/bronze/silver/gold config, rules, schedule, last runs, revision history."""
     with db.connection() as conn:
         source = queries.get_source(conn, name, runs=runs, revisions=revisions)
-    if source is None:
-        raise not_found("source", name, "name", "GET /api/v1/sources lists the registered sources.")
+        if source is None:
+            candidates = visible_names(conn, principal, "show_source", state.source_names)
+            fix = "GET /api/v1/sources lists the registered sources."
+            raise not_found("source", name, "name", fix, candidates)
     return source
 
 

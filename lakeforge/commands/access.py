@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
+from lakeforge import suggest
+from lakeforge.commands.state import group_names
 from lakeforge.errors import LakeForgeError
 from lakeforge.metadata.db import Connection, Database
 from lakeforge.metadata.models import Role
@@ -126,6 +128,19 @@ class Principal:
         groups = {scope for _, scope in self.bindings if scope is not None}
         return self.may(kind) or (kind not in GLOBAL_KINDS and any(self.may(kind, {g}) for g in groups))
 
+    def suggestion_groups(self, kind: str) -> frozenset[str] | None:
+        """The groups whose names, and whose sources' names, an error about ``kind`` may suggest
+        for a mistyped name; None means every group.
+
+        Only groups the caller holds a binding on that allows ``kind`` (every group with such a
+        global binding): a suggestion is a name the caller could have sent instead, and it must
+        never tell a group-bound caller what another group holds. A caller without bindings
+        gets no suggestions of sources or groups.
+        """
+        if self.role_for(None) is not None and self.may(kind):
+            return None
+        return frozenset(group for _, group in self.bindings if group is not None and self.may(kind, {group}))
+
     def allowed_kinds(self) -> list[str]:
         """Intents this caller may run somewhere (globally or on at least one group)."""
         return [kind for kind in REQUIRED_ROLE if self.may_somewhere(kind)]
@@ -223,10 +238,13 @@ def grant(conn: Connection, user: str, role: Role, group: str | None = None) -> 
     if group is not None:
         row = conn.execute("SELECT id FROM source_group WHERE name = %s", [group]).fetchone()
         if row is None:
+            # Only the command line grants (as a local admin, who sees every group).
             raise LakeForgeError(
                 f"group {group!r} does not exist",
                 field="group",
-                fix="Create the group first, or omit --group.",
+                fix=suggest.did_you_mean(
+                    group, group_names(conn, None), "Create the group first, or omit --group."
+                ),
             )
         group_id = row["id"]
     conn.execute(

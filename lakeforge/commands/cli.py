@@ -11,13 +11,15 @@ import getpass
 import json
 import re
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from lakeforge import suggest
+from lakeforge.commands import state
 from lakeforge.commands.access import Principal
 from lakeforge.commands.envelope import Actor
 from lakeforge.errors import LakeForgeError
@@ -256,6 +258,16 @@ def history(
     """Every revision of a source: who changed what, and when (restore with restore_revision)."""
     from lakeforge.commands.plans import diff
 
+    if entity not in _HISTORY_ENTITIES:
+        _fail(
+            LakeForgeError(
+                f"unknown entity {entity!r}",
+                field="--entity",
+                fix=suggest.did_you_mean(
+                    entity, _HISTORY_ENTITIES, f"Use one of {', '.join(_HISTORY_ENTITIES)}."
+                ),
+            )
+        )
     with _open() as db, db.connection() as conn:
         rows = conn.execute(
             "SELECT r.revision, r.actor, r.created_at, r.before, r.after, a.surface, a.kind "
@@ -263,6 +275,9 @@ def history(
             "WHERE r.entity_type = %s AND r.entity_key = %s ORDER BY r.revision",
             [entity, source],
         ).fetchall()
+        missing = None if rows else _never_existed(conn, entity, source)
+    if missing is not None:
+        _fail(missing)
     if as_json:
         print(json.dumps([dict(row) for row in rows], default=str))
         return
@@ -289,6 +304,49 @@ def history(
             Text(text),  # not markup: dq_rules[has_customer] must keep its rule name
         )
     console.print(table)
+
+
+# What --entity takes.
+_HISTORY_ENTITIES = ("source", "group", "system", "compute_profile", "channel")
+
+
+def _current_names(conn: Any, entity: str) -> list[str]:
+    """Every name of ``entity`` that exists (the CLI is a local admin: it sees every group)."""
+    if entity == "source":
+        return state.source_names(conn, None)
+    if entity == "group":
+        return state.group_names(conn, None)
+    return state.shared_names(conn, _SHARED_TABLE[entity])
+
+
+_SHARED_TABLE = {
+    "system": "source_system",
+    "compute_profile": "compute_profile",
+    "channel": "notification_channel",
+}
+
+
+def _never_existed(conn: Any, entity: str, name: str) -> LakeForgeError | None:
+    """For a name without history: the error naming it, unless it exists (an entity written before
+    revisions were kept). A removed entity keeps its history, so it never gets here."""
+    current = _current_names(conn, entity)
+    if name in current:
+        return None
+    with_history = conn.execute(
+        "SELECT DISTINCT entity_key FROM metadata_revision WHERE entity_type = %s", [entity]
+    ).fetchall()
+    candidates = {*current, *(row["entity_key"] for row in with_history)}
+    what = entity.replace("_", " ")
+    return LakeForgeError(
+        f"{what} {name!r} does not exist and never did",
+        fix=suggest.did_you_mean(name, candidates, "Check the name; `lakeforge export` shows what exists."),
+    )
+
+
+def _fail(error: LakeForgeError) -> NoReturn:
+    """Print ``error`` as the other commands print theirs and exit 1."""
+    err_console.print(f"[bold red]error:[/] {escape(error.sentence())}", highlight=False, soft_wrap=True)
+    raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:

@@ -13,7 +13,6 @@ it writes nothing; errors name the place in the file (``lakeforge.yaml.groups.0.
 
 from __future__ import annotations
 
-import difflib
 import types
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from typing import Any, Literal, Union, get_args, get_origin
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from lakeforge import suggest
 from lakeforge.commands import handlers, state
 from lakeforge.commands.access import Principal
 from lakeforge.commands.envelope import Actor, CommandResult, FieldError
@@ -270,8 +270,8 @@ def _key_fix(parts: DocPath) -> str:
     if model is None:
         return "Remove this key."
     allowed = list(model.model_fields)
-    close = difflib.get_close_matches(parts[-1], allowed, n=1, cutoff=0.6)
-    hint = f"Did you mean {close[0]!r}? " if close else "Remove it or fix its name. "
+    close = suggest.closest(parts[-1], allowed)
+    hint = f"{suggest.hint(close)} " if close else "Remove it or fix its name. "
     return f"{hint}Allowed here: {', '.join(allowed)}."
 
 
@@ -383,7 +383,9 @@ def _in_file(error: FieldError, step: Step, source: str, lines: Lines | None) ->
     else:
         head = [_FILE_KEYS.get(parts[0], parts[0]), *parts[1:]] if parts else []
         path = (*step.path, *head)
-    fix = _FILE_FIXES.get(error.fix or "", error.fix)
+    # The suggestion of a close name leads the fix; the rest is reworded for the file.
+    hint, rest = suggest.split_hint(error.fix)
+    fix = f"{hint}{_FILE_FIXES.get(rest or '', rest) or ''}".strip() or None
     return _at(FieldError(field="", message=error.message, fix=fix), source, path, lines)
 
 

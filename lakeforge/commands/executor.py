@@ -186,6 +186,7 @@ def _summary(errors: list[FieldError]) -> str:
 
 def _prepare(ctx: handlers.Context, intent: Any, principal: Principal) -> handlers.Prepared:
     """Validate against Lakebase and check permission; the caller's transaction is left open."""
+    ctx.kind = intent.kind
     try:
         prepared = handlers.HANDLERS[intent.kind](ctx, intent)
     except (handlers.Invalid, state.Missing) as error:

@@ -17,6 +17,7 @@ from uuid import UUID
 
 from pydantic import ValidationError
 
+from lakeforge import suggest
 from lakeforge.commands import access, launch, rerun_checks, state
 from lakeforge.commands import intents as it
 from lakeforge.commands.access import Principal
@@ -69,6 +70,8 @@ class Context:
     principal: Principal
     command_id: UUID
     after_commit: list[Callable[[], None]] = field(default_factory=list)
+    # The intent's kind: which of the caller's groups a suggested name may come from.
+    kind: str = ""
 
 
 @dataclass
@@ -83,22 +86,47 @@ class Prepared:
 
 
 # -- helpers -----------------------------------------------------------------------------------
-def _group(conn: Connection, name: str, field: str = "group", *, lock: bool = False) -> Snapshot:
-    snap = state.load_group(conn, name, lock=lock)
+def _group(ctx: Context, name: str, field: str = "group", *, lock: bool = False) -> Snapshot:
+    snap = state.load_group(ctx.conn, name, lock=lock)
     if snap is None:
-        raise Invalid(f"group {name!r} does not exist", field=field, fix="Create it with create_group first.")
+        raise Invalid(
+            f"group {name!r} does not exist",
+            field=field,
+            fix=_suggested(ctx, name, "Create it with create_group first.", state.group_names),
+        )
     return snap
 
 
-def _source(conn: Connection, name: str, field: str = "name") -> Snapshot:
-    snap = state.load_source(conn, name)
+def _source(ctx: Context, name: str, field: str = "name") -> Snapshot:
+    snap = state.load_source(ctx.conn, name)
     if snap is None:
         raise Invalid(
             f"source {name!r} does not exist",
             field=field,
-            fix="Check the name with show_source or the panel.",
+            fix=_suggested(ctx, name, "Check the name with show_source or the panel.", state.source_names),
         )
     return snap
+
+
+def _suggested(
+    ctx: Context, name: str, fix: str, names: Callable[[Connection, frozenset[str] | None], list[str]]
+) -> str | None:
+    """``fix``, led by the closest of the names the caller may see in its groups (``names`` reads
+    them: only now, when the name is missing)."""
+    groups = ctx.principal.suggestion_groups(ctx.kind)
+    if groups is not None and not groups:
+        return fix  # no group to look in: nothing to read
+    return suggest.did_you_mean(name, names(ctx.conn, groups), fix)
+
+
+def _missing_shared(ctx: Context, table: str, what: str, name: str, field: str, fix: str) -> Invalid:
+    """The refusal of a system, compute profile or channel that does not exist. These belong to no
+    group, so any of their names may be suggested."""
+    return Invalid(
+        f"{what} {name!r} does not exist",
+        field=field,
+        fix=suggest.did_you_mean(name, state.shared_names(ctx.conn, table), fix),
+    )
 
 
 def _exists(conn: Connection, table: str, name: str | None) -> bool:
@@ -185,33 +213,26 @@ def _merge(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def _check_refs(conn: Connection, snap: Snapshot) -> None:
-    if not _exists(conn, "source_system", snap.get("system")):
-        raise Invalid(
-            f"source system {snap['system']!r} does not exist",
-            field="system",
-            fix="Create it with upsert_system first.",
-        )
+def _check_refs(ctx: Context, snap: Snapshot) -> None:
+    if not _exists(ctx.conn, "source_system", snap.get("system")):
+        fix = "Create it with upsert_system first."
+        raise _missing_shared(ctx, "source_system", "source system", snap["system"], "system", fix)
 
 
-def _group_refs(conn: Connection, snap: Snapshot) -> None:
-    if not _exists(conn, "compute_profile", snap.get("compute_profile")):
-        raise Invalid(
-            f"compute profile {snap['compute_profile']!r} does not exist",
-            field="compute_profile",
-            fix="Use single_node or create it with upsert_compute_profile.",
+def _group_refs(ctx: Context, snap: Snapshot) -> None:
+    if not _exists(ctx.conn, "compute_profile", snap.get("compute_profile")):
+        fix = "Use single_node or create it with upsert_compute_profile."
+        raise _missing_shared(
+            ctx, "compute_profile", "compute profile", snap["compute_profile"], "compute_profile", fix
         )
-    if not _exists(conn, "notification_channel", snap.get("channel")):
-        raise Invalid(
-            f"channel {snap['channel']!r} does not exist",
-            field="channel",
-            fix="Create it with subscribe_channel.",
-        )
+    if not _exists(ctx.conn, "notification_channel", snap.get("channel")):
+        fix = "Create it with subscribe_channel."
+        raise _missing_shared(ctx, "notification_channel", "channel", snap["channel"], "channel", fix)
 
 
 # -- sources -----------------------------------------------------------------------------------
 def register_source(ctx: Context, intent: it.RegisterSource) -> Prepared:
-    group = _group(ctx.conn, intent.group)
+    group = _group(ctx, intent.group)
     if _exists(ctx.conn, "source", intent.name):
         raise state.Conflict(  # the name is taken: a conflict with what exists (409), not bad input
             f"a source named {intent.name!r} exists already",
@@ -219,7 +240,7 @@ def register_source(ctx: Context, intent: it.RegisterSource) -> Prepared:
             fix="Source names are unique across LakeForge: choose another name, or use update_source.",
         )
     snap = _source_snapshot(intent.model_dump(mode="json", exclude={"kind", "schedule"}), group["catalog"])
-    _check_refs(ctx.conn, snap)
+    _check_refs(ctx, snap)
     changes = [Change("source", intent.name, None, snap)]
     if intent.schedule is not None:
         after = {**group, "schedule": _new_schedule(group["schedule"], intent.schedule)}
@@ -234,16 +255,16 @@ def register_source(ctx: Context, intent: it.RegisterSource) -> Prepared:
 
 
 def update_source(ctx: Context, intent: it.UpdateSource) -> Prepared:
-    before = _source(ctx.conn, intent.name)
+    before = _source(ctx, intent.name)
     _check_expected(before, intent.expected_revision, "source")
     changes = intent.changes()
     merged = _merge(_strip(before), changes)
     if merged.get("load_mode") == "full" and "watermark_column" not in changes:
         # Switching to a full load drops the watermark it no longer reads; the plan shows it.
         merged["watermark_column"] = None
-    group = _group(ctx.conn, merged["group"], "group")
+    group = _group(ctx, merged["group"], "group")
     after = _source_snapshot(merged, group["catalog"])
-    _check_refs(ctx.conn, after)
+    _check_refs(ctx, after)
     after["revision"] = before["revision"]
     groups = {before["group"], after["group"]}
     return Prepared(
@@ -255,7 +276,7 @@ def update_source(ctx: Context, intent: it.UpdateSource) -> Prepared:
 
 
 def remove_source(ctx: Context, intent: it.RemoveSource) -> Prepared:
-    before = _source(ctx.conn, intent.name)
+    before = _source(ctx, intent.name)
     _check_expected(before, intent.expected_revision, "source")
     return Prepared(
         changes=[Change("source", intent.name, before, None)],
@@ -269,7 +290,7 @@ def remove_source(ctx: Context, intent: it.RemoveSource) -> Prepared:
 def _with_rules(
     ctx: Context, source: str, edit: Callable[[list[dict[str, Any]]], list[dict[str, Any]]], message: str
 ) -> Prepared:
-    before = _source(ctx.conn, source, "source")
+    before = _source(ctx, source, "source")
     after = copy.deepcopy(before)
     after["dq_rules"] = sorted(edit(after["dq_rules"]), key=lambda rule: rule["name"])
     return Prepared(
@@ -324,7 +345,7 @@ def update_dq_rule(ctx: Context, intent: it.UpdateDqRule) -> Prepared:
             raise Unknown(
                 f"source {intent.source!r} has no rule named {intent.name!r}",
                 field="name",
-                fix="Use add_dq_rule.",
+                fix=suggest.did_you_mean(intent.name, [r["name"] for r in rules], "Use add_dq_rule."),
             )
         return [{**r, **updates} if r["name"] == intent.name else r for r in rules]
 
@@ -337,7 +358,9 @@ def remove_dq_rule(ctx: Context, intent: it.RemoveDqRule) -> Prepared:
             raise Unknown(
                 f"source {intent.source!r} has no rule named {intent.name!r}",
                 field="name",
-                fix=f"show_source {intent.source} lists its rules.",
+                fix=suggest.did_you_mean(
+                    intent.name, [r["name"] for r in rules], f"show_source {intent.source} lists its rules."
+                ),
             )
         return [r for r in rules if r["name"] != intent.name]
 
@@ -353,7 +376,7 @@ def create_group(ctx: Context, intent: it.CreateGroup) -> Prepared:
             fix="Choose another name, or use update_group.",
         )
     snap = _group_snapshot(intent.model_dump(mode="json", exclude={"kind"}))
-    _group_refs(ctx.conn, snap)
+    _group_refs(ctx, snap)
     return Prepared(
         changes=[Change("group", intent.name, None, snap)],
         extra_plan=_pipeline_lines({intent.name}, "will be created on the next sync"),
@@ -371,10 +394,10 @@ def _group_change(
     job_only: bool = False,
     expected: int | None = None,
 ) -> Prepared:
-    before = _group(ctx.conn, name, "name" if "gold" not in edit else "group")
+    before = _group(ctx, name, "name" if "gold" not in edit else "group")
     _check_expected(before, expected, "group")
     after = _group_snapshot(_merge(_strip(before), edit))
-    _group_refs(ctx.conn, after)
+    _group_refs(ctx, after)
     after["revision"] = before["revision"]
     lines = (
         _job_lines({name}, "settings change") if job_only else _pipeline_lines({name}, "definition changes")
@@ -403,7 +426,7 @@ def _new_schedule(current: dict[str, Any] | None, spec: it.ScheduleSpec) -> dict
 
 
 def set_schedule(ctx: Context, intent: it.SetSchedule) -> Prepared:
-    group = _group(ctx.conn, intent.group)
+    group = _group(ctx, intent.group)
     schedule = _new_schedule(group["schedule"], intent)
     text = quartz.describe(intent.quartz_cron)
     prepared = _group_change(
@@ -423,7 +446,7 @@ def set_schedule(ctx: Context, intent: it.SetSchedule) -> Prepared:
 
 
 def _set_paused(ctx: Context, group: str, paused: bool) -> Prepared:
-    before = _group(ctx.conn, group)
+    before = _group(ctx, group)
     if before["schedule"] is None:
         raise Invalid(
             f"group {group!r} has no schedule", field="group", fix="Set one with set_schedule first."
@@ -447,7 +470,7 @@ def resume_schedule(ctx: Context, intent: it.ResumeSchedule) -> Prepared:
 
 
 def upsert_gold(ctx: Context, intent: it.UpsertGold) -> Prepared:
-    before = _group(ctx.conn, intent.group)
+    before = _group(ctx, intent.group)
     item = it.GoldSpec.model_validate(intent.model_dump(include=set(it.GoldSpec.model_fields))).model_dump(
         mode="json"
     )
@@ -458,12 +481,16 @@ def upsert_gold(ctx: Context, intent: it.UpsertGold) -> Prepared:
 
 
 def remove_gold(ctx: Context, intent: it.RemoveGold) -> Prepared:
-    before = _group(ctx.conn, intent.group)
+    before = _group(ctx, intent.group)
     if not any(g["name"] == intent.name for g in before["gold"]):
         raise Unknown(
             f"group {intent.group!r} has no gold table {intent.name!r}",
             field="name",
-            fix="The group's gold tables are listed with its sources (show_source).",
+            fix=suggest.did_you_mean(
+                intent.name,
+                [g["name"] for g in before["gold"]],
+                "The group's gold tables are listed with its sources (show_source).",
+            ),
         )
     gold = [g for g in before["gold"] if g["name"] != intent.name]
     return _group_change(
@@ -472,7 +499,7 @@ def remove_gold(ctx: Context, intent: it.RemoveGold) -> Prepared:
 
 
 def subscribe_channel(ctx: Context, intent: it.SubscribeChannel) -> Prepared:
-    group = _group(ctx.conn, intent.group)
+    group = _group(ctx, intent.group)
     if intent.slack_channel_id:
         name = intent.name or f"slack_{intent.slack_channel_id.lower()}"
         channel = {
@@ -561,10 +588,10 @@ def restore_revision(ctx: Context, intent: it.RestoreRevision) -> Prepared:
         if current is not None:
             target["revision"] = current.get("revision")
         if intent.entity == "source":
-            _group(ctx.conn, target["group"], "revision")
-            _check_refs(ctx.conn, target)
+            _group(ctx, target["group"], "revision")
+            _check_refs(ctx, target)
         elif intent.entity == "group":
-            _group_refs(ctx.conn, target)
+            _group_refs(ctx, target)
     groups: set[str] = set()
     for snap in (current, target):
         if snap is not None and intent.entity == "source":
@@ -631,14 +658,14 @@ def _queue(ctx: Context, request: dict[str, Any]) -> dict[str, Any]:
 def run_now(ctx: Context, intent: it.RunNow) -> Prepared:
     group = intent.group
     if intent.source:
-        source = _source(ctx.conn, intent.source, "source")
+        source = _source(ctx, intent.source, "source")
         if group and group != source["group"]:
             raise Invalid(
                 f"source {intent.source!r} is in group {source['group']!r}, not {group!r}", field="group"
             )
         group = source["group"]
     assert group is not None
-    _group(ctx.conn, group)
+    _group(ctx, group)
     request = {
         "group": group,
         "source": intent.source,
@@ -784,8 +811,8 @@ def _jsonable_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def show_source(ctx: Context, intent: it.ShowSource) -> Prepared:
-    snap = _source(ctx.conn, intent.name)
-    group = _group(ctx.conn, snap["group"])
+    snap = _source(ctx, intent.name)
+    group = _group(ctx, snap["group"])
     result = {
         "source": snap,
         "schedule": _schedule_view(group["schedule"]),
@@ -797,7 +824,7 @@ def show_source(ctx: Context, intent: it.ShowSource) -> Prepared:
 
 
 def show_group(ctx: Context, intent: it.ShowGroup) -> Prepared:
-    group = _group(ctx.conn, intent.name, "name")
+    group = _group(ctx, intent.name, "name")
     sources = ctx.conn.execute(
         "SELECT s.name, s.format, s.load_mode, s.enabled FROM source s "
         "JOIN source_group g ON g.id = s.source_group_id WHERE g.name = %s ORDER BY s.name",

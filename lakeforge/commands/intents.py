@@ -857,6 +857,9 @@ def typed_field_errors(error: ValidationError, prefix: str = "intent") -> list[t
         head, sep, rest = message.partition(": ")
         if sep and " " not in head and head.replace(".", "").replace("_", "").isalnum():
             field, message = ".".join([prefix, *location, head]), rest
+        if item["type"] == "string_pattern_mismatch":
+            # Pydantic shows the regex; a reader needs to hear what the value is not.
+            message = pattern_message((item.get("ctx") or {}).get("pattern", ""), item.get("input"))
         out.append((FieldError(field=field, message=message, fix=_fix_for(item)), item["type"]))
     for found, kind in out:
         if kind == "union":
@@ -879,6 +882,48 @@ _PATTERN_FIXES = {
     CATALOG_PATTERN: "Use letters, digits and underscores, not starting with a digit.",
     SLACK_CHANNEL_PATTERN: "Use the Slack channel id (e.g. C0123ABCD, in the channel details), not its name.",
 }
+
+
+def pattern_message(pattern: str, value: Any) -> str:
+    """What a value that does not match one of the intents' patterns is not, in words: "'C123'
+    is not a Slack channel id". The fixes (``_PATTERN_FIXES``) say what to write instead."""
+    if pattern == SECRET_REF.pattern:
+        # Never echoed: the value written where a reference belongs is likely the secret itself.
+        return "is not a secret reference"
+    shown = _shown(value)
+    if pattern == SLUG_PATTERN:
+        return f"{shown} is not a LakeForge name: it {_slug_problem(str(value))}"
+    what = _PATTERN_NAMES.get(pattern)
+    return f"{shown} is not {what}" if what else f"{shown} does not have the expected form"
+
+
+_PATTERN_NAMES = {
+    COLUMN_PATTERN: "a plain column name",
+    TABLE_PATTERN: "a table name",
+    CATALOG_PATTERN: "a catalog name",
+    SLACK_CHANNEL_PATTERN: "a Slack channel id",
+}
+
+
+def _shown(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 4]}…{text[-1]}"
+
+
+def _slug_problem(value: str) -> str:
+    """The first way ``value`` breaks the slug rule, in the order a reader would fix them."""
+    if not value:
+        return "is empty"
+    if len(value) > 63:
+        return f"is {len(value)} characters long (at most 63)"
+    if any(char.isupper() for char in value):
+        return "has upper-case letters"
+    if not ("a" <= value[0] <= "z"):
+        return "does not start with a letter"
+    bad = next((char for char in value if not (char.isascii() and (char.isalnum() or char == "_"))), None)
+    if bad is None:
+        return "is not made of lower-case letters, digits and underscores"
+    return f"has {'a space' if bad == ' ' else repr(bad)}, which names cannot hold"
 
 
 def _fix_for(item: Any) -> str | None:

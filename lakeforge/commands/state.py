@@ -14,6 +14,7 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
+from lakeforge import suggest
 from lakeforge.errors import LakeForgeError
 from lakeforge.metadata.db import Connection
 from lakeforge.metadata.repository import explain_integrity_error
@@ -202,13 +203,49 @@ def latest_revision(conn: Connection, entity: str, name: str) -> int:
     return int(row["rev"]) if row else 0
 
 
+# -- names, for suggesting what a mistyped name meant ---------------------------------------
+# Read only when a name is missing, never on the way of a command that names what exists.
+def group_names(conn: Connection, groups: frozenset[str] | None) -> list[str]:
+    """Names of the groups in ``groups`` that exist (every group for None)."""
+    if groups is None:
+        rows = conn.execute("SELECT name FROM source_group").fetchall()
+    else:
+        rows = conn.execute("SELECT name FROM source_group WHERE name = ANY(%s)", [sorted(groups)]).fetchall()
+    return [row["name"] for row in rows]
+
+
+def source_names(conn: Connection, groups: frozenset[str] | None) -> list[str]:
+    """Names of the sources of the groups in ``groups`` (of every group for None)."""
+    query = "SELECT s.name FROM source s JOIN source_group g ON g.id = s.source_group_id"
+    if groups is None:
+        rows = conn.execute(query).fetchall()
+    else:
+        rows = conn.execute(f"{query} WHERE g.name = ANY(%s)", [sorted(groups)]).fetchall()
+    return [row["name"] for row in rows]
+
+
+# Entities that belong to no group: systems, compute profiles and channels are shared by all.
+SHARED_TABLES = frozenset({"source_system", "compute_profile", "notification_channel"})
+
+
+def shared_names(conn: Connection, table: str) -> list[str]:
+    """Names in one of ``SHARED_TABLES`` (LakeForge's own constants, never user input)."""
+    assert table in SHARED_TABLES
+    return [row["name"] for row in conn.execute(f"SELECT name FROM {table}").fetchall()]
+
+
 def _id_of(conn: Connection, table: str, name: str | None, field: str) -> int | None:
     if name is None:
         return None
     row = _one(conn, f"SELECT id FROM {table} WHERE name = %s", [name])
     if row is None:
+        # The handlers checked the name a moment ago, so it was removed meanwhile. Shared names
+        # may be suggested to anyone; a group's are not (the caller's bindings are not known here).
+        candidates = shared_names(conn, table) if table in SHARED_TABLES else []
         raise Missing(
-            f"{table.replace('_', ' ')} {name!r} does not exist", field=field, fix="Create it first."
+            f"{table.replace('_', ' ')} {name!r} does not exist",
+            field=field,
+            fix=suggest.did_you_mean(name, candidates, "Create it first."),
         )
     return int(row["id"])
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
+
+from lakeforge.suggest import closest as _close_spelling
 
 # Values that must survive normalisation untouched: quoted text, paths and URLs, channel mentions.
 # Single quotes are not quoting: they are SQL string literals and apostrophes.
@@ -114,8 +115,7 @@ def correct(word: str, keywords: frozenset[str]) -> str:
         if keyword[0] == word[0] and len(keyword) == len(word) and sorted(keyword) == letters:
             return keyword
     candidates = [k for k in keywords if k[0] == word[0]]
-    match = difflib.get_close_matches(word, candidates, n=1, cutoff=0.8)
-    return match[0] if match else word
+    return _close_spelling(word, candidates, cutoff=0.8) or word
 
 
 def closest(word: str, choices: frozenset[str] | set[str], cutoff: float = 0.8) -> str | None:
@@ -129,8 +129,7 @@ def closest(word: str, choices: frozenset[str] | set[str], cutoff: float = 0.8) 
 
 @lru_cache(maxsize=8192)
 def _closest(word: str, choices: frozenset[str], cutoff: float) -> str | None:
-    match = difflib.get_close_matches(word, choices, n=1, cutoff=cutoff)
-    return match[0] if match else None
+    return _close_spelling(word, choices, cutoff)
 
 
 SLUG = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
