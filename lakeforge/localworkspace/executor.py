@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from lakeforge.localworkspace.runs import TERMINAL
-from lakeforge.localworkspace.store import UPDATE_FINAL, Row, WorkspaceStore, now_ms
+from lakeforge.localworkspace.store import SELECTIONS, UPDATE_FINAL, Row, WorkspaceStore, now_ms
 from lakeforge.metadata.db import Database
 from lakeforge.runtime.cancel import PIPELINE_STOPPED, StopSignal
 from lakeforge.settings import PROJECT_ROOT, Settings
@@ -590,20 +590,15 @@ class Executor:
             return _call(runner, str(path), params, engine, settings=self.settings, cancel=stop)
         if "pipeline_task" in task:
             pipeline_id = task["pipeline_task"]["pipeline_id"]
-            overriding = run.get("overriding_parameters") or {}
-            full_refresh = bool(
-                (overriding.get("pipeline_params") or {}).get("full_refresh")
-                or task["pipeline_task"].get("full_refresh")
-            )
             pipeline = self.store.get_pipeline(pipeline_id)
             if pipeline is None:
                 raise TaskError(f"Pipeline {pipeline_id} does not exist.", code="RESOURCE_NOT_FOUND")
             update_id = self.store.create_update(
                 pipeline_id,
                 cause="JOB_TASK",
-                full_refresh=full_refresh,
                 config=pipeline["spec"],
                 parameters=None,
+                **pipeline_request(task["pipeline_task"], run.get("overriding_parameters") or {}),
             )
             self.run_update(pipeline_id, update_id, cancel=stop)
             update = self.store.get_update(pipeline_id, update_id)
@@ -708,7 +703,8 @@ class Executor:
             self._run_update_body(update, stop)
             final, message = _update_outcome(stop)
         except BaseException as error:  # report any failure on the update, as Databricks does
-            final, message = "FAILED", f"{type(error).__name__}: {error}"
+            # An error with a Databricks error class (a bad refresh selection) is named by it.
+            final, message = "FAILED", f"{getattr(error, 'error_class', type(error).__name__)}: {error}"
         with self._lock:
             self.store.set_update_state(update_id, final, message)
             self._update_stops.pop(update_id, None)
@@ -730,6 +726,8 @@ class Executor:
             self.db,
             group,
             full_refresh=bool(update["full_refresh"]),
+            full_refresh_selection=list(update["full_refresh_selection"] or ()),
+            refresh_selection=list(update["refresh_selection"] or ()),
             batch_id=_int_or_none((update["parameters"] or {}).get("batch_id")),
             engine=self._engine(configuration.get("lakeforge.engine")),
             spec=spec,
@@ -754,6 +752,16 @@ class Executor:
             stop.set()
             self.store.set_update_state(active["update_id"], "STOPPING")
             self.store.set_pipeline_state(pipeline_id, "STOPPING")
+
+
+def pipeline_request(task: dict[str, Any], overriding: dict[str, Any]) -> dict[str, Any]:
+    """What a pipeline task asks of its update: the task's ``full_refresh`` and selections, with
+    run-now's ``pipeline_params`` over them (a selection given there replaces the task's)."""
+    params = overriding.get("pipeline_params") or {}
+    return {
+        "full_refresh": bool(params.get("full_refresh") or task.get("full_refresh")),
+        **{name: list(params.get(name) or task.get(name) or ()) for name in SELECTIONS},
+    }
 
 
 def _update_outcome(stop: StopSignal) -> tuple[str, str | None]:

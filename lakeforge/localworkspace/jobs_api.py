@@ -19,6 +19,7 @@ from lakeforge.localworkspace.http import (
     query_int,
     required_int,
 )
+from lakeforge.localworkspace.pipelines_api import selections
 from lakeforge.localworkspace.runs import TERMINAL, render_run, render_task
 from lakeforge.localworkspace.store import Row
 
@@ -172,6 +173,11 @@ def run_now(request: Request, body: dict[str, Any]) -> JSONResponse:
         )
         if body.get(key)
     }
+    pipeline_params = body.get("pipeline_params")
+    if pipeline_params is not None:
+        if not isinstance(pipeline_params, dict):
+            raise invalid(f"pipeline_params must be an object, got {pipeline_params!r}.")
+        selections(pipeline_params, "pipeline_params.")
     job_parameters = body.get("job_parameters") or {}
     known = {p["name"] for p in job["settings"].get("parameters") or []}
     unknown = sorted(set(job_parameters) - known) if known else []

@@ -12,7 +12,7 @@ from starlette.routing import Route
 
 from lakeforge.localworkspace.context import context, endpoint
 from lakeforge.localworkspace.http import ApiError, invalid, not_found, ok, query_int
-from lakeforge.localworkspace.store import Row, WorkspaceStore
+from lakeforge.localworkspace.store import SELECTIONS, Row, WorkspaceStore
 
 _REQUEST_ONLY = ("dry_run", "allow_duplicate_names", "expected_last_modified", "pipeline_id", "run_as")
 _ACTIVE = (
@@ -110,7 +110,25 @@ def render_update(row: Row) -> dict[str, Any]:
     }
     if row["parameters"]:
         body["parameters"] = row["parameters"]
+    # Databricks answers the selections with the update (UpdateInfo), and leaves out empty ones.
+    for name in SELECTIONS:
+        if row[name]:
+            body[name] = list(row[name])
     return body
+
+
+def selections(body: dict[str, Any], where: str = "") -> dict[str, list[str]]:
+    """``full_refresh_selection`` and ``refresh_selection`` of a request: lists of table names.
+    Whether the pipeline has those tables is checked when the update runs, as on Databricks."""
+    found: dict[str, list[str]] = {}
+    for name in SELECTIONS:
+        value = body.get(name)
+        if value is None:
+            continue
+        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+            raise invalid(f"{where}{name} must be a list of table names, got {value!r}.")
+        found[name] = value
+    return found
 
 
 def create_pipeline(request: Request, body: dict[str, Any]) -> JSONResponse:
@@ -219,6 +237,7 @@ def start_update(request: Request, body: dict[str, Any]) -> JSONResponse:
         full_refresh=bool(body.get("full_refresh")),
         config=row["spec"],
         parameters=body.get("parameters"),
+        **selections(body),
     )
     ctx.executor.start_update_async(pipeline_id, update_id)
     return ok({"update_id": update_id})

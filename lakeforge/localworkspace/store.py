@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -26,6 +26,8 @@ ACTIVE_STATES = ("QUEUED", "PENDING", "RUNNING", "TERMINATING", "BLOCKED", "WAIT
 _SCHEMA = "lakeforge_workspace"
 # Pipeline update states an update never leaves (Databricks' UpdateInfoState).
 UPDATE_FINAL = ("COMPLETED", "FAILED", "CANCELED")
+# The tables an update refreshes (plain, or with a full refresh); both empty: the whole graph.
+SELECTIONS = ("full_refresh_selection", "refresh_selection")
 
 
 def now_ms() -> int:
@@ -299,11 +301,14 @@ class WorkspaceStore:
         full_refresh: bool,
         config: dict[str, Any],
         parameters: dict[str, str] | None,
+        full_refresh_selection: Sequence[str] = (),
+        refresh_selection: Sequence[str] = (),
     ) -> str:
         update_id = str(uuid.uuid4())
         self._exec(
             f"INSERT INTO {_SCHEMA}.pipeline_update (update_id, pipeline_id, state, cause, full_refresh, "
-            "config, parameters, creation_time) VALUES (%s, %s, 'QUEUED', %s, %s, %s, %s, %s)",
+            "config, parameters, creation_time, full_refresh_selection, refresh_selection)"
+            " VALUES (%s, %s, 'QUEUED', %s, %s, %s, %s, %s, %s, %s)",
             (
                 update_id,
                 pipeline_id,
@@ -312,6 +317,8 @@ class WorkspaceStore:
                 Jsonb(config),
                 Jsonb(parameters) if parameters else None,
                 now_ms(),
+                list(full_refresh_selection),
+                list(refresh_selection),
             ),
         )
         return update_id

@@ -9,9 +9,11 @@ The launcher calls ``jobs/run-now`` on the job LakeForge manages for the group, 
 as a notebook parameter (every task then works on that run-log batch) and
 ``idempotency_token=lakeforge-batch-<id>``, so a retried request never starts a second run.
 A run of some sources or zones runs only their tasks (``only``); Silver and Gold are the group's
-pipeline, so asking for either runs the pipeline task. A request for Silver or Gold alone is not
-taken (``handles``): the pipeline works on the newest batch Bronze completed and cannot be told
-another one, so such a run stays with the caller's launcher.
+pipeline, so asking for either runs the pipeline task. A rerun that reaches Silver also sends
+``pipeline_params``: a full refresh of its sources' Silver tables (and Gold's refresh), since the
+pipeline's streams skip the Bronze rows a rerun rewrites (:func:`rerun_selection`). A request for
+Silver or Gold alone is not taken (``handles``): the pipeline works on the newest batch Bronze
+completed and cannot be told another one, so such a run stays with the caller's launcher.
 
 >>> launch.set_launcher(JobLauncher(settings, lambda: workspace_client(settings)))
 """
@@ -31,7 +33,9 @@ from lakeforge.metadata.db import Database
 from lakeforge.metadata.repository import MANAGED_RESOURCES, Repository
 from lakeforge.orchestration.compiler import PIPELINE_TASK_KEY, RUN_LOG_TASK_KEY, group_key
 from lakeforge.orchestration.gateway import Gateway
+from lakeforge.runtime.config import load_group
 from lakeforge.runtime.runlog import end_as_run_ended
+from lakeforge.runtime.spark.pipeline import plan_pipeline
 from lakeforge.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -54,6 +58,40 @@ def task_keys(all_keys: list[str], sources: list[str] | None, zones: list[str] |
             wanted |= {PIPELINE_TASK_KEY, RUN_LOG_TASK_KEY} & set(all_keys)
     chosen = [key for key in all_keys if key in wanted]
     return None if len(chosen) == len(all_keys) else chosen
+
+
+def rerun_selection(db: Database, request: LaunchRequest) -> dict[str, list[str]]:
+    """``pipeline_params`` for a rerun that reaches Silver: empty when it is no rerun or stops before.
+
+    The pipeline reads Bronze as a stream that skips the commits a rerun rewrites (and a full load
+    with keys applies each snapshot version once), so a rerun's rows never reach Silver by a plain
+    update. A full refresh of a table resets its state and recomputes it from all of Bronze
+    (Databricks, "How do pipelines refresh?", docs.databricks.com/aws/en/ldp/concepts/refresh: a
+    full refresh clears a streaming table's data and its flows' checkpoints and reprocesses every
+    record of the source). Replaying Bronze in batch order gives the Silver a rerun gives on the
+    engines (docs/zones.md, "Reruns on Databricks").
+
+    Jobs API 2.2 run-now takes ``pipeline_params`` (``full_refresh_selection``,
+    ``refresh_selection``; databricks-sdk ``jobs.PipelineParams``) for the job's pipeline task. As
+    the Pipelines API's start update says of the same fields (docs.databricks.com/api/pipelines/v2/
+    start), "If both refresh_selection and full_refresh_selection are empty, this is a full graph
+    update": a non-empty selection updates only the listed tables. So the rerun's sources' Silver
+    and quarantine tables are fully refreshed, Gold (downstream of them, and not refreshed unless
+    listed) is refreshed when the rerun reaches it, and the group's other sources, whose Bronze the
+    run did not touch, are left as they are. Names are the pipeline's own
+    (``PipelinePlan.source_tables``): a name it does not declare fails the update
+    (``INVALID_REFRESH_SELECTION.TABLE_NOT_FOUND``, docs.databricks.com/en/error-messages/
+    invalid-refresh-selection-error-class).
+    """
+    zones = request.zones
+    if request.rerun_of is None or (zones is not None and "silver" not in zones):
+        return {}
+    plan = plan_pipeline(load_group(db, request.group))
+    sources = request.sources if request.sources is not None else [flow.source for flow in plan.silver]
+    full = [table for source in sources for table in plan.source_tables(source)]
+    refresh = list(plan.gold_tables) if zones is None or "gold" in zones else []
+    selection = {"full_refresh_selection": full, "refresh_selection": refresh}
+    return {key: tables for key, tables in selection.items() if tables}
 
 
 @dataclass
@@ -101,6 +139,9 @@ class JobLauncher:
         }
         if only is not None:
             body["only"] = only
+        selection = rerun_selection(db, request)
+        if selection:
+            body["pipeline_params"] = selection
         # The raw call: `only` is recent and not every SDK version takes it as an argument.
         answer = client.api_client.do("POST", "/api/2.2/jobs/run-now", body=body)
         run_id = answer.get("run_id") if isinstance(answer, dict) else None

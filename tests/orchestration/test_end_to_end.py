@@ -8,6 +8,7 @@ import time
 from datetime import timedelta
 
 from databricks.sdk.service import jobs, workspace
+from deltalake import DeltaTable
 
 from lakeforge.commands import launch
 from lakeforge.commands.access import Principal
@@ -17,7 +18,8 @@ from lakeforge.localworkspace.server import LocalWorkspace
 from lakeforge.metadata.repository import MANAGED_RESOURCES, Repository
 from lakeforge.orchestration import reconciler
 from lakeforge.orchestration.launcher import JobLauncher
-from tests.runtime.helpers import make_gold, make_source, rows, write_csv
+from lakeforge.runtime.runner import run_batch
+from tests.runtime.helpers import delta, make_gold, make_source, rows, write_csv
 
 NOTEBOOK_DIR = "/Workspace/lakeforge/notebooks"
 
@@ -205,3 +207,106 @@ def test_a_batch_whose_job_run_ended_before_starting_it_is_ended_by_the_next_syn
     finally:
         launch.set_launcher(None)
         server.stop()
+
+
+def test_a_rerun_through_the_job_fully_refreshes_its_sources_silver(settings, db, tmp_path):
+    """The pipeline's streams skip the Bronze rows a rerun rewrites, so the job's run asks its
+    pipeline task for a full refresh of the rerun source's Silver tables and a refresh of Gold;
+    the group's other source is left alone, and Silver ends as the engines' rerun leaves it."""
+    sync_settings = settings.model_copy(
+        update={"workspace_notebook_dir": NOTEBOOK_DIR, "sync_requests_per_second": 1000.0}
+    )
+    orders = tmp_path / "landing" / "orders"
+    header = ["id", "amount", "seq"]
+    write_csv(orders / "a.csv", header, [[1, 5, 1], [2, 7, 1], [3, -1, 1]])
+    make_source(
+        db,
+        "orders",
+        location=str(orders),
+        load_mode="incremental",
+        schema_ddl="id INT, amount INT, seq INT",
+        silver={"primary_keys": ["id"], "sequence_by": "seq"},
+        rules=[("non_negative", "amount >= 0", "quarantine")],
+    )
+    write_csv(tmp_path / "landing" / "customers" / "c.csv", ["id", "name"], [[1, "ana"]])
+    make_source(
+        db,
+        "customers",
+        location=str(tmp_path / "landing" / "customers"),
+        load_mode="incremental",
+        schema_ddl="id INT, name STRING",
+        silver={"primary_keys": ["id"]},
+    )
+    make_gold(db, "total", "SELECT sum(amount) AS total FROM main.sales.orders")
+    server = LocalWorkspace(sync_settings, db, port=0)
+    server.start()
+    launch.set_launcher(JobLauncher(sync_settings, server.client))
+    try:
+        client = server.client()
+        reconciler.upload_notebooks(client, NOTEBOOK_DIR)
+        _import_stub(client, f"{NOTEBOOK_DIR}/pipeline_dlt")
+        assert reconciler.apply(db, client, settings=sync_settings).errors == []
+        job_id = _job_id(db)
+        actor, admin = Actor(user="ana", surface="slack"), Principal.local_admin("ana")
+
+        assert execute(db, {"kind": "run_now", "group": "sales"}, actor, principal=admin).status == "applied"
+        first = _finished_batch(db, client, job_id, count=1)
+        write_csv(orders / "b.csv", header, [[2, 8, 2], [4, 1, 2]])
+        ran = execute(db, {"kind": "run_now", "group": "sales", "source": "orders"}, actor, principal=admin)
+        assert ran.status == "applied", ran
+        second = _finished_batch(db, client, job_id, count=2)
+        assert first["status"] == second["status"] == "succeeded"
+        assert rows(sync_settings, "main.sales_gold.total", ["total"]) == [(14,)]  # 5 + 8 + 1
+        customers = _delta_version(sync_settings, "main.sales.customers")
+
+        # Batch 2's Raw is corrected (2 → 9, 4 → -3, now quarantined) and the batch rerun.
+        raw = sync_settings.lakehouse_path / "_volumes/main/sales/raw/orders"
+        for landed in (raw / f"batch_id={second['batch_id']}").rglob("b.csv"):
+            write_csv(landed, header, [[2, 9, 2], [4, -3, 2]])
+        again = execute(db, {"kind": "rerun_batch", "batch_id": second["batch_id"]}, actor, principal=admin)
+        assert again.status == "applied", again
+        rerun = _finished_batch(db, client, job_id, count=3)
+        assert rerun["status"] == "succeeded" and rerun["rerun_of"] == second["batch_id"], rerun
+
+        run = client.jobs.get_run(int(rerun["databricks_run_id"]))
+        assert sorted(t.task_key for t in run.tasks or []) == [
+            "orders__raw_to_bronze",
+            "orders__source_to_raw",
+            "pipeline",
+            "pipeline_run_log",
+        ]
+        asked = run.overriding_parameters and run.overriding_parameters.pipeline_params
+        assert asked and asked.full_refresh_selection == ["main.sales.orders", "main.sales.orders_quarantine"]
+        assert asked.refresh_selection == ["main.sales_gold.total"] and not asked.full_refresh
+        pipeline_id = next(iter(client.pipelines.list_pipelines())).pipeline_id
+        assert pipeline_id is not None
+        newest = (client.pipelines.list_updates(pipeline_id).updates or [])[0]
+        update = client.pipelines.get_update(pipeline_id, newest.update_id or "").update
+        assert update and update.state and update.state.value == "COMPLETED"
+        assert update.full_refresh_selection == asked.full_refresh_selection
+        assert update.refresh_selection == asked.refresh_selection
+
+        # Silver holds the corrected batch; the source's other batch was replayed from Bronze.
+        assert rows(sync_settings, "main.sales.orders", ["id", "amount"]) == [(1, 5), (2, 9)]
+        quarantined = rows(sync_settings, "main.sales.orders_quarantine", ["id", "_batch_id"])
+        assert quarantined == [(3, first["batch_id"]), (4, second["batch_id"])]
+        assert rows(sync_settings, "main.sales_gold.total", ["total"]) == [(14,)]  # 5 + 9
+        assert _delta_version(sync_settings, "main.sales.customers") == customers  # not selected
+
+        # The engines' own rerun of the batch, in this process, leaves Silver exactly as it is.
+        tables = ["main.sales.orders", "main.sales.orders_quarantine"]
+        silver = {t: _all_rows(sync_settings, t) for t in tables}
+        engines = run_batch(sync_settings, db, "sales", sources=["orders"], rerun_of=second["batch_id"])
+        assert engines.status == "succeeded", engines.error
+        assert {t: _all_rows(sync_settings, t) for t in silver} == silver
+    finally:
+        launch.set_launcher(None)
+        server.stop()
+
+
+def _delta_version(settings, name: str) -> int:
+    return DeltaTable(str(settings.lakehouse_path.joinpath(*name.split(".")))).version()
+
+
+def _all_rows(settings, name: str) -> list[tuple]:
+    return rows(settings, name, delta(settings, name).column_names)

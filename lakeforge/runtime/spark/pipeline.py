@@ -101,6 +101,13 @@ class SilverFlow:
         return f"{self.silver_table}_quarantine" if self.rules_for("quarantine") or self.null_keys else None
 
     @property
+    def tables(self) -> tuple[str, ...]:
+        """The tables declared for the source: Silver and, when it has one, ``<silver>_quarantine``.
+        Its views are no tables (an update cannot select them) and hold no state, so these two are
+        all a full refresh of the source has to reset."""
+        return (self.silver_table, *([self.quarantine_table] if self.quarantine_table else []))
+
+    @property
     def key_expectation(self) -> dict[str, str]:
         """The NULL-key check as one expectation over the whole key, so its failed count is the
         number of rows with any NULL key column: the engines' ``null_keys`` figure."""
@@ -171,6 +178,28 @@ class PipelinePlan:
     group: str
     silver: tuple[SilverFlow, ...]
     gold: tuple[GoldView, ...]
+
+    def source_tables(self, source: str) -> tuple[str, ...]:
+        """The tables the pipeline declares for ``source`` (:attr:`SilverFlow.tables`)."""
+        return tuple(table for flow in self.silver if flow.source == source for table in flow.tables)
+
+    @property
+    def gold_tables(self) -> tuple[str, ...]:
+        return tuple(gold.target for gold in self.gold)
+
+    def table_sources(self) -> dict[str, str | None]:
+        """Every table the pipeline declares → the source it belongs to (None for Gold)."""
+        found: dict[str, str | None] = {table: flow.source for flow in self.silver for table in flow.tables}
+        return found | dict.fromkeys(self.gold_tables)
+
+    @property
+    def views(self) -> tuple[str, ...]:
+        """The temporary views it declares (each source's checked and unchecked Bronze views)."""
+        return tuple(
+            name
+            for flow in self.silver
+            for name in (flow.view, *([flow.unchecked_view] if flow.streams_bronze else []))
+        )
 
 
 def _kind(spec: SourceSpec) -> FlowKind:
