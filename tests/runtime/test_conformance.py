@@ -284,13 +284,14 @@ def _merge_steps(db, batch_id: int) -> dict[str, dict[str, Any]]:
 def test_snapshots_and_null_keys_behave_the_same_on_every_engine(engine_settings, tmp_path: Path) -> None:
     """Full loads with keys: a key missing from a snapshot is deleted (SCD 1) or its current version
     closed at the batch's time (SCD 2), and a key that comes back opens a new version. An empty
-    snapshot fails instead of wiping Silver. A rerun of an older snapshot changes nothing. Rows with
+    snapshot fails instead of wiping Silver. A rerun of an older snapshot changes nothing (a key a
+    newer snapshot closed stays closed, for good or until it came back). Rows with
     a NULL key column (single or composite key) are quarantined, naming the column, not merged."""
     engine, settings = engine_settings
     customers, accounts, lines = tmp_path / "customers", tmp_path / "accounts", tmp_path / "lines"
     header = ["id", "name"]
     write_csv(customers / "1.csv", header, [[1, "a"], [2, "b"], [3, "c"], [None, "x"], [None, "y"]])
-    write_csv(accounts / "1.csv", header, [[1, "a"], [2, "b"]])
+    write_csv(accounts / "1.csv", header, [[1, "a"], [2, "b"], [3, "c"]])
     write_csv(
         lines / "1.csv",
         ["order_id", "line_no", "qty"],
@@ -318,18 +319,26 @@ def test_snapshots_and_null_keys_behave_the_same_on_every_engine(engine_settings
         after_empty = {name: _table(settings, name) for name in SNAPSHOT_TABLES}
         rerun = run_batch(settings, db, "snap", rerun_of=second.batch_id, sources=["customers", "accounts"])
         after_rerun = {name: _table(settings, name) for name in SNAPSHOT_TABLES}
-        runs = [first, second, third, empty, rerun]
+        oldest = run_batch(settings, db, "snap", rerun_of=first.batch_id, sources=["customers", "accounts"])
+        after_oldest = {name: _table(settings, name) for name in SNAPSHOT_TABLES}
+        runs = [first, second, third, empty, rerun, oldest]
         steps = {run.batch_id: _merge_steps(db, run.batch_id) for run in runs}
 
-    assert [r.status for r in runs] == ["succeeded", "succeeded", "succeeded", "failed", "succeeded"], [
-        r.error for r in runs
-    ]
+    assert [r.status for r in runs] == [
+        "succeeded",
+        "succeeded",
+        "succeeded",
+        "failed",
+        "succeeded",
+        "succeeded",
+    ], [r.error for r in runs]
     assert rows(settings, "main.snap.customers", ["id", "name"]) == [(1, "a2"), (3, "c")]
     assert rows(settings, "main.snap.customers_quarantine", ["id", "name", "_failed_rules"]) == [
         (None, "x", ["null_key:id"]),
         (None, "y", ["null_key:id"]),
     ]
-    # SCD 2 in batch numbers: key 2 closed by the second snapshot, opened again by the third.
+    # SCD 2 in batch numbers: key 2 closed by the second snapshot, opened again by the third; key 3
+    # closed by the second for good.
     bronze = delta(settings, "main.snap.accounts_bronze").to_pylist()
     when = {t: i for i, t in enumerate(sorted({r["_ingested_at"] for r in bronze}), 1)}
     history = sorted(
@@ -342,6 +351,7 @@ def test_snapshots_and_null_keys_behave_the_same_on_every_engine(engine_settings
         (1, "a", 3, None, True),
         (2, "b", 1, 2, False),
         (2, "b2", 3, None, True),
+        (3, "c", 1, 2, False),
     ]
     assert rows(settings, "main.snap.lines", ["order_id", "line_no", "qty"]) == [(1, 1, 5)]
     assert rows(settings, "main.snap.lines_quarantine", ["order_id", "line_no", "_failed_rules"]) == [
@@ -349,8 +359,8 @@ def test_snapshots_and_null_keys_behave_the_same_on_every_engine(engine_settings
         (None, 2, ["null_key:order_id"]),
         (None, None, ["null_key:order_id", "null_key:line_no", "positive"]),
     ]
-    # The empty snapshot failed both full loads by name and wrote nothing; the rerun of the second
-    # snapshot, older than the table's, left every table as the third batch did.
+    # The empty snapshot failed both full loads by name and wrote nothing; the reruns of the second
+    # and first snapshots, older than the table's, left every table as the third batch did.
     failed = steps[empty.batch_id]
     for source, what in (("customers", "delete"), ("accounts", "close")):
         assert failed[f"main.snap.{source}"]["status"] == "failed"
@@ -359,7 +369,7 @@ def test_snapshots_and_null_keys_behave_the_same_on_every_engine(engine_settings
             in (failed[f"main.snap.{source}"]["error"])
         )
         assert f"rows this snapshot would {what}" in failed[f"main.snap.{source}"]["error"]
-    assert after_empty == after_third and after_rerun == after_third
+    assert after_empty == after_third and after_rerun == after_third and after_oldest == after_third
     # The run log: what each snapshot removed, null keys as quarantined, and counts that add up.
     removed = {
         (b, t.split(".")[-1]): s["details"]["removed"]
@@ -367,7 +377,7 @@ def test_snapshots_and_null_keys_behave_the_same_on_every_engine(engine_settings
         for t, s in tables.items()
         if s["details"] and s["status"] == "succeeded"
     }
-    assert removed[(second.batch_id, "customers")] == 1 and removed[(second.batch_id, "accounts")] == 1
+    assert removed[(second.batch_id, "customers")] == 1 and removed[(second.batch_id, "accounts")] == 2
     assert removed[(third.batch_id, "accounts")] == 0 and removed[(rerun.batch_id, "customers")] == 0
     assert steps[first.batch_id]["main.snap.customers"]["rows_rejected"] == 2
     assert steps[first.batch_id]["main.snap.lines"]["rows_rejected"] == 3

@@ -80,21 +80,7 @@ def _version(settings, name: str) -> int:
     return DeltaTable(str(settings.lakehouse_path.joinpath(*name.split(".")))).version()
 
 
-# The engines' rerun of an older SCD 2 snapshot opens a key that only the rerun brings (here 3,
-# quarantined the first time) as current, although the newer snapshot lacks it; the replay closes
-# it at that snapshot's time (docs/zones.md, "Reruns on Databricks").
-_OPENS_A_KEY_A_NEWER_SNAPSHOT_LACKS = pytest.mark.xfail(
-    strict=True, reason="an SCD 2 rerun of an older snapshot does not close keys a newer one lacks"
-)
-
-
-@pytest.mark.parametrize(
-    "mode",
-    [
-        pytest.param(mode, marks=_OPENS_A_KEY_A_NEWER_SNAPSHOT_LACKS) if mode == "scd2-snapshots" else mode
-        for mode in MODES
-    ],
-)
+@pytest.mark.parametrize("mode", list(MODES))
 def test_a_selected_full_refresh_gives_the_silver_of_a_rerun(settings, db, tmp_path, mode) -> None:
     load_mode, silver = MODES[mode]
     land = _group(db, tmp_path, load_mode, silver)

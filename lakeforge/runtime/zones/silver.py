@@ -19,6 +19,8 @@ replace fails instead: an empty extract must not wipe the table.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pyarrow as pa
 
 from lakeforge.runtime.config import SourceSpec
@@ -93,15 +95,35 @@ def absent_rows(ctx: RunContext, frame: Frame, target: TableRef, keys: list[str]
     return _scalar(ctx, query, {"__lf_in": frame}) or 0
 
 
-def closing_time(ctx: RunContext, order: str, order_type: pa.DataType) -> str:
-    """Spark SQL for the ``valid_to`` a full load gives a key it lacks: the batch's time, as a date
-    for a date ``sequence_by``, NULL for a ``sequence_by`` that is no point in time (a counter)."""
-    time = batch_time(ctx.ingested_at)
+def next_batch_time(ctx: RunContext, target: TableRef, batch: int) -> datetime | None:
+    """When the oldest batch newer than ``batch`` that wrote rows to ``target`` was ingested."""
+    query = (
+        f"SELECT max(_ingested_at) FROM {target.name} WHERE _batch_id ="
+        f" (SELECT min(_batch_id) FROM {target.name} WHERE _batch_id > {batch})"
+    )
+    value = ctx.engine.to_arrow(ctx.engine.sql(query)).column(0)[0].as_py()
+    return value if isinstance(value, datetime) else None
+
+
+def closing_time(ctx: RunContext, order: str, order_type: pa.DataType, at: datetime | None = None) -> str:
+    """Spark SQL for the ``valid_to`` a full load gives a key it lacks: the batch's time (or
+    ``at``'s), as a date for a date ``sequence_by``, NULL for a ``sequence_by`` that is no point in
+    time (a counter)."""
+    time = batch_time(at or ctx.ingested_at)
     if order == "_ingested_at" or pa.types.is_timestamp(order_type):
         return time
     if pa.types.is_date(order_type):
         return f"CAST({time} AS DATE)"
     return "NULL"
+
+
+def _closed_by_snapshot(target: TableRef, keys: list[str], row: str) -> str:
+    """Spark SQL: version ``row`` of ``target`` was closed by a snapshot lacking its key, not by a
+    successor (its ``valid_to`` is no other version's ``valid_from``, or is NULL)."""
+    return (
+        f"NOT {row}.is_current AND ({row}.valid_to IS NULL OR NOT EXISTS (SELECT 1 FROM {target.name} n"
+        f" WHERE {_match(keys, 'n', row)} AND n.valid_from = {row}.valid_to))"
+    )
 
 
 def scd2_rows(
@@ -113,6 +135,7 @@ def scd2_rows(
     batch: int,
     *,
     closed_at: str | None = None,
+    later_closed_at: str | None = None,
 ) -> Frame:
     """The batch's versions plus the recomputed history of every key they touch.
 
@@ -125,13 +148,38 @@ def scd2_rows(
     batch or an older one, is closed with ``valid_to`` = ``closed_at`` and ``is_current`` false.
     Such a closure is kept when history is recomputed: a closed version whose ``valid_to`` is no
     other version's ``valid_from`` (or is NULL) was closed by a snapshot, not by its successor.
+
+    ``later_closed_at`` (a rerun of a full load older than the newest the table holds: the time of
+    the next snapshot, as ``closed_at`` is this one's): a version the batch writes again keeps the
+    closure a newer snapshot gave the version it replaces (same key and sequence value), and a
+    version with none to replace (its row was quarantined or dropped the first time) is closed at
+    the next snapshot's time when no newer batch left its key current. Without this the rerun
+    reopened every key a newer snapshot had closed.
     """
     names = _names(ctx, frame)
     cols = ", ".join(q(c) for c in names)
     parts = ", ".join(q(k) for k in keys)
     o = q(order)
     views = {"__lf_in": frame}
+    incoming = f"SELECT {cols}, false AS __lf_gone, {o} AS __lf_end, false AS __lf_absent FROM __lf_in"
+
+    def closed(row: str) -> str:
+        return _closed_by_snapshot(target, keys, row)
+
     if ctx.engine.table_exists(target):
+        if later_closed_at is not None:
+            # r: the version this one replaces (same key and sequence), as newer batches left it.
+            lacked = (
+                f"NOT EXISTS (SELECT 1 FROM {target.name} c WHERE {_match(keys, 'c', 's')}"
+                f" AND c.is_current AND c._batch_id > {batch})"
+            )
+            incoming = (
+                f"SELECT {', '.join(f's.{q(c)}' for c in names)},"
+                f" CASE WHEN r._batch_id IS NULL THEN {lacked} ELSE {closed('r')} END AS __lf_gone,"
+                f" CASE WHEN r._batch_id IS NULL THEN {later_closed_at} ELSE r.valid_to END AS __lf_end,"
+                f" false AS __lf_absent FROM __lf_in s LEFT JOIN {target.name} r"
+                f" ON {_match(keys, 's', 'r')} AND s.{o} <=> r.{o}"
+            )
         touched = [
             f"SELECT {parts} FROM __lf_in",
             f"SELECT {parts} FROM {target.name} WHERE _batch_id = {batch}",
@@ -140,12 +188,8 @@ def scd2_rows(
         if closed_at is not None:
             touched.append(f"SELECT {parts} FROM {target.name} WHERE is_current AND _batch_id <= {batch}")
             absent = f"NOT EXISTS (SELECT 1 FROM __lf_in s WHERE {_match(keys, 's', 't')})"
-        gone = (
-            f"NOT t.is_current AND (t.valid_to IS NULL OR NOT EXISTS (SELECT 1 FROM {target.name} n"
-            f" WHERE {_match(keys, 'n', 't')} AND n.valid_from = t.valid_to))"
-        )
         history = (
-            f" UNION ALL SELECT {', '.join(f't.{q(c)}' for c in names)}, {gone} AS __lf_gone,"
+            f" UNION ALL SELECT {', '.join(f't.{q(c)}' for c in names)}, {closed('t')} AS __lf_gone,"
             f" t.valid_to AS __lf_end, {absent} AS __lf_absent FROM {target.name} t"
             f" WHERE NOT (t._batch_id <=> {batch})"
             f" AND EXISTS (SELECT 1 FROM ({' UNION ALL '.join(touched)}) k WHERE {_match(keys, 'k', 't')})"
@@ -164,7 +208,7 @@ def scd2_rows(
         f" CASE WHEN {kept} THEN __lf_end WHEN {close} THEN {closed_at or 'NULL'} ELSE __lf_next END"
         f" AS valid_to, __lf_next IS NULL AND NOT __lf_gone AND NOT ({close}) AS is_current"
         f" FROM (SELECT *, lead({o}) {window} AS __lf_next FROM"
-        f" (SELECT {cols}, false AS __lf_gone, {o} AS __lf_end, false AS __lf_absent FROM __lf_in{history})"
+        f" ({incoming}{history})"
         f" AS __lf_all) AS __lf_ordered",
         views,
     )
@@ -283,16 +327,22 @@ def run_silver(ctx: RunContext, spec: SourceSpec, table_id: int, target: TableRe
             merged = result.rows_written + result.rows_updated
         else:
             seq = order or "_ingested_at"
-            closed_at = None
+            closed_at = later_closed_at = None
             if snapshot:
-                closed_at = closing_time(ctx, seq, engine.schema(rows).field(seq).type)
+                seq_type = engine.schema(rows).field(seq).type
+                closed_at = closing_time(ctx, seq, seq_type)
                 if newest is not None:
                     removed = absent_rows(ctx, rows, target, keys, f"t.is_current AND t._batch_id < {batch}")
+                if newest is not None and newest > batch:
+                    later = next_batch_time(ctx, target, batch)
+                    later_closed_at = closing_time(ctx, seq, seq_type, at=later) if later else "NULL"
             # The merge also rewrites the history of the keys the batch touches; the batch's own
             # rows are its versions.
             result = engine.upsert(
                 target,
-                scd2_rows(ctx, rows, target, keys, seq, batch, closed_at=closed_at),
+                scd2_rows(
+                    ctx, rows, target, keys, seq, batch, closed_at=closed_at, later_closed_at=later_closed_at
+                ),
                 [*keys, "valid_from"],
                 delete_unmatched=f"t._batch_id = {batch}",
             )
