@@ -237,6 +237,29 @@ class ScheduleRef(ReadModel):
     paused: bool
 
 
+class SourceRunRow(BatchRow):
+    """A batch on a source's page, with what this source wrote in it."""
+
+    source_rows_out: int | None = Field(
+        description="Rows this source wrote in the batch: its Silver table's rows out, or its Bronze "
+        "table's when Silver wrote none (see source_rows_zone); null when neither did."
+    )
+    source_rows_zone: Literal["silver", "bronze"] | None = Field(
+        description="The zone source_rows_out was counted in."
+    )
+
+
+class FilesLoaded(ReadModel):
+    """What the file ledger (``lakeforge_log.file_ledger``) holds for a source read by the files
+    extractor: an incremental one loads only files no successful batch loaded before."""
+
+    files: int = Field(description="Files loaded by the source's batches so far.")
+    bytes: int | None = Field(description="Their total size; null when no file is loaded yet.")
+    newest_path: str | None = Field(description="The newest file: of the highest batch, modified last.")
+    newest_batch_id: int | None = Field(description="The batch that loaded the newest file.")
+    newest_loaded_at: datetime | None = Field(description="When that batch recorded the file.")
+
+
 class SourceDetail(SourceSummary):
     """A source with its zone configs, the group's gold, rules, schedule, runs and revisions."""
 
@@ -249,8 +272,12 @@ class SourceDetail(SourceSummary):
     gold: list[GoldRow]
     dq_rules: list[DqRuleRow]
     watermark: dict[str, Any] | None
+    files: FilesLoaded | None = Field(
+        description="For a source read by the files extractor (csv, json, parquet): the files its "
+        "batches loaded; null for other sources."
+    )
     schedule: ScheduleRef | None
-    last_runs: list[BatchRow]
+    last_runs: list[SourceRunRow]
     revisions: list[RevisionRow]
 
 

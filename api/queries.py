@@ -11,6 +11,7 @@ from typing import Any
 
 from lakeforge.metadata.db import Connection
 from lakeforge.runtime.batch_filter import batch_filter
+from lakeforge.runtime.registry import DEFAULT_EXTRACTOR
 
 Row = dict[str, Any]
 
@@ -66,24 +67,12 @@ def get_source(conn: Connection, name: str, *, runs: int = 10, revisions: int = 
         (source_id,),
     ).fetchall()
     source["watermark"] = one("watermark_state")
+    source["files"] = _files_loaded(conn, name) if reads_files(source) else None
     source["schedule"] = conn.execute(
         "SELECT quartz_cron, timezone, paused FROM lakeforge.schedule WHERE source_group_id = %s",
         (group_id,),
     ).fetchone()
-    # Runs of this source alone, and runs of its whole group (which include it).
-    source["last_runs"] = conn.execute(
-        """SELECT batch_id, group_name AS "group", source_name AS source, trigger, status, engine,
-                  rows_in, rows_out, error, created_at, started_at, ended_at
-           FROM lakeforge_log.batch_run
-           WHERE batch_id IN (
-               (SELECT batch_id FROM lakeforge_log.batch_run WHERE source_name = %(name)s
-                ORDER BY batch_id DESC LIMIT %(n)s)
-               UNION ALL
-               (SELECT batch_id FROM lakeforge_log.batch_run
-                WHERE group_name = %(group)s AND source_name IS NULL ORDER BY batch_id DESC LIMIT %(n)s))
-           ORDER BY batch_id DESC LIMIT %(n)s""",
-        {"name": name, "group": source["group"], "n": runs},
-    ).fetchall()
+    source["last_runs"] = _source_runs(conn, name, source["group"], runs)
     source["revisions"] = conn.execute(
         """SELECT revision, entity_type, before, after, command_id, actor, created_at
            FROM lakeforge.metadata_revision WHERE entity_type = 'source' AND entity_key = %s
@@ -91,6 +80,64 @@ def get_source(conn: Connection, name: str, *, runs: int = 10, revisions: int = 
         (name, revisions),
     ).fetchall()
     return source
+
+
+def reads_files(source: Row) -> bool:
+    """Whether the files extractor reads the source, so the file ledger says what it loaded."""
+    chosen = source.get("extractor") or DEFAULT_EXTRACTOR.get(source["format"])
+    return chosen == "files"
+
+
+def _files_loaded(conn: Connection, name: str) -> Row:
+    """What the file ledger holds for a source: how many files, their bytes, and the newest.
+
+    Both parts read the ledger's (source_name, batch_id) index; the newest file is the one of the
+    highest batch modified last, with the time its batch recorded it.
+    """
+    row = conn.execute(
+        """SELECT agg.files, agg.bytes, newest.path AS newest_path, newest.batch_id AS newest_batch_id,
+                  newest.created_at AS newest_loaded_at
+           FROM (SELECT count(*) AS files, sum(size_bytes) AS bytes
+                 FROM lakeforge_log.file_ledger WHERE source_name = %(name)s) agg
+           LEFT JOIN LATERAL (
+               SELECT path, batch_id, created_at FROM lakeforge_log.file_ledger
+               WHERE source_name = %(name)s ORDER BY batch_id DESC, mtime DESC, id DESC LIMIT 1
+           ) newest ON true""",
+        {"name": name},
+    ).fetchone()
+    assert row is not None  # an aggregate always answers one row
+    return row
+
+
+def _source_runs(conn: Connection, name: str, group: str, runs: int) -> list[Row]:
+    """The newest batches of the source alone or of its whole group, with the source's own rows.
+
+    A group batch's ``rows_out`` counts every source of the group, so each batch also carries
+    what this source wrote: its Silver table's rows out, or its Bronze table's when Silver wrote
+    none (not configured, skipped, failed or not reached yet), and which zone that was. The
+    lateral join reads ``table_run`` by its batch index, once for each of the ``runs`` batches.
+    """
+    return conn.execute(
+        """SELECT b.batch_id, b.group_name AS "group", b.source_name AS source, b.trigger, b.status,
+                  b.engine, b.rows_in, b.rows_out, b.error, b.created_at, b.started_at, b.ended_at,
+                  own.rows_out AS source_rows_out, own.zone AS source_rows_zone
+           FROM lakeforge_log.batch_run b
+           LEFT JOIN LATERAL (
+               SELECT z.zone, t.rows_out
+               FROM lakeforge_log.table_run t JOIN lakeforge_log.zone_run z ON z.id = t.zone_run_id
+               WHERE t.batch_id = b.batch_id AND t.source_name = %(name)s
+                 AND z.zone IN ('bronze', 'silver') AND t.rows_out IS NOT NULL
+               ORDER BY z.zone = 'silver' DESC, t.id DESC LIMIT 1
+           ) own ON true
+           WHERE b.batch_id IN (
+               (SELECT batch_id FROM lakeforge_log.batch_run WHERE source_name = %(name)s
+                ORDER BY batch_id DESC LIMIT %(n)s)
+               UNION ALL
+               (SELECT batch_id FROM lakeforge_log.batch_run
+                WHERE group_name = %(group)s AND source_name IS NULL ORDER BY batch_id DESC LIMIT %(n)s))
+           ORDER BY b.batch_id DESC LIMIT %(n)s""",
+        {"name": name, "group": group, "n": runs},
+    ).fetchall()
 
 
 def list_groups(conn: Connection) -> list[Row]:

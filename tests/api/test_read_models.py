@@ -74,6 +74,12 @@ def test_sources_list_and_detail(api: Api) -> None:
     assert [rule["name"] for rule in detail["dq_rules"]] == ["amount_positive"]
     assert detail["schedule"]["quartz_cron"] == "0 0 2 * * ?"
     assert [run["batch_id"] for run in detail["last_runs"]] == [batch]
+    # A group batch: what orders wrote is its Silver table's rows out.
+    assert (detail["last_runs"][0]["source_rows_out"], detail["last_runs"][0]["source_rows_zone"]) == (
+        10,
+        "silver",
+    )
+    assert detail["load_mode"] == "full" and detail["files"]["files"] == 0  # a csv source, no file loaded
     assert detail["revisions"][0]["revision"] == 1 and detail["revisions"][0]["actor"] == "admin_user"
     assert_problem(client.get("/sources/ghost"), 404, "name")
 

@@ -1087,6 +1087,40 @@ export interface components {
         } & {
             [key: string]: unknown;
         };
+        /**
+         * FilesLoaded
+         * @description What the file ledger (``lakeforge_log.file_ledger``) holds for a source read by the files
+         *     extractor: an incremental one loads only files no successful batch loaded before.
+         */
+        FilesLoaded: {
+            /**
+             * Bytes
+             * @description Their total size; null when no file is loaded yet.
+             */
+            bytes: number | null;
+            /**
+             * Files
+             * @description Files loaded by the source's batches so far.
+             */
+            files: number;
+            /**
+             * Newest Batch Id
+             * @description The batch that loaded the newest file.
+             */
+            newest_batch_id: number | null;
+            /**
+             * Newest Loaded At
+             * @description When that batch recorded the file.
+             */
+            newest_loaded_at: string | null;
+            /**
+             * Newest Path
+             * @description The newest file: of the highest batch, modified last.
+             */
+            newest_path: string | null;
+        } & {
+            [key: string]: unknown;
+        };
         /** GoldRow */
         GoldRow: {
             /** Description */
@@ -1956,6 +1990,8 @@ export interface components {
             enabled: boolean;
             /** Extractor */
             extractor: string | null;
+            /** @description For a source read by the files extractor (csv, json, parquet): the files its batches loaded; null for other sources. */
+            files: components["schemas"]["FilesLoaded"] | null;
             /** Format */
             format: string;
             /** Format Options */
@@ -1967,7 +2003,7 @@ export interface components {
             /** Group */
             group: string;
             /** Last Runs */
-            last_runs: components["schemas"]["BatchRow"][];
+            last_runs: components["schemas"]["SourceRunRow"][];
             /** Load Mode */
             load_mode: string;
             /** Location */
@@ -2002,6 +2038,73 @@ export interface components {
             } | null;
             /** Watermark Column */
             watermark_column: string | null;
+        } & {
+            [key: string]: unknown;
+        };
+        /**
+         * SourceRunRow
+         * @description A batch on a source's page, with what this source wrote in it.
+         */
+        SourceRunRow: {
+            /** Batch Id */
+            batch_id: number;
+            /**
+             * Cancel Requested At
+             * @description When cancel_run asked the batch to stop; it ends at its next table.
+             */
+            cancel_requested_at?: string | null;
+            /**
+             * Cancelled By
+             * @description Who cancelled the batch.
+             */
+            cancelled_by?: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Databricks Run Id */
+            databricks_run_id?: string | null;
+            /** Ended At */
+            ended_at: string | null;
+            /** Engine */
+            engine: string | null;
+            /** Error */
+            error: string | null;
+            /** Group */
+            group: string;
+            /** Requested By */
+            requested_by?: string | null;
+            /** Rerun Of */
+            rerun_of?: number | null;
+            /** Rows In */
+            rows_in: number | null;
+            /** Rows Out */
+            rows_out: number | null;
+            /**
+             * Source
+             * @description Set when the batch ran one source; null: the whole group.
+             */
+            source: string | null;
+            /**
+             * Source Rows Out
+             * @description Rows this source wrote in the batch: its Silver table's rows out, or its Bronze table's when Silver wrote none (see source_rows_zone); null when neither did.
+             */
+            source_rows_out: number | null;
+            /**
+             * Source Rows Zone
+             * @description The zone source_rows_out was counted in.
+             */
+            source_rows_zone: ("silver" | "bronze") | null;
+            /** Started At */
+            started_at: string | null;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "queued" | "running" | "succeeded" | "failed" | "cancelled" | "skipped";
+            /** Trigger */
+            trigger: string;
         } & {
             [key: string]: unknown;
         };
