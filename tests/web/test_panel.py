@@ -135,6 +135,12 @@ def test_run_the_group_and_watch_it_reach_a_final_status(page: Any, stack: Stack
 def test_every_screen_renders_light_and_dark(chromium: Any, stack: Stack) -> None:
     group = make_group(stack)
     source = make_source(stack, group)
+    # One long line of SQL, with a name longer than the card is wide: the source page wraps it
+    # inside its card in both themes.
+    columns = ", ".join(f"sum(CAST(amount AS INT)) + {i} AS amount_total_plus_{i}" for i in range(30))
+    columns += ", count(*) AS " + "rows_counted_" * 20 + "x"
+    gold_sql = f"SELECT country, {columns} FROM main.{group}.{source} GROUP BY country"
+    stack.command({"kind": "upsert_gold", "group": group, "name": "wide_totals", "sql": gold_sql})
     for scheme in ("light", "dark"):
         context = chromium.new_context(
             base_url=stack.panel_url, viewport={"width": 1400, "height": 900}, color_scheme=scheme
@@ -154,10 +160,22 @@ def test_every_screen_renders_light_and_dark(chromium: Any, stack: Stack) -> Non
         ):
             page.goto(path)
             expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible()
+            if path == f"/sources/{source}":
+                assert_fully_visible(page, page.get_by_test_id("gold-sql-wide_totals"), gold_sql)
             time.sleep(0.3)  # let the reads settle before the picture
             slug = path.strip("/").replace("/", "-") or "overview"
             screenshot(page, f"{scheme}-{slug}")
         context.close()
+
+
+def assert_fully_visible(page: Any, block: Any, text: str) -> None:
+    """``block`` shows all of ``text`` within its own width and inside the viewport."""
+    expect(block).to_have_text(text)
+    size = block.evaluate(
+        "e => ({scroll: e.scrollWidth, client: e.clientWidth, right: e.getBoundingClientRect().right})"
+    )
+    assert size["scroll"] <= size["client"], size
+    assert size["right"] <= page.viewport_size["width"], size
 
 
 def test_keyboard_reaches_navigation_and_the_audit_lists_commands(page: Any, stack: Stack) -> None:

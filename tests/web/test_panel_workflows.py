@@ -357,18 +357,48 @@ def test_an_incremental_source_shows_its_watermark_after_a_batch(page: Any, stac
         )
         sign_in(page, stack.token)
         page.goto(f"/sources/{name}")
-        expect(page.get_by_test_id("watermark")).to_contain_text("No watermark yet")
+        expect(page.get_by_test_id("progress")).to_contain_text("No watermark yet: the first successful batch")
 
         run = run_batch(stack.settings, stack.db, group, sources=[name])
         assert run.status == "succeeded", run.error
         page.reload()
-        watermark = page.get_by_test_id("watermark")
+        watermark = page.get_by_test_id("progress")
         expect(watermark).to_contain_text("updated_at up to 2026-01-03")
         expect(watermark.get_by_role("link", name=f"#{run.batch_id}")).to_have_attribute(
             "href", f"/runs/{run.batch_id}"
         )
     finally:
         server.shutdown()
+
+
+def test_a_files_source_shows_the_files_it_loaded_and_its_own_rows_per_batch(page: Any, stack: Stack) -> None:
+    from lakeforge.runtime.runner import run_batch
+
+    group = make_group(stack)
+    silver = {"primary_keys": ["id"]}
+    incremental = make_source(stack, group, load_mode="incremental", silver=silver)
+    full = make_source(stack, group, silver=silver)
+    sign_in(page, stack.token)
+    page.goto(f"/sources/{incremental}")
+    expect(page.get_by_test_id("progress")).to_have_text(
+        "No file loaded yet: the first successful batch loads every file in the location."
+    )
+
+    run = run_batch(stack.settings, stack.db, group)
+    assert run.status == "succeeded", run.error
+    newest = stack.data_dir / incremental / "part-0.csv"
+    page.reload()
+    progress = page.get_by_test_id("progress")
+    expect(progress).to_contain_text(f"1 file loaded ({newest.stat().st_size} B) · newest {newest}")
+    expect(progress.get_by_role("link", name=f"#{run.batch_id}")).to_have_attribute(
+        "href", f"/runs/{run.batch_id}"
+    )
+    # The group batch wrote 40 Silver rows; this source wrote its own 20.
+    expect(page.get_by_test_id(f"source-rows-{run.batch_id}")).to_have_text("20 rows to Silver")
+    screenshot(page, "source-files-progress")
+
+    page.goto(f"/sources/{full}")
+    expect(page.get_by_test_id("progress")).to_have_text("Full load: every batch reads the whole source.")
 
 
 def test_the_overview_follows_a_group_from_never_run_to_its_last_status(page: Any, stack: Stack) -> None:
@@ -388,7 +418,9 @@ def test_the_overview_follows_a_group_from_never_run_to_its_last_status(page: An
 
 def test_changing_the_cron_of_a_paused_group_keeps_it_paused(page: Any, stack: Stack) -> None:
     group = make_group(stack)
-    stack.command({"kind": "set_schedule", "group": group, "quartz_cron": "0 0 2 * * ?", "timezone": "UTC"})
+    stack.command(
+        {"kind": "set_schedule", "group": group, "quartz_cron": "0 0 2 * * ?", "timezone": "Europe/Amsterdam"}
+    )
     stack.command({"kind": "pause_schedule", "group": group})
     sign_in(page, stack.token)
     page.goto(f"/groups#{group}")
@@ -397,11 +429,15 @@ def test_changing_the_cron_of_a_paused_group_keeps_it_paused(page: Any, stack: S
     form.get_by_role("button", name="Check").click()
     expect(form.get_by_test_id("plan")).to_contain_text("quartz_cron")
     expect(form.get_by_test_id("plan")).not_to_contain_text("paused")
+    # The zone shown is the schedule's own and, left as it is, is not sent again.
+    expect(page.locator(f"#tz-{group}")).to_have_value("Europe/Amsterdam")
+    expect(form.get_by_test_id("plan")).not_to_contain_text("timezone")
     form.get_by_role("button", name="Save schedule").click()
     expect(form.get_by_role("button", name="Save schedule")).to_have_count(0)
     with stack.client() as client:
         saved = {s["group"]: s for s in client.get("/schedules").json()}
     assert saved[group]["quartz_cron"] == "0 0 3 * * ?"
+    assert saved[group]["timezone"] == "Europe/Amsterdam"
     assert saved[group]["paused"] is True
 
 
@@ -510,23 +546,36 @@ def test_registering_a_source_with_a_cron_into_a_paused_group_keeps_it_paused(
     page: Any, stack: Stack
 ) -> None:
     group = make_group(stack)
-    stack.command({"kind": "set_schedule", "group": group, "quartz_cron": "0 0 2 * * ?", "timezone": "UTC"})
+    stack.command(
+        {"kind": "set_schedule", "group": group, "quartz_cron": "0 0 2 * * ?", "timezone": "Europe/Amsterdam"}
+    )
     stack.command({"kind": "pause_schedule", "group": group})
     name = unique("orders")
     sign_in(page, stack.token)
+    sent: list[dict[str, Any]] = []
+    page.on(
+        "request",
+        lambda request: sent.append(request.post_data_json)
+        if request.method == "POST" and request.url.endswith("/api/v1/commands")
+        else None,
+    )
     page.goto("/sources/new")
     page.get_by_label("Name").fill(name)
     page.get_by_label("Group").select_option(group)
     page.get_by_label("Location").fill(str(write_csv(stack.data_dir, name)))
     page.get_by_label("Quartz cron").fill("0 0 5 * * ?")
-    page.get_by_label("Time zone").fill("UTC")
+    # The time zone is left empty: the group keeps its own, which the hint names.
+    expect(page.get_by_label("Time zone")).to_have_value("")
+    expect(page.locator("#timezone-hint")).to_have_text("empty: the group's time zone (Europe/Amsterdam)")
     page.get_by_role("button", name="Review plan").click()
     expect(page.get_by_test_id("plan")).to_contain_text("0 0 5 * * ?")
     page.get_by_role("button", name="Save").click()
     page.wait_for_url(re.compile(rf"/sources/{name}$"))
+    assert sent and all("timezone" not in body["intent"]["schedule"] for body in sent), sent
     with stack.client() as client:
         saved = {s["group"]: s for s in client.get("/schedules").json()}
     assert saved[group]["quartz_cron"] == "0 0 5 * * ?"
+    assert saved[group]["timezone"] == "Europe/Amsterdam"
     assert saved[group]["paused"] is True
 
 

@@ -53,8 +53,16 @@ function initial(source?: SourceDetail): FormState {
     scd_type: String(silver.scd_type ?? "1"),
     sequence_by: typeof silver.sequence_by === "string" ? silver.sequence_by : "",
     quartz_cron: "",
-    timezone: Intl.DateTimeFormat().resolvedOptions().timeZone,
+    // Empty: the command layer keeps the group's time zone (a group's first schedule is UTC).
+    timezone: "",
   };
+}
+
+// What an empty time zone means for the chosen group: its schedule's zone, or UTC for a first one.
+function timezoneHint(group: GroupRow | undefined): string {
+  if (!group) return "empty: the group's time zone";
+  if (group.quartz_cron && group.timezone) return `empty: the group's time zone (${group.timezone})`;
+  return "empty: UTC (the group has no schedule yet)";
 }
 
 const SHOWN = ["name", "group", "system", "description", "format", "location", "format_options", "load_mode", "watermark_column", "schema_ddl", "bronze", "silver.primary_keys", "silver.scd_type", "silver.sequence_by", "schedule"];
@@ -68,6 +76,7 @@ export function SourceForm({ source }: { source?: SourceDetail }) {
   const [optionsError, setOptionsError] = useState<FieldProblem | undefined>(undefined);
   const command = useCommand();
   const groups = useApi<GroupRow[]>(() => api.GET("/api/v1/groups"), []);
+  const chosenGroup = groups.data?.find((g) => g.name === form.group);
 
   const set = (key: keyof FormState) => (e: { target: { value: string } }) => {
     setForm({ ...form, [key]: e.target.value });
@@ -101,8 +110,10 @@ export function SourceForm({ source }: { source?: SourceDetail }) {
     // The group's schedule is set with a new source only; an existing group's is edited on /groups.
     if (!editing && form.quartz_cron.trim()) {
       // The group's schedule is replaced whole: a paused group stays paused.
-      const paused = Boolean(groups.data?.find((g) => g.name === form.group)?.paused);
-      body.schedule = { quartz_cron: form.quartz_cron.trim(), timezone: form.timezone, paused };
+      const paused = Boolean(chosenGroup?.paused);
+      // A time zone is sent only when typed, so an unchanged zone stays the group's own.
+      const timezone = form.timezone.trim();
+      body.schedule = { quartz_cron: form.quartz_cron.trim(), paused, ...(timezone ? { timezone } : {}) };
     }
     return body;
   }
@@ -199,7 +210,7 @@ export function SourceForm({ source }: { source?: SourceDetail }) {
           <Card title="Schedule (optional: sets the group's schedule)">
             <div className="grid gap-3 sm:grid-cols-2">
               <Field label="Quartz cron" name="quartz_cron" error={err("schedule.quartz_cron", "schedule")} hint="e.g. 0 0 2 * * ?"><input {...input("quartz_cron", "schedule.quartz_cron")} /></Field>
-              <Field label="Time zone" name="timezone" error={err("schedule.timezone")}><input {...input("timezone", "schedule.timezone")} /></Field>
+              <Field label="Time zone" name="timezone" error={err("schedule.timezone")} hint={timezoneHint(chosenGroup)}><input {...input("timezone", "schedule.timezone", { placeholder: chosenGroup?.timezone ?? undefined })} /></Field>
             </div>
           </Card>
         )}

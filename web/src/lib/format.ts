@@ -29,6 +29,19 @@ export function formatCount(value: number | null | undefined): string {
   return value === null || value === undefined ? "—" : value.toLocaleString();
 }
 
+/** A size in bytes in the largest unit that keeps it at 1 or more (1024-based, as file sizes are). */
+export function formatBytes(value: number | null | undefined): string {
+  if (value === null || value === undefined) return "—";
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let size = value;
+  let unit = 0;
+  while (size >= 1024 && unit < units.length - 1) {
+    size /= 1024;
+    unit += 1;
+  }
+  return unit === 0 ? `${size} B` : `${size.toFixed(1)} ${units[unit]}`;
+}
+
 export const FINAL_STATUSES = new Set(["succeeded", "failed", "cancelled", "skipped"]);
 
 /** An ISO instant as a datetime-local field shows it: the viewer's wall-clock time, to the minute. */

@@ -118,7 +118,10 @@ function ScheduleEditor({ group, schedule, onChange }: { group: string; schedule
   const [checked, setChecked] = useState(false);
   const live = useSchedulePreview(cron, timezone);
   // set_schedule replaces the whole schedule: a paused one stays paused (Resume is its own action).
-  const intent = () => ({ kind: "set_schedule", group, quartz_cron: cron.trim(), timezone: timezone.trim(), paused: schedule?.paused ?? false });
+  // The zone is sent when it is the first schedule's or was changed here; left as shown, it is
+  // omitted, so the command layer keeps the group's current zone even if it changed meanwhile.
+  const zoneChanged = !schedule || timezone.trim() !== schedule.timezone;
+  const intent = () => ({ kind: "set_schedule", group, quartz_cron: cron.trim(), ...(zoneChanged ? { timezone: timezone.trim() } : {}), paused: schedule?.paused ?? false });
 
   async function check(event: FormEvent) {
     event.preventDefault();
@@ -146,7 +149,7 @@ function ScheduleEditor({ group, schedule, onChange }: { group: string; schedule
         <Field label="Quartz cron" name={id} error={errorFor(problem, "quartz_cron", "schedule")} hint="sec min hour day-of-month month day-of-week [year]">
           <input id={id} className={`${inputClass} font-mono`} value={cron} placeholder="0 0 2 * * ?" onChange={(e) => { setCron(e.target.value); setChecked(false); command.reset(); }} aria-invalid={errorFor(problem, "quartz_cron", "schedule") ? true : undefined} aria-describedby={errorFor(problem, "quartz_cron", "schedule") ? `${id}-error` : `${id}-hint`} />
         </Field>
-        <Field label="Time zone" name={`tz-${group}`} error={errorFor(problem, "timezone")}>
+        <Field label="Time zone" name={`tz-${group}`} error={errorFor(problem, "timezone")} hint={schedule ? "the schedule's zone" : "your zone, for a first schedule"}>
           <input id={`tz-${group}`} className={inputClass} value={timezone} onChange={(e) => { setTimezone(e.target.value); setChecked(false); command.reset(); }} />
         </Field>
       </div>

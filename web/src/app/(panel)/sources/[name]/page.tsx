@@ -2,18 +2,18 @@
 // One source: zone configs, rules (add one here), last runs, revision history with restore.
 import Link from "next/link";
 import { useParams, useRouter } from "next/navigation";
-import { useState, type FormEvent } from "react";
+import { useState, type FormEvent, type ReactNode } from "react";
 import { api } from "@/lib/api/client";
-import type { DqRuleRow, RevisionRow, SourceDetail } from "@/lib/api/models";
+import type { DqRuleRow, FilesLoaded, RevisionRow, SourceDetail, SourceRunRow } from "@/lib/api/models";
 import { errorFor, unclaimed } from "@/lib/api/problem";
 import { planNote, useCommand } from "@/lib/command";
-import { FINAL_STATUSES, formatTime } from "@/lib/format";
+import { FINAL_STATUSES, formatBytes, formatCount, formatTime } from "@/lib/format";
 import { may, useMe } from "@/lib/me";
 import { useApi } from "@/lib/use-api";
 import { Confirm } from "@/components/confirm";
 import { PlanView, SnapshotDiff } from "@/components/plan-view";
 import { ZONES, ZonePicker, zonesField, type Zone } from "@/components/zone-picker";
-import { Badge, Button, Card, Empty, Field, Json, PageTitle, ProblemBanner, inputClass, td, th } from "@/components/ui";
+import { Badge, Button, Card, Empty, Field, PageTitle, ProblemBanner, inputClass, td, th } from "@/components/ui";
 
 function Config({ value }: { value: Record<string, unknown> | null | undefined }) {
   if (!value) return <p className="text-sm text-zinc-500">Defaults.</p>;
@@ -52,12 +52,12 @@ export default function SourcePage() {
           <Card title="Source">
             <Config value={{ group: s.group, system: s.system, format: s.format, location: s.location, load_mode: s.load_mode, watermark_column: s.watermark_column, schema_ddl: s.schema_ddl, format_options: s.format_options, enabled: s.enabled, revision: s.revision, schedule: s.schedule ? `${s.schedule.quartz_cron} (${s.schedule.timezone})${s.schedule.paused ? " paused" : ""}` : null }} />
           </Card>
-          {s.load_mode === "incremental" ? <Watermark source={s} /> : null}
+          <Progress source={s} />
           <Card title="Raw"><Config value={s.raw} /></Card>
           <Card title="Bronze"><Config value={s.bronze} /></Card>
           <Card title="Silver"><Config value={s.silver} /></Card>
-          <Card title="Gold (group)" className="xl:col-span-2">
-            {s.gold.length ? s.gold.map((g) => <div key={String(g.name)} className="mb-2"><p className="text-xs font-medium">{String(g.name)} → {String(g.target_table)}</p><Json value={g.sql} /></div>) : <p className="text-sm text-zinc-500">No gold tables.</p>}
+          <Card title="Gold (group)" className="min-w-0 xl:col-span-2">
+            {s.gold.length ? s.gold.map((g) => <div key={g.name} className="mb-2"><p className="text-xs font-medium">{g.name} → {g.target_table}</p><Sql text={g.sql} testId={`gold-sql-${g.name}`} /></div>) : <p className="text-sm text-zinc-500">No gold tables.</p>}
           </Card>
           <Rules source={s} onChange={source.reload} />
           <Card title="Last runs">
@@ -67,7 +67,7 @@ export default function SourcePage() {
                   <tr key={r.batch_id} className="border-t border-zinc-100 first:border-0 dark:border-zinc-800">
                     <td className={td}><Link className="hover:underline" href={`/runs/${r.batch_id}`}>#{r.batch_id}</Link></td>
                     <td className={td}><Badge value={r.status} /></td>
-                    <td className={td}>{r.rows_out ?? "—"} rows</td>
+                    <td className={td} data-testid={`source-rows-${r.batch_id}`}><SourceRows run={r} /></td>
                     <td className={`${td} text-zinc-500`}>{formatTime(r.created_at)}</td>
                   </tr>
                 ))}
@@ -146,23 +146,62 @@ function RemoveSource({ source }: { source: SourceDetail }) {
   );
 }
 
-// Where an incremental load stands: the next batch reads past this value (or cursor).
-function Watermark({ source }: { source: SourceDetail }) {
-  const w = source.watermark as { watermark_column?: string | null; high_value?: string | null; value_type?: string | null; cursor?: unknown; batch_id?: number | null; updated_at?: string | null } | null;
+// SQL as written, its lines wrapped at spaces to the card's width (a word longer than the line
+// is broken too), so none of it is cut off. The card around it needs min-w-0 in a grid.
+function Sql({ text, testId }: { text: string; testId?: string }) {
+  return <pre data-testid={testId} className="rounded bg-zinc-50 p-2 font-mono text-xs whitespace-pre-wrap wrap-break-word dark:bg-zinc-950">{text}</pre>;
+}
+
+// What this source wrote in a batch: a group batch's own total counts every source of the group.
+function SourceRows({ run }: { run: SourceRunRow }) {
+  if (run.source_rows_out === null || run.source_rows_out === undefined) return <span className="text-zinc-500">—</span>;
+  const zone = run.source_rows_zone === "bronze" ? "Bronze" : "Silver";
+  return <span title={`Rows this source wrote to ${zone} in batch #${run.batch_id}`}>{formatCount(run.source_rows_out)} rows to {zone}</span>;
+}
+
+// How far the source's loads have come, by how it loads: a full load rereads everything, the
+// files extractor remembers files in its ledger, other incremental loads keep a watermark.
+function Progress({ source }: { source: SourceDetail }) {
+  let body: ReactNode;
+  if (source.load_mode !== "incremental") body = <p className="text-sm text-zinc-500">Full load: every batch reads the whole source.</p>;
+  // The files extractor reads no watermark: its ledger decides which files are new.
+  else if (source.files) body = <FilesProgress files={source.files} />;
+  else body = <WatermarkProgress source={source} />;
+  return <Card title="Progress"><div data-testid="progress">{body}</div></Card>;
+}
+
+function FilesProgress({ files }: { files: FilesLoaded }) {
+  if (!files.files) return <p className="text-sm text-zinc-500">No file loaded yet: the first successful batch loads every file in the location.</p>;
   return (
-    <Card title="Watermark">
-      {w && (w.high_value !== null && w.high_value !== undefined || w.cursor) ? (
-        <p className="text-sm" data-testid="watermark">
-          <code>{w.watermark_column ?? source.watermark_column}</code> up to <code className="font-semibold">{w.high_value ?? JSON.stringify(w.cursor)}</code>
-          {w.value_type ? <span className="text-zinc-500"> ({w.value_type})</span> : null}
-          {w.batch_id ? <> · set by <Link className="hover:underline" href={`/runs/${w.batch_id}`}>#{w.batch_id}</Link></> : null}
-          {w.updated_at ? <span className="text-zinc-500"> · {formatTime(w.updated_at)}</span> : null}
-        </p>
-      ) : (
-        <p className="text-sm text-zinc-500" data-testid="watermark">No watermark yet: the first successful batch loads everything{source.watermark_column ? ` and remembers the highest ${source.watermark_column}` : ""}.</p>
-      )}
-    </Card>
+    <p className="text-sm wrap-anywhere">
+      {formatCount(files.files)} {files.files === 1 ? "file" : "files"} loaded
+      {files.bytes !== null && files.bytes !== undefined ? <span className="text-zinc-500"> ({formatBytes(files.bytes)})</span> : null}
+      {files.newest_path ? <> · newest <code>{files.newest_path}</code></> : null}
+      {files.newest_batch_id ? <> · batch <Link className="hover:underline" href={`/runs/${files.newest_batch_id}`}>#{files.newest_batch_id}</Link></> : null}
+      {files.newest_loaded_at ? <span className="text-zinc-500"> · {formatTime(files.newest_loaded_at)}</span> : null}
+    </p>
   );
+}
+
+// Where a watermark load stands: the next batch reads past this value (or cursor).
+function WatermarkProgress({ source }: { source: SourceDetail }) {
+  const w = source.watermark as { watermark_column?: string | null; high_value?: string | null; value_type?: string | null; cursor?: unknown; batch_id?: number | null; updated_at?: string | null } | null;
+  if (w && (w.high_value !== null && w.high_value !== undefined || w.cursor)) {
+    return (
+      <p className="text-sm">
+        <code>{w.watermark_column ?? source.watermark_column}</code> up to <code className="font-semibold">{w.high_value ?? JSON.stringify(w.cursor)}</code>
+        {w.value_type ? <span className="text-zinc-500"> ({w.value_type})</span> : null}
+        {w.batch_id ? <> · set by <Link className="hover:underline" href={`/runs/${w.batch_id}`}>#{w.batch_id}</Link></> : null}
+        {w.updated_at ? <span className="text-zinc-500"> · {formatTime(w.updated_at)}</span> : null}
+      </p>
+    );
+  }
+  const column = source.watermark_column ?? "the watermark column";
+  // A successful batch that read no row saves no watermark, so "the first batch" is past.
+  if (source.last_runs.some((r) => r.status === "succeeded")) {
+    return <p className="text-sm text-zinc-500">No watermark yet: no successful batch has read a value of {column}, so the next one reads everything again.</p>;
+  }
+  return <p className="text-sm text-zinc-500">No watermark yet: the first successful batch loads everything and remembers the highest {column}.</p>;
 }
 
 type RuleDraft = { name: string; expression: string; action: string; enabled: boolean };
