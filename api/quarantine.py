@@ -1,49 +1,36 @@
-"""Rows the data-quality rules quarantined: the newest of ``<silver table>_quarantine``.
-
-The table is read through the embedded engine, so the API finds it exactly where the data plane
-wrote it (``EmbeddedEngine.table_location``) and reads Delta files the way the runs do.
-"""
+"""``GET /sources/{name}/quarantine`` in the API's terms: the shared reader
+(``lakeforge.runtime.quarantine``, which chat's ``show_quarantine`` uses too) as a
+``QuarantineSample``, and its refusals as problems."""
 
 from __future__ import annotations
 
 import base64
 import math
-import threading
 from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
 
-import pyarrow as pa
-
 from api.models import QuarantineColumn, QuarantineSample
 from api.problems import ApiProblem
+from lakeforge.commands.access import Principal
 from lakeforge.metadata.db import Connection
-from lakeforge.runtime.engine import FAILED_RULES_COLUMN, Engine, TableRef, get_engine
-from lakeforge.settings import Settings
-
-_lock = threading.Lock()
+from lakeforge.runtime import quarantine
+from lakeforge.runtime.engine import FAILED_RULES_COLUMN, Engine
 
 
-def engine_for(state: Any, settings: Settings) -> Engine:
-    """The app's embedded engine, built on first use (it opens a DuckDB connection: once is enough)."""
-    with _lock:
-        engine: Engine | None = getattr(state, "embedded_engine", None)
-        if engine is None:
-            engine = get_engine("embedded", settings)
-            state.embedded_engine = engine
-        return engine
-
-
-def quarantine_table(conn: Connection, source: str) -> tuple[str, TableRef | None]:
-    """The source's group and quarantine table (None without a Silver zone). Raises 404 if unknown."""
-    row = conn.execute(
-        """SELECT g.name AS group_name, g.catalog, sc.target_table FROM lakeforge.source s
-           JOIN lakeforge.source_group g ON g.id = s.source_group_id
-           LEFT JOIN lakeforge.silver_config sc ON sc.source_id = s.id
-           WHERE s.name = %s""",
-        (source,),
-    ).fetchone()
-    if row is None:
+def quarantine_table(conn: Connection, source: str, principal: Principal) -> quarantine.QuarantineTable:
+    """The source's quarantine table; 404 if the source is unknown, 403 for a caller bound to
+    other groups only (who learns nothing about a source of another group, nor that one is missing)."""
+    found = quarantine.find_table(conn, source)
+    if not principal.may_read(found.group if found else ""):
+        group = found.group if found else None
+        raise ApiProblem(
+            403,
+            f"{principal.user} may not read the quarantine of {source!r}: it needs a role on "
+            + (f"group {group}" if group else "the source's group"),
+            errors=[{"field": "name", "message": "not one of your groups' sources", "fix": None}],
+        )
+    if found is None:
         raise ApiProblem(
             404,
             f"no source named {source!r}",
@@ -55,40 +42,35 @@ def quarantine_table(conn: Connection, source: str) -> tuple[str, TableRef | Non
                 }
             ],
         )
-    if not row["target_table"]:
-        return row["group_name"], None
-    silver = TableRef.parse(row["target_table"], default_catalog=row["catalog"])
-    return row["group_name"], silver.sibling("_quarantine")
+    return found
 
 
-def sample(engine: Engine, source: str, group: str, table: TableRef | None, limit: int) -> QuarantineSample:
+def sample(engine: Engine, found: quarantine.QuarantineTable, limit: int) -> QuarantineSample:
     """The newest ``limit`` quarantined rows (highest ``_batch_id`` first), or a 404 that says why."""
-    if table is None or not engine.table_exists(table):
-        where = f" ({table})" if table else " (it has no Silver zone)"
+    try:
+        rows = quarantine.read_rows(engine, found, limit)
+    except quarantine.NoQuarantineTable as error:
         raise ApiProblem(
             404,
-            f"source {source!r} has no quarantine table yet{where}",
+            error.message,
             errors=[
                 {
                     "field": "name",
                     "message": "no quarantined rows yet: the quarantine table is created by the first "
                     "Silver run in which a rule with action 'quarantine' fails",
-                    "fix": f"Give {source!r} a rule with action quarantine (POST /api/v1/dq-rules) and "
-                    f"run its group (POST /api/v1/groups/{group}/run); rows failing it land there.",
+                    "fix": f"Give {found.source!r} a rule with action quarantine (POST /api/v1/dq-rules) and "
+                    f"run its group (POST /api/v1/groups/{found.group}/run); rows failing it land there.",
                 }
             ],
-        )
-    data: pa.Table = engine.to_arrow(engine.read_table(table))
-    keys = [(name, "descending") for name in ("_batch_id", "_ingested_at") if name in data.column_names]
-    newest = (data.sort_by(keys) if keys else data).slice(0, limit)
+        ) from None
     return QuarantineSample(
-        source=source,
-        table=table.name,
-        version=engine.table_version(table),
-        total_rows=data.num_rows,
+        source=rows.source,
+        table=rows.table,
+        version=rows.version,
+        total_rows=rows.total_rows,
         failed_rules_column=FAILED_RULES_COLUMN,
-        columns=[QuarantineColumn(name=field.name, type=str(field.type)) for field in data.schema],
-        rows=[{key: _plain(value) for key, value in row.items()} for row in newest.to_pylist()],
+        columns=[QuarantineColumn(name=name, type=type_) for name, type_ in rows.columns],
+        rows=[{key: _plain(value) for key, value in row.items()} for row in rows.rows],
     )
 
 

@@ -119,8 +119,12 @@ class ChatService:
 
     # -- typed commands ---------------------------------------------------------------------
 
-    def parse(self, text: str, channel: str | None = None) -> ParseResult:
-        return parse_text(text, db=self.db, settings=self.settings, channel=channel, known=self.known())
+    def parse(
+        self, text: str, channel: str | None = None, groups: frozenset[str] | None = None
+    ) -> ParseResult:
+        return parse_text(
+            text, db=self.db, settings=self.settings, channel=channel, known=self.known(), groups=groups
+        )
 
     def glance(self, text: str, channel: str | None = None) -> ParseResult:
         """What the ack says: the rule parser on cached names only, no model and no run-log lookup.
@@ -135,7 +139,7 @@ class ChatService:
     ) -> Reply:
         """A slash command or a message to the bot: an answer, a question, a modal or a plan to confirm."""
         principal = self.principal(slack_user)
-        parsed = parsed or self.parse(text, channel)
+        parsed = parsed or self.parse(text, channel, principal.readable_groups())
         if parsed.intent_kind == "help" or (parsed.intent or {}).get("kind") == "help":
             allowed = set(principal.allowed_kinds()) | {"show_history", "help"}
             return Reply("LakeForge help", blocks.help_blocks(allowed, principal.user_id is not None))

@@ -63,11 +63,14 @@ def build_router() -> APIRouter:
         )
 
     @router.post("/commands/parse", response_model=ParseResult, responses=PROBLEM_RESPONSES)
-    def parse_command(body: ParseRequest, db: DbDep, settings: SettingsDep, _: PrincipalDep) -> ParseResult:
+    def parse_command(
+        body: ParseRequest, db: DbDep, settings: SettingsDep, principal: PrincipalDep
+    ) -> ParseResult:
         """Turn free text into a proposed intent, or a question when something is missing.
         Never executes anything: send ``intent`` to ``POST /commands`` to act on it."""
         try:
-            return parse_text(body.text, db=db, settings=settings, channel=body.channel)
+            groups = principal.readable_groups()
+            return parse_text(body.text, db=db, settings=settings, channel=body.channel, groups=groups)
         except LakeForgeError as error:
             raise ApiProblem.from_error(422, error, prefix="") from None
 

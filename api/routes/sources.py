@@ -13,6 +13,7 @@ from api.models import QuarantineSample, SourceDetail, SourceSummary
 from api.problems import PROBLEM_RESPONSES
 from api.routes._common import ConfirmToken, DryRun, IntentFields, not_found, visible_names, write
 from lakeforge.commands import state
+from lakeforge.runtime.quarantine import engine_for
 
 router = APIRouter(tags=["sources"], responses=PROBLEM_RESPONSES)
 SourceName = Path(max_length=200, description="Source name, e.g. orders.")
@@ -50,15 +51,16 @@ def get_quarantine(
     request: Request,
     db: DbDep,
     settings: SettingsDep,
-    _: PrincipalDep,
+    principal: PrincipalDep,
     name: str = SourceName,
     limit: int = Query(default=50, ge=1, le=500, description="Rows to return, newest batch first."),
 ) -> QuarantineSample:
     """A sample of the rows the source's quarantine rules set aside (``<silver table>_quarantine``),
-    newest batch first, each with ``_failed_rules``: the names of every rule the row failed."""
+    newest batch first, each with ``_failed_rules``: the names of every rule the row failed.
+    A caller bound to some groups only reads their sources' quarantine (403 otherwise)."""
     with db.connection() as conn:
-        group, table = quarantine.quarantine_table(conn, name)
-    return quarantine.sample(quarantine.engine_for(request.app.state, settings), name, group, table, limit)
+        found = quarantine.quarantine_table(conn, name, principal)
+    return quarantine.sample(engine_for(settings), found, limit)
 
 
 @router.post("/sources", status_code=200)

@@ -32,6 +32,8 @@ TOKEN_PREFIX = "lf_"  # noqa: S105 - a public prefix, not a secret
 REQUIRED_ROLE: dict[str, Role] = {
     "show_source": "viewer",
     "show_group": "viewer",
+    "list_sources": "viewer",
+    "show_quarantine": "viewer",
     "list_runs": "viewer",
     "show_run": "viewer",
     "help": "viewer",
@@ -123,6 +125,21 @@ class Principal:
             for group in groups
         }
 
+    def readable_groups(self) -> frozenset[str] | None:
+        """The groups whose sources and quarantined rows this caller sees; None for every group.
+
+        A caller bound only to some groups sees those; a global binding sees all. A caller with
+        no binding at all (an unmapped Slack user) keeps the "everyone may read" default.
+        """
+        if not self.bindings or any(scope is None for _, scope in self.bindings):
+            return None
+        return frozenset(scope for _, scope in self.bindings if scope is not None)
+
+    def may_read(self, group: str) -> bool:
+        """Whether this caller sees ``group``'s sources and quarantined rows."""
+        groups = self.readable_groups()
+        return groups is None or group in groups
+
     def may_somewhere(self, kind: str) -> bool:
         """Whether this caller may run ``kind`` globally or on at least one group it is bound to."""
         groups = {scope for _, scope in self.bindings if scope is not None}
@@ -169,6 +186,20 @@ def check_somewhere(principal: Principal, kind: str) -> None:
     if principal.may_somewhere(kind):
         return
     raise _denied(principal, kind, " on a group or globally", " [--group GROUP]")
+
+
+def check_readable(principal: Principal, kind: str, group: str | None) -> None:
+    """Raise ``PermissionDenied`` unless ``principal`` sees ``group`` (None: something unknown,
+    which a group-bound caller must not learn about either)."""
+    if principal.readable_groups() is None or (group is not None and principal.may_read(group)):
+        return
+    where = f" on group {group}" if group else " on the group it names"
+    raise PermissionDenied(
+        f"{principal.user} may not {kind.replace('_', ' ')}: it needs a role{where}",
+        field="kind",
+        fix=f"Ask an admin: lakeforge token create --user {principal.user} --role viewer --group "
+        + (group or "GROUP"),
+    )
 
 
 def _denied(principal: Principal, kind: str, where: str, group_option: str) -> PermissionDenied:

@@ -26,7 +26,7 @@ from lakeforge.commands.plans import PlanLine, touches, workspace_lines
 from lakeforge.errors import LakeForgeError
 from lakeforge.metadata.db import Connection, Database
 from lakeforge.orchestration import quartz
-from lakeforge.runtime import runlog
+from lakeforge.runtime import quarantine, runlog
 from lakeforge.runtime.batch_filter import batch_filter
 
 Snapshot = state.Snapshot
@@ -845,6 +845,65 @@ def show_group(ctx: Context, intent: it.ShowGroup) -> Prepared:
     return Prepared(result=result, message=f"Group {intent.name}: {len(sources)} source(s); {when}.")
 
 
+def list_sources(ctx: Context, intent: it.ListSources) -> Prepared:
+    """Sources of the groups the caller sees: a group-bound caller sees its groups' only."""
+    readable = ctx.principal.readable_groups()
+    if intent.group is not None:
+        # Another group's name is refused before it is looked up: whether it exists is not told.
+        access.check_readable(ctx.principal, intent.kind, intent.group)
+        _group(ctx.conn, intent.group)
+    query = (
+        'SELECT s.name, g.name AS "group", s.format, s.load_mode, s.enabled FROM source s '
+        "JOIN source_group g ON g.id = s.source_group_id WHERE TRUE"
+    )
+    params: dict[str, Any] = {}
+    if intent.group is not None:
+        query += " AND g.name = %(group)s"
+        params["group"] = intent.group
+    if readable is not None:
+        query += " AND g.name = ANY(%(readable)s)"
+        params["readable"] = sorted(readable)
+    rows = [dict(row) for row in ctx.conn.execute(query + " ORDER BY g.name, s.name", params).fetchall()]
+    where = f" in group {intent.group}" if intent.group else ""
+    return Prepared(
+        result={"sources": rows, "group_name": intent.group}, message=f"{len(rows)} source(s){where}."
+    )
+
+
+def show_quarantine(ctx: Context, intent: it.ShowQuarantine) -> Prepared:
+    """The source's quarantine: rows held, per failed rule, and the newest few (short, scrubbed)."""
+    found = quarantine.find_table(ctx.conn, intent.source)
+    # A group-bound caller learns nothing of another group's source, not even that it is missing.
+    access.check_readable(ctx.principal, intent.kind, found.group if found else None)
+    if found is None:
+        raise Invalid(
+            f"source {intent.source!r} does not exist",
+            field="source",
+            fix="Check the name with list_sources or the panel.",
+        )
+    try:
+        rows = quarantine.read_rows(quarantine.engine_for(launch.current_settings()), found, intent.limit)
+    except quarantine.NoQuarantineTable as error:
+        empty: dict[str, Any] = {"source": found.source, "group": found.group, "table": None, "total_rows": 0}
+        empty |= {"by_rule": {}, "columns": [], "rows": [], "note": error.fix}
+        return Prepared(
+            result={"quarantine": empty}, message=f"Source {found.source}: nothing quarantined yet."
+        )
+    columns = quarantine.shown_columns(rows.columns)
+    view = {
+        "source": found.source,
+        "group": found.group,
+        "table": rows.table,
+        "total_rows": rows.total_rows,
+        "by_rule": rows.by_rule,
+        "columns": columns,
+        "rows": [quarantine.shown_row(row, columns) for row in rows.rows],
+    }
+    return Prepared(
+        result={"quarantine": view}, message=f"Source {found.source}: {rows.total_rows} quarantined row(s)."
+    )
+
+
 def _recent_runs(conn: Connection, *, group: str | None = None, source: str | None = None) -> list[Any]:
     condition, params = batch_filter(group=group, source=source)
     rows = conn.execute(
@@ -924,6 +983,8 @@ HANDLERS: dict[str, Callable[[Context, Any], Prepared]] = {
     "remove_gold": remove_gold,
     "show_source": show_source,
     "show_group": show_group,
+    "list_sources": list_sources,
+    "show_quarantine": show_quarantine,
     "list_runs": list_runs,
     "show_run": show_run,
     "help": help_intent,

@@ -707,6 +707,26 @@ class ShowGroup(IntentBase):
     example: ClassVar[dict[str, Any]] = {"kind": "show_group", "name": "retail"}
 
 
+class ListSources(IntentBase):
+    """List the sources you may see (or one group's): name, group, format, load mode, enabled."""
+
+    kind: Literal["list_sources"] = "list_sources"
+    group: Slug | None = None
+    read_only: ClassVar[bool] = True
+    example: ClassVar[dict[str, Any]] = {"kind": "list_sources", "group": "retail"}
+
+
+class ShowQuarantine(IntentBase):
+    """Show a source's quarantined rows: how many its ``<silver>_quarantine`` table holds, per
+    failed rule, and the newest few (credentials in values masked)."""
+
+    kind: Literal["show_quarantine"] = "show_quarantine"
+    source: Slug
+    limit: int = Field(default=5, ge=1, le=100, description="Newest rows to show, newest batch first.")
+    read_only: ClassVar[bool] = True
+    example: ClassVar[dict[str, Any]] = {"kind": "show_quarantine", "source": "orders"}
+
+
 class ListRuns(IntentBase):
     """List recent batches, newest first."""
 
@@ -763,6 +783,8 @@ INTENT_TYPES: tuple[type[IntentBase], ...] = (
     RemoveGold,
     ShowSource,
     ShowGroup,
+    ListSources,
+    ShowQuarantine,
     ListRuns,
     ShowRun,
     Help,
@@ -793,6 +815,8 @@ Intent = Annotated[
     | RemoveGold
     | ShowSource
     | ShowGroup
+    | ListSources
+    | ShowQuarantine
     | ListRuns
     | ShowRun
     | Help,

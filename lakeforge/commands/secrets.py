@@ -76,6 +76,11 @@ def _redact_string(value: str, key: str) -> str:
     return redact_text(value)
 
 
+def is_secret_name(key: str) -> bool:
+    """Whether an option or column called ``key`` holds credentials (password, token, ...)."""
+    return _is_secret_key(key)
+
+
 @functools.lru_cache(maxsize=4096)
 def _is_secret_key(key: str) -> bool:
     # Audit rows repeat the same few hundred field names: match each name once.

@@ -26,12 +26,14 @@ def parse_text(
     settings: Settings | None = None,
     known: Known | None = None,
     channel: str | None = None,
+    groups: frozenset[str] | None = None,
 ) -> ParseResult:
     """Read ``text`` with the parser chosen in settings (rules by default, no model, no network).
 
     With ``auto`` the LLM answers first and the rules take over when it fails; either way the
     proposal is checked against the command layer's intent schema, and a value that does not fit
-    becomes a question. ``channel`` is the chat channel the text came from ("alerts here").
+    becomes a question. ``channel`` is the chat channel the text came from ("alerts here");
+    ``groups`` the groups the caller may see (``Principal.readable_groups``), for run-log lookups.
     """
     text = normalize(text)
     known = known if known is not None else load_known(db)
@@ -47,7 +49,7 @@ def parse_text(
             if choice == "llm":
                 raise
     if result is None:
-        result = parse_rules(text, db=db, known=known, channel=channel)
+        result = parse_rules(text, db=db, known=known, channel=channel, groups=groups)
     return check_shape(result)
 
 

@@ -28,6 +28,10 @@ def answer_text(result: dict[str, Any]) -> str | None:
         return _group_text(result)
     if isinstance(result.get("source"), dict) and "recent_runs" in result:
         return _source_text(result)
+    if isinstance(result.get("sources"), list):
+        return _sources_text(result["sources"], result.get("group_name"))
+    if isinstance(result.get("quarantine"), dict):
+        return _quarantine_text(result["quarantine"])
     if result.get("status") in ("cancelled", "cancelling") and "batch_id" in result:
         return _cancel_text(result)
     return None
@@ -202,3 +206,38 @@ def _group_text(result: dict[str, Any]) -> str:
         lines.append(f"*Gold:* {gold}")
     lines.append(_runs_line(result.get("recent_runs") or []))
     return "\n".join(lines)
+
+
+def _sources_text(sources: list[dict[str, Any]], group: str | None) -> str:
+    """One line per source: ``orders`` (sales): csv, incremental — disabled."""
+    if not sources:
+        return f"_no sources in {group} yet_" if group else "_no sources you can see yet_"
+    lines = [
+        f"`{s['name']}` ({s['group']}): {s['format']}, {s['load_mode']}"
+        + ("" if s.get("enabled", True) else " — *disabled*")
+        for s in sources
+    ]
+    return "\n".join([f"*{len(sources)} source(s)*" + (f" in {group}" if group else "") + ":", *lines])
+
+
+def _quarantine_text(view: dict[str, Any]) -> str:
+    """How many rows a source's quarantine holds, per failed rule, and the newest few of them."""
+    if not view.get("table"):
+        return f"Nothing quarantined for {view['source']} yet. {view.get('note', '')}".strip()
+    lines = [f"*{view['total_rows']:,} quarantined row(s)* of {view['source']} in `{view['table']}`"]
+    if view.get("by_rule"):
+        lines.append(
+            "*By rule:* " + ", ".join(f"{rule} {count:,}" for rule, count in view["by_rule"].items())
+        )
+    rows = view.get("rows") or []
+    if rows:
+        lines.append(f"*Newest {len(rows)}:*")
+    for row in rows:
+        values = ", ".join(f"{name}={_short(row.get(name))}" for name in view.get("columns") or [])
+        rules = ", ".join(row.get("_failed_rules") or [])
+        lines.append(f"• #{row.get('_batch_id')} {values} — failed {rules or '?'}")
+    return "\n".join(lines)
+
+
+def _short(value: Any) -> str:
+    return "null" if value is None else str(value)

@@ -44,13 +44,20 @@ def load_known(db: Database | None) -> Known:
     return known
 
 
-def last_batch(db: Database, name: str, *, status: str | None) -> int | None:
-    """The newest batch of a source or group (optionally with a status), from the run log."""
-    # The name is a group or a source; a source's batches include the runs of its whole group.
-    by_source, params = batch_filter(source=name)
-    query = (
-        f"SELECT b.batch_id FROM lakeforge_log.batch_run b WHERE (b.group_name = %(source)s OR ({by_source}))"
-    )
+def last_batch(
+    db: Database, name: str | None, *, status: str | None, groups: frozenset[str] | None = None
+) -> int | None:
+    """The newest batch of a source or group, or of the whole run log when ``name`` is None
+    (optionally with a status, and among ``groups`` only: those the caller may see)."""
+    query = "SELECT b.batch_id FROM lakeforge_log.batch_run b WHERE TRUE"
+    params: dict[str, object] = {}
+    if name is not None:
+        # The name is a group or a source; a source's batches include the runs of its whole group.
+        by_source, params = batch_filter(source=name)
+        query += f" AND (b.group_name = %(source)s OR ({by_source}))"
+    if groups is not None:
+        query += " AND b.group_name = ANY(%(groups)s)"
+        params["groups"] = sorted(groups)
     if status:
         query += " AND b.status = %(status)s"
         params["status"] = status

@@ -27,6 +27,8 @@ class Message:
     typos: int
     # The chat channel the message came from ("here", "this channel").
     channel: str | None = None
+    # The groups the caller may see (None: every group): "the last batch" is the newest of these.
+    groups: frozenset[str] | None = None
 
     def as_typed(self, word: str | None) -> str | None:
         """The word as typed, before typo correction: a new source's name is not a typo of an old one."""

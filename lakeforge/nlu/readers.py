@@ -429,6 +429,37 @@ def _list_runs(msg: Message, db: Database | None) -> tuple[dict[str, Any], str |
     return slots, None
 
 
+def _list_sources(msg: Message, db: Database | None) -> tuple[dict[str, Any], str | None]:
+    group = next((w for w in msg.words if w in msg.known.groups), None)
+    if group is None:
+        named = msg.after(vocab.GROUP_NOUNS | frozenset({"in", "of", "for"})) or msg.before(vocab.GROUP_NOUNS)
+        if named and msg.known.names:
+            # A group the store does not know: say which exist rather than list nothing.
+            known = ", ".join(sorted(msg.known.groups)) or "none yet"
+            return {"group": named}, f"There is no group {named}. Groups: {known}."
+        group = named
+    return ({"group": group} if group else {}), None
+
+
+# "the newest 10 quarantined rows", "20 rows": how many rows to show.
+_ROW_COUNT = re.compile(
+    r"\b(\d{1,3})\s+(?:\w+\s+)?(?:rows|records)\b|\b(?:last|newest|latest|top|first)\s+(\d{1,3})\b"
+)
+
+
+def _show_quarantine(msg: Message, db: Database | None) -> tuple[dict[str, Any], str | None]:
+    source = next((w for w in msg.words if w in msg.known.sources), None)
+    if source is None and not msg.known.names:
+        source = msg.after(frozenset({"for", "of", "in", "from"}) | vocab.SOURCE_NOUNS)
+    slots: dict[str, Any] = {"source": source}
+    count = _ROW_COUNT.search(msg.text.rest)
+    if count:
+        slots["limit"] = min(int(count.group(1) or count.group(2)), 100)
+    return slots, slot.first_missing(
+        slots, {"source": "Whose quarantined rows? Name a source, e.g. `quarantined rows of orders`."}
+    )
+
+
 def _show_run(msg: Message, db: Database | None) -> tuple[dict[str, Any], str | None]:
     batch_id, question = slot.batch_ref(msg, db)
     return {"batch_id": batch_id}, question
@@ -503,6 +534,8 @@ READERS: dict[str, Reader] = {
     "show_source": _show_source,
     "show_group": _show_group,
     "list_runs": _list_runs,
+    "list_sources": _list_sources,
+    "show_quarantine": _show_quarantine,
     "show_run": _show_run,
     "show_history": _history,
     "restore_revision": _restore,

@@ -13,6 +13,7 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
+from lakeforge.commands import launch
 from lakeforge.commands.access import Principal
 from lakeforge.commands.envelope import Actor, CommandResult
 from lakeforge.commands.executor import execute
@@ -40,6 +41,8 @@ class Repl:
     ) -> None:
         self.settings = settings
         self.db = db
+        # Runs and reads of the lakehouse (quarantined rows) use these settings, as under the API.
+        launch.configure(settings)
         self.actor = Actor(user=user, surface="cli", channel="terminal")
         self.principal = principal or Principal.local_admin(user)
         self.ask = ask
@@ -62,7 +65,9 @@ class Repl:
     def one(self, text: str, *, assume_yes: bool = False) -> CommandResult | None:
         """Handle one line; returns the final result (None when only a question was asked)."""
         try:
-            parsed = parse_text(text, db=self.db, settings=self.settings)
+            parsed = parse_text(
+                text, db=self.db, settings=self.settings, groups=self.principal.readable_groups()
+            )
         except LakeForgeError as error:
             self.console.print(f"[red]{error.sentence()}[/]")
             return None

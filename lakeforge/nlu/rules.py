@@ -46,6 +46,13 @@ def classify(msg: Message) -> tuple[str | None, float]:
         return "help", 0.95
     if guards.asks_to_cancel(text):
         return "cancel_run", 0.9
+    reads = first in (None, "show", "list", "status")
+    if reads and _QUARANTINED.search(text) and not msg.has(vocab.RULE_NOUNS) and slot.bad_rows(msg) is None:
+        # "show me quarantined rows for orders": the rows set aside, not a rule that sets them aside.
+        return "show_quarantine", 0.8
+    if reads and msg.has(_INVENTORY) and not _names_source(msg) and not msg.has(_ABOUT_RUNS):
+        # "which sources do we have?", "list sources", "what sources are in retail?"
+        return "list_sources", 0.8
     changes = any(f not in ("show", "list", "status", "history") for f in fams)
     if channel and msg.has(frozenset({"send", "post"})) and re.match(r"^\s*when\b", text):
         # "when orders fail, send alerts to #x" starts like a question but asks for a subscription.
@@ -177,6 +184,17 @@ def classify(msg: Message) -> tuple[str | None, float]:
     return None, 0.0
 
 
+_QUARANTINED = re.compile(
+    r"\bquarantined\b|\b(?:in|of|from)\s+(?:the\s+)?(?:\w+\s+)?quarantine\b|^\s*quarantine\s*$"
+)
+_INVENTORY = frozenset({"sources", "datasets", "feeds", "tables"})
+_ABOUT_RUNS = vocab.BATCH_NOUNS | frozenset({"run", "runs", "ran", "failed", "failures", "running", "status"})
+
+
+def _names_source(msg: Message) -> bool:
+    return any(w in msg.known.sources for w in msg.words)
+
+
 _UPCOMING = re.compile(
     r"^\s*(?:when|what\s+time)\s+(?:does|do|will|is|are)\b(?!.*\b(?:fail|failed|break)\b)"
     r"|\bnext\s+(?:run|runs|load|batch)\b"
@@ -197,11 +215,20 @@ _CHAT_ONLY = {"help": {"topic"}}
 
 
 def parse_rules(
-    text: str, *, db: Database | None = None, known: Known | None = None, channel: str | None = None
+    text: str,
+    *,
+    db: Database | None = None,
+    known: Known | None = None,
+    channel: str | None = None,
+    groups: frozenset[str] | None = None,
 ) -> ParseResult:
-    """Read ``text`` into a proposed intent, or a question when a required value is missing."""
+    """Read ``text`` into a proposed intent, or a question when a required value is missing.
+
+    ``groups`` are the groups the caller may see (None: all): run-log lookups stay inside them.
+    """
     msg = prepare(normalize(text), known or Known())
     msg.channel = channel
+    msg.groups = groups
     refused = guards.refusal(msg.text.rest)
     if refused:
         return ParseResult(clarify=refused, confidence=0.8, parser="rules")

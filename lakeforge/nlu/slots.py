@@ -93,19 +93,17 @@ def batch_ref(msg: Message, db: Database | None) -> tuple[int | None, str | None
             None,
             "Which batch should I rerun? Give its id (e.g. `rerun 42`) or say `last failed batch of orders`.",
         )
+    # No source or group named: "the last (failed) batch" is the newest of the whole run log
+    # (of the groups the caller may see).
     name = next((w for w in msg.words if w in msg.known.names), None) or next(iter(msg.names()), None)
-    if name is None:
-        return (
-            None,
-            "Which source or group's batch do you mean? e.g. `rerun the last failed batch of orders`.",
-        )
     status = "failed" if msg.has(frozenset({"failed", "failures", "failing", "broken", "errors"})) else None
+    of = f" of {name}" if name else ""
     if db is None:
-        return None, f"I cannot look up the last batch of {name} without the run log: give the batch id."
-    batch = last_batch(db, name, status=status)
+        return None, f"I cannot look up the last batch{of} without the run log: give the batch id."
+    batch = last_batch(db, name, status=status, groups=msg.groups)
     if batch is None:
         what = "failed batch" if status else "batch"
-        return None, f"I found no {what} of {name} in the run log: give the batch id."
+        return None, f"I found no {what}{of} in the run log: give the batch id (`runs` lists them)."
     return batch, None
 
 
@@ -254,15 +252,15 @@ def rows_where(raw: str) -> tuple[str, int] | None:
 
 
 # A column compared with something: what a condition after "drop rows where" must look like.
-_CONDITION = re.compile(r"\w\s*(?:[<>=!]|\b(?:is|in|between|like|rlike|not\s+(?:in|between|like))\b)", re.I)
+_CONDITION = re.compile(
+    r"\w\s*(?:[<>=!]|\b(?:is|in|between|like|rlike|not\s+(?:in|between|like))\b)|\b(?:contains|startswith|endswith)\(",
+    re.I,
+)
 _REWRITES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^(\w+) (?:is|must be|should be) (?:positive|greater than zero|above zero)$"), r"\1 > 0"),
     (re.compile(r"^(\w+) (?:is|must be|should be) (?:non-negative|not negative)$"), r"\1 >= 0"),
-    (
-        re.compile(r"^(\w+) (?:is|must be|should be) (?:present|set|not missing|not empty)$"),
-        r"\1 IS NOT NULL",
-    ),
-    (re.compile(r"^(\w+) (?:is not|isn't|must not be|should not be) (?:missing|empty)$"), r"\1 IS NOT NULL"),
+    (re.compile(r"^(\w+) (?:is|must be|should be) (?:present|set|not missing)$"), r"\1 IS NOT NULL"),
+    (re.compile(r"^(\w+) (?:is not|isn't|must not be|should not be) missing$"), r"\1 IS NOT NULL"),
 ]
 
 
@@ -299,11 +297,102 @@ _COMPARISONS: list[tuple[re.Pattern[str], str]] = [
 
 def comparisons_in_words(expr: str) -> str:
     """``expr`` with comparisons said in words written as operators, outside quoted literals."""
+    expr = string_predicates(expr)
     parts = re.split(r"('(?:[^'\\]|\\.)*')", expr)
     for index in range(0, len(parts), 2):  # even parts lie outside '...' literals
         for pattern, operator in _COMPARISONS:
             parts[index] = pattern.sub(operator, parts[index])
     return "".join(parts)
+
+
+# "email must contain @", "sku starts with AB", "name is not blank", "status is one of a, b":
+# predicates on text said in words, as functions the SQL allow-list has and both engines run
+# alike (contains, startswith, endswith, RLIKE, trim). The value is quoted here, so a ' in it
+# never ends the literal early; a number stays a number in a list.
+_COLUMN = r"(?P<col>[A-Za-z_]\w*)"
+_NEG = (
+    r"(?P<neg>(?:does|do|must|should|shall|will|may|can)\s*(?:not|n't)\s+|doesn't\s+|don't\s+"
+    r"|(?:is|are)\s+not\s+|never\s+)?"
+)
+_MODAL = r"(?:(?:must|should|shall|will|has\s+to|have\s+to|needs?\s+to)\s+)?"
+_VALUE = r"(?P<val>'(?:[^'\\]|\\.)*'|[^\s,;()]+)"
+_TEXT_FUNCTIONS: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(rf"\b{_COLUMN}\s+{_NEG}{_MODAL}(?:contains?|includes?)\s+{_VALUE}", re.I), "contains"),
+    (re.compile(rf"\b{_COLUMN}\s+{_NEG}{_MODAL}(?:starts?|begins?)\s+with\s+{_VALUE}", re.I), "startswith"),
+    (re.compile(rf"\b{_COLUMN}\s+{_NEG}{_MODAL}ends?\s+with\s+{_VALUE}", re.I), "endswith"),
+    (
+        re.compile(
+            rf"\b{_COLUMN}\s+{_NEG}{_MODAL}(?:match(?:es)?|matching)\s+(?:the\s+)?"
+            rf"(?:(?:regex|regexp|pattern|regular\s+expression)\s+)?{_VALUE}",
+            re.I,
+        ),
+        "RLIKE",
+    ),
+]
+_NOT_BLANK = re.compile(
+    rf"\b{_COLUMN}\s+(?:{_BE}\s+not|{_BE}\s+non|isn't|aren't|(?:must|should|may|can)\s*(?:not|n't)\s+be)"
+    r"[\s-]*(?:empty|blank)\b",
+    re.I,
+)
+_IS_BLANK = re.compile(rf"\b{_COLUMN}\s+{_BE}\s+(?:empty|blank)\b", re.I)
+_ITEM = r"(?:'(?:[^'\\]|\\.)*'|[^\s,;()']+(?:'[^\s,;()']+)*)"  # a bare word may hold an apostrophe
+_ONE_OF = re.compile(
+    rf"\b{_COLUMN}\s+(?P<neg>{_BE}\s+not\s+|isn't\s+)?(?:{_BE}\s+)?(?:one\s+of|among|either)\s+"
+    rf"(?P<items>{_ITEM}(?:(?:\s*,\s*(?:or\s+)?|\s+or\s+){_ITEM})*(?:,?\s+and\s+{_ITEM}\s*$)?)",
+    re.I,
+)
+_IN_BARE = re.compile(rf"\b{_COLUMN}\s+(?P<neg>not\s+)?in\s*\((?P<items>[^)']*)\)", re.I)
+_NUMBER = re.compile(r"^-?\d+(?:\.\d+)?$")
+
+
+def sql_text(value: str) -> str:
+    """``value`` as a Spark SQL string literal: backslashes and quotes escaped (Spark's escapes,
+    which the embedded engine reads alike), so the value can never close the literal."""
+    if len(value) >= 2 and value[0] == value[-1] == "'":
+        value = re.sub(r"\\(.)", r"\1", value[1:-1])  # typed as a literal already: its text
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _sql_item(value: str) -> str:
+    value = value.strip()
+    return value if _NUMBER.match(value) else sql_text(value)
+
+
+def _text_function(function: str) -> Any:
+    def write(match: re.Match[str]) -> str:
+        column, value = match.group("col"), sql_text(match.group("val"))
+        test = f"{column} RLIKE {value}" if function == "RLIKE" else f"{function}({column}, {value})"
+        return f"NOT {test}" if match.group("neg") else test
+
+    return write
+
+
+def _not_blank(match: re.Match[str]) -> str:
+    column = match.group("col")
+    return f"{column} IS NOT NULL AND trim({column}) <> ''"
+
+
+def _is_blank(match: re.Match[str]) -> str:
+    column = match.group("col")
+    return f"({column} IS NULL OR trim({column}) = '')"
+
+
+def _listed(match: re.Match[str]) -> str:
+    items = re.findall(_ITEM, match.group("items"))
+    values = ", ".join(_sql_item(item) for item in items if item.lower() not in ("or", "and"))
+    return f"{match.group('col')} {'NOT IN' if match.group('neg') else 'IN'} ({values})"
+
+
+def string_predicates(expr: str) -> str:
+    """``expr`` with text predicates said in words written as SQL (see ``_TEXT_FUNCTIONS``)."""
+    for pattern, function in _TEXT_FUNCTIONS:
+        expr = pattern.sub(_text_function(function), expr)
+    expr = _IS_BLANK.sub(_is_blank, _NOT_BLANK.sub(_not_blank, expr))
+    expr = _ONE_OF.sub(_listed, expr)
+    bare = _IN_BARE.search(expr)
+    if bare and any(not _NUMBER.match(i.strip()) for i in bare.group("items").split(",") if i.strip()):
+        expr = _IN_BARE.sub(_listed, expr)  # "status in (open, closed)": the words are values
+    return expr
 
 
 def bad_rows(msg: Message) -> str | None:
@@ -399,6 +488,10 @@ def derive_rule_name(expression: str) -> str:
     """A readable rule name from its expression ("amount > 0" -> amount_gt_0)."""
     words = {">=": " ge ", "<=": " le ", "!=": " ne ", "<>": " ne ", ">": " gt ", "<": " lt ", "=": " eq "}
     text = expression.lower()
+    # Read as said: "email_contains", "email_not_blank", not the SQL's function-first order.
+    text = re.sub(r"\b(contains|startswith|endswith)\((\w+),", r"\2 \1", text)
+    text = re.sub(r"(\w+) is not null and trim\(\1\) <> ''", r"\1 not blank", text)
+    text = re.sub(r"\((\w+) is null or trim\(\1\) = ''\)", r"\1 blank", text)
     for op, word in words.items():
         text = text.replace(op, word)
     return slugify(text)[:40].rstrip("_") or "rule"

@@ -112,6 +112,8 @@ def test_every_intent_over_http(api: Api) -> None:
         {"kind": "show_source", "name": "orders"},
         {"kind": "list_runs", "group": "retail"},
         {"kind": "show_run", "batch_id": batch_id},
+        {"kind": "list_sources", "group": "retail"},
+        {"kind": "show_quarantine", "source": "orders", "limit": 3},
         {"kind": "help"},
     ):
         response = api.command(intent, role="viewer")
@@ -162,6 +164,12 @@ BAD_INPUTS = [
         {"kind": "update_source", "name": "ghost", "enabled": False}, "intent.name", id="unknown-source"
     ),
     pytest.param({"kind": "rerun_batch", "batch_id": 999999}, "intent.batch_id", id="unknown-batch"),
+    pytest.param({"kind": "list_sources", "group": "nowhere"}, "intent.group", id="sources-unknown-group"),
+    pytest.param({"kind": "list_sources", "group": "Not A Slug"}, "intent.group", id="sources-bad-group"),
+    pytest.param({"kind": "show_quarantine", "source": "ghost"}, "intent.source", id="quarantine-unknown"),
+    pytest.param(
+        {"kind": "show_quarantine", "source": "orders", "limit": 0}, "intent.limit", id="quarantine-bad-limit"
+    ),
     pytest.param(
         {**SOURCE, "name": "pg", "format": "jdbc", "location": "jdbc:postgresql://db/x",
          "format_options": {"dbtable": "public.t", "password": "hunter2"}},

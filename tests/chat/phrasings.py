@@ -180,6 +180,32 @@ PHRASINGS: list[Case] = [
         "add_dq_rule",
         {"source": "invoices", "expression": "due_date >= issue_date", "action": "quarantine"},
     ),
+    # Text predicates said in words: contains, starts/ends with, not blank, one of, matches.
+    (
+        "add a rule to customers: email must contain @, drop bad rows",
+        "add_dq_rule",
+        {"source": "customers", "expression": "contains(email, '@')", "action": "drop"},
+    ),
+    (
+        "add a check on customers that email contains @",
+        "add_dq_rule",
+        {"source": "customers", "expression": "contains(email, '@')"},
+    ),
+    (
+        "new rule for orders: sku should start with AB, quarantine",
+        "add_dq_rule",
+        {"source": "orders", "expression": "startswith(sku, 'AB')", "action": "quarantine"},
+    ),
+    (
+        "add rule on customers: email must not be blank",
+        "add_dq_rule",
+        {"source": "customers", "expression": "email IS NOT NULL AND trim(email) <> ''"},
+    ),
+    (
+        "add rule on orders: status is one of open, closed, shipped",
+        "add_dq_rule",
+        {"source": "orders", "expression": "status IN ('open', 'closed', 'shipped')"},
+    ),
     # remove_dq_rule
     (
         "remove rule amount_positive from orders",
@@ -282,6 +308,9 @@ PHRASINGS: list[Case] = [
     ("reprocess batch #300", "rerun_batch", {"batch_id": 300}),
     ("rerun", None, {}),
     ("rerun last night's failed orders batch", None, {}),
+    # No source or group named: the newest (failed) batch of the run log, which needs the store.
+    ("rerun the last batch", None, {}),
+    ("retry the latest failed batch", None, {}),
     # sync_jobs
     ("sync", "sync_jobs", {}),
     ("sync jobs", "sync_jobs", {}),
@@ -329,6 +358,17 @@ PHRASINGS: list[Case] = [
     ("display the customers source config", "show_source", {"name": "customers"}),
     ("show me the rules of orders", "show_source", {"name": "orders"}),
     ("show source", None, {}),
+    # list_sources
+    ("which sources do we have?", "list_sources", {}),
+    ("list sources", "list_sources", {}),
+    ("what sources are in finance?", "list_sources", {"group": "finance"}),
+    ("show me all the datasets in the web group", "list_sources", {"group": "web"}),
+    ("list the sources of sales", "list_sources", {"group": "sales"}),
+    # show_quarantine
+    ("show me quarantined rows for orders", "show_quarantine", {"source": "orders"}),
+    ("what got quarantined in customers?", "show_quarantine", {"source": "customers"}),
+    ("how many rows were quarantined for invoices", "show_quarantine", {"source": "invoices"}),
+    ("show the newest 10 quarantined rows of clicks", "show_quarantine", {"source": "clicks", "limit": 10}),
     # list_runs
     ("runs", "list_runs", {}),
     ("list runs", "list_runs", {}),
@@ -620,7 +660,7 @@ EXACT += [
     ("run orders and invoices", None, {"clarify": "One run per command"}),
     ("run orders in sales", "run_now", {"source": "orders"}),
     ("rerun the failed orders run", None, {"clarify": "last batch of orders"}),
-    ("list sources", None, {"clarify": "I list runs, not sources or groups"}),
+    ("list sources", "list_sources", {}),
 ]
 # "ACTION if/when X" names the rows too; a message about a source stays about the source.
 EXACT += [
@@ -865,4 +905,63 @@ EXACT += [
     ("when did sales last run?", "list_runs", {"group": "sales", "limit": 1}),
     ("show orders", "show_source", {"name": "orders"}),
     ("show group", None, {"clarify": "Which group should I show?"}),
+]
+# Text predicates in words become SQL with their values quoted and escaped; numbers stay numbers.
+EXACT += [
+    (
+        "add a rule to customers: email must contain @, drop bad rows",
+        "add_dq_rule",
+        {
+            "source": "customers",
+            "expression": "contains(email, '@')",
+            "action": "drop",
+            "name": "email_contains",
+        },
+    ),
+    (
+        "add a rule on customers: name must not contain O'Brien",
+        "add_dq_rule",
+        {"expression": "NOT contains(name, 'O\\'Brien')"},
+    ),
+    ("add check on orders: code ends with _x", "add_dq_rule", {"expression": "endswith(code, '_x')"}),
+    (
+        "add check on customers that email is not empty, warn",
+        "add_dq_rule",
+        {"expression": "email IS NOT NULL AND trim(email) <> ''", "name": "email_not_blank"},
+    ),
+    (
+        "add rule on orders: status must be one of 'open', 'closed' or it's",
+        "add_dq_rule",
+        {"expression": "status IN ('open', 'closed', 'it\\'s')"},
+    ),
+    (
+        "add rule on orders: quantity is one of 1, 2 and 3",
+        "add_dq_rule",
+        {"expression": "quantity IN (1, 2, 3)"},
+    ),
+    (
+        "add rule on orders: status in (open, closed)",
+        "add_dq_rule",
+        {"expression": "status IN ('open', 'closed')"},
+    ),
+    (
+        "add a rule on customers: email matches ^[^@]+@[^@]+\\.[a-z]+$, quarantine",
+        "add_dq_rule",
+        {"expression": "email RLIKE '^[^@]+@[^@]+\\\\.[a-z]+$'", "action": "quarantine"},
+    ),
+    (
+        "drop rows in customers where email is blank",
+        "add_dq_rule",
+        {"expression": "NOT coalesce((email IS NULL OR trim(email) = ''), false)", "action": "drop"},
+    ),
+    (
+        "add check on customers: country in ('FR','DE','US')",
+        "add_dq_rule",
+        {"expression": "country in ('FR','DE','US')"},
+    ),
+    # Reads of sources and quarantined rows are reads, never a rule or a source's config.
+    ("what sources are in retail?", None, {"clarify": "There is no group retail"}),
+    ("show me quarantined rows for orders", "show_quarantine", {"source": "orders"}),
+    ("show me the quarantine rules of orders", "show_source", {"name": "orders"}),
+    ("quarantine customers rows where email is null", "add_dq_rule", {"action": "quarantine"}),
 ]

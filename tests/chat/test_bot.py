@@ -316,3 +316,55 @@ def test_stop_the_sales_run_is_planned_confirmed_and_answered_in_slack(env: Env)
             "SELECT status, cancelled_by FROM lakeforge_log.batch_run WHERE batch_id = %s", (batch,)
         ).fetchone()
     assert (row["status"], row["cancelled_by"]) == ("cancelled", "ana")
+
+
+def _said(payload: dict) -> str:
+    return "\n".join(b["text"]["text"] for b in payload.get("blocks", []) if isinstance(b.get("text"), dict))
+
+
+def test_a_group_bound_user_sees_its_groups_sources_and_quarantine_only(env: Env, tmp_path) -> None:
+    from lakeforge.commands.access import Principal, ensure_user, grant
+    from lakeforge.commands.envelope import Actor
+    from lakeforge.commands.executor import execute
+    from lakeforge.runtime.runner import run_batch
+
+    landing = tmp_path / "landing" / "orders"
+    landing.mkdir(parents=True)
+    (landing / "orders.csv").write_text("id,amount\n1,10.5\n2,-3.0\n3,4.0\n")
+    admin, boss = Actor(user="admin", surface="cli"), Principal.local_admin("admin")
+    for intent in (
+        {"kind": "create_group", "name": "web"},
+        {"kind": "register_source", "name": "clicks", "group": "web", "format": "json", "location": "/v/c"},
+        {
+            "kind": "update_source",
+            "name": "orders",
+            "location": str(landing),
+            "format_options": {"header": True},
+            "schema_ddl": "id INT, amount DOUBLE",
+        },
+        {"kind": "add_dq_rule", "source": "orders", "name": "amount_ok", "expression": "amount >= 0",
+         "action": "quarantine"},
+    ):  # fmt: skip
+        result = execute(env.db, intent, admin, principal=boss)
+        assert result.status == "applied", result
+    assert run_batch(env.settings, env.db, "sales").status == "succeeded"
+    with env.db.connection() as conn:
+        for user, slack, group in (("sam", "U0SAM", "sales"), ("wes", "U0WES", "web")):
+            ensure_user(conn, user, slack_user_id=slack)
+            grant(conn, user, "viewer", group)
+
+    env.slash("show me quarantined rows for orders", user="U0SAM")
+    sam = _said(env.responses(1)[-1])
+    assert "*1 quarantined row(s)* of orders" in sam and "*By rule:* amount_ok 1" in sam
+    assert "id=2, amount=-3.0 — failed amount_ok" in sam
+    env.slash("show me quarantined rows for orders", user="U0WES")
+    wes = _said(env.responses(2)[-1])
+    assert ":lock:" in wes and "wes may not show quarantine" in wes and "amount" not in wes
+    env.slash("which sources do we have?", user="U0WES")
+    listed = _said(env.responses(3)[-1])
+    assert "`clicks` (web): json" in listed and "orders" not in listed
+    env.slash("what sources are in sales?", user="U0WES")
+    assert ":lock:" in _said(env.responses(4)[-1])
+    env.slash("list sources", user="U0ANA")  # a global binding sees every group
+    everything = _said(env.responses(5)[-1])
+    assert "`orders` (sales)" in everything and "`clicks` (web)" in everything

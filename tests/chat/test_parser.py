@@ -223,3 +223,34 @@ def test_a_question_about_runs_in_a_period_lists_them_since_its_start() -> None:
         since = datetime.fromisoformat(result.intent["since"])
         assert since.tzinfo is not None and since <= datetime.now(UTC)
         assert since.hour == since.minute == 0
+
+
+def test_the_last_batch_without_a_name_is_the_newest_the_caller_may_see(db) -> None:
+    with db.connection() as conn:
+        empty = parse_text("rerun the last batch", db=db)
+        assert empty.intent is None and "I found no batch in the run log" in empty.clarify
+        ids = {}
+        for group, statuses in (("sales", ("failed", "succeeded")), ("web", ("failed", "running"))):
+            group_id = conn.execute(
+                "INSERT INTO lakeforge.source_group (name, compute_profile_id) VALUES (%s, 1) RETURNING id",
+                (group,),
+            ).fetchone()["id"]
+            ids[group] = [
+                conn.execute(
+                    "INSERT INTO lakeforge_log.batch_run (group_name, source_group_id, status) "
+                    "VALUES (%s, %s, %s) RETURNING batch_id",
+                    (group, group_id, status),
+                ).fetchone()["batch_id"]
+                for status in statuses
+            ]
+    assert parse_text("rerun the last batch", db=db).intent == {
+        "kind": "rerun_batch",
+        "batch_id": ids["web"][1],
+    }
+    failed = parse_text("rerun the last failed batch", db=db)
+    assert failed.intent == {"kind": "rerun_batch", "batch_id": ids["web"][0]}
+    # A caller bound to sales only: the newest batch it may see is sales'.
+    mine = parse_text("retry the latest batch", db=db, groups=frozenset({"sales"}))
+    assert mine.intent == {"kind": "rerun_batch", "batch_id": ids["sales"][1]}
+    none = parse_text("rerun the last failed batch", db=db, groups=frozenset({"finance"}))
+    assert none.intent is None and "I found no failed batch in the run log" in none.clarify

@@ -87,3 +87,57 @@ def test_keys_and_history_said_in_words_change_only_silver(settings: Settings, d
     assert (silver["primary_keys"], silver["scd_type"], silver["sequence_by"]) == (["id"], 2, "updated_at")
     assert shown.result["source"]["location"] == "/Volumes/main/raw/orders"  # the rest is kept
     assert "keys id, SCD type 2" in console.export_text()
+
+
+ORDERS_CSV = (
+    "id,amount,note,api_token\n"
+    "1,10.5,fine,t1\n"
+    "2,-3.0,postgresql://etl:Hunter2@db:5432/erp,t2\n"
+    "3,4.0,fine,t3\n"
+    "4,-1.0,second,t4\n"
+)
+
+
+def quarantining_orders(repl: Repl, tmp_path) -> None:
+    """orders reads a real CSV and quarantines rows with a negative amount (set up in words)."""
+    landing = tmp_path / "landing" / "orders"
+    landing.mkdir(parents=True)
+    (landing / "orders.csv").write_text(ORDERS_CSV)
+    assert repl.one(f"update orders location {landing}").status == "applied"
+    typed = {"kind": "update_source", "name": "orders", "format_options": {"header": True}}
+    schema = "id INT, amount DOUBLE, note STRING, api_token STRING"
+    assert repl._execute({**typed, "schema_ddl": schema}).status == "applied"
+    assert repl.one("add a rule to orders: amount must be at least 0, quarantine").status == "applied"
+
+
+def test_sources_and_quarantined_rows_are_answered_in_words(
+    settings: Settings, db: Database, tmp_path
+) -> None:
+    from lakeforge.runtime.runner import run_batch
+
+    seed(db)
+    console = Console(record=True, width=200)
+    repl = Repl(settings, db, user="admin", ask=lambda prompt: "y", console=console)
+    assert repl.one("show me quarantined rows for orders").result["quarantine"]["total_rows"] == 0
+    assert "Nothing quarantined for orders yet" in console.export_text()
+    quarantining_orders(repl, tmp_path)
+    assert run_batch(settings, db, "sales").status == "succeeded"
+
+    shown = repl.one("show me quarantined rows for orders")
+    assert shown is not None and shown.status == "applied"
+    view = shown.result["quarantine"]
+    assert (view["total_rows"], view["by_rule"]) == (2, {"amount_ge_0": 2})
+    assert view["columns"] == ["id", "amount", "note", "api_token"]
+    out = console.export_text()
+    answer = out[out.index("Source orders: 2 quarantined row(s).") :]
+    assert "2 quarantined row(s) of orders in main.sales_silver.orders_quarantine" in answer
+    assert "By rule: amount_ge_0 2" in answer
+    assert "Hunter2" not in answer and "etl:***redacted***@db" in answer  # scrubbed as alerts are
+    assert "api_token=***redacted***" in answer and "t2" not in answer
+    assert re.search(r"• #\d+ id=2, amount=-3.0, .* — failed amount_ge_0", answer)
+
+    listed = repl.one("which sources do we have?")
+    assert listed is not None and listed.result["sources"] == [
+        {"name": "orders", "group": "sales", "format": "csv", "load_mode": "full", "enabled": True}
+    ]
+    assert "orders (sales): csv, full" in console.export_text()

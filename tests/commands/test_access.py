@@ -37,6 +37,8 @@ def test_every_intent_has_a_required_role():
     assert access.kinds_for_role("operator") == [
         "show_source",
         "show_group",
+        "list_sources",
+        "show_quarantine",
         "list_runs",
         "show_run",
         "help",
@@ -139,7 +141,15 @@ def test_unknown_and_unmapped_users_may_only_read(db, samples):
     stranger = Actor(user="stranger", surface="slack")
     assert execute(db, {"kind": "help"}, stranger).result["intents"][0]["kind"] == "show_source"
     kinds = {item["kind"] for item in execute(db, {"kind": "help"}, stranger).result["intents"]}
-    assert kinds == {"show_source", "show_group", "list_runs", "show_run", "help"}
+    assert kinds == {
+        "show_source",
+        "show_group",
+        "list_sources",
+        "show_quarantine",
+        "list_runs",
+        "show_run",
+        "help",
+    }
     assert access.principal_for_slack(db, "U999").bindings == ()
     with db.connection() as conn:
         access.grant(conn, "bob", "operator")
@@ -175,3 +185,31 @@ def test_bad_role_or_group_for_a_token_is_refused(db, samples):
 
 def test_local_admin_principal_may_do_everything():
     assert Principal.local_admin().allowed_kinds() == list(access.REQUIRED_ROLE)
+
+
+def test_a_group_bound_caller_reads_only_its_groups_sources_and_quarantine(db):
+    admin = access.Principal.local_admin("admin")
+    actor = Actor(user="admin", surface="cli")
+    for intent in (
+        {"kind": "create_group", "name": "retail"},
+        {"kind": "create_group", "name": "web"},
+        {"kind": "register_source", "name": "orders", "group": "retail", "format": "csv", "location": "/v/o"},
+        {"kind": "register_source", "name": "clicks", "group": "web", "format": "json", "location": "/v/c"},
+    ):
+        assert execute(db, intent, actor, principal=admin).status == "applied"
+    vera = access.authenticate_token(db, access.create_token(db, "vera", "viewer", group="retail"))
+    as_vera = Actor(user="vera", surface="api")
+    listed = execute(db, {"kind": "list_sources"}, as_vera, principal=vera).result["sources"]
+    assert [s["name"] for s in listed] == ["orders"]
+    everyone = execute(db, {"kind": "list_sources"}, Actor(user="stranger", surface="slack"))
+    assert [s["name"] for s in everyone.result["sources"]] == ["orders", "clicks"]  # no binding: all
+    mine = execute(db, {"kind": "show_quarantine", "source": "orders"}, as_vera, principal=vera)
+    assert mine.status == "applied" and mine.result["quarantine"]["total_rows"] == 0
+    for intent in (
+        {"kind": "list_sources", "group": "web"},
+        {"kind": "list_sources", "group": "nowhere"},  # whether it exists is not told either
+        {"kind": "show_quarantine", "source": "clicks"},
+        {"kind": "show_quarantine", "source": "ghost"},
+    ):
+        with pytest.raises(PermissionDenied):
+            execute(db, intent, as_vera, principal=vera)

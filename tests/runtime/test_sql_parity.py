@@ -61,6 +61,14 @@ CASES = [
     ("CAST(s.xs AS STRING)", ["[null, 1.0E20]", None]),
     ("CAST(l AS STRING)", ["[1.0E7, null, 0.5]", "[]"]),
     ("CAST(m AS STRING)", ["{k -> 1.0E20, j -> null}", None]),
+    # Text predicates the chat writes for "contains", "starts/ends with", "matches", "is not blank"
+    # and "is one of", with Spark's backslash escapes in the literals.
+    ("contains(text, '.')", [False, True]),
+    ("startswith(text, ' ')", [True, False]),
+    ("endswith(text, '5')", [False, True]),
+    ("text RLIKE '^\\\\d\\\\.\\\\d$'", [False, True]),
+    ("text IS NOT NULL AND trim(text) <> ''", [True, True]),
+    ("text IN ('2.5', 'it\\'s')", [False, True]),
     # A DATE cast to a number is refused (test below); these are what Spark suggests instead.
     ("unix_timestamp(day)", [1767312000, None]),
     ("datediff(day, DATE'1970-01-01')", [20455, None]),

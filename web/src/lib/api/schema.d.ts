@@ -546,6 +546,7 @@ export interface paths {
          * Get Quarantine
          * @description A sample of the rows the source's quarantine rules set aside (``<silver table>_quarantine``),
          *     newest batch first, each with ``_failed_rules``: the names of every rule the row failed.
+         *     A caller bound to some groups only reads their sources' quarantine (403 otherwise).
          */
         get: operations["get_quarantine_api_v1_sources__name__quarantine_get"];
         put?: never;
@@ -1218,7 +1219,7 @@ export interface components {
             kind: "help";
         };
         /** Intent */
-        Intent: components["schemas"]["RegisterSource"] | components["schemas"]["UpdateSource"] | components["schemas"]["RemoveSource"] | components["schemas"]["CreateGroup"] | components["schemas"]["UpdateGroup"] | components["schemas"]["SetSchedule"] | components["schemas"]["PauseSchedule"] | components["schemas"]["ResumeSchedule"] | components["schemas"]["AddDqRule"] | components["schemas"]["UpdateDqRule"] | components["schemas"]["RemoveDqRule"] | components["schemas"]["RunNow"] | components["schemas"]["RerunBatch"] | components["schemas"]["CancelRun"] | components["schemas"]["SyncJobs"] | components["schemas"]["SubscribeChannel"] | components["schemas"]["RestoreRevision"] | components["schemas"]["UpsertSystem"] | components["schemas"]["UpsertComputeProfile"] | components["schemas"]["UpsertGold"] | components["schemas"]["RemoveGold"] | components["schemas"]["ShowSource"] | components["schemas"]["ShowGroup"] | components["schemas"]["ListRuns"] | components["schemas"]["ShowRun"] | components["schemas"]["Help"];
+        Intent: components["schemas"]["RegisterSource"] | components["schemas"]["UpdateSource"] | components["schemas"]["RemoveSource"] | components["schemas"]["CreateGroup"] | components["schemas"]["UpdateGroup"] | components["schemas"]["SetSchedule"] | components["schemas"]["PauseSchedule"] | components["schemas"]["ResumeSchedule"] | components["schemas"]["AddDqRule"] | components["schemas"]["UpdateDqRule"] | components["schemas"]["RemoveDqRule"] | components["schemas"]["RunNow"] | components["schemas"]["RerunBatch"] | components["schemas"]["CancelRun"] | components["schemas"]["SyncJobs"] | components["schemas"]["SubscribeChannel"] | components["schemas"]["RestoreRevision"] | components["schemas"]["UpsertSystem"] | components["schemas"]["UpsertComputeProfile"] | components["schemas"]["UpsertGold"] | components["schemas"]["RemoveGold"] | components["schemas"]["ShowSource"] | components["schemas"]["ShowGroup"] | components["schemas"]["ListSources"] | components["schemas"]["ShowQuarantine"] | components["schemas"]["ListRuns"] | components["schemas"]["ShowRun"] | components["schemas"]["Help"];
         /**
          * ListRuns
          * @description List recent batches, newest first.
@@ -1255,6 +1256,22 @@ export interface components {
              * @default null
              */
             status: ("queued" | "running" | "succeeded" | "failed" | "cancelled" | "skipped") | null;
+        };
+        /**
+         * ListSources
+         * @description List the sources you may see (or one group's): name, group, format, load mode, enabled.
+         */
+        ListSources: {
+            /**
+             * Group
+             * @default null
+             */
+            group: string | null;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "list_sources";
         };
         /**
          * Me
@@ -1899,6 +1916,29 @@ export interface components {
              * @description Lower-case letters, digits and underscores, starting with a letter (e.g. sales_orders).
              */
             name: string;
+        };
+        /**
+         * ShowQuarantine
+         * @description Show a source's quarantined rows: how many its ``<silver>_quarantine`` table holds, per
+         *     failed rule, and the newest few (credentials in values masked).
+         */
+        ShowQuarantine: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "show_quarantine";
+            /**
+             * Limit
+             * @description Newest rows to show, newest batch first.
+             * @default 5
+             */
+            limit: number;
+            /**
+             * Source
+             * @description Lower-case letters, digits and underscores, starting with a letter (e.g. sales_orders).
+             */
+            source: string;
         };
         /**
          * ShowRun
