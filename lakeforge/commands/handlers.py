@@ -851,7 +851,7 @@ def list_sources(ctx: Context, intent: it.ListSources) -> Prepared:
     if intent.group is not None:
         # Another group's name is refused before it is looked up: whether it exists is not told.
         access.check_readable(ctx.principal, intent.kind, intent.group)
-        _group(ctx.conn, intent.group)
+        _group(ctx, intent.group)
     query = (
         'SELECT s.name, g.name AS "group", s.format, s.load_mode, s.enabled FROM source s '
         "JOIN source_group g ON g.id = s.source_group_id WHERE TRUE"
