@@ -322,7 +322,7 @@ def _said(payload: dict) -> str:
     return "\n".join(b["text"]["text"] for b in payload.get("blocks", []) if isinstance(b.get("text"), dict))
 
 
-def test_a_group_bound_user_sees_its_groups_sources_and_quarantine_only(env: Env, tmp_path) -> None:
+def test_a_group_bound_user_lists_all_sources_and_sees_its_groups_quarantine_only(env: Env, tmp_path) -> None:
     from lakeforge.commands.access import Principal, ensure_user, grant
     from lakeforge.commands.envelope import Actor
     from lakeforge.commands.executor import execute
@@ -362,9 +362,10 @@ def test_a_group_bound_user_sees_its_groups_sources_and_quarantine_only(env: Env
     assert ":lock:" in wes and "wes may not show quarantine" in wes and "amount" not in wes
     env.slash("which sources do we have?", user="U0WES")
     listed = _said(env.responses(3)[-1])
-    assert "`clicks` (web): json" in listed and "orders" not in listed
+    assert "`clicks` (web): json" in listed and "`orders` (sales)" in listed  # metadata: everyone reads
     env.slash("what sources are in sales?", user="U0WES")
-    assert ":lock:" in _said(env.responses(4)[-1])
+    in_sales = _said(env.responses(4)[-1])
+    assert "`orders` (sales)" in in_sales and "clicks" not in in_sales
     env.slash("list sources", user="U0ANA")  # a global binding sees every group
     everything = _said(env.responses(5)[-1])
     assert "`orders` (sales)" in everything and "`clicks` (web)" in everything
