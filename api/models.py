@@ -61,6 +61,11 @@ class QuarantineSample(ReadModel):
     table: str = Field(description="The quarantine table, catalog.schema.table.")
     version: int | None = Field(description="The Delta version read.")
     total_rows: int
+    by_rule: dict[str, int] = Field(
+        default_factory=dict,
+        description="Quarantined rows per failed rule, over the whole table (a row failing two rules"
+        " counts for both).",
+    )
     failed_rules_column: Literal["_failed_rules"] = "_failed_rules"
     columns: list[QuarantineColumn]
     rows: list[dict[str, Any]]

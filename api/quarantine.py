@@ -68,6 +68,7 @@ def sample(engine: Engine, found: quarantine.QuarantineTable, limit: int) -> Qua
         table=rows.table,
         version=rows.version,
         total_rows=rows.total_rows,
+        by_rule=rows.by_rule,
         failed_rules_column=FAILED_RULES_COLUMN,
         columns=[QuarantineColumn(name=name, type=type_) for name, type_ in rows.columns],
         rows=[{key: _plain(value) for key, value in row.items()} for row in rows.rows],

@@ -60,6 +60,12 @@ def test_quarantined_rows_newest_batch_first_with_failed_rules(
     batches = [row["_batch_id"] for row in body["rows"]]
     assert batches == sorted(batches, reverse=True) and batches[0] == second.batch_id
     assert body["total_rows"] == len(body["rows"]) >= 4
+    # Per rule over the whole table: here every row is shown, so the rows themselves add up to it.
+    counted: dict[str, int] = {}
+    for row in body["rows"]:
+        for rule in row["_failed_rules"]:
+            counted[rule] = counted.get(rule, 0) + 1
+    assert body["by_rule"] == counted and counted["amount_positive"] == body["total_rows"]
     newest = {row["id"]: row["_failed_rules"] for row in body["rows"] if row["_batch_id"] == second.batch_id}
     assert newest[2] == ["amount_positive"]
     assert sorted(newest[3]) == ["amount_positive", "small_id"]

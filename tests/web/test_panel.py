@@ -275,6 +275,7 @@ def test_the_dq_screen_shows_quarantined_rows_after_a_batch(page: Any, stack: St
     expect(table.locator("tbody tr")).to_have_count(3)
     expect(table).to_contain_text("amount_above_5")
     expect(table.locator("thead")).to_contain_text("Failed rules")
+    expect(page.get_by_test_id(f"quarantine-by-rule-{source}")).to_have_text("By rule: amount_above_5 3")
     expect(page.get_by_test_id(f"quarantine-none-{waiting}")).to_contain_text("No quarantined rows yet")
     page.get_by_test_id(f"quarantine-{source}").scroll_into_view_if_needed()
     screenshot(page, "dq-quarantine")

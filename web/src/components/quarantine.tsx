@@ -39,6 +39,11 @@ export function QuarantineRows({ source }: { source: string }) {
         {formatCount(data.total_rows)} row{data.total_rows === 1 ? "" : "s"} in <code>{data.table}</code>
         {data.version !== null ? ` (version ${data.version})` : ""}; newest batch first, first {Math.min(SHOWN, data.rows.length)} shown.
       </p>
+      {Object.keys(data.by_rule ?? {}).length > 0 ? (
+        <p className="mb-2 text-xs text-zinc-500" data-testid={`quarantine-by-rule-${source}`}>
+          By rule: {Object.entries(data.by_rule ?? {}).map(([rule, count]) => `${rule} ${formatCount(count)}`).join(" · ")}
+        </p>
+      ) : null}
       <table className="w-full text-xs" data-testid={`quarantine-${source}`}>
         <thead>
           <tr>{columns.map((c) => <th key={c} className={th}>{c === failed ? "Failed rules" : c}</th>)}</tr>

@@ -1416,6 +1416,13 @@ export interface components {
          * @description The newest rows of a source's ``<silver table>_quarantine`` Delta table.
          */
         QuarantineSample: {
+            /**
+             * By Rule
+             * @description Quarantined rows per failed rule, over the whole table (a row failing two rules counts for both).
+             */
+            by_rule?: {
+                [key: string]: number;
+            };
             /** Columns */
             columns: components["schemas"]["QuarantineColumn"][];
             /**
