@@ -11,12 +11,12 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-import pyarrow as pa
 import pyarrow.compute as pc
 
 from lakeforge.errors import LakeForgeError
 from lakeforge.metadata.db import Connection
-from lakeforge.runtime.engine import FAILED_RULES_COLUMN, Engine, TableRef, get_engine
+from lakeforge.runtime.engine import FAILED_RULES_COLUMN, Engine, Frame, TableRef, get_engine
+from lakeforge.runtime.zones.common import q
 from lakeforge.settings import Settings
 
 _engines: dict[str, Engine] = {}
@@ -88,24 +88,29 @@ def read_rows(engine: Engine, found: QuarantineTable, limit: int) -> QuarantineR
             fix=f"Give {found.source!r} a rule with action quarantine and run its group {found.group!r}; "
             "rows failing it land there.",
         )
-    data: pa.Table = engine.to_arrow(engine.read_table(table))
-    keys = [(name, "descending") for name in ("_batch_id", "_ingested_at") if name in data.column_names]
-    newest = (data.sort_by(keys) if keys else data).slice(0, limit)
+    # Frames are lazy: only the newest rows and the rules column are collected, so a panel that
+    # polls a large quarantine does not read the whole table each time.
+    views = {"__lf_quarantine": engine.read_table(table)}
+    schema = engine.schema(views["__lf_quarantine"])
+    order = [f"{q(name)} DESC" for name in ("_batch_id", "_ingested_at") if name in schema.names]
+    newest = engine.sql(
+        f"SELECT * FROM __lf_quarantine{' ORDER BY ' + ', '.join(order) if order else ''} LIMIT {int(limit)}",
+        views,
+    )
     return QuarantineRows(
         source=found.source,
         table=table.name,
         version=engine.table_version(table),
-        total_rows=data.num_rows,
-        columns=[(column.name, str(column.type)) for column in data.schema],
-        rows=newest.to_pylist(),
-        by_rule=_by_rule(data),
+        total_rows=engine.count(views["__lf_quarantine"]),
+        columns=[(column.name, str(column.type)) for column in schema],
+        rows=engine.to_arrow(newest).to_pylist(),
+        by_rule=_by_rule(engine, views) if FAILED_RULES_COLUMN in schema.names else {},
     )
 
 
-def _by_rule(data: pa.Table) -> dict[str, int]:
-    if FAILED_RULES_COLUMN not in data.column_names:
-        return {}
-    rules = pc.list_flatten(data.column(FAILED_RULES_COLUMN))
+def _by_rule(engine: Engine, views: dict[str, Frame]) -> dict[str, int]:
+    failed = engine.to_arrow(engine.sql(f"SELECT {q(FAILED_RULES_COLUMN)} FROM __lf_quarantine", views))
+    rules = pc.list_flatten(failed.column(0))
     counts = pc.value_counts(rules).to_pylist() if len(rules) else []
     ordered = sorted(counts, key=lambda item: (-item["counts"], str(item["values"])))
     return {str(item["values"]): int(item["counts"]) for item in ordered}
