@@ -12,6 +12,8 @@ from typing import Any
 
 from api.models import QuarantineColumn, QuarantineSample
 from api.problems import ApiProblem
+from api.routes._common import not_found, visible_names
+from lakeforge.commands import state
 from lakeforge.commands.access import Principal
 from lakeforge.metadata.db import Connection
 from lakeforge.runtime import quarantine
@@ -31,16 +33,9 @@ def quarantine_table(conn: Connection, source: str, principal: Principal) -> qua
             errors=[{"field": "name", "message": "not one of your groups' sources", "fix": None}],
         )
     if found is None:
-        raise ApiProblem(
-            404,
-            f"no source named {source!r}",
-            errors=[
-                {
-                    "field": "name",
-                    "message": "unknown source",
-                    "fix": "GET /api/v1/sources lists the registered sources.",
-                }
-            ],
+        candidates = visible_names(conn, principal, "show_quarantine", state.source_names)
+        raise not_found(
+            "source", source, "name", "GET /api/v1/sources lists the registered sources.", candidates
         )
     return found
 

@@ -44,6 +44,8 @@ def test_quarantined_rows_newest_batch_first_with_failed_rules(
     missing = assert_problem(viewer.get("/sources/orders/quarantine"), 404, "name")
     assert "quarantine" in missing["errors"][0]["fix"] and "run" in missing["errors"][0]["fix"]
     assert_problem(viewer.get("/sources/ghost/quarantine"), 404, "name")
+    typo = assert_problem(viewer.get("/sources/ordrs/quarantine"), 404, "name")
+    assert typo["errors"][0]["fix"].startswith("Did you mean 'orders'?"), typo
 
     first = run_batch(settings, api.db, "retail")
     assert first.status == "succeeded", first.error
