@@ -5,11 +5,12 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from databricks.sdk.service import jobs, pipelines
+from databricks.sdk.service import jobs
 
 from lakeforge.localworkspace.server import LocalWorkspace
 from lakeforge.metadata.db import Database
 from lakeforge.settings import Settings
+from tests.localworkspace.pipelines import sales_pipeline
 from tests.runtime.helpers import make_gold, make_source, rows, write_csv
 
 from .test_runs import wait_for
@@ -36,15 +37,7 @@ def test_scheduled_group_job_runs_source_to_gold(settings: Settings, db: Databas
 
     with LocalWorkspace(settings, db) as workspace:  # the data plane's real runners
         w = workspace.client()
-        pipeline_id = w.pipelines.create(
-            name="lakeforge-sales",
-            catalog="main",
-            schema="sales",
-            configuration={"lakeforge.group": "sales"},
-            libraries=[
-                pipelines.PipelineLibrary(notebook=pipelines.NotebookLibrary(path="/Shared/bronze_to_gold"))
-            ],
-        ).pipeline_id
+        pipeline_id = sales_pipeline(w, "/Shared/bronze_to_gold")
         job_id = w.jobs.create(
             name="lakeforge-sales",
             tasks=[

@@ -22,6 +22,7 @@ from lakeforge.metadata.db import Database
 from lakeforge.runtime import runner
 from lakeforge.runtime.cancel import JOB_RUN_CANCELLED, PIPELINE_STOPPED
 from lakeforge.settings import Settings
+from tests.localworkspace.pipelines import sales_pipeline
 from tests.runtime.helpers import make_source, write_csv
 
 from .test_runs import by_key, wait_for
@@ -67,16 +68,6 @@ def bronze_batch(settings: Settings, db: Database, tmp_path: Path) -> int:
     assert landed.status == "succeeded", landed.error
     assert landed.batch_id is not None
     return landed.batch_id
-
-
-def _pipeline(w: WorkspaceClient) -> str:
-    return w.pipelines.create(
-        name="lakeforge-sales",
-        catalog="main",
-        schema="sales",
-        configuration={"lakeforge.group": "sales"},
-        libraries=[pipelines.PipelineLibrary(notebook=pipelines.NotebookLibrary(path="/Shared/silver_gold"))],
-    ).pipeline_id
 
 
 def _update_state(w: WorkspaceClient, pipeline_id: str, update_id: str) -> pipelines.UpdateInfoState:
@@ -131,7 +122,7 @@ def test_a_cancelled_update_ends_canceled_and_its_events_say_so(
     bronze_batch: int,
     cancel: Callable[[WorkspaceClient, Database, str, str, int], str],
 ) -> None:
-    pipeline_id = _pipeline(w)
+    pipeline_id = sales_pipeline(w, "/Shared/silver_gold")
     update_id = w.pipelines.start_update(pipeline_id).update_id
     assert update_id is not None
     assert hold.arrived.wait(120), "the update never reached its batch"
@@ -154,7 +145,7 @@ def test_a_cancelled_update_ends_canceled_and_its_events_say_so(
 def test_cancelling_the_job_run_cancels_its_pipeline_update(
     w: WorkspaceClient, db: Database, hold: Hold, bronze_batch: int
 ) -> None:
-    pipeline_id = _pipeline(w)
+    pipeline_id = sales_pipeline(w, "/Shared/silver_gold")
     job_id = w.jobs.create(
         name="lakeforge-sales",
         tasks=[jobs.Task(task_key="silver_gold", pipeline_task=jobs.PipelineTask(pipeline_id=pipeline_id))],

@@ -15,6 +15,7 @@ from deltalake import DeltaTable
 from lakeforge.metadata.db import Database
 from lakeforge.runtime.runner import run_batch
 from lakeforge.settings import Settings
+from tests.localworkspace.pipelines import sales_pipeline
 from tests.runtime.helpers import make_source, rows, write_csv
 
 ORDERS = ["main.sales.orders", "main.sales.orders_quarantine"]
@@ -48,16 +49,6 @@ def landed(settings: Settings, db: Database, tmp_path: Path) -> int:
     return batch.batch_id
 
 
-def _pipeline(w: WorkspaceClient) -> str:
-    return w.pipelines.create(
-        name="lakeforge-sales",
-        catalog="main",
-        schema="sales",
-        configuration={"lakeforge.group": "sales"},
-        libraries=[pipelines.PipelineLibrary(notebook=pipelines.NotebookLibrary(path="/Shared/pipeline"))],
-    ).pipeline_id
-
-
 def _ended(w: WorkspaceClient, pipeline_id: str, update_id: str) -> pipelines.UpdateInfo:
     deadline = time.monotonic() + 120
     while True:
@@ -76,7 +67,7 @@ def _version(settings: Settings, name: str) -> int:
 def test_an_update_fully_refreshes_only_the_selected_source(
     w: WorkspaceClient, settings: Settings, landed: int
 ) -> None:
-    pipeline_id = _pipeline(w)
+    pipeline_id = sales_pipeline(w)
     before = {name: _version(settings, name) for name in ["main.sales.orders", "main.sales.customers"]}
     silver = rows(settings, "main.sales.orders", ["id", "amount", "_batch_id"])
     quarantined = rows(settings, "main.sales.orders_quarantine", ["id", "_failed_rules", "_batch_id"])
@@ -103,7 +94,7 @@ def test_an_update_fully_refreshes_only_the_selected_source(
 def test_an_update_selecting_a_table_the_pipeline_lacks_fails(
     w: WorkspaceClient, settings: Settings, landed: int
 ) -> None:
-    pipeline_id = _pipeline(w)
+    pipeline_id = sales_pipeline(w)
     silver = _version(settings, "main.sales.orders")
     update_id = w.pipelines.start_update(
         pipeline_id, full_refresh_selection=["main.sales.orders"], refresh_selection=["main.sales.order"]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import dataclasses
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 from databricks.sdk.service import jobs, workspace
@@ -24,22 +26,45 @@ from tests.runtime.helpers import delta, make_gold, make_source, rows, write_csv
 NOTEBOOK_DIR = "/Workspace/lakeforge/notebooks"
 
 
-def _orders_to_gold(settings, db, tmp_path):
-    """A group with one csv source and a gold table, and a local workspace (not started) to sync it into."""
-    sync_settings = settings.model_copy(
+def _sync_settings(settings):
+    return settings.model_copy(
         update={"workspace_notebook_dir": NOTEBOOK_DIR, "sync_requests_per_second": 1000.0}
     )
+
+
+@contextmanager
+def _jobs_synced(sync_settings, db) -> Iterator[LocalWorkspace]:
+    """A started local workspace holding the metadata's jobs and pipelines, with manual runs and
+    reruns launched as runs of the group's job; stopped (and the launcher reset) at the end."""
+    server = LocalWorkspace(sync_settings, db, port=0)
+    server.start()
+    launch.set_launcher(JobLauncher(sync_settings, server.client))
+    try:
+        client = server.client()
+        reconciler.upload_notebooks(client, NOTEBOOK_DIR)
+        _import_stub(client, f"{NOTEBOOK_DIR}/pipeline_dlt")
+        assert reconciler.apply(db, client, settings=sync_settings).errors == []
+        yield server
+    finally:
+        launch.set_launcher(None)
+        server.stop()
+
+
+def _orders_to_gold(settings, db, tmp_path):
+    """A group with one csv source and a gold table; the settings to sync it into a local workspace."""
+    sync_settings = _sync_settings(settings)
     land = tmp_path / "landing" / "orders"
     write_csv(land / "1.csv", ["id", "amount"], [[1, 5], [2, 7], [3, 30]])
     make_source(
         db, "orders", location=str(land), schema_ddl="id INT, amount INT", silver={"primary_keys": ["id"]}
     )
     make_gold(db, "total", "SELECT sum(amount) AS total FROM main.sales.orders")
-    return sync_settings, LocalWorkspace(sync_settings, db, port=0)
+    return sync_settings
 
 
 def test_synced_group_job_runs_source_to_gold(settings, db, tmp_path):
-    sync_settings, server = _orders_to_gold(settings, db, tmp_path)
+    sync_settings = _orders_to_gold(settings, db, tmp_path)
+    server = LocalWorkspace(sync_settings, db, port=0)
     server.start()
     try:
         client = server.client()
@@ -48,13 +73,7 @@ def test_synced_group_job_runs_source_to_gold(settings, db, tmp_path):
         if f"{NOTEBOOK_DIR}/pipeline_dlt" not in uploaded:
             # The declarative pipeline notebook is only read by Databricks; locally the
             # pipeline update runs the data plane from the pipeline's configuration.
-            client.workspace.import_(
-                f"{NOTEBOOK_DIR}/pipeline_dlt",
-                content=base64.b64encode(b"# Databricks notebook source\n").decode(),
-                format=workspace.ImportFormat.SOURCE,
-                language=workspace.Language.PYTHON,
-                overwrite=True,
-            )
+            _import_stub(client, f"{NOTEBOOK_DIR}/pipeline_dlt")
         result = reconciler.apply(db, client, settings=sync_settings)
         assert result.errors == [] and "job:group.sales" in result.created
         with db.connection() as conn:
@@ -81,14 +100,9 @@ def test_synced_group_job_runs_source_to_gold(settings, db, tmp_path):
 
 def test_a_manual_run_and_a_rerun_go_through_the_groups_job(settings, db, tmp_path):
     """run_now and rerun_batch start the synced job (its compute, concurrency and queue) for the batch."""
-    sync_settings, server = _orders_to_gold(settings, db, tmp_path)
-    server.start()
-    launch.set_launcher(JobLauncher(sync_settings, server.client))
-    try:
+    sync_settings = _orders_to_gold(settings, db, tmp_path)
+    with _jobs_synced(sync_settings, db) as server:
         client = server.client()
-        reconciler.upload_notebooks(client, NOTEBOOK_DIR)
-        _import_stub(client, f"{NOTEBOOK_DIR}/pipeline_dlt")
-        assert reconciler.apply(db, client, settings=sync_settings).errors == []
         job_id = _job_id(db)
         actor, admin = Actor(user="ana", surface="slack"), Principal.local_admin("ana")
 
@@ -130,9 +144,6 @@ def test_a_manual_run_and_a_rerun_go_through_the_groups_job(settings, db, tmp_pa
         assert len(list(client.jobs.list_runs(job_id=job_id))) == 2
         # Silver or Gold alone stays with the caller: the pipeline cannot be told which batch.
         assert not JobLauncher.handles(dataclasses.replace(request, zones=["silver", "gold"]))
-    finally:
-        launch.set_launcher(None)
-        server.stop()
 
 
 def _import_stub(client, path: str) -> None:
@@ -164,20 +175,12 @@ def _finished_batch(db, client, job_id: int, count: int) -> dict:
 
 
 def test_a_batch_whose_job_run_ended_before_starting_it_is_ended_by_the_next_sync(settings, db, tmp_path):
-    sync_settings = settings.model_copy(
-        update={"workspace_notebook_dir": NOTEBOOK_DIR, "sync_requests_per_second": 1000.0}
-    )
+    sync_settings = _sync_settings(settings)
     make_source(db, "orders", location=str(tmp_path / "landing"), schema_ddl="id INT")
     with db.connection() as conn:  # no retry a minute later: the run ends at its first failure
         conn.execute("UPDATE lakeforge.source_group SET max_retries = 0")
-    server = LocalWorkspace(sync_settings, db, port=0)
-    server.start()
-    launch.set_launcher(JobLauncher(sync_settings, server.client))
-    try:
+    with _jobs_synced(sync_settings, db) as server:
         client = server.client()
-        reconciler.upload_notebooks(client, NOTEBOOK_DIR)
-        _import_stub(client, f"{NOTEBOOK_DIR}/pipeline_dlt")
-        assert reconciler.apply(db, client, settings=sync_settings).errors == []
         job_id = _job_id(db)
         # The run fails before any task reaches the batch (on Databricks: a cluster that never
         # started, or a notebook missing): here, a notebook path edited by hand.
@@ -204,18 +207,13 @@ def test_a_batch_whose_job_run_ended_before_starting_it_is_ended_by_the_next_syn
         )
         assert "missing" in ended["error"]  # the run's own reason
         assert reconciler.apply(db, client, settings=sync_settings).api_reads == 2  # nothing left to read
-    finally:
-        launch.set_launcher(None)
-        server.stop()
 
 
 def test_a_rerun_through_the_job_fully_refreshes_its_sources_silver(settings, db, tmp_path):
     """The pipeline's streams skip the Bronze rows a rerun rewrites, so the job's run asks its
     pipeline task for a full refresh of the rerun source's Silver tables and a refresh of Gold;
     the group's other source is left alone, and Silver ends as the engines' rerun leaves it."""
-    sync_settings = settings.model_copy(
-        update={"workspace_notebook_dir": NOTEBOOK_DIR, "sync_requests_per_second": 1000.0}
-    )
+    sync_settings = _sync_settings(settings)
     orders = tmp_path / "landing" / "orders"
     header = ["id", "amount", "seq"]
     write_csv(orders / "a.csv", header, [[1, 5, 1], [2, 7, 1], [3, -1, 1]])
@@ -238,14 +236,8 @@ def test_a_rerun_through_the_job_fully_refreshes_its_sources_silver(settings, db
         silver={"primary_keys": ["id"]},
     )
     make_gold(db, "total", "SELECT sum(amount) AS total FROM main.sales.orders")
-    server = LocalWorkspace(sync_settings, db, port=0)
-    server.start()
-    launch.set_launcher(JobLauncher(sync_settings, server.client))
-    try:
+    with _jobs_synced(sync_settings, db) as server:
         client = server.client()
-        reconciler.upload_notebooks(client, NOTEBOOK_DIR)
-        _import_stub(client, f"{NOTEBOOK_DIR}/pipeline_dlt")
-        assert reconciler.apply(db, client, settings=sync_settings).errors == []
         job_id = _job_id(db)
         actor, admin = Actor(user="ana", surface="slack"), Principal.local_admin("ana")
 
@@ -299,9 +291,6 @@ def test_a_rerun_through_the_job_fully_refreshes_its_sources_silver(settings, db
         engines = run_batch(sync_settings, db, "sales", sources=["orders"], rerun_of=second["batch_id"])
         assert engines.status == "succeeded", engines.error
         assert {t: _all_rows(sync_settings, t) for t in silver} == silver
-    finally:
-        launch.set_launcher(None)
-        server.stop()
 
 
 def _delta_version(settings, name: str) -> int:
