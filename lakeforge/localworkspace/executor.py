@@ -597,7 +597,7 @@ class Executor:
                 pipeline_id,
                 cause="JOB_TASK",
                 config=pipeline["spec"],
-                parameters=None,
+                parameters=run_batch_parameter(run.get("overriding_parameters") or {}),
                 **pipeline_request(task["pipeline_task"], run.get("overriding_parameters") or {}),
             )
             self.run_update(pipeline_id, update_id, cancel=stop)
@@ -762,6 +762,20 @@ def pipeline_request(task: dict[str, Any], overriding: dict[str, Any]) -> dict[s
         "full_refresh": bool(params.get("full_refresh") or task.get("full_refresh")),
         **{name: list(params.get(name) or task.get(name) or ()) for name in SELECTIONS},
     }
+
+
+def run_batch_parameter(overriding: dict[str, Any]) -> dict[str, str] | None:
+    """The run-log batch a job run's pipeline update records into: the run's ``batch_id``
+    notebook parameter, the one its notebook tasks (the ``pipeline_run_log`` task too) work on.
+
+    On Databricks the pipeline knows no batch (the run-log task writes the update's results into
+    the run's batch); here the update runs LakeForge's runtime, which writes the run log itself,
+    so it is told the run's batch. Without one (a scheduled run) it continues the newest batch
+    Bronze completed, the one the run's Bronze tasks just wrote. A run of Silver or Gold alone has
+    no Bronze task, so only this names its batch.
+    """
+    batch = (overriding.get("notebook_params") or {}).get("batch_id")
+    return {"batch_id": str(batch)} if batch not in (None, "") else None
 
 
 def _update_outcome(stop: StopSignal) -> tuple[str, str | None]:

@@ -117,7 +117,8 @@ def run_pipeline_update(
     full_refresh_selection: Collection[str] = (),
     refresh_selection: Collection[str] = (),
 ) -> models.BatchRun:
-    """Run Silver and Gold for ``batch_id`` (default: the newest batch whose Bronze succeeded).
+    """Run Silver and Gold for ``batch_id`` (default: the newest batch whose Bronze succeeded; a
+    job run's pipeline task passes the run's batch, see ``localworkspace.executor``).
 
     A fully refreshed source (every source with ``full_refresh``; those whose tables
     ``full_refresh_selection`` names) has its Silver table and quarantine emptied and every batch
@@ -140,6 +141,20 @@ def run_pipeline_update(
     if target is None and replayed is not None:
         target = replayed.batch_id  # no batch got through Bronze in the run log: Gold joins the last replayed
     zones = [zone for zone, wanted in (("silver", bool(scope.refresh)), ("gold", scope.gold)) if wanted]
+    if not zones and _queued(db, target):
+        # A job run's batch (a rerun of Silver alone) whose data batch no selected source's Bronze
+        # holds: the replay never ran it. Its Silver runs as the engines' rerun runs it, reading
+        # that batch's (no) rows, so the batch ends like theirs rather than staying queued.
+        return run_batch(
+            settings,
+            db,
+            group,
+            sources=sorted(scope.full_refresh),
+            zones=["silver"],
+            batch_id=target,
+            engine=engine,
+            cancel=cancel,
+        )
     if not zones:
         return replayed or _batch(db, target)
     everyone = {flow.source for flow in plan.silver}
@@ -206,6 +221,15 @@ def _data_batch(db: Database, batch_id: int | None) -> int | None:
             [batch_id],
         ).fetchone()
     return int(row["data"]) if row else batch_id
+
+
+def _queued(db: Database, batch_id: int | None) -> bool:
+    """Whether run-log batch ``batch_id`` is still waiting for something to start it."""
+    if batch_id is None:
+        return False
+    with db.connection() as conn:
+        found = Repository(conn, BATCH_RUNS).find(batch_id=batch_id)
+    return found is not None and found.status == "queued"
 
 
 def _batch(db: Database, batch_id: int | None) -> models.BatchRun:

@@ -132,3 +132,35 @@ def test_a_selection_naming_no_table_of_the_pipeline_is_refused(settings, db, tm
     assert view.value.error_class.endswith("SELECTIVE_REFRESH_VIEW_NOT_SUPPORTED")
     with db.connection() as conn:  # refused before anything ran
         assert conn.execute("SELECT count(*) AS n FROM lakeforge_log.batch_run").fetchone()["n"] == 0
+
+
+def test_a_job_runs_rerun_of_silver_alone_ends_its_batch_when_bronze_holds_none_of_its_rows(
+    settings, db, tmp_path
+) -> None:
+    """Batch 2 brought orders nothing (no new file), so the replay has no batch 2 to run in the
+    rerun's batch: the update runs its Silver as the engines' rerun does, and the batch ends."""
+    _group(db, tmp_path, "incremental", {"primary_keys": ["id"], "sequence_by": "seq"})
+    assert run_batch(settings, db, "sales").status == "succeeded"
+    second = run_batch(settings, db, "sales")
+    assert second.status == "succeeded", second.error
+    with db.connection() as conn:  # queued by rerun_batch for the job run, as the launcher leaves it
+        queued = conn.execute(
+            "INSERT INTO lakeforge_log.batch_run (source_group_id, group_name, source_name, trigger,"
+            " rerun_of, status, databricks_run_id) SELECT id, name, 'orders', 'rerun', %s, 'queued', '7'"
+            " FROM lakeforge.source_group WHERE name = 'sales' RETURNING batch_id",
+            [second.batch_id],
+        ).fetchone()["batch_id"]
+
+    update = run_pipeline_update(settings, db, "sales", batch_id=queued, full_refresh_selection=ORDERS)
+    engines = run_batch(settings, db, "sales", sources=["orders"], zones=["silver"], rerun_of=second.batch_id)
+    assert update.batch_id == queued and update.status == engines.status == "succeeded", update.error
+    with db.connection() as conn:
+        logged = [
+            conn.execute(
+                "SELECT z.zone, t.table_name, t.status, t.rows_out FROM lakeforge_log.zone_run z"
+                " JOIN lakeforge_log.table_run t ON t.zone_run_id = z.id WHERE z.batch_id = %s",
+                [batch],
+            ).fetchall()
+            for batch in (queued, engines.batch_id)
+        ]
+    assert logged[0] == logged[1] and [row["table_name"] for row in logged[0]] == ["main.sales.orders"]
