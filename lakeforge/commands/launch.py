@@ -107,7 +107,7 @@ def start_job(db: Database, request: LaunchRequest) -> bool:
     from lakeforge.orchestration.client import workspace_client
     from lakeforge.orchestration.launcher import JobLauncher
 
-    if not JobLauncher.handles(request):
+    if not JobLauncher.handles(db, request):
         return False
     JobLauncher(settings, lambda: workspace_client(settings))(db, request)
     return True

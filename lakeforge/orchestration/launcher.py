@@ -9,11 +9,17 @@ The launcher calls ``jobs/run-now`` on the job LakeForge manages for the group, 
 as a notebook parameter (every task then works on that run-log batch) and
 ``idempotency_token=lakeforge-batch-<id>``, so a retried request never starts a second run.
 A run of some sources or zones runs only their tasks (``only``); Silver and Gold are the group's
-pipeline, so asking for either runs the pipeline task. A rerun that reaches Silver also sends
-``pipeline_params``: a full refresh of its sources' Silver tables (and Gold's refresh), since the
-pipeline's streams skip the Bronze rows a rerun rewrites (:func:`rerun_selection`). A request for
-Silver or Gold alone is not taken (``handles``): the pipeline works on the newest batch Bronze
-completed and cannot be told another one, so such a run stays with the caller's launcher.
+pipeline, so asking for either runs the pipeline task (and the run-log task after it). Which of
+the pipeline's tables that task updates is sent as ``pipeline_params`` (:func:`pipeline_selection`):
+a run from Raw or Bronze updates the whole pipeline, as a scheduled run does; a rerun that reaches
+Silver fully refreshes its sources' Silver tables, since the pipeline's streams skip the Bronze
+rows a rerun rewrites, and a full refresh recomputes them from all of Bronze, which gives the
+engines' Silver (docs/zones.md, "Reruns on Databricks"); a run or rerun of Silver or Gold alone
+updates only the tables of its sources and zones, as the engines' run of those zones writes only
+them. The pipeline is never told a batch and needs none, so Silver or Gold alone runs on the job
+like any batch. Only a request for Silver or Gold alone that names none of the pipeline's tables
+(Gold of a group without Gold tables) stays with the caller (``handles``): an empty selection
+would be a full graph update, and the engines' run of it writes no data.
 
 >>> launch.set_launcher(JobLauncher(settings, lambda: workspace_client(settings)))
 """
@@ -23,13 +29,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, get_args
 
 from databricks.sdk import WorkspaceClient
 
 from lakeforge.commands.launch import LaunchRequest
 from lakeforge.errors import LakeForgeError
 from lakeforge.metadata.db import Database
+from lakeforge.metadata.models import Zone
 from lakeforge.metadata.repository import MANAGED_RESOURCES, Repository
 from lakeforge.orchestration.compiler import PIPELINE_TASK_KEY, RUN_LOG_TASK_KEY, group_key
 from lakeforge.orchestration.gateway import Gateway
@@ -41,12 +48,13 @@ from lakeforge.settings import Settings
 log = logging.getLogger(__name__)
 
 _ZONE_SUFFIX = {"raw": "__source_to_raw", "bronze": "__raw_to_bronze"}
+_ZONES: tuple[str, ...] = get_args(Zone)
 
 
 def task_keys(all_keys: list[str], sources: list[str] | None, zones: list[str] | None) -> list[str] | None:
     """The job's task keys a request runs, or None for all of them."""
     wanted: set[str] = set()
-    for zone in zones or ["raw", "bronze", "silver", "gold"]:
+    for zone in zones or _ZONES:
         if zone in _ZONE_SUFFIX:
             suffix = _ZONE_SUFFIX[zone]
             wanted |= {
@@ -60,38 +68,62 @@ def task_keys(all_keys: list[str], sources: list[str] | None, zones: list[str] |
     return None if len(chosen) == len(all_keys) else chosen
 
 
-def rerun_selection(db: Database, request: LaunchRequest) -> dict[str, list[str]]:
-    """``pipeline_params`` for a rerun that reaches Silver: empty when it is no rerun or stops before.
+def pipeline_selection(db: Database, request: LaunchRequest) -> dict[str, list[str]] | None:
+    """``pipeline_params`` for the job's pipeline task: ``{}`` for a full graph update (or when the
+    request does not reach the pipeline), None when it asks the pipeline for Silver or Gold alone
+    and the pipeline declares none of the tables that would take.
 
-    The pipeline reads Bronze as a stream that skips the commits a rerun rewrites (and a full load
-    with keys applies each snapshot version once), so a rerun's rows never reach Silver by a plain
-    update. A full refresh of a table resets its state and recomputes it from all of Bronze
-    (Databricks, "How do pipelines refresh?", docs.databricks.com/aws/en/ldp/concepts/refresh: a
-    full refresh clears a streaming table's data and its flows' checkpoints and reprocesses every
-    record of the source). Replaying Bronze in batch order gives the Silver a rerun gives on the
-    engines (docs/zones.md, "Reruns on Databricks").
+    The engines' run of some zones writes only those zones' tables, for the request's sources (all
+    of them when it names none); a rerun replaces batch N's rows there. The pipeline task is told
+    the same tables:
+
+    - a rerun that reaches Silver: ``full_refresh_selection`` = its sources' Silver and quarantine
+      tables. The pipeline reads Bronze as a stream that skips the commits a rerun rewrites (and a
+      full load with keys applies each snapshot version once), so a rerun's rows never reach
+      Silver by a plain update. A full refresh of a table resets its state and recomputes it from
+      all of Bronze (Databricks, "How do pipelines refresh?", docs.databricks.com/aws/en/ldp/
+      concepts/refresh: a full refresh clears a streaming table's data and its flows' checkpoints
+      and reprocesses every record of the source). Replaying Bronze in batch order gives the
+      Silver a rerun gives on the engines (docs/zones.md, "Reruns on Databricks"). This holds
+      whether or not the rerun's Bronze was rewritten in the same run, so a rerun of Silver alone
+      is the same refresh without the Bronze tasks;
+    - a run (not a rerun) of Silver alone: ``refresh_selection`` = its sources' Silver and
+      quarantine tables: they take the Bronze rows they have not read yet, and Gold is left as it
+      is, as the engines' run of Silver leaves it;
+    - Gold (a rerun or run that reaches it): ``refresh_selection`` += the group's Gold tables,
+      materialized views recomputed from today's Silver, as the engines rebuild every Gold table.
+      A request whose zones leave Gold out does not refresh it;
+    - a run from Raw or Bronze that is no rerun: nothing, a full graph update, as a scheduled
+      run's; so is a selection that would name every table of the pipeline.
 
     Jobs API 2.2 run-now takes ``pipeline_params`` (``full_refresh_selection``,
     ``refresh_selection``; databricks-sdk ``jobs.PipelineParams``) for the job's pipeline task. As
     the Pipelines API's start update says of the same fields (docs.databricks.com/api/pipelines/v2/
     start), "If both refresh_selection and full_refresh_selection are empty, this is a full graph
-    update": a non-empty selection updates only the listed tables. So the rerun's sources' Silver
-    and quarantine tables are fully refreshed, Gold (downstream of them, and not refreshed unless
-    listed) is refreshed when the rerun reaches it, and the group's other sources, whose Bronze the
-    run did not touch, are left as they are. Names are the pipeline's own
-    (``PipelinePlan.source_tables``): a name it does not declare fails the update
-    (``INVALID_REFRESH_SELECTION.TABLE_NOT_FOUND``, docs.databricks.com/en/error-messages/
-    invalid-refresh-selection-error-class).
+    update": a non-empty selection updates only the listed tables, and the group's other sources
+    are left as they are. Names are the pipeline's own (``PipelinePlan.source_tables``): a name it
+    does not declare fails the update (``INVALID_REFRESH_SELECTION.TABLE_NOT_FOUND``,
+    docs.databricks.com/en/error-messages/invalid-refresh-selection-error-class).
     """
-    zones = request.zones
-    if request.rerun_of is None or (zones is not None and "silver" not in zones):
+    zones = set(request.zones or _ZONES)
+    rerun = request.rerun_of is not None
+    pipeline_only = not {"raw", "bronze"} & zones
+    if not {"silver", "gold"} & zones or not (rerun or pipeline_only):
         return {}
     plan = plan_pipeline(load_group(db, request.group))
     sources = request.sources if request.sources is not None else [flow.source for flow in plan.silver]
-    full = [table for source in sources for table in plan.source_tables(source)]
-    refresh = list(plan.gold_tables) if zones is None or "gold" in zones else []
-    selection = {"full_refresh_selection": full, "refresh_selection": refresh}
-    return {key: tables for key, tables in selection.items() if tables}
+    silver = (
+        [table for source in sources for table in plan.source_tables(source)] if "silver" in zones else []
+    )
+    gold = list(plan.gold_tables) if "gold" in zones else []
+    if pipeline_only and not silver + gold:
+        return None  # nothing to select, and no selection means every table
+    if rerun:
+        selection = {"full_refresh_selection": silver, "refresh_selection": gold}
+        return {key: tables for key, tables in selection.items() if tables}
+    if set(silver + gold) == set(plan.table_sources()):
+        return {}  # every table: a full graph update says the same
+    return {"refresh_selection": silver + gold}
 
 
 @dataclass
@@ -102,9 +134,10 @@ class JobLauncher:
     client: Callable[[], WorkspaceClient]
 
     @staticmethod
-    def handles(request: LaunchRequest) -> bool:
-        """Whether the job can run this request: it starts at Raw or Bronze (see the module doc)."""
-        return request.zones is None or bool({"raw", "bronze"} & set(request.zones))
+    def handles(db: Database, request: LaunchRequest) -> bool:
+        """Whether the job can run this request: all but Silver or Gold alone with no table of the
+        pipeline to update (see the module doc and :func:`pipeline_selection`)."""
+        return pipeline_selection(db, request) is not None
 
     def __call__(self, db: Database, request: LaunchRequest) -> None:
         with db.connection() as conn:
@@ -139,7 +172,7 @@ class JobLauncher:
         }
         if only is not None:
             body["only"] = only
-        selection = rerun_selection(db, request)
+        selection = pipeline_selection(db, request)
         if selection:
             body["pipeline_params"] = selection
         # The raw call: `only` is recent and not every SDK version takes it as an argument.

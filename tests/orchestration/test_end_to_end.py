@@ -19,7 +19,7 @@ from lakeforge.commands.executor import execute
 from lakeforge.localworkspace.server import LocalWorkspace
 from lakeforge.metadata.repository import MANAGED_RESOURCES, Repository
 from lakeforge.orchestration import reconciler
-from lakeforge.orchestration.launcher import JobLauncher
+from lakeforge.orchestration.launcher import JobLauncher, pipeline_selection
 from lakeforge.runtime.runner import run_batch
 from tests.runtime.helpers import delta, make_gold, make_source, rows, write_csv
 
@@ -142,8 +142,9 @@ def test_a_manual_run_and_a_rerun_go_through_the_groups_job(settings, db, tmp_pa
         )
         JobLauncher(sync_settings, server.client)(db, request)
         assert len(list(client.jobs.list_runs(job_id=job_id))) == 2
-        # Silver or Gold alone stays with the caller: the pipeline cannot be told which batch.
-        assert not JobLauncher.handles(dataclasses.replace(request, zones=["silver", "gold"]))
+        # Silver or Gold alone runs on the job too: its pipeline task is told which tables.
+        assert JobLauncher.handles(db, dataclasses.replace(request, zones=["silver", "gold"]))
+        assert JobLauncher.handles(db, dataclasses.replace(request, zones=["gold"]))
 
 
 def _import_stub(client, path: str) -> None:
@@ -291,6 +292,160 @@ def test_a_rerun_through_the_job_fully_refreshes_its_sources_silver(settings, db
         engines = run_batch(sync_settings, db, "sales", sources=["orders"], rerun_of=second["batch_id"])
         assert engines.status == "succeeded", engines.error
         assert {t: _all_rows(sync_settings, t) for t in silver} == silver
+
+        # Silver alone, through the job: only its pipeline tasks, a full refresh of the source's
+        # Silver, Gold and the other source left as they are, as the engines' rerun leaves them.
+        versions = {t: _delta_version(sync_settings, t) for t in [*tables, "main.sales.customers", GOLD]}
+        only_silver = _rerun_through_job(db, client, job_id, second["batch_id"], ["silver"], count=4)
+        assert only_silver.full_refresh_selection == tables and not only_silver.refresh_selection
+        assert {t: _all_rows(sync_settings, t) for t in silver} == silver
+        assert all(_delta_version(sync_settings, t) > versions[t] for t in tables)  # recomputed
+        unchanged = ["main.sales.customers", GOLD]
+        assert [_delta_version(sync_settings, t) for t in unchanged] == [versions[t] for t in unchanged]
+        in_process = run_batch(
+            sync_settings, db, "sales", sources=["orders"], zones=["silver"], rerun_of=second["batch_id"]
+        )
+        assert {t: _all_rows(sync_settings, t) for t in silver} == silver
+        assert _run_log(db, _newest_rerun(db, second["batch_id"], skip=1)) == _run_log(
+            db, in_process.batch_id
+        )
+
+        # Gold alone: a refresh of the Gold tables only.
+        versions = {t: _delta_version(sync_settings, t) for t in [*tables, "main.sales.customers", GOLD]}
+        only_gold = _rerun_through_job(db, client, job_id, first["batch_id"], ["gold"], count=5)
+        assert only_gold.refresh_selection == [GOLD] and not only_gold.full_refresh_selection
+        assert _delta_version(sync_settings, GOLD) > versions[GOLD]
+        assert rows(sync_settings, GOLD, ["total"]) == [(14,)]
+        silver_tables = [*tables, "main.sales.customers"]
+        assert [_delta_version(sync_settings, t) for t in silver_tables] == [
+            versions[t] for t in silver_tables
+        ]
+        in_process = run_batch(sync_settings, db, "sales", zones=["gold"], rerun_of=first["batch_id"])
+        assert _run_log(db, _newest_rerun(db, first["batch_id"], skip=1)) == _run_log(db, in_process.batch_id)
+
+        # A run (no rerun) of Silver alone takes the Bronze rows the source's Silver has not read
+        # (none: no Bronze task ran for it), and leaves Gold and the other source as they are.
+        versions = {t: _delta_version(sync_settings, t) for t in ["main.sales.customers", GOLD]}
+        ran = execute(
+            db,
+            {"kind": "run_now", "group": "sales", "source": "orders", "zones": ["silver"]},
+            actor,
+            principal=admin,
+        )
+        assert ran.status == "applied", ran
+        manual = _finished_batch(db, client, job_id, count=6)
+        run = client.jobs.get_run(int(manual["databricks_run_id"]))
+        assert sorted(t.task_key for t in run.tasks or []) == ["pipeline", "pipeline_run_log"]
+        params = run.overriding_parameters and run.overriding_parameters.pipeline_params
+        assert params and params.refresh_selection == tables and not params.full_refresh_selection
+        assert {t: _delta_version(sync_settings, t) for t in versions} == versions
+        in_process = run_batch(sync_settings, db, "sales", sources=["orders"], zones=["silver"])
+        assert _run_log(db, manual["batch_id"]) == _run_log(db, in_process.batch_id)
+        assert _run_log(db, manual["batch_id"])["batch"]["status"] == "succeeded"
+
+
+def test_the_pipeline_is_asked_for_the_tables_of_the_requests_sources_and_zones(db, tmp_path):
+    """The job's pipeline task updates what the engines' run of the same zones writes."""
+    orders = ["main.sales.orders", "main.sales.orders_quarantine"]
+    customers = ["main.sales.customers", "main.sales.customers_quarantine"]  # keys: a quarantine
+    make_source(
+        db,
+        "orders",
+        location=str(tmp_path),
+        load_mode="incremental",
+        silver={"primary_keys": ["id"]},
+        rules=[("non_negative", "amount >= 0", "quarantine")],
+    )
+    make_source(db, "customers", location=str(tmp_path), silver={"primary_keys": ["id"]})
+    make_gold(db, "total", "SELECT sum(amount) AS total FROM main.sales.orders")
+    make_source(db, "events", group="ops", location=str(tmp_path), silver={})
+
+    def asked(group="sales", sources=None, zones=None, rerun_of=None):
+        request = launch.LaunchRequest(
+            batch_id=1,
+            group=group,
+            sources=sources,
+            zones=zones,
+            engine=None,
+            trigger="manual",
+            rerun_of=rerun_of,
+            requested_by="ana",
+        )
+        selection = pipeline_selection(db, request)
+        assert JobLauncher.handles(db, request) == (selection is not None)
+        return selection
+
+    assert asked() == {} and asked(zones=["bronze", "silver"], sources=["orders"]) == {}
+    assert asked(zones=["raw", "bronze"], rerun_of=7) == {}  # the pipeline task does not run
+    assert asked(sources=["orders"], rerun_of=7) == {
+        "full_refresh_selection": orders,
+        "refresh_selection": [GOLD],
+    }
+    assert asked(sources=["orders"], zones=["bronze", "silver"], rerun_of=7) == {
+        "full_refresh_selection": orders
+    }
+    assert asked(sources=["orders"], zones=["silver"], rerun_of=7) == {"full_refresh_selection": orders}
+    assert asked(zones=["gold"], rerun_of=7) == asked(zones=["gold"]) == {"refresh_selection": [GOLD]}
+    assert asked(sources=["orders"], zones=["silver"]) == {"refresh_selection": orders}
+    assert asked(zones=["silver", "gold"]) == {}  # every table: a full graph update
+    assert asked(zones=["silver"]) == {"refresh_selection": [*customers, *orders]}
+    # Gold of a group without Gold: no table to name, and naming none would update everything.
+    assert asked(group="ops", zones=["gold"]) is None
+    assert asked(group="ops", zones=["silver", "gold"]) == {}
+
+
+GOLD = "main.sales_gold.total"
+
+
+def _rerun_through_job(db, client, job_id: int, batch_id: int, zones: list[str], count: int):
+    """Rerun ``batch_id`` for ``zones`` alone (the ``count``-th run of the job); checks that the
+    job ran only its pipeline and run-log tasks for the new batch, and returns the pipeline
+    update it asked for (after checking the update ran exactly that)."""
+    actor, admin = Actor(user="ana", surface="slack"), Principal.local_admin("ana")
+    asked = execute(db, {"kind": "rerun_batch", "batch_id": batch_id, "zones": zones}, actor, principal=admin)
+    assert asked.status == "applied", asked
+    rerun = _finished_batch(db, client, job_id, count=count)
+    assert rerun["status"] == "succeeded" and rerun["rerun_of"] == batch_id, rerun
+    run = client.jobs.get_run(int(rerun["databricks_run_id"]))
+    assert sorted(t.task_key for t in run.tasks or []) == ["pipeline", "pipeline_run_log"]
+    params = run.overriding_parameters and run.overriding_parameters.pipeline_params
+    assert params and not params.full_refresh
+    pipeline_id = next(iter(client.pipelines.list_pipelines())).pipeline_id
+    newest = (client.pipelines.list_updates(pipeline_id).updates or [])[0]
+    update = client.pipelines.get_update(pipeline_id, newest.update_id or "").update
+    assert update and update.state and update.state.value == "COMPLETED"
+    assert update.full_refresh_selection == params.full_refresh_selection
+    assert update.refresh_selection == params.refresh_selection
+    return params
+
+
+def _newest_rerun(db, rerun_of: int, skip: int = 0) -> int:
+    with db.connection() as conn:
+        row = conn.execute(
+            "SELECT batch_id FROM lakeforge_log.batch_run WHERE rerun_of = %s"
+            " ORDER BY batch_id DESC OFFSET %s LIMIT 1",
+            (rerun_of, skip),
+        ).fetchone()
+    return int(row["batch_id"])
+
+
+def _run_log(db, batch_id: int) -> dict:
+    """What the run log says of a batch, without ids and times: its status and row counts, and
+    each zone's tables with theirs."""
+    with db.connection() as conn:
+        batch = conn.execute(
+            "SELECT status, trigger, rerun_of, rows_in, rows_out, error FROM lakeforge_log.batch_run"
+            " WHERE batch_id = %s",
+            (batch_id,),
+        ).fetchone()
+        tables = conn.execute(
+            "SELECT z.zone, z.status AS zone_status, t.table_name, t.source_name, t.status,"
+            " t.rows_in, t.rows_out, t.rows_rejected FROM lakeforge_log.zone_run z"
+            " LEFT JOIN lakeforge_log.table_run t ON t.zone_run_id = z.id"
+            " WHERE z.batch_id = %s ORDER BY z.zone, t.table_name, t.id",
+            (batch_id,),
+        ).fetchall()
+    return {"batch": dict(batch), "tables": [dict(t) for t in tables]}
 
 
 def _delta_version(settings, name: str) -> int:
