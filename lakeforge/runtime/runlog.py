@@ -17,6 +17,7 @@ import threading
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import psycopg
@@ -90,6 +91,16 @@ class RunLog:
             status,
             error=error,
         )
+
+    def started_no_later_than(self, moment: datetime) -> None:
+        """Move the batch's start back to ``moment`` when it began later or not at all: work
+        recorded after the fact (a pipeline update read from its event log) began before."""
+        with self.db.connection() as conn:
+            # LEAST ignores NULL: a batch no task started takes the moment as its start.
+            conn.execute(
+                "UPDATE lakeforge_log.batch_run SET started_at = least(started_at, %s) WHERE batch_id = %s",
+                [moment, self.batch_id],
+            )
 
     # -- zone -----------------------------------------------------------------------------
     def zone_start(self, zone: str) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
 
@@ -311,3 +312,41 @@ def test_null_key_expectation_is_no_rule(db, tmp_path) -> None:
         ("main.sales.events", 2),
         ("main.sales.orders", 1),
     ]
+
+
+def test_an_update_no_task_started_gives_the_batch_its_start(db, tmp_path) -> None:
+    """A job run of Silver or Gold alone has no notebook task before the pipeline: its batch is
+    queued, without a start, until the run-log task records the update; the update began it."""
+    targets = sales_group(db, tmp_path)
+    log = sales_updates()
+    with db.connection() as conn:
+        queued = create_batch(conn, {"group_name": "sales", "status": "queued", "databricks_run_id": "772"})
+        started = create_batch(conn, {"group_name": "sales", "status": "running", "databricks_run_id": "773"})
+        conn.execute(
+            "UPDATE lakeforge_log.batch_run SET started_at = %s WHERE batch_id = %s",
+            [log.rows[0]["timestamp"] - timedelta(minutes=10), started],
+        )
+    outcome = parse_event_log(log.rows, targets)
+    u2_began = next(row["timestamp"] for row in log.rows if row["origin"]["update_id"] == "u2")
+
+    assert outcome.started_at == u2_began
+    for batch_id in (queued, started):
+        record_update(db, load_group(db, "sales"), batch_id, outcome)
+    with db.connection() as conn:
+        rows = conn.execute(
+            "SELECT batch_id, status, started_at, ended_at FROM lakeforge_log.batch_run"
+            " WHERE batch_id IN (%s, %s) ORDER BY batch_id",
+            [queued, started],
+        ).fetchall()
+    first, second = rows
+    assert (first["status"], first["started_at"]) == ("succeeded", u2_began)
+    assert first["ended_at"] is not None
+    # A batch a task started earlier keeps its own start.
+    assert second["started_at"] == log.rows[0]["timestamp"] - timedelta(minutes=10)
+
+
+def test_event_times_given_as_text_are_read() -> None:
+    log = sales_updates()
+    as_text = [{**row, "timestamp": row["timestamp"].isoformat()} for row in log.rows]
+
+    assert parse_event_log(as_text, []).started_at == parse_event_log(log.rows, []).started_at

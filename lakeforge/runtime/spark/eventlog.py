@@ -103,6 +103,9 @@ class UpdateOutcome:
     checks: list[DqRecord] = field(default_factory=list)
     # Expectations the metadata no longer knows (dataset or rule removed): kept out of dq_run.
     unmatched: list[str] = field(default_factory=list)
+    # When the update began (its first event): the batch's start when no task of the job run
+    # started it, as in a run of Silver or Gold alone, whose only work is the pipeline update.
+    started_at: datetime | None = None
 
     @property
     def failed(self) -> bool:
@@ -155,6 +158,7 @@ def _matches(name: str | None, candidates: Iterable[str]) -> bool:
 @dataclass
 class _Event:
     order: tuple[Any, ...]
+    timestamp: datetime | None
     event_type: str
     origin: dict[str, Any]
     details: dict[str, Any]
@@ -172,6 +176,7 @@ def _events(rows: Iterable[Mapping[str, Any] | Any]) -> list[_Event]:
         events.append(
             _Event(
                 (stamp, int(seq_no or 0), str(row.get("id") or "")),
+                timestamp if isinstance(timestamp, datetime) else _parsed_time(stamp),
                 str(row.get("event_type") or ""),
                 _json(row.get("origin")),
                 _json(row.get("details")),
@@ -179,6 +184,14 @@ def _events(rows: Iterable[Mapping[str, Any] | Any]) -> list[_Event]:
             )
         )
     return sorted(events, key=lambda e: e.order)
+
+
+def _parsed_time(text: str) -> datetime | None:
+    """An event's ``timestamp`` read back from JSON text (ISO 8601), None when it is not one."""
+    try:
+        return datetime.fromisoformat(text) if text else None
+    except ValueError:
+        return None
 
 
 def latest_update(rows: Iterable[Mapping[str, Any] | Any]) -> str | None:
@@ -240,6 +253,7 @@ def parse_event_log(
     if update_id is None:
         return outcome
     mine = [e for e in events if str(e.origin.get("update_id") or "") == update_id]
+    outcome.started_at = next((e.timestamp for e in mine if e.timestamp is not None), None)
     states = [
         str((e.details.get("update_progress") or {}).get("state") or "")
         for e in mine
@@ -352,6 +366,8 @@ def record_update(db: Database, spec: GroupSpec, batch_id: int, outcome: UpdateO
     and each (batch, table, rule) keeps exactly one ``dq_run`` row.
     """
     log = RunLog(db, batch_id, spec.group.name)
+    if outcome.started_at is not None:
+        log.started_no_later_than(outcome.started_at)
     checks: dict[str, list[DqRecord]] = {}
     for check in outcome.checks:
         checks.setdefault(check.table, []).append(check)
