@@ -1,4 +1,9 @@
-"""The rule-based parser against a corpus of varied phrasings, measured per intent and overall."""
+"""The rule-based parser against a corpus of varied phrasings, measured per intent and overall.
+
+Held-out accuracy (``tests/chat/heldout.py``, ``tests/chat/heldout3.py``): HELD_OUT_3, written
+as data engineers type in a team channel and never tuned against, was 26/35 (74.3%) when it was
+written, before the parser changes made against ``TUNING`` (``tests/chat/tuning.py``).
+"""
 
 from __future__ import annotations
 
@@ -18,7 +23,9 @@ PER_INTENT_THRESHOLD = 0.75
 def _correct(text: str, kind: str | None, slots: dict) -> bool:
     result = parse_rules(text, known=KNOWN)
     if kind is None:
-        return result.intent is None and bool(result.clarify)
+        # A case may name what the question must ask for ("Which rule"), not just that one is asked.
+        asked = slots.get("clarify", "")
+        return result.intent is None and bool(result.clarify) and asked in (result.clarify or "")
     if result.intent is None or result.intent["kind"] != kind:
         return False
     return all(result.intent.get(key) == value for key, value in slots.items())
@@ -165,11 +172,11 @@ def test_a_value_the_schema_refuses_becomes_a_question() -> None:
 HELD_OUT_THRESHOLD = 0.7
 
 
-@pytest.mark.parametrize("name", ["HELD_OUT", "HELD_OUT_2"])
+@pytest.mark.parametrize("name", ["HELD_OUT", "HELD_OUT_2", "HELD_OUT_3"])
 def test_accuracy_on_held_out_phrasings(name: str) -> None:
-    from tests.chat import heldout
+    from tests.chat import heldout, heldout3
 
-    cases = getattr(heldout, name)
+    cases = getattr(heldout3 if name == "HELD_OUT_3" else heldout, name)
     misses = []
     for text, kind, slots in cases:
         if not _correct(text, kind, slots):
