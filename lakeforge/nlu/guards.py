@@ -34,7 +34,19 @@ _CHANGES = (
     | vocab.CANCEL_VERBS
     | frozenset({"schedule"})
 )
-_NEGATED = re.compile(r"\b(?:dont|do\s+not|never|no\s+need\s+to|not\s+to)\s+(\w+)(?:\s+(\w+))?")
+_NEGATED = re.compile(
+    r"\b(?:dont|do\s+not|never|no\s+need\s+to|not\s+to|(?:must|should)\s+not|mustnt|shouldnt)\s+(\w+)(?:\s+(\w+))?"
+)
+
+
+def _changes(word: str | None) -> bool:
+    """A change verb, also as said of its object: "paused", "removed", "running"."""
+    if word is None:
+        return False
+    stems = {word, word.removesuffix("d"), word.removesuffix("ed"), word.removesuffix("ing")}
+    return not stems.isdisjoint(_CHANGES)
+
+
 _SKIP = re.compile(r"^\s*(?:please\s+)?skip\b.*\bruns?\b")
 # "cancel batch 42", "kill the sales run", "stop the running batch": a batch in progress.
 _CANCEL = re.compile(
@@ -69,7 +81,7 @@ def refusal(text: str) -> str | None:
     """The answer for a message that must not become a command, or None."""
     negated = _NEGATED.search(text)
     # The verb follows the negation directly or after one word ("don't ever run", "never auto-pause").
-    if negated and (negated.group(1) in _CHANGES or negated.group(2) in _CHANGES):
+    if negated and (_changes(negated.group(1)) or _changes(negated.group(2))):
         return (
             "I act on what to do, not on what not to do. Say the change you want, e.g. "
             "`pause sales` to stop its schedule or `resume sales` to start it again."

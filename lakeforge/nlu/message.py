@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from lakeforge.nlu import vocabulary as vocab
 from lakeforge.nlu.lookup import Known
-from lakeforge.nlu.text import SLUG, Text, closest, correct, split
+from lakeforge.nlu.text import SLUG, Text, closest, correct, split, words_of
 
 MENTION = re.compile(r"^\s*(?:/?lakeforge\b|@lakeforge\b|<@[A-Z0-9]+>)\s*", re.IGNORECASE)
 
@@ -47,6 +47,11 @@ class Message:
     def families(self) -> list[str]:
         return [f for f in (vocab.family(w) for w in self.words) if f is not None]
 
+    def families_before(self, offset: int) -> list[str]:
+        """The verb families of the words before ``offset`` in ``text.rest``."""
+        count = len(words_of(self.text.rest[:offset]))
+        return [f for f in (vocab.family(w) for w in self.words[:count]) if f is not None]
+
     def after(self, markers: frozenset[str] | set[str], *, skip: frozenset[str] = vocab.FILLER) -> str | None:
         """The first name-like word after any of ``markers`` ("group sales" -> sales)."""
         for index, word in enumerate(self.words):
@@ -67,6 +72,15 @@ class Message:
             if word in markers and self.is_name(self.words[index - 1]):
                 return self.words[index - 1]
         return None
+
+    def marked(self, markers: frozenset[str] | set[str]) -> str | None:
+        """The name a marker points at, after it or before it ("group sales", "the sales group").
+
+        A name the store knows wins over an unknown word on the other side: in "the sales group?
+        files land in ..." the group is sales, not "land".
+        """
+        found = [self.after(markers), self.before(markers)]
+        return next((w for w in found if w in self.known.names), None) or next((w for w in found if w), None)
 
     def is_name(self, word: str) -> bool:
         if word in self.known.names:

@@ -10,7 +10,7 @@ from lakeforge.metadata.db import Database
 from lakeforge.nlu import guards, periods
 from lakeforge.nlu import slots as slot
 from lakeforge.nlu import vocabulary as vocab
-from lakeforge.nlu.file_options import csv_options
+from lakeforge.nlu.file_options import SECRET_REF, csv_options, jdbc_options
 from lakeforge.nlu.lookup import open_batches
 from lakeforge.nlu.message import MENTION, Message
 from lakeforge.nlu.schedule_text import to_quartz
@@ -22,7 +22,7 @@ Reader = Callable[[Message, Database | None], tuple[dict[str, Any], str | None]]
 def _register_source(msg: Message, db: Database | None) -> tuple[dict[str, Any], str | None]:
     name = msg.after(frozenset({"called", "named"})) or msg.after(vocab.SOURCE_NOUNS)
     name = name or msg.before(vocab.SOURCE_NOUNS)
-    group = msg.after(vocab.GROUP_NOUNS) or msg.before(vocab.GROUP_NOUNS)
+    group = msg.marked(vocab.GROUP_NOUNS)
     if group is None:
         group = next((w for w in msg.words if w in msg.known.groups), None)
     if name is None:
@@ -39,9 +39,20 @@ def _register_source(msg: Message, db: Database | None) -> tuple[dict[str, Any],
     for location in msg.text.locations:
         plain = plain.replace(location, " ")  # "/Volumes/raw/pipe/..." says nothing about delimiters
     options = csv_options(plain) if slots["format"] in ("csv", None) else {}
+    if slots["format"] == "jdbc":
+        options = jdbc_options(plain)
+    what = slots["name"] or "the source"
+    password = options.get("password")
+    if password is not None and not SECRET_REF.fullmatch(password):
+        # Never carried on (into a form, a plan or the audit): asked for as a reference instead.
+        del options["password"]
+        slots["format_options"] = options or None
+        return slots, (
+            f"The password of {what} must be a secret reference, not the password itself: store it in "
+            "a Databricks secret scope and say `password {{secrets/SCOPE/KEY}}`."
+        )
     if options:
         slots["format_options"] = options
-    what = slots["name"] or "the source"
     if what in msg.known.sources and slots["location"]:
         # "ingest clicks json from s3://..." when clicks exists: there cannot be a second clicks.
         return slots, _exists_with_location(what, slots["location"]) + " A new source needs a new name."
@@ -85,7 +96,7 @@ def _update_source(msg: Message, db: Database | None) -> tuple[dict[str, Any], s
     changes.update(slot.silver_slots(msg))
     if re.search(r"\bmove\b", msg.text.rest):
         # "move orders to group web" / "move orders to the web group"
-        group = msg.after(vocab.GROUP_NOUNS) or msg.before(vocab.GROUP_NOUNS)
+        group = msg.marked(vocab.GROUP_NOUNS)
         if group and group not in msg.known.groups and msg.known.groups:
             known = ", ".join(sorted(msg.known.groups))
             return slots, f"There is no group {group}. Move {slots['name'] or 'it'} to one of: {known}."
@@ -140,7 +151,7 @@ def _show_group(msg: Message, db: Database | None) -> tuple[dict[str, Any], str 
         source = next((w for w in msg.words if w in msg.known.sources), None)
         name = msg.known.sources.get(source) if source else None
     if name is None and not msg.known.names:  # no store to ask: read the name from the words
-        name = msg.after(vocab.GROUP_NOUNS) or msg.before(vocab.GROUP_NOUNS)
+        name = msg.marked(vocab.GROUP_NOUNS)
     slots = {"name": name}
     return slots, slot.first_missing(slots, {"name": "Which group should I show? e.g. `show group sales`."})
 
@@ -398,7 +409,7 @@ def _list_runs(msg: Message, db: Database | None) -> tuple[dict[str, Any], str |
             break
     else:
         if not msg.known.names:
-            group = msg.after(vocab.GROUP_NOUNS) or msg.before(vocab.GROUP_NOUNS)
+            group = msg.marked(vocab.GROUP_NOUNS)
             name = group or msg.after(frozenset({"of", "for"})) or next(iter(msg.names()), None)
             if name:
                 slots["group" if group else "source"] = name

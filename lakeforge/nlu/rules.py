@@ -47,7 +47,21 @@ def classify(msg: Message) -> tuple[str | None, float]:
     if guards.asks_to_cancel(text):
         return "cancel_run", 0.9
     reads = first in (None, "show", "list", "status")
-    if reads and _QUARANTINED.search(text) and not msg.has(vocab.RULE_NOUNS) and slot.bad_rows(msg) is None:
+    quarantined = _QUARANTINED.search(text)
+    # A verb after "quarantined" ("... rows in invoices from today's load") names no action:
+    # what decides is the verb before it.
+    asked_before = quarantined is not None and msg.families_before(quarantined.start())[:1] in (
+        [],
+        ["show"],
+        ["list"],
+        ["status"],
+    )
+    if (
+        (reads or asked_before)
+        and quarantined
+        and not msg.has(vocab.RULE_NOUNS)
+        and slot.bad_rows(msg) is None
+    ):
         # "show me quarantined rows for orders": the rows set aside, not a rule that sets them aside.
         return "show_quarantine", 0.8
     if reads and msg.has(_INVENTORY) and not _names_source(msg) and not msg.has(_ABOUT_RUNS):
@@ -89,7 +103,10 @@ def classify(msg: Message) -> tuple[str | None, float]:
     expression = slot.rule_expression(msg) if not is_rule else None
     acts_on_rows = slot.bad_rows(msg) is not None
     names_source = any(w in msg.known.sources for w in msg.words)
-    looks_like_rule = expression and first in (None, "update") and "changes" not in fams
+    # A verb-like word that is the condition's column ("status should never be 'void'") is no verb.
+    subject = expression.split()[0].lower() if expression else None
+    verb = next((w for w in msg.words if vocab.family(w)), None)
+    looks_like_rule = expression and (first in (None, "update") or verb == subject) and "changes" not in fams
     # Rows acted on by a condition are a rule even before the source is known (it is asked
     # for): "drop rows where ..." must never read as removing a source.
     if not is_rule and (acts_on_rows or (looks_like_rule and (names_source or msg.has(vocab.SOURCE_NOUNS)))):
@@ -121,6 +138,9 @@ def classify(msg: Message) -> tuple[str | None, float]:
         return "update_source", 0.8
     load_words = msg.has(frozenset({"incremental", "full"}))
     if load_words and names_source and not msg.text.locations and first != "register":
+        return "update_source", 0.7
+    if msg.has(vocab.FORMATS) and names_source and not msg.text.locations and first in (None, "update"):
+        # "orders is json now", "customers should be delta from now on": the source's format.
         return "update_source", 0.7
     # "ingest clicks now": clicks exists already, so this asks for a run, not a new source.
     plain_register = first == "register" and not is_rule and not msg.text.locations
@@ -197,7 +217,7 @@ def _names_source(msg: Message) -> bool:
 
 _UPCOMING = re.compile(
     r"^\s*(?:when|what\s+time)\s+(?:does|do|will|is|are)\b(?!.*\b(?:fail|failed|break)\b)"
-    r"|\bnext\s+(?:run|runs|load|batch)\b"
+    r"|\bnext\s+(?:[a-z_]\w*\s+)?(?:run|runs|load|batch)\b"  # "the next web run"
 )
 
 _SCHEDULE_STATE = re.compile(r"^\s*(?:is|are)\b.*\b(?:paused|scheduled|on\s+hold|running\s+on\s+schedule)\b")

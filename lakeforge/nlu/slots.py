@@ -42,7 +42,7 @@ def group_name(msg: Message) -> str | None:
     known = [w for w in msg.words if w in msg.known.groups]
     if known:
         return known[0]
-    explicit = msg.after(vocab.GROUP_NOUNS) or msg.before(vocab.GROUP_NOUNS)
+    explicit = msg.marked(vocab.GROUP_NOUNS)
     if explicit:
         return explicit
     # A source named where a group is expected: its group, when the store knows it.
@@ -61,10 +61,10 @@ def run_target(msg: Message) -> tuple[dict[str, Any], str | None]:
             return {"source": word}, None
         if word in msg.known.groups:
             return {"group": word}, None
-    explicit_source = msg.after(vocab.SOURCE_NOUNS) or msg.before(vocab.SOURCE_NOUNS)
+    explicit_source = msg.marked(vocab.SOURCE_NOUNS)
     if explicit_source:
         return {"source": explicit_source}, None
-    group = msg.after(vocab.GROUP_NOUNS) or msg.before(vocab.GROUP_NOUNS)
+    group = msg.marked(vocab.GROUP_NOUNS)
     if group:
         return {"group": group}, None
     name = next(iter(msg.names()), None)
@@ -261,13 +261,50 @@ _REWRITES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^(\w+) (?:is|must be|should be) (?:non-negative|not negative)$"), r"\1 >= 0"),
     (re.compile(r"^(\w+) (?:is|must be|should be) (?:present|set|not missing)$"), r"\1 IS NOT NULL"),
     (re.compile(r"^(\w+) (?:is not|isn't|must not be|should not be) missing$"), r"\1 IS NOT NULL"),
+    (re.compile(r"^(\w+) must not be (?:null|none)$"), r"\1 IS NOT NULL"),
+    (re.compile(r"^(\w+) (?:is|must be|should be) (?:required|mandatory)$"), r"\1 IS NOT NULL"),
+    (re.compile(r"^(\w+) must not be negative$"), r"\1 >= 0"),
+    (re.compile(r"^(\w+) must not be (?:zero or negative|negative or zero)$"), r"\1 > 0"),
 ]
+
+# "can't be", "should never be", "mustn't exceed": a prohibition said any way, as "must not", so the
+# rewrites and word comparisons read one form. "must always be positive" is "must be positive".
+_PROHIBITION = re.compile(
+    r"\b(?:can['’]?t|cannot|can\s+not|may\s+not|mustn['’]?t|shouldn['’]?t|won['’]?t"
+    r"|(?:must|should|can|may|shall|will)\s+never|never|must\s+not|should\s+not)\b",
+    re.IGNORECASE,
+)
+_ALWAYS = re.compile(r"\b(must|should|has\s+to|have\s+to|needs?\s+to)\s+always\b", re.IGNORECASE)
+# Words that state a rule about a column: a sentence with one ("amount should never be negative")
+# is read as a condition even without "rule" or "where".
+_OBLIGATION = re.compile(
+    r"\b(?:must|should|shall|has\s+to|have\s+to|needs?\s+to|can['’]?t|cannot|mustn['’]?t|shouldn['’]?t"
+    r"|never|always)\b",
+    re.IGNORECASE,
+)
+
+
+def _outside_literals(expr: str, change: Any) -> str:
+    """``change`` applied to the parts of ``expr`` outside '...' literals (their text is kept)."""
+    parts = re.split(r"('(?:[^'\\]|\\.)*')", expr)
+    for index in range(0, len(parts), 2):  # even parts lie outside '...' literals
+        parts[index] = change(parts[index])
+    return "".join(parts)
+
+
+def said_as_obligation(expr: str) -> str:
+    """``expr`` with prohibitions written as "must not" ("can't be null" -> "must not be null")."""
+    return _outside_literals(expr, lambda part: _ALWAYS.sub(r"\1", _PROHIBITION.sub("must not", part)))
 
 
 # "amount is below 10000", "qty must be at least 1": comparisons said in words, as operators.
 # Longer phrases first, so "less than or equal to" is not read as "less than".
 _BE = r"(?:is|are|must\s+be|should\s+be|has\s+to\s+be|needs\s+to\s+be)"
+_NOT_BE = r"(?:(?:is|are)\s+not|isn't|aren't|(?:must|should)\s+not\s+be)"
 _COMPARISONS: list[tuple[re.Pattern[str], str]] = [
+    # "must not be less than 0" is ">= 0": a negated comparison is its opposite.
+    (re.compile(rf"\s+{_NOT_BE}\s+(?:(?:less|lower|smaller)\s+than|below|under)\s+", re.I), " >= "),
+    (re.compile(rf"\s+{_NOT_BE}\s+(?:(?:greater|more|higher|larger)\s+than|above|over)\s+", re.I), " <= "),
     (re.compile(rf"\s+{_BE}\s+(?:greater|more|higher|larger)\s+than\s+or\s+equal\s+to\s+", re.I), " >= "),
     (re.compile(rf"\s+{_BE}\s+(?:less|lower|smaller)\s+than\s+or\s+equal\s+to\s+", re.I), " <= "),
     (re.compile(rf"\s+{_BE}\s+(?:at\s+least|no\s+less\s+than)\s+", re.I), " >= "),
@@ -292,17 +329,22 @@ _COMPARISONS: list[tuple[re.Pattern[str], str]] = [
     ),
     (re.compile(rf"\s+(?:{_BE}\s+equal\s+to|equals?|(?:must|should)\s+equal)\s+", re.I), " = "),
     (re.compile(rf"\s+{_BE}\s+between\s+", re.I), " BETWEEN "),
+    # "status should never be 'void'", "qty must be 1": a value compared, quoted or a number (a
+    # quoted value is the next part, so the text before it ends right after "be").
+    (re.compile(r"\s+(?:must|should)\s+not\s+be\s+(?=$|'|-?\d)", re.I), " <> "),
+    (re.compile(r"\s+(?:must|should)\s+be\s+(?=$|'|-?\d)", re.I), " = "),
 ]
 
 
 def comparisons_in_words(expr: str) -> str:
     """``expr`` with comparisons said in words written as operators, outside quoted literals."""
-    expr = string_predicates(expr)
-    parts = re.split(r"('(?:[^'\\]|\\.)*')", expr)
-    for index in range(0, len(parts), 2):  # even parts lie outside '...' literals
+
+    def operators(part: str) -> str:
         for pattern, operator in _COMPARISONS:
-            parts[index] = pattern.sub(operator, parts[index])
-    return "".join(parts)
+            part = pattern.sub(operator, part)
+        return part
+
+    return _outside_literals(string_predicates(expr), operators)
 
 
 # "email must contain @", "sku starts with AB", "name is not blank", "status is one of a, b":
@@ -420,9 +462,18 @@ def rule_expression(msg: Message, text: str | None = None) -> str | None:
         # "add rule on orders amount must be positive": the condition follows the source.
         after = next((m for s in msg.known.sources if (m := re.search(rf"\b{s}\b\s+(?=\w)", raw))), None)
         match = _EXPRESSION_AFTER.search(": " + raw[after.end() :]) if after else None
+    stated = False
+    if not match and text is None and _OBLIGATION.search(raw):
+        # "amount should never be negative on orders", "in orders, customer_id can't be null": a
+        # statement about a column, the source named before or after it.
+        match = _EXPRESSION_AFTER.search(": " + _without_source(msg, raw))
+        stated = True
     if not match:
         return None
-    expr = match.group("expr").strip().rstrip(".")
+    said = match.group("expr").strip().rstrip(".?!")
+    expr = said_as_obligation(said)
+    # Read as a prohibition, the words must still compare a column ("orders can't load" does not).
+    strict = stated or expr != said
     if re.search(r":\s", expr):
         # "make sure amounts are positive on orders: amount > 0": the condition follows the colon.
         expr = re.split(r":\s", expr)[-1].strip()
@@ -446,7 +497,21 @@ def rule_expression(msg: Message, text: str | None = None) -> str | None:
     # Plain words are not an expression; an operator or SQL keyword must appear.
     if not re.search(r"[<>=!]|\b(?:is|in|between|like|rlike|not|null|and|or)\b|\(", expr, re.IGNORECASE):
         return None
+    if strict and not _CONDITION.search(expr):
+        return None
     return expr
+
+
+def _without_source(msg: Message, raw: str) -> str:
+    """``raw`` without the known source it names ("on orders", "in the orders table", "orders:")."""
+    for source in msg.known.sources:
+        raw = re.sub(
+            rf"(?:\b(?:on|in|for|of|from)\s+(?:the\s+)?)?\b{source}\b(?:\s+(?:source|table|dataset|feed))?"
+            r"\s*[:,]?",
+            " ",
+            raw,
+        )
+    return re.sub(r"\s+", " ", raw).strip(" ,")
 
 
 _TRAILING_SOURCE = re.compile(
@@ -466,8 +531,16 @@ def negate(condition: str) -> str:
     return f"NOT coalesce({condition}, false)"
 
 
+# "drop the rows that fail", "quarantine whatever fails": "fail" there says which rows, not an action.
+_DESCRIBES_ROWS = frozenset({"that", "which", "whatever", "who", "rows", "they", "it", "ones"})
+
+
 def rule_action(msg: Message) -> str | None:
-    for word in reversed(msg.words):
+    words = msg.words
+    for index in range(len(words) - 1, -1, -1):
+        word = words[index]
+        if word in ("fail", "fails") and index and words[index - 1] in _DESCRIBES_ROWS:
+            continue
         if word in vocab.ACTIONS and word != "stop":
             return vocab.ACTIONS[word]
     return None

@@ -22,6 +22,9 @@ _IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 # "what's", "last night's": the possessive or contraction carries no meaning for the parser and
 # must not leave a stray "s" that reads as a name; "don't" becomes "dont".
 _POSSESSIVE = re.compile(r"(?<=[a-z0-9_])['’]s\b")
+# "when's", "what's", "how's": "is" contracted onto a question word is a verb, not a possessive,
+# and "when is the next run" must still read as a question about the schedule.
+_IS_CONTRACTED = re.compile(r"\b(what|when|where|who|how|that|there|here)['’]s\b")
 _APOSTROPHE = re.compile(r"(?<=[a-z])['’](?=[a-z])")
 _WORD = re.compile(r"[a-z0-9_]+(?:[.:/-][a-z0-9_]+)*|[<>=!]=?", re.IGNORECASE)
 
@@ -93,11 +96,17 @@ def split(raw: str) -> Text:
         return " "
 
     rest = _HASH_CHANNEL.sub(take_hash_channel, rest)
-    # "re-run", "re-enable": one word, as people also type them.
-    rest = _APOSTROPHE.sub("", _POSSESSIVE.sub("", rest.lower()))
-    text.rest = re.sub(r"\bre-(?=[a-z])", "re", rest)
-    text.words = [w.strip(".") for w in _WORD.findall(text.rest)]
+    rest = _IS_CONTRACTED.sub(r"\1 is", rest.lower())
+    rest = _APOSTROPHE.sub("", _POSSESSIVE.sub("", rest))
+    # "re-run", "un-pause", "de-register": one word, as people also type them.
+    text.rest = re.sub(r"\b(re|un|de)-(?=[a-z])", r"\1", rest)
+    text.words = words_of(text.rest)
     return text
+
+
+def words_of(rest: str) -> list[str]:
+    """The words of lower-cased text, as the parser matches them."""
+    return [w.strip(".") for w in _WORD.findall(rest)]
 
 
 _FUZZY_MIN_LEN = 4

@@ -94,7 +94,8 @@ FILLER = _words(
     named name called into onto than too very time times minute minutes hour hours day days week
     weeks month months daily hourly weekly monthly weekdays weekends weekday weekend midnight noon
     am pm utc gmt o'clock oclock immediately asap right away straight kindly full incremental
-    watermark action revision version versions v back dont doesnt didnt cant wont isnt arent who whom"""
+    watermark action revision version versions v back dont doesnt didnt cant wont isnt arent who whom
+    u ur plz thx cheers someone somebody anyone anybody folks guys team"""
 )
 DAY_WORDS = _words(
     "monday tuesday wednesday thursday friday saturday sunday mon tue tues wed thu thurs fri sat sun "

@@ -2,7 +2,11 @@
 
 Held-out accuracy (``tests/chat/heldout.py``, ``tests/chat/heldout3.py``): HELD_OUT_3, written
 as data engineers type in a team channel and never tuned against, was 26/35 (74.3%) when it was
-written, before the parser changes made against ``TUNING`` (``tests/chat/tuning.py``).
+written, before the parser changes made against ``TUNING`` (``tests/chat/tuning.py``), and 35/35
+after them. Its expectations were not changed; the changes are general (contractions, chat
+shorthand, JDBC options, rules stated as prohibitions, ...), but they were chosen by looking at
+its misses, so 74.3% remains the honest figure for wording nobody has looked at. HELD_OUT_2 went
+from 24/25 to 25/25 on the same changes; the tuned corpus stayed at 185/185.
 """
 
 from __future__ import annotations
@@ -12,16 +16,20 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from lakeforge.nlu import parse_text, periods
+from lakeforge.nlu import ParseResult, parse_text, periods
 from lakeforge.nlu.rules import parse_rules
 from tests.chat.phrasings import EXACT, KNOWN, PHRASINGS
+from tests.chat.tuning import TUNING
 
 OVERALL_THRESHOLD = 0.9
 PER_INTENT_THRESHOLD = 0.75
 
 
 def _correct(text: str, kind: str | None, slots: dict) -> bool:
-    result = parse_rules(text, known=KNOWN)
+    return _correct_result(parse_rules(text, known=KNOWN), kind, slots)
+
+
+def _correct_result(result: ParseResult, kind: str | None, slots: dict) -> bool:
     if kind is None:
         # A case may name what the question must ask for ("Which rule"), not just that one is asked.
         asked = slots.get("clarify", "")
@@ -186,6 +194,15 @@ def test_accuracy_on_held_out_phrasings(name: str) -> None:
     print(f"\n{name} accuracy: {len(cases) - len(misses)}/{len(cases)} {accuracy:.1%}")
     print("misses:\n  " + "\n  ".join(misses))
     assert accuracy >= HELD_OUT_THRESHOLD
+
+
+@pytest.mark.parametrize(("text", "kind", "slots"), TUNING, ids=[case[0] for case in TUNING])
+def test_tuning_phrasing_read_exactly(text: str, kind: str | None, slots: dict) -> None:
+    """What the parser was improved against after HELD_OUT_3 was measured: each one read right."""
+    from lakeforge.nlu import check_shape
+
+    result = check_shape(parse_rules(text, known=KNOWN))
+    assert _correct_result(result, kind, slots), result.intent or result.clarify
 
 
 @pytest.mark.parametrize(("text", "kind", "slots"), EXACT, ids=[case[0] for case in EXACT])
