@@ -6,6 +6,7 @@ Pure functions from values to Slack JSON, so they are tested without Slack.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from lakeforge.commands.envelope import CommandResult
@@ -133,7 +134,8 @@ def outcome(result: CommandResult) -> list[Block]:
     """What happened: the executor's message, its field errors, and a compact view of any result."""
     icon = {"applied": ":white_check_mark:", "rejected": ":x:"}.get(result.status, ":information_source:")
     blocks = [section(f"{icon} {result.message or result.status}")]
-    if result.errors:
+    said = len(result.errors) == 1 and result.errors[0].message in result.message
+    if result.errors and not said:  # one error is the message already: not said twice
         blocks.append(
             section(
                 _lines(
@@ -179,6 +181,26 @@ def text_blocks(text: str) -> list[Block]:
     return [section(text)]
 
 
+# A LakeForge command inside a fix ("Ask an admin: lakeforge token create --user vic ..."): shown
+# as code, so it reads as something to type and copies whole.
+_COMMAND_IN_FIX = re.compile(r"(?<![`\w])(lakeforge\s+[a-z][^`]*?)(?=\.?\s*$|\.\s)")
+
+
+def refused_text(message: str, fix: str | None) -> str:
+    """A permission refusal: what the caller may not do and why, then how to be allowed."""
+    text = f":lock: {message.rstrip('.')}."
+    if fix:
+        text += " " + _COMMAND_IN_FIX.sub(r"`\1`", fix)
+    return text
+
+
+def known_names_line(what: str, names: list[str]) -> str:
+    """The names that exist, for a reply to a name that does not (`sources` lists them all)."""
+    shown = ", ".join(f"`{name}`" for name in names[:12]) + (" …" if len(names) > 12 else "")
+    listing = "`/lakeforge sources`" if what == "source" else "`/lakeforge show group NAME`"
+    return f"The {what}s you can see: {shown or '_none yet_'} ({listing} shows more)."
+
+
 # -- modals -----------------------------------------------------------------------------------
 
 
@@ -216,7 +238,12 @@ def _select(block_id: str, label: str, options: list[str], initial: str | None) 
     }
 
 
-def register_source_modal(partial: dict[str, Any], metadata: str) -> Block:
+def _noted(note: str | None) -> list[Block]:
+    """The question that opened a form, above its fields: what is missing or wrong."""
+    return [context(note)] if note else []
+
+
+def register_source_modal(partial: dict[str, Any], metadata: str, note: str | None = None) -> Block:
     """Register a source, prefilled with what was typed."""
     return {
         "type": "modal",
@@ -226,6 +253,7 @@ def register_source_modal(partial: dict[str, Any], metadata: str) -> Block:
         "submit": {"type": "plain_text", "text": "Preview plan"},
         "close": {"type": "plain_text", "text": "Cancel"},
         "blocks": [
+            *_noted(note),
             _input("name", "Name", partial.get("name"), hint="lower-case, e.g. orders"),
             _input("group", "Group", partial.get("group"), hint="one Databricks job per group"),
             _select(
@@ -238,7 +266,7 @@ def register_source_modal(partial: dict[str, Any], metadata: str) -> Block:
     }
 
 
-def add_rule_modal(partial: dict[str, Any], metadata: str) -> Block:
+def add_rule_modal(partial: dict[str, Any], metadata: str, note: str | None = None) -> Block:
     """Add a data-quality rule, prefilled with what was typed."""
     return {
         "type": "modal",
@@ -248,6 +276,7 @@ def add_rule_modal(partial: dict[str, Any], metadata: str) -> Block:
         "submit": {"type": "plain_text", "text": "Preview plan"},
         "close": {"type": "plain_text", "text": "Cancel"},
         "blocks": [
+            *_noted(note),
             _input("source", "Source", partial.get("source")),
             _input("name", "Rule name", partial.get("name"), hint="lower-case, e.g. amount_positive"),
             _input("expression", "Condition (Spark SQL)", partial.get("expression"), hint="e.g. amount > 0"),

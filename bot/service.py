@@ -66,6 +66,26 @@ def _modal_metadata(channel: str | None, text: str, partial: dict[str, Any] | No
     return metadata
 
 
+# The values each form asks for, and those it cannot go without.
+_FORM_FIELDS = {
+    "register_source": ("name", "group", "format", "location", "load_mode", "watermark_column"),
+    "add_dq_rule": ("source", "expression", "name", "action"),
+}
+_FORM_REQUIRED = {"register_source": 4, "add_dq_rule": 2}  # the first fields above
+
+
+def _form_answers(parsed: ParseResult) -> bool:
+    """Whether the form can answer the question: a value it asks for is missing or wrong.
+
+    A question about anything else (a JDBC table or password, a name that exists already) is
+    asked in words: the form has no field to answer it, and would hide the question.
+    """
+    kind = parsed.intent_kind or ""
+    fields = _FORM_FIELDS[kind]
+    missing = any(not parsed.partial.get(name) for name in fields[: _FORM_REQUIRED[kind]])
+    return missing or (parsed.clarify or "").split(":", 1)[0] in fields
+
+
 class ChatService:
     # Known names are read at most this often: acks stay one round trip away from the store.
     KNOWN_TTL_SECONDS = 5.0
@@ -144,11 +164,10 @@ class ChatService:
             allowed = set(principal.allowed_kinds()) | {"show_history", "help"}
             return Reply("LakeForge help", blocks.help_blocks(allowed, principal.user_id is not None))
         if parsed.intent is None:
-            if parsed.intent_kind in MODAL_KINDS and principal.user_id is not None:
+            form = MODAL_KINDS.get(parsed.intent_kind or "")
+            if form is not None and principal.user_id is not None and _form_answers(parsed):
                 metadata = _modal_metadata(channel, text, parsed.partial)
-                return Reply(
-                    parsed.clarify or "", modal=MODAL_KINDS[parsed.intent_kind](parsed.partial, metadata)
-                )
+                return Reply(parsed.clarify or "", modal=form(parsed.partial, metadata, parsed.clarify))
             return Reply(
                 parsed.clarify or "I did not understand that.",
                 blocks.text_blocks(f":thinking_face: {parsed.clarify}"),
@@ -183,13 +202,27 @@ class ChatService:
         try:
             result = execute(self.db, intent, actor, dry_run=not read_only, raw_text=raw_text)
         except PermissionDenied as denied:
-            return Reply(denied.sentence(), blocks.text_blocks(f":lock: {denied.sentence()}"))
+            return _refused(denied)
         if result.status != "planned":
-            return Reply(result.message, blocks.outcome(result))
+            return Reply(result.message, blocks.outcome(result) + self._unknown_name_hint(result, principal))
         pending = self._remember(intent, result, slack_user, channel, raw_text)
         return Reply(
             f"Plan: {intent['kind']} (confirm or cancel)", blocks.preview(intent, result, pending, raw_text)
         )
+
+    def _unknown_name_hint(self, result: CommandResult, principal: Principal) -> list[Block]:
+        """For a source or group that does not exist: the ones that do, in the groups the caller sees."""
+        if result.reason != "not_found" or not result.errors:
+            return []
+        what = result.errors[0].message.split(" ", 1)[0]
+        if what not in ("source", "group"):
+            return []
+        known, readable = self.known(), principal.readable_groups()
+        if what == "source":
+            names = sorted(s for s, g in known.sources.items() if readable is None or g in readable)
+        else:
+            names = sorted(g for g in known.groups if readable is None or g in readable)
+        return [blocks.context(blocks.known_names_line(what, names))]
 
     def _remember(
         self,
@@ -269,9 +302,7 @@ class ChatService:
                 raw_text=row["raw_text"],
             )
         except PermissionDenied as denied:
-            return Reply(
-                denied.sentence(), blocks.text_blocks(f":lock: {denied.sentence()}"), replace_original=True
-            )
+            return _refused(denied, replace_original=True)
         self.forget_known()
         return Reply(result.message, blocks.outcome(result), replace_original=True)
 
@@ -369,6 +400,11 @@ class ChatService:
         ]
         tip = f"\n_restore with_ `/lakeforge restore {name} to revision N`"
         return Reply(f"History of {name}", blocks.text_blocks("\n".join(lines) + tip))
+
+
+def _refused(denied: PermissionDenied, *, replace_original: bool = False) -> Reply:
+    text = blocks.refused_text(denied.message, denied.fix)
+    return Reply(denied.sentence(), blocks.text_blocks(text), replace_original=replace_original)
 
 
 def error_reply(error: LakeForgeError) -> Reply:

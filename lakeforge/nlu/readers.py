@@ -65,7 +65,7 @@ def _register_source(msg: Message, db: Database | None) -> tuple[dict[str, Any],
         slots["schedule"] = {"quartz_cron": schedule.quartz}
         if schedule.timezone:
             slots["schedule"]["timezone"] = schedule.timezone
-    return slots, slot.first_missing(
+    question = slot.first_missing(
         slots,
         {
             "name": "What should the new source be called? (lower-case, e.g. `orders`)",
@@ -75,6 +75,9 @@ def _register_source(msg: Message, db: Database | None) -> tuple[dict[str, Any],
             "group": f"Which group should {what} belong to? (the group becomes one Databricks job)",
         },
     )
+    if question is None and slots["format"] == "jdbc" and not (options.get("dbtable") or options.get("query")):
+        return slots, f'Which table should {what} read? Say `table schema.table` (or `query "SELECT ..."`).'
+    return slots, question
 
 
 def _exists_with_location(name: str, where: str) -> str:
@@ -170,7 +173,9 @@ def _several(msg: Message, verb: str) -> str | None:
 def _grouped(question: str, verb: str) -> Reader:
     def read(msg: Message, db: Database | None) -> tuple[dict[str, Any], str | None]:
         slots = {"group": slot.group_name(msg)}
-        return slots, _several(msg, verb) or slot.first_missing(slots, {"group": question})
+        if not slots["group"]:
+            return slots, slot.unknown_group(msg, f"{verb} GROUP") or question
+        return slots, _several(msg, verb)
 
     return read
 
@@ -263,7 +268,9 @@ def _schedule(msg: Message, db: Database | None) -> tuple[dict[str, Any], str | 
     if parsed.timezone:
         slots["timezone"] = parsed.timezone
     if not slots["group"]:
-        return slots, "Which group should the schedule apply to?"
+        return slots, slot.unknown_group(
+            msg, "schedule GROUP every day at 2am"
+        ) or "Which group should the schedule apply to?"
     if parsed.question:
         return slots, parsed.question
     if parsed.quartz is None:
@@ -398,6 +405,10 @@ def _subscribe(msg: Message, db: Database | None) -> tuple[dict[str, Any], str |
     )
 
 
+# Words after which a list of runs names whose runs: "status sales", "runs of orders".
+_RUNS_OF = frozenset({"status", "runs", "of", "for"})
+
+
 def _list_runs(msg: Message, db: Database | None) -> tuple[dict[str, Any], str | None]:
     slots: dict[str, Any] = {}
     for word in msg.words:
@@ -408,6 +419,13 @@ def _list_runs(msg: Message, db: Database | None) -> tuple[dict[str, Any], str |
             slots["group"] = word
             break
     else:
+        named = msg.after(_RUNS_OF)
+        if msg.known.names and named and named not in msg.known.names:
+            # "status shipments": an unknown name would otherwise list every run, as if it matched.
+            return (
+                slots,
+                f"I know no source or group called {named}. `sources` lists the sources and their groups.",
+            )
         if not msg.known.names:
             group = msg.marked(vocab.GROUP_NOUNS)
             name = group or msg.after(frozenset({"of", "for"})) or next(iter(msg.names()), None)

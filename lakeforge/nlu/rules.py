@@ -230,6 +230,20 @@ def _shown(msg: Message) -> str:
     return "show_group" if names_group and not names_source else "show_source"
 
 
+def _what_to_do_with(msg: Message) -> str | None:
+    """For a message naming a source or group but no command ("orders?"): what can be done with it."""
+    name = next((w for w in msg.words if w in msg.known.names), None)
+    if name is None:
+        return None
+    if name in msg.known.sources:
+        offers = f"`show {name}`, `status {name}`, `run {name}`, `history {name}`"
+        what = f"the source {name} (group {msg.known.sources[name]})"
+    else:
+        offers = f"`show group {name}`, `status {name}`, `run {name}`, `pause {name}`"
+        what = f"the group {name}"
+    return f"I see {what}, but not what to do with it. For example: {offers}. `help` lists every command."
+
+
 # Slots the chat reads but the intent itself does not carry.
 _CHAT_ONLY = {"help": {"topic"}}
 
@@ -268,7 +282,8 @@ def parse_rules(
         )
     if kind is None:
         return ParseResult(
-            clarify="I did not understand that. Try `help` for what I can do, with an example of each.",
+            clarify=_what_to_do_with(msg)
+            or "I did not understand that. Try `help` for what I can do, with an example of each.",
             confidence=0.0,
             parser="rules",
         )

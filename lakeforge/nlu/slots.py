@@ -71,8 +71,20 @@ def run_target(msg: Message) -> tuple[dict[str, Any], str | None]:
     if name is None:
         return {}, "What should I run? Name a group or a source, e.g. `run orders`."
     if msg.known.names:
-        return {}, f"I know no source or group called {name}. `runs` and `show SOURCE` list what exists."
+        return {}, f"I know no source or group called {name}. `sources` lists the sources and their groups."
     return {}, f"Is {name} a source or a group? Say `run source {name}` or `run group {name}`."
+
+
+def unknown_group(msg: Message, command: str) -> str | None:
+    """The question for a group the message names but the store does not know ("pause shipments"),
+    with the groups that exist; None when the store knows no names (nothing to compare with)."""
+    if not msg.known.groups:
+        return None
+    groups = ", ".join(f"`{g}`" for g in sorted(msg.known.groups))
+    typed = next((w for w in msg.names() if w not in msg.known.names), None)
+    if typed is None:
+        return f"Which group? The groups are {groups}: say `{command}`."
+    return f"I know no group or source called {typed}. The groups are {groups}: say `{command}`."
 
 
 def batch_ref(msg: Message, db: Database | None) -> tuple[int | None, str | None]:

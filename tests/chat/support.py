@@ -121,6 +121,8 @@ def action_body(
 def view_body(view: dict[str, Any], values: dict[str, str], *, user: str) -> str:
     state = {"values": {}}
     for block in view["blocks"]:
+        if block["type"] != "input":
+            continue  # the question above the fields
         element = block["element"]
         value = values.get(block["block_id"])
         if element["type"] == "static_select":

@@ -201,7 +201,7 @@ def test_register_source_opens_a_prefilled_modal_and_its_submission_previews_the
     initial = {
         b["block_id"]: b["element"].get("initial_value")
         or b["element"].get("initial_option", {}).get("value")
-        for b in view["blocks"]
+        for b in _fields(view)
     }
     assert initial["name"] == "shipments" and initial["format"] == "csv" and initial["location"] is None
     bad = view_body(
@@ -221,7 +221,7 @@ def test_register_source_opens_a_prefilled_modal_and_its_submission_previews_the
 def test_what_the_form_has_no_field_for_is_kept_through_the_form(env: Env) -> None:
     env.slash("load the shipments csv files from /Volumes/main/raw/shipments every day at 6am without header")
     view = env.slack.wait_for("views.open")[0]["view"]
-    form = {b["block_id"]: b["element"].get("initial_value") for b in view["blocks"]}
+    form = {b["block_id"]: b["element"].get("initial_value") for b in _fields(view)}
     assert form["name"] == "shipments" and form["group"] is None  # the group is asked for
     submitted = view_body(view, SHIPMENTS_FORM, user="U0ANA")
     assert post(env.http, env.url, submitted).status_code == 200
@@ -234,7 +234,12 @@ def test_add_rule_without_a_condition_opens_the_rule_modal(env: Env) -> None:
     env.slash("add rule on orders")
     view = env.slack.wait_for("views.open")[0]["view"]
     assert view["callback_id"] == "lakeforge_add_rule"
-    assert {b["block_id"]: b["element"].get("initial_value") for b in view["blocks"]}["source"] == "orders"
+    assert {b["block_id"]: b["element"].get("initial_value") for b in _fields(view)}["source"] == "orders"
+
+
+def _fields(view: dict) -> list[dict]:
+    """A form's inputs (without the question above them)."""
+    return [block for block in view["blocks"] if block["type"] == "input"]
 
 
 def _button_exists(blocks: list[dict], action_id: str) -> bool:

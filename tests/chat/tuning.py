@@ -69,7 +69,7 @@ TUNING: list[Case] = [
     (
         "register jdbc source staff from jdbc:postgresql://hr:5432/hr in finance",
         None,
-        {"clarify": "dbtable"},
+        {"clarify": "Which table should staff read? Say `table schema.table`"},
     ),
     # rules stated as what a column must (not) be
     (
