@@ -6,7 +6,9 @@ written, before the parser changes made against ``TUNING`` (``tests/chat/tuning.
 after them. Its expectations were not changed; the changes are general (contractions, chat
 shorthand, JDBC options, rules stated as prohibitions, ...), but they were chosen by looking at
 its misses, so 74.3% remains the honest figure for wording nobody has looked at. HELD_OUT_2 went
-from 24/25 to 25/25 on the same changes; the tuned corpus stayed at 185/185.
+from 24/25 to 25/25 on the same changes; the tuned corpus stayed at 185/185. HELD_OUT_4
+(``tests/chat/heldout4.py``), written after those changes and never tuned against, measured
+22/27 (81.5%) the one time it was run before any further change.
 """
 
 from __future__ import annotations
@@ -180,11 +182,12 @@ def test_a_value_the_schema_refuses_becomes_a_question() -> None:
 HELD_OUT_THRESHOLD = 0.7
 
 
-@pytest.mark.parametrize("name", ["HELD_OUT", "HELD_OUT_2", "HELD_OUT_3"])
+@pytest.mark.parametrize("name", ["HELD_OUT", "HELD_OUT_2", "HELD_OUT_3", "HELD_OUT_4"])
 def test_accuracy_on_held_out_phrasings(name: str) -> None:
-    from tests.chat import heldout, heldout3
+    from tests.chat import heldout, heldout3, heldout4
 
-    cases = getattr(heldout3 if name == "HELD_OUT_3" else heldout, name)
+    module = {"HELD_OUT_3": heldout3, "HELD_OUT_4": heldout4}.get(name, heldout)
+    cases = getattr(module, name)
     misses = []
     for text, kind, slots in cases:
         if not _correct(text, kind, slots):
