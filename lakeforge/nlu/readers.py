@@ -75,7 +75,8 @@ def _register_source(msg: Message, db: Database | None) -> tuple[dict[str, Any],
             "group": f"Which group should {what} belong to? (the group becomes one Databricks job)",
         },
     )
-    if question is None and slots["format"] == "jdbc" and not (options.get("dbtable") or options.get("query")):
+    names_table = bool(options.get("dbtable") or options.get("query"))
+    if question is None and slots["format"] == "jdbc" and not names_table:
         return slots, f'Which table should {what} read? Say `table schema.table` (or `query "SELECT ..."`).'
     return slots, question
 
