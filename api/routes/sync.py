@@ -21,7 +21,12 @@ router = APIRouter(tags=["sync"], responses=PROBLEM_RESPONSES)
 
 @router.get("/sync/plan")
 def sync_plan(db: DbDep, settings: SettingsDep, _: PrincipalDep) -> dict[str, Any]:
-    """The jobs and pipelines the reconciler would create, update or delete (nothing is changed)."""
+    """The jobs and pipelines the reconciler would create, update or delete (nothing is changed).
+
+    ``lines`` are the same changes as plan lines, as ``POST /sync/apply?dry_run=true`` shows them,
+    so a screen can show the plan before anyone asks to apply it.
+    """
+    from lakeforge.commands.plans import workspace_lines
     from lakeforge.orchestration import reconciler
     from lakeforge.orchestration.client import workspace_client
 
@@ -44,7 +49,8 @@ def sync_plan(db: DbDep, settings: SettingsDep, _: PrincipalDep) -> dict[str, An
                 }
             ],
         ) from None
-    return dict(plan.to_json())
+    summary = dict(plan.to_json())
+    return {**summary, "lines": workspace_lines(summary)}
 
 
 @router.post("/sync/apply")

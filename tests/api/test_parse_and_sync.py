@@ -71,6 +71,8 @@ def test_a_sync_confirmation_applies_only_the_plan_that_was_shown(
     assert shown["status"] == "planned", shown
     heads = {(line["op"], line["entity"], line["key"]) for line in shown["plan"] if line["field"] is None}
     assert {("create", "job", "group.retail"), ("create", "pipeline", "group.retail")} <= heads, shown
+    # The read-only plan carries the same lines, so the panel shows what Apply would confirm.
+    assert admin.get("/sync/plan").json()["lines"] == shown["plan"]
     # The metadata moves after the plan was shown: the job it planned is not the one to make.
     assert api.command({"kind": "update_group", "name": "retail", "max_retries": 3}).status_code == 200
     stale = admin.post("/sync/apply", params={"confirm_token": shown["confirm_token"]})

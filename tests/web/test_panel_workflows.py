@@ -357,7 +357,8 @@ def test_an_incremental_source_shows_its_watermark_after_a_batch(page: Any, stac
         )
         sign_in(page, stack.token)
         page.goto(f"/sources/{name}")
-        expect(page.get_by_test_id("progress")).to_contain_text("No watermark yet: the first successful batch")
+        progress = page.get_by_test_id("progress")
+        expect(progress).to_contain_text("No watermark yet: the first successful batch")
 
         run = run_batch(stack.settings, stack.db, group, sources=[name])
         assert run.status == "succeeded", run.error
@@ -533,7 +534,7 @@ def test_a_group_bound_operator_runs_its_own_source_through_chosen_zones_only(
     expect(dialog.get_by_label("bronze")).to_be_disabled()  # the last zone stays
     expect(dialog.get_by_role("button", name="Rerun")).to_be_enabled()
     dialog.get_by_role("button", name="Rerun").click()
-    page.wait_for_url(re.compile(r"/runs/(?!%d$)\d+$" % batch_id))
+    page.wait_for_url(re.compile(rf"/runs/(?!{batch_id}$)\d+$"))
     expect(page.get_by_test_id("batch-status")).to_have_text("succeeded", timeout=60_000)
     rerun_id = int(page.url.rsplit("/", 1)[1])
     with stack.client() as client:
@@ -555,9 +556,11 @@ def test_registering_a_source_with_a_cron_into_a_paused_group_keeps_it_paused(
     sent: list[dict[str, Any]] = []
     page.on(
         "request",
-        lambda request: sent.append(request.post_data_json)
-        if request.method == "POST" and request.url.endswith("/api/v1/commands")
-        else None,
+        lambda request: (
+            sent.append(request.post_data_json)
+            if request.method == "POST" and request.url.endswith("/api/v1/commands")
+            else None
+        ),
     )
     page.goto("/sources/new")
     page.get_by_label("Name").fill(name)
@@ -608,7 +611,16 @@ def test_sync_apply_confirms_the_plan_it_showed_and_refuses_one_that_moved(page:
     try:
         reconciler.upload_notebooks(workspace_client(stack.settings), stack.settings.workspace_notebook_dir)
         sign_in(page, stack.token)
+        with stack.client() as client:
+            pending = client.get("/sync/plan").json()
+        # Each job or pipeline to write counts once (the plan lists it by action and among changes).
+        writing = {"create", "update", "adopt", "pause", "delete"}
+        writes = [c for c in pending["changes"] if c["action"] in writing]
+        expect(page.get_by_role("main")).to_contain_text(f"{len(writes)} changes to apply")
         page.goto("/sync")
+        # The plan is shown as plan lines before anyone asks to apply, not as the reconciler's JSON.
+        expect(page.get_by_role("main").get_by_test_id("plan")).to_contain_text(f"create job group.{group}")
+        expect(page.get_by_role("main")).not_to_contain_text("spec_hash")
         page.get_by_role("button", name="Apply…").click()
         dialog = page.get_by_role("dialog", name="Apply the sync plan to the workspace?")
         expect(dialog).to_contain_text(f"create job group.{group}")
@@ -631,6 +643,8 @@ def test_sync_apply_confirms_the_plan_it_showed_and_refuses_one_that_moved(page:
         screenshot(page, "sync-applied")
     finally:
         workspace.stop()
+
+
 def test_cancel_button_stops_a_running_batch_for_an_operator_only(page: Any, stack: Stack) -> None:
     from lakeforge.commands.access import create_token
     from tests.runtime.gate import gated_api

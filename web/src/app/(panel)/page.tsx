@@ -4,7 +4,7 @@ import Link from "next/link";
 import { api } from "@/lib/api/client";
 import type { GroupRow, RunsPage, ScheduleRow } from "@/lib/api/models";
 import { formatTime } from "@/lib/format";
-import { planChanges } from "@/lib/sync";
+import { planChanges, type SyncPlan } from "@/lib/sync";
 import { useApi } from "@/lib/use-api";
 import { Badge, Card, Empty, PageTitle, ProblemBanner, td, th } from "@/components/ui";
 
@@ -15,7 +15,7 @@ export default function Overview() {
   const groups = useApi<GroupRow[]>(() => api.GET("/api/v1/groups"), [], () => 5000);
   const runs = useApi<RunsPage>(() => api.GET("/api/v1/runs", { params: { query: { limit: 10 } } }), [], () => 5000);
   const schedules = useApi<ScheduleRow[]>(() => api.GET("/api/v1/schedules", { params: { query: { upcoming: 1 } } }), []);
-  const sync = useApi<Record<string, unknown>>(() => api.GET("/api/v1/sync/plan"), []);
+  const sync = useApi<SyncPlan>(() => api.GET("/api/v1/sync/plan"), []);
 
   const sorted = [...(groups.data ?? [])].sort((a, b) => rank(a) - rank(b) || a.name.localeCompare(b.name));
   const fires = (schedules.data ?? [])
@@ -76,7 +76,7 @@ export default function Overview() {
   );
 }
 
-function SyncStatus({ plan, failed, loading }: { plan?: Record<string, unknown>; failed?: string; loading: boolean }) {
+function SyncStatus({ plan, failed, loading }: { plan?: SyncPlan; failed?: string; loading: boolean }) {
   if (loading) return <Empty>Loading…</Empty>;
   if (failed) return <p className="text-sm text-zinc-500">Unknown: {failed}</p>;
   const changes = planChanges(plan);

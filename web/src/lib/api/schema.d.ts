@@ -609,6 +609,9 @@ export interface paths {
         /**
          * Sync Plan
          * @description The jobs and pipelines the reconciler would create, update or delete (nothing is changed).
+         *
+         *     ``lines`` are the same changes as plan lines, as ``POST /sync/apply?dry_run=true`` shows them,
+         *     so a screen can show the plan before anyone asks to apply it.
          */
         get: operations["sync_plan_api_v1_sync_plan_get"];
         put?: never;

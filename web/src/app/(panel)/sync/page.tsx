@@ -5,22 +5,14 @@ import { api } from "@/lib/api/client";
 import { toProblem, type Problem } from "@/lib/api/problem";
 import { may, useMe } from "@/lib/me";
 import { planNote, type CommandResponse } from "@/lib/command";
-import { planChanges } from "@/lib/sync";
+import { planChanges, type SyncPlan } from "@/lib/sync";
 import { useApi } from "@/lib/use-api";
 import { Confirm } from "@/components/confirm";
 import { PlanView } from "@/components/plan-view";
 import { Badge, Button, Card, Empty, Json, PageTitle, ProblemBanner } from "@/components/ui";
 
-type Plan = Record<string, unknown>;
-
-function entries(plan: Plan | undefined): Record<string, unknown>[] {
-  if (!plan) return [];
-  for (const key of ["actions", "changes", "items", "plan"]) if (Array.isArray(plan[key])) return plan[key] as Record<string, unknown>[];
-  return ["create", "update", "delete"].flatMap((op) => (Array.isArray(plan[op]) ? (plan[op] as Record<string, unknown>[]).map((e) => ({ op, ...e })) : []));
-}
-
 export default function Sync() {
-  const plan = useApi<Plan>(() => api.GET("/api/v1/sync/plan"), []);
+  const plan = useApi<SyncPlan>(() => api.GET("/api/v1/sync/plan"), []);
   const me = useMe();
   const admin = may(me, "sync_jobs");
   const [asking, setAsking] = useState(false);
@@ -60,7 +52,8 @@ export default function Sync() {
     setShown(null);
     setAskProblem(null);
   }
-  const list = entries(plan.data);
+  // The same lines the Apply dialog confirms, not the reconciler's JSON.
+  const list = plan.data?.lines ?? [];
   const changes = planChanges(plan.data);
   return (
     <>
@@ -84,13 +77,13 @@ export default function Sync() {
 }
 
 // Nothing to change: say so in words, with what was compared; the reconciler's answer stays one click away.
-function InSync({ plan }: { plan: Plan }) {
+function InSync({ plan }: { plan: SyncPlan }) {
   const unchanged = Array.isArray(plan.unchanged) ? (plan.unchanged as string[]) : [];
   return (
     <div className="space-y-2 text-sm" data-testid="sync-in-sync">
       <p>The workspace matches the metadata: {unchanged.length} job{unchanged.length === 1 ? "" : "s"} and pipeline{unchanged.length === 1 ? "" : "s"} unchanged.</p>
       {unchanged.length ? <ul className="font-mono text-xs text-zinc-600 dark:text-zinc-400">{unchanged.map((r) => <li key={r}>{r}</li>)}</ul> : null}
-      <details><summary className="cursor-pointer text-xs text-zinc-500">Reconciler answer</summary><Json value={plan} /></details>
+      <details><summary className="cursor-pointer text-xs text-zinc-500 dark:text-zinc-400">Reconciler answer</summary><Json value={plan} /></details>
     </div>
   );
 }
