@@ -222,6 +222,14 @@ def sign_in(page: Any, token: str) -> None:
     page.wait_for_url(lambda url: not url.endswith("/signin") and "/signin?" not in url)
 
 
+UNREADABLE_JS = (Path(__file__).parent / "unreadable.js").read_text()
+
+
+def unreadable_text(page: Any) -> list[str]:
+    """The texts on screen below WCAG AA contrast against their background (empty when all read)."""
+    return list(page.evaluate(UNREADABLE_JS))
+
+
 def screenshot(page: Any, name: str) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)

@@ -8,7 +8,16 @@ from typing import Any
 
 from playwright.sync_api import expect
 
-from tests.web.conftest import Stack, make_group, make_source, screenshot, sign_in, unique, write_csv
+from tests.web.conftest import (
+    Stack,
+    make_group,
+    make_source,
+    screenshot,
+    sign_in,
+    unique,
+    unreadable_text,
+    write_csv,
+)
 
 FINAL = re.compile(r"^(succeeded|failed|cancelled|skipped)$")
 
@@ -132,7 +141,9 @@ def test_run_the_group_and_watch_it_reach_a_final_status(page: Any, stack: Stack
     assert source  # the group had a source to run
 
 
-def test_every_screen_renders_light_and_dark(chromium: Any, stack: Stack) -> None:
+def test_every_screen_renders_light_dark_and_on_a_phone(chromium: Any, stack: Stack) -> None:
+    from lakeforge.runtime.runner import run_batch
+
     group = make_group(stack)
     source = make_source(stack, group)
     # One long line of SQL, with a name longer than the card is wide: the source page wraps it
@@ -141,30 +152,46 @@ def test_every_screen_renders_light_and_dark(chromium: Any, stack: Stack) -> Non
     columns += ", count(*) AS " + "rows_counted_" * 20 + "x"
     gold_sql = f"SELECT country, {columns} FROM main.{group}.{source} GROUP BY country"
     stack.command({"kind": "upsert_gold", "group": group, "name": "wide_totals", "sql": gold_sql})
-    for scheme in ("light", "dark"):
+    run = run_batch(stack.settings, stack.db, group, sources=[source])
+    screens = (
+        ("/", "Overview"),
+        ("/sources", "Sources"),
+        (f"/sources/{source}", source),
+        ("/groups", "Groups & schedules"),
+        ("/dq", "Data quality"),
+        ("/runs", "Runs"),
+        (f"/runs/{run.batch_id}", f"Batch #{run.batch_id}"),
+        ("/sync", "Sync"),
+        ("/chat", "Chat console"),
+        ("/audit", "Audit"),
+    )
+    # A desk in both themes, then a phone (390 px): nothing wider than the screen, all text readable.
+    for scheme, width, prefix in (("light", 1400, "light"), ("dark", 1400, "dark"), ("light", 390, "phone")):
         context = chromium.new_context(
-            base_url=stack.panel_url, viewport={"width": 1400, "height": 900}, color_scheme=scheme
+            base_url=stack.panel_url,
+            viewport={"width": width, "height": 900},
+            color_scheme=scheme,
+            timezone_id="Asia/Kolkata",
         )
         page = context.new_page()
         sign_in(page, stack.token)
-        for path, heading in (
-            ("/", "Overview"),
-            ("/sources", "Sources"),
-            (f"/sources/{source}", source),
-            ("/groups", "Groups & schedules"),
-            ("/dq", "Data quality"),
-            ("/runs", "Runs"),
-            ("/sync", "Sync"),
-            ("/chat", "Chat console"),
-            ("/audit", "Audit"),
-        ):
+        if width < 768:  # the links sit behind the Menu button, which closes once one is followed
+            page.get_by_role("button", name="Menu").click()
+            page.get_by_role("link", name="Runs").click()
+            expect(page.get_by_role("heading", name="Runs", exact=True)).to_be_visible()
+            expect(page.get_by_role("link", name="Audit")).to_be_hidden()
+        for path, heading in screens:
             page.goto(path)
             expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible()
             if path == f"/sources/{source}":
                 assert_fully_visible(page, page.get_by_test_id("gold-sql-wide_totals"), gold_sql)
+            if path == "/runs":  # a time says which clock it was read on
+                expect(page.locator(f"[data-batch='{run.batch_id}']")).to_contain_text("GMT+5:30")
             time.sleep(0.3)  # let the reads settle before the picture
+            assert unreadable_text(page) == [], f"{prefix} {path}"
+            assert page.evaluate("document.documentElement.scrollWidth") <= width, f"{prefix} {path}"
             slug = path.strip("/").replace("/", "-") or "overview"
-            screenshot(page, f"{scheme}-{slug}")
+            screenshot(page, f"{prefix}-{slug}")
         context.close()
 
 

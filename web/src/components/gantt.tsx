@@ -42,15 +42,16 @@ export function Gantt({ batch }: { batch: BatchDetail }) {
     .filter((v): v is string => Boolean(v))
     .map((v) => new Date(v).getTime());
   const rows = bars(batch, stamps.length ? Math.max(...stamps) : 0);
-  if (!rows.length) return <p className="text-sm text-zinc-500">No zones have started yet.</p>;
+  if (!rows.length) return <p className="text-sm text-zinc-500 dark:text-zinc-400">No zones have started yet.</p>;
   const min = Math.min(...rows.map((r) => r.start));
   const max = Math.max(...rows.map((r) => r.end), min + 1);
   const labelWidth = 220;
   const width = 900;
   const rowHeight = 20;
   const scale = (width - labelWidth - 10) / (max - min);
+  // At least 640 px wide: on a phone the timeline scrolls in its card instead of shrinking its labels.
   return (
-    <svg role="img" aria-label="Batch timeline" viewBox={`0 0 ${width} ${rows.length * rowHeight + 20}`} className="w-full" data-testid="gantt">
+    <svg role="img" aria-label="Batch timeline" viewBox={`0 0 ${width} ${rows.length * rowHeight + 20}`} className="w-full min-w-[640px]" data-testid="gantt">
       {rows.map((r, i) => {
         const x = labelWidth + (r.start - min) * scale;
         const w = Math.max((r.end - r.start) * scale, 2);

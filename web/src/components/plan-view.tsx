@@ -56,7 +56,7 @@ function LineTable({ lines }: { lines: Entry[] }) {
                   <td className={`w-16 px-3 py-1 font-medium ${OP_TONE[show(c.op)] ?? ""}`}>{show(c.op ?? c.action)}</td>
                   <td className="w-1/4 px-3 py-1 font-mono">{c.field === null || c.field === undefined ? (c.text ? show(c.text) : "") : show(c.field)}</td>
                   <td className="px-3 py-1 font-mono break-all text-red-700 line-through decoration-red-400/60 dark:text-red-400">{show(c.before ?? c.old ?? undefined)}</td>
-                  <td className="px-3 py-1 font-mono break-all text-emerald-700 dark:text-emerald-400">{cleared(c) ? <span className="font-sans text-zinc-500 italic">(cleared)</span> : show(c.after ?? c.new ?? c.value ?? undefined)}</td>
+                  <td className="px-3 py-1 font-mono break-all text-emerald-700 dark:text-emerald-400">{cleared(c) ? <span className="font-sans text-zinc-500 dark:text-zinc-400 italic">(cleared)</span> : show(c.after ?? c.new ?? c.value ?? undefined)}</td>
                 </tr>
               ))}
             </tbody>
@@ -68,7 +68,7 @@ function LineTable({ lines }: { lines: Entry[] }) {
 }
 
 export function PlanView({ plan }: { plan: Entry[] | null | undefined }) {
-  if (!plan || plan.length === 0) return <p className="text-sm text-zinc-500">No changes.</p>;
+  if (!plan || plan.length === 0) return <p className="text-sm text-zinc-500 dark:text-zinc-400">No changes.</p>;
   const flat = plan.every((e) => "field" in e || "text" in e);
   return (
     <div className="space-y-3" data-testid="plan">
@@ -86,6 +86,6 @@ export function PlanView({ plan }: { plan: Entry[] | null | undefined }) {
 export function SnapshotDiff({ before, after }: { before: Entry | null; after: Entry | null }) {
   const keys = Array.from(new Set([...Object.keys(before ?? {}), ...Object.keys(after ?? {})])).sort();
   const changed = keys.filter((k) => show(before?.[k]) !== show(after?.[k]));
-  if (!changed.length) return <p className="text-sm text-zinc-500">Identical.</p>;
+  if (!changed.length) return <p className="text-sm text-zinc-500 dark:text-zinc-400">Identical.</p>;
   return <PlanView plan={[{ changes: changed.map((field) => ({ field, before: before?.[field], after: after?.[field] })) }]} />;
 }

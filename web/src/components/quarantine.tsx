@@ -35,12 +35,12 @@ export function QuarantineRows({ source }: { source: string }) {
   const columns = [failed, ...data.columns.map((c) => c.name).filter((name) => name !== failed)];
   return (
     <div className="overflow-x-auto">
-      <p className="mb-2 text-xs text-zinc-500">
+      <p className="mb-2 text-xs text-zinc-500 dark:text-zinc-400">
         {formatCount(data.total_rows)} row{data.total_rows === 1 ? "" : "s"} in <code>{data.table}</code>
         {data.version !== null ? ` (version ${data.version})` : ""}; newest batch first, first {Math.min(SHOWN, data.rows.length)} shown.
       </p>
       {Object.keys(data.by_rule ?? {}).length > 0 ? (
-        <p className="mb-2 text-xs text-zinc-500" data-testid={`quarantine-by-rule-${source}`}>
+        <p className="mb-2 text-xs text-zinc-500 dark:text-zinc-400" data-testid={`quarantine-by-rule-${source}`}>
           By rule: {Object.entries(data.by_rule ?? {}).map(([rule, count]) => `${rule} ${formatCount(count)}`).join(" · ")}
         </p>
       ) : null}

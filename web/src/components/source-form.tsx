@@ -229,7 +229,7 @@ export function SourceForm({ source }: { source?: SourceDetail }) {
               <Button tone="primary" onClick={save} disabled={command.busy}>Save</Button>
             </div>
           ) : (
-            <p className="text-sm text-zinc-500">Review the plan to see what will change before saving.</p>
+            <p className="text-sm text-zinc-500 dark:text-zinc-400">Review the plan to see what will change before saving.</p>
           )}
         </Card>
       </div>

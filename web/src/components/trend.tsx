@@ -3,7 +3,7 @@ import type { DqRuleRow } from "@/lib/api/models";
 
 export function Trend({ rule }: { rule: DqRuleRow }) {
   const points = [...(rule.trend ?? [])].reverse(); // oldest first, left to right
-  if (!points.length) return <span className="text-xs text-zinc-500">no runs yet</span>;
+  if (!points.length) return <span className="text-xs text-zinc-500 dark:text-zinc-400">no runs yet</span>;
   const w = 8;
   const h = 24;
   return (

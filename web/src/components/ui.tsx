@@ -7,14 +7,16 @@ export function PageTitle({ title, children }: { title: string; children?: React
   return (
     <div className="mb-6 flex flex-wrap items-center justify-between gap-3">
       <h1 className="text-xl font-semibold tracking-tight">{title}</h1>
-      <div className="flex items-center gap-2">{children}</div>
+      <div className="flex flex-wrap items-center gap-2">{children}</div>
     </div>
   );
 }
 
 export function Card({ title, children, className = "" }: { title?: ReactNode; children: ReactNode; className?: string }) {
   return (
-    <section className={`rounded-lg border border-zinc-200 bg-white p-4 dark:border-zinc-800 dark:bg-zinc-900 ${className}`}>
+    // A table wider than the screen scrolls inside its card, not the whole page (phones); relative
+    // keeps its sr-only labels (absolutely placed) inside that scroll too.
+    <section className={`relative overflow-x-auto rounded-lg border border-zinc-200 bg-white p-4 dark:border-zinc-800 dark:bg-zinc-900 ${className}`}>
       {title ? <h2 className="mb-3 text-sm font-semibold text-zinc-700 dark:text-zinc-300">{title}</h2> : null}
       {children}
     </section>
@@ -44,7 +46,7 @@ type ButtonProps = ButtonHTMLAttributes<HTMLButtonElement> & { tone?: "primary" 
 
 export function Button({ tone = "plain", className = "", ...props }: ButtonProps) {
   const tones = {
-    primary: "bg-sky-600 text-white hover:bg-sky-700 disabled:bg-sky-300 dark:disabled:bg-sky-900",
+    primary: "bg-sky-700 text-white hover:bg-sky-800 disabled:bg-sky-300 dark:disabled:bg-sky-900",
     plain: "border border-zinc-300 bg-white hover:bg-zinc-50 dark:border-zinc-700 dark:bg-zinc-900 dark:hover:bg-zinc-800",
     danger: "bg-red-600 text-white hover:bg-red-700 disabled:bg-red-300",
   };
@@ -69,7 +71,7 @@ export function Field({ label, name, error, hint, children }: { label: string; n
     <div>
       <label htmlFor={name} className="mb-1 block text-xs font-medium text-zinc-700 dark:text-zinc-300">{label}</label>
       {children}
-      {hint && !error ? <p id={`${name}-hint`} className="mt-1 text-xs text-zinc-500">{hint}</p> : null}
+      {hint && !error ? <p id={`${name}-hint`} className="mt-1 text-xs text-zinc-500 dark:text-zinc-400">{hint}</p> : null}
       <FieldMessage error={error} id={`${name}-error`} />
     </div>
   );
@@ -95,12 +97,12 @@ export function ProblemBanner({ problem, extra = [] }: { problem: Problem | null
 }
 
 export function Empty({ children }: { children: ReactNode }) {
-  return <p className="py-6 text-center text-sm text-zinc-500">{children}</p>;
+  return <p className="py-6 text-center text-sm text-zinc-500 dark:text-zinc-400">{children}</p>;
 }
 
 export function Json({ value }: { value: unknown }) {
   return <pre className="overflow-x-auto rounded bg-zinc-50 p-2 font-mono text-xs dark:bg-zinc-950">{JSON.stringify(value, null, 2)}</pre>;
 }
 
-export const th = "px-2 py-1.5 text-left text-xs font-medium uppercase tracking-wide text-zinc-500";
+export const th = "px-2 py-1.5 text-left text-xs font-medium uppercase tracking-wide text-zinc-500 dark:text-zinc-400";
 export const td = "px-2 py-1.5 align-top";

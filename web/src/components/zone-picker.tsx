@@ -15,7 +15,7 @@ export function ZonePicker({ value, onChange, disabled }: { value: readonly Zone
   const id = useId();
   return (
     <fieldset className="mb-3" aria-describedby={`${id}-hint`}>
-      <legend className="mb-1 text-xs font-medium text-zinc-500">Zones</legend>
+      <legend className="mb-1 text-xs font-medium text-zinc-500 dark:text-zinc-400">Zones</legend>
       <div className="flex flex-wrap gap-3 text-sm">
         {ZONES.map((zone) => (
           <label key={zone} className="flex items-center gap-1">
@@ -29,7 +29,7 @@ export function ZonePicker({ value, onChange, disabled }: { value: readonly Zone
           </label>
         ))}
       </div>
-      <p id={`${id}-hint`} className="mt-1 text-xs text-zinc-500">At least one zone; the plan below follows the choice.</p>
+      <p id={`${id}-hint`} className="mt-1 text-xs text-zinc-500 dark:text-zinc-400">At least one zone; the plan below follows the choice.</p>
     </fieldset>
   );
 }

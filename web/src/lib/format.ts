@@ -1,6 +1,8 @@
 // Dates are shown in the viewer's time zone; the API always sends ISO timestamps with offsets.
 export const viewerTimeZone = (): string => Intl.DateTimeFormat().resolvedOptions().timeZone;
 
+/** An instant in the viewer's zone, the zone named ("Nov 27, 2026, 07:50:01 AM GMT+1"): a time
+ * copied into a chat or a ticket still says which clock it was read on. */
 export function formatTime(value: string | null | undefined): string {
   if (!value) return "—";
   const date = new Date(value);
@@ -12,6 +14,7 @@ export function formatTime(value: string | null | undefined): string {
     hour: "2-digit",
     minute: "2-digit",
     second: "2-digit",
+    timeZoneName: "short",
   });
 }
 

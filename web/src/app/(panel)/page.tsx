@@ -34,7 +34,7 @@ export default function Overview() {
                 {sorted.map((g) => (
                   <tr key={g.name} className="border-t border-zinc-100 dark:border-zinc-800">
                     <td className={td}><Link className="font-medium hover:underline" href={`/groups#${g.name}`}>{g.name}</Link></td>
-                    <td className={td} data-testid={`last-run-${g.name}`}>{g.last_batch_id ? <Link href={`/runs/${g.last_batch_id}`} aria-label={`Batch #${g.last_batch_id}: ${g.last_status ?? "unknown"}`}><Badge value={g.last_status} /></Link> : <span className="text-zinc-500">never</span>}</td>
+                    <td className={td} data-testid={`last-run-${g.name}`}>{g.last_batch_id ? <Link href={`/runs/${g.last_batch_id}`} aria-label={`Batch #${g.last_batch_id}: ${g.last_status ?? "unknown"}`}><Badge value={g.last_status} /></Link> : <span className="text-zinc-500 dark:text-zinc-400">never</span>}</td>
                     <td className={td}>{g.source_count}</td>
                     <td className={td}>{g.paused ? <Badge value="paused" /> : <code className="text-xs">{g.quartz_cron ?? "—"}</code>}</td>
                   </tr>
@@ -52,7 +52,7 @@ export default function Overview() {
                     <td className={td}><Link className="hover:underline" href={`/runs/${r.batch_id}`}>#{r.batch_id}</Link></td>
                     <td className={td}>{r.group}{r.source ? ` / ${r.source}` : ""}</td>
                     <td className={td}><Badge value={r.status} /></td>
-                    <td className={`${td} text-zinc-500`}>{formatTime(r.created_at)}</td>
+                    <td className={`${td} text-zinc-500 dark:text-zinc-400`}>{formatTime(r.created_at)}</td>
                   </tr>
                 ))}
               </tbody>
@@ -63,7 +63,7 @@ export default function Overview() {
           {fires.length ? (
             <ul className="space-y-1">
               {fires.map((f) => (
-                <li key={f.group} className="flex justify-between gap-2"><span className="font-medium">{f.group}</span><span className="text-zinc-500">{formatTime(f.at)}</span></li>
+                <li key={f.group} className="flex justify-between gap-2"><span className="font-medium">{f.group}</span><span className="text-zinc-500 dark:text-zinc-400">{formatTime(f.at)}</span></li>
               ))}
             </ul>
           ) : <Empty>{schedules.loading ? "Loading…" : "Nothing scheduled."}</Empty>}
@@ -78,7 +78,7 @@ export default function Overview() {
 
 function SyncStatus({ plan, failed, loading }: { plan?: SyncPlan; failed?: string; loading: boolean }) {
   if (loading) return <Empty>Loading…</Empty>;
-  if (failed) return <p className="text-sm text-zinc-500">Unknown: {failed}</p>;
+  if (failed) return <p className="text-sm text-zinc-500 dark:text-zinc-400">Unknown: {failed}</p>;
   const changes = planChanges(plan);
   return (
     <div className="flex items-center justify-between">

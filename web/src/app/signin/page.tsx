@@ -44,7 +44,7 @@ export default function SignIn() {
         </div>
         {problem && !fieldError ? <ProblemBanner problem={problem} /> : null}
         <Button type="submit" tone="primary" disabled={busy || !token} className="w-full">{busy ? "Checking…" : "Sign in"}</Button>
-        <p className="text-xs text-zinc-500">The token stays in this browser and is sent only to the LakeForge API.</p>
+        <p className="text-xs text-zinc-500 dark:text-zinc-400">The token stays in this browser and is sent only to the LakeForge API.</p>
       </form>
     </main>
   );

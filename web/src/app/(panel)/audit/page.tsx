@@ -72,10 +72,10 @@ function AuditList({ filters }: { filters: { actor?: string; kind?: string; outc
               {audit.data.items.map((a) => (
                 <Fragment key={a.command_id}>
                   <tr className="border-t border-zinc-100 dark:border-zinc-800" data-kind={a.kind} data-outcome={a.outcome}>
-                    <td className={`${td} whitespace-nowrap text-zinc-500`}>{formatTime(a.created_at)}</td>
+                    <td className={`${td} whitespace-nowrap text-zinc-500 dark:text-zinc-400`}>{formatTime(a.created_at)}</td>
                     <td className={td}>{a.actor}</td>
-                    <td className={td}>{a.surface}{a.channel ? <span className="text-xs text-zinc-500"> {a.channel}</span> : null}</td>
-                    <td className={td}><code className="text-xs">{a.kind}</code>{a.raw_text ? <span className="block text-xs text-zinc-500">“{a.raw_text}”</span> : null}</td>
+                    <td className={td}>{a.surface}{a.channel ? <span className="text-xs text-zinc-500 dark:text-zinc-400"> {a.channel}</span> : null}</td>
+                    <td className={td}><code className="text-xs">{a.kind}</code>{a.raw_text ? <span className="block text-xs text-zinc-500 dark:text-zinc-400">“{a.raw_text}”</span> : null}</td>
                     <td className={td}><Badge value={a.outcome} /></td>
                     <td className={`${td} max-w-sm text-xs`}>{a.message}</td>
                     <td className={td}><Button aria-expanded={open === a.command_id} onClick={() => setOpen(open === a.command_id ? null : a.command_id)}>{open === a.command_id ? "Hide" : "Plan"}</Button></td>

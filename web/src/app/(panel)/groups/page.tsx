@@ -156,7 +156,7 @@ function ScheduleEditor({ group, schedule, onChange }: { group: string; schedule
       {description ? <p className="text-sm" data-testid="cron-description">{description}</p> : null}
       {fires?.length ? (
         <div className="text-xs">
-          <p className="mb-1 text-zinc-500">Next fire times ({viewerTimeZone()}):</p>
+          <p className="mb-1 text-zinc-500 dark:text-zinc-400">Next fire times ({viewerTimeZone()}):</p>
           <ol className="list-inside list-decimal space-y-0.5" data-testid="next-fires">{fires.slice(0, 5).map((t) => <li key={t}>{formatTime(t)}</li>)}</ol>
         </div>
       ) : null}

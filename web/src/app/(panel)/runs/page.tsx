@@ -63,7 +63,7 @@ function Runs() {
                   <td className={td}><Badge value={r.status} /></td>
                   <td className={td}>{r.trigger}</td>
                   <td className={td}>{formatCount(r.rows_in)} → {formatCount(r.rows_out)}</td>
-                  <td className={`${td} text-zinc-500`}>{formatTime(r.created_at)}</td>
+                  <td className={`${td} text-zinc-500 dark:text-zinc-400`}>{formatTime(r.created_at)}</td>
                   <td className={td}>{formatDuration(r.started_at, r.ended_at)}</td>
                 </tr>
               ))}

@@ -20,7 +20,7 @@ export default function Sources() {
   return (
     <>
       <PageTitle title="Sources">
-        {may(me, "register_source") ? <Link href="/sources/new" className="rounded-md bg-sky-600 px-3 py-1.5 text-sm font-medium text-white hover:bg-sky-700">Register source</Link> : null}
+        {may(me, "register_source") ? <Link href="/sources/new" className="rounded-md bg-sky-700 px-3 py-1.5 text-sm font-medium text-white hover:bg-sky-800">Register source</Link> : null}
       </PageTitle>
       <ProblemBanner problem={sources.problem} />
       <Card>
@@ -38,7 +38,7 @@ export default function Sources() {
                   <td className={`${td} max-w-xs truncate font-mono text-xs`} title={s.location}>{s.location}</td>
                   <td className={td}>{s.load_mode}</td>
                   <td className={td}>{s.revision}</td>
-                  <td className={`${td} text-zinc-500`}>{formatTime(s.updated_at)}</td>
+                  <td className={`${td} text-zinc-500 dark:text-zinc-400`}>{formatTime(s.updated_at)}</td>
                 </tr>
               ))}
             </tbody>

@@ -82,20 +82,20 @@ export default function BatchPage() {
         <div className="space-y-4">
           <Card>
             <dl className="grid grid-cols-2 gap-3 text-sm md:grid-cols-4" data-testid="batch-summary">
-              <div><dt className="text-xs text-zinc-500">Group / source</dt><dd>{b.group}{b.source ? ` / ${b.source}` : ""}</dd></div>
-              <div><dt className="text-xs text-zinc-500">Status</dt><dd data-testid="batch-status">{b.status}</dd></div>
-              <div><dt className="text-xs text-zinc-500">Trigger</dt><dd>{b.trigger}{b.rerun_of ? <> of <Link className="hover:underline" href={`/runs/${b.rerun_of}`}>#{b.rerun_of}</Link></> : null}</dd></div>
-              <div><dt className="text-xs text-zinc-500">Engine</dt><dd>{b.engine ?? "—"}</dd></div>
-              <div><dt className="text-xs text-zinc-500">Created</dt><dd>{formatTime(b.created_at)}</dd></div>
-              <div><dt className="text-xs text-zinc-500">Duration</dt><dd>{formatDuration(b.started_at, b.ended_at)}</dd></div>
-              <div><dt className="text-xs text-zinc-500">Rows in → out</dt><dd>{formatCount(b.rows_in)} → {formatCount(b.rows_out)}</dd></div>
-              <div><dt className="text-xs text-zinc-500">Requested by</dt><dd>{b.requested_by ?? "—"}</dd></div>
-              {b.cancelled_by ? <div><dt className="text-xs text-zinc-500">Cancelled by</dt><dd data-testid="batch-cancelled-by">{b.cancelled_by}</dd></div> : null}
+              <div><dt className="text-xs text-zinc-500 dark:text-zinc-400">Group / source</dt><dd>{b.group}{b.source ? ` / ${b.source}` : ""}</dd></div>
+              <div><dt className="text-xs text-zinc-500 dark:text-zinc-400">Status</dt><dd data-testid="batch-status">{b.status}</dd></div>
+              <div><dt className="text-xs text-zinc-500 dark:text-zinc-400">Trigger</dt><dd>{b.trigger}{b.rerun_of ? <> of <Link className="hover:underline" href={`/runs/${b.rerun_of}`}>#{b.rerun_of}</Link></> : null}</dd></div>
+              <div><dt className="text-xs text-zinc-500 dark:text-zinc-400">Engine</dt><dd>{b.engine ?? "—"}</dd></div>
+              <div><dt className="text-xs text-zinc-500 dark:text-zinc-400">Created</dt><dd>{formatTime(b.created_at)}</dd></div>
+              <div><dt className="text-xs text-zinc-500 dark:text-zinc-400">Duration</dt><dd>{formatDuration(b.started_at, b.ended_at)}</dd></div>
+              <div><dt className="text-xs text-zinc-500 dark:text-zinc-400">Rows in → out</dt><dd>{formatCount(b.rows_in)} → {formatCount(b.rows_out)}</dd></div>
+              <div><dt className="text-xs text-zinc-500 dark:text-zinc-400">Requested by</dt><dd>{b.requested_by ?? "—"}</dd></div>
+              {b.cancelled_by ? <div><dt className="text-xs text-zinc-500 dark:text-zinc-400">Cancelled by</dt><dd data-testid="batch-cancelled-by">{b.cancelled_by}</dd></div> : null}
             </dl>
           </Card>
           {b.errors.length ? (
             <Card title="Errors">
-              <ul className="space-y-2">{b.errors.map((e, i) => <li key={i}><span className="text-xs text-zinc-500">{e.level} {e.where}</span><pre className="whitespace-pre-wrap font-mono text-xs text-red-700 dark:text-red-400">{e.error}</pre></li>)}</ul>
+              <ul className="space-y-2">{b.errors.map((e, i) => <li key={i}><span className="text-xs text-zinc-500 dark:text-zinc-400">{e.level} {e.where}</span><pre className="whitespace-pre-wrap font-mono text-xs text-red-700 dark:text-red-400">{e.error}</pre></li>)}</ul>
             </Card>
           ) : null}
           <Card title="Timeline"><Gantt batch={b} /></Card>

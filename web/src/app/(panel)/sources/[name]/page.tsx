@@ -16,12 +16,12 @@ import { ZONES, ZonePicker, zonesField, type Zone } from "@/components/zone-pick
 import { Badge, Button, Card, Empty, Field, PageTitle, ProblemBanner, inputClass, td, th } from "@/components/ui";
 
 function Config({ value }: { value: Record<string, unknown> | null | undefined }) {
-  if (!value) return <p className="text-sm text-zinc-500">Defaults.</p>;
+  if (!value) return <p className="text-sm text-zinc-500 dark:text-zinc-400">Defaults.</p>;
   return (
     <dl className="grid grid-cols-[max-content_1fr] gap-x-4 gap-y-1 text-xs">
       {Object.entries(value).map(([k, v]) => (
         <div key={k} className="contents">
-          <dt className="text-zinc-500">{k}</dt>
+          <dt className="text-zinc-500 dark:text-zinc-400">{k}</dt>
           <dd className="break-all font-mono">{v === null ? "—" : typeof v === "object" ? JSON.stringify(v) : String(v)}</dd>
         </div>
       ))}
@@ -57,7 +57,7 @@ export default function SourcePage() {
           <Card title="Bronze"><Config value={s.bronze} /></Card>
           <Card title="Silver"><Config value={s.silver} /></Card>
           <Card title="Gold (group)" className="min-w-0 xl:col-span-2">
-            {s.gold.length ? s.gold.map((g) => <div key={g.name} className="mb-2"><p className="text-xs font-medium">{g.name} → {g.target_table}</p><Sql text={g.sql} testId={`gold-sql-${g.name}`} /></div>) : <p className="text-sm text-zinc-500">No gold tables.</p>}
+            {s.gold.length ? s.gold.map((g) => <div key={g.name} className="mb-2"><p className="text-xs font-medium">{g.name} → {g.target_table}</p><Sql text={g.sql} testId={`gold-sql-${g.name}`} /></div>) : <p className="text-sm text-zinc-500 dark:text-zinc-400">No gold tables.</p>}
           </Card>
           <Rules source={s} onChange={source.reload} />
           <Card title="Last runs">
@@ -68,7 +68,7 @@ export default function SourcePage() {
                     <td className={td}><Link className="hover:underline" href={`/runs/${r.batch_id}`}>#{r.batch_id}</Link></td>
                     <td className={td}><Badge value={r.status} /></td>
                     <td className={td} data-testid={`source-rows-${r.batch_id}`}><SourceRows run={r} /></td>
-                    <td className={`${td} text-zinc-500`}>{formatTime(r.created_at)}</td>
+                    <td className={`${td} text-zinc-500 dark:text-zinc-400`}>{formatTime(r.created_at)}</td>
                   </tr>
                 ))}
               </tbody></table>
@@ -154,7 +154,7 @@ function Sql({ text, testId }: { text: string; testId?: string }) {
 
 // What this source wrote in a batch: a group batch's own total counts every source of the group.
 function SourceRows({ run }: { run: SourceRunRow }) {
-  if (run.source_rows_out === null || run.source_rows_out === undefined) return <span className="text-zinc-500">—</span>;
+  if (run.source_rows_out === null || run.source_rows_out === undefined) return <span className="text-zinc-500 dark:text-zinc-400">—</span>;
   const zone = run.source_rows_zone === "bronze" ? "Bronze" : "Silver";
   return <span title={`Rows this source wrote to ${zone} in batch #${run.batch_id}`}>{formatCount(run.source_rows_out)} rows to {zone}</span>;
 }
@@ -163,7 +163,7 @@ function SourceRows({ run }: { run: SourceRunRow }) {
 // files extractor remembers files in its ledger, other incremental loads keep a watermark.
 function Progress({ source }: { source: SourceDetail }) {
   let body: ReactNode;
-  if (source.load_mode !== "incremental") body = <p className="text-sm text-zinc-500">Full load: every batch reads the whole source.</p>;
+  if (source.load_mode !== "incremental") body = <p className="text-sm text-zinc-500 dark:text-zinc-400">Full load: every batch reads the whole source.</p>;
   // The files extractor reads no watermark: its ledger decides which files are new.
   else if (source.files) body = <FilesProgress files={source.files} />;
   else body = <WatermarkProgress source={source} />;
@@ -171,14 +171,14 @@ function Progress({ source }: { source: SourceDetail }) {
 }
 
 function FilesProgress({ files }: { files: FilesLoaded }) {
-  if (!files.files) return <p className="text-sm text-zinc-500">No file loaded yet: the first successful batch loads every file in the location.</p>;
+  if (!files.files) return <p className="text-sm text-zinc-500 dark:text-zinc-400">No file loaded yet: the first successful batch loads every file in the location.</p>;
   return (
     <p className="text-sm wrap-anywhere">
       {formatCount(files.files)} {files.files === 1 ? "file" : "files"} loaded
-      {files.bytes !== null && files.bytes !== undefined ? <span className="text-zinc-500"> ({formatBytes(files.bytes)})</span> : null}
+      {files.bytes !== null && files.bytes !== undefined ? <span className="text-zinc-500 dark:text-zinc-400"> ({formatBytes(files.bytes)})</span> : null}
       {files.newest_path ? <> · newest <code>{files.newest_path}</code></> : null}
       {files.newest_batch_id ? <> · batch <Link className="hover:underline" href={`/runs/${files.newest_batch_id}`}>#{files.newest_batch_id}</Link></> : null}
-      {files.newest_loaded_at ? <span className="text-zinc-500"> · {formatTime(files.newest_loaded_at)}</span> : null}
+      {files.newest_loaded_at ? <span className="text-zinc-500 dark:text-zinc-400"> · {formatTime(files.newest_loaded_at)}</span> : null}
     </p>
   );
 }
@@ -190,18 +190,18 @@ function WatermarkProgress({ source }: { source: SourceDetail }) {
     return (
       <p className="text-sm">
         <code>{w.watermark_column ?? source.watermark_column}</code> up to <code className="font-semibold">{w.high_value ?? JSON.stringify(w.cursor)}</code>
-        {w.value_type ? <span className="text-zinc-500"> ({w.value_type})</span> : null}
+        {w.value_type ? <span className="text-zinc-500 dark:text-zinc-400"> ({w.value_type})</span> : null}
         {w.batch_id ? <> · set by <Link className="hover:underline" href={`/runs/${w.batch_id}`}>#{w.batch_id}</Link></> : null}
-        {w.updated_at ? <span className="text-zinc-500"> · {formatTime(w.updated_at)}</span> : null}
+        {w.updated_at ? <span className="text-zinc-500 dark:text-zinc-400"> · {formatTime(w.updated_at)}</span> : null}
       </p>
     );
   }
   const column = source.watermark_column ?? "the watermark column";
   // A successful batch that read no row saves no watermark, so "the first batch" is past.
   if (source.last_runs.some((r) => r.status === "succeeded")) {
-    return <p className="text-sm text-zinc-500">No watermark yet: no successful batch has read a value of {column}, so the next one reads everything again.</p>;
+    return <p className="text-sm text-zinc-500 dark:text-zinc-400">No watermark yet: no successful batch has read a value of {column}, so the next one reads everything again.</p>;
   }
-  return <p className="text-sm text-zinc-500">No watermark yet: the first successful batch loads everything and remembers the highest {column}.</p>;
+  return <p className="text-sm text-zinc-500 dark:text-zinc-400">No watermark yet: the first successful batch loads everything and remembers the highest {column}.</p>;
 }
 
 type RuleDraft = { name: string; expression: string; action: string; enabled: boolean };
@@ -274,7 +274,7 @@ function Rules({ source, onChange }: { source: SourceDetail; onChange: () => Pro
             ))}
           </tbody>
         </table>
-      ) : <p className="mb-4 text-sm text-zinc-500">No rules yet.</p>}
+      ) : <p className="mb-4 text-sm text-zinc-500 dark:text-zinc-400">No rules yet.</p>}
       {canAdd || (editing && canEdit) ? (
         <form onSubmit={submit} aria-label={editing ? `Edit rule ${editing.name}` : "Add rule"} className="space-y-2">
           <ProblemBanner problem={command.problem} extra={unclaimed(command.problem, ["name", "expression", "action", "enabled"])} />
@@ -332,7 +332,7 @@ function Revisions({ source, onChange }: { source: SourceDetail; onChange: () =>
               <tr key={`${r.revision}-${r.created_at}`} className="border-t border-zinc-100 dark:border-zinc-800">
                 <td className={td}>{r.revision}{i === 0 ? " (current)" : ""}</td>
                 <td className={td}>{r.actor}</td>
-                <td className={`${td} text-zinc-500`}>{formatTime(r.created_at)}</td>
+                <td className={`${td} text-zinc-500 dark:text-zinc-400`}>{formatTime(r.created_at)}</td>
                 <td className={`${td} text-right`}>{i > 0 && may(me, "restore_revision", source.group) ? <Button aria-label={`Restore revision ${r.revision}`} onClick={() => ask(r)}>Restore…</Button> : null}</td>
               </tr>
             ))}
