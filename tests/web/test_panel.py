@@ -41,11 +41,18 @@ def test_register_a_source_through_the_form_shows_the_plan_then_lists_it(page: A
     name = unique("orders")
     sign_in(page, stack.token)
     page.goto("/sources/new")
-    page.get_by_label("Name").fill(name)
+    page.get_by_label("Name").fill("Orders Copy")
     page.get_by_label("Group").select_option(group)
     page.get_by_label("Format").select_option("csv")
     page.get_by_label("Location").fill(str(write_csv(stack.data_dir, name)))
     page.get_by_label("Primary keys").fill("id")
+    page.get_by_role("button", name="Review plan").click()
+    # A refused name is explained under its field once; the banner points there, the form stays filled.
+    expect(page.locator("#name-error")).to_contain_text("upper-case")
+    banner = page.locator("[data-problem]")
+    expect(banner).to_have_text("Nothing was changed: fix the field marked below.")
+    expect(page.get_by_label("Primary keys")).to_have_value("id")
+    page.get_by_label("Name").fill(name)
     page.get_by_role("button", name="Review plan").click()
 
     plan = page.get_by_test_id("plan")
@@ -139,6 +146,12 @@ def test_run_the_group_and_watch_it_reach_a_final_status(page: Any, stack: Stack
     expect(row).to_contain_text(final)
     screenshot(page, "runs")
     assert source  # the group had a source to run
+
+    # A batch that does not exist says so and leads back to the list; nothing offers to rerun it.
+    page.goto("/runs/987654321")
+    expect(page.get_by_role("main")).to_contain_text("No batch #987654321")
+    expect(page.get_by_role("link", name="see the run list")).to_have_attribute("href", "/runs")
+    expect(page.get_by_role("button", name="Rerun…")).to_have_count(0)
 
 
 def test_every_screen_renders_light_dark_and_on_a_phone(chromium: Any, stack: Stack) -> None:
@@ -239,8 +252,17 @@ def test_the_chat_console_parses_shows_the_plan_and_applies_on_confirm(page: Any
     stack.command({"kind": "set_schedule", "group": group, "quartz_cron": "0 0 2 * * ?", "timezone": "UTC"})
     sign_in(page, stack.token)
     page.goto("/chat")
+    # The answers name commands as chat does, in backticks: shown as code.
+    page.get_by_label("Command").fill("hello there")
+    page.get_by_role("button", name="Send").click()
+    expect(page.get_by_role("main").locator("code", has_text="help")).to_be_visible()
+    # A plan left unconfirmed when the next message is sent says so.
+    page.get_by_label("Command").fill(f"run {group}")
+    page.get_by_role("button", name="Send").click()
+    expect(page.get_by_test_id("plan")).to_contain_text(group)
     page.get_by_label("Command").fill(f"pause {group}")
     page.get_by_role("button", name="Send").click()
+    expect(page.locator("[data-status='not confirmed']")).to_have_count(1)
     expect(page.get_by_test_id("plan")).to_contain_text(group)
     with stack.client() as client:  # parsing and planning changed nothing
         assert client.get(f"/groups/{group}").json()["paused"] is False

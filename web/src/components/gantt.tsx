@@ -64,7 +64,7 @@ export function Gantt({ batch }: { batch: BatchDetail }) {
         );
       })}
       <text x={labelWidth} y={rows.length * rowHeight + 14} className="fill-zinc-500 text-[10px]">0 s</text>
-      <text x={width - 10} y={rows.length * rowHeight + 14} textAnchor="end" className="fill-zinc-500 text-[10px]">{((max - min) / 1000).toFixed(1)} s</text>
+      <text x={width - 10} y={rows.length * rowHeight + 14} textAnchor="end" className="fill-zinc-500 text-[10px]">{formatDuration(new Date(min).toISOString(), new Date(max).toISOString())}</text>
     </svg>
   );
 }

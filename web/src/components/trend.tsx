@@ -1,5 +1,6 @@
 // Pass/fail trend of one rule over its recent batches: one column per batch, height = failed share.
 import type { DqRuleRow } from "@/lib/api/models";
+import { formatCount } from "@/lib/format";
 
 export function Trend({ rule }: { rule: DqRuleRow }) {
   const points = [...(rule.trend ?? [])].reverse(); // oldest first, left to right
@@ -13,7 +14,7 @@ export function Trend({ rule }: { rule: DqRuleRow }) {
         const failedH = Math.max(p.status === "failed" ? 3 : 0, Math.round(failedShare * h));
         return (
           <g key={p.batch_id} transform={`translate(${i * (w + 2)} 0)`}>
-            <title>{`batch ${p.batch_id}: ${p.status}, ${p.rows_failed} of ${p.rows_checked} rows failed`}</title>
+            <title>{`batch ${p.batch_id}: ${p.status}, ${formatCount(p.rows_failed)} of ${formatCount(p.rows_checked)} rows failed`}</title>
             <rect y={0} width={w} height={h - failedH} className="fill-emerald-500" />
             <rect y={h - failedH} width={w} height={failedH} className="fill-red-500" />
           </g>

@@ -56,12 +56,18 @@ export function Button({ tone = "plain", className = "", ...props }: ButtonProps
 export const inputClass =
   "w-full rounded-md border border-zinc-300 bg-white px-2.5 py-1.5 text-sm dark:border-zinc-700 dark:bg-zinc-950 aria-[invalid=true]:border-red-500";
 
+// API and chat messages mark commands and values with backticks, as Slack shows them: render
+// those as code rather than as literal backticks.
+export function Text({ value }: { value: string }) {
+  return <>{value.split(/`([^`]+)`/).map((part, i) => (i % 2 ? <code key={i} className="rounded bg-zinc-100 px-1 font-mono text-[0.9em] dark:bg-zinc-800">{part}</code> : part))}</>;
+}
+
 export function FieldMessage({ error, id }: { error?: FieldProblem; id: string }) {
   if (!error) return null;
   return (
     <p id={id} role="alert" className="mt-1 text-xs text-red-700 dark:text-red-400" data-field-error={error.field}>
-      {error.message}
-      {error.fix ? <span className="block text-zinc-600 dark:text-zinc-400">{error.fix}</span> : null}
+      <Text value={error.message} />
+      {error.fix ? <span className="block text-zinc-600 dark:text-zinc-400"><Text value={error.fix} /></span> : null}
     </p>
   );
 }
@@ -77,19 +83,26 @@ export function Field({ label, name, error, hint, children }: { label: string; n
   );
 }
 
-export function ProblemBanner({ problem, extra = [] }: { problem: Problem | null; extra?: FieldProblem[] }) {
+/** A refused request. A form passes `extra` (the errors none of its fields shows) and then shows
+ * every error of the problem, under its field or here; a screen without fields passes nothing. */
+export function ProblemBanner({ problem, extra }: { problem: Problem | null; extra?: FieldProblem[] }) {
   if (!problem) return null;
-  // The API's detail repeats its first error; when that error is listed below, say it once.
-  const repeated = extra.some((e) => problem.detail.startsWith(`${e.field}: ${e.message}`));
+  // The API's detail repeats its first error with the field's path ("intent.name: …"): on a form
+  // that error is already shown, so the banner only says where to look.
+  const errors = problem.errors ?? [];
+  const repeated = extra !== undefined && errors.some((e) => problem.detail.startsWith(`${e.field}: ${e.message}`));
+  const underFields = extra !== undefined ? errors.length - extra.length : 0;
   return (
     <div role="alert" className="mb-4 rounded-md border border-red-300 bg-red-50 p-3 text-sm text-red-800 dark:border-red-900 dark:bg-red-950/50 dark:text-red-300" data-problem={problem.status}>
-      {repeated ? null : <p className="font-medium">{problem.detail}</p>}
+      {!repeated ? <p className="font-medium"><Text value={problem.detail} /></p> : underFields ? (
+        <p className="font-medium">Nothing was changed: fix the {underFields === 1 ? "field" : `${underFields} fields`} marked below.</p>
+      ) : null}
       {problem.status === 401 ? (
         <a href={signInHref()} className="mt-1 inline-block font-medium underline">Sign in again</a>
       ) : null}
-      {extra.map((e) => (
+      {(extra ?? []).map((e) => (
         <p key={`${e.field}-${e.message}`} className="mt-1 text-xs">
-          <code>{e.field}</code>: {e.message} {e.fix ? `— ${e.fix}` : ""}
+          <code>{e.field}</code>: <Text value={e.message} /> {e.fix ? <>— <Text value={e.fix} /></> : null}
         </p>
       ))}
     </div>

@@ -41,7 +41,7 @@ export default function Overview() {
                 ))}
               </tbody>
             </table>
-          ) : <Empty>{groups.loading ? "Loading…" : "No groups yet."}</Empty>}
+          ) : <Empty>{groups.loading ? "Loading…" : groups.problem ? "Could not load the groups (see above)." : <>No groups yet: create one on <Link className="text-sky-700 hover:underline dark:text-sky-400" href="/groups">Groups &amp; schedules</Link>.</>}</Empty>}
         </Card>
         <Card title="Last runs">
           {runs.data?.items.length ? (
@@ -57,7 +57,7 @@ export default function Overview() {
                 ))}
               </tbody>
             </table>
-          ) : <Empty>{runs.loading ? "Loading…" : "No runs yet."}</Empty>}
+          ) : <Empty>{runs.loading ? "Loading…" : runs.problem ? "Could not load the runs (see above)." : "No runs yet: a group's Run now or its schedule starts one."}</Empty>}
         </Card>
         <Card title="Next scheduled fires">
           {fires.length ? (

@@ -6,7 +6,7 @@ import { api } from "@/lib/api/client";
 import { toProblem, type Problem } from "@/lib/api/problem";
 import { useCommand, type Intent } from "@/lib/command";
 import { PlanView } from "@/components/plan-view";
-import { Badge, Button, Card, Json, PageTitle, ProblemBanner, inputClass } from "@/components/ui";
+import { Badge, Button, Card, Json, PageTitle, ProblemBanner, Text, inputClass } from "@/components/ui";
 
 interface Turn {
   text: string;
@@ -35,7 +35,9 @@ export default function Chat() {
     const intent = (data.intent ?? null) as Intent | null;
     // A missing slot comes back as a clarifying question; nothing is planned until the intent is whole.
     const message = data.clarify ?? (intent ? `Understood (${data.parser}, confidence ${Math.round(data.confidence * 100)}%).` : "I could not read an intent from that.");
-    setTurns([...turns, { text, intent, message }]);
+    // A new message leaves the plan waiting above unconfirmed: say so rather than keep it open.
+    const earlier = turns.map((t) => (t === pending ? { ...t, outcome: "not confirmed" } : t));
+    setTurns([...earlier, { text, intent, message }]);
     setText("");
     if (intent) await command.plan(intent);
   }
@@ -58,7 +60,7 @@ export default function Chat() {
           <Card key={i}>
             <p className="mb-2 font-medium">&gt; {t.text}</p>
             {t.intent ? <Json value={t.intent} /> : null}
-            {t.message ? <p className="mt-2 text-sm">{t.message}</p> : null}
+            {t.message ? <p className="mt-2 text-sm"><Text value={t.message} /></p> : null}
             {t.outcome ? <p className="mt-2"><Badge value={t.outcome} /></p> : null}
           </Card>
         ))}

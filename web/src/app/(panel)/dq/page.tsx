@@ -5,6 +5,7 @@ import Link from "next/link";
 import { useState } from "react";
 import { api } from "@/lib/api/client";
 import type { DqRuleRow } from "@/lib/api/models";
+import { formatCount } from "@/lib/format";
 import { useApi } from "@/lib/use-api";
 import { QuarantineRows } from "@/components/quarantine";
 import { Trend } from "@/components/trend";
@@ -29,14 +30,14 @@ export default function DataQuality() {
         {[...bySource.entries()].map(([source, list]) => (
           <Card key={source} title={<Link href={`/sources/${source}`} className="hover:underline">{source}</Link>}>
             <table className="w-full" data-testid={`dq-${source}`}>
-              <thead><tr><th className={th}>Rule</th><th className={th}>Expression</th><th className={th}>Action</th><th className={th}>Recent</th><th className={th}>Trend (oldest → newest)</th></tr></thead>
+              <thead><tr><th className={th}>Rule</th><th className={th}>Expression</th><th className={th}>Action</th><th className={th}>Recent batches</th><th className={th}>Trend (oldest → newest)</th></tr></thead>
               <tbody>
                 {list.map((r) => (
                   <tr key={r.name} className="border-t border-zinc-100 dark:border-zinc-800">
                     <td className={td}>{r.name}{r.enabled ? null : <> <Badge value="disabled" /></>}</td>
                     <td className={`${td} font-mono text-xs`}>{r.expression}</td>
                     <td className={td}><Badge value={r.action} /></td>
-                    <td className={td}><span className="text-emerald-700 dark:text-emerald-400">{r.passed ?? 0} passed</span> · <span className="text-red-700 dark:text-red-400">{r.failed ?? 0} failed</span></td>
+                    <td className={td}><span className="text-emerald-700 dark:text-emerald-400">{formatCount(r.passed ?? 0)} passed</span> · <span className="text-red-700 dark:text-red-400">{formatCount(r.failed ?? 0)} failed</span></td>
                     <td className={td}><Trend rule={r} /></td>
                   </tr>
                 ))}

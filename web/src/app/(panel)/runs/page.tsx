@@ -69,7 +69,7 @@ function Runs() {
               ))}
             </tbody>
           </table>
-        ) : <Empty>{runs.loading ? "Loading…" : runs.problem ? "Could not load the runs (see above)." : "No runs match."}</Empty>}
+        ) : <Empty>{runs.loading ? "Loading…" : runs.problem ? "Could not load the runs (see above)." : filterKey.replace(/\|/g, "") ? "No runs match these filters." : "No runs yet: a group's Run now or its schedule starts one."}</Empty>}
         <div className="mt-3 flex gap-2">
           {filters.cursor ? <Button onClick={() => page(null)}>Newest</Button> : null}
           {runs.data?.next_cursor ? <Button onClick={() => page(runs.data?.next_cursor ?? null)}>Older</Button> : null}

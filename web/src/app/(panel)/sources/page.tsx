@@ -43,7 +43,7 @@ export default function Sources() {
               ))}
             </tbody>
           </table>
-        ) : <Empty>{sources.loading ? "Loading…" : sources.problem ? "Could not load the sources (see above)." : q ? "No source matches." : "No sources yet: register one."}</Empty>}
+        ) : <Empty>{sources.loading ? "Loading…" : sources.problem ? "Could not load the sources (see above)." : q ? "No source matches." : may(me, "register_source") ? <>No sources yet: <Link className="text-sky-700 hover:underline dark:text-sky-400" href="/sources/new">register one</Link>.</> : "No sources yet."}</Empty>}
       </Card>
     </>
   );

@@ -75,10 +75,10 @@ export default function BatchPage() {
       <PageTitle title={`Batch #${batchId}`}>
         {b ? <Badge value={b.status} /> : null}
         {may(me, "cancel_run", b?.group) && b && !FINAL_STATUSES.has(b.status) ? <Button onClick={askCancel} disabled={Boolean(b.cancel_requested_at)}>{b.cancel_requested_at ? "Cancelling…" : "Cancel…"}</Button> : null}
-        {may(me, "rerun_batch", b?.group) ? <Button onClick={ask} disabled={!b || !FINAL_STATUSES.has(b.status)}>Rerun…</Button> : null}
+        {b && may(me, "rerun_batch", b.group) ? <Button onClick={ask} disabled={!b || !FINAL_STATUSES.has(b.status)}>Rerun…</Button> : null}
       </PageTitle>
       <ProblemBanner problem={batch.problem} />
-      {!b ? <Empty>{batch.loading ? "Loading…" : batch.problem?.status === 404 ? "Not found." : "Could not load this batch."}</Empty> : (
+      {!b ? <Empty>{batch.loading ? "Loading…" : batch.problem?.status === 404 ? <>No batch #{batchId}: <Link className="text-sky-700 hover:underline dark:text-sky-400" href="/runs">see the run list</Link>.</> : "Could not load this batch."}</Empty> : (
         <div className="space-y-4">
           <Card>
             <dl className="grid grid-cols-2 gap-3 text-sm md:grid-cols-4" data-testid="batch-summary">

@@ -47,7 +47,7 @@ export default function SourcePage() {
         {s && may(me, "remove_source", s.group) ? <RemoveSource source={s} /> : null}
       </PageTitle>
       <ProblemBanner problem={source.problem} />
-      {!s ? <Empty>{source.loading ? "Loading…" : source.problem?.status === 404 ? "Not found." : "Could not load this source."}</Empty> : (
+      {!s ? <Empty>{source.loading ? "Loading…" : source.problem?.status === 404 ? <>No source {name}: <Link className="text-sky-700 hover:underline dark:text-sky-400" href="/sources">see the sources</Link>.</> : "Could not load this source."}</Empty> : (
         <div className="grid gap-4 xl:grid-cols-2">
           <Card title="Source">
             <Config value={{ group: s.group, system: s.system, format: s.format, location: s.location, load_mode: s.load_mode, watermark_column: s.watermark_column, schema_ddl: s.schema_ddl, format_options: s.format_options, enabled: s.enabled, revision: s.revision, schedule: s.schedule ? `${s.schedule.quartz_cron} (${s.schedule.timezone})${s.schedule.paused ? " paused" : ""}` : null }} />
@@ -277,7 +277,7 @@ function Rules({ source, onChange }: { source: SourceDetail; onChange: () => Pro
       ) : <p className="mb-4 text-sm text-zinc-500 dark:text-zinc-400">No rules yet.</p>}
       {canAdd || (editing && canEdit) ? (
         <form onSubmit={submit} aria-label={editing ? `Edit rule ${editing.name}` : "Add rule"} className="space-y-2">
-          <ProblemBanner problem={command.problem} extra={unclaimed(command.problem, ["name", "expression", "action", "enabled"])} />
+          <ProblemBanner problem={command.problem} extra={unclaimed(command.problem, ["name", "expression", "action"])} />
           <div className="grid gap-2 sm:grid-cols-[1fr_2fr_auto]">
             <Field label="Rule name" name="rule_name" error={err("name")}><input id="rule_name" className={inputClass} required readOnly={Boolean(editing)} value={rule.name} onChange={(e) => setRule({ ...rule, name: e.target.value })} aria-invalid={err("name") ? true : undefined} aria-describedby="rule_name-error" /></Field>
             <Field label="Expression (Spark SQL)" name="rule_expression" error={err("expression")}><input id="rule_expression" className={`${inputClass} font-mono`} required placeholder="amount >= 0" value={rule.expression} onChange={(e) => setRule({ ...rule, expression: e.target.value })} aria-invalid={err("expression") ? true : undefined} aria-describedby="rule_expression-error" /></Field>
