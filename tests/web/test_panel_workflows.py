@@ -517,6 +517,9 @@ def test_a_group_bound_operator_runs_its_own_source_through_chosen_zones_only(
         dialog.get_by_label(zone).uncheck()
         expect(dialog.get_by_role("button", name="Run")).to_be_enabled()
     expect(dialog.get_by_label("raw")).to_be_checked()
+    # The batch to queue reads as its fields, not as JSON.
+    expect(dialog.get_by_test_id("plan")).to_contain_text('zones: ["raw","bronze"]')
+    expect(dialog.get_by_test_id("plan")).not_to_contain_text('"trigger"')
     dialog.get_by_role("button", name="Run").click()
     page.wait_for_url(re.compile(r"/runs/\d+$"))
     expect(page.get_by_test_id("batch-status")).to_have_text("succeeded", timeout=60_000)

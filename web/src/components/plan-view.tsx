@@ -5,6 +5,13 @@ type Entry = Record<string, unknown>;
 
 const show = (v: unknown): string => (v === undefined ? "" : typeof v === "string" ? v : JSON.stringify(v));
 
+// A value in a diff cell. An object (a batch to queue, a schedule) reads as "key: value" pairs,
+// its empty keys left out, rather than as JSON.
+const cell = (v: unknown): string =>
+  v && typeof v === "object" && !Array.isArray(v)
+    ? Object.entries(v as Entry).filter(([, x]) => x !== null && x !== undefined).map(([k, x]) => `${k}: ${show(x)}`).join(", ")
+    : show(v);
+
 function changesOf(entry: Entry): Entry[] {
   for (const key of ["changes", "fields", "diff"]) {
     const value = entry[key];
@@ -55,8 +62,8 @@ function LineTable({ lines }: { lines: Entry[] }) {
                 <tr key={i} className="border-t border-zinc-100 first:border-0 dark:border-zinc-800" data-op={show(c.op)}>
                   <td className={`w-16 px-3 py-1 font-medium ${OP_TONE[show(c.op)] ?? ""}`}>{show(c.op ?? c.action)}</td>
                   <td className="w-1/4 px-3 py-1 font-mono">{c.field === null || c.field === undefined ? (c.text ? show(c.text) : "") : show(c.field)}</td>
-                  <td className="px-3 py-1 font-mono break-all text-red-700 line-through decoration-red-400/60 dark:text-red-400">{show(c.before ?? c.old ?? undefined)}</td>
-                  <td className="px-3 py-1 font-mono break-all text-emerald-700 dark:text-emerald-400">{cleared(c) ? <span className="font-sans text-zinc-500 dark:text-zinc-400 italic">(cleared)</span> : show(c.after ?? c.new ?? c.value ?? undefined)}</td>
+                  <td className="px-3 py-1 font-mono break-all text-red-700 line-through decoration-red-400/60 dark:text-red-400">{cell(c.before ?? c.old ?? undefined)}</td>
+                  <td className="px-3 py-1 font-mono break-all text-emerald-700 dark:text-emerald-400">{cleared(c) ? <span className="font-sans text-zinc-500 dark:text-zinc-400 italic">(cleared)</span> : cell(c.after ?? c.new ?? c.value ?? undefined)}</td>
                 </tr>
               ))}
             </tbody>
