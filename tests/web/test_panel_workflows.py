@@ -284,6 +284,7 @@ def test_the_since_filter_keeps_the_viewers_wall_clock_time(chromium: Any, stack
     page = context.new_page()
     sign_in(page, stack.token)
     page.goto("/runs")
+    expect(page.get_by_label("Since (Europe/Amsterdam)")).to_be_visible()  # the field names its clock
     page.get_by_label("Since").fill("2026-03-01T10:00")
     page.get_by_role("button", name="Filter").click()
     page.wait_for_url(re.compile(r"since="))

@@ -5,7 +5,7 @@ import { useRouter, useSearchParams } from "next/navigation";
 import { Suspense, useEffect, useState, type FormEvent } from "react";
 import { api } from "@/lib/api/client";
 import type { RunStatus, RunsPage } from "@/lib/api/models";
-import { FINAL_STATUSES, formatCount, formatDuration, formatTime, toLocalInput } from "@/lib/format";
+import { FINAL_STATUSES, formatCount, formatDuration, formatTime, toLocalInput, viewerTimeZone } from "@/lib/format";
 import { useApi } from "@/lib/use-api";
 import { Badge, Button, Card, Empty, PageTitle, ProblemBanner, inputClass, td, th } from "@/components/ui";
 
@@ -97,7 +97,7 @@ function Filters({ filters }: { filters: { status?: string; group?: string; sour
       <label className="text-xs">Status<select className={inputClass} value={form.status} onChange={(e) => setForm({ ...form, status: e.target.value })}><option value="">any</option>{STATUSES.map((s) => <option key={s}>{s}</option>)}</select></label>
       <label className="text-xs">Group<input className={inputClass} value={form.group} onChange={(e) => setForm({ ...form, group: e.target.value })} /></label>
       <label className="text-xs">Source<input className={inputClass} value={form.source} onChange={(e) => setForm({ ...form, source: e.target.value })} /></label>
-      <label className="text-xs">Since<input type="datetime-local" className={inputClass} value={form.since} onChange={(e) => setForm({ ...form, since: e.target.value })} /></label>
+      <label className="text-xs">Since ({viewerTimeZone()})<input type="datetime-local" className={inputClass} value={form.since} onChange={(e) => setForm({ ...form, since: e.target.value })} /></label>
       <Button type="submit">Filter</Button>
     </form>
   );
