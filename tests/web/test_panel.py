@@ -165,6 +165,8 @@ def test_every_screen_renders_light_dark_and_on_a_phone(chromium: Any, stack: St
     columns += ", count(*) AS " + "rows_counted_" * 20 + "x"
     gold_sql = f"SELECT country, {columns} FROM main.{group}.{source} GROUP BY country"
     stack.command({"kind": "upsert_gold", "group": group, "name": "wide_totals", "sql": gold_sql})
+    schedule = {"quartz_cron": "0 0 2 * * ?", "timezone": "Europe/Paris"}
+    stack.command({"kind": "set_schedule", "group": group, **schedule})
     run = run_batch(stack.settings, stack.db, group, sources=[source])
     screens = (
         ("/", "Overview"),
@@ -198,6 +200,8 @@ def test_every_screen_renders_light_dark_and_on_a_phone(chromium: Any, stack: St
             expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible()
             if path == f"/sources/{source}":
                 assert_fully_visible(page, page.get_by_test_id("gold-sql-wide_totals"), gold_sql)
+            if path == "/":  # a schedule says which clock it fires by
+                expect(page.get_by_role("main")).to_contain_text("0 0 2 * * ? Europe/Paris")
             if path == "/runs":  # a time says which clock it was read on
                 expect(page.locator(f"[data-batch='{run.batch_id}']")).to_contain_text("GMT+5:30")
             time.sleep(0.3)  # let the reads settle before the picture

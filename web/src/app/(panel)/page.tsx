@@ -36,7 +36,7 @@ export default function Overview() {
                     <td className={td}><Link className="font-medium hover:underline" href={`/groups#${g.name}`}>{g.name}</Link></td>
                     <td className={td} data-testid={`last-run-${g.name}`}>{g.last_batch_id ? <Link href={`/runs/${g.last_batch_id}`} aria-label={`Batch #${g.last_batch_id}: ${g.last_status ?? "unknown"}`}><Badge value={g.last_status} /></Link> : <span className="text-zinc-500 dark:text-zinc-400">never</span>}</td>
                     <td className={td}>{g.source_count}</td>
-                    <td className={td}>{g.paused ? <Badge value="paused" /> : <code className="text-xs">{g.quartz_cron ?? "—"}</code>}</td>
+                    <td className={td}>{g.paused ? <Badge value="paused" /> : g.quartz_cron ? <><code className="text-xs">{g.quartz_cron}</code> <span className="text-xs text-zinc-500 dark:text-zinc-400">{g.timezone}</span></> : "—"}</td>
                   </tr>
                 ))}
               </tbody>
