@@ -134,7 +134,9 @@ def apply(
         # The file itself is wrong (syntax, keys, types, duplicate names): list every problem at once.
         if as_json:
             errors = [e.model_dump() for e in invalid.errors]
-            print(json.dumps({"dry_run": dry_run, "ok": False, "changes": 0, "errors": errors, "steps": []}))
+            # The same keys as a report, so a script reads every outcome alike.
+            answer = {"dry_run": dry_run, "ok": False, "changes": 0, "undeclared_sources": []}
+            print(json.dumps({**answer, "errors": errors, "steps": []}))
         else:
             for error in invalid.errors:
                 _print_error(error)

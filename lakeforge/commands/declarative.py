@@ -120,6 +120,23 @@ class LakeForgeFile(_Strict):
     groups: list[GroupDoc] = Field(default_factory=list)
 
 
+# What each mapping of the file is, as errors name it ("is not a key of a group").
+_NOUNS: dict[type[BaseModel], str] = {
+    LakeForgeFile: "the top level",
+    ProfileDoc: "a compute profile",
+    SystemDoc: "a system",
+    GroupDoc: "a group",
+    SourceDoc: "a source",
+    NotifyDoc: "a group's notify",
+    ScheduleSpec: "a schedule",
+    GoldSpec: "a gold table",
+    RawSpec: "a source's raw",
+    BronzeSpec: "a source's bronze",
+    SilverSpec: "a source's silver",
+    RuleSpec: "a rule",
+}
+
+
 @dataclass
 class Step:
     """One command of an apply: the intent sent and what came back (or the local plan on dry runs)."""
@@ -162,10 +179,11 @@ def read_file(path: Path) -> tuple[LakeForgeFile, Lines]:
     """Parse and validate ``lakeforge.yaml``, with the line of every path for later errors."""
     try:
         text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise LakeForgeError(
-            f"cannot read {path} ({error.strerror})", field="-f", fix="Check the path."
-        ) from None
+    except (OSError, UnicodeDecodeError) as error:
+        # An InvalidFile like any other problem of the file, so `apply --json` answers it as JSON.
+        reason = error.strerror if isinstance(error, OSError) else "it is not UTF-8 text"
+        problem = FieldError(field=str(path), message=f"cannot be read ({reason})", fix="Check the path.")
+        raise InvalidFile([problem]) from None
     data, lines = read_yaml(text, str(path))
     # An empty file declares nothing, and apply never deletes: it is a valid no-op.
     return parse_document(data if data is not None else {}, source=str(path), lines=lines), lines
@@ -186,7 +204,16 @@ def parse_document(data: Any, source: str = "lakeforge.yaml", lines: Lines | Non
             parts = _parts(located.field, source)
             message, fix = located.message, located.fix
             if kind == "extra_forbidden":
-                fix = _key_fix(parts)
+                message, fix = f"is not a key of {_noun(_model_at(parts[:-1]))}", _key_fix(parts)
+            elif kind == "missing":
+                message, fix = "is missing", _required_fix(parts)
+            elif kind in ("literal_error", "enum"):
+                # Pydantic says "Input should be 'a' or 'b'" and the fix repeated it: say what was written.
+                message = f"{_written(_value_at(data, parts))} is not one of the values allowed here"
+            elif kind in _SCALAR_KINDS:
+                message, fix = f"should be {_SCALAR_KINDS[kind]}", _SCALAR_FIXES[_SCALAR_KINDS[kind]]
+            elif kind in _BOUND_KINDS:
+                message = _BOUND_KINDS[kind]  # the fix names the bound
             elif kind == "model_type":
                 # Pydantic names its class ("instance of ScheduleSpec"); the reader wrote YAML.
                 message = f"should be a mapping of keys, not {_yaml_kind(_value_at(data, parts))}"
@@ -197,8 +224,11 @@ def parse_document(data: Any, source: str = "lakeforge.yaml", lines: Lines | Non
             elif kind == "dict_type":
                 message = f"should be a mapping of keys, not {_yaml_kind(_value_at(data, parts))}"
                 fix = "Write it as key: value lines (or {key: value}); use {} for none."
-            errors.append(_at(FieldError(field="", message=message, fix=fix), source, parts, lines))
-        raise InvalidFile(errors) from None
+            placed = _at(FieldError(field="", message=message, fix=fix), source, parts, lines)
+            errors.append((line_of(lines, parts) if lines else None, placed))
+        # In the order of the file, as a reader fixes them (pydantic goes by the order of fields).
+        errors.sort(key=lambda found: found[0] or 0)
+        raise InvalidFile([placed for _, placed in errors]) from None
     duplicates = [_at(error, source, parts, lines) for parts, error in _duplicates(doc, lines)]
     if duplicates:
         raise InvalidFile(duplicates)
@@ -265,14 +295,87 @@ def _keys_hint(parts: DocPath) -> str | None:
 
 
 def _key_fix(parts: DocPath) -> str:
-    """For a key that is not allowed: the closest allowed key, and the whole list."""
+    """For a key that is not allowed: where it belongs when it is a key of another part of the
+    file (mis-indented, the common case), else the closest allowed key; then the whole list."""
     model = _model_at(parts[:-1])
     if model is None:
         return "Remove this key."
     allowed = list(model.model_fields)
+    elsewhere = [
+        place for other, place in _PLACES.items() if other is not model and parts[-1] in other.model_fields
+    ]
     close = suggest.closest(parts[-1], allowed)
-    hint = f"{suggest.hint(close)} " if close else "Remove it or fix its name. "
+    if elsewhere:
+        hint = f"{parts[-1]!r} belongs {' or '.join(elsewhere)}: check its indentation. "
+    elif close:
+        hint = f"{suggest.hint(close)} "
+    else:
+        hint = "Remove it or fix its name. "
     return f"{hint}Allowed here: {', '.join(allowed)}."
+
+
+def _required_fix(parts: DocPath) -> str | None:
+    model = _model_at(parts[:-1])
+    if model is None:
+        return None
+    needed = [name for name, info in model.model_fields.items() if info.is_required()]
+    keys = " and ".join([", ".join(needed[:-1]), needed[-1]] if len(needed) > 1 else needed)
+    return f"Add {parts[-1]}: to it; {_noun(model)} needs {keys}."
+
+
+def _written(value: Any) -> str:
+    """A plain value as written (a choice such as 'delete'); sections only by their kind."""
+    if isinstance(value, str | int | float | bool):
+        text = repr(value)
+        return text if len(text) <= 40 else f"{text[:36]}…{text[-1]}"
+    return _yaml_kind(value).capitalize()
+
+
+# Pydantic's type and bound errors in the file's words (the intents' fixes speak of JSON).
+_SCALAR_KINDS = {
+    "int_parsing": "a whole number",
+    "int_type": "a whole number",
+    "int_from_float": "a whole number",
+    "float_parsing": "a number",
+    "float_type": "a number",
+    "bool_parsing": "true or false",
+    "bool_type": "true or false",
+    "string_type": "text",
+}
+_SCALAR_FIXES = {
+    "a whole number": "Write digits only, e.g. 2.",
+    "a number": "Write a number, e.g. 0.5.",
+    "true or false": "Write true or false.",
+    "text": "Write one value; quote it if it contains ': ' or starts with '{' or '['.",
+}
+_BOUND_KINDS = {
+    "greater_than_equal": "is out of range",
+    "greater_than": "is out of range",
+    "less_than_equal": "is out of range",
+    "less_than": "is out of range",
+    "string_too_short": "is too short",
+    "string_too_long": "is too long",
+    "too_short": "has too few items",
+    "too_long": "has too many items",
+}
+
+
+def _noun(model: type[BaseModel] | None) -> str:
+    return _NOUNS.get(model, "this mapping") if model is not None else "this mapping"
+
+
+def _places(model: type[BaseModel], path: tuple[str, ...] = ()) -> dict[type[BaseModel], str]:
+    """Where in the file each kind of mapping is written, e.g. SilverSpec: under groups → sources → silver."""
+    found = {model: f"under {' → '.join(path)}" if path else "at the top level of the file"}
+    for name, info in model.model_fields.items():
+        inner = _inner_model(info.annotation)
+        if inner is not None:
+            for deeper, place in _places(inner, (*path, name)).items():
+                found.setdefault(deeper, place)
+    return found
+
+
+_PLACES = _places(LakeForgeFile)
 
 
 def _duplicates(doc: LakeForgeFile, lines: Lines | None) -> list[tuple[DocPath, FieldError]]:

@@ -34,6 +34,28 @@ class InvalidFile(LakeForgeError):
         self.errors = errors
 
 
+_SYNTAX_FIX = (
+    "Fix the YAML syntax there: indent nested keys evenly with spaces, and quote "
+    "values that contain ': ' or start with '{', '[', '*', '&' or '!'."
+)
+# PyYAML's words for the mistakes people make most ("found character '\\t' that cannot start any
+# token", "expected <block end>") hide the cause: these say it, keyed by a part of PyYAML's problem.
+_SYNTAX = {
+    "'\\t'": (
+        "has a tab character",
+        "YAML allows no tabs in indentation or unquoted values: replace the tab with spaces.",
+    ),
+    "expected <block end>": (
+        "is not valid YAML: this line is indented differently from the lines above it",
+        "Indent the keys of one mapping by the same number of spaces, and the items of a list too.",
+    ),
+    "mapping values are not allowed here": (
+        "is not valid YAML: a value holds ': '",
+        'Quote that value (e.g. description: "note: loaded daily"), or put the key on a line of its own.',
+    ),
+}
+
+
 def read_yaml(text: str, source: str) -> tuple[Any, dict[DocPath, int]]:
     """The document in ``text`` and the line of every path in it; syntax errors name the line."""
     loader = yaml.SafeLoader(text)
@@ -45,16 +67,9 @@ def read_yaml(text: str, source: str) -> tuple[Any, dict[DocPath, int]]:
         mark = error.problem_mark or error.context_mark
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
         problem = " ".join(part for part in (error.context, error.problem) if part)
-        raise InvalidFile(
-            [
-                FieldError(
-                    field=source,
-                    message=f"is not valid YAML: {problem}{where}",
-                    fix="Fix the YAML syntax there: indent nested keys evenly with spaces, and quote "
-                    "values that contain ': ' or start with '{', '[', '*', '&' or '!'.",
-                )
-            ]
-        ) from None
+        said = next((known for needle, known in _SYNTAX.items() if needle in problem), None)
+        message, fix = (said[0], said[1]) if said else (f"is not valid YAML: {problem}", _SYNTAX_FIX)
+        raise InvalidFile([FieldError(field=source, message=f"{message}{where}", fix=fix)]) from None
     except yaml.YAMLError as error:
         raise InvalidFile(
             [FieldError(field=source, message=f"is not valid YAML ({error})", fix="Fix the YAML syntax.")]

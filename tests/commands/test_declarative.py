@@ -317,8 +317,126 @@ def test_a_section_left_empty_or_of_the_wrong_kind_says_how_to_write_it(db, tmp_
     text = "groups:\n  - name: retail\n    sources:\n    gold: {name: g}\n"
     with pytest.raises(InvalidFile) as caught:
         apply_file(db, _write(tmp_path, text), ACTOR, ADMIN, dry_run=True)
-    gold, sources = caught.value.errors  # in the order of the fields of a group
+    sources, gold = caught.value.errors  # in the order of the file
     assert sources.message == "should be a list, not empty (line 3)" and "use [] for none" in (
         sources.fix or ""
     )
     assert gold.message == "should be a list, not a dict (line 4)"
+
+
+def _file_errors(tmp_path: Path, text: str) -> list:
+    from lakeforge.commands.declarative import read_file
+
+    with pytest.raises(InvalidFile) as caught:
+        read_file(_write(tmp_path, text))
+    return caught.value.errors
+
+
+def test_a_key_in_the_wrong_place_says_where_it_belongs(tmp_path):
+    text = (
+        "sources:\n"  # 1: forgot the group around it
+        "  - name: x\n"
+        "groups:\n"
+        "  - name: retail\n"
+        "    quartz_cron: '0 0 2 * * ?'\n"  # 5: belongs in schedule
+        "    sources:\n"
+        "      - name: orders\n"
+        "        format: csv\n"
+        "        location: /x/\n"
+        "        primary_keys: [id]\n"  # 10: belongs in silver
+        "        silver: {primary_key: [id]}\n"  # 11: a typo, not a misplaced key
+    )
+    top, cron, keys, typo = _file_errors(tmp_path, text)
+    assert top.field.endswith("lakeforge.yaml.sources")
+    assert top.message == "is not a key of the top level (line 1)"
+    assert (top.fix or "").startswith("'sources' belongs under groups: check its indentation.")
+    assert cron.message == "is not a key of a group (line 5)"
+    assert "'quartz_cron' belongs under groups → schedule" in (cron.fix or "")
+    assert keys.message == "is not a key of a source (line 10)"
+    assert "'primary_keys' belongs under groups → sources → silver" in (keys.fix or "")
+    assert typo.message == "is not a key of a source's silver (line 11)"
+    assert (typo.fix or "").startswith("Did you mean 'primary_keys'?")
+    assert not any("Extra inputs" in error.message for error in (top, cron, keys, typo))
+
+
+def test_wrong_values_in_the_file_are_said_in_its_words_in_file_order(tmp_path):
+    text = (
+        "compute_profiles:\n"
+        "  - {name: big, kind: job_cluster, num_workers: two}\n"  # 2
+        "groups:\n"
+        "  - name: retail\n"
+        "    schedule: {quartz_cron: '0 0 2 * * ?', paused: maybe}\n"  # 5
+        "    sources:\n"
+        "      - name: orders\n"  # 7: no format
+        "        location: /x/\n"
+        "        silver: {scd_type: 3}\n"  # 9
+        "        raw: {retention_days: 0}\n"  # 10, before silver in the model's field order
+        "        dq_rules:\n"
+        "          - {name: r, expression: 'a > 0', action: delete}\n"  # 12
+    )
+    errors = _file_errors(tmp_path, text)
+    said = [(e.field.split("lakeforge.yaml.")[1], e.message, e.fix) for e in errors]
+    assert said == [
+        ("compute_profiles.0.num_workers", "should be a whole number (line 2)", "Write digits only, e.g. 2."),
+        ("groups.0.schedule.paused", "should be true or false (line 5)", "Write true or false."),
+        (
+            "groups.0.sources.0.format",
+            "is missing (line 7)",
+            "Add format: to it; a source needs name, format and location.",
+        ),
+        (
+            "groups.0.sources.0.silver.scd_type",
+            "3 is not one of the values allowed here (line 9)",
+            "Use 1 or 2.",
+        ),
+        ("groups.0.sources.0.raw.retention_days", "is out of range (line 10)", "Use a value of at least 1."),
+        (
+            "groups.0.sources.0.dq_rules.0.action",
+            "'delete' is not one of the values allowed here (line 12)",
+            "Use 'warn', 'drop', 'fail' or 'quarantine'.",
+        ),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "message", "fix"),
+    [
+        (
+            "groups:\n  - name: retail\n\tdescription: x\n",
+            "has a tab character (line 3, column 1)",
+            "replace the tab",
+        ),
+        (
+            "groups:\n  - name: retail\n    sources:\n      - name: a\n     format: csv\n",
+            "this line is indented differently from the lines above it (line 5, column 6)",
+            "same number of spaces",
+        ),
+        (
+            "groups:\n  - name: retail\n    description: note: daily\n",
+            "a value holds ': ' (line 3, column 22)",
+            'Quote that value (e.g. description: "note: loaded daily")',
+        ),
+    ],
+)
+def test_common_yaml_slips_are_named_for_what_they_are(tmp_path, text, message, fix):
+    [error] = _file_errors(tmp_path, text)
+    assert error.field.endswith("lakeforge.yaml") and error.message.endswith(message)
+    assert fix in (error.fix or "") and "<block" not in error.message and "token" not in error.message
+
+
+def test_an_unreadable_file_is_a_file_problem_also_in_json(tmp_path, monkeypatch, capsys):
+    from lakeforge.cli import main
+
+    monkeypatch.setenv("LAKEFORGE_STATE_DIR", str(tmp_path / "state"))
+    binary = tmp_path / "binary.yaml"
+    binary.write_bytes(b"\xff\xfe\x00groups")
+    for path, reason in ((tmp_path / "missing.yaml", "No such file"), (binary, "not UTF-8")):
+        monkeypatch.setattr("sys.argv", ["lakeforge", "apply", "-f", str(path), "--json"])
+        with pytest.raises(SystemExit) as exited:
+            main()
+        assert exited.value.code == 2
+        answer = json.loads(capsys.readouterr().out)  # a script gets JSON, not a sentence on stderr
+        assert answer["ok"] is False and answer["undeclared_sources"] == [] and answer["steps"] == []
+        [error] = answer["errors"]
+        assert error["field"] == str(path) and reason in error["message"]
+    assert not (tmp_path / "state").exists()
