@@ -77,7 +77,8 @@ def token_create(
     with _open() as db:
         token = create_token(db, user, role, group)
     scope = f"group {group}" if group else "every group"
-    console.print(
+    # The words go to stderr and only the token to stdout: TOKEN=$(lakeforge token create ...) works.
+    err_console.print(
         f"Token for [bold]{user}[/] as {role} on {scope} (shown once, keep it safe):", highlight=False
     )
     print(token)
@@ -345,10 +346,10 @@ def _never_existed(conn: Any, entity: str, name: str) -> LakeForgeError | None:
     )
 
 
-def _fail(error: LakeForgeError) -> NoReturn:
-    """Print ``error`` as the other commands print theirs and exit 1."""
+def _fail(error: LakeForgeError, code: int = 1) -> NoReturn:
+    """Print ``error`` as the other commands print theirs and exit with ``code`` (1 by default)."""
     err_console.print(f"[bold red]error:[/] {escape(error.sentence())}", highlight=False, soft_wrap=True)
-    raise typer.Exit(1)
+    raise typer.Exit(code)
 
 
 def register(app: typer.Typer) -> None:

@@ -207,9 +207,6 @@ def parse_document(data: Any, source: str = "lakeforge.yaml", lines: Lines | Non
                 message, fix = f"is not a key of {_noun(_model_at(parts[:-1]))}", _key_fix(parts)
             elif kind == "missing":
                 message, fix = "is missing", _required_fix(parts)
-            elif kind in ("literal_error", "enum"):
-                # Pydantic says "Input should be 'a' or 'b'" and the fix repeated it: say what was written.
-                message = f"{_written(_value_at(data, parts))} is not one of the values allowed here"
             elif kind in _SCALAR_KINDS:
                 message, fix = f"should be {_SCALAR_KINDS[kind]}", _SCALAR_FIXES[_SCALAR_KINDS[kind]]
             elif kind in _BOUND_KINDS:
@@ -321,14 +318,6 @@ def _required_fix(parts: DocPath) -> str | None:
     needed = [name for name, info in model.model_fields.items() if info.is_required()]
     keys = " and ".join([", ".join(needed[:-1]), needed[-1]] if len(needed) > 1 else needed)
     return f"Add {parts[-1]}: to it; {_noun(model)} needs {keys}."
-
-
-def _written(value: Any) -> str:
-    """A plain value as written (a choice such as 'delete'); sections only by their kind."""
-    if isinstance(value, str | int | float | bool):
-        text = repr(value)
-        return text if len(text) <= 40 else f"{text[:36]}…{text[-1]}"
-    return _yaml_kind(value).capitalize()
 
 
 # Pydantic's type and bound errors in the file's words (the intents' fixes speak of JSON).

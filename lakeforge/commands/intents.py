@@ -10,6 +10,7 @@ Unknown fields are refused, names are slugs, SQL is checked, credentials are ref
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -26,6 +27,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from lakeforge import suggest
 from lakeforge.commands.envelope import FieldError
 from lakeforge.commands.secrets import SECRET_REF, inline_secret_in_text, inline_secrets_in_options
 from lakeforge.commands.sql_expressions import check_expression, check_query
@@ -884,6 +886,9 @@ def typed_field_errors(error: ValidationError, prefix: str = "intent") -> list[t
         if item["type"] == "string_pattern_mismatch":
             # Pydantic shows the regex; a reader needs to hear what the value is not.
             message = pattern_message((item.get("ctx") or {}).get("pattern", ""), item.get("input"))
+        elif item["type"] == "literal_error":
+            # Pydantic lists the choices, which the fix lists too: say what was sent instead.
+            message = f"{_written(item.get('input'))} is not one of the allowed values"
         out.append((FieldError(field=field, message=message, fix=_fix_for(item)), item["type"]))
     for found, kind in out:
         if kind == "union":
@@ -929,6 +934,13 @@ _PATTERN_NAMES = {
 }
 
 
+def _written(value: Any) -> str:
+    """A plain value as sent (a choice such as 'delete'); anything else only by its kind."""
+    if isinstance(value, str | int | float | bool):
+        return _shown(value, limit=40)
+    return "a list" if isinstance(value, list) else "a mapping" if isinstance(value, dict) else "this value"
+
+
 def _shown(value: Any, limit: int = 60) -> str:
     text = repr(value)
     return text if len(text) <= limit else f"{text[: limit - 4]}…{text[-1]}"
@@ -962,7 +974,11 @@ def _fix_for(item: Any) -> str | None:
         pattern = item.get("ctx", {}).get("pattern", "")
         return _PATTERN_FIXES.get(pattern, f"Match the pattern {pattern}.")
     if kind == "literal_error":
-        return f"Use {item.get('ctx', {}).get('expected', 'an allowed value')}."
+        expected = str(item.get("ctx", {}).get("expected", "an allowed value"))
+        sent = item.get("input")
+        choices = re.findall(r"'([^']*)'", expected)  # pydantic's "'warn', 'drop' or 'fail'"
+        use = f"Use {expected}."
+        return suggest.did_you_mean(sent, choices, use) if isinstance(sent, str) else use
     return fix_for_type(kind, item.get("ctx"))
 
 

@@ -20,14 +20,18 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
-from lakeforge.commands import launch
+from lakeforge import suggest
+from lakeforge.commands import launch, state
 from lakeforge.commands.access import Principal
 from lakeforge.commands.batch_report import batch_tables
-from lakeforge.commands.cli import _local_user, _open, err_console
+from lakeforge.commands.cli import _fail, _local_user, _never_existed, _open, err_console
 from lakeforge.commands.detached import DetachedLauncher, run_handed_over
-from lakeforge.commands.envelope import Actor, CommandResult
+from lakeforge.commands.envelope import Actor, CommandResult, FieldError
+from lakeforge.errors import LakeForgeError
 from lakeforge.metadata.db import Database
+from lakeforge.metadata.models import RunStatus
 from lakeforge.notify.render import elapsed
 from lakeforge.terminal import make_console
 
@@ -81,14 +85,7 @@ def _queue_and_follow(
         finally:
             launch.set_launcher(None)
         if result.status != "applied":
-            # Each error once, as field: what is wrong. How to fix it.
-            for error in result.errors or []:
-                said = f"{error.field}: {error.message.rstrip('.')}." + (f" {error.fix}" if error.fix else "")
-                err_console.print(f"[bold red]error:[/] {escape(said)}", highlight=False, soft_wrap=True)
-            if not result.errors:
-                said = result.message or result.status
-                err_console.print(f"[bold red]error:[/] {escape(said)}", highlight=False, soft_wrap=True)
-            raise typer.Exit(2)
+            _refused(result)
         batch_id = int((result.result or {})["batch_id"])
         console.print(f"{result.message} Batch id {batch_id}.")
         if wait:
@@ -105,6 +102,21 @@ def _queue_and_follow(
     console.print(f"Batch {batch_id} [{colour}]{batch['status']}[/]. {batch['error'] or ''}".rstrip())
     if batch["status"] != expected:
         raise typer.Exit(1)
+
+
+# Intent fields that are options of these commands: an error names the option the user typed.
+_OPTIONS = ("zones", "group", "source", "status", "since", "limit")
+
+
+def _refused(result: CommandResult) -> typer.Exit:
+    """Print each error of a refused command once (field: what is wrong. How to fix it.), exit 2."""
+    for error in result.errors or [FieldError(field="", message=result.message or result.status)]:
+        field = error.field.removeprefix("intent.")
+        field = f"--{field}" if field.split(".")[0] in _OPTIONS else field
+        said = (f"{field}: " if field else "") + error.message.rstrip(".") + "."
+        said += f" {error.fix}" if error.fix else ""
+        err_console.print(f"[bold red]error:[/] {escape(said)}", highlight=False, soft_wrap=True)
+    raise typer.Exit(2)
 
 
 def _print_background(batch_id: int, log: Path | None) -> None:
@@ -142,7 +154,16 @@ def run(
 ) -> None:
     """Run a group (or one source) now, through Raw, Bronze, Silver and Gold (or --zones)."""
     with _open() as db, db.connection() as conn:
-        is_group = conn.execute("SELECT 1 FROM lakeforge.source_group WHERE name = %s", [target]).fetchone()
+        groups, sources = state.group_names(conn, None), state.source_names(conn, None)
+    is_group = target in groups
+    if not is_group and target not in sources:
+        # Checked here, not by the intent: the target may be either, so the closest of both is named.
+        fix = "Check the name; `lakeforge export` shows every group and source."
+        error = LakeForgeError(
+            f"{target!r} is neither a group nor a source",
+            fix=suggest.did_you_mean(target, groups + sources, fix),
+        )
+        _fail(error, code=2)
     intent = {"kind": "run_now", "group": target} if is_group else {"kind": "run_now", "source": target}
     _queue_and_follow(_with_zones(intent, zones), wait, timeout)
 
@@ -189,7 +210,7 @@ def run_detached(
 def runs(
     group: Annotated[str | None, typer.Option(help="Only this group.")] = None,
     source: Annotated[str | None, typer.Option(help="Only this source.")] = None,
-    status: Annotated[str | None, typer.Option(help="queued, running, succeeded, failed, cancelled.")] = None,
+    status: Annotated[RunStatus | None, typer.Option(help="Only batches in this state.")] = None,
     since: Annotated[
         str | None,
         typer.Option(help="An ISO 8601 time, or a period: today, yesterday, 'this week', 6h, 2d."),
@@ -208,19 +229,27 @@ def runs(
     }
     with _open() as db:
         result = _execute(db, {k: v for k, v in intent.items() if v is not None})
+        rows = (result.result or {}).get("runs", [])
+        if result.status == "applied" and not rows:
+            # No batch of a name that never existed is a typo, not an empty history: say so. A removed
+            # group or source keeps its revisions, so its old batches are still asked for in peace.
+            with db.connection() as conn:
+                for entity, name in (("group", group), ("source", source)):
+                    missing = _never_existed(conn, entity, name) if name else None
+                    if missing is not None:
+                        _fail(LakeForgeError(missing.message, field=f"--{entity}", fix=missing.fix), code=2)
     if result.status != "applied":
-        for error in result.errors:
-            field = error.field.removeprefix("intent.")
-            err_console.print(f"[red]--{field}[/]: {error.message} {error.fix or ''}", highlight=False)
-        raise typer.Exit(2)
-    rows = (result.result or {}).get("runs", [])
+        _refused(result)
     if as_json:
         print(json.dumps(rows, default=str))
         return
     table = Table(title=f"{len(rows)} batch(es)", title_justify="left")
+    # One line per batch, as a listing is read: the error is cut to the width left (--json has it
+    # whole), and the other columns never wrap, so a narrow terminal does not stack a row in a tower.
     for column in ("batch", "group", "source", "trigger", "status", "started (UTC)", "took", "rows in → out"):
-        table.add_column(column, justify="right" if column in ("batch", "took", "rows in → out") else "left")
-    table.add_column("error", overflow="fold")
+        right = column in ("batch", "took", "rows in → out")
+        table.add_column(column, justify="right" if right else "left", no_wrap=True)
+    table.add_column("error")
     for row in rows:
         started, ended = _moment(row.get("started_at")), _moment(row.get("ended_at"))
         trigger = row["trigger"] + (f" of #{row['rerun_of']}" if row.get("rerun_of") else "")
@@ -233,7 +262,7 @@ def runs(
             started.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S") if started else "",
             elapsed(started, ended),
             _rows_in_out(row.get("rows_in"), row.get("rows_out")),
-            (row.get("error") or "")[:120],
+            Text(" ".join((row.get("error") or "").split()), no_wrap=True, overflow="ellipsis"),
         )
     console.print(table)
 
@@ -259,12 +288,9 @@ def _since(value: str) -> str:
         period = f"last {value}" if value[:1].isdigit() else value
         start = since(period.lower())
         if start is None:
-            err_console.print(
-                f"[red]--since[/]: {value!r} is neither an ISO 8601 time nor a period. "
-                "Use e.g. 2026-11-26T06:00:00Z, today, yesterday, 'this week', 6h or 2d.",
-                highlight=False,
-            )
-            raise typer.Exit(2) from None
+            message = f"{value!r} is neither an ISO 8601 time nor a period"
+            fix = "Use e.g. 2026-11-26T06:00:00Z, today, yesterday, 'this week', 6h or 2d."
+            _fail(LakeForgeError(message, field="--since", fix=fix), code=2)
         return start.isoformat()
     return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).isoformat()
 

@@ -386,13 +386,13 @@ def test_wrong_values_in_the_file_are_said_in_its_words_in_file_order(tmp_path):
         ),
         (
             "groups.0.sources.0.silver.scd_type",
-            "3 is not one of the values allowed here (line 9)",
+            "3 is not one of the allowed values (line 9)",
             "Use 1 or 2.",
         ),
         ("groups.0.sources.0.raw.retention_days", "is out of range (line 10)", "Use a value of at least 1."),
         (
             "groups.0.sources.0.dq_rules.0.action",
-            "'delete' is not one of the values allowed here (line 12)",
+            "'delete' is not one of the allowed values (line 12)",
             "Use 'warn', 'drop', 'fail' or 'quarantine'.",
         ),
     ]

@@ -15,9 +15,10 @@ from tests.runtime.gate import gated_api
 from tests.runtime.helpers import make_source
 
 
-def _cli(database_url, state_dir, *args):
+def _cli(database_url, state_dir, *args, env=None):
+    extra = env or {}
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LAKEFORGE_", "DATABRICKS_"))}
-    env.update({"LAKEFORGE_DATABASE_URL": database_url, "LAKEFORGE_STATE_DIR": str(state_dir)})
+    env.update({"LAKEFORGE_DATABASE_URL": database_url, "LAKEFORGE_STATE_DIR": str(state_dir), **extra})
     return subprocess.run(
         [sys.executable, "-m", "lakeforge", *args],
         env=env,
@@ -143,3 +144,51 @@ def test_run_no_wait_returns_at_once_and_the_batch_runs_on_after_the_cli_has_gon
 
     assert status == "succeeded", log.read_text()
     assert f"batch {batch_id} succeeded" in log.read_text()
+
+
+def test_a_mistyped_name_or_value_gets_the_closest_one_and_exits_2(database_url, retail, tmp_path):
+    ran = _cli(database_url, tmp_path, "run", "retial")
+    assert ran.returncode == 2 and not ran.stdout
+    assert "'retial' is neither a group nor a source. Did you mean 'retail'?" in ran.stderr
+
+    for option, typo, meant in (("--group", "retial", "retail"), ("--source", "ordrs", "orders")):
+        listed = _cli(database_url, tmp_path, "runs", option, typo)
+        assert listed.returncode == 2, listed.stdout
+        assert listed.stderr.startswith(f"error: {option}: ") and f"Did you mean '{meant}'?" in listed.stderr
+    # A name that exists but has not run yet is an empty list, not an error.
+    assert json.loads(_cli(database_url, tmp_path, "runs", "--group", "retail", "--json").stdout) == []
+
+    since = _cli(database_url, tmp_path, "runs", "--since", "soonish")
+    assert since.returncode == 2 and since.stderr.startswith("error: --since: 'soonish'")
+    zones = _cli(database_url, tmp_path, "rerun", "99", "--zones", "silvr")
+    assert zones.returncode == 2
+    assert (
+        "error: --zones.0: 'silvr' is not one of the allowed values. Did you mean 'silver'?" in zones.stderr
+    )
+
+
+def test_runs_shows_one_line_per_batch_and_json_keeps_the_whole_error(database_url, db, tmp_path):
+    error = "bronze: main.sales.orders: " + "a long reason that goes on " * 12 + "\nand a second line"
+    with db.connection() as conn:
+        for _ in range(3):
+            conn.execute(
+                "INSERT INTO lakeforge_log.batch_run (group_name, status, error, started_at, ended_at)"
+                " VALUES ('retail', 'failed', %s, now(), now())",
+                [error],
+            )
+    for width in ("100", "160"):
+        shown = _cli(database_url, tmp_path, "runs", env={"COLUMNS": width})
+        assert shown.returncode == 0, shown.stderr
+        rows = [line for line in shown.stdout.splitlines() if line.startswith("│")]
+        assert len(rows) == 3, shown.stdout  # no batch wraps over several lines
+        assert all(len(line) <= int(width) for line in rows) and all("…" in line for line in rows)
+        assert all(re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", line) for line in rows)  # start kept whole
+    listed = json.loads(_cli(database_url, tmp_path, "runs", "--json").stdout)
+    assert [run["error"] for run in listed] == [error] * 3
+
+
+def test_token_create_prints_only_the_token_on_stdout(database_url, tmp_path):
+    made = _cli(database_url, tmp_path, "token", "create", "--user", "ci", "--role", "operator")
+    assert made.returncode == 0, made.stderr
+    assert re.fullmatch(r"lf_[A-Za-z0-9_-]+\n", made.stdout)  # TOKEN=$(lakeforge token create ...)
+    assert "shown once" in made.stderr
