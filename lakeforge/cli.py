@@ -22,7 +22,9 @@ err_console = make_console(stderr=True)
 
 
 @db_app.command("migrate")
-def db_migrate(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def db_migrate(
+    as_json: Annotated[bool, typer.Option("--json", help="Print what was applied as JSON.")] = False,
+) -> None:
     """Apply pending schema migrations (safe to run again, and from several processes)."""
     from lakeforge.metadata.db import open_database
     from lakeforge.metadata.migrate import migrate

@@ -120,9 +120,18 @@ def _print_plan(lines: list[dict[str, Any]], title: str) -> None:
 def apply(
     file: Annotated[Path, typer.Option("-f", "--file", help="The lakeforge.yaml to apply.")],
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan, change nothing.")] = False,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON (for scripts).")] = False,
 ) -> None:
-    """Upsert systems, groups, sources, rules, schedules and profiles declared in a YAML file."""
+    """Upsert systems, groups, sources, rules, schedules and profiles declared in a YAML file.
+
+    Everything is checked before anything is written; apply never deletes. Exit 2, nothing
+    changed, when anything is wrong (the problems go to stderr with their line).
+
+    Examples:
+
+      lakeforge apply -f lakeforge.yaml --dry-run   # the plan and every check
+      lakeforge apply -f lakeforge.yaml             # apply it
+    """
     from lakeforge.commands.declarative import apply_document, read_file
     from lakeforge.commands.yaml_file import InvalidFile
 
@@ -232,7 +241,13 @@ def export(
         ),
     ] = None,
 ) -> None:
-    """Write the metadata as lakeforge.yaml (apply it back and nothing changes), or as a bundle."""
+    """Write the metadata as lakeforge.yaml (apply it back and nothing changes), or as a bundle.
+
+    Examples:
+
+      lakeforge export -o lakeforge.yaml      # everything, to review in git
+      lakeforge export --bundle bundle/       # a Databricks Asset Bundle of the jobs
+    """
     from lakeforge.commands.declarative import export_yaml
 
     if bundle is not None:
@@ -256,9 +271,15 @@ def history(
     entity: Annotated[
         str, typer.Option("--entity", help="source, group, system, compute_profile, channel.")
     ] = "source",
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the revisions as JSON.")] = False,
 ) -> None:
-    """Every revision of a source: who changed what, and when (restore with restore_revision)."""
+    """Every revision of a source: who changed what, and when (restore with restore_revision).
+
+    Examples:
+
+      lakeforge history orders
+      lakeforge history retail --entity group --json
+    """
     from lakeforge.commands.plans import diff
 
     if entity not in _HISTORY_ENTITIES:

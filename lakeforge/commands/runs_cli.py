@@ -152,7 +152,15 @@ def run(
     wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Follow the batch until it ends.")] = True,
     timeout: Annotated[float, typer.Option(help="Seconds to follow before giving up.")] = 3600,
 ) -> None:
-    """Run a group (or one source) now, through Raw, Bronze, Silver and Gold (or --zones)."""
+    """Run a group (or one source) now, through Raw, Bronze, Silver and Gold (or --zones).
+
+    Prints every table written and every rule's result when the batch ends; exit 1 if it failed.
+
+    Examples:
+
+      lakeforge run retail                  # the whole group, followed to the end
+      lakeforge run orders --no-wait        # one source, in the background
+    """
     with _open() as db, db.connection() as conn:
         groups, sources = state.group_names(conn, None), state.source_names(conn, None)
     is_group = target in groups
@@ -176,8 +184,13 @@ def rerun(
     wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Follow the batch until it ends.")] = True,
     timeout: Annotated[float, typer.Option(help="Seconds to follow before giving up.")] = 3600,
 ) -> None:
-    """Run a finished batch again; every zone ends with exactly that batch's rows once. --zones
-    silver,gold starts from Silver, from the batch's Bronze rows."""
+    """Run a finished batch again; every zone ends with exactly that batch's rows once.
+
+    Examples:
+
+      lakeforge rerun 42
+      lakeforge rerun 42 --zones silver,gold   # from Silver, on its Bronze rows
+    """
     _queue_and_follow(_with_zones({"kind": "rerun_batch", "batch_id": batch_id}, zones), wait, timeout)
 
 
@@ -215,10 +228,16 @@ def runs(
         str | None,
         typer.Option(help="An ISO 8601 time, or a period: today, yesterday, 'this week', 6h, 2d."),
     ] = None,
-    limit: Annotated[int, typer.Option(min=1, max=200)] = 20,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    limit: Annotated[int, typer.Option(min=1, max=200, help="How many batches, newest first.")] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the full rows as JSON.")] = False,
 ) -> None:
-    """Recent batches, newest first. A source's batches include the runs of its whole group."""
+    """Recent batches, newest first. A source's batches include the runs of its whole group.
+
+    Examples:
+
+      lakeforge runs --group retail --status failed --since today
+      lakeforge runs --source orders --since 6h --json
+    """
     intent = {
         "kind": "list_runs",
         "group": group,

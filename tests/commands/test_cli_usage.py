@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import typer
 
 from lakeforge.settings import PROJECT_ROOT
 
@@ -32,3 +35,26 @@ def test_usage_errors_are_one_message_and_exit_2(args: list[str], said: str, tmp
     assert done.returncode == 2
     assert said in done.stderr and "Usage: lakeforge" in done.stderr
     assert "Traceback" not in done.stderr + done.stdout
+
+
+def _commands(group: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[str, Any]]:
+    for name, command in group.commands.items():
+        if command.hidden:
+            continue
+        if hasattr(command, "commands"):
+            yield from _commands(command, (*path, name))
+        else:
+            yield " ".join((*path, name)), command
+
+
+def test_every_option_says_what_it_does_and_the_daily_commands_show_examples() -> None:
+    from lakeforge.cli import app
+
+    commands = dict(_commands(typer.main.get_command(app)))
+    for name, command in commands.items():
+        silent = [p.opts[0] for p in command.params if p.param_type_name == "option" and not p.help]
+        assert silent == [], f"lakeforge {name}: options without help"
+        # The summary in `lakeforge --help` is the first paragraph: a line break there shows as one.
+        assert "\n" not in (command.help or "").strip().split("\n\n")[0], f"lakeforge {name}"
+    for name in ("apply", "export", "history", "run", "rerun", "runs"):
+        assert f"Examples:\n\n  lakeforge {name} " in (commands[name].help or ""), name
