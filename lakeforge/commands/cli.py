@@ -10,6 +10,7 @@ from __future__ import annotations
 import getpass
 import json
 import re
+from datetime import UTC
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -309,7 +310,7 @@ def history(
         console.print(f"No history for {entity} {source}.")
         raise typer.Exit(1)
     table = Table(title=escape(f"History of {entity} {source}"), title_justify="left")
-    for column in ("rev", "when", "who", "how", "changes"):
+    for column in ("rev", "when (UTC)", "who", "how", "changes"):
         table.add_column(column, overflow="fold")
     for row in rows:
         strip = [
@@ -322,7 +323,8 @@ def history(
         )
         table.add_row(
             str(row["revision"]),
-            row["created_at"].strftime("%Y-%m-%d %H:%M:%S"),
+            # In UTC like `lakeforge runs`, whatever time zone the metadata store's session has.
+            row["created_at"].astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"),
             Text(row["actor"]),
             f"{row['surface'] or ''} {row['kind'] or ''}".strip(),
             Text(text),  # not markup: dq_rules[has_customer] must keep its rule name

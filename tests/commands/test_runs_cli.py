@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 import time
+from datetime import UTC
 
 from lakeforge.runtime.runlog import fail_stale_batches
 from lakeforge.settings import PROJECT_ROOT
@@ -192,3 +193,15 @@ def test_token_create_prints_only_the_token_on_stdout(database_url, tmp_path):
     assert made.returncode == 0, made.stderr
     assert re.fullmatch(r"lf_[A-Za-z0-9_-]+\n", made.stdout)  # TOKEN=$(lakeforge token create ...)
     assert "shown once" in made.stderr
+
+
+def test_history_shows_times_in_utc_whatever_the_session_time_zone(database_url, db, retail, tmp_path):
+    with db.connection() as conn:
+        created = conn.execute(
+            "SELECT created_at FROM metadata_revision WHERE entity_type = 'source' AND entity_key = 'orders'"
+        ).fetchone()["created_at"]
+    # PGTZ sets the time zone of the CLI's database session: +09:00, never UTC.
+    shown = _cli(database_url, tmp_path, "history", "orders", env={"PGTZ": "Asia/Tokyo", "COLUMNS": "200"})
+    assert shown.returncode == 0, shown.stderr
+    assert "when (UTC)" in shown.stdout
+    assert created.astimezone(UTC).strftime("%Y-%m-%d %H:%M") in shown.stdout, shown.stdout
