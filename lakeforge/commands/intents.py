@@ -78,17 +78,19 @@ _SECRET_FIX = "Store the value in a secret scope and write a reference such as {
 def _no_inline_secrets(options: dict[str, Any], field: str) -> None:
     bad = inline_secrets_in_options(options)
     if bad:
-        message = (
-            "holds a credential value; store it in a secret scope and write '{{secrets/scope/key}}' instead"
-        )
+        # The message says what is wrong and the fix how to mend it, each once.
+        message = "holds a credential value, not a secret reference"
         raise _teach(LakeForgeError(message, field=f"{field}.{bad[0]}", fix=_SECRET_FIX))
 
 
 def _no_secret_in_location(location: str) -> None:
     reason = inline_secret_in_text(location)
     if reason:
-        message = f"{reason}; use a secret reference such as {{{{secrets/scope/key}}}}"
-        raise _teach(LakeForgeError(message, field="location", fix=_SECRET_FIX))
+        fix = (
+            "Take the credential out of the location and pass it as an option holding a secret "
+            "reference, e.g. format_options.password: '{{secrets/scope/key}}'."
+        )
+        raise _teach(LakeForgeError(reason, field="location", fix=fix))
 
 
 # -- parts -------------------------------------------------------------------------------------

@@ -232,6 +232,7 @@ groups:
     output = " ".join(result.output.split())  # the console wraps long lines
     assert f"{path}.systems.0.connection.password: holds a credential value" in output
     assert "(line 5)" in output
+    assert output.count("secret scope") == 2  # once in each fix (password, webhook), never twice
     assert f"{path}.groups.0.compute_profile: compute profile 'huge' does not exist (line 8)" in output
     assert f"{path}.groups.0.notify.webhook_url" in output and "'{{secrets/scope/key}}'" in output
     assert "nothing was changed" in output
@@ -440,3 +441,18 @@ def test_an_unreadable_file_is_a_file_problem_also_in_json(tmp_path, monkeypatch
         [error] = answer["errors"]
         assert error["field"] == str(path) and reason in error["message"]
     assert not (tmp_path / "state").exists()
+
+
+def test_a_password_in_a_location_is_refused_saying_where_the_credential_goes(db, tmp_path):
+    text = (
+        "groups:\n  - name: finance\n    sources:\n"
+        "      - name: invoices\n        format: jdbc\n"
+        "        location: jdbc:postgresql://bob:s3cret@db.internal:5432/erp\n"
+        "        format_options: {dbtable: public.invoices}\n"
+    )
+    report = apply_file(db, _write(tmp_path, text), ACTOR, ADMIN, dry_run=True)
+    [error] = [error for step in report.steps for error in step.errors]
+    assert error.field.endswith(".groups.0.sources.0.location")
+    assert error.message == "contains a password in the URL (user:password@host) (line 6)"
+    assert "format_options.password: '{{secrets/scope/key}}'" in (error.fix or "")
+    assert "s3cret" not in error.message + (error.fix or "")

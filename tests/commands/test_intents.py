@@ -48,7 +48,8 @@ def test_credentials_must_be_secret_references():
     ok = {"kind": "upsert_system", "name": "crm", "connection": {"password": "{{secrets/crm/pw}}"}}
     assert parse_intent(ok)
     errors = _errors({**ok, "connection": {"api_key": "abc123"}})
-    assert errors[0].field == "intent.connection.api_key" and "secrets/scope/key" in errors[0].message
+    assert errors[0].field == "intent.connection.api_key" and "not a secret reference" in errors[0].message
+    assert "{{secrets/scope/key}}" in (errors[0].fix or "")  # said in the fix, not twice
     errors = _errors(
         {"kind": "register_source", "name": "s", "group": "g", "format": "rest",
          "location": "https://bob:hunter2@api.example.com/v1/orders"}
