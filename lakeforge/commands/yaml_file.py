@@ -59,9 +59,14 @@ _SYNTAX = {
 def read_yaml(text: str, source: str) -> tuple[Any, dict[DocPath, int]]:
     """The document in ``text`` and the line of every path in it; syntax errors name the line."""
     loader = yaml.SafeLoader(text)
+    lines: dict[DocPath, int] = {}
     try:
         # One parse: the composed nodes give the lines, and the same nodes are built into data.
         node = loader.get_single_node()
+        if node is not None:
+            # Walked before they are built: building merges '<<: *anchor' keys into the mapping in
+            # place, and a key that overrides a merged one would then look like a key given twice.
+            _walk(node, (), lines, source)
         data = loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
@@ -76,9 +81,6 @@ def read_yaml(text: str, source: str) -> tuple[Any, dict[DocPath, int]]:
         ) from None
     finally:
         loader.dispose()
-    lines: dict[DocPath, int] = {}
-    if node is not None:
-        _walk(node, (), lines, source)
     return data, lines
 
 
@@ -101,7 +103,8 @@ def _walk(node: yaml.Node, path: DocPath, lines: dict[DocPath, int], source: str
                 )
             seen[name] = line
             lines[(*path, name)] = line  # the key's line: where the reader looks for it
-            _walk(value, (*path, name), lines, source)
+            if name != "<<" or key.tag != "tag:yaml.org,2002:merge":  # merged keys: at the anchor
+                _walk(value, (*path, name), lines, source)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
             _walk(item, (*path, str(index)), lines, source)

@@ -456,3 +456,36 @@ def test_a_password_in_a_location_is_refused_saying_where_the_credential_goes(db
     assert error.message == "contains a password in the URL (user:password@host) (line 6)"
     assert "format_options.password: '{{secrets/scope/key}}'" in (error.fix or "")
     assert "s3cret" not in error.message + (error.fix or "")
+
+
+def test_a_key_that_overrides_a_merged_anchor_is_no_duplicate(tmp_path):
+    from lakeforge.commands.declarative import read_file
+
+    text = (
+        "groups:\n"
+        "  - name: retail\n"
+        "    sources:\n"
+        "      - &orders\n"
+        "        name: orders\n"
+        "        format: csv\n"
+        "        location: /landing/orders/\n"
+        "        format_options: {header: true}\n"
+        "      - <<: *orders\n"  # 9
+        "        name: orders_eu\n"  # overrides the merged name, as YAML merge keys do
+        "        location: /landing/orders_eu/\n"
+    )
+    doc, lines = read_file(_write(tmp_path, text))
+    copy = doc.groups[0].sources[1]
+    assert (copy.name, copy.location, copy.format_options) == (
+        "orders_eu",
+        "/landing/orders_eu/",
+        {"header": True},
+    )
+    assert lines[("groups", "0", "sources", "1", "name")] == 10
+    # A key written twice in the same mapping is still refused.
+    twice = text + "        location: /landing/other/\n"
+    [error] = _file_errors(tmp_path, twice)
+    assert (
+        error.field.endswith(".groups.0.sources.1.location")
+        and "given twice (lines 11 and 12)" in error.message
+    )
