@@ -10,6 +10,8 @@ from __future__ import annotations
 import getpass
 import json
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -255,7 +257,9 @@ def export(
         from lakeforge.deploy.bundle import bundle_documents, desired_state, write_bundle
 
         with _open() as db:
-            written = write_bundle(bundle, bundle_documents(desired_state(db, get_settings())))
+            documents = bundle_documents(desired_state(db, get_settings()))
+        with _writing(bundle, "--bundle", "Give a folder (new, or from an earlier export) you may write to."):
+            written = write_bundle(bundle, documents)
         console.print(f"Wrote {len(written)} files to {bundle} (validate with `databricks bundle validate`).")
         return
     with _open() as db:
@@ -263,8 +267,22 @@ def export(
     if output is None:
         print(text, end="")
     else:
-        output.write_text(text, encoding="utf-8")
+        with _writing(output, "-o", "Give a file in a folder that exists and that you may write to."):
+            output.write_text(text, encoding="utf-8")
         console.print(f"Wrote {output}.")
+
+
+@contextmanager
+def _writing(path: Path, option: str, fix: str) -> Iterator[None]:
+    """A file or folder the command cannot write is one sentence naming it, not a traceback."""
+    try:
+        yield
+    except OSError as error:
+        raise LakeForgeError(
+            f"cannot write {path} ({error.strerror})",
+            field=option,
+            fix=fix,
+        ) from None
 
 
 def history(

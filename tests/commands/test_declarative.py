@@ -489,3 +489,25 @@ def test_a_key_that_overrides_a_merged_anchor_is_no_duplicate(tmp_path):
         error.field.endswith(".groups.0.sources.1.location")
         and "given twice (lines 11 and 12)" in error.message
     )
+
+
+def test_export_to_a_place_it_cannot_write_is_one_sentence(db, settings, tmp_path, monkeypatch, capsys):
+    from lakeforge.cli import main
+    from lakeforge.settings import get_settings
+
+    monkeypatch.setenv("LAKEFORGE_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("LAKEFORGE_STATE_DIR", str(settings.state_dir))
+    get_settings.cache_clear()
+    a_file = _write(tmp_path, "version: 1\n")
+    for args, said in (
+        (["-o", str(tmp_path / "missing" / "out.yaml")], "error: -o: cannot write"),
+        (["-o", str(tmp_path)], "error: -o: cannot write"),
+        (["--bundle", str(a_file)], "error: --bundle: cannot write"),
+    ):
+        monkeypatch.setattr("sys.argv", ["lakeforge", "export", *args])
+        with pytest.raises(SystemExit) as exited:
+            main()
+        assert exited.value.code == 2
+        err = " ".join(capsys.readouterr().err.split())
+        assert err.startswith(said) and "Traceback" not in err, err
+    assert a_file.read_text() == "version: 1\n"
