@@ -183,3 +183,22 @@ def test_rest_watermark_compares_timestamps_with_offsets_as_instants(settings, d
     assert run.status == "succeeded", run.error
     with db.connection() as conn:
         assert Repository(conn, WATERMARKS).list()[0].high_value == "2026-01-01T09:00:00Z"
+
+
+def test_a_relative_location_that_is_not_there_names_the_folder_it_was_read_from(tmp_path, monkeypatch):
+    import pytest
+
+    from lakeforge.errors import LakeForgeError
+    from lakeforge.runtime.extractors.files import list_files
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(LakeForgeError) as caught:
+        list_files("examples/data/orders/", "csv")
+    assert (
+        caught.value.message
+        == f"examples/data/orders/ does not exist in {tmp_path}, the folder this batch runs in"
+    )
+    assert "absolute path" in (caught.value.fix or "")
+    (tmp_path / "examples" / "data" / "orders").mkdir(parents=True)
+    (tmp_path / "examples" / "data" / "orders" / "a.csv").write_text("id\n1\n")
+    assert list_files("examples/data/orders/", "csv") == [Path("examples/data/orders/a.csv")]

@@ -30,11 +30,16 @@ def list_files(location: str, fmt: str) -> list[Path]:
     else:
         path = Path(location)
         if not path.exists():
-            raise LakeForgeError(
-                f"{location} does not exist",
-                field="location",
-                fix="Check the path, or create the folder the files will land in.",
-            )
+            if path.is_absolute():
+                message, fix = (
+                    f"{location} does not exist",
+                    "Check the path, or create the folder the files will land in.",
+                )
+            else:
+                # A relative location depends on where the batch runs (a shell, the API, a job): say where.
+                message = f"{location} does not exist in {Path.cwd()}, the folder this batch runs in"
+                fix = "Give an absolute path (or a /Volumes/ path), or run from the folder it is relative to."
+            raise LakeForgeError(message, field="location", fix=fix)
         if path.is_file():
             return [path]
         found = [p for p in path.rglob("*") if p.name.lower().endswith(_EXTENSIONS.get(fmt, ("",)))]
