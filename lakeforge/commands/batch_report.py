@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rich.table import Table
+from rich.text import Text
 
 from lakeforge.metadata.db import Database
 
@@ -29,12 +30,14 @@ def tables_table(rows: Sequence[Mapping[str, Any]]) -> Table:
         colour = {"succeeded": "green", "failed": "red"}.get(str(row["status"]), "yellow")
         table.add_row(
             str(row["zone"]),
-            str(row["table_name"]),
-            f"[{colour}]{row['status']}[/]",
+            # Text, not markup: paths and errors hold brackets ("/data/[dev]/", "[/]") that markup
+            # would swallow or refuse with a MarkupError once the batch has run.
+            Text(str(row["table_name"])),
+            Text(str(row["status"]), style=colour),
             count(row["rows_in"]),
             count(row["rows_out"]),
             count(row["rows_rejected"]),
-            str(row["error"] or ""),
+            Text(str(row["error"] or "")),
         )
     return table
 
@@ -47,8 +50,8 @@ def rules_table(rows: Sequence[Mapping[str, Any]]) -> Table:
     for row in rows:
         verdict = "[green]passed[/]" if row["status"] == "passed" else "[yellow]failed[/]"
         table.add_row(
-            str(row["table_name"]).split(".", 1)[-1],
-            str(row["rule_name"]),
+            Text(str(row["table_name"]).split(".", 1)[-1]),
+            Text(str(row["rule_name"])),
             str(row["action"]),
             count(row["rows_checked"]),
             count(row["rows_failed"]),

@@ -98,10 +98,16 @@ def _queue_and_follow(
             if batch["status"] != "failed":  # a batch that could not even start is reported below
                 _print_background(batch_id, background.started.get(batch_id))
                 return
-    colour = "green" if batch["status"] == expected else "red"
-    console.print(f"Batch {batch_id} [{colour}]{batch['status']}[/]. {batch['error'] or ''}".rstrip())
+    _print_outcome(batch, expected)
     if batch["status"] != expected:
         raise typer.Exit(1)
+
+
+def _print_outcome(batch: dict[str, Any], expected: str = "succeeded") -> None:
+    """ "Batch 42 succeeded." or "Batch 42 failed. <error>": the last line of every batch report."""
+    colour = "green" if batch["status"] == expected else "red" if batch["status"] in FINAL else "yellow"
+    said = escape(f"{batch['error'] or ''}")  # an error may hold brackets: text, not markup
+    console.print(f"Batch {batch['batch_id']} [{colour}]{batch['status']}[/]. {said}".rstrip())
 
 
 # Intent fields that are options of these commands: an error names the option the user typed.
@@ -123,7 +129,7 @@ def _print_background(batch_id: int, log: Path | None) -> None:
     where = f"; its output goes to {log}" if log else ""
     console.print(
         f"Batch {batch_id} runs in the background{where}. "
-        f"`lakeforge runs` shows how it ends; `lakeforge cancel {batch_id}` stops it.",
+        f"`lakeforge runs {batch_id}` shows how it went; `lakeforge cancel {batch_id}` stops it.",
         highlight=False,
         soft_wrap=True,
     )
@@ -221,6 +227,13 @@ def run_detached(
 
 
 def runs(
+    batch_id: Annotated[
+        int | None,
+        typer.Argument(
+            help="Show this batch in full: every table it wrote and every rule's result.",
+            show_default=False,
+        ),
+    ] = None,
     group: Annotated[str | None, typer.Option(help="Only this group.")] = None,
     source: Annotated[str | None, typer.Option(help="Only this source.")] = None,
     status: Annotated[RunStatus | None, typer.Option(help="Only batches in this state.")] = None,
@@ -237,7 +250,14 @@ def runs(
 
       lakeforge runs --group retail --status failed --since today
       lakeforge runs --source orders --since 6h --json
+      lakeforge runs 42        # batch 42: its tables and rules, as run prints them
     """
+    if batch_id is not None:
+        if any(value is not None for value in (group, source, status, since)):
+            message = "a batch id shows that batch; --group, --source, --status and --since filter a list"
+            _fail(LakeForgeError(message, field="batch_id", fix="Give one or the other."), code=2)
+        _show_batch(batch_id, as_json)
+        return
     intent = {
         "kind": "list_runs",
         "group": group,
@@ -284,6 +304,20 @@ def runs(
             Text(" ".join((row.get("error") or "").split()), no_wrap=True, overflow="ellipsis"),
         )
     console.print(table)
+
+
+def _show_batch(batch_id: int, as_json: bool) -> None:
+    """One batch as `run` reports it when it ends (a batch run with --no-wait or on a schedule)."""
+    with _open() as db:
+        result = _execute(db, {"kind": "show_run", "batch_id": batch_id})
+        if result.status != "applied":
+            _refused(result)
+        if as_json:
+            print(json.dumps(result.result, default=str))
+            return
+        for table in batch_tables(db, batch_id):
+            console.print(table)
+    _print_outcome((result.result or {})["batch"])
 
 
 def _moment(value: Any) -> datetime | None:

@@ -205,3 +205,36 @@ def test_history_shows_times_in_utc_whatever_the_session_time_zone(database_url,
     assert shown.returncode == 0, shown.stderr
     assert "when (UTC)" in shown.stdout
     assert created.astimezone(UTC).strftime("%Y-%m-%d %H:%M") in shown.stdout, shown.stdout
+
+
+def test_runs_with_a_batch_id_shows_that_batch_and_prints_brackets_as_written(database_url, db, tmp_path):
+    error = "cannot read /landing/[dev]/orders.csv: list index [/] out of range"
+    with db.connection() as conn:
+        batch = conn.execute(
+            "INSERT INTO lakeforge_log.batch_run (group_name, status, error) VALUES ('retail', 'failed', %s)"
+            " RETURNING batch_id",
+            [f"bronze: main.retail_bronze.orders: {error}"],
+        ).fetchone()["batch_id"]
+        zone = conn.execute(
+            "INSERT INTO lakeforge_log.zone_run (batch_id, zone, status) VALUES (%s, 'bronze', 'failed')"
+            " RETURNING id",
+            [batch],
+        ).fetchone()["id"]
+        conn.execute(
+            "INSERT INTO lakeforge_log.table_run (batch_id, zone_run_id, table_name, status, error)"
+            " VALUES (%s, %s, 'main.retail_bronze.orders', 'failed', %s)",
+            [batch, zone, error],
+        )
+    shown = _cli(database_url, tmp_path, "runs", str(batch), env={"COLUMNS": "250"})
+    assert shown.returncode == 0, shown.stderr
+    assert "Traceback" not in shown.stderr and error in shown.stdout  # markup neither eats nor refuses it
+    assert f"Batch {batch} failed. bronze: main.retail_bronze.orders: {error}" in shown.stdout
+    assert (
+        json.loads(_cli(database_url, tmp_path, "runs", str(batch), "--json").stdout)["batch"]["status"]
+        == "failed"
+    )
+
+    missing = _cli(database_url, tmp_path, "runs", "999999")
+    assert missing.returncode == 2 and "batch 999999 does not exist" in missing.stderr
+    both = _cli(database_url, tmp_path, "runs", str(batch), "--group", "retail")
+    assert both.returncode == 2 and "Give one or the other" in both.stderr
