@@ -260,7 +260,11 @@ def export(
             documents = bundle_documents(desired_state(db, get_settings()))
         with _writing(bundle, "--bundle", "Give a folder (new, or from an earlier export) you may write to."):
             written = write_bundle(bundle, documents)
-        console.print(f"Wrote {len(written)} files to {bundle} (validate with `databricks bundle validate`).")
+        console.print(
+            f"Wrote {len(written)} files to {escape(str(bundle))} "
+            "(validate with `databricks bundle validate`).",
+            highlight=False,
+        )
         return
     with _open() as db:
         text = export_yaml(db)
@@ -269,7 +273,7 @@ def export(
     else:
         with _writing(output, "-o", "Give a file in a folder that exists and that you may write to."):
             output.write_text(text, encoding="utf-8")
-        console.print(f"Wrote {output}.")
+        console.print(f"Wrote {escape(str(output))}.", highlight=False)  # [dev].yaml is a name, not markup
 
 
 @contextmanager

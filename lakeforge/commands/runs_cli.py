@@ -126,7 +126,7 @@ def _refused(result: CommandResult) -> typer.Exit:
 
 
 def _print_background(batch_id: int, log: Path | None) -> None:
-    where = f"; its output goes to {log}" if log else ""
+    where = f"; its output goes to {escape(str(log))}" if log else ""
     console.print(
         f"Batch {batch_id} runs in the background{where}. "
         f"`lakeforge runs {batch_id}` shows how it went; `lakeforge cancel {batch_id}` stops it.",

@@ -511,3 +511,9 @@ def test_export_to_a_place_it_cannot_write_is_one_sentence(db, settings, tmp_pat
         err = " ".join(capsys.readouterr().err.split())
         assert err.startswith(said) and "Traceback" not in err, err
     assert a_file.read_text() == "version: 1\n"
+    written = tmp_path / "[dev]lakeforge.yaml"
+    monkeypatch.setattr("sys.argv", ["lakeforge", "export", "-o", str(written)])
+    with pytest.raises(SystemExit) as exited:
+        main()
+    assert exited.value.code == 0 and yaml.safe_load(written.read_text())["version"] == 1
+    assert f"Wrote {written}." in " ".join(capsys.readouterr().out.split())  # brackets kept
