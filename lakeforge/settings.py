@@ -22,6 +22,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from lakeforge import suggest
 from lakeforge.errors import ConfigurationError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -140,14 +141,18 @@ def _explain(error: ValidationError) -> ConfigurationError:
     first = error.errors()[0]
     name = "LAKEFORGE_" + "_".join(str(part) for part in first["loc"]).upper()
     if first["type"] == "extra_forbidden":
-        return ConfigurationError(
-            "is not a LakeForge setting",
-            field=name,
-            fix="Remove it or check its spelling; docs/settings.md lists every setting.",
-        )
+        return ConfigurationError("is not a LakeForge setting", field=name, fix=_unknown_fix(name))
     allowed = first.get("ctx", {}).get("expected")
     fix = f"Use one of {allowed}." if allowed else "Fix the value and try again."
     return ConfigurationError(f"{first['msg']} (got {first.get('input')!r})", field=name, fix=fix)
+
+
+def _unknown_fix(name: str) -> str | None:
+    """The fix for a setting that does not exist, led by the setting spelled closest to it."""
+    known = [f"LAKEFORGE_{field.upper()}" for field in Settings.model_fields]
+    return suggest.did_you_mean(
+        name, known, "Remove it or check its spelling; docs/settings.md lists every setting."
+    )
 
 
 def _unknown_environment_settings() -> list[str]:
@@ -159,11 +164,7 @@ def load_settings(**overrides: object) -> Settings:
     """Read settings from the environment, turning validation failures into one clear sentence."""
     unknown = _unknown_environment_settings()
     if unknown:
-        raise ConfigurationError(
-            "is not a LakeForge setting",
-            field=unknown[0],
-            fix="Remove it or check its spelling; docs/settings.md lists every setting.",
-        )
+        raise ConfigurationError("is not a LakeForge setting", field=unknown[0], fix=_unknown_fix(unknown[0]))
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as error:

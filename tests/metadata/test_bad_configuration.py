@@ -30,6 +30,7 @@ def _lakeforge(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
         ),
         ({"LAKEFORGE_ENGINE": "turbo"}, "LAKEFORGE_ENGINE", "'auto', 'embedded' or 'spark'"),
         ({"LAKEFORGE_ENGIN": "spark"}, "LAKEFORGE_ENGIN", "not a LakeForge setting"),
+        ({"LAKEFORGE_STATE_DIRR": "/tmp/x"}, "LAKEFORGE_STATE_DIRR", "Did you mean 'LAKEFORGE_STATE_DIR'?"),
         ({"LAKEFORGE_STATE_DIR": "/proc/lakeforge-state"}, "LAKEFORGE_STATE_DIR", "not writable"),
     ],
 )
