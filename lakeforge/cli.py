@@ -54,8 +54,10 @@ def db_stop() -> None:
     """Stop the embedded Postgres (its data stays in the state folder)."""
     from lakeforge.metadata.embedded import EmbeddedPostgres
 
-    EmbeddedPostgres(get_settings().state_dir).stop()
-    console.print("Embedded Postgres stopped.")
+    if EmbeddedPostgres(get_settings().state_dir).stop():
+        console.print("Embedded Postgres stopped.")
+    else:
+        console.print("Embedded Postgres was not running; nothing to stop.")
 
 
 def _register_areas() -> None:

@@ -273,11 +273,13 @@ class EmbeddedPostgres:
                     raise
                 time.sleep(0.1)
 
-    def stop(self) -> None:
-        """Stop the server if it runs; the data stays."""
+    def stop(self) -> bool:
+        """Stop the server if it runs; the data stays. True when it was running."""
         with self._lock():
-            if self.is_running():
-                self._run("pg_ctl", "stop", "-w", "-m", "fast", "-D", str(self.data_dir))
+            if not self.is_running():
+                return False
+            self._run("pg_ctl", "stop", "-w", "-m", "fast", "-D", str(self.data_dir))
+            return True
 
     def destroy(self) -> None:
         """Stop the server and delete its data, for state folders that are thrown away afterwards

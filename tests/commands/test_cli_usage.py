@@ -58,3 +58,16 @@ def test_every_option_says_what_it_does_and_the_daily_commands_show_examples() -
         assert "\n" not in (command.help or "").strip().split("\n\n")[0], f"lakeforge {name}"
     for name in ("apply", "export", "history", "run", "rerun", "runs"):
         assert f"Examples:\n\n  lakeforge {name} " in (commands[name].help or ""), name
+
+
+def test_db_stop_says_when_there_was_nothing_to_stop(tmp_path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "lakeforge", "db", "stop"],
+        cwd=PROJECT_ROOT,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "LAKEFORGE_STATE_DIR": str(tmp_path / "state")},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "Embedded Postgres was not running; nothing to stop."

@@ -25,9 +25,10 @@ def test_start_reuse_restart_stop_keeps_data(tmp_path):
         assert server.start() == url, "a running server is reused, not started twice"
         assert "127.0.0.1" in url
 
-        server.stop()
+        assert server.stop() is True
         assert not server.is_running()
         assert server.url() is None
+        assert server.stop() is False, "nothing ran, so nothing was stopped"
 
         url = server.start()
         with psycopg.connect(url) as conn:
