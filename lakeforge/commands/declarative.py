@@ -209,8 +209,6 @@ def parse_document(data: Any, source: str = "lakeforge.yaml", lines: Lines | Non
                 message, fix = "is missing", _required_fix(parts)
             elif kind in _SCALAR_KINDS:
                 message, fix = f"should be {_SCALAR_KINDS[kind]}", _SCALAR_FIXES[_SCALAR_KINDS[kind]]
-            elif kind in _BOUND_KINDS:
-                message = _BOUND_KINDS[kind]  # the fix names the bound
             elif kind == "model_type":
                 # Pydantic names its class ("instance of ScheduleSpec"); the reader wrote YAML.
                 message = f"should be a mapping of keys, not {_yaml_kind(_value_at(data, parts))}"
@@ -336,16 +334,6 @@ _SCALAR_FIXES = {
     "a number": "Write a number, e.g. 0.5.",
     "true or false": "Write true or false.",
     "text": "Write one value; quote it if it contains ': ' or starts with '{' or '['.",
-}
-_BOUND_KINDS = {
-    "greater_than_equal": "is out of range",
-    "greater_than": "is out of range",
-    "less_than_equal": "is out of range",
-    "less_than": "is out of range",
-    "string_too_short": "is too short",
-    "string_too_long": "is too long",
-    "too_short": "has too few items",
-    "too_long": "has too many items",
 }
 
 

@@ -891,6 +891,9 @@ def typed_field_errors(error: ValidationError, prefix: str = "intent") -> list[t
         elif item["type"] == "literal_error":
             # Pydantic lists the choices, which the fix lists too: say what was sent instead.
             message = f"{_written(item.get('input'))} is not one of the allowed values"
+        elif item["type"] in _OUT_OF_BOUNDS:
+            # Pydantic's "Input should be greater than or equal to 1" is what the fix says already.
+            message = _OUT_OF_BOUNDS[item["type"]]
         out.append((FieldError(field=field, message=message, fix=_fix_for(item)), item["type"]))
     for found, kind in out:
         if kind == "union":
@@ -996,6 +999,17 @@ def fix_for_type(kind: str, ctx: Mapping[str, Any] | None) -> str | None:
     return None
 
 
+# What a value out of its bounds is; the fix (``_BOUNDS``) names the bound.
+_OUT_OF_BOUNDS = {
+    "greater_than_equal": "is out of range",
+    "greater_than": "is out of range",
+    "less_than_equal": "is out of range",
+    "less_than": "is out of range",
+    "string_too_short": "is too short",
+    "string_too_long": "is too long",
+    "too_short": "has too few items",
+    "too_long": "has too many items",
+}
 # Pydantic's error types as the fix a caller applies (the message already says what is wrong).
 _FIX_BY_TYPE = {
     "list_type": 'Send a JSON array, e.g. ["order_id"].',

@@ -84,3 +84,17 @@ def test_an_option_of_the_wrong_shape_is_one_error_at_its_own_path():
     assert error.field == "intent.connection.port"
     assert error.message == "should be text, a number or true/false"
     assert "not a list or a mapping" in (error.fix or "")
+
+
+def test_a_value_out_of_bounds_or_choices_is_said_once_with_the_closest_choice():
+    [retries] = _errors({"kind": "create_group", "name": "retail", "max_retries": -1})
+    assert (retries.field, retries.message, retries.fix) == (
+        "intent.max_retries",
+        "is out of range",
+        "Use a value of at least 0.",
+    )
+    [action] = _errors(
+        {"kind": "add_dq_rule", "source": "orders", "name": "r", "expression": "a > 0", "action": "quarantin"}
+    )
+    assert action.message == "'quarantin' is not one of the allowed values"
+    assert action.fix == "Did you mean 'quarantine'? Use 'warn', 'drop', 'fail' or 'quarantine'."
