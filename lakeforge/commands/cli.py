@@ -221,6 +221,10 @@ def _print_report(report: Any) -> None:
             highlight=False,
         )
     total = len(report.steps)
+    if not total:
+        # Most often a file cut short (an export that failed half-way) rather than one meant empty.
+        console.print("The file declares no compute profile, system or group: nothing to apply.")
+        return
     if not rejected:
         verb = "would change" if report.dry_run else "changed"
         console.print(f"{report.changes} of {total} entities {verb}.")

@@ -144,6 +144,9 @@ def test_cli_apply_export_history_and_token(db, settings, tmp_path, monkeypatch)
     )
     assert token.exit_code == 0, token.output
     assert token.output.strip().splitlines()[-1].startswith("lf_")
+    empty = _write(tmp_path, "# exported 2026-11-27\n")
+    nothing = runner.invoke(app, ["apply", "-f", str(empty)])
+    assert nothing.exit_code == 0 and "declares no compute profile, system or group" in nothing.output
 
 
 def test_cli_dry_run_names_the_rule_and_shows_long_values_whole(db, settings, tmp_path, monkeypatch):
