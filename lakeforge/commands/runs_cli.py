@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -239,7 +240,7 @@ def runs(
     status: Annotated[RunStatus | None, typer.Option(help="Only batches in this state.")] = None,
     since: Annotated[
         str | None,
-        typer.Option(help="An ISO 8601 time, or a period: today, yesterday, 'this week', 6h, 2d."),
+        typer.Option(help="An ISO 8601 time, or a period: today, yesterday, 'this week', 45m, 6h, 2d, 1w."),
     ] = None,
     limit: Annotated[int, typer.Option(min=1, max=200, help="How many batches, newest first.")] = 20,
     as_json: Annotated[bool, typer.Option("--json", help="Print the full rows as JSON.")] = False,
@@ -330,6 +331,10 @@ def _rows_in_out(rows_in: int | None, rows_out: int | None) -> str:
     return f"{'?' if rows_in is None else f'{rows_in:,}'} → {'?' if rows_out is None else f'{rows_out:,}'}"
 
 
+_COMPACT_PERIOD = re.compile(r"(\d{1,4})\s*([mhdw])")
+_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
 def _since(value: str) -> str:
     """``--since`` as the ISO time the intent takes: an ISO time (UTC when it names no zone) or a
     period the chat understands too ("today", "6h" = the last six hours)."""
@@ -338,11 +343,13 @@ def _since(value: str) -> str:
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
-        period = f"last {value}" if value[:1].isdigit() else value
+        compact = _COMPACT_PERIOD.fullmatch(value.strip().lower())
+        # "2d" is said to the chat's parser as "last 2 days", which knows the words, not the letters.
+        period = f"last {compact[1]} {_UNITS[compact[2]]}" if compact else value
         start = since(period.lower())
         if start is None:
             message = f"{value!r} is neither an ISO 8601 time nor a period"
-            fix = "Use e.g. 2026-11-26T06:00:00Z, today, yesterday, 'this week', 6h or 2d."
+            fix = "Use e.g. 2026-11-26T06:00:00Z, today, yesterday, 'this week', 45m, 6h, 2d or 1w."
             _fail(LakeForgeError(message, field="--since", fix=fix), code=2)
         return start.isoformat()
     return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).isoformat()

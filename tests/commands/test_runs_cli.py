@@ -238,3 +238,19 @@ def test_runs_with_a_batch_id_shows_that_batch_and_prints_brackets_as_written(da
     assert missing.returncode == 2 and "batch 999999 does not exist" in missing.stderr
     both = _cli(database_url, tmp_path, "runs", str(batch), "--group", "retail")
     assert both.returncode == 2 and "Give one or the other" in both.stderr
+
+
+def test_since_takes_the_short_periods_its_help_shows():
+    from datetime import datetime, timedelta
+
+    from lakeforge.commands.runs_cli import _since
+
+    for value, back in (
+        ("45m", timedelta(minutes=45)),
+        ("6h", timedelta(hours=6)),
+        ("2d", timedelta(days=2)),
+    ):
+        earliest = datetime.now(UTC).replace(microsecond=0) - back
+        start = datetime.fromisoformat(_since(value))
+        assert earliest <= start <= datetime.now(UTC) - back, value
+    assert datetime.fromisoformat(_since("1w")) <= datetime.now(UTC) - timedelta(weeks=1)
