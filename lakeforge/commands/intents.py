@@ -110,6 +110,7 @@ class ScheduleSpec(_Strict):
     def _valid_cron(self) -> ScheduleSpec:
         try:
             quartz.validate(self.quartz_cron, self.timezone)
+            quartz.check_fires_again(self.quartz_cron, self.timezone)
         except LakeForgeError as error:
             raise _teach(error) from None
         return self

@@ -19,11 +19,12 @@ from __future__ import annotations
 import functools
 import re
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from cron_descriptor import ExpressionDescriptor, Options
 from croniter import croniter
 
+from lakeforge import suggest
 from lakeforge.errors import LakeForgeError
 
 _DAY_NAMES = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"]
@@ -161,11 +162,28 @@ def _zone(timezone: str) -> ZoneInfo:
     try:
         return ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
+        fix = "Use an IANA name such as UTC, Europe/Paris or America/New_York."
         raise CronError(
             f"unknown time zone {timezone!r}",
             field="timezone",
-            fix="Use an IANA name such as UTC, Europe/Paris or America/New_York.",
+            fix=suggest.did_you_mean(timezone, available_timezones(), fix),  # Europe/Pariss
         ) from None
+
+
+def check_fires_again(expr: str, timezone: str = "UTC", after: datetime | None = None) -> None:
+    """Raise ``CronError`` when ``expr`` (valid) has no fire time after ``after`` (default: now).
+
+    Only a year field can do that (``0 0 2 * * ? 2020``): such a schedule would be accepted and
+    never run. Apart from ``validate`` because it depends on the day it is asked, and schedules
+    stored already must keep compiling; commands that set a schedule call both.
+    """
+    if len(expr.split()) == 7 and not next_fire_times(expr, timezone, 1, after=after):
+        day = f"{(after or datetime.now(UTC)):%Y-%m-%d}"
+        raise _fail(
+            expr,
+            f"never fires after {day}: its year field ({expr.split()[6]}) is past",
+            "Use a year still to come, or leave the year field out to fire every year.",
+        )
 
 
 @functools.lru_cache(maxsize=1024)

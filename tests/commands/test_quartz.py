@@ -115,3 +115,30 @@ def test_every_fifteen_minutes_in_a_time_zone():
         "0 0/15 * * * ?", "America/New_York", 3, after=datetime(2026, 11, 26, 14, 7, tzinfo=UTC)
     )
     assert [t.astimezone(UTC).strftime("%H:%M") for t in times] == ["14:15", "14:30", "14:45"]
+
+
+def test_a_schedule_whose_years_are_past_is_refused_when_it_is_set():
+    after = datetime(2026, 11, 27, tzinfo=UTC)
+    with pytest.raises(CronError) as caught:
+        quartz.check_fires_again("0 0 2 * * ? 2020-2025", "UTC", after=after)
+    assert caught.value.field == "quartz_cron"
+    assert "never fires after 2026-11-27: its year field (2020-2025) is past" in caught.value.message
+    quartz.validate("0 0 2 * * ? 2020-2025", "UTC")  # still a valid expression: stored ones compile
+    quartz.check_fires_again("0 0 2 * * ? 2026-2030", "UTC", after=after)
+    quartz.check_fires_again("0 0 2 * * ?", "UTC", after=after)
+
+    from pydantic import ValidationError
+
+    from lakeforge.commands.intents import field_errors, parse_intent
+
+    with pytest.raises(ValidationError) as refused:  # 2020 is past whenever this runs
+        parse_intent({"kind": "set_schedule", "group": "retail", "quartz_cron": "0 0 2 * * ? 2020"})
+    [error] = field_errors(refused.value)
+    assert error.field == "intent.quartz_cron" and "year field (2020) is past" in error.message
+
+
+def test_a_misspelled_time_zone_gets_the_closest_one():
+    with pytest.raises(CronError) as caught:
+        quartz.validate("0 0 2 * * ?", "Europe/Pariss")
+    assert caught.value.field == "timezone"
+    assert (caught.value.fix or "").startswith("Did you mean 'Europe/Paris'? Use an IANA name")
