@@ -116,13 +116,24 @@ class ScheduleSpec(_Strict):
         return self
 
 
-class RawSpec(_Strict):
+class _ZoneSpec(_Strict):
+    """A zone's section of a source: its ``options`` (declared last by each section, where
+    readers find them) obey the credential rule of ``format_options``: a password written there
+    would be stored, and shown in every plan."""
+
+    @model_validator(mode="after")
+    def _no_secrets(self) -> _ZoneSpec:
+        _no_inline_secrets(getattr(self, "options", {}), "options")
+        return self
+
+
+class RawSpec(_ZoneSpec):
     landing_path: str | None = Field(default=None, description="Where raw files land; derived when empty.")
     retention_days: int | None = Field(default=None, ge=1, le=36500)
     options: dict[str, OptionValue] = Field(default_factory=dict)
 
 
-class BronzeSpec(_Strict):
+class BronzeSpec(_ZoneSpec):
     target_table: TableName | None = Field(
         default=None, description="Default <catalog>.<group>_bronze.<source>."
     )
@@ -130,7 +141,7 @@ class BronzeSpec(_Strict):
     options: dict[str, OptionValue] = Field(default_factory=dict)
 
 
-class SilverSpec(_Strict):
+class SilverSpec(_ZoneSpec):
     target_table: TableName | None = Field(
         default=None, description="Default <catalog>.<group>_silver.<source>."
     )

@@ -98,3 +98,15 @@ def test_a_value_out_of_bounds_or_choices_is_said_once_with_the_closest_choice()
     )
     assert action.message == "'quarantin' is not one of the allowed values"
     assert action.fix == "Did you mean 'quarantine'? Use 'warn', 'drop', 'fail' or 'quarantine'."
+
+
+@pytest.mark.parametrize("zone", ["raw", "bronze", "silver"])
+def test_a_credential_in_a_zone_option_must_be_a_secret_reference_too(zone):
+    source = {"kind": "register_source", "name": "s", "group": "g", "format": "csv", "location": "/x/"}
+    [error] = _errors({**source, zone: {"options": {"password": "hunter2-plain"}}})
+    assert error.field == f"intent.{zone}.options.password"
+    assert error.message == "holds a credential value, not a secret reference"
+    assert "hunter2" not in (error.message + (error.fix or ""))
+    assert parse_intent({**source, zone: {"options": {"password": "{{secrets/shop/pw}}"}}})
+    [update] = _errors({"kind": "update_source", "name": "s", zone: {"options": {"token": "abc"}}})
+    assert update.field == f"intent.{zone}.options.token"
