@@ -14,8 +14,22 @@ from lakeforge.errors import LakeForgeError
 from lakeforge.settings import get_settings
 from lakeforge.terminal import make_console
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help="LakeForge: metadata-driven ingestion.")
-db_app = typer.Typer(no_args_is_help=True, help="The metadata store.")
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    help=(
+        "LakeForge: metadata-driven ingestion.\n\n"
+        "Start with `lakeforge apply -f examples/lakeforge.yaml --dry-run`, apply it without "
+        "--dry-run, then `lakeforge run retail`; `lakeforge COMMAND --help` shows each command's examples."
+    ),
+)
+db_app = typer.Typer(
+    no_args_is_help=True,
+    help=(
+        "The metadata store: the embedded Postgres starts by itself when a command needs it, "
+        "and `db stop` stops it."
+    ),
+)
 app.add_typer(db_app, name="db")
 console = make_console()
 err_console = make_console(stderr=True)

@@ -58,6 +58,10 @@ def test_every_option_says_what_it_does_and_the_daily_commands_show_examples() -
         assert "\n" not in (command.help or "").strip().split("\n\n")[0], f"lakeforge {name}"
     for name in ("apply", "export", "history", "run", "rerun", "runs"):
         assert f"Examples:\n\n  lakeforge {name} " in (commands[name].help or ""), name
+    # There is no `db start`: the help says how the store starts instead.
+    top = typer.main.get_command(app)
+    assert "starts by itself" in (top.commands["db"].help or "")
+    assert "lakeforge apply -f examples/lakeforge.yaml --dry-run" in (top.help or "")
 
 
 def test_db_stop_says_when_there_was_nothing_to_stop(tmp_path) -> None:
