@@ -176,6 +176,7 @@ def apply(
                     "ok": report.ok,
                     "changes": report.changes,
                     "undeclared_sources": report.undeclared_sources,
+                    "errors": [],  # problems of the file itself; each step carries its own
                     "steps": [
                         {
                             "entity": s.entity,

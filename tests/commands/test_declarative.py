@@ -133,7 +133,8 @@ def test_cli_apply_export_history_and_token(db, settings, tmp_path, monkeypatch)
     assert "would change" in dry.output and _count(db, "SELECT count(*) FROM source") == 0
     applied = runner.invoke(app, ["apply", "-f", str(EXAMPLE), "--json"])
     assert applied.exit_code == 0, applied.output
-    assert json.loads(applied.output)["changes"] == 5
+    answer = json.loads(applied.output)
+    assert answer["changes"] == 5 and answer["errors"] == []  # the same keys as a refused file's
     out = tmp_path / "out.yaml"
     assert runner.invoke(app, ["export", "-o", str(out)]).exit_code == 0
     assert yaml.safe_load(out.read_text())["groups"][0]["name"] == "retail"
