@@ -20,13 +20,13 @@ from types import FrameType
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 
 from lakeforge.commands import launch
 from lakeforge.metadata.db import Database, open_database
 from lakeforge.settings import Settings, get_settings
+from lakeforge.terminal import make_console
 
-console = Console()
+console = make_console()  # a log or a pipe keeps URLs on one line
 ADMIN_TOKEN_FILE = "admin-token"  # noqa: S105 - a file name, not a secret
 ADMIN_USER = "admin"
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
+
+from lakeforge.terminal import make_console
 
 if TYPE_CHECKING:
     from slack_bolt.adapter.socket_mode import SocketModeHandler
@@ -13,7 +14,7 @@ if TYPE_CHECKING:
     from lakeforge.metadata.db import Database
     from lakeforge.settings import Settings
 
-console = Console()
+console = make_console()  # a log or a pipe keeps URLs on one line
 
 
 def chat(

@@ -70,3 +70,5 @@ def test_lakeforge_up_serves_the_api(database_url: str, tmp_path: Path, workers:
         output, _ = process.communicate(timeout=30)
     assert process.returncode == 0, output  # SIGTERM is a clean stop, with one worker or several
     assert "admin-token" in output and token not in output
+    # A log keeps each URL on its line whole, as a terminal shows it (Rich cut pipes at 80 columns).
+    assert f"LakeForge API: {base}  (OpenAPI: {base}/openapi.json, docs: {base}/docs)" in output
