@@ -2,21 +2,33 @@
 
 from __future__ import annotations
 
+from lakeforge.fixes import Fix, render
+
 
 class LakeForgeError(Exception):
-    """Base error. ``field`` names the offending input, ``fix`` says what to do next."""
+    """Base error. ``field`` names the offending input, ``fix`` says what to do next.
 
-    def __init__(self, message: str, *, field: str | None = None, fix: str | None = None) -> None:
+    A ``Fix`` that names commands is kept whole (``fix_for`` words it for a surface); ``fix``
+    is always its plain text, so every reader of ``fix`` gets a string.
+    """
+
+    def __init__(self, message: str, *, field: str | None = None, fix: str | Fix | None = None) -> None:
         self.message = message
         self.field = field
-        self.fix = fix
+        self.fix = render(fix)
+        self.structured_fix = fix
         super().__init__(self.sentence())
 
-    def sentence(self) -> str:
+    def fix_for(self, surface: str | None, channel: str | None = None) -> str | None:
+        """The fix worded for a reader on ``surface`` (an Actor's surface and channel)."""
+        return render(self.structured_fix, surface, channel)
+
+    def sentence(self, surface: str | None = None, channel: str | None = None) -> str:
         """The error as one readable sentence (what, where, and the fix)."""
         text = f"{self.field}: {self.message}" if self.field else self.message
-        if self.fix:
-            text = f"{text.rstrip('.')}. {self.fix}"
+        fix = self.fix_for(surface, channel)
+        if fix:
+            text = f"{text.rstrip('.')}. {fix}"
         return text
 
 

@@ -14,6 +14,12 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
+from typing import TypeVar
+
+from lakeforge.fixes import Fix
+
+# A fix keeps its kind: plain text, or one whose command references each surface words.
+FixT = TypeVar("FixT", str, Fix)
 
 # difflib's own default: close enough that "ordrs" finds "orders" but "hr" does not find "retail".
 DEFAULT_CUTOFF = 0.6
@@ -36,8 +42,8 @@ def hint(name: str) -> str:
 
 
 def did_you_mean(
-    word: str, candidates: Iterable[str], fix: str | None = None, cutoff: float = DEFAULT_CUTOFF
-) -> str | None:
+    word: str, candidates: Iterable[str], fix: FixT | None = None, cutoff: float = DEFAULT_CUTOFF
+) -> FixT | str | None:
     """``fix`` led by "Did you mean 'x'?" when a candidate is close to ``word``, else ``fix`` as it is.
 
     A candidate equal to ``word`` is no suggestion (the name exists: the error is about something
@@ -46,6 +52,8 @@ def did_you_mean(
     close = closest(word, (name for name in candidates if name != word), cutoff)
     if close is None:
         return fix
+    if isinstance(fix, Fix):
+        return fix.led_by(f"{hint(close)} ")
     return f"{hint(close)} {fix}" if fix else hint(close)
 
 

@@ -17,6 +17,7 @@ from lakeforge.commands import intents as it
 from lakeforge.commands import launch
 from lakeforge.commands.handlers import Context, Prepared, unknown_batch
 from lakeforge.commands.state import Conflict
+from lakeforge.fixes import Fix, ref
 from lakeforge.runtime import runlog
 from lakeforge.runtime.cancel import end_cancelled
 
@@ -38,7 +39,7 @@ def cancel_run(ctx: Context, intent: it.CancelRun) -> Prepared:
         raise Conflict(
             f"batch {batch_id} has already ended ({status}); there is nothing to cancel",
             field="intent.batch_id",
-            fix=f"Run it again with rerun_batch {batch_id} if you need its data.",
+            fix=Fix("If you need its data, run it again: ", ref("rerun_batch", batch_id=batch_id), "."),
         )
     # Nobody is working on a queued batch, nor on a running one whose process died: end it now.
     at_once = status == "queued" or runlog.is_orphaned(ctx.conn, batch_id)

@@ -50,9 +50,12 @@ class _Rejected(Exception):
         self.reason = reason
 
 
-def _rejection(error: LakeForgeError, reason: RejectReason) -> _Rejected:
-    if isinstance(error, handlers.Invalid):
-        return _Rejected(error.sentence(), error.errors, reason)
+def _rejection(error: LakeForgeError, reason: RejectReason, actor: Actor) -> _Rejected:
+    """``error`` as a rejection, its fix worded for the surface ``actor`` is on."""
+    surface, channel = actor.surface, actor.channel
+    sentence = error.sentence(surface, channel)
+    if isinstance(error, handlers.Invalid) and error.own_errors:
+        return _Rejected(sentence, error.errors, reason)
     if isinstance(error, UnavailableError):
         # Not the caller's input: the field is the setting that points at what is down.
         reason, field = "unavailable", error.field or "workspace"
@@ -60,9 +63,8 @@ def _rejection(error: LakeForgeError, reason: RejectReason) -> _Rejected:
         field = f"intent.{error.field}"
     else:
         field = error.field or "intent"
-    return _Rejected(
-        error.sentence(), [FieldError(field=field, message=error.message, fix=error.fix)], reason
-    )
+    fix = error.fix_for(surface, channel)
+    return _Rejected(sentence, [FieldError(field=field, message=error.message, fix=fix)], reason)
 
 
 def execute(
@@ -129,7 +131,7 @@ def execute(
     except _Rejected as rejected:
         return _reject(db, actor, command_id, raw, raw_text, started, rejected)
     except PermissionDenied as denied:
-        _reject(db, actor, command_id, raw, raw_text, started, _rejection(denied, "permission"))
+        _reject(db, actor, command_id, raw, raw_text, started, _rejection(denied, "permission", actor))
         denied.command_id = command_id  # surfaces that answer the refusal can name its audit row
         raise
 
@@ -192,10 +194,10 @@ def _prepare(ctx: handlers.Context, intent: Any, principal: Principal) -> handle
     except (handlers.Invalid, state.Missing) as error:
         _check_refused(ctx, intent, principal)
         unknown = isinstance(error, handlers.Unknown) or "does not exist" in error.message
-        raise _rejection(error, "not_found" if unknown else "validation") from None
+        raise _rejection(error, "not_found" if unknown else "validation", ctx.actor) from None
     except state.Conflict as error:
         _check_refused(ctx, intent, principal)
-        raise _rejection(error, "conflict") from None
+        raise _rejection(error, "conflict", ctx.actor) from None
     access.check(principal, intent.kind, prepared.groups or None)
     return prepared
 
@@ -317,9 +319,9 @@ def _run(
                 else:
                     _audit(conn, actor, command_id, raw, raw_text, result, started, idempotency_key)
         except state.Conflict as error:
-            raise _rejection(error, "conflict") from None
+            raise _rejection(error, "conflict", actor) from None
         except (state.Missing, handlers.Invalid) as error:
-            raise _rejection(error, "validation") from None
+            raise _rejection(error, "validation", actor) from None
         except _Duplicate:
             earlier = _earlier_answer(db, actor, idempotency_key or "")
             if earlier is not None:
@@ -328,7 +330,7 @@ def _run(
         except LakeForgeError as error:
             if isinstance(error, PermissionDenied):
                 raise
-            raise _rejection(error, "validation") from None
+            raise _rejection(error, "validation", actor) from None
     for callback in ctx.after_commit:
         callback()
     return result
@@ -388,11 +390,13 @@ def _rehearse_one(
                 for change in prepared.changes:
                     _write_change(conn, change, None, actor)
     except (state.Conflict, state.Missing, handlers.Invalid) as error:
-        raise _rejection(error, "conflict" if isinstance(error, state.Conflict) else "validation") from None
+        raise _rejection(
+            error, "conflict" if isinstance(error, state.Conflict) else "validation", actor
+        ) from None
     except LakeForgeError as error:
         if isinstance(error, PermissionDenied):
             raise
-        raise _rejection(error, "validation") from None
+        raise _rejection(error, "validation", actor) from None
     changed = sum(1 for line in plan if line["op"] != "touch")
     return CommandResult(status="planned", plan=plan, message=f"{changed} change(s) planned.")
 

@@ -24,6 +24,7 @@ from lakeforge.commands.access import Principal
 from lakeforge.commands.envelope import Actor, FieldError
 from lakeforge.commands.plans import PlanLine, touches, workspace_lines
 from lakeforge.errors import LakeForgeError
+from lakeforge.fixes import Fix, ref
 from lakeforge.metadata.db import Connection, Database
 from lakeforge.orchestration import quartz
 from lakeforge.runtime import quarantine, runlog
@@ -40,12 +41,14 @@ class Invalid(LakeForgeError):
         message: str,
         *,
         field: str | None = None,
-        fix: str | None = None,
+        fix: str | Fix | None = None,
         errors: list[FieldError] | None = None,
     ) -> None:
         super().__init__(message, field=field, fix=fix)
+        # Errors given whole are answered as they are; the one made here is worded per surface.
+        self.own_errors = bool(errors)
         self.errors = errors or [
-            FieldError(field=f"intent.{field}" if field else "intent", message=message, fix=fix)
+            FieldError(field=f"intent.{field}" if field else "intent", message=message, fix=self.fix)
         ]
 
 
@@ -92,7 +95,9 @@ def _group(ctx: Context, name: str, field: str = "group", *, lock: bool = False)
         raise Invalid(
             f"group {name!r} does not exist",
             field=field,
-            fix=_suggested(ctx, name, "Create it with create_group first.", state.group_names),
+            fix=_suggested(
+                ctx, name, Fix("Create it first: ", ref("create_group", name=name), "."), state.group_names
+            ),
         )
     return snap
 
@@ -103,14 +108,16 @@ def _source(ctx: Context, name: str, field: str = "name") -> Snapshot:
         raise Invalid(
             f"source {name!r} does not exist",
             field=field,
-            fix=_suggested(ctx, name, "Check the name with show_source or the panel.", state.source_names),
+            fix=_suggested(
+                ctx, name, Fix("Check the name: ", ref("list_sources"), " lists them."), state.source_names
+            ),
         )
     return snap
 
 
 def _suggested(
-    ctx: Context, name: str, fix: str, names: Callable[[Connection, frozenset[str] | None], list[str]]
-) -> str | None:
+    ctx: Context, name: str, fix: Fix, names: Callable[[Connection, frozenset[str] | None], list[str]]
+) -> str | Fix | None:
     """``fix``, led by the closest of the names the caller may see in its groups (``names`` reads
     them: only now, when the name is missing)."""
     groups = ctx.principal.suggestion_groups(ctx.kind)
@@ -237,7 +244,11 @@ def register_source(ctx: Context, intent: it.RegisterSource) -> Prepared:
         raise state.Conflict(  # the name is taken: a conflict with what exists (409), not bad input
             f"a source named {intent.name!r} exists already",
             field="name",
-            fix="Source names are unique across LakeForge: choose another name, or use update_source.",
+            fix=Fix(
+                "Source names are unique across LakeForge: choose another name, or change that source: ",
+                ref("update_source", name=intent.name),
+                ".",
+            ),
         )
     snap = _source_snapshot(intent.model_dump(mode="json", exclude={"kind", "schedule"}), group["catalog"])
     _check_refs(ctx, snap)
@@ -311,7 +322,11 @@ def add_dq_rule(ctx: Context, intent: it.AddDqRule) -> Prepared:
             raise Invalid(
                 f"source {intent.source!r} already has a rule named {intent.name!r}",
                 field="name",
-                fix="Choose another name, or use update_dq_rule.",
+                fix=Fix(
+                    "Choose another name, or change that rule: ",
+                    ref("update_dq_rule", source=intent.source, name=intent.name),
+                    ".",
+                ),
             )
         return [*rules, rule]
 
@@ -345,7 +360,11 @@ def update_dq_rule(ctx: Context, intent: it.UpdateDqRule) -> Prepared:
             raise Unknown(
                 f"source {intent.source!r} has no rule named {intent.name!r}",
                 field="name",
-                fix=suggest.did_you_mean(intent.name, [r["name"] for r in rules], "Use add_dq_rule."),
+                fix=suggest.did_you_mean(
+                    intent.name,
+                    [r["name"] for r in rules],
+                    Fix("Add it instead: ", ref("add_dq_rule", source=intent.source), "."),
+                ),
             )
         return [{**r, **updates} if r["name"] == intent.name else r for r in rules]
 
@@ -359,7 +378,9 @@ def remove_dq_rule(ctx: Context, intent: it.RemoveDqRule) -> Prepared:
                 f"source {intent.source!r} has no rule named {intent.name!r}",
                 field="name",
                 fix=suggest.did_you_mean(
-                    intent.name, [r["name"] for r in rules], f"show_source {intent.source} lists its rules."
+                    intent.name,
+                    [r["name"] for r in rules],
+                    Fix("See its rules: ", ref("show_source", name=intent.source), "."),
                 ),
             )
         return [r for r in rules if r["name"] != intent.name]
@@ -449,7 +470,9 @@ def _set_paused(ctx: Context, group: str, paused: bool) -> Prepared:
     before = _group(ctx, group)
     if before["schedule"] is None:
         raise Invalid(
-            f"group {group!r} has no schedule", field="group", fix="Set one with set_schedule first."
+            f"group {group!r} has no schedule",
+            field="group",
+            fix=Fix("Set one first: ", ref("set_schedule", group=group), "."),
         )
     word = "paused" if paused else "resumed"
     return _group_change(
@@ -718,7 +741,11 @@ def rerun_batch(ctx: Context, intent: it.RerunBatch) -> Prepared:
         raise Invalid(
             f"source {row['source_name']!r} of batch {intent.batch_id} no longer exists",
             field="batch_id",
-            fix="Restore the source (restore_revision) or register it again, then rerun.",
+            fix=Fix(
+                "Restore the source with ",
+                ref("restore_revision", entity="source", name=row["source_name"]),
+                ", or register it again, then rerun.",
+            ),
         )
     refusal = rerun_checks.raw_replay_refusal(ctx.db, ctx.conn, row, intent.zones)
     if refusal is not None:
@@ -873,7 +900,7 @@ def show_quarantine(ctx: Context, intent: it.ShowQuarantine) -> Prepared:
         raise Invalid(
             f"source {intent.source!r} does not exist",
             field="source",
-            fix="Check the name with list_sources or the panel.",
+            fix=Fix("Check the name: ", ref("list_sources"), " lists them."),
         )
     try:
         rows = quarantine.read_rows(quarantine.engine_for(launch.current_settings()), found, intent.limit)
@@ -1036,5 +1063,5 @@ def unknown_batch(batch_id: int) -> Unknown:
     return Unknown(
         f"batch {batch_id} does not exist",
         field="batch_id",
-        fix="Find batch ids with list_runs (GET /api/v1/runs, or `lakeforge runs`).",
+        fix=Fix("Find batch ids: ", ref("list_runs"), " lists them."),
     )

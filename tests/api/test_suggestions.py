@@ -8,7 +8,7 @@ import httpx
 from lakeforge.commands.access import create_token
 from tests.api.api_support import Api, assert_problem, seed, snapshot
 
-SHOW_SOURCE_FIX = "Check the name with show_source or the panel."
+SHOW_SOURCE_FIX = "Check the name: list_sources (GET /api/v1/sources) lists them."
 
 
 def _error(response: httpx.Response, status: int, field: str) -> dict:
@@ -73,7 +73,10 @@ def test_groups_rules_and_channels_get_suggestions_too(api: Api) -> None:
     assert api.client().post("/channels", json=channel).status_code == 200
     before = snapshot(api.db)
     group = api.client().post("/groups/retial/pause")
-    assert _error(group, 404, "group")["fix"] == "Did you mean 'retail'? Create it with create_group first."
+    assert (
+        _error(group, 404, "group")["fix"]
+        == "Did you mean 'retail'? Create it first: create_group name=retial (POST /api/v1/groups)."
+    )
     rule = api.client().delete("/dq-rules/orders/amount_postive")
     assert _error(rule, 404, "name")["fix"].startswith("Did you mean 'amount_positive'?")
     wired = api.client().patch("/groups/retail", json={"channel": "alert"})

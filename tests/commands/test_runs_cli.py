@@ -98,7 +98,10 @@ def test_cancel_stops_a_queued_batch_and_refuses_a_finished_one(database_url, db
 
     refused = _cli(database_url, tmp_path, "cancel", str(finished))
     assert refused.returncode == 2
-    assert "already ended (succeeded)" in refused.stderr and "rerun_batch" in refused.stderr
+    assert "already ended (succeeded)" in refused.stderr
+    # The fix names the command a terminal user types, not the intent a REST client sends.
+    assert f"If you need its data, run it again: `lakeforge rerun {finished}`." in refused.stderr
+    assert "rerun_batch" not in refused.stderr
 
 
 def test_a_store_missing_a_migration_is_refused_with_the_command_that_fixes_it(database_url, tmp_path):
@@ -236,6 +239,7 @@ def test_runs_with_a_batch_id_shows_that_batch_and_prints_brackets_as_written(da
 
     missing = _cli(database_url, tmp_path, "runs", "999999")
     assert missing.returncode == 2 and "batch 999999 does not exist" in missing.stderr
+    assert "Find batch ids: `lakeforge runs` lists them." in missing.stderr
     both = _cli(database_url, tmp_path, "runs", str(batch), "--group", "retail")
     assert both.returncode == 2 and "Give one or the other" in both.stderr
 

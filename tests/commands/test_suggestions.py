@@ -15,7 +15,7 @@ from lakeforge.commands.envelope import Actor
 from lakeforge.commands.executor import execute
 from tests.commands.conftest import Run, table_contents
 
-SHOW_SOURCE_FIX = "Check the name with show_source or the panel."
+SHOW_SOURCE_FIX = "Check the name: list_sources (GET /api/v1/sources) lists them."
 
 
 # -- the helper ----------------------------------------------------------------------------------
@@ -64,11 +64,13 @@ def test_unknown_groups_rules_gold_tables_and_shared_names_get_suggestions(db, r
     group = _rejected(db, {"kind": "pause_schedule", "group": "retial"})
     assert (group.field, group.fix) == (
         "intent.group",
-        "Did you mean 'retail'? Create it with create_group first.",
+        "Did you mean 'retail'? Create it first: create_group name=retial (POST /api/v1/groups).",
     )
     rule = _rejected(db, {"kind": "remove_dq_rule", "source": "orders", "name": "amount_postive"})
     assert rule.field == "intent.name" and rule.fix is not None
-    assert rule.fix.startswith("Did you mean 'amount_positive'? show_source orders")
+    assert rule.fix.startswith(
+        "Did you mean 'amount_positive'? See its rules: show_source name=orders (GET /api/v1/sources/orders)."
+    )
     gold = _rejected(db, {"kind": "remove_gold", "group": "retail", "name": "daily_revenu"})
     assert gold.fix is not None and gold.fix.startswith("Did you mean 'daily_revenue'?")
     system = _rejected(db, {"kind": "update_source", "name": "orders", "system": "shopp"})
@@ -99,7 +101,7 @@ def test_a_group_bound_caller_is_only_offered_names_of_its_own_groups(db, run: R
     # Reads too: her binding is on finance only.
     assert _rejected(db, {"kind": "show_source", "name": "ordrs"}, olga, "olga").fix == SHOW_SOURCE_FIX
     assert _rejected(db, {"kind": "show_group", "name": "retai"}, olga, "olga").fix == (
-        "Create it with create_group first."
+        "Create it first: create_group name=retai (POST /api/v1/groups)."
     )
     heard = _rejected(db, {"kind": "run_now", "group": "retail", "source": "ordrs"}, rita, "rita")
     assert heard.fix == f"Did you mean 'orders'? {SHOW_SOURCE_FIX}"
