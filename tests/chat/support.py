@@ -172,3 +172,13 @@ def seed(db: Database) -> None:
         grant(conn, "ana", "editor")
         ensure_user(conn, "vic", slack_user_id="U0VIC")
         grant(conn, "vic", "viewer")
+
+
+def said(payload: dict) -> str:
+    """Every text of a reply: sections and context lines."""
+    texts = []
+    for block in payload.get("blocks", []):
+        if isinstance(block.get("text"), dict):
+            texts.append(block["text"]["text"])
+        texts.extend(element.get("text", "") for element in block.get("elements", []))
+    return "\n".join(texts)

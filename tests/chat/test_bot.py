@@ -6,7 +6,7 @@ import time
 
 from lakeforge.metadata.db import Database
 from tests.chat.conftest import Env
-from tests.chat.support import action_body, post, signed_headers, slash_body, view_body
+from tests.chat.support import action_body, post, said, signed_headers, slash_body, view_body
 
 
 def _button(blocks: list[dict], action_id: str) -> dict:
@@ -323,10 +323,6 @@ def test_stop_the_sales_run_is_planned_confirmed_and_answered_in_slack(env: Env)
     assert (row["status"], row["cancelled_by"]) == ("cancelled", "ana")
 
 
-def _said(payload: dict) -> str:
-    return "\n".join(b["text"]["text"] for b in payload.get("blocks", []) if isinstance(b.get("text"), dict))
-
-
 def test_a_group_bound_user_lists_all_sources_and_sees_its_groups_quarantine_only(env: Env, tmp_path) -> None:
     from lakeforge.commands.access import Principal, ensure_user, grant
     from lakeforge.commands.envelope import Actor
@@ -359,18 +355,18 @@ def test_a_group_bound_user_lists_all_sources_and_sees_its_groups_quarantine_onl
             grant(conn, user, "viewer", group)
 
     env.slash("show me quarantined rows for orders", user="U0SAM")
-    sam = _said(env.responses(1)[-1])
+    sam = said(env.responses(1)[-1])
     assert "*1 quarantined row(s)* of orders" in sam and "*By rule:* amount_ok 1" in sam
     assert "id=2, amount=-3.0 — failed amount_ok" in sam
     env.slash("show me quarantined rows for orders", user="U0WES")
-    wes = _said(env.responses(2)[-1])
+    wes = said(env.responses(2)[-1])
     assert ":lock:" in wes and "wes may not show quarantine" in wes and "amount" not in wes
     env.slash("which sources do we have?", user="U0WES")
-    listed = _said(env.responses(3)[-1])
+    listed = said(env.responses(3)[-1])
     assert "`clicks` (web): json" in listed and "`orders` (sales)" in listed  # metadata: everyone reads
     env.slash("what sources are in sales?", user="U0WES")
-    in_sales = _said(env.responses(4)[-1])
+    in_sales = said(env.responses(4)[-1])
     assert "`orders` (sales)" in in_sales and "clicks" not in in_sales
     env.slash("list sources", user="U0ANA")  # a global binding sees every group
-    everything = _said(env.responses(5)[-1])
+    everything = said(env.responses(5)[-1])
     assert "`orders` (sales)" in everything and "`clicks` (web)" in everything

@@ -6,16 +6,7 @@ from __future__ import annotations
 import json
 
 from tests.chat.conftest import Env
-
-
-def _said(payload: dict) -> str:
-    """Every text of a reply: sections and context lines."""
-    texts = []
-    for block in payload.get("blocks", []):
-        if isinstance(block.get("text"), dict):
-            texts.append(block["text"]["text"])
-        texts.extend(element.get("text", "") for element in block.get("elements", []))
-    return "\n".join(texts)
+from tests.chat.support import said as _said
 
 
 def _ask(env: Env, text: str, user: str = "U0ANA") -> str:
