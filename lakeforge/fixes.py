@@ -120,12 +120,12 @@ WORDINGS: dict[str, Wording] = {
 }
 
 
-def _fill(template: str, values: dict[str, Any]) -> str:
-    return template.format_map(values)
-
-
-def _slots(template: str) -> set[str]:
-    return {name for _, name, _, _ in string.Formatter().parse(template) if name}
+def _fill(template: str | None, values: dict[str, Any]) -> str | None:
+    """``template`` with ``values``, or None when it has none or needs a value not given."""
+    if template is None:
+        return None
+    slots = {name for _, name, _, _ in string.Formatter().parse(template) if name}
+    return template.format_map(values) if slots <= set(values) else None
 
 
 class _Phrase:
@@ -141,28 +141,33 @@ class _Phrase:
         return f"{self.ref.kind} {values}".strip()
 
     def rest(self) -> str:
-        route = (
-            self.wording.rest if self.wording.rest and _slots(self.wording.rest) <= set(self.values) else None
-        )
-        return f"{self.plain()} ({_fill(route, self.values) if route else f'POST {API}/commands'})"
+        return f"{self.plain()} ({_fill(self.wording.rest, self.values) or f'POST {API}/commands'})"
+
+    def chat_words(self) -> tuple[str, dict[str, Any]] | None:
+        """The chat words and the values they carry: the reference's, then examples for the rest."""
+        values = {**self.wording.examples, **self.values}
+        words = _fill(self.wording.chat, values)
+        return (words, values) if words is not None else None
 
     def chat(self, prefix: str) -> str | None:
         """The chat words in code quotes, "e.g." when example values fill what is left open."""
-        if self.wording.chat is None:
+        found = self.chat_words()
+        if found is None:
             return None
-        words = _fill(self.wording.chat, {**self.wording.examples, **self.values})
         example = any(key not in self.values for key in self.wording.examples)
-        return f"{'e.g. ' if example else ''}`{prefix}{words}`"
+        return f"{'e.g. ' if example else ''}`{prefix}{found[0]}`"
 
     def cli(self) -> str:
-        if self.wording.cli is not None:
-            return f"`{_fill(self.wording.cli, self.values)}`"
+        command = _fill(self.wording.cli, self.values)
+        if command is not None:
+            return f"`{command}`"
         chat = self.chat("")
         return f"{chat} in `lakeforge chat`" if chat else self.rest()
 
     def panel(self) -> str:
-        if self.wording.panel is not None and _slots(self.wording.panel) <= set(self.values):
-            return _fill(self.wording.panel, self.values)
+        page = _fill(self.wording.panel, self.values)
+        if page is not None:
+            return page
         chat = self.chat("")
         return f"{chat} in the Chat console" if chat else self.rest()
 
@@ -182,11 +187,8 @@ class _Phrase:
 
 def chat_intent(reference: IntentRef) -> tuple[str, dict[str, Any]] | None:
     """The chat words for ``reference`` and the intent they stand for (examples included)."""
-    wording = WORDINGS.get(reference.kind)
-    if wording is None or wording.chat is None:
-        return None
-    values = {**wording.examples, **dict(reference.args)}
-    return _fill(wording.chat, values), {"kind": reference.kind, **values}
+    found = _Phrase(reference).chat_words()
+    return (found[0], {"kind": reference.kind, **found[1]}) if found else None
 
 
 def audience(surface: str | None, channel: str | None = None) -> Audience:

@@ -19,6 +19,7 @@ from lakeforge.commands.envelope import Actor, CommandResult
 from lakeforge.commands.executor import execute
 from lakeforge.commands.intents import INTENTS_BY_KIND
 from lakeforge.errors import LakeForgeError
+from lakeforge.fixes import TERMINAL_CHANNEL
 from lakeforge.metadata.db import Database
 from lakeforge.nlu import CHAT_ONLY_KINDS, parse_text
 from lakeforge.nlu.answers import answer_text, terminal_markup
@@ -43,7 +44,8 @@ class Repl:
         self.db = db
         # Runs and reads of the lakehouse (quarantined rows) use these settings, as under the API.
         launch.configure(settings)
-        self.actor = Actor(user=user, surface="cli", channel="terminal")
+        # The terminal channel: fixes that name a command say the words to type here.
+        self.actor = Actor(user=user, surface="cli", channel=TERMINAL_CHANNEL)
         self.principal = principal or Principal.local_admin(user)
         self.ask = ask
         self.console = console or make_console()

@@ -141,3 +141,28 @@ def test_sources_and_quarantined_rows_are_answered_in_words(
         {"name": "orders", "group": "sales", "format": "csv", "load_mode": "full", "enabled": True}
     ]
     assert "orders (sales): csv, full" in console.export_text()
+
+
+def test_a_refused_command_says_the_words_to_type_here_and_they_are_that_command(
+    settings: Settings, db: Database
+) -> None:
+    seed(db)
+    with db.connection() as conn:
+        batch = conn.execute(
+            "INSERT INTO lakeforge_log.batch_run (group_name, status) VALUES ('sales', 'succeeded')"
+            " RETURNING batch_id"
+        ).fetchone()["batch_id"]
+    console = Console(record=True, width=200)
+    repl = Repl(settings, db, user="admin", ask=lambda prompt: "n", console=console)
+    refused = repl.one(f"cancel batch {batch}")
+    assert refused is not None and refused.status == "rejected"
+    out = console.export_text()
+    # Not the slash command of Slack, nor a `lakeforge` command: the words this prompt reads.
+    assert f"If you need its data, run it again: `rerun batch {batch}`." in out
+    [typed] = set(re.findall(r"`([^`]+)`", out))
+    repl.one(typed)
+    with db.connection() as conn:
+        asked = conn.execute(
+            "SELECT intent FROM command_audit WHERE kind = 'rerun_batch' AND raw_text = %s", [typed]
+        ).fetchall()
+    assert [row["intent"]["batch_id"] for row in asked] == [batch]

@@ -96,3 +96,12 @@ def test_default_wording_stays_a_plain_sentence_and_did_you_mean_keeps_the_refer
     assert fix.render("slack") == "Did you mean 'retail'? Create it first: `/lakeforge create group retial`."
     assert fix.render("cli", "terminal") == "Did you mean 'retail'? Create it first: `create group retial`."
     assert fix.render("web") == "Did you mean 'retail'? Create it first: Create group on the Groups page."
+
+
+def test_a_reference_no_surface_has_words_for_falls_back_to_the_intent_and_its_route() -> None:
+    # No wording for the kind, or a value the words need left out: never a half-filled phrase.
+    unworded = Fix("Use ", ref("update_group", name="retail"), ".")
+    assert unworded.render("slack") == "Use update_group name=retail (POST /api/v1/commands)."
+    assert unworded.render("web") == unworded.render("cli") == unworded.render("slack")
+    bare = Fix(ref("rerun_batch"))
+    assert bare.render("cli") == bare.render("slack") == "rerun_batch (POST /api/v1/commands)"
