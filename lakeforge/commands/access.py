@@ -13,12 +13,15 @@ True
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 from lakeforge import suggest
+from lakeforge.commands.envelope import Actor
 from lakeforge.commands.state import group_names
 from lakeforge.errors import LakeForgeError
 from lakeforge.metadata.db import Connection, Database
@@ -286,25 +289,48 @@ def grant(conn: Connection, user: str, role: Role, group: str | None = None) -> 
 
 
 def create_token(
-    db: Database, user: str, role: Role, group: str | None = None, *, name: str | None = None
+    db: Database,
+    user: str,
+    role: Role,
+    group: str | None = None,
+    *,
+    name: str | None = None,
+    expires_in: timedelta | None = None,
+    actor: Actor | None = None,
 ) -> str:
-    """A new API token for ``user`` with ``role`` (global or on ``group``); returned once, stored hashed."""
-    import re
+    """A new API token for ``user`` with ``role`` (global or on ``group``); returned once, stored hashed.
 
+    ``expires_in`` limits its life (None: it never expires). With ``actor`` the creation is
+    audited (``command_audit`` kind ``create_token``), naming the token by its prefix only.
+    """
     if not re.fullmatch(r"[a-z][a-z0-9_]{0,62}", user or ""):
         raise LakeForgeError(
             f"user name {user!r} is not a slug",
             field="user",
             fix="Use lower-case letters, digits and underscores, starting with a letter.",
         )
+    if expires_in is not None and expires_in <= timedelta(0):
+        raise LakeForgeError(
+            "the expiry must lie in the future", field="expires_in", fix="Give e.g. 90d, 12w or 36h."
+        )
+    if name is not None and not name.strip():
+        raise LakeForgeError("the token name is empty", field="name", fix="Give a name, or leave it out.")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    label = name.strip() if name else f"{role}{'@' + group if group else ''}"
     with db.connection() as conn, conn.transaction():
         grant(conn, user, role, group)
         user_id = ensure_user(conn, user)
-        conn.execute(
-            "INSERT INTO api_token (user_id, token_hash, token_prefix, name) VALUES (%s, %s, %s, %s)",
-            [user_id, hash_token(token), token[:8], name or f"{role}{'@' + group if group else ''}"],
-        )
+        row = conn.execute(
+            "INSERT INTO api_token (user_id, token_hash, token_prefix, name, expires_at) "
+            "VALUES (%s, %s, %s, %s, now() + %s) RETURNING id, expires_at",
+            [user_id, hash_token(token), token[:8], label, expires_in],
+        ).fetchone()
+        assert row is not None
+        if actor is not None:
+            # "prefix", not "token_prefix": the audit redacts any key that names a token.
+            details = {"user": user, "role": role, "group": group, "name": label}
+            details |= {"id": row["id"], "prefix": token[:8], "expires_at": _iso(row["expires_at"])}
+            _audit(conn, actor, "create_token", details, f"Token {token[:8]} created for {user}.")
     return token
 
 
@@ -336,10 +362,168 @@ def authenticate_token(db: Database, token: str | None) -> Principal:
         return Principal(user=row["name"], user_id=row["user_id"], bindings=_bindings(conn, row["user_id"]))
 
 
-def revoke_tokens(db: Database, user: str) -> int:
-    with db.connection() as conn:
-        return conn.execute(
+def revoke_tokens(db: Database, user: str, *, actor: Actor | None = None) -> int:
+    """Revoke every live token of ``user``; how many were revoked (0: none was live).
+
+    With ``actor`` an unknown user is an error naming the closest user, and the revocation is
+    audited (``revoke_token``, one row naming the prefixes).
+    """
+    with db.connection() as conn, conn.transaction():
+        if actor is not None:
+            _require_user(conn, user)
+        rows = conn.execute(
             "UPDATE api_token SET revoked_at = now() WHERE revoked_at IS NULL "
-            "AND user_id = (SELECT id FROM app_user WHERE name = %s)",
+            "AND user_id = (SELECT id FROM app_user WHERE name = %s) RETURNING id, token_prefix",
             [user],
-        ).rowcount
+        ).fetchall()
+        if actor is not None:
+            prefixes = sorted(row["token_prefix"] for row in rows)
+            details = {"user": user, "ids": sorted(row["id"] for row in rows), "prefixes": prefixes}
+            _audit(conn, actor, "revoke_token", details, f"{len(rows)} token(s) of {user} revoked.")
+        return len(rows)
+
+
+def revoke_token(db: Database, ref: str, *, actor: Actor | None = None) -> dict[str, Any]:
+    """Revoke the one token ``ref`` names (id, prefix, or the whole token); its listing row.
+
+    Unknown: an error with the closest prefix. Several live tokens match: an error listing them.
+    A token revoked already stays as it is (``revoked_at`` tells when).
+    """
+    with db.connection() as conn, conn.transaction():
+        row = _find_token(conn, ref)
+        if row["revoked_at"] is None:
+            conn.execute("UPDATE api_token SET revoked_at = now() WHERE id = %s", [row["id"]])
+            if actor is not None:
+                details = {"user": row["user"], "id": row["id"], "prefix": row["prefix"], "name": row["name"]}
+                _audit(
+                    conn, actor, "revoke_token", details, f"Token {row['prefix']} of {row['user']} revoked."
+                )
+            row = _token_rows(conn, "t.id = %s", [row["id"]])[0]
+            row["revoked_now"] = True
+        else:
+            row["revoked_now"] = False
+        return row
+
+
+def list_tokens(db: Database, user: str | None = None, *, everything: bool = False) -> list[dict[str, Any]]:
+    """Tokens newest first, without hash or value: live ones only unless ``everything``.
+
+    Each row: id, prefix, name, user, bindings (the user's roles: ``editor`` or ``editor@retail``),
+    created_at, expires_at, last_used_at, revoked_at and status (active, expired or revoked).
+    """
+    with db.connection() as conn:
+        if user is not None:
+            _require_user(conn, user)
+        where = ["(%s::text IS NULL OR u.name = %s)"]
+        if not everything:
+            where.append("t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > now())")
+        return _token_rows(conn, " AND ".join(where), [user, user])
+
+
+def describe_token(db: Database, token: str) -> dict[str, Any]:
+    """The listing row of ``token`` (a value just created), found by its hash."""
+    with db.connection() as conn:
+        return _token_rows(conn, "t.token_hash = %s", [hash_token(token)])[0]
+
+
+def parse_lifetime(text: str) -> timedelta | None:
+    """A token lifetime: ``90d``, ``12w``, ``36h`` (or ``never``: None)."""
+    value = text.strip().lower()
+    if value == "never":
+        return None
+    match = _LIFETIME.fullmatch(value)
+    if match is None or int(match[1]) == 0:
+        raise LakeForgeError(
+            f"{text!r} is not a lifetime",
+            field="--expires-in",
+            fix="Give a number of hours, days or weeks: 36h, 90d, 12w (or never).",
+        )
+    return timedelta(**{_LIFETIME_UNITS[match[2]]: int(match[1])})
+
+
+_LIFETIME = re.compile(r"(\d{1,5})\s*([hdw])")
+_LIFETIME_UNITS = {"h": "hours", "d": "days", "w": "weeks"}
+
+
+def _token_rows(conn: Connection, where: str, params: list[Any]) -> list[dict[str, Any]]:
+    rows = conn.execute(
+        "SELECT t.id, t.token_prefix AS prefix, t.name, u.name AS user, u.id AS user_id, t.created_at, "
+        "t.expires_at, t.last_used_at, t.revoked_at, "
+        "CASE WHEN t.revoked_at IS NOT NULL THEN 'revoked' "
+        "WHEN t.expires_at IS NOT NULL AND t.expires_at <= now() THEN 'expired' ELSE 'active' END AS status "
+        f"FROM api_token t JOIN app_user u ON u.id = t.user_id WHERE {where} "
+        "ORDER BY t.created_at DESC, t.id DESC",
+        params,
+    ).fetchall()
+    out = []
+    for row in rows:
+        item = dict(row)
+        bindings = _bindings(conn, item.pop("user_id"))
+        item["bindings"] = [role + (f"@{group}" if group else "") for role, group in bindings]
+        out.append(item)
+    return out
+
+
+def _find_token(conn: Connection, ref: str) -> dict[str, Any]:
+    """The token ``ref`` names: a numeric id, a prefix (``lf_AbC12``, or fewer characters) or a
+    whole token pasted from where it leaked (matched by its hash, never stored or echoed)."""
+    ref = ref.strip()
+    if ref.isdigit():
+        found = _token_rows(conn, "t.id = %s", [int(ref)])
+    elif ref.startswith(TOKEN_PREFIX) and len(ref) > _PREFIX_LENGTH:
+        found = _token_rows(conn, "t.token_hash = %s", [hash_token(ref)])
+        if not found:
+            raise LakeForgeError(
+                "no token is that value (unknown, or not a LakeForge token)",
+                field="token",
+                fix="List tokens with `lakeforge token list --all` and revoke one by its prefix or id.",
+            )
+    else:
+        found = _token_rows(conn, "t.token_prefix LIKE %s", [_like_prefix(ref)])
+        live = [row for row in found if row["revoked_at"] is None]
+        found = live or found  # a prefix that names one live token and older revoked ones means that one
+    if len(found) == 1:
+        return found[0]
+    if len(found) > 1:
+        listed = "; ".join(
+            f"{row['id']} ({row['prefix']}, {row['name']}, {row['user']})" for row in found[:10]
+        )
+        raise LakeForgeError(
+            f"{ref!r} matches {len(found)} tokens: {listed}",
+            field="token",
+            fix="Give the id, or more of the prefix.",
+        )
+    prefixes = [row["token_prefix"] for row in conn.execute("SELECT token_prefix FROM api_token").fetchall()]
+    raise LakeForgeError(
+        f"no token has the id or prefix {ref!r}",
+        field="token",
+        fix=suggest.did_you_mean(ref, prefixes, "List tokens with `lakeforge token list --all`."),
+    )
+
+
+_PREFIX_LENGTH = 8  # characters of each token kept as api_token.token_prefix
+
+
+def _like_prefix(ref: str) -> str:
+    return ref.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _require_user(conn: Connection, user: str) -> None:
+    if conn.execute("SELECT 1 FROM app_user WHERE name = %s", [user]).fetchone() is None:
+        names = [row["name"] for row in conn.execute("SELECT name FROM app_user").fetchall()]
+        raise LakeForgeError(
+            f"user {user!r} does not exist",
+            field="--user",
+            fix=suggest.did_you_mean(user, names, "List users' tokens with `lakeforge token list --all`."),
+        )
+
+
+def _audit(conn: Connection, actor: Actor, kind: str, details: dict[str, Any], message: str) -> None:
+    """A token change as an applied ``command_audit`` row, in the change's own transaction."""
+    from lakeforge.commands.executor import audit_applied  # the executor imports this module
+
+    audit_applied(conn, actor, {"kind": kind, **details}, message)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None

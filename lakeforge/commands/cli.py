@@ -1,4 +1,4 @@
-"""Command-line surface of the command layer: tokens, declarative apply/export, history.
+"""Command-line surface of the command layer: declarative apply/export, history.
 
 Registered in ``lakeforge/cli.py``. Whoever runs these commands reaches the metadata store
 directly, so they act as a local admin; every change still goes through the executor
@@ -26,14 +26,12 @@ from lakeforge.commands import state
 from lakeforge.commands.access import Principal
 from lakeforge.commands.envelope import Actor
 from lakeforge.errors import LakeForgeError
-from lakeforge.metadata.models import Role
 from lakeforge.settings import get_settings
 from lakeforge.terminal import make_console
 
 console = make_console()
 # Refusals go to stderr: `lakeforge apply -f x.yaml > plan.txt` keeps them on screen, the file clean.
 err_console = make_console(stderr=True)
-token_app = typer.Typer(no_args_is_help=True, help="API tokens (shown once, stored hashed).")
 
 
 def _local_user() -> str:
@@ -66,25 +64,6 @@ def _require_migrated(db: Any) -> None:
             field="metadata store",
             fix="Run `lakeforge db migrate` (or `lakeforge up`, which migrates for you).",
         )
-
-
-@token_app.command("create")
-def token_create(
-    user: Annotated[str, typer.Option("--user", help="LakeForge user name (created if missing).")],
-    role: Annotated[Role, typer.Option("--role", help="viewer, operator, editor or admin.")],
-    group: Annotated[str | None, typer.Option("--group", help="Bind the role to one group only.")] = None,
-) -> None:
-    """Create an API token and print it once; only its SHA-256 is stored."""
-    from lakeforge.commands.access import create_token
-
-    with _open() as db:
-        token = create_token(db, user, role, group)
-    scope = f"group {group}" if group else "every group"
-    # The words go to stderr and only the token to stdout: TOKEN=$(lakeforge token create ...) works.
-    err_console.print(
-        f"Token for [bold]{user}[/] as {role} on {scope} (shown once, keep it safe):", highlight=False
-    )
-    print(token)
 
 
 def _shown(value: Any) -> str:
@@ -404,10 +383,10 @@ def _fail(error: LakeForgeError, code: int = 1) -> NoReturn:
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the ``lakeforge`` app."""
-    app.add_typer(token_app, name="token")
+    from lakeforge.commands import runs_cli, tokens_cli
+
+    tokens_cli.register(app)
     app.command("apply")(apply)
     app.command("export")(export)
     app.command("history")(history)
-    from lakeforge.commands import runs_cli
-
     runs_cli.register(app)

@@ -658,6 +658,18 @@ def _audit(
         raise _Duplicate()
 
 
+def audit_applied(conn: Connection, actor: Actor, intent: dict[str, Any], message: str) -> UUID:
+    """An ``applied`` audit row for a change that is no intent (API tokens), in ``conn``'s transaction.
+
+    The same row, redaction and listing (``GET /audit``) as a command's, so every change an admin
+    makes is found in one place; ``intent`` carries the kind and what changed, never a secret.
+    """
+    command_id = uuid4()
+    answer = CommandResult(status="applied", command_id=command_id, message=message)
+    _audit(conn, actor, command_id, intent, None, answer, time.perf_counter(), None)
+    return command_id
+
+
 def _audit_separately(
     db: Database,
     actor: Actor,

@@ -221,6 +221,35 @@ def test_revoked_token_stops_working(settings: Settings, db: Database) -> None:
         assert api.client("editor").get("/sources").status_code == 200
 
 
+def test_a_token_revoked_by_prefix_or_past_its_expiry_is_refused(settings: Settings, db: Database) -> None:
+    from datetime import timedelta
+
+    from lakeforge.commands.access import create_token, list_tokens, revoke_token
+
+    with launch(settings.model_copy(update={"api_token_cache_seconds": 0}), db) as api:
+        leaked = create_token(db, "ci", "operator", name="github", expires_in=timedelta(days=90))
+        dated = create_token(db, "nightly", "viewer", expires_in=timedelta(hours=1))
+        for token in (leaked, dated):
+            response = httpx.get(f"{api.url}/api/v1/sources", headers={"Authorization": f"Bearer {token}"})
+            assert response.status_code == 200, response.text
+        used = {row["prefix"]: row["last_used_at"] for row in list_tokens(db)}
+        assert used[leaked[:8]] is not None and used[dated[:8]] is not None
+
+        assert revoke_token(db, leaked[:8])["revoked_now"]
+        with db.connection() as conn:  # an hour has passed, as far as the token knows
+            conn.execute(
+                "UPDATE api_token SET expires_at = now() - interval '1 second' WHERE token_prefix = %s",
+                [dated[:8]],
+            )
+        for token in (leaked, dated):
+            response = httpx.get(f"{api.url}/api/v1/sources", headers={"Authorization": f"Bearer {token}"})
+            assert_problem(response, 401, "Authorization")
+        statuses = {row["prefix"]: row["status"] for row in list_tokens(db, everything=True)}
+        assert statuses.pop(leaked[:8]) == "revoked" and statuses.pop(dated[:8]) == "expired"
+        assert set(statuses.values()) == {"active"} and len(statuses) == len(api.tokens)
+        assert api.client("viewer").get("/sources").status_code == 200  # other tokens keep working
+
+
 def test_health_and_metrics_need_no_token(api: Api) -> None:
     assert httpx.get(f"{api.url}/api/v1/health").json() == {"status": "ok", "database": "ok"}
     api.command({"kind": "help"})

@@ -1,0 +1,135 @@
+"""`lakeforge token create | list | revoke` from a terminal, against a real Postgres."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from lakeforge.commands import access
+from lakeforge.metadata.db import Database
+from tests.commands.test_runs_cli import _cli
+
+
+def _token(database_url, tmp_path, *options):
+    made = _cli(database_url, tmp_path, "token", "create", *options)
+    assert made.returncode == 0, made.stderr
+    assert re.fullmatch(r"lf_[A-Za-z0-9_-]+\n", made.stdout), made.stdout  # the token alone on stdout
+    return made.stdout.strip(), made.stderr
+
+
+def _token_audit(db: Database) -> list[dict]:
+    with db.connection() as conn:
+        rows = conn.execute(
+            "SELECT surface, kind, outcome, intent, message, response::text AS response FROM command_audit "
+            "WHERE kind IN ('create_token', 'revoke_token') ORDER BY created_at"
+        ).fetchall()
+    return [dict(row) for row in rows]
+
+
+def test_tokens_are_created_with_a_name_and_expiry_listed_without_value_and_revoked(
+    database_url, db, tmp_path
+):
+    ci, said = _token(
+        database_url,
+        tmp_path,
+        "--user",
+        "ci",
+        "--role",
+        "operator",
+        "--name",
+        "github",
+        "--expires-in",
+        "90d",
+    )
+    assert (
+        "github" in said and "expires 20" in said and ci[:8] in said
+    )  # the expiry and prefix, never the token
+    ana, said = _token(database_url, tmp_path, "--user", "ana", "--role", "editor")
+    assert "never expires" in said
+    with db.connection() as conn:
+        stored = conn.execute(
+            "SELECT token_prefix, token_hash, expires_at - created_at AS life FROM api_token ORDER BY id"
+        ).fetchall()
+    assert [row["token_prefix"] for row in stored] == [ci[:8], ana[:8]]
+    assert stored[0]["life"].days == 90 and stored[1]["life"] is None
+    hashes = [row["token_hash"] for row in stored]
+
+    listed = _cli(database_url, tmp_path, "token", "list", env={"COLUMNS": "250"})
+    assert listed.returncode == 0, listed.stderr
+    for secret in (ci, ana, *hashes):
+        assert secret not in listed.stdout + listed.stderr
+    ci_line = next(line for line in listed.stdout.splitlines() if ci[:8] in line)
+    assert "github" in ci_line and "operator" in ci_line and "active" in ci_line and "never" in ci_line
+    as_json = json.loads(_cli(database_url, tmp_path, "token", "list", "--user", "ana", "--json").stdout)
+    assert [(row["prefix"], row["bindings"], row["status"]) for row in as_json] == [
+        (ana[:8], ["editor"], "active")
+    ]
+    assert not {"token", "token_hash"} & set(as_json[0])
+
+    # "lf_" is the start of every token: the error lists the matches instead of picking one.
+    ambiguous = _cli(database_url, tmp_path, "token", "revoke", "lf_")
+    assert ambiguous.returncode == 2 and "matches 2 tokens" in ambiguous.stderr
+    assert ci[:8] in ambiguous.stderr and ana[:8] in ambiguous.stderr
+    typo = ci[:7] + ("x" if ci[7] != "x" else "y")
+    unknown = _cli(database_url, tmp_path, "token", "revoke", typo)
+    assert unknown.returncode == 2 and f"Did you mean '{ci[:8]}'?" in unknown.stderr, unknown.stderr
+
+    revoked = _cli(database_url, tmp_path, "token", "revoke", ci[:8])
+    assert revoked.returncode == 0 and "revoked" in revoked.stdout, revoked.stderr
+    with pytest.raises(access.AuthenticationFailed):
+        access.authenticate_token(db, ci)
+    again = _cli(database_url, tmp_path, "token", "revoke", ci[:8])
+    assert again.returncode == 0 and "revoked already" in again.stdout
+    live = _cli(database_url, tmp_path, "token", "list", "--json").stdout
+    assert [row["prefix"] for row in json.loads(live)] == [ana[:8]]
+    everything = json.loads(_cli(database_url, tmp_path, "token", "list", "--all", "--json").stdout)
+    assert {row["prefix"]: row["status"] for row in everything} == {ci[:8]: "revoked", ana[:8]: "active"}
+
+    # A leaked token pasted whole is found by its hash; a user's tokens go all at once.
+    second, _ = _token(database_url, tmp_path, "--user", "ana", "--role", "editor", "--name", "laptop")
+    by_value = _cli(database_url, tmp_path, "token", "revoke", second)
+    assert by_value.returncode == 0 and second[:8] in by_value.stdout and second not in by_value.stdout
+    all_of_ana = _cli(database_url, tmp_path, "token", "revoke", "--user", "ana")
+    assert all_of_ana.returncode == 0 and "1 token(s) of ana revoked" in all_of_ana.stdout
+    nobody = _cli(database_url, tmp_path, "token", "revoke", "--user", "anna")
+    assert nobody.returncode == 2 and "Did you mean 'ana'?" in nobody.stderr
+
+    audit = _token_audit(db)
+    assert [(row["kind"], row["surface"], row["outcome"]) for row in audit] == [
+        ("create_token", "cli", "applied"),
+        ("create_token", "cli", "applied"),
+        ("revoke_token", "cli", "applied"),
+        ("create_token", "cli", "applied"),
+        ("revoke_token", "cli", "applied"),
+        ("revoke_token", "cli", "applied"),
+    ]
+    assert audit[0]["intent"]["prefix"] == ci[:8] and audit[0]["intent"]["expires_at"]
+    assert audit[-1]["intent"]["prefixes"] == [ana[:8]]
+    with db.connection() as conn:
+        hashes += [row["token_hash"] for row in conn.execute("SELECT token_hash FROM api_token").fetchall()]
+    text = json.dumps(audit, default=str)
+    for secret in (ci, ana, second, *hashes):
+        assert secret not in text
+
+
+def test_token_options_are_checked_before_anything_is_written(database_url, db, tmp_path):
+    bad_life = _cli(
+        database_url,
+        tmp_path,
+        "token",
+        "create",
+        "--user",
+        "ci",
+        "--role",
+        "viewer",
+        "--expires-in",
+        "3 months",
+    )
+    assert bad_life.returncode == 2 and "--expires-in" in bad_life.stderr and "90d" in bad_life.stderr
+    neither = _cli(database_url, tmp_path, "token", "revoke")
+    assert neither.returncode == 2 and "--user" in neither.stderr
+    with db.connection() as conn:
+        assert conn.execute("SELECT count(*) AS n FROM api_token").fetchone()["n"] == 0
+        assert conn.execute("SELECT count(*) AS n FROM app_user").fetchone()["n"] == 0
