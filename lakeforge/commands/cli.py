@@ -280,25 +280,17 @@ def history(
     ] = "source",
     as_json: Annotated[bool, typer.Option("--json", help="Print the revisions as JSON.")] = False,
 ) -> None:
-    """Every revision of a source: who changed what, and when (restore with restore_revision).
+    """Every revision of a source: who changed what, and when (put one back with `lakeforge restore`).
 
     Examples:
 
       lakeforge history orders
       lakeforge history retail --entity group --json
+      lakeforge restore orders --revision 2     # orders as it was at revision 2
     """
     from lakeforge.commands.plans import diff
 
-    if entity not in _HISTORY_ENTITIES:
-        _fail(
-            LakeForgeError(
-                f"unknown entity {entity!r}",
-                field="--entity",
-                fix=suggest.did_you_mean(
-                    entity, _HISTORY_ENTITIES, f"Use one of {', '.join(_HISTORY_ENTITIES)}."
-                ),
-            )
-        )
+    _require_entity(entity)
     with _open() as db, db.connection() as conn:
         rows = conn.execute(
             "SELECT r.revision, r.actor, r.created_at, r.before, r.after, a.surface, a.kind "
@@ -342,6 +334,21 @@ def history(
 _HISTORY_ENTITIES = ("source", "group", "system", "compute_profile", "channel")
 
 
+def _require_entity(entity: str, code: int = 1) -> None:
+    """Exit with ``code`` naming the closest kind unless ``entity`` is one --entity takes."""
+    if entity not in _HISTORY_ENTITIES:
+        _fail(
+            LakeForgeError(
+                f"unknown entity {entity!r}",
+                field="--entity",
+                fix=suggest.did_you_mean(
+                    entity, _HISTORY_ENTITIES, f"Use one of {', '.join(_HISTORY_ENTITIES)}."
+                ),
+            ),
+            code,
+        )
+
+
 def _current_names(conn: Any, entity: str) -> list[str]:
     """Every name of ``entity`` that exists (the CLI is a local admin: it sees every group)."""
     if entity == "source":
@@ -383,10 +390,11 @@ def _fail(error: LakeForgeError, code: int = 1) -> NoReturn:
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the ``lakeforge`` app."""
-    from lakeforge.commands import runs_cli, tokens_cli
+    from lakeforge.commands import restore_cli, runs_cli, tokens_cli
 
     tokens_cli.register(app)
     app.command("apply")(apply)
     app.command("export")(export)
     app.command("history")(history)
+    restore_cli.register(app)
     runs_cli.register(app)

@@ -40,11 +40,12 @@ console = make_console()
 FINAL = ("succeeded", "failed", "cancelled", "skipped")
 
 
-def _execute(db: Database, intent: dict[str, Any]) -> CommandResult:
+def _execute(db: Database, intent: dict[str, Any], confirm_token: str | None = None) -> CommandResult:
     from lakeforge.commands.executor import execute
 
     user = _local_user()
-    return execute(db, intent, Actor(user=user, surface="cli"), principal=Principal.local_admin(user))
+    actor, principal = Actor(user=user, surface="cli"), Principal.local_admin(user)
+    return execute(db, intent, actor, principal=principal, confirm_token=confirm_token)
 
 
 def _batch(db: Database, batch_id: int) -> dict[str, Any]:
@@ -112,7 +113,7 @@ def _print_outcome(batch: dict[str, Any], expected: str = "succeeded") -> None:
 
 
 # Intent fields that are options of these commands: an error names the option the user typed.
-_OPTIONS = ("zones", "group", "source", "status", "since", "limit")
+_OPTIONS = ("zones", "group", "source", "status", "since", "limit", "revision", "entity")
 
 
 def _refused(result: CommandResult) -> typer.Exit:

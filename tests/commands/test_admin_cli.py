@@ -1,4 +1,4 @@
-"""`lakeforge token create | list | revoke` from a terminal, against a real Postgres."""
+"""`lakeforge token create | list | revoke` and `restore` from a terminal, against a real Postgres."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import json
 import re
 
 import pytest
+import yaml
 
 from lakeforge.commands import access
 from lakeforge.metadata.db import Database
@@ -133,3 +134,67 @@ def test_token_options_are_checked_before_anything_is_written(database_url, db, 
     with db.connection() as conn:
         assert conn.execute("SELECT count(*) AS n FROM api_token").fetchone()["n"] == 0
         assert conn.execute("SELECT count(*) AS n FROM app_user").fetchone()["n"] == 0
+
+
+def _source_row(db: Database, name: str) -> dict:
+    from lakeforge.commands import state
+
+    with db.connection() as conn:
+        snap = state.load_source(conn, name)
+    assert snap is not None
+    return snap
+
+
+def test_restore_plans_asks_and_applies_a_revision_with_audit_and_revision_rows(database_url, db, tmp_path):
+    assert _cli(database_url, tmp_path, "apply", "-f", "examples/lakeforge.yaml").returncode == 0
+    first = _source_row(db, "orders")
+    changed = tmp_path / "changed.yaml"
+    exported = _cli(database_url, tmp_path, "export").stdout
+    doc = yaml.safe_load(exported)
+    orders = next(s for s in doc["groups"][0]["sources"] if s["name"] == "orders")
+    orders["description"] = "changed by hand"
+    changed.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    assert _cli(database_url, tmp_path, "apply", "-f", str(changed)).returncode == 0
+    assert _source_row(db, "orders")["description"] == "changed by hand"
+
+    declined = _cli(
+        database_url, tmp_path, "restore", "orders", "--revision", "1", env={"COLUMNS": "200"}, input=""
+    )
+    assert declined.returncode == 1 and "nothing was changed" in declined.stderr  # no answer is a no
+    assert "changed by hand" in declined.stdout  # the plan shows what goes
+    assert _source_row(db, "orders")["description"] == "changed by hand"
+
+    restored = _cli(database_url, tmp_path, "restore", "orders", "--revision", "1", input="y\n")
+    assert restored.returncode == 0, restored.stderr
+    assert "restored to revision 1" in restored.stdout
+    now = _source_row(db, "orders")
+    assert {k: v for k, v in now.items() if k != "revision"} == {
+        k: v for k, v in first.items() if k != "revision"
+    }
+    with db.connection() as conn:
+        revision = conn.execute(
+            "SELECT r.revision, r.before, r.after, a.kind, a.surface, a.outcome, a.intent "
+            "FROM metadata_revision r "
+            "JOIN command_audit a ON a.id = r.command_id "
+            "WHERE r.entity_type = 'source' AND r.entity_key = 'orders' ORDER BY r.revision DESC LIMIT 1"
+        ).fetchone()
+    assert revision["revision"] == 3 and (revision["kind"], revision["surface"], revision["outcome"]) == (
+        "restore_revision",
+        "cli",
+        "applied",
+    )
+    assert revision["before"]["description"] == "changed by hand" and revision["intent"]["revision"] == 1
+    history = _cli(database_url, tmp_path, "history", "orders", env={"COLUMNS": "200"})
+    assert "cli restore_revision" in history.stdout
+
+    same = _cli(database_url, tmp_path, "restore", "orders", "--revision", "3", "--yes")
+    assert same.returncode == 0 and "nothing to restore" in same.stdout
+    no_such = _cli(database_url, tmp_path, "restore", "orders", "--revision", "9", "--yes")
+    assert (
+        no_such.returncode == 2
+        and "--revision" in no_such.stderr
+        and "lakeforge history orders" in no_such.stderr
+    )
+    typo = _cli(database_url, tmp_path, "restore", "ordrs", "--revision", "1", "--yes")
+    assert typo.returncode == 2 and "Did you mean 'orders'?" in typo.stderr
+    assert _source_row(db, "orders")["revision"] == 3

@@ -16,7 +16,7 @@ from tests.runtime.gate import gated_api
 from tests.runtime.helpers import make_source
 
 
-def _cli(database_url, state_dir, *args, env=None):
+def _cli(database_url, state_dir, *args, env=None, input=None):
     extra = env or {}
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LAKEFORGE_", "DATABRICKS_"))}
     env.update({"LAKEFORGE_DATABASE_URL": database_url, "LAKEFORGE_STATE_DIR": str(state_dir), **extra})
@@ -27,6 +27,7 @@ def _cli(database_url, state_dir, *args, env=None):
         capture_output=True,
         text=True,
         timeout=600,
+        input=input,
     )
 
 
