@@ -227,16 +227,26 @@ def export(
             "--bundle", help="Write a Databricks Asset Bundle of the jobs and pipelines here instead."
         ),
     ] = None,
+    group: Annotated[
+        str | None,
+        typer.Option(
+            "--group", help="Only this group, with the compute profile and systems it uses (YAML only)."
+        ),
+    ] = None,
 ) -> None:
     """Write the metadata as lakeforge.yaml (apply it back and nothing changes), or as a bundle.
 
     Examples:
 
-      lakeforge export -o lakeforge.yaml      # everything, to review in git
-      lakeforge export --bundle bundle/       # a Databricks Asset Bundle of the jobs
+      lakeforge export -o lakeforge.yaml               # everything, to review in git
+      lakeforge export --group retail -o retail.yaml   # one group; the file applies on its own
+      lakeforge export --bundle bundle/                # a Databricks Asset Bundle of the jobs
     """
     from lakeforge.commands.declarative import export_yaml
 
+    if bundle is not None and group is not None:
+        message = "--bundle writes every group's job; --group limits a YAML export"
+        _fail(LakeForgeError(message, field="--group", fix="Give one or the other."), code=2)
     if bundle is not None:
         from lakeforge.deploy.bundle import bundle_documents, desired_state, write_bundle
 
@@ -251,7 +261,7 @@ def export(
         )
         return
     with _open() as db:
-        text = export_yaml(db)
+        text = export_yaml(db, group)
     if output is None:
         print(text, end="")
     else:

@@ -546,8 +546,12 @@ def _trim(data: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def export_document(db: Database) -> dict[str, Any]:
-    """Everything in Lakebase as a ``lakeforge.yaml`` document (plain data)."""
+def export_document(db: Database, only_group: str | None = None) -> dict[str, Any]:
+    """Everything in Lakebase as a ``lakeforge.yaml`` document (plain data).
+
+    With ``only_group``, that group alone (its sources, rules, schedule, gold and channel) plus the
+    compute profile and systems it uses, so the file applies on its own to another store.
+    """
     source_defaults = SourceDoc(name="x", format="csv", location="x").model_dump(mode="json")
     group_defaults = GroupDoc(name="x").model_dump(mode="json")
     schedule_defaults = {
@@ -558,6 +562,11 @@ def export_document(db: Database) -> dict[str, Any]:
             table: [row["name"] for row in conn.execute(f"SELECT name FROM {table} ORDER BY name").fetchall()]
             for table in ("compute_profile", "source_system", "source_group")
         }
+        if only_group is not None:
+            names["source_group"] = [_require_group(conn, only_group)]
+            used = _used_by_group(conn, only_group)
+            names["compute_profile"] = [n for n in names["compute_profile"] if n in used["compute_profile"]]
+            names["source_system"] = [n for n in names["source_system"] if n in used["source_system"]]
         profiles = []
         for name in names["compute_profile"]:
             snap = state.load_profile(conn, name)
@@ -631,5 +640,35 @@ def export_document(db: Database) -> dict[str, Any]:
     return out
 
 
-def export_yaml(db: Database) -> str:
-    return yaml.safe_dump(export_document(db), sort_keys=False, allow_unicode=True, width=100)
+def _require_group(conn: Any, name: str) -> str:
+    """``name`` when a group has it; else an error naming the closest group."""
+    groups = state.group_names(conn, None)
+    if name not in groups:
+        raise LakeForgeError(
+            f"group {name!r} does not exist",
+            field="--group",
+            fix=suggest.did_you_mean(name, groups, "`lakeforge export` without --group shows every group."),
+        )
+    return name
+
+
+def _used_by_group(conn: Any, name: str) -> dict[str, set[str]]:
+    """The compute profile and the systems a group's definition refers to."""
+    profile = conn.execute(
+        "SELECT p.name FROM source_group g JOIN compute_profile p ON p.id = g.compute_profile_id "
+        "WHERE g.name = %s",
+        [name],
+    ).fetchall()
+    systems = conn.execute(
+        "SELECT DISTINCT y.name FROM source s JOIN source_group g ON g.id = s.source_group_id "
+        "JOIN source_system y ON y.id = s.source_system_id WHERE g.name = %s",
+        [name],
+    ).fetchall()
+    return {
+        "compute_profile": {row["name"] for row in profile},
+        "source_system": {row["name"] for row in systems},
+    }
+
+
+def export_yaml(db: Database, only_group: str | None = None) -> str:
+    return yaml.safe_dump(export_document(db, only_group), sort_keys=False, allow_unicode=True, width=100)

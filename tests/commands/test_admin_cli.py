@@ -1,15 +1,20 @@
-"""`lakeforge token create | list | revoke` and `restore` from a terminal, against a real Postgres."""
+"""`lakeforge token create | list | revoke`, `restore` and `export --group` from a terminal,
+against a real Postgres."""
 
 from __future__ import annotations
 
 import json
 import re
+import uuid
+from collections.abc import Iterator
 
+import psycopg
 import pytest
 import yaml
 
 from lakeforge.commands import access
-from lakeforge.metadata.db import Database
+from lakeforge.metadata.db import Database, open_database
+from lakeforge.settings import load_settings
 from tests.commands.test_runs_cli import _cli
 
 
@@ -198,3 +203,71 @@ def test_restore_plans_asks_and_applies_a_revision_with_audit_and_revision_rows(
     typo = _cli(database_url, tmp_path, "restore", "ordrs", "--revision", "1", "--yes")
     assert typo.returncode == 2 and "Did you mean 'orders'?" in typo.stderr
     assert _source_row(db, "orders")["revision"] == 3
+
+
+@pytest.fixture
+def other_database_url(pg_admin_url: str, template_database: str) -> Iterator[str]:
+    """A second fresh database, to apply an exported file where nothing else exists."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name} TEMPLATE {template_database}")
+    yield psycopg.conninfo.make_conninfo(pg_admin_url, dbname=name)
+    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+FINANCE = """
+version: 1
+compute_profiles:
+  - name: big
+    kind: job_cluster
+    num_workers: 2
+systems:
+  - name: ledger
+    kind: database
+groups:
+  - name: finance
+    compute_profile: big
+    notify: {name: finance_alerts, slack_channel_id: C0FINANCE}
+    sources:
+      - name: invoices
+        system: ledger
+        format: csv
+        location: /data/finance/invoices/
+"""
+
+
+def test_export_of_one_group_applies_on_its_own_and_back_without_changes(
+    database_url, other_database_url, db, tmp_path
+):
+    assert _cli(database_url, tmp_path, "apply", "-f", "examples/lakeforge.yaml").returncode == 0
+    (tmp_path / "finance.yaml").write_text(FINANCE, encoding="utf-8")
+    assert _cli(database_url, tmp_path, "apply", "-f", str(tmp_path / "finance.yaml")).returncode == 0
+
+    out = tmp_path / "finance-export.yaml"
+    exported = _cli(database_url, tmp_path, "export", "--group", "finance", "-o", str(out))
+    assert exported.returncode == 0, exported.stderr
+    doc = yaml.safe_load(out.read_text(encoding="utf-8"))
+    assert [g["name"] for g in doc["groups"]] == ["finance"]
+    assert [s["name"] for s in doc["systems"]] == ["ledger"]  # not retail's shop
+    assert [p["name"] for p in doc["compute_profiles"]] == ["big"]
+    assert doc["groups"][0]["notify"]["name"] == "finance_alerts"
+
+    # Back into the same store: nothing changes.
+    again = _cli(database_url, tmp_path, "apply", "-f", str(out), "--json")
+    assert again.returncode == 0 and json.loads(again.stdout)["changes"] == 0, again.stdout
+    # Into a store that has nothing: it applies on its own, and exports the same again.
+    elsewhere = _cli(other_database_url, tmp_path, "apply", "-f", str(out))
+    assert elsewhere.returncode == 0, elsewhere.stderr
+    assert _cli(other_database_url, tmp_path, "export", "--group", "finance").stdout == out.read_text(
+        encoding="utf-8"
+    )
+    other_settings = load_settings(database_url=other_database_url, state_dir=tmp_path / "o")
+    with open_database(other_settings) as other, other.connection() as conn:
+        groups = conn.execute("SELECT name FROM source_group").fetchall()
+    assert [row["name"] for row in groups] == ["finance"]
+
+    typo = _cli(database_url, tmp_path, "export", "--group", "finanse")
+    assert typo.returncode == 2 and "Did you mean 'finance'?" in typo.stderr
+    both = _cli(database_url, tmp_path, "export", "--group", "finance", "--bundle", str(tmp_path / "b"))
+    assert both.returncode == 2 and "--group" in both.stderr
