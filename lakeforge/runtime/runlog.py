@@ -359,6 +359,15 @@ def _skipped_reason(conn: Connection, zone_id: int, status: str) -> str | None:
     return row["reason"] if row else None
 
 
+def batch_created_at(db: Database, batch_id: int) -> datetime | None:
+    """When run-log batch ``batch_id`` was created: its rows' ``_ingested_at`` (None if unknown)."""
+    with db.connection() as conn:
+        row = conn.execute(
+            "SELECT created_at FROM lakeforge_log.batch_run WHERE batch_id = %s", [batch_id]
+        ).fetchone()
+    return row["created_at"] if row else None
+
+
 def create_batch(conn: Connection, values: dict[str, Any]) -> int:
     """Insert a ``batch_run`` row and take its (shared) lock on ``conn`` in the same transaction,
     so no other process ever sees it running without a live owner."""

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import sys
 import threading
-from datetime import datetime
 from typing import Any
 
 from lakeforge.errors import LakeForgeError
@@ -24,6 +23,7 @@ from lakeforge.runtime.config import GroupSpec, SourceSpec, load_group
 from lakeforge.runtime.engine import EngineName, TableRef, get_engine
 from lakeforge.runtime.runlog import (
     RunLog,
+    batch_created_at,
     create_batch,
     fail_stale_batches,
     hold_batch,
@@ -32,6 +32,7 @@ from lakeforge.runtime.runlog import (
 )
 from lakeforge.runtime.secrets import SecretResolver
 from lakeforge.runtime.zones.bronze import run_bronze
+from lakeforge.runtime.zones.catchup import catch_up, catches_up
 from lakeforge.runtime.zones.common import RunContext, TableOutcome
 from lakeforge.runtime.zones.gold import gold_table, run_gold
 from lakeforge.runtime.zones.raw import run_raw
@@ -122,7 +123,7 @@ def run_batch(
                 data_batch_id=data_batch,
                 is_rerun=rerun_of is not None or batch_id is not None,
                 secrets=SecretResolver(settings.state_dir, _dbutils()),
-                ingested_at=_created_at(db, data_batch),
+                ingested_at=batch_created_at(db, data_batch),
             )
             _run_zones(ctx, spec, wanted, watch)
             # Asked to stop while its last table ran: that table stays written, but the batch
@@ -197,14 +198,6 @@ def _open_batch(
     return run_id, data_batch or run_id
 
 
-def _created_at(db: Database, batch_id: int) -> datetime | None:
-    with db.connection() as conn:
-        row = conn.execute(
-            "SELECT created_at FROM lakeforge_log.batch_run WHERE batch_id = %s", [batch_id]
-        ).fetchone()
-    return row["created_at"] if row else None
-
-
 def _message(error: BaseException) -> str:
     if isinstance(error, LakeForgeError):
         return short_error(error.sentence())
@@ -266,6 +259,9 @@ def _zone_function(ctx: RunContext, zone: str, source: SourceSpec, target: Table
         return lambda table_id: run_raw(ctx, source, table_id)
     if zone == "bronze":
         return lambda table_id: run_bronze(ctx, source, table_id, target)
+    if catches_up(ctx, source):
+        # Silver alone (no rerun, no Bronze of its own): the Bronze batches Silver has not applied.
+        return lambda table_id: catch_up(ctx, source, table_id, target)
     return lambda table_id: run_silver(ctx, source, table_id, target)
 
 

@@ -279,7 +279,10 @@ def run_silver(ctx: RunContext, spec: SourceSpec, table_id: int, target: TableRe
                 engine.delete(quarantine, f"_batch_id = {batch}")
                 written = 0
             step["rows_out"] = written
-    with ctx.log.step(table_id, "merge", scd_type=config.scd_type, keys=keys, snapshot=snapshot) as step:
+    # ``data_batch``: the Bronze batch this merge applied, which a later catch-up reads (catchup.py).
+    with ctx.log.step(
+        table_id, "merge", scd_type=config.scd_type, keys=keys, snapshot=snapshot, data_batch=batch
+    ) as step:
         rows = outcome.kept
         unique = kept
         if config.dedupe or keys:
