@@ -141,7 +141,9 @@ ZonesOption = Annotated[
     str | None,
     typer.Option(
         "--zones",
-        help="Only these zones, comma-separated and in order, e.g. silver,gold.",
+        help="Only these zones, comma-separated and in order, e.g. silver,gold. A run that starts"
+        " after Bronze brings Silver up to date with every Bronze batch it has not applied yet;"
+        " a rerun reads its own batch's Bronze rows.",
         show_default=False,
     ),
 ]
@@ -168,6 +170,7 @@ def run(
 
       lakeforge run retail                  # the whole group, followed to the end
       lakeforge run orders --no-wait        # one source, in the background
+      lakeforge run retail --zones silver,gold  # Silver catches up with Bronze
     """
     with _open() as db, db.connection() as conn:
         groups, sources = state.group_names(conn, None), state.source_names(conn, None)

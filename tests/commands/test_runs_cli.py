@@ -259,3 +259,34 @@ def test_since_takes_the_short_periods_its_help_shows():
         start = datetime.fromisoformat(_since(value))
         assert earliest <= start <= datetime.now(UTC) - back, value
     assert datetime.fromisoformat(_since("1w")) <= datetime.now(UTC) - timedelta(weeks=1)
+
+
+def test_run_of_silver_and_gold_alone_catches_up_with_what_bronze_holds(database_url, tmp_path):
+    applied = _cli(database_url, tmp_path, "apply", "-f", "examples/lakeforge.yaml")
+    assert applied.returncode == 0, applied.stderr
+    bronze = _cli(database_url, tmp_path, "run", "retail", "--zones", "raw,bronze")
+    assert bronze.returncode == 0, bronze.stdout + bronze.stderr
+
+    caught = _cli(database_url, tmp_path, "run", "retail", "--zones", "silver,gold")
+    assert caught.returncode == 0, caught.stdout + caught.stderr
+    listed = json.loads(_cli(database_url, tmp_path, "runs", "--json").stdout)
+    silver = _tables(database_url, tmp_path, listed[0]["batch_id"], "silver")
+    assert {t["table_name"].split(".")[-1] for t in silver} == {"customers", "orders", "order_items"}
+    # Each Silver table applied the Bronze batch the first run wrote; Gold was built from them.
+    assert all(t["status"] == "succeeded" and t["rows_out"] for t in silver), silver
+    gold = _tables(database_url, tmp_path, listed[0]["batch_id"], "gold")
+    assert [(t["status"], bool(t["rows_out"])) for t in gold] == [("succeeded", True)]
+
+    again = _cli(database_url, tmp_path, "run", "retail", "--zones", "silver,gold")
+    assert again.returncode == 0, again.stdout + again.stderr
+    listed = json.loads(_cli(database_url, tmp_path, "runs", "--json").stdout)
+    assert listed[0]["status"] == "succeeded"
+    silver = _tables(database_url, tmp_path, listed[0]["batch_id"], "silver")
+    assert len(silver) == 3 and all(t["status"] == "skipped" and "up to date" in t["error"] for t in silver)
+
+
+def _tables(database_url, state_dir, batch_id: int, zone: str) -> list[dict]:
+    """The table runs of ``batch_id`` in ``zone``, as `lakeforge runs ID --json` gives them."""
+    shown = json.loads(_cli(database_url, state_dir, "runs", str(batch_id), "--json").stdout)
+    zone_ids = {z["id"] for z in shown["zones"] if z["zone"] == zone}
+    return [t for t in shown["tables"] if t["zone_run_id"] in zone_ids]
