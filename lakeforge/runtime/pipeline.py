@@ -22,6 +22,7 @@ from lakeforge.runtime.engine import get_engine
 from lakeforge.runtime.runner import resolve_engine_name, run_batch
 from lakeforge.runtime.spark.pipeline import PipelinePlan, plan_pipeline
 from lakeforge.runtime.tasks import latest_batch_with
+from lakeforge.runtime.zones.catchup import bronze_batches
 from lakeforge.settings import Settings
 
 
@@ -142,9 +143,10 @@ def run_pipeline_update(
         target = replayed.batch_id  # no batch got through Bronze in the run log: Gold joins the last replayed
     zones = [zone for zone, wanted in (("silver", bool(scope.refresh)), ("gold", scope.gold)) if wanted]
     if not zones and _queued(db, target):
-        # A job run's batch (a rerun of Silver alone) whose data batch no selected source's Bronze
-        # holds: the replay never ran it. Its Silver runs as the engines' rerun runs it, reading
-        # that batch's (no) rows, so the batch ends like theirs rather than staying queued.
+        # A job run's batch (a rerun of Silver alone) whose selected sources' Bronze holds no
+        # batch at all: there was nothing to replay, so nothing ran in it. Its Silver runs as the
+        # engines' rerun runs it, reading that batch's (no) rows, so the batch ends like theirs
+        # rather than staying queued.
         return run_batch(
             settings,
             db,
@@ -176,51 +178,38 @@ def _replay(
 ) -> models.BatchRun | None:
     """Empty the Silver and quarantine tables of ``sources`` and apply every batch their Bronze
     holds, oldest first, each source only its own batches (a full load given a batch it never had
-    would read it as an empty snapshot). Each batch runs in its own run-log batch, except the
-    data batch of ``target`` (a rerun's), which runs in ``target``; returns the last one run."""
+    would read it as an empty snapshot). The whole replay is recorded in run-log batch ``target``
+    (the update's batch; without one, the newest batch replayed), as the ``pipeline_run_log``
+    task records a Databricks update into the job run's batch: older batches are not reopened,
+    and each replayed row keeps its own ``_batch_id``. Returns the batch, or None when no selected
+    source's Bronze holds a batch."""
     if not sources:
         return None
     data_engine = get_engine(resolve_engine_name(engine, spec.group.engine, settings), settings)
-    holders: dict[int, list[str]] = {}
+    replayed: dict[str, list[int]] = {}
     for source in spec.sources:
         silver = source.silver_table()
         if source.name not in sources or silver is None:
             continue
         data_engine.delete(silver, "true")
         data_engine.delete(silver.sibling("_quarantine"), "true")
-        bronze = source.bronze_table()
-        if data_engine.table_exists(bronze):
-            found = data_engine.to_arrow(data_engine.sql(f"SELECT DISTINCT _batch_id FROM {bronze.name}"))
-            for value in found.column(0).to_pylist():
-                holders.setdefault(int(value), []).append(source.name)
-    target_data = _data_batch(db, target)
-    last = None
-    for batch in sorted(holders):
-        last = run_batch(
-            settings,
-            db,
-            spec.group.name,
-            sources=holders[batch],
-            zones=["silver"],
-            batch_id=target if batch == target_data else batch,
-            engine=engine,
-            cancel=cancel,
-        )
-        if last.status == "cancelled":
-            break
-    return last
-
-
-def _data_batch(db: Database, batch_id: int | None) -> int | None:
-    """The batch id the rows of run-log batch ``batch_id`` carry (a rerun's: the original's)."""
-    if batch_id is None:
+        found = bronze_batches(data_engine, source.bronze_table())
+        if found:
+            replayed[source.name] = found
+    if not replayed:
         return None
-    with db.connection() as conn:
-        row = conn.execute(
-            "SELECT coalesce(rerun_of, batch_id) AS data FROM lakeforge_log.batch_run WHERE batch_id = %s",
-            [batch_id],
-        ).fetchone()
-    return int(row["data"]) if row else batch_id
+    into = target if target is not None else max(max(found) for found in replayed.values())
+    return run_batch(
+        settings,
+        db,
+        spec.group.name,
+        sources=sorted(replayed),
+        zones=["silver"],
+        batch_id=into,
+        engine=engine,
+        cancel=cancel,
+        replay_silver=True,
+    )
 
 
 def _queued(db: Database, batch_id: int | None) -> bool:

@@ -32,7 +32,7 @@ from lakeforge.runtime.runlog import (
 )
 from lakeforge.runtime.secrets import SecretResolver
 from lakeforge.runtime.zones.bronze import run_bronze
-from lakeforge.runtime.zones.catchup import catch_up, catches_up
+from lakeforge.runtime.zones.catchup import bronze_batches, catch_up, catches_up
 from lakeforge.runtime.zones.common import RunContext, TableOutcome
 from lakeforge.runtime.zones.gold import gold_table, run_gold
 from lakeforge.runtime.zones.raw import run_raw
@@ -82,6 +82,7 @@ def run_batch(
     requested_by: str | None = None,
     databricks_run_id: str | None = None,
     cancel: threading.Event | None = None,
+    replay_silver: bool = False,
 ) -> models.BatchRun:
     """Run ``zones`` (default all) for ``sources`` (default the group's enabled ones).
 
@@ -90,7 +91,9 @@ def run_batch(
     ``databricks_run_id`` finds or creates the batch of one job run, so each task of the job
     joins the same batch. The batch stops before its next zone or table once ``cancel_run``
     asked for it (or ``cancel`` is set: the local workspace cancelled the job run), and ends
-    ``cancelled``. Returns the ``batch_run`` row as it stands at the end.
+    ``cancelled``. ``replay_silver``: Silver applies every batch its Bronze holds, oldest first,
+    all recorded in this batch (a pipeline's full refresh, once the caller emptied Silver).
+    Returns the ``batch_run`` row as it stands at the end.
     """
     unknown = [z for z in zones or [] if z not in ZONES]
     if unknown:
@@ -124,6 +127,8 @@ def run_batch(
                 is_rerun=rerun_of is not None or batch_id is not None,
                 secrets=SecretResolver(settings.state_dir, _dbutils()),
                 ingested_at=batch_created_at(db, data_batch),
+                replay=replay_silver,
+                watch=watch,
             )
             _run_zones(ctx, spec, wanted, watch)
             # Asked to stop while its last table ran: that table stays written, but the batch
@@ -259,6 +264,10 @@ def _zone_function(ctx: RunContext, zone: str, source: SourceSpec, target: Table
         return lambda table_id: run_raw(ctx, source, table_id)
     if zone == "bronze":
         return lambda table_id: run_bronze(ctx, source, table_id, target)
+    if ctx.replay:
+        return lambda table_id: catch_up(
+            ctx, source, table_id, target, bronze_batches(ctx.engine, source.bronze_table())
+        )
     if catches_up(ctx, source):
         # Silver alone (no rerun, no Bronze of its own): the Bronze batches Silver has not applied.
         return lambda table_id: catch_up(ctx, source, table_id, target)
@@ -284,6 +293,8 @@ def _run_table(
         return
     try:
         outcome: TableOutcome = work(table_id)
+    except BatchCancelled:
+        raise  # asked between the batches a catch-up applies: the batch ends cancelled
     except Exception as error:
         message = _message(error)
         if source is not None:

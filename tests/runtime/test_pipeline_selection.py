@@ -134,13 +134,13 @@ def test_a_selection_naming_no_table_of_the_pipeline_is_refused(settings, db, tm
         assert conn.execute("SELECT count(*) AS n FROM lakeforge_log.batch_run").fetchone()["n"] == 0
 
 
-def test_a_job_runs_rerun_of_silver_alone_ends_its_batch_when_bronze_holds_none_of_its_rows(
-    settings, db, tmp_path
-) -> None:
-    """Batch 2 brought orders nothing (no new file), so the replay has no batch 2 to run in the
-    rerun's batch: the update runs its Silver as the engines' rerun does, and the batch ends."""
+def test_a_job_runs_rerun_of_silver_alone_records_the_replay_in_its_batch(settings, db, tmp_path) -> None:
+    """Batch 2 brought orders nothing (no new file): the full refresh replays batch 1, the only
+    batch orders' Bronze holds, and records it in the rerun's batch, which ends; batch 1's run-log
+    entry is left as it was."""
     _group(db, tmp_path, "incremental", {"primary_keys": ["id"], "sequence_by": "seq"})
-    assert run_batch(settings, db, "sales").status == "succeeded"
+    first = run_batch(settings, db, "sales")
+    assert first.status == "succeeded", first.error
     second = run_batch(settings, db, "sales")
     assert second.status == "succeeded", second.error
     with db.connection() as conn:  # queued by rerun_batch for the job run, as the launcher leaves it
@@ -150,17 +150,30 @@ def test_a_job_runs_rerun_of_silver_alone_ends_its_batch_when_bronze_holds_none_
             " FROM lakeforge.source_group WHERE name = 'sales' RETURNING batch_id",
             [second.batch_id],
         ).fetchone()["batch_id"]
+        before = conn.execute(
+            "SELECT ended_at, (SELECT count(*) FROM lakeforge_log.table_run t WHERE t.batch_id = b.batch_id)"
+            " AS tables FROM lakeforge_log.batch_run b WHERE batch_id = %s",
+            [first.batch_id],
+        ).fetchone()
 
     update = run_pipeline_update(settings, db, "sales", batch_id=queued, full_refresh_selection=ORDERS)
-    engines = run_batch(settings, db, "sales", sources=["orders"], zones=["silver"], rerun_of=second.batch_id)
-    assert update.batch_id == queued and update.status == engines.status == "succeeded", update.error
+    assert update.batch_id == queued and update.status == "succeeded", update.error
     with db.connection() as conn:
-        logged = [
-            conn.execute(
-                "SELECT z.zone, t.table_name, t.status, t.rows_out FROM lakeforge_log.zone_run z"
-                " JOIN lakeforge_log.table_run t ON t.zone_run_id = z.id WHERE z.batch_id = %s",
-                [batch],
-            ).fetchall()
-            for batch in (queued, engines.batch_id)
-        ]
-    assert logged[0] == logged[1] and [row["table_name"] for row in logged[0]] == ["main.sales.orders"]
+        logged = conn.execute(
+            "SELECT t.table_name, t.status, t.rows_in, t.rows_out,"
+            " array_agg((s.details->>'data_batch')::bigint) FILTER (WHERE s.step = 'merge') AS merged"
+            " FROM lakeforge_log.table_run t"
+            " JOIN lakeforge_log.step_run s ON s.table_run_id = t.id WHERE t.batch_id = %s"
+            " GROUP BY t.id ORDER BY t.id",
+            [queued],
+        ).fetchall()
+        after = conn.execute(
+            "SELECT ended_at, (SELECT count(*) FROM lakeforge_log.table_run t WHERE t.batch_id = b.batch_id)"
+            " AS tables FROM lakeforge_log.batch_run b WHERE batch_id = %s",
+            [first.batch_id],
+        ).fetchone()
+    # Batch 1's three rows again, one of them quarantined, as its own run merged them.
+    assert [tuple(row.values()) for row in logged] == [
+        ("main.sales.orders", "succeeded", 3, 2, [first.batch_id])
+    ]
+    assert after == before  # the replayed batch is not reopened

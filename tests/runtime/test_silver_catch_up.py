@@ -4,6 +4,7 @@ the Bronze rows its streams have not read."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -181,3 +182,43 @@ def test_bronze_rewritten_by_a_rerun_of_bronze_alone_is_pending_again(settings, 
     assert _merged(db, run["id"]) == [first.batch_id]
     assert rows(settings, "main.sales.sales_orders", ["id", "amount"]) == [(1, 50), (2, 7), (3, 30)]
     assert rows(settings, "main.sales_gold.total", ["total", "n"]) == [(87, 3)]
+
+
+class _OnceOneBatchMerged(threading.Event):
+    """Set as soon as one more Silver merge has succeeded than when it was made: a cancel that
+    arrives while a catch-up is between its batches, read from the run log, not from a clock."""
+
+    def __init__(self, db) -> None:
+        super().__init__()
+        self.db = db
+        self.before = self._merged()
+
+    def _merged(self) -> int:
+        with self.db.connection() as conn:
+            found = conn.execute(
+                "SELECT count(*) AS n FROM lakeforge_log.step_run"
+                " WHERE step = 'merge' AND status = 'succeeded'"
+            ).fetchone()
+        return int(found["n"])
+
+    def is_set(self) -> bool:
+        return self._merged() > self.before
+
+
+def test_a_cancelled_catch_up_keeps_what_it_applied_and_the_next_one_goes_on(settings, db, tmp_path) -> None:
+    land = _group(db, tmp_path, "sales", "incremental", {"primary_keys": ["id"], "sequence_by": "seq"})
+    bronze = [run_batch(settings, db, "sales", zones=["raw", "bronze"])]
+    _next(land, "incremental")
+    bronze.append(run_batch(settings, db, "sales", zones=["raw", "bronze"]))
+
+    stopped = run_batch(settings, db, "sales", zones=["silver", "gold"], cancel=_OnceOneBatchMerged(db))
+    assert stopped.status == "cancelled"
+    (run,) = _silver_runs(db, stopped.batch_id)
+    assert run["status"] == "cancelled" and _merged(db, run["id"]) == [bronze[0].batch_id]
+    assert rows(settings, "main.sales.sales_orders", ["id", "amount"]) == [(1, 5), (2, 7)]
+
+    caught = run_batch(settings, db, "sales", zones=["silver", "gold"])
+    assert caught.status == "succeeded", caught.error
+    (run,) = _silver_runs(db, caught.batch_id)
+    assert _merged(db, run["id"]) == [bronze[1].batch_id]
+    assert rows(settings, "main.sales.sales_orders", ["id", "amount"]) == [(1, 5), (2, 8), (4, 1)]

@@ -148,6 +148,8 @@ def catch_up(
     applied: list[int] = []
     try:
         for batch in todo:
+            if applied and ctx.watch is not None:
+                ctx.watch.check()  # the batches applied so far stay applied, each its own commit
             each = replace(ctx, log=log, data_batch_id=batch, ingested_at=batch_created_at(ctx.db, batch))
             try:
                 outcome = run_silver(each, source, table_id, target)

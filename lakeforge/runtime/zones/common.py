@@ -12,6 +12,7 @@ from sqlglot import exp
 
 from lakeforge.errors import LakeForgeError
 from lakeforge.metadata.db import Database
+from lakeforge.runtime.cancel import CancelWatch
 from lakeforge.runtime.engine import Engine
 from lakeforge.runtime.runlog import RunLog
 from lakeforge.runtime.secrets import SecretResolver
@@ -35,6 +36,10 @@ class RunContext:
     secrets: SecretResolver
     # When the data batch was created: Bronze's ``_ingested_at``, the same on every rerun of it.
     ingested_at: datetime | None = None
+    # Silver applies every batch Bronze holds, oldest first (a full refresh's replay, catchup.py).
+    replay: bool = False
+    # Asked between the batches a catch-up or replay applies, as the runner asks between tables.
+    watch: CancelWatch | None = None
 
 
 @dataclass
