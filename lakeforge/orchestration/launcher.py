@@ -88,8 +88,9 @@ def pipeline_selection(db: Database, request: LaunchRequest) -> dict[str, list[s
       whether or not the rerun's Bronze was rewritten in the same run, so a rerun of Silver alone
       is the same refresh without the Bronze tasks;
     - a run (not a rerun) of Silver alone: ``refresh_selection`` = its sources' Silver and
-      quarantine tables: they take the Bronze rows they have not read yet, and Gold is left as it
-      is, as the engines' run of Silver leaves it;
+      quarantine tables: they take the Bronze rows they have not read yet, as the engines' run of
+      Silver alone applies the Bronze batches Silver has not applied (``runtime.zones.catchup``),
+      and Gold is left as it is, as the engines' run of Silver leaves it;
     - Gold (a rerun or run that reaches it): ``refresh_selection`` += the group's Gold tables,
       materialized views recomputed from today's Silver, as the engines rebuild every Gold table.
       A request whose zones leave Gold out does not refresh it;
