@@ -222,3 +222,11 @@ def test_a_cancelled_catch_up_keeps_what_it_applied_and_the_next_one_goes_on(set
     (run,) = _silver_runs(db, caught.batch_id)
     assert _merged(db, run["id"]) == [bronze[1].batch_id]
     assert rows(settings, "main.sales.sales_orders", ["id", "amount"]) == [(1, 5), (2, 8), (4, 1)]
+
+
+def test_a_run_starting_at_bronze_says_how_to_land_raw_first(settings, db, tmp_path) -> None:
+    _group(db, tmp_path, "sales", "full", {"primary_keys": ["id"]})
+    ran = run_batch(settings, db, "sales", zones=["bronze", "silver"])
+    assert ran.status == "failed"
+    assert f"Raw has no complete batch {ran.batch_id} for source sales_orders" in (ran.error or "")
+    assert "run the zones from raw" in (ran.error or "") and "lakeforge rerun N" in (ran.error or "")

@@ -79,7 +79,10 @@ def read_manifest(ctx: RunContext, spec: SourceSpec, batch_id: int) -> ExtractRe
         raise ZoneError(
             f"Raw has no complete batch {batch_id} for source {spec.name}",
             field="batch_id",
-            fix="Run source_to_raw for this batch first (or rerun the whole batch).",
+            # A run starting at Bronze has landed nothing: say how to get Raw, on every surface.
+            fix="Bronze reads the Raw files its batch landed: run the zones from raw (in a job, its"
+            " source_to_raw task first), or rerun a batch whose Raw landed from Bronze"
+            " (`lakeforge rerun N --zones bronze,silver,gold`).",
         )
     return ExtractResult.from_json(path.read_text())
 
