@@ -156,6 +156,12 @@ def test_a_batch_whose_silver_failed_is_applied_by_the_next_catch_up(settings, d
     assert second.status == "failed" and "small" in (second.error or "")
     assert rows(settings, "main.sales.sales_orders", ["id", "amount"]) == [(1, 5), (2, 7)]
 
+    # While the rule still fails, a catch-up stops at batch 2, saying so, and writes nothing.
+    stopped = run_batch(settings, db, "sales", zones=["silver"])
+    assert stopped.status == "failed"
+    assert f"applying Bronze batch {second.batch_id} (applied before it: none)" in (stopped.error or "")
+    assert rows(settings, "main.sales.sales_orders", ["id", "amount"]) == [(1, 5), (2, 7)]
+
     with db.connection() as conn:
         Repository(conn, DQ_RULES).update(rule.id, enabled=False)
     caught = run_batch(settings, db, "sales", zones=["silver"])

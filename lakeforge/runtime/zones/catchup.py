@@ -168,7 +168,7 @@ def catch_up(
 
 def _stopped_at(batch: int, applied: list[int], error: Exception) -> ZoneError:
     """The error of the batch that stopped a catch-up, saying which batches it had applied."""
-    said = f"catching up Bronze batch {batch} (applied before it: {applied or 'none'})"
+    said = f"applying Bronze batch {batch} (applied before it: {applied or 'none'})"
     if isinstance(error, LakeForgeError):
         return ZoneError(f"{said}: {error.message}", field=error.field, fix=error.fix)
     return ZoneError(f"{said}: {type(error).__name__}: {error}")
