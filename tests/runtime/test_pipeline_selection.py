@@ -177,3 +177,30 @@ def test_a_job_runs_rerun_of_silver_alone_records_the_replay_in_its_batch(settin
         ("main.sales.orders", "succeeded", 3, 2, [first.batch_id])
     ]
     assert after == before  # the replayed batch is not reopened
+
+
+def test_a_job_runs_update_of_silver_alone_catches_up_in_its_batch(settings, db, tmp_path) -> None:
+    """A run (no rerun) of Silver and Gold through the job: its update refreshes orders' Silver
+    and Gold in the run's batch, which wrote no Bronze, so orders' Silver applies the Bronze batch
+    it has not applied yet, as the engines' run of the same zones does."""
+    _group(db, tmp_path, "full", {"primary_keys": ["id"]})
+    bronze = run_batch(settings, db, "sales", zones=["raw", "bronze"])
+    assert bronze.status == "succeeded", bronze.error
+    with db.connection() as conn:  # queued by run_now for the job run, as the launcher leaves it
+        queued = conn.execute(
+            "INSERT INTO lakeforge_log.batch_run (source_group_id, group_name, trigger, status,"
+            " databricks_run_id) SELECT id, name, 'manual', 'queued', '8' FROM lakeforge.source_group"
+            " WHERE name = 'sales' RETURNING batch_id",
+        ).fetchone()["batch_id"]
+
+    update = run_pipeline_update(settings, db, "sales", batch_id=queued, refresh_selection=[*ORDERS, *GOLD])
+    assert update.batch_id == queued and update.status == "succeeded", update.error
+    assert rows(settings, "main.sales.orders", ["id", "amount"]) == [(1, 5), (2, 7)]
+    assert rows(settings, "main.sales_gold.total", ["total"]) == [(12,)]
+    with db.connection() as conn:
+        merged = conn.execute(
+            "SELECT (s.details->>'data_batch')::bigint AS batch FROM lakeforge_log.step_run s"
+            " WHERE s.batch_id = %s AND s.step = 'merge'",
+            [queued],
+        ).fetchall()
+    assert [row["batch"] for row in merged] == [bronze.batch_id]
