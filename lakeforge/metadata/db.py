@@ -56,6 +56,22 @@ class Database:
         kwargs = pool.kwargs() if callable(pool.kwargs) else (pool.kwargs or {})
         return pool.connection_class.connect(conninfo, autocommit=True, **kwargs)
 
+    @contextmanager
+    def held_connection(self) -> Iterator[Connection]:
+        """A transactional connection outside the pool, set up like the pool's, closed after the
+        block: for a batch's runner, which holds one for the batch's whole life (also while it
+        waits its turn), so that batches waiting in a group's queue never use up the pool the
+        running batch writes its run log through."""
+        conn = self.dedicated_connection()
+        try:
+            _configure(conn)
+            conn.autocommit = False
+            yield conn
+            if not conn.closed:
+                conn.commit()
+        finally:
+            conn.close()
+
     def close(self) -> None:
         self.pool.close()
 

@@ -21,6 +21,7 @@ from lakeforge.metadata.repository import BATCH_RUNS, Repository
 from lakeforge.runtime.cancel import BatchCancelled, CancelWatch, end_cancelled
 from lakeforge.runtime.config import GroupSpec, SourceSpec, load_group
 from lakeforge.runtime.engine import EngineName, TableRef, get_engine
+from lakeforge.runtime.group_queue import QueueTimeout, wait_turn
 from lakeforge.runtime.runlog import (
     RunLog,
     batch_created_at,
@@ -104,7 +105,9 @@ def run_batch(
     spec = load_group(db, group, sources)
     engine_name = resolve_engine_name(engine, spec.group.engine, settings)
     wanted = [z for z in ZONES if zones is None or z in zones]
-    with db.connection() as holder:
+    # The holder lives outside the pool: batches waiting their turn must not use up the pool the
+    # running batch writes its run log through.
+    with db.held_connection() as holder:
         run_id, data_batch = _open_batch(
             holder, spec, engine_name, trigger, rerun_of, batch_id, requested_by, databricks_run_id, sources
         )
@@ -112,6 +115,11 @@ def run_batch(
         watch = CancelWatch.opened(db, run_id, cancel)
         try:
             watch.check()  # cancelled while it was queued
+            try:
+                wait_turn(db, run_id, spec.group.name, spec.group.max_concurrent_runs, watch)
+            except QueueTimeout as error:
+                log.batch_end(error=str(error))
+                return _batch_row(db, run_id)
             log.batch_status("running", engine=engine_name)
             try:
                 data_engine = get_engine(engine_name, settings)
@@ -140,8 +148,12 @@ def run_batch(
                 end_cancelled(conn, run_id, stop.by)
         finally:
             release_batch(holder, run_id)
+    return _batch_row(db, run_id)
+
+
+def _batch_row(db: Database, batch_id: int) -> models.BatchRun:
     with db.connection() as conn:
-        return Repository(conn, BATCH_RUNS).get(batch_id=run_id)
+        return Repository(conn, BATCH_RUNS).get(batch_id=batch_id)
 
 
 def _open_batch(
@@ -195,7 +207,8 @@ def _open_batch(
             "trigger": trigger,
             "rerun_of": data_batch,
             "engine": engine_name,
-            "status": "running",
+            # Running once its group's queue lets it (``group_queue.wait_turn``).
+            "status": "queued",
             "requested_by": requested_by,
             "databricks_run_id": databricks_run_id,
         },

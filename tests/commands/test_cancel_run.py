@@ -15,7 +15,7 @@ from lakeforge.commands.executor import execute
 from lakeforge.metadata.db import Database
 from lakeforge.settings import Settings
 from tests.runtime.gate import Gate, gated_api
-from tests.runtime.helpers import make_source, write_csv
+from tests.runtime.helpers import make_orders, make_source
 
 OPERATOR = Principal(user="ana", bindings=(("operator", "sales"),))
 ANA = Actor(user="ana", surface="api")
@@ -67,14 +67,7 @@ def sales(
     """Group sales: a REST feed that holds its answer until the test opens the gate, then a CSV
     source (sources run in name order), both through Silver; the runtime's own launcher."""
     make_source(db, "a_feed", format="rest", location=gate.url, silver={"primary_keys": ["id"]})
-    write_csv(tmp_path / "orders" / "1.csv", ["id", "amount"], [[1, 5], [2, 7]])
-    make_source(
-        db,
-        "b_orders",
-        location=str(tmp_path / "orders"),
-        schema_ddl="id INT, amount INT",
-        silver={"primary_keys": ["id"]},
-    )
+    make_orders(db, tmp_path / "orders", "b_orders")
     monkeypatch.setattr(launch, "_settings", settings)
     launch.set_launcher(None)
 

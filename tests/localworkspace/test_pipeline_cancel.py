@@ -23,7 +23,7 @@ from lakeforge.runtime import runner
 from lakeforge.runtime.cancel import JOB_RUN_CANCELLED, PIPELINE_STOPPED
 from lakeforge.settings import Settings
 from tests.localworkspace.pipelines import sales_pipeline
-from tests.runtime.helpers import make_source, write_csv
+from tests.runtime.helpers import make_orders
 
 from .test_runs import by_key, wait_for
 
@@ -56,14 +56,7 @@ def hold(monkeypatch: pytest.MonkeyPatch) -> Iterator[Hold]:
 @pytest.fixture
 def bronze_batch(settings: Settings, db: Database, tmp_path: Path) -> int:
     """Batch of group sales whose Raw and Bronze landed: what the group's pipeline runs next."""
-    write_csv(tmp_path / "landing" / "1.csv", ["id", "amount"], [[1, 5], [2, 7]])
-    make_source(
-        db,
-        "orders",
-        location=str(tmp_path / "landing"),
-        schema_ddl="id INT, amount INT",
-        silver={"primary_keys": ["id"]},
-    )
+    make_orders(db, tmp_path / "landing")
     landed = runner.run_batch(settings, db, "sales", zones=["raw", "bronze"])
     assert landed.status == "succeeded", landed.error
     assert landed.batch_id is not None

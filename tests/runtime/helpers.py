@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -122,3 +123,16 @@ def write_csv(path, header: list[str], lines: list[list[Any]]) -> None:
         + "".join(",".join("" if v is None else str(v) for v in line) + "\n" for line in lines)
     )
     path.write_text(text)
+
+
+def make_orders(db: Database, folder: Path, name: str = "orders", group: str = "sales") -> models.Source:
+    """A CSV source of two orders (``id``, ``amount``) in ``folder``, kept in Silver by ``id``."""
+    write_csv(folder / "1.csv", ["id", "amount"], [[1, 5], [2, 7]])
+    return make_source(
+        db,
+        name,
+        group=group,
+        location=str(folder),
+        schema_ddl="id INT, amount INT",
+        silver={"primary_keys": ["id"]},
+    )
