@@ -95,6 +95,10 @@ def run_batch(
     ``cancelled``. ``replay_silver``: Silver applies every batch its Bronze holds, oldest first,
     all recorded in this batch (a pipeline's full refresh, once the caller emptied Silver).
     Returns the ``batch_run`` row as it stands at the end.
+
+    The batch first waits its turn in its group (``group_queue``): ``queued`` while
+    ``max_concurrent_runs`` other batches of the group are ahead of it. A pipeline update's
+    replay runs in the update's own batch, so it never waits for itself.
     """
     unknown = [z for z in zones or [] if z not in ZONES]
     if unknown:

@@ -20,6 +20,7 @@ from lakeforge.commands.envelope import Actor
 from lakeforge.commands.executor import execute
 from lakeforge.metadata import models
 from lakeforge.metadata.db import Database
+from lakeforge.runtime.pipeline import run_pipeline_update
 from lakeforge.runtime.runlog import STOPPED_RUNNING
 from lakeforge.runtime.runner import run_batch
 from lakeforge.settings import Settings
@@ -53,17 +54,29 @@ def await_batch(db: Database, test: Callable[[dict[str, Any]], bool], newest: bo
 
 
 class Background:
-    """``run_batch`` in a thread; ``result`` once it returned."""
+    """``run_batch`` (or ``work``) in a thread; ``join`` gives what it returned."""
 
-    def __init__(self, settings: Settings, db: Database, group: str, **options: Any) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        group: str,
+        *,
+        work: Callable[..., Any] = run_batch,
+        **options: Any,
+    ) -> None:
         self.result: models.BatchRun | None = None
         self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._run, args=(settings, db, group, options), daemon=True)
+        self.thread = threading.Thread(
+            target=self._run, args=(work, settings, db, group, options), daemon=True
+        )
         self.thread.start()
 
-    def _run(self, settings: Settings, db: Database, group: str, options: dict[str, Any]) -> None:
+    def _run(
+        self, work: Callable[..., Any], settings: Settings, db: Database, group: str, options: dict[str, Any]
+    ) -> None:
         try:
-            self.result = run_batch(settings, db, group, **options)
+            self.result = work(settings, db, group, **options)
         except BaseException as error:  # reported by join
             self.error = error
 
@@ -229,3 +242,31 @@ def test_a_killed_holder_stops_holding_the_group_once_the_stale_check_sees_it(
     assert (killed["status"], killed["error"]) == ("failed", STOPPED_RUNNING)
     assert ran.status == "succeeded"
     assert ran.started_at is not None and ran.started_at >= killed["ended_at"]
+
+
+def test_a_pipeline_update_replays_older_batches_in_its_own_batch(
+    settings: Settings, db: Database, gate: Gate, sales: None
+) -> None:
+    landed = run_batch(settings, db, "sales", sources=["b_orders"], zones=["raw", "bronze"])
+    assert landed.status == "succeeded", landed.error
+    # A job run's batch, held running by its feed task while its pipeline task fully refreshes
+    # b_orders: the replay of the older batch is recorded in the job run's batch, whose turn it
+    # already has, instead of waiting for it.
+    feed_task = Background(settings, db, "sales", sources=["a_feed"], databricks_run_id="72")
+    assert gate.arrived.wait(BOUND)
+    job_batch = await_batch(db, lambda row: row["status"] == "running")["batch_id"]
+
+    update = Background(
+        settings,
+        db,
+        "sales",
+        work=run_pipeline_update,
+        batch_id=job_batch,
+        full_refresh_selection=["main.sales.b_orders"],
+    ).join()  # returns while the job run's batch still runs
+
+    assert feed_task.thread.is_alive()
+    assert (update.batch_id, update.status) == (job_batch, "running")  # its feed task still runs
+    assert rows(settings, "main.sales.b_orders", ["id"]) == [(1,), (2,)]
+    gate.opened.set()
+    assert feed_task.join().status == "succeeded"
