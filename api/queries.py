@@ -289,7 +289,8 @@ def get_run(conn: Connection, batch_id: int) -> Row | None:
     batch["steps"] = steps_by_table.get(None, [])  # batch-level steps, outside any table
     batch["dq_results"] = dq
     errors: list[Row] = []
-    if batch.get("error"):
+    # A queued batch's text says what it waits for (its group's earlier batches), not what failed.
+    if batch.get("error") and batch["status"] != "queued":
         errors.append({"level": "batch", "where": batch["group"], "error": batch["error"]})
     for level, rows, where in (
         ("zone", zones, "zone"),

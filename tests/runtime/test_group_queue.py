@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from api.queries import get_run
 from lakeforge.commands.access import Principal
 from lakeforge.commands.envelope import Actor
 from lakeforge.commands.executor import execute
@@ -127,6 +128,10 @@ def test_a_second_batch_of_a_group_waits_queued_and_starts_when_the_first_ended(
     waiting = await_batch(db, queued_behind(first_id))
     assert f"waiting for batch {first_id} (running) of group sales" in waiting["error"]
     assert waiting["started_at"] is None
+    with db.connection() as conn:
+        shown = get_run(conn, waiting["batch_id"])  # what the panel's batch page shows
+    assert shown is not None and shown["status"] == "queued"
+    assert shown["error"] == waiting["error"] and shown["errors"] == []  # a note, not an error
     with db.connection() as conn:
         assert not conn.execute(
             "SELECT 1 FROM lakeforge_log.zone_run WHERE batch_id = %s", [waiting["batch_id"]]

@@ -90,6 +90,7 @@ export default function BatchPage() {
               <div><dt className="text-xs text-zinc-500 dark:text-zinc-400">Duration</dt><dd>{formatDuration(b.started_at, b.ended_at)}</dd></div>
               <div><dt className="text-xs text-zinc-500 dark:text-zinc-400">Rows in → out</dt><dd>{formatCount(b.rows_in)} → {formatCount(b.rows_out)}</dd></div>
               <div><dt className="text-xs text-zinc-500 dark:text-zinc-400">Requested by</dt><dd>{b.requested_by ?? "—"}</dd></div>
+              {b.status === "queued" && b.error ? <div className="col-span-2 md:col-span-4"><dt className="text-xs text-zinc-500 dark:text-zinc-400">Waiting</dt><dd data-testid="batch-waiting">{b.error}</dd></div> : null}
               {b.cancelled_by ? <div><dt className="text-xs text-zinc-500 dark:text-zinc-400">Cancelled by</dt><dd data-testid="batch-cancelled-by">{b.cancelled_by}</dd></div> : null}
             </dl>
           </Card>
