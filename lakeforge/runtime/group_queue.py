@@ -46,10 +46,12 @@ def wait_turn(
     limit: int,
     watch: CancelWatch,
     *,
-    timeout: float = QUEUE_TIMEOUT_SECONDS,
+    timeout: float | None = None,
 ) -> None:
     """Return once ``batch_id`` is ``running`` under the group's limit. Raises ``BatchCancelled``
-    when it was cancelled while it waited, ``QueueTimeout`` after ``timeout`` seconds."""
+    when it was cancelled while it waited, ``QueueTimeout`` after ``timeout`` seconds
+    (``QUEUE_TIMEOUT_SECONDS``)."""
+    timeout = QUEUE_TIMEOUT_SECONDS if timeout is None else timeout
     deadline = time.monotonic() + timeout
     listener: Connection | None = None
     try:
@@ -63,9 +65,11 @@ def wait_turn(
                 continue  # an end announced before LISTEN went unheard: look again first
             left = deadline - time.monotonic()
             if left <= 0:
+                waited = f"{timeout / 3600:g} h" if timeout >= 3600 else f"{timeout:g} s"
                 raise QueueTimeout(
-                    f"waited {timeout / 3600:g} h for batch {', '.join(map(str, ahead))} of group"
-                    f" {group} to end; rerun it once the group's earlier batches have ended"
+                    f"waited {waited} in group {group}'s queue for batch"
+                    f" {', '.join(map(str, ahead))} to end, without starting; rerun it once the"
+                    " group's earlier batches have ended"
                 )
             _await_change(listener, group, min(RECHECK_SECONDS, left))
             fail_stale_batches(db)

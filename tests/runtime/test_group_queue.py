@@ -21,6 +21,7 @@ from lakeforge.commands.envelope import Actor
 from lakeforge.commands.executor import execute
 from lakeforge.metadata import models
 from lakeforge.metadata.db import Database
+from lakeforge.runtime import group_queue
 from lakeforge.runtime.pipeline import run_pipeline_update
 from lakeforge.runtime.runlog import STOPPED_RUNNING
 from lakeforge.runtime.runner import run_batch
@@ -275,3 +276,38 @@ def test_a_pipeline_update_replays_older_batches_in_its_own_batch(
     assert rows(settings, "main.sales.b_orders", ["id"]) == [(1,), (2,)]
     gate.opened.set()
     assert feed_task.join().status == "succeeded"
+
+
+def test_a_group_with_max_concurrent_runs_2_runs_two_batches_at_once(
+    settings: Settings, db: Database, gate: Gate, sales: None
+) -> None:
+    with db.connection() as conn:
+        conn.execute("UPDATE lakeforge.source_group SET max_concurrent_runs = 2 WHERE name = 'sales'")
+    first = Background(settings, db, "sales")
+    assert gate.arrived.wait(BOUND)
+
+    second = Background(settings, db, "sales", sources=["b_orders"]).join()
+
+    assert second.status == "succeeded"
+    assert first.thread.is_alive(), "the second batch ran beside the first, as the group allows"
+    gate.opened.set()
+    assert first.join().status == "succeeded"
+
+
+def test_a_batch_that_waits_past_the_queue_limit_ends_failed_without_running(
+    settings: Settings, db: Database, gate: Gate, sales: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(group_queue, "QUEUE_TIMEOUT_SECONDS", 0.0)
+    first = Background(settings, db, "sales")
+    assert gate.arrived.wait(BOUND)
+    first_id = await_batch(db, lambda row: row["status"] == "running")["batch_id"]
+
+    late = run_batch(settings, db, "sales", sources=["b_orders"])
+
+    assert (late.status, late.started_at) == ("failed", None)
+    assert late.error == (
+        f"waited 0 s in group sales's queue for batch {first_id} to end, without starting;"
+        " rerun it once the group's earlier batches have ended"
+    )
+    gate.opened.set()
+    assert first.join().status == "succeeded"
