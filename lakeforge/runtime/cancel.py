@@ -84,12 +84,15 @@ class CancelWatch:
         ran_before = row is not None and row["status"] not in _OPEN and row["started_at"] is not None
         return cls(db, batch_id, event, row["now"] if ran_before and row is not None else None)
 
-    def requested_by(self) -> str | None:
-        with self.db.connection(autocommit=True) as conn:
-            row = conn.execute(
-                "SELECT cancelled_by, cancel_requested_at FROM lakeforge_log.batch_run WHERE batch_id = %s",
-                [self.batch_id],
-            ).fetchone()
+    def requested_by(self, conn: Connection | None = None) -> str | None:
+        """Who asked the batch to stop, or None; read on ``conn`` when given (in its transaction)."""
+        if conn is None:
+            with self.db.connection(autocommit=True) as own:
+                return self.requested_by(own)
+        row = conn.execute(
+            "SELECT cancelled_by, cancel_requested_at FROM lakeforge_log.batch_run WHERE batch_id = %s",
+            [self.batch_id],
+        ).fetchone()
         asked = row["cancel_requested_at"] if row is not None else None
         if asked is not None and (self.since is None or asked > self.since):
             return str(row["cancelled_by"] or "someone") if row is not None else None
@@ -97,8 +100,8 @@ class CancelWatch:
             return self.event.asked_by() if isinstance(self.event, StopSignal) else JOB_RUN_CANCELLED
         return None
 
-    def check(self) -> None:
-        by = self.requested_by()
+    def check(self, conn: Connection | None = None) -> None:
+        by = self.requested_by(conn)
         if by is not None:
             if isinstance(self.event, StopSignal):
                 self.event.stopped = by

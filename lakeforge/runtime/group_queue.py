@@ -86,7 +86,10 @@ def take_turn(db: Database, batch_id: int, group: str, limit: int, watch: Cancel
         me = conn.execute(
             "SELECT status, error FROM lakeforge_log.batch_run WHERE batch_id = %s FOR UPDATE", [batch_id]
         ).fetchone()
-        watch.check()  # cancelled while it waited: it never starts
+        # Cancelled while it waited: it never starts. Read under the row lock, on this connection,
+        # so a cancel cannot land between the check and the start (and no second connection is
+        # taken from the pool while the group's lock is held).
+        watch.check(conn)
         if me is None or me["status"] == "running":
             return []  # another task of this batch took the turn already
         ahead = _ahead(conn, batch_id, group)
