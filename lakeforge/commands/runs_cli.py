@@ -67,7 +67,11 @@ def _follow(db: Database, batch_id: int, timeout: float) -> dict[str, Any]:
                     "SELECT zone, status FROM lakeforge_log.zone_run WHERE batch_id = %s ORDER BY id",
                     [batch_id],
                 ).fetchall()
-            status.update(f"Batch {batch_id}: " + " → ".join(f"{z['zone']} {z['status']}" for z in zones))
+            if batch["status"] == "queued" and batch["error"]:
+                # Waiting for its group's earlier batches: say which (escaped: text, not markup).
+                status.update(escape(f"Batch {batch_id} queued: {batch['error']}"))
+            else:
+                status.update(f"Batch {batch_id}: " + " → ".join(f"{z['zone']} {z['status']}" for z in zones))
             if batch["status"] in FINAL or time.monotonic() > deadline:
                 return batch
             time.sleep(0.5)
