@@ -301,6 +301,23 @@ def _is_list(type_: pa.DataType) -> bool:
     )
 
 
+# DuckDB sums integers into a 128-bit HUGEINT (an Arrow decimal(38, 0)); Spark's sum of an
+# integer type is a BIGINT. A result column of that type is cast back, so Gold and transforms
+# declare the schema Spark gives. A sum past BIGINT's range fails the query (DuckDB refuses the
+# cast) rather than wrap around as Spark does with ANSI off: a wrong total is worse than an error.
+_WIDE = {"HUGEINT", "UHUGEINT"}
+
+
+def _as_bigint(duck: str, columns: list[str]) -> str:
+    """``duck`` with each of ``columns`` (result columns) cast to BIGINT, the rest as they are."""
+    casts = ", ".join(f"CAST({_quoted(c)} AS BIGINT) AS {_quoted(c)}" for c in columns)
+    return f"SELECT * REPLACE ({casts}) FROM ({duck}) AS __lf_sum"
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
 @functools.lru_cache(maxsize=64)
 def _guard_template(guard_sql: str) -> exp.Expr:
     # Parsed once: a Bronze select casts every column to text for its hash, each through a guard.
@@ -603,7 +620,13 @@ class EmbeddedEngine:
             try:
                 for name, data in views.items():
                     self._con.register(name, data)
-                schema = self._con.sql(duck).limit(0).to_arrow_table().schema
+                relation = self._con.sql(duck)
+                types = zip(relation.columns, relation.types, strict=True)
+                wide = [name for name, type_ in types if str(type_) in _WIDE]
+                if wide:
+                    duck = _as_bigint(duck, wide)
+                    relation = self._con.sql(duck)
+                schema = relation.limit(0).to_arrow_table().schema
             except duckdb.Error as error:
                 raise self._error(error, reads_files) from None
             finally:

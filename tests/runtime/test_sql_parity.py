@@ -174,6 +174,30 @@ def test_casts_give_sparks_values_on_every_engine(engine: Any) -> None:
         assert out.column("v").to_pylist() == expected, expression
 
 
+def test_sums_of_integers_are_bigint_on_every_engine(engine: Any) -> None:
+    """Spark sums an integer column into a BIGINT; DuckDB would give a 128-bit integer (an Arrow
+    decimal(38, 0)), so a Gold table's schema would differ by engine."""
+    frame = engine.from_arrow(
+        pa.table({"n": pa.array([1, 2, 3], pa.int32()), "big": pa.array([4, 5, 6], pa.int64())})
+    )
+    query = (
+        "SELECT sum(n) AS s, sum(big) AS `big sum`, sum(n) + 1 AS s1, count(*) AS c,"
+        " avg(n) AS a, max(n) AS m FROM input"
+    )
+    out = engine.to_arrow(engine.sql(query, {"input": frame}))
+
+    assert out.to_pylist() == [{"s": 6, "big sum": 15, "s1": 7, "c": 3, "a": 2.0, "m": 3}]
+    types = {field.name: field.type for field in out.schema}
+    assert types == {
+        "s": pa.int64(),
+        "big sum": pa.int64(),
+        "s1": pa.int64(),
+        "c": pa.int64(),
+        "a": pa.float64(),
+        "m": pa.int32(),
+    }
+
+
 def _texts(engine: Any, values: list[float | None], type_: pa.DataType) -> list[tuple[str, str]]:
     """Each value as text, cast from a column and from a computed value."""
     frame = engine.from_arrow(pa.table({"i": range(len(values)), "v": pa.array(values, type_)}))
