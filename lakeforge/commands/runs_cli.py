@@ -336,7 +336,8 @@ def _moment(value: Any) -> datetime | None:
 def _rows_in_out(rows_in: int | None, rows_out: int | None) -> str:
     if rows_in is None and rows_out is None:
         return ""
-    return f"{'?' if rows_in is None else f'{rows_in:,}'} → {'?' if rows_out is None else f'{rows_out:,}'}"
+    # None is a zone the batch did not run (a batch of Silver alone reads no Bronze), not unknown.
+    return f"{'—' if rows_in is None else f'{rows_in:,}'} → {'—' if rows_out is None else f'{rows_out:,}'}"
 
 
 _COMPACT_PERIOD = re.compile(r"(\d{1,4})\s*([mhdw])")

@@ -88,9 +88,12 @@ def zone_line(view: BatchView) -> str:
 def _rows(rows_in: int | None, rows_out: int | None) -> str:
     if rows_in is None and rows_out is None:
         return ""
-    shown_in = "?" if rows_in is None else rows_in
-    shown_out = "?" if rows_out is None else rows_out
-    return f" ({shown_in} rows in, {shown_out} out)"
+    # A batch of Silver or Gold alone reads no Bronze: it has rows out and no rows in.
+    if rows_in is None:
+        return f" ({rows_out} rows out)"
+    if rows_out is None:
+        return f" ({rows_in} rows in)"
+    return f" ({rows_in} rows in, {rows_out} out)"
 
 
 def panel_link(panel_url: str | None, batch_id: int) -> str | None:

@@ -14,6 +14,7 @@ from lakeforge.commands.envelope import Actor
 from lakeforge.commands.executor import execute
 from lakeforge.metadata.db import Database
 from lakeforge.notify import Notifier
+from lakeforge.notify.render import BatchView, parent
 from lakeforge.runtime.runlog import RunLog, create_batch
 from tests.chat.conftest import Env
 from tests.chat.slack_standin import SlackStandin
@@ -401,3 +402,14 @@ def test_a_cancelled_batch_says_who_cancelled_it_in_its_channel(env: Env, notifi
     )
     assert reply["thread_ts"] and f"/lakeforge rerun {batch}" in reply["text"]
     assert not reply.get("reply_broadcast")  # a cancel is someone's decision, not an incident
+
+
+def test_a_batch_that_read_no_bronze_says_its_rows_out_only() -> None:
+    """A batch of Silver or Gold alone has rows out and none in: no "? rows in" in chat."""
+    view = BatchView(batch_id=7, group="sales", status="succeeded", rows_in=None, rows_out=12)
+    _, blocks = parent(view, None)
+    context = blocks[2]["elements"][0]["text"]
+
+    assert context.endswith("(12 rows out)") and "?" not in context
+    both = BatchView(batch_id=8, group="sales", status="succeeded", rows_in=20, rows_out=18)
+    assert parent(both, None)[1][2]["elements"][0]["text"].endswith("(20 rows in, 18 out)")

@@ -283,6 +283,12 @@ def test_run_of_silver_and_gold_alone_catches_up_with_what_bronze_holds(database
     assert listed[0]["status"] == "succeeded"
     silver = _tables(database_url, tmp_path, listed[0]["batch_id"], "silver")
     assert len(silver) == 3 and all(t["status"] == "skipped" and "up to date" in t["error"] for t in silver)
+    # Such a batch read no Bronze: the listing says so rather than an unknown count.
+    table = _cli(database_url, tmp_path, "runs").stdout.splitlines()
+    line = next(
+        row for row in table if [c.strip() for c in row.split("│")[1:2]] == [str(listed[0]["batch_id"])]
+    )
+    assert "— → 0" in line and "?" not in line, line
 
 
 def _tables(database_url, state_dir, batch_id: int, zone: str) -> list[dict]:
