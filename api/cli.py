@@ -38,6 +38,7 @@ def ensure_admin_token(settings: Settings, db: Database) -> Path | None:
     a log; the file is readable by its owner only (0600).
     """
     from lakeforge.commands.access import create_token
+    from lakeforge.commands.envelope import Actor
 
     path = settings.state_dir / ADMIN_TOKEN_FILE
     with db.connection() as conn:
@@ -50,7 +51,10 @@ def ensure_admin_token(settings: Settings, db: Database) -> Path | None:
         ).fetchone()
     if has_admin_token:
         return None
-    token = create_token(db, ADMIN_USER, "admin")
+    # Audited as any token: LakeForge itself ("system") made it, at start-up.
+    token = create_token(
+        db, ADMIN_USER, "admin", name="first admin", actor=Actor(user=ADMIN_USER, surface="system")
+    )
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     path.unlink(missing_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

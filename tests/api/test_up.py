@@ -29,6 +29,12 @@ def test_first_admin_token_is_written_once_and_private(settings: Settings, db: D
     with db.connection() as conn:
         stored = conn.execute("SELECT token_hash FROM lakeforge.api_token").fetchall()
     assert len(stored) == 1 and token not in stored[0]["token_hash"]
+    with db.connection() as conn:
+        audit = conn.execute(
+            "SELECT actor, surface, kind, intent::text AS intent FROM lakeforge.command_audit"
+        ).fetchall()
+    assert [(a["actor"], a["surface"], a["kind"]) for a in audit] == [("admin", "system", "create_token")]
+    assert token not in audit[0]["intent"] and token[:8] in audit[0]["intent"]
 
 
 @pytest.mark.parametrize("workers", ["1", "2"])
