@@ -5,12 +5,13 @@
 # MAGIC quality rules as its own expectations; this task reads the pipeline's event log and writes
 # MAGIC one `dq_run` row per rule and table, and the Silver/Gold tables' row counts, into the job's
 # MAGIC batch. Elsewhere the engine already wrote them and this task only reports the batch.
-# MAGIC Parameters: `group`, `job_run_id`, `pipeline_id`, `batch_id` (optional), `event_log`
-# MAGIC (optional: a published event-log table instead of `event_log('<pipeline_id>')`).
+# MAGIC Parameters: `group`, `job_run_id`, `pipeline_id`, `batch_id` (optional),
+# MAGIC `event_log_table` (the table the pipeline publishes its event log to, read on Databricks),
+# MAGIC `event_log` (optional: an event-log table to read anywhere).
 
 # COMMAND ----------
 
-for name in ("group", "job_run_id", "pipeline_id", "batch_id", "event_log"):
+for name in ("group", "job_run_id", "pipeline_id", "batch_id", "event_log", "event_log_table"):
     dbutils.widgets.text(name, "")
 
 # COMMAND ----------

@@ -45,12 +45,22 @@ SYNC_JOB_KEY = "system.sync_jobs"
 SYNC_JOB_NAME = "lakeforge-sync-jobs"
 PIPELINE_TASK_KEY = "pipeline"
 RUN_LOG_TASK_KEY = "pipeline_run_log"
+# The table each group's pipeline publishes its event log to, in the group's catalog and schema.
+# A pipeline created in the default publishing mode has no ``event_log('<id>')`` table-valued
+# function (it serves only pipelines in the legacy publishing mode); its event log is read from
+# the table its ``event_log`` setting names (docs.databricks.com/aws/en/ldp/monitor-event-logs).
+EVENT_LOG_TABLE = "lakeforge_event_log"
 MIN_RETRY_INTERVAL_MS = 60_000
 DESCRIPTION = "Managed by LakeForge from metadata: edits made here are undone by the next sync."
 
 
 def group_key(group: str) -> str:
     return f"group.{group}"
+
+
+def event_log_table(group: SourceGroup) -> str:
+    """The full name of the group pipeline's published event log."""
+    return f"{group.catalog}.{group.name}.{EVENT_LOG_TABLE}"
 
 
 def pipeline_placeholder(key: str) -> str:
@@ -247,7 +257,12 @@ def compile_group_job(snapshot: GroupSnapshot, options: CompileOptions) -> Desir
     log_task = _notebook_task(
         RUN_LOG_TASK_KEY,
         options.notebook("pipeline_run_log"),
-        {"group": group.name, "job_run_id": "{{job.run_id}}", "pipeline_id": pipeline_placeholder(key)},
+        {
+            "group": group.name,
+            "job_run_id": "{{job.run_id}}",
+            "pipeline_id": pipeline_placeholder(key),
+            "event_log_table": event_log_table(group),
+        },
         group,
         [PIPELINE_TASK_KEY],
         run_on,
@@ -293,6 +308,7 @@ def compile_group_pipeline(snapshot: GroupSnapshot, options: CompileOptions) -> 
         catalog=group.catalog,
         schema=group.name,
         configuration={"lakeforge.group": group.name, "lakeforge.catalog": group.catalog},
+        event_log=pipelines.EventLogSpec(catalog=group.catalog, schema=group.name, name=EVENT_LOG_TABLE),
         development=options.pipeline_development,
         continuous=False,
         channel="CURRENT",

@@ -86,7 +86,11 @@ def test_one_job_and_one_pipeline_per_group_plus_the_sync_job():
         "group": "sales",
         "job_run_id": "{{job.run_id}}",
         "pipeline_id": "${pipeline:group.sales}",
+        # Read on Databricks: a pipeline in the default publishing mode has no event_log() TVF.
+        "event_log_table": "main.sales.lakeforge_event_log",
     }
+    pipeline = resources(state)[("pipeline", "lakeforge-sales")].spec
+    assert pipeline["event_log"] == {"catalog": "main", "schema": "sales", "name": "lakeforge_event_log"}
     assert "/Workspace/lf/notebooks/pipeline_run_log" in resources(state)[("job", "lakeforge-sales")].paths
     assert job["max_concurrent_runs"] == 1
     assert job["queue"] == {"enabled": True}

@@ -15,6 +15,7 @@ from lakeforge.runtime.spark.eventlog import (
     DqTarget,
     latest_update,
     parse_event_log,
+    pipeline_log_source,
     record_update,
     run_pipeline_log_task,
     targets_for,
@@ -192,10 +193,16 @@ def test_a_failed_update_fails_the_batch(db, tmp_path) -> None:
 
 
 def test_local_task_reads_nothing_and_reports_the_batch(db, tmp_path, settings: Settings) -> None:
-    """Without a pipeline event log (the local engines ran the pipeline) the task writes nothing."""
+    """Without a pipeline event log (the local engines ran the pipeline) the task writes nothing,
+    though the job names the table a Databricks pipeline would publish its log to."""
     sales_group(db, tmp_path)
     batch_id = new_batch(db, "901")
-    params = {"group": "sales", "job_run_id": "901", "pipeline_id": "${pipeline:group.sales}"}
+    params = {
+        "group": "sales",
+        "job_run_id": "901",
+        "pipeline_id": "${pipeline:group.sales}",
+        "event_log_table": "main.sales.lakeforge_event_log",
+    }
 
     summary = json.loads(run_pipeline_log_task(LocalDbutils(params, settings)))
 
@@ -205,6 +212,17 @@ def test_local_task_reads_nothing_and_reports_the_batch(db, tmp_path, settings: 
         conn.execute("UPDATE lakeforge_log.batch_run SET status = 'failed', error = 'silver: boom'")
     with pytest.raises(BatchFailed, match="silver: boom"):
         run_pipeline_log_task(LocalDbutils(params, settings))
+
+
+def test_event_log_source_on_and_off_databricks() -> None:
+    """On Databricks the published table wins over event_log('<id>'), which serves only pipelines
+    in the legacy publishing mode; an explicit ``event_log`` table is read anywhere."""
+    published = "main.sales.lakeforge_event_log"
+    assert pipeline_log_source(None, published, "p-1", on_databricks=True) == published
+    assert pipeline_log_source(None, None, "p-1", on_databricks=True) == "event_log('p-1')"
+    assert pipeline_log_source(None, published, "p-1", on_databricks=False) is None
+    assert pipeline_log_source("delta.`/x`", published, "p-1", on_databricks=False) == "delta.`/x`"
+    assert pipeline_log_source(None, None, None, on_databricks=True) is None
 
 
 def test_parser_needs_no_metadata_store_and_accepts_bare_names() -> None:

@@ -437,6 +437,27 @@ def _existing_table_run(db: Database, batch_id: int, zone_id: int, table: str) -
     return int(row["id"]) if row else None
 
 
+def pipeline_log_source(
+    table: str | None, published: str | None, pipeline_id: str | None, *, on_databricks: bool
+) -> str | None:
+    """Where the run-log task reads the update's events; None where the engine wrote ``dq_run``.
+
+    ``table`` (the ``event_log`` widget) is read anywhere. On Databricks the job passes the
+    table the pipeline publishes its event log to (``event_log_table``): a pipeline in the
+    default publishing mode has no ``event_log('<id>')`` function, which serves only the legacy
+    publishing mode (docs.databricks.com/sql/language-manual/functions/event_log). The function
+    stays the fallback for a job synced before the pipeline published its log. Off Databricks
+    (the local workspace) the published table does not exist and nothing is read.
+    """
+    if table:
+        return table
+    if not on_databricks:
+        return None
+    if published:
+        return published
+    return event_log_source(pipeline_id) if pipeline_id else None
+
+
 # -- the job task -----------------------------------------------------------------------------
 # The update's events are looked for from a little before the batch was created (clock skew
 # between the metadata store and the workspace).
@@ -446,9 +467,10 @@ _SKEW = timedelta(minutes=1)
 def run_pipeline_log_task(dbutils: Any, *, settings: Settings | None = None, spark: Any = None) -> str:
     """The ``pipeline_run_log`` job task: record the pipeline update's results for the job's batch.
 
-    Reads the event log when there is one: on Databricks (``event_log('<pipeline_id>')``) or when
-    the ``event_log`` widget names a table shaped like it. Elsewhere the pipeline ran on a
-    LakeForge engine, which wrote its own ``dq_run`` rows, so nothing is read or written. Either
+    Reads the event log when there is one (:func:`pipeline_log_source`): on Databricks the table
+    the pipeline publishes it to, or any table shaped like it the ``event_log`` widget names.
+    Elsewhere the pipeline ran on a LakeForge engine, which wrote its own ``dq_run`` rows, so
+    nothing is read or written. Either
     way the task fails when the batch failed, so the job run's result stays that of the pipeline.
     """
     group = widget(dbutils, "group")
@@ -459,6 +481,7 @@ def run_pipeline_log_task(dbutils: Any, *, settings: Settings | None = None, spa
     if pipeline_id and pipeline_id.startswith("${"):
         pipeline_id = None  # an unresolved placeholder: the job was not synced by the reconciler
     table = widget(dbutils, "event_log")
+    published = widget(dbutils, "event_log_table")
     summary: dict[str, Any] = {"recorded_checks": 0, "recorded_tables": 0}
     with open_database(settings) as db:
         batch = _find_batch(db, group, widget(dbutils, "batch_id"), widget(dbutils, "job_run_id"))
@@ -466,11 +489,12 @@ def run_pipeline_log_task(dbutils: Any, *, settings: Settings | None = None, spa
             return json.dumps({**summary, "reason": "no batch for this run"})
         summary["batch_id"] = batch.batch_id
         session = spark if spark is not None else active_session()
-        if table or (pipeline_id and is_databricks(session)):
+        source = pipeline_log_source(table, published, pipeline_id, on_databricks=is_databricks(session))
+        if source:
             if session is None:
                 session = get_or_create_session(settings)
             since = batch.created_at - _SKEW if batch.created_at else None
-            rows = read_event_log(session, event_log_source(pipeline_id, table), since)
+            rows = read_event_log(session, source, since)
             outcome = parse_event_log(rows, targets_for(load_group(db, group)))
             summary.update(update_id=outcome.update_id, unmatched=outcome.unmatched)
             if outcome.update_id is not None:
