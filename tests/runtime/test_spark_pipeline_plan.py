@@ -325,3 +325,33 @@ def test_a_pipeline_module_without_snapshot_flows_is_refused_by_name(db, tmp_pat
         apply_plan(plan_pipeline(load_group(db, "sales")), dp, spark=None)
     assert error.value.field == "load_mode" and "pyspark.pipelines" in str(error.value)
     assert dp.calls == []  # nothing declared
+
+
+def test_the_older_dlt_module_gets_its_own_names(db, tmp_path) -> None:
+    """Runtimes without ``pyspark.pipelines`` import ``dlt``, whose temporary view is ``view``,
+    whose materialized view is a batch ``table`` and whose auto-CDC flow is ``apply_changes``."""
+    make_source(
+        db, "orders", location=str(tmp_path), load_mode="incremental", silver={"primary_keys": ["id"]}
+    )
+    make_source(
+        db,
+        "prices",
+        location=str(tmp_path),
+        silver={"dedupe": False},
+        rules=[("positive", "price > 0", "drop")],
+    )
+
+    class Dlt(Recorder):
+        __name__ = "dlt"
+
+        def __getattr__(self, name: str) -> Any:
+            if name in ("temporary_view", "materialized_view", "create_auto_cdc_flow"):
+                raise AttributeError(name)
+            return super().__getattr__(name)
+
+    dp = Dlt()
+    apply_plan(plan_pipeline(load_group(db, "sales")), dp, spark=None)
+    called = {name for name, _ in dp.names()}
+    assert {"view", "table", "apply_changes"} <= called
+    assert not called & {"temporary_view", "materialized_view", "create_auto_cdc_flow"}
+    assert ("table", "main.sales.prices") in dp.names()  # the newest batch, recomputed

@@ -246,8 +246,34 @@ def plan_pipeline(spec: GroupSpec) -> PipelinePlan:
     return PipelinePlan(spec.group.name, flows, tuple(gold))
 
 
+# Names the ``dlt`` module of older runtimes gives two of the functions: ``pyspark.pipelines``
+# (``from pyspark import pipelines as dp``) renamed ``@dlt.view`` to ``@dp.temporary_view``, and
+# split ``@dlt.table`` into ``@dp.table`` (streaming tables) and ``@dp.materialized_view``
+# (docs.databricks.com/aws/en/ldp/concepts/where-is-dlt). The auto-CDC flows' older names are
+# looked up where they are called.
+_DLT_NAMES = {"temporary_view": "view", "materialized_view": "table"}
+
+
+class _CurrentNames:
+    """A pipeline module read through the ``pyspark.pipelines`` names, whichever it is."""
+
+    def __init__(self, module: Any) -> None:
+        self._module = module
+        self.__name__ = str(getattr(module, "__name__", module))
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return getattr(self._module, name)
+        except AttributeError:
+            if name not in _DLT_NAMES:
+                raise
+            return getattr(self._module, _DLT_NAMES[name])
+
+
 def apply_plan(plan: PipelinePlan, dp: Any, spark: Any) -> None:
-    """Register the plan's tables, views and flows with the pipeline module ``dp``."""
+    """Register the plan's tables, views and flows with the pipeline module ``dp``
+    (``pyspark.pipelines``, or ``dlt`` on runtimes without it)."""
+    dp = _CurrentNames(dp)
     # A module lacking the snapshot flow is refused before anything is declared.
     for flow in plan.silver:
         if flow.kind == SNAPSHOT:
