@@ -71,12 +71,10 @@ def end_of_run(
     ``job_timeout`` is the job's ``timeout_seconds``, named when the run timed out; ``phase`` is
     where the batch stood (see :func:`_phase_end` for what that changes).
     """
-    state = run.state
-    life = _name(state.life_cycle_state if state else None)
+    life, result, said = run_state(run)
     if life not in _ENDED:
         return None
-    result = _name(state.result_state if state else None)
-    message = _said(state.state_message if state else None)
+    message = _said(said)
     if result == "CANCELED":
         # Who cancelled is the same whether or not a task had started the batch.
         return BatchEnd("cancelled", _cancelled_by(run_id, run, message))
@@ -87,6 +85,44 @@ def end_of_run(
         return BatchEnd("failed", _timed_out(run_id, run, message, job_timeout, phase))
     outcome = "INTERNAL_ERROR" if life == "INTERNAL_ERROR" else result or life
     return BatchEnd("failed", f"job run {run_id} ended {outcome}{_BEFORE_START[phase]}{_colon(message)}")
+
+
+# ``status.termination_details.code`` of an ended run → the classic (life cycle, result) it stands
+# for; any other code is a failure. The codes have no timeout of their own: a run that exceeded
+# its duration ends ``CANCELED`` (by the platform), so only ``state`` tells a timeout apart.
+_BY_CODE = {
+    "SUCCESS": ("TERMINATED", "SUCCESS"),
+    "SUCCESS_WITH_FAILURES": ("TERMINATED", "SUCCESS_WITH_FAILURES"),
+    "USER_CANCELED": ("TERMINATED", "CANCELED"),
+    "CANCELED": ("TERMINATED", "CANCELED"),
+    "SKIPPED": ("SKIPPED", ""),
+    "MAX_CONCURRENT_RUNS_EXCEEDED": ("SKIPPED", ""),
+    "MAX_JOB_QUEUE_SIZE_EXCEEDED": ("SKIPPED", ""),
+    "DISABLED": ("SKIPPED", ""),
+    "INTERNAL_ERROR": ("INTERNAL_ERROR", ""),
+}
+
+
+def run_state(run: Run) -> tuple[str, str, str | None]:
+    """The run's (life cycle state, result state, message), from ``state`` when the run has it,
+    else from ``status``.
+
+    Jobs API 2.2 reports both, and marks ``state`` deprecated in favour of ``status``
+    (databricks-sdk ``jobs.Run.state``): ``status.state`` is ``TERMINATED`` once the run ended,
+    and ``status.termination_details`` says how (``code``, ``message``). ``state`` is read first
+    while it is there because only its ``result_state`` tells a timeout (``TIMEDOUT``) from a
+    cancel; a run without it still ends as its termination code says.
+    """
+    state = run.state
+    if state is not None and state.life_cycle_state is not None:
+        return _name(state.life_cycle_state), _name(state.result_state), state.state_message
+    status = run.status
+    if status is None or _name(status.state) != "TERMINATED":
+        return _name(status.state if status else None), "", None
+    details = status.termination_details
+    code = _name(details.code if details else None)
+    life, result = _BY_CODE.get(code, ("TERMINATED", "FAILED"))
+    return life, result, details.message if details else None
 
 
 def gone_end(run_id: str, phase: Phase) -> BatchEnd:
@@ -166,7 +202,7 @@ class JobRunEnds:
                 phase,
             )
             return None
-        timed_out = run.state is not None and _name(run.state.result_state) == "TIMEDOUT"
+        timed_out = run_state(run)[1] == "TIMEDOUT"
         return end_of_run(number, run, self._job_timeout(client, run) if timed_out else None, phase)
 
     def _job_timeout(self, client: WorkspaceClient, run: Run) -> int | None:

@@ -146,3 +146,31 @@ def test_a_batch_whose_run_is_unknown_fails_saying_what_it_was_doing(run_id: str
     assert gone_end(run_id, "running") == BatchEnd(
         "failed", f"{STOPPED_RUNNING}; its job run {run_id} no longer exists"
     )
+
+
+def _status_only(state: str, code: str | None = None, message: str = "") -> jobs.Run:
+    """A run as a Jobs API that no longer sends the deprecated ``state`` would report it."""
+    status: dict[str, Any] = {"state": state}
+    if code:
+        status["termination_details"] = {"code": code, "type": "CLIENT_ERROR", "message": message}
+    return jobs.Run.from_dict({"run_id": 5, "job_id": 9, "status": status})
+
+
+@pytest.mark.parametrize("state", ["QUEUED", "PENDING", "RUNNING", "TERMINATING", "BLOCKED", "WAITING"])
+def test_without_state_an_active_status_leaves_the_batch_alone(state: str) -> None:
+    assert end_of_run(5, _status_only(state)) is None
+
+
+def test_without_state_the_termination_code_ends_the_batch() -> None:
+    cancelled = end_of_run(5, _status_only("TERMINATED", "USER_CANCELED", "Run cancelled."))
+    assert cancelled == BatchEnd("cancelled", "Databricks (job run 5 cancelled by a user: Run cancelled)")
+    failed = end_of_run(5, _status_only("TERMINATED", "RUN_EXECUTION_ERROR", "Task pipeline failed."))
+    assert failed == BatchEnd("failed", "job run 5 ended FAILED: Task pipeline failed")
+    skipped = end_of_run(
+        5, _status_only("TERMINATED", "MAX_CONCURRENT_RUNS_EXCEEDED", "Skipped."), phase="queued"
+    )
+    assert skipped is not None and skipped.status == "skipped"
+    broken = end_of_run(5, _status_only("TERMINATED", "INTERNAL_ERROR", "Jobs service failed."))
+    assert broken == BatchEnd("failed", "job run 5 ended INTERNAL_ERROR: Jobs service failed")
+    done = end_of_run(5, _status_only("TERMINATED", "SUCCESS"))
+    assert done is not None and done.status == "failed" and "ended SUCCESS" in done.reason
