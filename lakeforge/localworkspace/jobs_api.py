@@ -158,6 +158,9 @@ def delete_job(request: Request, body: dict[str, Any]) -> JSONResponse:
     return ok()
 
 
+MAX_IDEMPOTENCY_TOKEN = 64
+
+
 def run_now(request: Request, body: dict[str, Any]) -> JSONResponse:
     ctx = context(request)
     job_id = required_int(body.get("job_id"), "job_id")
@@ -173,6 +176,13 @@ def run_now(request: Request, body: dict[str, Any]) -> JSONResponse:
         )
         if body.get(key)
     }
+    token = body.get("idempotency_token")
+    if token is not None and (not isinstance(token, str) or len(token) > MAX_IDEMPOTENCY_TOKEN):
+        # Jobs API 2.2 run-now: the token "must have at most 64 characters".
+        raise invalid(
+            f"idempotency_token must be a string of at most {MAX_IDEMPOTENCY_TOKEN} characters,"
+            f" got {len(token) if isinstance(token, str) else token!r}."
+        )
     pipeline_params = body.get("pipeline_params")
     if pipeline_params is not None:
         if not isinstance(pipeline_params, dict):
@@ -193,7 +203,7 @@ def run_now(request: Request, body: dict[str, Any]) -> JSONResponse:
         creator=ctx.user,
         job_parameters={k: str(v) for k, v in job_parameters.items()},
         overriding=overriding or None,
-        idempotency_token=body.get("idempotency_token"),
+        idempotency_token=token,
         queue_enabled=queue.get("enabled") if isinstance(queue, dict) else None,
     )
     return ok({"run_id": run["run_id"], "number_in_job": run["number_in_job"]})

@@ -174,3 +174,15 @@ def test_error_mapping(workspace: LocalWorkspace, w: WorkspaceClient) -> None:
     with pytest.raises(NotFound, match=r"No API found for 'GET /api/2\.0/clusters/list'") as caught:
         w.api_client.do("GET", "/api/2.0/clusters/list")
     assert caught.value.error_code == "ENDPOINT_NOT_FOUND"
+
+
+def test_run_now_idempotency_token_is_at_most_64_characters(w: WorkspaceClient) -> None:
+    """As Jobs API 2.2 run-now: a longer token is refused and starts nothing; a token of 64
+    characters sent twice gives the one run it started."""
+    job_id = w.jobs.create(name="tokens", tasks=[_notebook_task("a")]).job_id
+    with pytest.raises(InvalidParameterValue, match="at most 64 characters"):
+        w.jobs.run_now(job_id, idempotency_token="t" * 65)
+    assert list(w.jobs.list_runs(job_id=job_id)) == []
+    first = w.jobs.run_now(job_id, idempotency_token="t" * 64).run_id
+    assert w.jobs.run_now(job_id, idempotency_token="t" * 64).run_id == first
+    assert [run.run_id for run in w.jobs.list_runs(job_id=job_id)] == [first]
