@@ -46,9 +46,10 @@ SYNC_JOB_NAME = "lakeforge-sync-jobs"
 PIPELINE_TASK_KEY = "pipeline"
 RUN_LOG_TASK_KEY = "pipeline_run_log"
 # The table each group's pipeline publishes its event log to, in the group's catalog and schema.
-# A pipeline created in the default publishing mode has no ``event_log('<id>')`` table-valued
-# function (it serves only pipelines in the legacy publishing mode); its event log is read from
-# the table its ``event_log`` setting names (docs.databricks.com/aws/en/ldp/monitor-event-logs).
+# The ``event_log('<id>')`` function's reference says it serves only pipelines in the legacy
+# publishing mode, and only their owner (docs.databricks.com/sql/language-manual/functions/
+# event_log); a published log is a plain table, readable by whoever is granted SELECT on it
+# (docs.databricks.com/aws/en/ldp/monitor-event-logs, pipeline setting ``event_log``).
 EVENT_LOG_TABLE = "lakeforge_event_log"
 MIN_RETRY_INTERVAL_MS = 60_000
 DESCRIPTION = "Managed by LakeForge from metadata: edits made here are undone by the next sync."

@@ -443,10 +443,11 @@ def pipeline_log_source(
     """Where the run-log task reads the update's events; None where the engine wrote ``dq_run``.
 
     ``table`` (the ``event_log`` widget) is read anywhere. On Databricks the job passes the
-    table the pipeline publishes its event log to (``event_log_table``): a pipeline in the
-    default publishing mode has no ``event_log('<id>')`` function, which serves only the legacy
-    publishing mode (docs.databricks.com/sql/language-manual/functions/event_log). The function
-    stays the fallback for a job synced before the pipeline published its log. Off Databricks
+    table the pipeline publishes its event log to (``event_log_table``): the ``event_log('<id>')``
+    function's reference limits it to pipelines in the legacy publishing mode and to their owner
+    (docs.databricks.com/sql/language-manual/functions/event_log), while a published table is
+    read by whoever may SELECT it. The function stays the fallback for a job synced before the
+    pipeline published its log. Off Databricks
     (the local workspace) the published table does not exist and nothing is read.
     """
     if table:
