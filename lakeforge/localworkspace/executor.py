@@ -597,7 +597,7 @@ class Executor:
                 pipeline_id,
                 cause="JOB_TASK",
                 config=pipeline["spec"],
-                parameters=run_batch_parameter(run.get("overriding_parameters") or {}),
+                parameters=run_batch_parameter(run.get("overriding_parameters") or {}, _followed(run, task)),
                 **pipeline_request(task["pipeline_task"], run.get("overriding_parameters") or {}),
             )
             self.run_update(pipeline_id, update_id, cancel=stop)
@@ -729,6 +729,7 @@ class Executor:
             full_refresh_selection=list(update["full_refresh_selection"] or ()),
             refresh_selection=list(update["refresh_selection"] or ()),
             batch_id=_int_or_none((update["parameters"] or {}).get("batch_id")),
+            ends_batch=(update["parameters"] or {}).get("ends_batch") != "false",
             engine=self._engine(configuration.get("lakeforge.engine")),
             spec=spec,
             update_id=update["update_id"],
@@ -764,7 +765,17 @@ def pipeline_request(task: dict[str, Any], overriding: dict[str, Any]) -> dict[s
     }
 
 
-def run_batch_parameter(overriding: dict[str, Any]) -> dict[str, str] | None:
+def _followed(run: Row, task: dict[str, Any]) -> bool:
+    """Whether another task of ``run`` depends on ``task`` (so it is not the run's last)."""
+    key = task["task_key"]
+    return any(
+        dep["task_key"] == key
+        for other in run["settings"].get("tasks") or []
+        for dep in other.get("depends_on") or []
+    )
+
+
+def run_batch_parameter(overriding: dict[str, Any], followed: bool = False) -> dict[str, str] | None:
     """The run-log batch a job run's pipeline update records into: the run's ``batch_id``
     notebook parameter, the one its notebook tasks (the ``pipeline_run_log`` task too) work on.
 
@@ -773,9 +784,15 @@ def run_batch_parameter(overriding: dict[str, Any]) -> dict[str, str] | None:
     so it is told the run's batch. Without one (a scheduled run) it continues the newest batch
     Bronze completed, the one the run's Bronze tasks just wrote. A run of Silver or Gold alone has
     no Bronze task, so only this names its batch.
+
+    ``followed``: a task of the run comes after the update (``pipeline_run_log`` in a LakeForge
+    job), so the update leaves the run's batch running for it to end (``ends_batch``).
     """
     batch = (overriding.get("notebook_params") or {}).get("batch_id")
-    return {"batch_id": str(batch)} if batch not in (None, "") else None
+    parameters = {"batch_id": str(batch)} if batch not in (None, "") else {}
+    if followed:
+        parameters["ends_batch"] = "false"
+    return parameters or None
 
 
 def _update_outcome(stop: StopSignal) -> tuple[str, str | None]:

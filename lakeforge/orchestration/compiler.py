@@ -233,9 +233,13 @@ def compile_group_job(snapshot: GroupSnapshot, options: CompileOptions) -> Desir
     run_on = (cluster_key, job_compute_spec.libraries)
     tasks: list[jobs.Task] = []
     bronze_keys: list[str] = []
+    source_keys: list[str] = []
     for source in sorted((s for s in snapshot.sources if s.enabled), key=lambda s: s.name):
         # job_run_id ties every task of one run to one LakeForge batch in the run log.
         params = {"group": group.name, "source": source.name, "job_run_id": "{{job.run_id}}"}
+        # Not the run's last task: the batch stays running for the tasks after it, and
+        # pipeline_run_log, which runs last in every run, ends it.
+        params["ends_batch"] = "false"
         if group.engine != "auto":
             params["engine"] = group.engine
         raw_key, bronze_key = f"{source.name}__source_to_raw", f"{source.name}__raw_to_bronze"
@@ -244,6 +248,7 @@ def compile_group_job(snapshot: GroupSnapshot, options: CompileOptions) -> Desir
             _notebook_task(bronze_key, options.notebook("raw_to_bronze"), params, group, [raw_key], run_on)
         )
         bronze_keys.append(bronze_key)
+        source_keys += [raw_key, bronze_key]
     tasks.append(
         jobs.Task(
             task_key=PIPELINE_TASK_KEY,
@@ -254,7 +259,10 @@ def compile_group_job(snapshot: GroupSnapshot, options: CompileOptions) -> Desir
             retry_on_timeout=False,
         )
     )
-    # After the update, whatever its outcome: its expectations' results go to the run log.
+    # After the update, whatever its outcome: its expectations' results go to the run log, and
+    # the run's batch ends. It depends on every task, not only the pipeline, so that it is the
+    # last task of any run, also of one limited with `only` to Raw or Bronze tasks (run-now's
+    # `only` drops dependencies on tasks left out of the run).
     log_task = _notebook_task(
         RUN_LOG_TASK_KEY,
         options.notebook("pipeline_run_log"),
@@ -265,7 +273,7 @@ def compile_group_job(snapshot: GroupSnapshot, options: CompileOptions) -> Desir
             "event_log_table": event_log_table(group),
         },
         group,
-        [PIPELINE_TASK_KEY],
+        [PIPELINE_TASK_KEY, *source_keys],
         run_on,
     )
     log_task.run_if, log_task.max_retries = jobs.RunIf.ALL_DONE, 0

@@ -9,8 +9,9 @@ The launcher calls ``jobs/run-now`` on the job LakeForge manages for the group, 
 as a notebook parameter (every task then works on that run-log batch) and
 ``idempotency_token=lakeforge-batch-<id>``, so a retried request never starts a second run.
 A run of some sources or zones runs only their tasks (``only``); Silver and Gold are the group's
-pipeline, so asking for either runs the pipeline task (and the run-log task after it). Which of
-the pipeline's tables that task updates is sent as ``pipeline_params`` (:func:`pipeline_selection`):
+pipeline, so asking for either runs the pipeline task; every run also runs the run-log task,
+the run's last, which ends its batch (without the pipeline it reads no event log). Which of
+the pipeline's tables the pipeline task updates is sent as ``pipeline_params`` (:func:`pipeline_selection`):
 a run from Raw or Bronze updates the whole pipeline, as a scheduled run does; a rerun that reaches
 Silver fully refreshes its sources' Silver tables, since the pipeline's streams skip the Bronze
 rows a rerun rewrites, and a full refresh recomputes them from all of Bronze, which gives the
@@ -64,6 +65,9 @@ def task_keys(all_keys: list[str], sources: list[str] | None, zones: list[str] |
             }
         else:
             wanted |= {PIPELINE_TASK_KEY, RUN_LOG_TASK_KEY} & set(all_keys)
+    if wanted and RUN_LOG_TASK_KEY in all_keys:
+        # The run's last task, whatever else it runs: it ends the run's batch.
+        wanted.add(RUN_LOG_TASK_KEY)
     chosen = [key for key in all_keys if key in wanted]
     return None if len(chosen) == len(all_keys) else chosen
 
@@ -166,6 +170,10 @@ class JobLauncher:
         params = {"batch_id": str(request.batch_id)}
         if request.engine:
             params["engine"] = request.engine
+        if only is not None and PIPELINE_TASK_KEY not in only:
+            # The run-log task only ends the batch: no update of this run is in the event log,
+            # and an older one found there is not this batch's.
+            params["pipeline_id"] = ""
         body: dict[str, Any] = {
             "job_id": job_id,
             "notebook_params": params,

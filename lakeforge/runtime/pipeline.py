@@ -117,6 +117,7 @@ def run_pipeline_update(
     cancel: threading.Event | None = None,
     full_refresh_selection: Collection[str] = (),
     refresh_selection: Collection[str] = (),
+    ends_batch: bool = True,
 ) -> models.BatchRun:
     """Run Silver and Gold for ``batch_id`` (default: the newest batch whose Bronze succeeded; a
     job run's pipeline task passes the run's batch, see ``localworkspace.executor``).
@@ -126,6 +127,7 @@ def run_pipeline_update(
     found in its Bronze replayed, oldest first; the other selected sources take ``batch_id``, and
     Gold is rebuilt last when selected (see :func:`update_scope`). A selection naming a table the
     pipeline does not declare raises :class:`RefreshSelectionError` before anything runs.
+    ``ends_batch=False``: a later task of the job run ends the run's batch (``run_batch``).
     """
     spec = load_group(db, group)
     plan = plan_pipeline(spec)
@@ -136,7 +138,7 @@ def run_pipeline_update(
         refresh_selection=refresh_selection,
     )
     target = batch_id if batch_id is not None else latest_batch_with(db, group, "bronze", None)
-    replayed = _replay(settings, db, spec, scope.full_refresh, target, engine, cancel)
+    replayed = _replay(settings, db, spec, scope.full_refresh, target, engine, cancel, ends_batch)
     if replayed is not None and replayed.status == "cancelled":
         return replayed
     if target is None and replayed is not None:
@@ -156,6 +158,7 @@ def run_pipeline_update(
             batch_id=target,
             engine=engine,
             cancel=cancel,
+            ends_batch=ends_batch,
         )
     if not zones:
         return replayed or _batch(db, target)
@@ -163,7 +166,15 @@ def run_pipeline_update(
     # Every source (None) unless the selection left some with Silver out: those are not run at all.
     sources = None if not scope.refresh or everyone <= scope.refresh else sorted(scope.refresh)
     return run_batch(
-        settings, db, group, sources=sources, zones=zones, batch_id=target, engine=engine, cancel=cancel
+        settings,
+        db,
+        group,
+        sources=sources,
+        zones=zones,
+        batch_id=target,
+        engine=engine,
+        cancel=cancel,
+        ends_batch=ends_batch,
     )
 
 
@@ -175,6 +186,7 @@ def _replay(
     target: int | None,
     engine: str | None,
     cancel: threading.Event | None,
+    ends_batch: bool,
 ) -> models.BatchRun | None:
     """Empty the Silver and quarantine tables of ``sources`` and apply every batch their Bronze
     holds, oldest first, each source only its own batches (a full load given a batch it never had
@@ -209,6 +221,7 @@ def _replay(
         engine=engine,
         cancel=cancel,
         replay_silver=True,
+        ends_batch=ends_batch,
     )
 
 

@@ -156,20 +156,32 @@ class RunLog:
             self._notify(conn, "zone", status, zone=zone, error=message and short_error(message))
         return status
 
+    def outcome(self) -> tuple[str, str | None]:
+        """(status, error) the batch would end with now, from its zones, without ending it: what a
+        task of a job run that leaves the batch open to the run's last task made of it."""
+        with self.db.connection() as conn:
+            row = self._zones_outcome(conn)
+        return row["status"] or "succeeded", row["error"]
+
+    def _zones_outcome(self, conn: Connection) -> dict[str, Any]:
+        row = conn.execute(
+            # A batch cancelled part-way ends cancelled, not failed, whatever its zones did.
+            "SELECT CASE WHEN bool_or(z.status = 'cancelled') THEN 'cancelled'"
+            " WHEN bool_or(z.status = 'failed') THEN 'failed'"
+            " WHEN bool_or(z.status = 'running') THEN 'running' ELSE 'succeeded' END AS status,"
+            " coalesce(max('cancelled by ' || b.cancelled_by) FILTER (WHERE z.status = 'cancelled'),"
+            " string_agg(z.zone || ': ' || z.error, '; ') FILTER (WHERE z.status = 'failed')) AS error"
+            " FROM lakeforge_log.zone_run z JOIN lakeforge_log.batch_run b ON b.batch_id = z.batch_id"
+            " WHERE z.batch_id = %s",
+            [self.batch_id],
+        ).fetchone()
+        assert row is not None
+        return dict(row)
+
     def batch_end(self, error: str | None = None) -> str:
         """Close the batch from its zones: failed if any failed, running while one still runs."""
         with self.db.connection() as conn:
-            row = conn.execute(
-                # A batch cancelled part-way ends cancelled, not failed, whatever its zones did.
-                "SELECT CASE WHEN bool_or(z.status = 'cancelled') THEN 'cancelled'"
-                " WHEN bool_or(z.status = 'failed') THEN 'failed'"
-                " WHEN bool_or(z.status = 'running') THEN 'running' ELSE 'succeeded' END AS status,"
-                " coalesce(max('cancelled by ' || b.cancelled_by) FILTER (WHERE z.status = 'cancelled'),"
-                " string_agg(z.zone || ': ' || z.error, '; ') FILTER (WHERE z.status = 'failed')) AS error"
-                " FROM lakeforge_log.zone_run z JOIN lakeforge_log.batch_run b ON b.batch_id = z.batch_id"
-                " WHERE z.batch_id = %s",
-                [self.batch_id],
-            ).fetchone()
+            row = self._zones_outcome(conn)
             latest = conn.execute(
                 "SELECT DISTINCT ON (z.zone, t.table_name) z.zone, t.rows_in, t.rows_out"
                 " FROM lakeforge_log.table_run t JOIN lakeforge_log.zone_run z ON z.id = t.zone_run_id"
@@ -186,7 +198,6 @@ class RunLog:
                 if zones
                 else None,
             }
-            assert row is not None
             status = "failed" if error else (row["status"] or "succeeded")
             message = error or row["error"]
             conn.execute(

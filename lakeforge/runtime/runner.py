@@ -84,6 +84,7 @@ def run_batch(
     databricks_run_id: str | None = None,
     cancel: threading.Event | None = None,
     replay_silver: bool = False,
+    ends_batch: bool = True,
 ) -> models.BatchRun:
     """Run ``zones`` (default all) for ``sources`` (default the group's enabled ones).
 
@@ -95,6 +96,12 @@ def run_batch(
     ``cancelled``. ``replay_silver``: Silver applies every batch its Bronze holds, oldest first,
     all recorded in this batch (a pipeline's full refresh, once the caller emptied Silver).
     Returns the ``batch_run`` row as it stands at the end.
+
+    ``ends_batch=False`` (a job task that is not its run's last) leaves a batch carried by a job
+    run ``running`` once its zones are done: the run's last task, ``pipeline_run_log``, ends it,
+    so between two tasks it never reads as ended and its group's turn stays with it
+    (docs/orchestration.md, "A job run's batch ends with its last task"). The caller reads what
+    its own part came to with ``RunLog.outcome``. A batch no job run carries always ends here.
 
     The batch first waits its turn in its group (``group_queue``): ``queued`` while
     ``max_concurrent_runs`` other batches of the group are ahead of it. A pipeline update's
@@ -146,13 +153,22 @@ def run_batch(
             # Asked to stop while its last table ran: that table stays written, but the batch
             # did not run as asked (a job run's later tasks will not run), so it ends cancelled.
             watch.check()
-            log.batch_end()
+            if ends_batch or not _carried_by_job_run(db, run_id):
+                log.batch_end()
         except BatchCancelled as stop:
             with db.connection() as conn:
                 end_cancelled(conn, run_id, stop.by)
         finally:
             release_batch(holder, run_id)
     return _batch_row(db, run_id)
+
+
+def _carried_by_job_run(db: Database, batch_id: int) -> bool:
+    with db.connection() as conn:
+        row = conn.execute(
+            "SELECT databricks_run_id FROM lakeforge_log.batch_run WHERE batch_id = %s", [batch_id]
+        ).fetchone()
+    return row is not None and row["databricks_run_id"] is not None
 
 
 def _batch_row(db: Database, batch_id: int) -> models.BatchRun:

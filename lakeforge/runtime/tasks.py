@@ -10,10 +10,11 @@ from typing import Any
 from lakeforge.errors import LakeForgeError
 from lakeforge.metadata import models
 from lakeforge.metadata.db import Database, open_database
+from lakeforge.runtime.runlog import RunLog
 from lakeforge.runtime.runner import run_batch
 from lakeforge.settings import Settings, get_settings
 
-PARAMS = ("group", "source", "batch_id", "engine", "job_run_id")
+PARAMS = ("group", "source", "batch_id", "engine", "job_run_id", "ends_batch")
 
 
 class BatchFailed(LakeForgeError):
@@ -69,26 +70,32 @@ def run_zone_task(dbutils: Any, zones: list[str], *, settings: Settings | None =
             databricks_run_id=widget(dbutils, "job_run_id"),
             # Set by the local workspace when the job run is cancelled (not part of Databricks' dbutils).
             cancel=getattr(dbutils, "lakeforge_cancel", None),
+            # "false" from the compiler on every task but the job's last (``pipeline_run_log``).
+            ends_batch=widget(dbutils, "ends_batch") != "false",
         )
+        status: str = run.status
+        error = run.error
+        if status == "running":  # left open for the run's later tasks: what did this task's part do?
+            status, error = RunLog(db, int(run.batch_id or 0), group).outcome()
     # Task values exist only inside jobs.
     with contextlib.suppress(Exception):
         dbutils.jobs.taskValues.set(key="batch_id", value=run.batch_id)
     summary = {
         "batch_id": run.batch_id,
-        "status": run.status,
+        "status": status,
         "rows_in": run.rows_in,
         "rows_out": run.rows_out,
     }
-    if run.status == "failed":
+    if status == "failed":
         raise BatchFailed(
-            f"batch {run.batch_id} failed: {run.error}",
+            f"batch {run.batch_id} failed: {error}",
             field="batch_id",
             fix=f"See `lakeforge runs` for batch {run.batch_id}, fix the cause, then rerun it.",
         )
-    if run.status == "cancelled":
+    if status == "cancelled":
         # The task must not succeed: the job's later tasks would carry on with a stopped batch.
         raise BatchFailed(
-            f"batch {run.batch_id} was {run.error}",
+            f"batch {run.batch_id} was {error}",
             field="batch_id",
             fix=f"Run it again with `lakeforge rerun {run.batch_id}` when you want it.",
         )

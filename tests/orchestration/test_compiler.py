@@ -72,6 +72,7 @@ def test_one_job_and_one_pipeline_per_group_plus_the_sync_job():
         "group": "sales",
         "source": "orders",
         "job_run_id": "{{job.run_id}}",
+        "ends_batch": "false",  # pipeline_run_log ends the run's batch
     }
     assert tasks["orders__source_to_raw"]["libraries"] == [{"whl": "/Volumes/main/lf/whl/lakeforge.whl"}]
     assert {d["task_key"] for d in tasks["pipeline"]["depends_on"]} == {
@@ -79,9 +80,11 @@ def test_one_job_and_one_pipeline_per_group_plus_the_sync_job():
         "customers__raw_to_bronze",
     }
     assert tasks["pipeline"]["pipeline_task"]["pipeline_id"] == "${pipeline:group.sales}"
-    # The pipeline's expectation results reach the run log whatever the update's outcome.
+    # The pipeline's expectation results reach the run log whatever the update's outcome; after
+    # every task, so that it is the last of any run (also one limited to Raw or Bronze tasks).
     run_log = tasks["pipeline_run_log"]
-    assert run_log["depends_on"] == [{"task_key": "pipeline"}] and run_log["run_if"] == "ALL_DONE"
+    assert {d["task_key"] for d in run_log["depends_on"]} == set(tasks) - {"pipeline_run_log"}
+    assert run_log["run_if"] == "ALL_DONE"
     assert run_log["notebook_task"]["base_parameters"] == {
         "group": "sales",
         "job_run_id": "{{job.run_id}}",

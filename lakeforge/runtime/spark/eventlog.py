@@ -503,6 +503,7 @@ def run_pipeline_log_task(dbutils: Any, *, settings: Settings | None = None, spa
                 summary.update(recorded_checks=len(outcome.checks), recorded_tables=len(outcome.tables))
         else:
             summary["reason"] = "no pipeline event log here: the engine wrote dq_run itself"
+        _end_run_batch(db, group, int(batch.batch_id or 0))
         with db.connection() as conn:
             current = Repository(conn, BATCH_RUNS).find(batch_id=batch.batch_id)
     status = current.status if current else batch.status
@@ -514,6 +515,17 @@ def run_pipeline_log_task(dbutils: Any, *, settings: Settings | None = None, spa
             fix=f"See `lakeforge runs` for batch {batch.batch_id}, fix the cause, then rerun it.",
         )
     return json.dumps(summary, default=str)
+
+
+def _end_run_batch(db: Database, group: str, batch_id: int) -> None:
+    """End the job run's batch from its zones: this task is the run's last (``ALL_DONE``, after
+    every other task), and the others left the batch ``running`` (``run_batch(ends_batch=False)``).
+    One that no task started (still ``queued``) is the sync's to settle as its run ended, and one
+    that ended already (cancelled, or recorded above) stays as it is."""
+    with db.connection() as conn:
+        found = Repository(conn, BATCH_RUNS).find(batch_id=batch_id)
+    if found is not None and found.status == "running":
+        RunLog(db, batch_id, group).batch_end()
 
 
 def _find_batch(
