@@ -54,7 +54,6 @@ def _batch_events(db: Database) -> Iterator[list[dict[str, Any]]]:
     try:
         yield heard
     finally:
-        time.sleep(0.5)  # the last NOTIFY of a finished run reaches the listener
         stop.set()
         thread.join(10)
 
@@ -109,11 +108,18 @@ def test_a_job_runs_batch_stays_running_between_its_tasks_and_holds_its_groups_t
                 assert run.state and run.state.result_state == jobs.RunResultState.SUCCESS, run.state
                 job_batch = _batch_of_run(db, run.run_id)
                 assert job_batch["status"] == "succeeded", job_batch
+                assert manual and manual[0].status == "succeeded", manual
+                # Both batches' last events reach the listener (NOTIFY comes in commit order).
+                _await(
+                    lambda: (
+                        _statuses(heard, job_batch["batch_id"])[-1:] == ["succeeded"]
+                        and _statuses(heard, manual[0].batch_id)[-1:] == ["succeeded"]
+                    )
+                )
                 # Running from its first task to its last, ended once, at the end.
                 statuses = _statuses(heard, job_batch["batch_id"])
                 assert [s for s in statuses if s in TERMINAL] == ["succeeded"] and statuses[-1] == "succeeded"
                 # The batch `lakeforge run` queued took its turn only once the job run's batch ended.
-                assert manual and manual[0].status == "succeeded", manual
                 assert manual[0].started_at >= job_batch["ended_at"]
             # Slack: the batch's message reads running until it reads its one outcome.
             title = f"Batch #{job_batch['batch_id']} of sales"
