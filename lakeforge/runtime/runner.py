@@ -153,7 +153,8 @@ def run_batch(
             # Asked to stop while its last table ran: that table stays written, but the batch
             # did not run as asked (a job run's later tasks will not run), so it ends cancelled.
             watch.check()
-            if ends_batch or not _carried_by_job_run(db, run_id):
+            # A task names its job run itself: the launcher may not have recorded it yet.
+            if ends_batch or not (databricks_run_id or _carried_by_job_run(db, run_id)):
                 log.batch_end()
         except BatchCancelled as stop:
             with db.connection() as conn:
