@@ -190,6 +190,13 @@ def _orphan_batch(db: Database, run_id: str) -> int:
             holder,
             {"group_name": "sales", "trigger": "schedule", "status": "running", "databricks_run_id": run_id},
         )
+    # Postgres drops a closed session's locks a moment after the client hung up: wait for that, as
+    # a runner that died has long gone by the time anything looks for stale batches.
+    deadline = time.monotonic() + 30
+    with db.connection() as conn:
+        while not is_orphaned(conn, batch_id):
+            assert time.monotonic() < deadline, f"batch {batch_id} still held after its session closed"
+            time.sleep(0.05)
     return batch_id
 
 
