@@ -21,6 +21,8 @@ from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from api.deps import TokenCache, check_parameters
+from api.dispatch import IDEMPOTENCY_KEY_MAX_LENGTH
+from api.limits import BodyLimitMiddleware
 from api.metrics import ApiMetrics, MetricsMiddleware
 from api.problems import install_problem_handlers
 from api.routes import catalog, commands, groups, me, runs, sources, sync, system
@@ -104,6 +106,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     ):
         app.include_router(router, prefix=API_PREFIX, dependencies=[Depends(check_parameters)])
 
+    app.add_middleware(BodyLimitMiddleware)  # inside CORS: the panel can read its 413
     app.add_middleware(
         CORSMiddleware,
         allow_origins=list(settings.api_cors_origins),
@@ -142,10 +145,31 @@ def _publish_intent_schema(app: FastAPI) -> None:
             "$ref": "#/components/schemas/Intent",
             "description": "The intent: an object whose 'kind' names it.",
         }
+        _document_idempotency_header(spec)
         app.openapi_schema = spec
         return spec
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _document_idempotency_header(spec: dict[str, Any]) -> None:
+    """Resource writes read ``Idempotency-Key`` from the request (``routes._common.write``), not
+    as a declared parameter: publish it on each of them, as ``POST /commands`` declares it."""
+    from api.routes._common import IDEMPOTENCY_HELP
+
+    header = {
+        "name": "Idempotency-Key",
+        "in": "header",
+        "required": False,
+        "description": IDEMPOTENCY_HELP,
+        "schema": {"type": "string", "maxLength": IDEMPOTENCY_KEY_MAX_LENGTH},
+    }
+    for operations in spec.get("paths", {}).values():
+        for operation in operations.values():
+            confirmable = operation.get("responses", {}).get("202", {})
+            names = {parameter["name"] for parameter in operation.get("parameters", [])}
+            if confirmable and "Idempotency-Key" not in names:
+                operation.setdefault("parameters", []).append(header)
 
 
 def _mount_slack(app: FastAPI, settings: Settings) -> None:

@@ -8,10 +8,15 @@ from __future__ import annotations
 
 import time
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+# The text format has no created timestamps: the client would publish each one as an extra
+# ``*_created`` gauge per series, doubling what Prometheus stores for nothing it uses (a counter
+# reset is already seen as the value going down). The API process owns its interpreter.
+disable_created_metrics()
 
 
 class ApiMetrics:

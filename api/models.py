@@ -20,6 +20,13 @@ class ReadModel(BaseModel):
 
 
 # -- the caller ------------------------------------------------------------------------------
+class Health(BaseModel):
+    """``GET /health``: the API answers, and whether the metadata store does."""
+
+    status: Literal["ok", "degraded"] = Field(description="ok, or degraded (503) when the store is down.")
+    database: str = Field(description="ok, or the kind of error reaching the metadata store.")
+
+
 class RoleBinding(ReadModel):
     role: Role
     group: str | None = Field(description="The group the role holds for; null: every group.")
@@ -336,4 +343,9 @@ class AuditRow(ReadModel):
 
 class AuditPage(ReadModel):
     items: list[AuditRow]
-    next_before: datetime | None = Field(description="Pass as ?before= for the next page.")
+    next_cursor: str | None = Field(
+        description="Pass as ?cursor= for the next page; null on the last (as on /runs)."
+    )
+    next_before: datetime | None = Field(
+        description="The same position as a time, for ?before= (kept for older clients); null on the last."
+    )

@@ -43,9 +43,15 @@ _TYPES = {
     401: "unauthenticated",
     403: "forbidden",
     404: "not-found",
+    405: "method-not-allowed",
     409: "conflict",
+    413: "too-large",
+    415: "unsupported-media-type",
     422: "validation",
+    503: "unavailable",
 }
+# A 503 means a dependency is down: tell scripts when to try again rather than let them spin.
+RETRY_AFTER_SECONDS = 5
 
 
 class ProblemFieldError(BaseModel):
@@ -107,6 +113,8 @@ def problem_response(
         "errors": list(errors),
         **(extra or {}),
     }
+    if status == 503:
+        headers = {"Retry-After": str(RETRY_AFTER_SECONDS), **(headers or {})}
     return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
 
 
@@ -215,10 +223,14 @@ def install_problem_handlers(app: FastAPI, *, drop_from_paths: frozenset[str] = 
         items = validation_errors(exc.errors(), drop=drop_from_paths)
         return problem_response(422, _summary(items), items)
 
-    async def on_http(_: Request, exc: Exception) -> JSONResponse:
+    async def on_http(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
+        headers = getattr(exc, "headers", None)
         detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
-        return problem_response(exc.status_code, detail, headers=getattr(exc, "headers", None))
+        routing = _routing_problem(request, exc.status_code, detail, headers or {})
+        if routing is not None:
+            return problem_response(exc.status_code, routing["message"], [routing], headers=headers)
+        return problem_response(exc.status_code, detail, headers=headers)
 
     async def on_bad_text(_: Request, exc: Exception) -> JSONResponse:
         # Postgres refuses some text (NUL bytes, invalid encodings): that is bad input, not a crash.
@@ -230,6 +242,36 @@ def install_problem_handlers(app: FastAPI, *, drop_from_paths: frozenset[str] = 
     app.add_exception_handler(psycopg.DataError, on_bad_text)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
+
+
+def _routing_problem(
+    request: Request, status: int, detail: str, headers: dict[str, str]
+) -> dict[str, Any] | None:
+    """The framework's own 404, 405 and 413 (routes answer theirs as ``ApiProblem``): name what
+    was asked and how to fix it, rather than a bare "Not Found"."""
+    method, path = request.method, request.url.path
+    if status == 404:
+        return {
+            "field": "path",
+            "message": f"no route {method} {path}",
+            "fix": "GET /api/v1/openapi.json lists every route; they all start with /api/v1.",
+        }
+    if status == 405:
+        allowed = headers.get("allow") or headers.get("Allow") or ""
+        return {
+            "field": "method",
+            "message": f"{method} is not allowed on {path}",
+            "fix": f"Use {allowed}." if allowed else "GET /api/v1/openapi.json lists each route's methods.",
+        }
+    if status == 413:
+        return too_large(detail)
+    return None
+
+
+def too_large(message: str) -> dict[str, Any]:
+    """The error item of a body over the API's size limit."""
+    fix = "Send one intent per request; list fields such as dq_rules can also be added by later commands."
+    return {"field": "body", "message": message, "fix": fix}
 
 
 def _unreadable_body(request: Request, errors: Sequence[Any]) -> JSONResponse | None:

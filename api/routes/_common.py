@@ -9,8 +9,8 @@ from fastapi import Body, Query, Request
 from fastapi.responses import Response
 
 from api.deps import actor_for
-from api.dispatch import IDEMPOTENCY_KEY_MAX_LENGTH, run_intent
-from api.problems import ApiProblem
+from api.dispatch import IDEMPOTENCY_KEY_MAX_LENGTH, CommandResponse, run_intent
+from api.problems import PROBLEM_MEDIA_TYPE, ApiProblem, Problem
 from lakeforge import suggest
 from lakeforge.commands.access import Principal
 from lakeforge.metadata.db import Connection
@@ -26,6 +26,29 @@ OptionalIntentFields = Annotated[
     dict[str, Any] | None,
     Body(description="Optional: more fields of the matching intent (see the Intent schema), without 'kind'."),
 ]
+IDEMPOTENCY_HELP = (
+    "The same key from the same user never applies twice; a repeat gets the first answer."
+    " POST /commands also takes it in the body (idempotency_key)."
+)
+# OpenAPI: every write answers the executor's CommandResponse, as POST /commands does.
+WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "model": CommandResponse,
+        "description": "Applied (status applied), or planned on dry_run (status planned).",
+    },
+    202: {
+        "model": CommandResponse,
+        "description": "Waiting for confirmation (status needs_confirmation): send confirm_token to apply.",
+    },
+    409: {
+        "model": Problem,
+        "content": {PROBLEM_MEDIA_TYPE: {}},
+        "description": (
+            "Conflict: the entity changed since (expected_revision), a name is taken,"
+            " or the confirm token is stale."
+        ),
+    },
+}
 DryRun = Annotated[bool, Query(description="Plan only: answer the diff and a confirm token.")]
 ConfirmToken = Annotated[
     str | None, Query(max_length=500, description="Apply the plan of an earlier answer.")
@@ -73,6 +96,17 @@ def write(
         idempotency_key=key,
         confirm_token=confirm_token,
         field_prefix="",
+    )
+
+
+def unknown_cursor(cursor: str) -> ApiProblem:
+    """A 422 for a ``?cursor=`` no page of this API answered as its ``next_cursor``."""
+    return ApiProblem(
+        422,
+        f"cursor {cursor!r} is not one this API gave out",
+        errors=[
+            {"field": "cursor", "message": "unknown cursor", "fix": "Pass next_cursor from the last page."}
+        ],
     )
 
 

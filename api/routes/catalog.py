@@ -11,10 +11,12 @@ from fastapi.responses import Response
 from api import queries
 from api.deps import DbDep, PrincipalDep
 from api.models import AuditPage, DqRuleRow
-from api.problems import PROBLEM_RESPONSES
-from api.routes._common import ConfirmToken, DryRun, IntentFields, write
+from api.problems import PROBLEM_RESPONSES, ApiProblem
+from api.routes._common import WRITE_RESPONSES, ConfirmToken, DryRun, IntentFields, unknown_cursor, write
 
 router = APIRouter(responses=PROBLEM_RESPONSES)
+RuleSource = Path(max_length=200, description="The source the rule belongs to, e.g. orders.")
+RuleName = Path(max_length=200, description="Rule name, unique within its source.")
 Outcome = Literal["applied", "planned", "needs_confirmation", "rejected", "failed"]
 
 
@@ -22,7 +24,7 @@ Outcome = Literal["applied", "planned", "needs_confirmation", "rejected", "faile
 def list_dq_rules(
     db: DbDep,
     _: PrincipalDep,
-    source: str | None = Query(default=None, max_length=200),
+    source: str | None = Query(default=None, max_length=200, description="Only this source's rules."),
     trend: int = Query(default=10, ge=0, le=100, description="Recent outcomes per rule."),
 ) -> list[dict[str, Any]]:
     """Data-quality rules with their recent pass/fail trend (newest first)."""
@@ -30,7 +32,7 @@ def list_dq_rules(
         return queries.list_dq_rules(conn, source, trend)
 
 
-@router.post("/dq-rules", tags=["dq-rules"])
+@router.post("/dq-rules", tags=["dq-rules"], responses=WRITE_RESPONSES)
 def add_dq_rule(
     request: Request,
     principal: PrincipalDep,
@@ -42,13 +44,13 @@ def add_dq_rule(
     return write(request, principal, "add_dq_rule", fields, dry_run=dry_run, confirm_token=confirm_token)
 
 
-@router.patch("/dq-rules/{source}/{name}", tags=["dq-rules"])
+@router.patch("/dq-rules/{source}/{name}", tags=["dq-rules"], responses=WRITE_RESPONSES)
 def update_dq_rule(
     request: Request,
     principal: PrincipalDep,
     fields: IntentFields,
-    source: str = Path(max_length=200),
-    name: str = Path(max_length=200),
+    source: str = RuleSource,
+    name: str = RuleName,
     dry_run: DryRun = False,
     confirm_token: ConfirmToken = None,
 ) -> Response:
@@ -65,12 +67,12 @@ def update_dq_rule(
     )
 
 
-@router.delete("/dq-rules/{source}/{name}", tags=["dq-rules"])
+@router.delete("/dq-rules/{source}/{name}", tags=["dq-rules"], responses=WRITE_RESPONSES)
 def remove_dq_rule(
     request: Request,
     principal: PrincipalDep,
-    source: str = Path(max_length=200),
-    name: str = Path(max_length=200),
+    source: str = RuleSource,
+    name: str = RuleName,
     dry_run: DryRun = False,
     confirm_token: ConfirmToken = None,
 ) -> Response:
@@ -89,16 +91,17 @@ def remove_dq_rule(
 
 @router.get("/compute-profiles", tags=["compute-profiles"])
 def list_compute_profiles(db: DbDep, _: PrincipalDep) -> list[dict[str, Any]]:
+    """Compute profiles: the cluster or serverless settings a group's job runs on."""
     with db.connection() as conn:
         return queries.list_compute_profiles(conn)
 
 
-@router.put("/compute-profiles/{name}", tags=["compute-profiles"])
+@router.put("/compute-profiles/{name}", tags=["compute-profiles"], responses=WRITE_RESPONSES)
 def upsert_compute_profile(
     request: Request,
     principal: PrincipalDep,
     fields: IntentFields,
-    name: str = Path(max_length=200),
+    name: str = Path(max_length=200, description="Profile name, e.g. small."),
     dry_run: DryRun = False,
     confirm_token: ConfirmToken = None,
 ) -> Response:
@@ -121,7 +124,7 @@ def list_channels(db: DbDep, _: PrincipalDep) -> list[dict[str, Any]]:
         return queries.list_channels(conn)
 
 
-@router.post("/channels", tags=["channels"])
+@router.post("/channels", tags=["channels"], responses=WRITE_RESPONSES)
 def subscribe_channel(
     request: Request,
     principal: PrincipalDep,
@@ -139,20 +142,26 @@ def subscribe_channel(
 def list_audit(
     db: DbDep,
     _: PrincipalDep,
-    limit: int = Query(default=50, ge=1, le=500),
+    limit: int = Query(default=50, ge=1, le=500, description="Commands per page (at most 500)."),
+    cursor: str | None = Query(
+        default=None, max_length=64, description="The next_cursor of the previous page (opaque)."
+    ),
     before: Annotated[
-        datetime | None, Query(description="Cursor: the next_before of the previous page.")
+        datetime | None,
+        Query(description="Older spelling of the cursor: commands strictly before this time (next_before)."),
     ] = None,
-    actor: str | None = Query(default=None, max_length=200),
-    kind: str | None = Query(default=None, max_length=100),
-    outcome: Outcome | None = None,
+    actor: str | None = Query(default=None, max_length=200, description="Only this user's commands."),
+    kind: str | None = Query(default=None, max_length=100, description="Only this intent kind."),
+    outcome: Annotated[Outcome | None, Query(description="Only commands with this outcome.")] = None,
 ) -> dict[str, Any]:
-    """Every command, newest first: who, from where, what, the plan and the outcome."""
+    """Every command, newest first: who, from where, what, the plan and the outcome. Follow
+    ``next_cursor`` (as on ``/runs``); ``before``/``next_before`` remain for older clients."""
+    before = _audit_position(cursor, before)
     filters: dict[str, Any] = {"actor": actor, "kind": kind, "outcome": outcome}
     with db.connection() as conn:
         rows = queries.list_audit(conn, limit=limit + 1, before=before, **filters)
         if len(rows) <= limit:
-            return {"items": rows, "next_before": None}
+            return {"items": rows, "next_cursor": None, "next_before": None}
         # The cursor is a time and the next page takes rows strictly older, so a page must not end
         # between commands of one instant: those move to the next page whole.
         boundary = rows[limit]["created_at"]
@@ -160,7 +169,33 @@ def list_audit(
         if not page:
             # The whole page shares the instant of the row after it: answer every command of it.
             page = queries.list_audit(conn, limit=_SAME_INSTANT_MAX, at=boundary, **filters)
-    return {"items": page, "next_before": page[-1]["created_at"]}
+    last: datetime = page[-1]["created_at"]
+    return {"items": page, "next_cursor": last.isoformat(), "next_before": last}
+
+
+def _audit_position(cursor: str | None, before: datetime | None) -> datetime | None:
+    """Where the page starts: ``cursor`` (what ``next_cursor`` gave) or the older ``before``."""
+    if not cursor:
+        return before
+    if before is not None:
+        raise ApiProblem(
+            422,
+            "cursor and before both given",
+            errors=[
+                {
+                    "field": "before",
+                    "message": "cursor and before name the same position",
+                    "fix": "Pass only cursor (the next_cursor of the last page).",
+                }
+            ],
+        )
+    try:
+        position = datetime.fromisoformat(cursor)
+    except ValueError:
+        position = None
+    if position is None or position.tzinfo is None:
+        raise unknown_cursor(cursor)
+    return position
 
 
 _SAME_INSTANT_MAX = 10_000

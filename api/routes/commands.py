@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.deps import DbDep, MetricsDep, PrincipalDep, SettingsDep, actor_for
 from api.dispatch import IDEMPOTENCY_KEY_MAX_LENGTH, CommandRequestBase, CommandResponse, run_intent
 from api.problems import PROBLEM_RESPONSES, ApiProblem
+from api.routes._common import IDEMPOTENCY_HELP, WRITE_RESPONSES
 from lakeforge.errors import LakeForgeError
 from lakeforge.nlu import ParseResult, parse_text
 
@@ -33,10 +34,7 @@ def build_router() -> APIRouter:
     @router.post(
         "/commands",
         response_model=CommandResponse,
-        responses={
-            202: {"model": CommandResponse, "description": "Waiting for confirmation"},
-            **PROBLEM_RESPONSES,
-        },
+        responses={**WRITE_RESPONSES, **PROBLEM_RESPONSES},
         summary="Execute an intent",
     )
     def post_command(
@@ -46,7 +44,10 @@ def build_router() -> APIRouter:
         metrics: MetricsDep,
         principal: PrincipalDep,
         idempotency_header: Annotated[
-            str | None, Header(alias="Idempotency-Key", max_length=IDEMPOTENCY_KEY_MAX_LENGTH)
+            str | None,
+            Header(
+                alias="Idempotency-Key", max_length=IDEMPOTENCY_KEY_MAX_LENGTH, description=IDEMPOTENCY_HELP
+            ),
         ] = None,
     ) -> Response:
         """Plan, confirm and apply one intent. Destructive intents and dry runs answer a plan and a

@@ -13,6 +13,7 @@ from api.deps import DbDep, PrincipalDep
 from api.models import GroupRow, SchedulePreview, ScheduleRow
 from api.problems import PROBLEM_RESPONSES, ApiProblem
 from api.routes._common import (
+    WRITE_RESPONSES,
     ConfirmToken,
     DryRun,
     IntentFields,
@@ -37,6 +38,7 @@ def list_groups(db: DbDep, _: PrincipalDep) -> list[dict[str, Any]]:
 
 @router.get("/groups/{name}", response_model=GroupRow)
 def get_group(db: DbDep, principal: PrincipalDep, name: str = GroupName) -> dict[str, Any]:
+    """One group with its compute profile, channel, schedule, source count and last batch."""
     with db.connection() as conn:
         group = queries.get_group(conn, name)
         if group is None:
@@ -45,7 +47,7 @@ def get_group(db: DbDep, principal: PrincipalDep, name: str = GroupName) -> dict
     return group
 
 
-@router.post("/groups")
+@router.post("/groups", responses=WRITE_RESPONSES)
 def create_group(
     request: Request,
     principal: PrincipalDep,
@@ -57,7 +59,7 @@ def create_group(
     return write(request, principal, "create_group", fields, dry_run=dry_run, confirm_token=confirm_token)
 
 
-@router.patch("/groups/{name}")
+@router.patch("/groups/{name}", responses=WRITE_RESPONSES)
 def update_group(
     request: Request,
     principal: PrincipalDep,
@@ -72,7 +74,7 @@ def update_group(
     )
 
 
-@router.put("/groups/{name}/schedule")
+@router.put("/groups/{name}/schedule", responses=WRITE_RESPONSES)
 def set_schedule(
     request: Request,
     principal: PrincipalDep,
@@ -87,7 +89,7 @@ def set_schedule(
     )
 
 
-@router.post("/groups/{name}/pause")
+@router.post("/groups/{name}/pause", responses=WRITE_RESPONSES)
 def pause_group(
     request: Request,
     principal: PrincipalDep,
@@ -102,7 +104,7 @@ def pause_group(
     )
 
 
-@router.post("/groups/{name}/resume")
+@router.post("/groups/{name}/resume", responses=WRITE_RESPONSES)
 def resume_group(
     request: Request,
     principal: PrincipalDep,
@@ -123,7 +125,7 @@ def resume_group(
     )
 
 
-@router.post("/groups/{name}/run")
+@router.post("/groups/{name}/run", responses=WRITE_RESPONSES)
 def run_group(
     request: Request,
     principal: PrincipalDep,

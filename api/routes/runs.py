@@ -12,7 +12,14 @@ from api import queries
 from api.deps import DbDep, PrincipalDep
 from api.models import BatchDetail, RunsPage
 from api.problems import PROBLEM_RESPONSES, ApiProblem
-from api.routes._common import ConfirmToken, DryRun, OptionalIntentFields, write
+from api.routes._common import (
+    WRITE_RESPONSES,
+    ConfirmToken,
+    DryRun,
+    OptionalIntentFields,
+    unknown_cursor,
+    write,
+)
 from lakeforge.metadata.models import RunStatus
 
 router = APIRouter(tags=["runs"], responses=PROBLEM_RESPONSES)
@@ -23,15 +30,15 @@ BatchId = Path(ge=1, le=2**63 - 1, description="The batch id from /runs.")
 def list_runs(
     db: DbDep,
     _: PrincipalDep,
-    status: RunStatus | None = None,
-    group: str | None = Query(default=None, max_length=200),
+    status: Annotated[RunStatus | None, Query(description="Only batches in this status.")] = None,
+    group: str | None = Query(default=None, max_length=200, description="Only this group's batches."),
     source: str | None = Query(
         default=None, max_length=200, description="Batches of this source or its group."
     ),
     since: Annotated[
         datetime | None, Query(description="Only batches created at or after this time.")
     ] = None,
-    limit: int = Query(default=50, ge=1, le=500),
+    limit: int = Query(default=50, ge=1, le=500, description="Batches per page (at most 500)."),
     cursor: str | None = Query(
         default=None, max_length=20, description="The next_cursor of the previous page (opaque)."
     ),
@@ -51,17 +58,7 @@ def _decode_cursor(cursor: str | None) -> int | None:
     if cursor is None or cursor == "":
         return None
     if not cursor.isdigit() or int(cursor) > 2**63 - 1:
-        raise ApiProblem(
-            422,
-            f"cursor {cursor!r} is not one this API gave out",
-            errors=[
-                {
-                    "field": "cursor",
-                    "message": "unknown cursor",
-                    "fix": "Pass next_cursor from the last page.",
-                }
-            ],
-        )
+        raise unknown_cursor(cursor)
     return int(cursor)
 
 
@@ -81,7 +78,7 @@ def get_run(db: DbDep, _: PrincipalDep, batch_id: int = BatchId) -> dict[str, An
     return run
 
 
-@router.post("/runs/{batch_id}/rerun")
+@router.post("/runs/{batch_id}/rerun", responses=WRITE_RESPONSES)
 def rerun_batch(
     request: Request,
     principal: PrincipalDep,
@@ -102,7 +99,7 @@ def rerun_batch(
     )
 
 
-@router.post("/runs/{batch_id}/cancel")
+@router.post("/runs/{batch_id}/cancel", responses=WRITE_RESPONSES)
 def cancel_run(
     request: Request,
     principal: PrincipalDep,

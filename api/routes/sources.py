@@ -11,7 +11,15 @@ from api import quarantine, queries
 from api.deps import DbDep, PrincipalDep, SettingsDep
 from api.models import QuarantineSample, SourceDetail, SourceSummary
 from api.problems import PROBLEM_RESPONSES
-from api.routes._common import ConfirmToken, DryRun, IntentFields, not_found, visible_names, write
+from api.routes._common import (
+    WRITE_RESPONSES,
+    ConfirmToken,
+    DryRun,
+    IntentFields,
+    not_found,
+    visible_names,
+    write,
+)
 from lakeforge.commands import state
 from lakeforge.runtime.quarantine import engine_for
 
@@ -21,7 +29,9 @@ SourceName = Path(max_length=200, description="Source name, e.g. orders.")
 
 @router.get("/sources", response_model=list[SourceSummary])
 def list_sources(
-    db: DbDep, _: PrincipalDep, group: str | None = Query(default=None, max_length=200)
+    db: DbDep,
+    _: PrincipalDep,
+    group: str | None = Query(default=None, max_length=200, description="Only this group's sources."),
 ) -> list[dict[str, Any]]:
     """Every source (or one group's), newest config revision."""
     with db.connection() as conn:
@@ -33,8 +43,8 @@ def get_source(
     db: DbDep,
     principal: PrincipalDep,
     name: str = SourceName,
-    runs: int = Query(default=10, ge=0, le=100),
-    revisions: int = Query(default=20, ge=0, le=200),
+    runs: int = Query(default=10, ge=0, le=100, description="How many of the last runs to include."),
+    revisions: int = Query(default=20, ge=0, le=200, description="How many config revisions to include."),
 ) -> dict[str, Any]:
     """One source: raw/bronze/silver/gold config, rules, schedule, last runs, revision history."""
     with db.connection() as conn:
@@ -63,7 +73,7 @@ def get_quarantine(
     return quarantine.sample(engine_for(settings), found, limit)
 
 
-@router.post("/sources", status_code=200)
+@router.post("/sources", responses=WRITE_RESPONSES)
 def register_source(
     request: Request,
     principal: PrincipalDep,
@@ -75,7 +85,7 @@ def register_source(
     return write(request, principal, "register_source", fields, dry_run=dry_run, confirm_token=confirm_token)
 
 
-@router.patch("/sources/{name}")
+@router.patch("/sources/{name}", responses=WRITE_RESPONSES)
 def update_source(
     request: Request,
     principal: PrincipalDep,
@@ -90,7 +100,7 @@ def update_source(
     )
 
 
-@router.delete("/sources/{name}")
+@router.delete("/sources/{name}", responses=WRITE_RESPONSES)
 def remove_source(
     request: Request,
     principal: PrincipalDep,
@@ -104,7 +114,7 @@ def remove_source(
     )
 
 
-@router.post("/sources/{name}/restore")
+@router.post("/sources/{name}/restore", responses=WRITE_RESPONSES)
 def restore_source(
     request: Request,
     principal: PrincipalDep,

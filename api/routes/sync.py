@@ -13,7 +13,7 @@ from fastapi.responses import Response
 
 from api.deps import DbDep, PrincipalDep, SettingsDep
 from api.problems import PROBLEM_RESPONSES, ApiProblem
-from api.routes._common import ConfirmToken, DryRun, write
+from api.routes._common import WRITE_RESPONSES, ConfirmToken, DryRun, write
 from lakeforge.errors import LakeForgeError, UnavailableError
 
 router = APIRouter(tags=["sync"], responses=PROBLEM_RESPONSES)
@@ -53,7 +53,7 @@ def sync_plan(db: DbDep, settings: SettingsDep, _: PrincipalDep) -> dict[str, An
     return {**summary, "lines": workspace_lines(summary)}
 
 
-@router.post("/sync/apply")
+@router.post("/sync/apply", responses=WRITE_RESPONSES)
 def sync_apply(
     request: Request,
     principal: PrincipalDep,

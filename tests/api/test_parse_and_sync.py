@@ -90,8 +90,11 @@ def test_a_sync_confirmation_applies_only_the_plan_that_was_shown(
 
 def test_sync_plan_says_when_the_workspace_is_down(settings: Settings, db: Database) -> None:
     with launch(settings.model_copy(update={"workspace_port": free_port()}), db) as api:
-        body = assert_problem(api.client("viewer").get("/sync/plan"), 503, "LAKEFORGE_WORKSPACE_PORT")
+        response = api.client("viewer").get("/sync/plan")
+        body = assert_problem(response, 503, "LAKEFORGE_WORKSPACE_PORT")
         assert body["errors"][0]["fix"]
+        # A script told when to try again backs off instead of hammering a workspace that is down.
+        assert int(response.headers["retry-after"]) > 0
 
 
 def test_sync_apply_says_when_the_workspace_is_down(settings: Settings, db: Database) -> None:
@@ -118,6 +121,7 @@ def test_a_command_whose_workspace_is_down_is_a_503_naming_the_setting(
         # The request was right and can be sent again once the workspace is back: not a 422.
         body = assert_problem(response, 503, "LAKEFORGE_WORKSPACE_PORT")
         assert body["reason"] == "unavailable" and body["command_id"]
+        assert int(response.headers["retry-after"]) > 0
         assert body["errors"][0]["fix"] and not body["errors"][0]["field"].startswith("intent")
         assert snapshot(api.db) == before
         with api.db.connection() as conn:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from tests.api.api_support import Api, assert_problem, seed
 
 
@@ -195,9 +197,11 @@ def test_audit_lists_commands_newest_first(api: Api) -> None:
     assert [item["kind"] for item in only] == ["create_group"]
 
 
-def test_audit_pages_never_drop_commands_of_one_instant(api: Api) -> None:
-    """Concurrent commands can share a created_at; paging with the time cursor must still
-    answer each of them exactly once, also when more than a page share one instant."""
+@pytest.mark.parametrize(("answer", "param"), [("next_cursor", "cursor"), ("next_before", "before")])
+def test_audit_pages_never_drop_commands_of_one_instant(api: Api, answer: str, param: str) -> None:
+    """Concurrent commands can share a created_at; paging with the cursor (or its older spelling,
+    the time in next_before) must still answer each of them exactly once, also when more than a
+    page share one instant."""
     instant = datetime(2026, 5, 4, 3, 2, 1, 123456, tzinfo=UTC)
     times = [instant + timedelta(seconds=1)] + [instant] * 5 + [instant - timedelta(seconds=1)] * 2
     with api.db.connection() as conn:
@@ -213,7 +217,8 @@ def test_audit_pages_never_drop_commands_of_one_instant(api: Api) -> None:
         for _ in range(20):
             page = api.client("viewer").get("/audit", params=params).json()
             seen.extend(item["command_id"] for item in page["items"])
-            if page["next_before"] is None:
+            assert (page["next_cursor"] is None) == (page["next_before"] is None), page
+            if page[answer] is None:
                 break
-            params["before"] = page["next_before"]
+            params[param] = page[answer]
         assert len(seen) == len(set(seen)) == len(times), (limit, seen)

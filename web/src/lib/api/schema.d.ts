@@ -13,7 +13,8 @@ export interface paths {
         };
         /**
          * List Audit
-         * @description Every command, newest first: who, from where, what, the plan and the outcome.
+         * @description Every command, newest first: who, from where, what, the plan and the outcome. Follow
+         *     ``next_cursor`` (as on ``/runs``); ``before``/``next_before`` remain for older clients.
          */
         get: operations["list_audit_api_v1_audit_get"];
         put?: never;
@@ -97,7 +98,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List Compute Profiles */
+        /**
+         * List Compute Profiles
+         * @description Compute profiles: the cluster or serverless settings a group's job runs on.
+         */
         get: operations["list_compute_profiles_api_v1_compute_profiles_get"];
         put?: never;
         post?: never;
@@ -206,7 +210,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get Group */
+        /**
+         * Get Group
+         * @description One group with its compute profile, channel, schedule, source count and last batch.
+         */
         get: operations["get_group_api_v1_groups__name__get"];
         put?: never;
         post?: never;
@@ -309,7 +316,8 @@ export interface paths {
         };
         /**
          * Health
-         * @description ``ok`` when the API answers and the metadata store does too.
+         * @description ``ok`` when the API answers and the metadata store does too: use it as the readiness check
+         *     (a 503 means this process cannot serve commands until the store is back).
          */
         get: operations["health_api_v1_health_get"];
         put?: never;
@@ -674,9 +682,14 @@ export interface components {
             items: components["schemas"]["AuditRow"][];
             /**
              * Next Before
-             * @description Pass as ?before= for the next page.
+             * @description The same position as a time, for ?before= (kept for older clients); null on the last.
              */
             next_before: string | null;
+            /**
+             * Next Cursor
+             * @description Pass as ?cursor= for the next page; null on the last (as on /runs).
+             */
+            next_cursor: string | null;
         } & {
             [key: string]: unknown;
         };
@@ -1209,6 +1222,23 @@ export interface components {
             timezone: string | null;
         } & {
             [key: string]: unknown;
+        };
+        /**
+         * Health
+         * @description ``GET /health``: the API answers, and whether the metadata store does.
+         */
+        Health: {
+            /**
+             * Database
+             * @description ok, or the kind of error reaching the metadata store.
+             */
+            database: string;
+            /**
+             * Status
+             * @description ok, or degraded (503) when the store is down.
+             * @enum {string}
+             */
+            status: "ok" | "degraded";
         };
         /**
          * Help
@@ -2719,11 +2749,17 @@ export interface operations {
     list_audit_api_v1_audit_get: {
         parameters: {
             query?: {
+                /** @description Commands per page (at most 500). */
                 limit?: number;
-                /** @description Cursor: the next_before of the previous page. */
+                /** @description The next_cursor of the previous page (opaque). */
+                cursor?: string | null;
+                /** @description Older spelling of the cursor: commands strictly before this time (next_before). */
                 before?: string | null;
+                /** @description Only this user's commands. */
                 actor?: string | null;
+                /** @description Only this intent kind. */
                 kind?: string | null;
+                /** @description Only commands with this outcome. */
                 outcome?: ("applied" | "planned" | "needs_confirmation" | "rejected" | "failed") | null;
             };
             header?: never;
@@ -2853,7 +2889,10 @@ export interface operations {
                 /** @description Apply the plan of an earlier answer. */
                 confirm_token?: string | null;
             };
-            header?: never;
+            header?: {
+                /** @description The same key from the same user never applies twice; a repeat gets the first answer. POST /commands also takes it in the body (idempotency_key). */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -2865,73 +2904,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": unknown;
-                };
-            };
-            /** @description Authentication required */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Problem"];
-                    "application/problem+json": unknown;
-                };
-            };
-            /** @description Permission denied */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Problem"];
-                    "application/problem+json": unknown;
-                };
-            };
-            /** @description Not found */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Problem"];
-                    "application/problem+json": unknown;
-                };
-            };
-            /** @description Invalid input */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Problem"];
-                    "application/problem+json": unknown;
-                };
-            };
-        };
-    };
-    post_command_api_v1_commands_post: {
-        parameters: {
-            query?: never;
-            header?: {
-                "Idempotency-Key"?: string | null;
-            };
-            path?: never;
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["CommandRequest"];
-            };
-        };
-        responses: {
-            /** @description Successful Response */
+            /** @description Applied (status applied), or planned on dry_run (status planned). */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -2940,7 +2913,7 @@ export interface operations {
                     "application/json": components["schemas"]["CommandResponse"];
                 };
             };
-            /** @description Waiting for confirmation */
+            /** @description Waiting for confirmation (status needs_confirmation): send confirm_token to apply. */
             202: {
                 headers: {
                     [name: string]: unknown;
@@ -2971,6 +2944,102 @@ export interface operations {
             };
             /** @description Not found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Conflict: the entity changed since (expected_revision), a name is taken, or the confirm token is stale. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
+    post_command_api_v1_commands_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The same key from the same user never applies twice; a repeat gets the first answer. POST /commands also takes it in the body (idempotency_key). */
+                "Idempotency-Key"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CommandRequest"];
+            };
+        };
+        responses: {
+            /** @description Applied (status applied), or planned on dry_run (status planned). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CommandResponse"];
+                };
+            };
+            /** @description Waiting for confirmation (status needs_confirmation): send confirm_token to apply. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CommandResponse"];
+                };
+            };
+            /** @description Authentication required */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Permission denied */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Conflict: the entity changed since (expected_revision), a name is taken, or the confirm token is stale. */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3125,8 +3194,12 @@ export interface operations {
                 /** @description Apply the plan of an earlier answer. */
                 confirm_token?: string | null;
             };
-            header?: never;
+            header?: {
+                /** @description The same key from the same user never applies twice; a repeat gets the first answer. POST /commands also takes it in the body (idempotency_key). */
+                "Idempotency-Key"?: string;
+            };
             path: {
+                /** @description Profile name, e.g. small. */
                 name: string;
             };
             cookie?: never;
@@ -3139,13 +3212,22 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description Applied (status applied), or planned on dry_run (status planned). */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["CommandResponse"];
+                };
+            };
+            /** @description Waiting for confirmation (status needs_confirmation): send confirm_token to apply. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CommandResponse"];
                 };
             };
             /** @description Authentication required */
@@ -3178,6 +3260,16 @@ export interface operations {
                     "application/problem+json": unknown;
                 };
             };
+            /** @description Conflict: the entity changed since (expected_revision), a name is taken, or the confirm token is stale. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
             /** @description Invalid input */
             422: {
                 headers: {
@@ -3193,6 +3285,7 @@ export interface operations {
     list_dq_rules_api_v1_dq_rules_get: {
         parameters: {
             query?: {
+                /** @description Only this source's rules. */
                 source?: string | null;
                 /** @description Recent outcomes per rule. */
                 trend?: number;
@@ -3262,7 +3355,10 @@ export interface operations {
                 /** @description Apply the plan of an earlier answer. */
                 confirm_token?: string | null;
             };
-            header?: never;
+            header?: {
+                /** @description The same key from the same user never applies twice; a repeat gets the first answer. POST /commands also takes it in the body (idempotency_key). */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -3274,13 +3370,22 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description Applied (status applied), or planned on dry_run (status planned). */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["CommandResponse"];
+                };
+            };
+            /** @description Waiting for confirmation (status needs_confirmation): send confirm_token to apply. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CommandResponse"];
                 };
             };
             /** @description Authentication required */
@@ -3305,6 +3410,16 @@ export interface operations {
             };
             /** @description Not found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Conflict: the entity changed since (expected_revision), a name is taken, or the confirm token is stale. */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3333,22 +3448,36 @@ export interface operations {
                 /** @description Apply the plan of an earlier answer. */
                 confirm_token?: string | null;
             };
-            header?: never;
+            header?: {
+                /** @description The same key from the same user never applies twice; a repeat gets the first answer. POST /commands also takes it in the body (idempotency_key). */
+                "Idempotency-Key"?: string;
+            };
             path: {
+                /** @description The source the rule belongs to, e.g. orders. */
                 source: string;
+                /** @description Rule name, unique within its source. */
                 name: string;
             };
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description Applied (status applied), or planned on dry_run (status planned). */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["CommandResponse"];
+                };
+            };
+            /** @description Waiting for confirmation (status needs_confirmation): send confirm_token to apply. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CommandResponse"];
                 };
             };
             /** @description Authentication required */
@@ -3373,6 +3502,16 @@ export interface operations {
             };
             /** @description Not found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Conflict: the entity changed since (expected_revision), a name is taken, or the confirm token is stale. */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3401,9 +3540,14 @@ export interface operations {
                 /** @description Apply the plan of an earlier answer. */
                 confirm_token?: string | null;
             };
-            header?: never;
+            header?: {
+                /** @description The same key from the same user never applies twice; a repeat gets the first answer. POST /commands also takes it in the body (idempotency_key). */
+                "Idempotency-Key"?: string;
+            };
             path: {
+                /** @description The source the rule belongs to, e.g. orders. */
                 source: string;
+                /** @description Rule name, unique within its source. */
                 name: string;
             };
             cookie?: never;
@@ -3416,13 +3560,22 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description Applied (status applied), or planned on dry_run (status planned). */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["CommandResponse"];
+                };
+            };
+            /** @description Waiting for confirmation (status needs_confirmation): send confirm_token to apply. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CommandResponse"];
                 };
             };
             /** @description Authentication required */
@@ -3447,6 +3600,16 @@ export interface operations {
             };
             /** @description Not found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Conflict: the entity changed since (expected_revision), a name is taken, or the confirm token is stale. */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3535,7 +3698,10 @@ export interface operations {
                 /** @description Apply the plan of an earlier answer. */
                 confirm_token?: string | null;
             };
-            header?: never;
+            header?: {
+                /** @description The same key from the same user never applies twice; a repeat gets the first answer. POST /commands also takes it in the body (idempotency_key). */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -3547,13 +3713,22 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description Applied (status applied), or planned on dry_run (status planned). */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["CommandResponse"];
+                };
+            };
+            /** @description Waiting for confirmation (status needs_confirmation): send confirm_token to apply. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CommandResponse"];
                 };
             };
             /** @description Authentication required */
@@ -3578,6 +3753,16 @@ export interface operations {
             };
             /** @description Not found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Conflict: the entity changed since (expected_revision), a name is taken, or the confirm token is stale. */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3669,7 +3854,10 @@ export interface operations {
                 /** @description Apply the plan of an earlier answer. */
                 confirm_token?: string | null;
             };
-            header?: never;
+            header?: {
+                /** @description The same key from the same user never applies twice; a repeat gets the first answer. POST /commands also takes it in the body (idempotency_key). */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 /** @description Group name, e.g. sales. */
                 name: string;
@@ -3684,13 +3872,22 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description Applied (status applied), or planned on dry_run (status planned). */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["CommandResponse"];
+                };
+            };
+            /** @description Waiting for confirmation (status needs_confirmation): send confirm_token to apply. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CommandResponse"];
                 };
             };
             /** @description Authentication required */
@@ -3715,6 +3912,16 @@ export interface operations {
             };
             /** @description Not found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Conflict: the entity changed since (expected_revision), a name is taken, or the confirm token is stale. */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3743,7 +3950,10 @@ export interface operations {
                 /** @description Apply the plan of an earlier answer. */
                 confirm_token?: string | null;
             };
-            header?: never;
+            header?: {
+                /** @description The same key from the same user never applies twice; a repeat gets the first answer. POST /commands also takes it in the body (idempotency_key). */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 /** @description Group name, e.g. sales. */
                 name: string;
@@ -3758,13 +3968,22 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description Applied (status applied), or planned on dry_run (status planned). */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["CommandResponse"];
+                };
+            };
+            /** @description Waiting for confirmation (status needs_confirmation): send confirm_token to apply. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CommandResponse"];
                 };
             };
             /** @description Authentication required */
@@ -3789,6 +4008,16 @@ export interface operations {
             };
             /** @description Not found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Conflict: the entity changed since (expected_revision), a name is taken, or the confirm token is stale. */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3817,7 +4046,10 @@ export interface operations {
                 /** @description Apply the plan of an earlier answer. */
                 confirm_token?: string | null;
             };
-            header?: never;
+            header?: {
+                /** @description The same key from the same user never applies twice; a repeat gets the first answer. POST /commands also takes it in the body (idempotency_key). */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 /** @description Group name, e.g. sales. */
                 name: string;
@@ -3832,13 +4064,22 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description Applied (status applied), or planned on dry_run (status planned). */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["CommandResponse"];
+                };
+            };
+            /** @description Waiting for confirmation (status needs_confirmation): send confirm_token to apply. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CommandResponse"];
                 };
             };
             /** @description Authentication required */
@@ -3863,6 +4104,16 @@ export interface operations {
             };
             /** @description Not found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Conflict: the entity changed since (expected_revision), a name is taken, or the confirm token is stale. */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3891,7 +4142,10 @@ export interface operations {
                 /** @description Apply the plan of an earlier answer. */
                 confirm_token?: string | null;
             };
-            header?: never;
+            header?: {
+                /** @description The same key from the same user never applies twice; a repeat gets the first answer. POST /commands also takes it in the body (idempotency_key). */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 /** @description Group name, e.g. sales. */
                 name: string;
@@ -3906,13 +4160,22 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description Applied (status applied), or planned on dry_run (status planned). */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["CommandResponse"];
+                };
+            };
+            /** @description Waiting for confirmation (status needs_confirmation): send confirm_token to apply. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CommandResponse"];
                 };
             };
             /** @description Authentication required */
@@ -3937,6 +4200,16 @@ export interface operations {
             };
             /** @description Not found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Conflict: the entity changed since (expected_revision), a name is taken, or the confirm token is stale. */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3965,7 +4238,10 @@ export interface operations {
                 /** @description Apply the plan of an earlier answer. */
                 confirm_token?: string | null;
             };
-            header?: never;
+            header?: {
+                /** @description The same key from the same user never applies twice; a repeat gets the first answer. POST /commands also takes it in the body (idempotency_key). */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 /** @description Group name, e.g. sales. */
                 name: string;
@@ -3980,13 +4256,22 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description Applied (status applied), or planned on dry_run (status planned). */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["CommandResponse"];
+                };
+            };
+            /** @description Waiting for confirmation (status needs_confirmation): send confirm_token to apply. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CommandResponse"];
                 };
             };
             /** @description Authentication required */
@@ -4011,6 +4296,16 @@ export interface operations {
             };
             /** @description Not found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Conflict: the entity changed since (expected_revision), a name is taken, or the confirm token is stale. */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4046,7 +4341,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["Health"];
+                };
+            };
+            /** @description The metadata store does not answer; retry after Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Health"];
                 };
             };
         };
@@ -4126,7 +4430,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/plain; version=0.0.4; charset=utf-8": unknown;
+                    "text/plain; version=0.0.4; charset=utf-8": string;
                 };
             };
         };
@@ -4134,12 +4438,15 @@ export interface operations {
     list_runs_api_v1_runs_get: {
         parameters: {
             query?: {
+                /** @description Only batches in this status. */
                 status?: ("queued" | "running" | "succeeded" | "failed" | "cancelled" | "skipped") | null;
+                /** @description Only this group's batches. */
                 group?: string | null;
                 /** @description Batches of this source or its group. */
                 source?: string | null;
                 /** @description Only batches created at or after this time. */
                 since?: string | null;
+                /** @description Batches per page (at most 500). */
                 limit?: number;
                 /** @description The next_cursor of the previous page (opaque). */
                 cursor?: string | null;
@@ -4272,7 +4579,10 @@ export interface operations {
                 /** @description Apply the plan of an earlier answer. */
                 confirm_token?: string | null;
             };
-            header?: never;
+            header?: {
+                /** @description The same key from the same user never applies twice; a repeat gets the first answer. POST /commands also takes it in the body (idempotency_key). */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 /** @description The batch id from /runs. */
                 batch_id: number;
@@ -4281,13 +4591,22 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description Applied (status applied), or planned on dry_run (status planned). */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["CommandResponse"];
+                };
+            };
+            /** @description Waiting for confirmation (status needs_confirmation): send confirm_token to apply. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CommandResponse"];
                 };
             };
             /** @description Authentication required */
@@ -4312,6 +4631,16 @@ export interface operations {
             };
             /** @description Not found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Conflict: the entity changed since (expected_revision), a name is taken, or the confirm token is stale. */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4340,7 +4669,10 @@ export interface operations {
                 /** @description Apply the plan of an earlier answer. */
                 confirm_token?: string | null;
             };
-            header?: never;
+            header?: {
+                /** @description The same key from the same user never applies twice; a repeat gets the first answer. POST /commands also takes it in the body (idempotency_key). */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 /** @description The batch id from /runs. */
                 batch_id: number;
@@ -4355,13 +4687,22 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description Applied (status applied), or planned on dry_run (status planned). */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["CommandResponse"];
+                };
+            };
+            /** @description Waiting for confirmation (status needs_confirmation): send confirm_token to apply. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CommandResponse"];
                 };
             };
             /** @description Authentication required */
@@ -4386,6 +4727,16 @@ export interface operations {
             };
             /** @description Not found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Conflict: the entity changed since (expected_revision), a name is taken, or the confirm token is stale. */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4539,6 +4890,7 @@ export interface operations {
     list_sources_api_v1_sources_get: {
         parameters: {
             query?: {
+                /** @description Only this group's sources. */
                 group?: string | null;
             };
             header?: never;
@@ -4606,7 +4958,10 @@ export interface operations {
                 /** @description Apply the plan of an earlier answer. */
                 confirm_token?: string | null;
             };
-            header?: never;
+            header?: {
+                /** @description The same key from the same user never applies twice; a repeat gets the first answer. POST /commands also takes it in the body (idempotency_key). */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -4618,13 +4973,22 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description Applied (status applied), or planned on dry_run (status planned). */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["CommandResponse"];
+                };
+            };
+            /** @description Waiting for confirmation (status needs_confirmation): send confirm_token to apply. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CommandResponse"];
                 };
             };
             /** @description Authentication required */
@@ -4657,6 +5021,16 @@ export interface operations {
                     "application/problem+json": unknown;
                 };
             };
+            /** @description Conflict: the entity changed since (expected_revision), a name is taken, or the confirm token is stale. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
             /** @description Invalid input */
             422: {
                 headers: {
@@ -4672,7 +5046,9 @@ export interface operations {
     get_source_api_v1_sources__name__get: {
         parameters: {
             query?: {
+                /** @description How many of the last runs to include. */
                 runs?: number;
+                /** @description How many config revisions to include. */
                 revisions?: number;
             };
             header?: never;
@@ -4743,7 +5119,10 @@ export interface operations {
                 /** @description Apply the plan of an earlier answer. */
                 confirm_token?: string | null;
             };
-            header?: never;
+            header?: {
+                /** @description The same key from the same user never applies twice; a repeat gets the first answer. POST /commands also takes it in the body (idempotency_key). */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 /** @description Source name, e.g. orders. */
                 name: string;
@@ -4752,13 +5131,22 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description Applied (status applied), or planned on dry_run (status planned). */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["CommandResponse"];
+                };
+            };
+            /** @description Waiting for confirmation (status needs_confirmation): send confirm_token to apply. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CommandResponse"];
                 };
             };
             /** @description Authentication required */
@@ -4783,6 +5171,16 @@ export interface operations {
             };
             /** @description Not found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Conflict: the entity changed since (expected_revision), a name is taken, or the confirm token is stale. */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4811,7 +5209,10 @@ export interface operations {
                 /** @description Apply the plan of an earlier answer. */
                 confirm_token?: string | null;
             };
-            header?: never;
+            header?: {
+                /** @description The same key from the same user never applies twice; a repeat gets the first answer. POST /commands also takes it in the body (idempotency_key). */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 /** @description Source name, e.g. orders. */
                 name: string;
@@ -4826,13 +5227,22 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description Applied (status applied), or planned on dry_run (status planned). */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["CommandResponse"];
+                };
+            };
+            /** @description Waiting for confirmation (status needs_confirmation): send confirm_token to apply. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CommandResponse"];
                 };
             };
             /** @description Authentication required */
@@ -4857,6 +5267,16 @@ export interface operations {
             };
             /** @description Not found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Conflict: the entity changed since (expected_revision), a name is taken, or the confirm token is stale. */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4951,7 +5371,10 @@ export interface operations {
                 /** @description Apply the plan of an earlier answer. */
                 confirm_token?: string | null;
             };
-            header?: never;
+            header?: {
+                /** @description The same key from the same user never applies twice; a repeat gets the first answer. POST /commands also takes it in the body (idempotency_key). */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 /** @description Source name, e.g. orders. */
                 name: string;
@@ -4966,13 +5389,22 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description Applied (status applied), or planned on dry_run (status planned). */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["CommandResponse"];
+                };
+            };
+            /** @description Waiting for confirmation (status needs_confirmation): send confirm_token to apply. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CommandResponse"];
                 };
             };
             /** @description Authentication required */
@@ -4997,6 +5429,16 @@ export interface operations {
             };
             /** @description Not found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Conflict: the entity changed since (expected_revision), a name is taken, or the confirm token is stale. */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5025,19 +5467,31 @@ export interface operations {
                 /** @description Apply the plan of an earlier answer. */
                 confirm_token?: string | null;
             };
-            header?: never;
+            header?: {
+                /** @description The same key from the same user never applies twice; a repeat gets the first answer. POST /commands also takes it in the body (idempotency_key). */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description Applied (status applied), or planned on dry_run (status planned). */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["CommandResponse"];
+                };
+            };
+            /** @description Waiting for confirmation (status needs_confirmation): send confirm_token to apply. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CommandResponse"];
                 };
             };
             /** @description Authentication required */
@@ -5062,6 +5516,16 @@ export interface operations {
             };
             /** @description Not found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Conflict: the entity changed since (expected_revision), a name is taken, or the confirm token is stale. */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
