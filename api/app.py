@@ -23,7 +23,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from api.deps import TokenCache, check_parameters
 from api.dispatch import IDEMPOTENCY_KEY_MAX_LENGTH
 from api.limits import BodyLimitMiddleware
-from api.metrics import ApiMetrics, MetricsMiddleware
+from api.metrics import API_PREFIX, ApiMetrics, MetricsMiddleware
 from api.problems import install_problem_handlers
 from api.routes import catalog, commands, groups, me, runs, sources, sync, system
 from lakeforge.metadata.db import Database, open_database
@@ -33,7 +33,6 @@ from lakeforge.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 
-API_PREFIX = "/api/v1"
 GIL_SWITCH_SECONDS = 0.0005
 
 

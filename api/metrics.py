@@ -11,6 +11,7 @@ import time
 from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+API_PREFIX = "/api/v1"  # every route's base path; route labels are relative to it
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 # The text format has no created timestamps: the client would publish each one as an extra
@@ -77,4 +78,9 @@ def _route_template(scope: Scope) -> str:
     # The template relative to /api/v1 (/runs/{batch_id}), never the raw path: label values stay few.
     route = scope.get("route")
     path = getattr(route, "path", None)
+    if not path and scope.get("endpoint") is not None:
+        # Plain Starlette routes (the OpenAPI document, /docs) set only the endpoint: find its route.
+        app_routes = getattr(scope.get("app"), "routes", ())
+        path = next((r.path for r in app_routes if getattr(r, "endpoint", None) is scope["endpoint"]), None)
+        path = path.removeprefix(API_PREFIX) if path else None
     return str(path) if path else "unmatched"

@@ -12,7 +12,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from lakeforge.metadata.models import Role
+from lakeforge.metadata.models import ComputeKind, Role
 
 
 class ReadModel(BaseModel):
@@ -325,6 +325,40 @@ class ScheduleRow(ReadModel):
 
 
 # -- control ---------------------------------------------------------------------------------
+class ComputeProfileRow(ReadModel):
+    """A compute profile: the cluster (or single node) a group's job runs on."""
+
+    name: str
+    kind: ComputeKind
+    spark_version: str | None
+    node_type_id: str | None
+    num_workers: int
+    autoscale_min_workers: int | None
+    autoscale_max_workers: int | None
+    policy_id: str | None
+    runtime_engine: Literal["STANDARD", "PHOTON"] | None = Field(
+        description="Null for the workspace default."
+    )
+    data_security_mode: str | None
+    spark_conf: dict[str, Any]
+    custom_tags: dict[str, Any]
+    description: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class ChannelRow(ReadModel):
+    """A notification channel and the groups that post their run results to it."""
+
+    name: str
+    kind: Literal["slack", "webhook"]
+    slack_channel_id: str | None
+    webhook_url: str | None = Field(description="A secret reference (never the URL itself).")
+    muted_until: datetime | None
+    created_at: datetime
+    groups: list[str] = Field(description="Names of the groups posting to this channel.")
+
+
 class AuditRow(ReadModel):
     command_id: UUID
     idempotency_key: str | None

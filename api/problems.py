@@ -300,3 +300,11 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": Problem, "content": {PROBLEM_MEDIA_TYPE: {}}, "description": _TITLES[status]}
     for status in (401, 403, 404, 422)
 }
+# Routes that reach the Databricks workspace: it may be down.
+UNAVAILABLE_RESPONSE: dict[int | str, dict[str, Any]] = {
+    503: {
+        "model": Problem,
+        "content": {PROBLEM_MEDIA_TYPE: {}},
+        "description": "A dependency (metadata store, Databricks workspace) is down; retry after Retry-After",
+    }
+}

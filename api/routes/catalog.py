@@ -10,7 +10,7 @@ from fastapi.responses import Response
 
 from api import queries
 from api.deps import DbDep, PrincipalDep
-from api.models import AuditPage, DqRuleRow
+from api.models import AuditPage, ChannelRow, ComputeProfileRow, DqRuleRow
 from api.problems import PROBLEM_RESPONSES, ApiProblem
 from api.routes._common import WRITE_RESPONSES, ConfirmToken, DryRun, IntentFields, unknown_cursor, write
 
@@ -89,7 +89,7 @@ def remove_dq_rule(
     )
 
 
-@router.get("/compute-profiles", tags=["compute-profiles"])
+@router.get("/compute-profiles", tags=["compute-profiles"], response_model=list[ComputeProfileRow])
 def list_compute_profiles(db: DbDep, _: PrincipalDep) -> list[dict[str, Any]]:
     """Compute profiles: the cluster or serverless settings a group's job runs on."""
     with db.connection() as conn:
@@ -117,7 +117,7 @@ def upsert_compute_profile(
     )
 
 
-@router.get("/channels", tags=["channels"])
+@router.get("/channels", tags=["channels"], response_model=list[ChannelRow])
 def list_channels(db: DbDep, _: PrincipalDep) -> list[dict[str, Any]]:
     """Notification channels and the groups posting to each."""
     with db.connection() as conn:

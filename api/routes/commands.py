@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import DbDep, MetricsDep, PrincipalDep, SettingsDep, actor_for
 from api.dispatch import IDEMPOTENCY_KEY_MAX_LENGTH, CommandRequestBase, CommandResponse, run_intent
-from api.problems import PROBLEM_RESPONSES, ApiProblem
+from api.problems import PROBLEM_RESPONSES, UNAVAILABLE_RESPONSE, ApiProblem
 from api.routes._common import IDEMPOTENCY_HELP, WRITE_RESPONSES
 from lakeforge.errors import LakeForgeError
 from lakeforge.nlu import ParseResult, parse_text
@@ -34,7 +34,7 @@ def build_router() -> APIRouter:
     @router.post(
         "/commands",
         response_model=CommandResponse,
-        responses={**WRITE_RESPONSES, **PROBLEM_RESPONSES},
+        responses={**WRITE_RESPONSES, **PROBLEM_RESPONSES, **UNAVAILABLE_RESPONSE},
         summary="Execute an intent",
     )
     def post_command(

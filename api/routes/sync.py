@@ -12,11 +12,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from api.deps import DbDep, PrincipalDep, SettingsDep
-from api.problems import PROBLEM_RESPONSES, ApiProblem
+from api.problems import PROBLEM_RESPONSES, UNAVAILABLE_RESPONSE, ApiProblem
 from api.routes._common import WRITE_RESPONSES, ConfirmToken, DryRun, write
 from lakeforge.errors import LakeForgeError, UnavailableError
 
-router = APIRouter(tags=["sync"], responses=PROBLEM_RESPONSES)
+router = APIRouter(tags=["sync"], responses={**PROBLEM_RESPONSES, **UNAVAILABLE_RESPONSE})
 
 
 @router.get("/sync/plan")

@@ -78,6 +78,8 @@ def test_audit_cursor_is_spelt_as_on_runs_and_checked(api: Api) -> None:
 def test_metrics_follow_prometheus_conventions(api: Api) -> None:
     seed(api)
     api.client().get("/sources")
+    api.client().get("/openapi.json")
+    api.client().get("/nothing-here")
     response = httpx.get(f"{api.url}/api/v1/metrics")
     assert response.headers["content-type"].startswith("text/plain; version=0.0.4")
     lines = response.text.splitlines()
@@ -94,6 +96,13 @@ def test_metrics_follow_prometheus_conventions(api: Api) -> None:
     samples = [line for line in lines if line and not line.startswith("#")]
     sources = 'lakeforge_api_requests_total{method="GET",route="/sources"'
     assert any(line.startswith(sources) for line in samples)
+    # A served route is counted under its template; only a path no route matches is "unmatched".
+    assert any(
+        line.startswith('lakeforge_api_requests_total{method="GET",route="/openapi.json",status="200"}')
+        for line in samples
+    ), samples
+    unmatched = [line for line in samples if 'route="unmatched"' in line and "_total" in line]
+    assert unmatched and all('status="404"' in line for line in unmatched), unmatched
     assert all(line.split("{")[0].startswith(tuple(families)) for line in samples), samples
 
 

@@ -1,4 +1,4 @@
-"""The read routes the panel uses publish typed response models in the OpenAPI document."""
+"""The read routes (the panel's and a script's) publish typed response models in the OpenAPI document."""
 
 from __future__ import annotations
 
@@ -16,6 +16,9 @@ TYPED = {
     "/api/v1/runs/{batch_id}": "BatchDetail",
     "/api/v1/audit": "AuditPage",
     "/api/v1/me": "Me",
+    "/api/v1/compute-profiles": "ComputeProfileRow",
+    "/api/v1/channels": "ChannelRow",
+    "/api/v1/health": "Health",
 }
 
 

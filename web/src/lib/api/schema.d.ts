@@ -895,6 +895,40 @@ export interface components {
             kind: "cancel_run";
         };
         /**
+         * ChannelRow
+         * @description A notification channel and the groups that post their run results to it.
+         */
+        ChannelRow: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Groups
+             * @description Names of the groups posting to this channel.
+             */
+            groups: string[];
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "slack" | "webhook";
+            /** Muted Until */
+            muted_until: string | null;
+            /** Name */
+            name: string;
+            /** Slack Channel Id */
+            slack_channel_id: string | null;
+            /**
+             * Webhook Url
+             * @description A secret reference (never the URL itself).
+             */
+            webhook_url: string | null;
+        } & {
+            [key: string]: unknown;
+        };
+        /**
          * CommandRequest
          * @description An intent and how to run it. ``intent`` follows the ``Intent`` schema (a union on ``kind``);
          *     the command layer validates it, so every surface gets the same answers and rejects are audited.
@@ -946,6 +980,60 @@ export interface components {
              * @enum {string}
              */
             status: "applied" | "planned" | "needs_confirmation" | "rejected";
+        };
+        /**
+         * ComputeProfileRow
+         * @description A compute profile: the cluster (or single node) a group's job runs on.
+         */
+        ComputeProfileRow: {
+            /** Autoscale Max Workers */
+            autoscale_max_workers: number | null;
+            /** Autoscale Min Workers */
+            autoscale_min_workers: number | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Custom Tags */
+            custom_tags: {
+                [key: string]: unknown;
+            };
+            /** Data Security Mode */
+            data_security_mode: string | null;
+            /** Description */
+            description: string | null;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "single_node" | "job_cluster" | "serverless";
+            /** Name */
+            name: string;
+            /** Node Type Id */
+            node_type_id: string | null;
+            /** Num Workers */
+            num_workers: number;
+            /** Policy Id */
+            policy_id: string | null;
+            /**
+             * Runtime Engine
+             * @description Null for the workspace default.
+             */
+            runtime_engine: ("STANDARD" | "PHOTON") | null;
+            /** Spark Conf */
+            spark_conf: {
+                [key: string]: unknown;
+            };
+            /** Spark Version */
+            spark_version: string | null;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+        } & {
+            [key: string]: unknown;
         };
         /**
          * CreateGroup
@@ -2834,9 +2922,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    }[];
+                    "application/json": components["schemas"]["ChannelRow"][];
                 };
             };
             /** @description Authentication required */
@@ -3058,6 +3144,16 @@ export interface operations {
                     "application/problem+json": unknown;
                 };
             };
+            /** @description A dependency (metadata store, Databricks workspace) is down; retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
         };
     };
     parse_command_api_v1_commands_parse_post: {
@@ -3139,9 +3235,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    }[];
+                    "application/json": components["schemas"]["ComputeProfileRow"][];
                 };
             };
             /** @description Authentication required */
@@ -5544,6 +5638,16 @@ export interface operations {
                     "application/problem+json": unknown;
                 };
             };
+            /** @description A dependency (metadata store, Databricks workspace) is down; retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
         };
     };
     sync_plan_api_v1_sync_plan_get: {
@@ -5598,6 +5702,16 @@ export interface operations {
             };
             /** @description Invalid input */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description A dependency (metadata store, Databricks workspace) is down; retry after Retry-After */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
