@@ -19,6 +19,7 @@ from typing import Any
 
 from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.routing import APIRoute
 
 from api.deps import TokenCache, check_parameters
 from api.dispatch import IDEMPOTENCY_KEY_MAX_LENGTH
@@ -75,6 +76,9 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
         docs_url=f"{API_PREFIX}/docs",
         redoc_url=None,
         lifespan=lifespan,
+        # operationId is the endpoint's name (list_runs, register_source): a generated client's
+        # methods read as the API does, not list_runs_api_v1_runs_get.
+        generate_unique_id_function=_operation_id,
         # No OpenTelemetry from the framework: nothing leaves the machine unless LakeForge says so,
         # and the per-request instrumentation is not free.
         telemetry={
@@ -169,6 +173,10 @@ def _document_idempotency_header(spec: dict[str, Any]) -> None:
             names = {parameter["name"] for parameter in operation.get("parameters", [])}
             if confirmable and "Idempotency-Key" not in names:
                 operation.setdefault("parameters", []).append(header)
+
+
+def _operation_id(route: APIRoute) -> str:
+    return route.name
 
 
 def _mount_slack(app: FastAPI, settings: Settings) -> None:

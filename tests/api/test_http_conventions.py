@@ -132,6 +132,10 @@ def test_openapi_describes_every_operation_parameter_and_write_answer(api: Api) 
                     gaps.append(f"{name}: 409 not documented")
     assert writes > 15
     assert not gaps, "\n".join(gaps)
+    # operationIds are what a generator names its methods: the endpoint's name, each once.
+    ids = [op["operationId"] for ops in spec["paths"].values() for op in ops.values()]
+    assert len(ids) == len(set(ids)) and "list_runs" in ids and "register_source" in ids, ids
+    assert not [name for name in ids if "api_v1" in name], ids
     health = spec["paths"]["/api/v1/health"]["get"]["responses"]
     assert health["200"]["content"]["application/json"]["schema"]["$ref"] == "#/components/schemas/Health"
     assert "503" in health

@@ -16,7 +16,7 @@ export interface paths {
          * @description Every command, newest first: who, from where, what, the plan and the outcome. Follow
          *     ``next_cursor`` (as on ``/runs``); ``before``/``next_before`` remain for older clients.
          */
-        get: operations["list_audit_api_v1_audit_get"];
+        get: operations["list_audit"];
         put?: never;
         post?: never;
         delete?: never;
@@ -36,13 +36,13 @@ export interface paths {
          * List Channels
          * @description Notification channels and the groups posting to each.
          */
-        get: operations["list_channels_api_v1_channels_get"];
+        get: operations["list_channels"];
         put?: never;
         /**
          * Subscribe Channel
          * @description Point a group's notifications at a channel (intent ``subscribe_channel``).
          */
-        post: operations["subscribe_channel_api_v1_channels_post"];
+        post: operations["subscribe_channel"];
         delete?: never;
         options?: never;
         head?: never;
@@ -63,7 +63,7 @@ export interface paths {
          * @description Plan, confirm and apply one intent. Destructive intents and dry runs answer a plan and a
          *     ``confirm_token``; send the same intent again with that token to apply it.
          */
-        post: operations["post_command_api_v1_commands_post"];
+        post: operations["post_command"];
         delete?: never;
         options?: never;
         head?: never;
@@ -84,7 +84,7 @@ export interface paths {
          * @description Turn free text into a proposed intent, or a question when something is missing.
          *     Never executes anything: send ``intent`` to ``POST /commands`` to act on it.
          */
-        post: operations["parse_command_api_v1_commands_parse_post"];
+        post: operations["parse_command"];
         delete?: never;
         options?: never;
         head?: never;
@@ -102,7 +102,7 @@ export interface paths {
          * List Compute Profiles
          * @description Compute profiles: the cluster or serverless settings a group's job runs on.
          */
-        get: operations["list_compute_profiles_api_v1_compute_profiles_get"];
+        get: operations["list_compute_profiles"];
         put?: never;
         post?: never;
         delete?: never;
@@ -123,7 +123,7 @@ export interface paths {
          * Upsert Compute Profile
          * @description Create or replace a compute profile (intent ``upsert_compute_profile``, admin only).
          */
-        put: operations["upsert_compute_profile_api_v1_compute_profiles__name__put"];
+        put: operations["upsert_compute_profile"];
         post?: never;
         delete?: never;
         options?: never;
@@ -142,13 +142,13 @@ export interface paths {
          * List Dq Rules
          * @description Data-quality rules with their recent pass/fail trend (newest first).
          */
-        get: operations["list_dq_rules_api_v1_dq_rules_get"];
+        get: operations["list_dq_rules"];
         put?: never;
         /**
          * Add Dq Rule
          * @description Add a rule (intent ``add_dq_rule``).
          */
-        post: operations["add_dq_rule_api_v1_dq_rules_post"];
+        post: operations["add_dq_rule"];
         delete?: never;
         options?: never;
         head?: never;
@@ -169,14 +169,14 @@ export interface paths {
          * Remove Dq Rule
          * @description Remove a rule (intent ``remove_dq_rule``): answers a plan to confirm with ``confirm_token``.
          */
-        delete: operations["remove_dq_rule_api_v1_dq_rules__source___name__delete"];
+        delete: operations["remove_dq_rule"];
         options?: never;
         head?: never;
         /**
          * Update Dq Rule
          * @description Change a rule (intent ``update_dq_rule``).
          */
-        patch: operations["update_dq_rule_api_v1_dq_rules__source___name__patch"];
+        patch: operations["update_dq_rule"];
         trace?: never;
     };
     "/api/v1/groups": {
@@ -190,13 +190,13 @@ export interface paths {
          * List Groups
          * @description Every group with its compute profile, channel, schedule, source count and last batch.
          */
-        get: operations["list_groups_api_v1_groups_get"];
+        get: operations["list_groups"];
         put?: never;
         /**
          * Create Group
          * @description Create a group (intent ``create_group``).
          */
-        post: operations["create_group_api_v1_groups_post"];
+        post: operations["create_group"];
         delete?: never;
         options?: never;
         head?: never;
@@ -214,7 +214,7 @@ export interface paths {
          * Get Group
          * @description One group with its compute profile, channel, schedule, source count and last batch.
          */
-        get: operations["get_group_api_v1_groups__name__get"];
+        get: operations["get_group"];
         put?: never;
         post?: never;
         delete?: never;
@@ -224,7 +224,7 @@ export interface paths {
          * Update Group
          * @description Change a group's settings (intent ``update_group``).
          */
-        patch: operations["update_group_api_v1_groups__name__patch"];
+        patch: operations["update_group"];
         trace?: never;
     };
     "/api/v1/groups/{name}/pause": {
@@ -240,7 +240,7 @@ export interface paths {
          * Pause Group
          * @description Pause the group's schedule (intent ``pause_schedule``).
          */
-        post: operations["pause_group_api_v1_groups__name__pause_post"];
+        post: operations["pause_group"];
         delete?: never;
         options?: never;
         head?: never;
@@ -260,7 +260,7 @@ export interface paths {
          * Resume Group
          * @description Resume the group's schedule (intent ``resume_schedule``).
          */
-        post: operations["resume_group_api_v1_groups__name__resume_post"];
+        post: operations["resume_group"];
         delete?: never;
         options?: never;
         head?: never;
@@ -280,7 +280,7 @@ export interface paths {
          * Run Group
          * @description Run the group now (intent ``run_now``); the body may name one ``source``, ``zones`` or ``engine``.
          */
-        post: operations["run_group_api_v1_groups__name__run_post"];
+        post: operations["run_group"];
         delete?: never;
         options?: never;
         head?: never;
@@ -299,7 +299,7 @@ export interface paths {
          * Set Schedule
          * @description Set the group's Quartz schedule (intent ``set_schedule``).
          */
-        put: operations["set_schedule_api_v1_groups__name__schedule_put"];
+        put: operations["set_schedule"];
         post?: never;
         delete?: never;
         options?: never;
@@ -319,7 +319,7 @@ export interface paths {
          * @description ``ok`` when the API answers and the metadata store does too: use it as the readiness check
          *     (a 503 means this process cannot serve commands until the store is back).
          */
-        get: operations["health_api_v1_health_get"];
+        get: operations["health"];
         put?: never;
         post?: never;
         delete?: never;
@@ -339,7 +339,7 @@ export interface paths {
          * Me
          * @description The caller: user name, role bindings (global or per group) and the intents it may run.
          */
-        get: operations["me_api_v1_me_get"];
+        get: operations["me"];
         put?: never;
         post?: never;
         delete?: never;
@@ -359,7 +359,7 @@ export interface paths {
          * Metrics
          * @description Prometheus text format: request counts and latency per route, commands by outcome.
          */
-        get: operations["metrics_api_v1_metrics_get"];
+        get: operations["metrics"];
         put?: never;
         post?: never;
         delete?: never;
@@ -379,7 +379,7 @@ export interface paths {
          * List Runs
          * @description Batches newest first. Follow ``next_cursor`` for the next page; it is null on the last page.
          */
-        get: operations["list_runs_api_v1_runs_get"];
+        get: operations["list_runs"];
         put?: never;
         post?: never;
         delete?: never;
@@ -399,7 +399,7 @@ export interface paths {
          * Get Run
          * @description One batch: zones → tables → steps, the DQ results and every error, where it happened.
          */
-        get: operations["get_run_api_v1_runs__batch_id__get"];
+        get: operations["get_run"];
         put?: never;
         post?: never;
         delete?: never;
@@ -422,7 +422,7 @@ export interface paths {
          * @description Stop a queued or running batch (intent ``cancel_run``): it ends ``cancelled`` after the table
          *     it is writing; a job run carrying it is cancelled in the workspace too.
          */
-        post: operations["cancel_run_api_v1_runs__batch_id__cancel_post"];
+        post: operations["cancel_run"];
         delete?: never;
         options?: never;
         head?: never;
@@ -442,7 +442,7 @@ export interface paths {
          * Rerun Batch
          * @description Run a batch again (intent ``rerun_batch``); the body may name the ``zones`` to run.
          */
-        post: operations["rerun_batch_api_v1_runs__batch_id__rerun_post"];
+        post: operations["rerun_batch"];
         delete?: never;
         options?: never;
         head?: never;
@@ -460,7 +460,7 @@ export interface paths {
          * List Schedules
          * @description Every schedule with its next fire times and a plain-English description.
          */
-        get: operations["list_schedules_api_v1_schedules_get"];
+        get: operations["list_schedules"];
         put?: never;
         post?: never;
         delete?: never;
@@ -482,7 +482,7 @@ export interface paths {
          *     (in ``timezone``). A bad expression is a 422 naming ``quartz_cron`` (or ``timezone``) with the
          *     Quartz module's message, e.g. the Quartz spelling of a 5-field Unix cron.
          */
-        get: operations["preview_schedule_api_v1_schedules_preview_get"];
+        get: operations["preview_schedule"];
         put?: never;
         post?: never;
         delete?: never;
@@ -502,13 +502,13 @@ export interface paths {
          * List Sources
          * @description Every source (or one group's), newest config revision.
          */
-        get: operations["list_sources_api_v1_sources_get"];
+        get: operations["list_sources"];
         put?: never;
         /**
          * Register Source
          * @description Register a source (intent ``register_source``).
          */
-        post: operations["register_source_api_v1_sources_post"];
+        post: operations["register_source"];
         delete?: never;
         options?: never;
         head?: never;
@@ -526,21 +526,21 @@ export interface paths {
          * Get Source
          * @description One source: raw/bronze/silver/gold config, rules, schedule, last runs, revision history.
          */
-        get: operations["get_source_api_v1_sources__name__get"];
+        get: operations["get_source"];
         put?: never;
         post?: never;
         /**
          * Remove Source
          * @description Remove a source (intent ``remove_source``): answers a plan to confirm with ``confirm_token``.
          */
-        delete: operations["remove_source_api_v1_sources__name__delete"];
+        delete: operations["remove_source"];
         options?: never;
         head?: never;
         /**
          * Update Source
          * @description Change a source (intent ``update_source``).
          */
-        patch: operations["update_source_api_v1_sources__name__patch"];
+        patch: operations["update_source"];
         trace?: never;
     };
     "/api/v1/sources/{name}/quarantine": {
@@ -556,7 +556,7 @@ export interface paths {
          *     newest batch first, each with ``_failed_rules``: the names of every rule the row failed.
          *     A caller bound to some groups only reads their sources' quarantine (403 otherwise).
          */
-        get: operations["get_quarantine_api_v1_sources__name__quarantine_get"];
+        get: operations["get_quarantine"];
         put?: never;
         post?: never;
         delete?: never;
@@ -578,7 +578,7 @@ export interface paths {
          * Restore Source
          * @description Restore a source to ``{"revision": N}`` (intent ``restore_revision``); needs confirmation.
          */
-        post: operations["restore_source_api_v1_sources__name__restore_post"];
+        post: operations["restore_source"];
         delete?: never;
         options?: never;
         head?: never;
@@ -600,7 +600,7 @@ export interface paths {
          *     that is down (503, reason ``unavailable``) are answered and audited by the executor, as
          *     through ``POST /commands``.
          */
-        post: operations["sync_apply_api_v1_sync_apply_post"];
+        post: operations["sync_apply"];
         delete?: never;
         options?: never;
         head?: never;
@@ -621,7 +621,7 @@ export interface paths {
          *     ``lines`` are the same changes as plan lines, as ``POST /sync/apply?dry_run=true`` shows them,
          *     so a screen can show the plan before anyone asks to apply it.
          */
-        get: operations["sync_plan_api_v1_sync_plan_get"];
+        get: operations["sync_plan"];
         put?: never;
         post?: never;
         delete?: never;
@@ -2834,7 +2834,7 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
-    list_audit_api_v1_audit_get: {
+    list_audit: {
         parameters: {
             query?: {
                 /** @description Commands per page (at most 500). */
@@ -2907,7 +2907,7 @@ export interface operations {
             };
         };
     };
-    list_channels_api_v1_channels_get: {
+    list_channels: {
         parameters: {
             query?: never;
             header?: never;
@@ -2967,7 +2967,7 @@ export interface operations {
             };
         };
     };
-    subscribe_channel_api_v1_channels_post: {
+    subscribe_channel: {
         parameters: {
             query?: {
                 /** @description Plan only: answer the diff and a confirm token. */
@@ -3060,7 +3060,7 @@ export interface operations {
             };
         };
     };
-    post_command_api_v1_commands_post: {
+    post_command: {
         parameters: {
             query?: never;
             header?: {
@@ -3156,7 +3156,7 @@ export interface operations {
             };
         };
     };
-    parse_command_api_v1_commands_parse_post: {
+    parse_command: {
         parameters: {
             query?: never;
             header?: never;
@@ -3220,7 +3220,7 @@ export interface operations {
             };
         };
     };
-    list_compute_profiles_api_v1_compute_profiles_get: {
+    list_compute_profiles: {
         parameters: {
             query?: never;
             header?: never;
@@ -3280,7 +3280,7 @@ export interface operations {
             };
         };
     };
-    upsert_compute_profile_api_v1_compute_profiles__name__put: {
+    upsert_compute_profile: {
         parameters: {
             query?: {
                 /** @description Plan only: answer the diff and a confirm token. */
@@ -3376,7 +3376,7 @@ export interface operations {
             };
         };
     };
-    list_dq_rules_api_v1_dq_rules_get: {
+    list_dq_rules: {
         parameters: {
             query?: {
                 /** @description Only this source's rules. */
@@ -3441,7 +3441,7 @@ export interface operations {
             };
         };
     };
-    add_dq_rule_api_v1_dq_rules_post: {
+    add_dq_rule: {
         parameters: {
             query?: {
                 /** @description Plan only: answer the diff and a confirm token. */
@@ -3534,7 +3534,7 @@ export interface operations {
             };
         };
     };
-    remove_dq_rule_api_v1_dq_rules__source___name__delete: {
+    remove_dq_rule: {
         parameters: {
             query?: {
                 /** @description Plan only: answer the diff and a confirm token. */
@@ -3626,7 +3626,7 @@ export interface operations {
             };
         };
     };
-    update_dq_rule_api_v1_dq_rules__source___name__patch: {
+    update_dq_rule: {
         parameters: {
             query?: {
                 /** @description Plan only: answer the diff and a confirm token. */
@@ -3724,7 +3724,7 @@ export interface operations {
             };
         };
     };
-    list_groups_api_v1_groups_get: {
+    list_groups: {
         parameters: {
             query?: never;
             header?: never;
@@ -3784,7 +3784,7 @@ export interface operations {
             };
         };
     };
-    create_group_api_v1_groups_post: {
+    create_group: {
         parameters: {
             query?: {
                 /** @description Plan only: answer the diff and a confirm token. */
@@ -3877,7 +3877,7 @@ export interface operations {
             };
         };
     };
-    get_group_api_v1_groups__name__get: {
+    get_group: {
         parameters: {
             query?: never;
             header?: never;
@@ -3940,7 +3940,7 @@ export interface operations {
             };
         };
     };
-    update_group_api_v1_groups__name__patch: {
+    update_group: {
         parameters: {
             query?: {
                 /** @description Plan only: answer the diff and a confirm token. */
@@ -4036,7 +4036,7 @@ export interface operations {
             };
         };
     };
-    pause_group_api_v1_groups__name__pause_post: {
+    pause_group: {
         parameters: {
             query?: {
                 /** @description Plan only: answer the diff and a confirm token. */
@@ -4132,7 +4132,7 @@ export interface operations {
             };
         };
     };
-    resume_group_api_v1_groups__name__resume_post: {
+    resume_group: {
         parameters: {
             query?: {
                 /** @description Plan only: answer the diff and a confirm token. */
@@ -4228,7 +4228,7 @@ export interface operations {
             };
         };
     };
-    run_group_api_v1_groups__name__run_post: {
+    run_group: {
         parameters: {
             query?: {
                 /** @description Plan only: answer the diff and a confirm token. */
@@ -4324,7 +4324,7 @@ export interface operations {
             };
         };
     };
-    set_schedule_api_v1_groups__name__schedule_put: {
+    set_schedule: {
         parameters: {
             query?: {
                 /** @description Plan only: answer the diff and a confirm token. */
@@ -4420,7 +4420,7 @@ export interface operations {
             };
         };
     };
-    health_api_v1_health_get: {
+    health: {
         parameters: {
             query?: never;
             header?: never;
@@ -4449,7 +4449,7 @@ export interface operations {
             };
         };
     };
-    me_api_v1_me_get: {
+    me: {
         parameters: {
             query?: never;
             header?: never;
@@ -4509,7 +4509,7 @@ export interface operations {
             };
         };
     };
-    metrics_api_v1_metrics_get: {
+    metrics: {
         parameters: {
             query?: never;
             header?: never;
@@ -4529,7 +4529,7 @@ export interface operations {
             };
         };
     };
-    list_runs_api_v1_runs_get: {
+    list_runs: {
         parameters: {
             query?: {
                 /** @description Only batches in this status. */
@@ -4602,7 +4602,7 @@ export interface operations {
             };
         };
     };
-    get_run_api_v1_runs__batch_id__get: {
+    get_run: {
         parameters: {
             query?: never;
             header?: never;
@@ -4665,7 +4665,7 @@ export interface operations {
             };
         };
     };
-    cancel_run_api_v1_runs__batch_id__cancel_post: {
+    cancel_run: {
         parameters: {
             query?: {
                 /** @description Plan only: answer the diff and a confirm token. */
@@ -4755,7 +4755,7 @@ export interface operations {
             };
         };
     };
-    rerun_batch_api_v1_runs__batch_id__rerun_post: {
+    rerun_batch: {
         parameters: {
             query?: {
                 /** @description Plan only: answer the diff and a confirm token. */
@@ -4851,7 +4851,7 @@ export interface operations {
             };
         };
     };
-    list_schedules_api_v1_schedules_get: {
+    list_schedules: {
         parameters: {
             query?: {
                 /** @description Fire times per schedule. */
@@ -4914,7 +4914,7 @@ export interface operations {
             };
         };
     };
-    preview_schedule_api_v1_schedules_preview_get: {
+    preview_schedule: {
         parameters: {
             query: {
                 /** @description Quartz, e.g. 0 0 2 * * ? */
@@ -4981,7 +4981,7 @@ export interface operations {
             };
         };
     };
-    list_sources_api_v1_sources_get: {
+    list_sources: {
         parameters: {
             query?: {
                 /** @description Only this group's sources. */
@@ -5044,7 +5044,7 @@ export interface operations {
             };
         };
     };
-    register_source_api_v1_sources_post: {
+    register_source: {
         parameters: {
             query?: {
                 /** @description Plan only: answer the diff and a confirm token. */
@@ -5137,7 +5137,7 @@ export interface operations {
             };
         };
     };
-    get_source_api_v1_sources__name__get: {
+    get_source: {
         parameters: {
             query?: {
                 /** @description How many of the last runs to include. */
@@ -5205,7 +5205,7 @@ export interface operations {
             };
         };
     };
-    remove_source_api_v1_sources__name__delete: {
+    remove_source: {
         parameters: {
             query?: {
                 /** @description Plan only: answer the diff and a confirm token. */
@@ -5295,7 +5295,7 @@ export interface operations {
             };
         };
     };
-    update_source_api_v1_sources__name__patch: {
+    update_source: {
         parameters: {
             query?: {
                 /** @description Plan only: answer the diff and a confirm token. */
@@ -5391,7 +5391,7 @@ export interface operations {
             };
         };
     };
-    get_quarantine_api_v1_sources__name__quarantine_get: {
+    get_quarantine: {
         parameters: {
             query?: {
                 /** @description Rows to return, newest batch first. */
@@ -5457,7 +5457,7 @@ export interface operations {
             };
         };
     };
-    restore_source_api_v1_sources__name__restore_post: {
+    restore_source: {
         parameters: {
             query?: {
                 /** @description Plan only: answer the diff and a confirm token. */
@@ -5553,7 +5553,7 @@ export interface operations {
             };
         };
     };
-    sync_apply_api_v1_sync_apply_post: {
+    sync_apply: {
         parameters: {
             query?: {
                 /** @description Plan only: answer the diff and a confirm token. */
@@ -5650,7 +5650,7 @@ export interface operations {
             };
         };
     };
-    sync_plan_api_v1_sync_plan_get: {
+    sync_plan: {
         parameters: {
             query?: never;
             header?: never;
