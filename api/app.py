@@ -149,6 +149,7 @@ def _publish_intent_schema(app: FastAPI) -> None:
             "description": "The intent: an object whose 'kind' names it.",
         }
         _document_idempotency_header(spec)
+        _type_resource_bodies(spec, union["discriminator"]["mapping"])
         app.openapi_schema = spec
         return spec
 
@@ -173,6 +174,36 @@ def _document_idempotency_header(spec: dict[str, Any]) -> None:
             names = {parameter["name"] for parameter in operation.get("parameters", [])}
             if confirmable and "Idempotency-Key" not in names:
                 operation.setdefault("parameters", []).append(header)
+
+
+def _type_resource_bodies(spec: dict[str, Any], models: dict[str, str]) -> None:
+    """A resource write's body is its intent's fields without ``kind`` and without the fields its
+    path fills (``routes._common.intent_route``): publish exactly that as the body's schema,
+    ``<Intent>Fields``, in place of "any object"."""
+    schemas = spec["components"]["schemas"]
+    for operations in spec.get("paths", {}).values():
+        for operation in operations.values():
+            kind = operation.get("x-lakeforge-intent")
+            body = operation.get("requestBody", {}).get("content", {}).get("application/json")
+            if kind is None or body is None:
+                continue
+            model = models[kind].rsplit("/", 1)[-1]
+            from_path = set(operation.get("x-lakeforge-from-path", ())) | {"kind"}
+            intent = schemas[model]
+            fields = {
+                **intent,
+                "title": f"{model}Fields",
+                "description": f"The fields of the {model} intent, without kind"
+                + (
+                    f" and {', '.join(sorted(from_path - {'kind'}))} (from the path)."
+                    if from_path - {"kind"}
+                    else "."
+                ),
+                "properties": {k: v for k, v in intent.get("properties", {}).items() if k not in from_path},
+                "required": [k for k in intent.get("required", []) if k not in from_path],
+            }
+            schemas[f"{model}Fields"] = fields
+            body["schema"] = {"$ref": f"#/components/schemas/{model}Fields"}
 
 
 def _operation_id(route: APIRoute) -> str:

@@ -49,6 +49,15 @@ WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
         ),
     },
 }
+
+
+def intent_route(kind: str, *from_path: str) -> dict[str, Any]:
+    """``openapi_extra`` of a resource write: the intent it sends and the intent fields its path
+    fills. The app publishes the route's body as that intent's schema without ``kind`` and those
+    fields (``api.app``), so a generated client types the body instead of taking any object."""
+    return {"x-lakeforge-intent": kind, "x-lakeforge-from-path": list(from_path)}
+
+
 DryRun = Annotated[bool, Query(description="Plan only: answer the diff and a confirm token.")]
 ConfirmToken = Annotated[
     str | None, Query(max_length=500, description="Apply the plan of an earlier answer.")

@@ -12,7 +12,15 @@ from api import queries
 from api.deps import DbDep, PrincipalDep
 from api.models import AuditPage, ChannelRow, ComputeProfileRow, DqRuleRow
 from api.problems import PROBLEM_RESPONSES, ApiProblem
-from api.routes._common import WRITE_RESPONSES, ConfirmToken, DryRun, IntentFields, unknown_cursor, write
+from api.routes._common import (
+    WRITE_RESPONSES,
+    ConfirmToken,
+    DryRun,
+    IntentFields,
+    intent_route,
+    unknown_cursor,
+    write,
+)
 
 router = APIRouter(responses=PROBLEM_RESPONSES)
 RuleSource = Path(max_length=200, description="The source the rule belongs to, e.g. orders.")
@@ -32,7 +40,9 @@ def list_dq_rules(
         return queries.list_dq_rules(conn, source, trend)
 
 
-@router.post("/dq-rules", tags=["dq-rules"], responses=WRITE_RESPONSES)
+@router.post(
+    "/dq-rules", tags=["dq-rules"], responses=WRITE_RESPONSES, openapi_extra=intent_route("add_dq_rule")
+)
 def add_dq_rule(
     request: Request,
     principal: PrincipalDep,
@@ -44,7 +54,12 @@ def add_dq_rule(
     return write(request, principal, "add_dq_rule", fields, dry_run=dry_run, confirm_token=confirm_token)
 
 
-@router.patch("/dq-rules/{source}/{name}", tags=["dq-rules"], responses=WRITE_RESPONSES)
+@router.patch(
+    "/dq-rules/{source}/{name}",
+    tags=["dq-rules"],
+    responses=WRITE_RESPONSES,
+    openapi_extra=intent_route("update_dq_rule", "source", "name"),
+)
 def update_dq_rule(
     request: Request,
     principal: PrincipalDep,
@@ -96,7 +111,12 @@ def list_compute_profiles(db: DbDep, _: PrincipalDep) -> list[dict[str, Any]]:
         return queries.list_compute_profiles(conn)
 
 
-@router.put("/compute-profiles/{name}", tags=["compute-profiles"], responses=WRITE_RESPONSES)
+@router.put(
+    "/compute-profiles/{name}",
+    tags=["compute-profiles"],
+    responses=WRITE_RESPONSES,
+    openapi_extra=intent_route("upsert_compute_profile", "name"),
+)
 def upsert_compute_profile(
     request: Request,
     principal: PrincipalDep,
@@ -124,7 +144,9 @@ def list_channels(db: DbDep, _: PrincipalDep) -> list[dict[str, Any]]:
         return queries.list_channels(conn)
 
 
-@router.post("/channels", tags=["channels"], responses=WRITE_RESPONSES)
+@router.post(
+    "/channels", tags=["channels"], responses=WRITE_RESPONSES, openapi_extra=intent_route("subscribe_channel")
+)
 def subscribe_channel(
     request: Request,
     principal: PrincipalDep,

@@ -18,6 +18,7 @@ from api.routes._common import (
     DryRun,
     IntentFields,
     OptionalIntentFields,
+    intent_route,
     not_found,
     visible_names,
     write,
@@ -47,7 +48,7 @@ def get_group(db: DbDep, principal: PrincipalDep, name: str = GroupName) -> dict
     return group
 
 
-@router.post("/groups", responses=WRITE_RESPONSES)
+@router.post("/groups", responses=WRITE_RESPONSES, openapi_extra=intent_route("create_group"))
 def create_group(
     request: Request,
     principal: PrincipalDep,
@@ -59,7 +60,7 @@ def create_group(
     return write(request, principal, "create_group", fields, dry_run=dry_run, confirm_token=confirm_token)
 
 
-@router.patch("/groups/{name}", responses=WRITE_RESPONSES)
+@router.patch("/groups/{name}", responses=WRITE_RESPONSES, openapi_extra=intent_route("update_group", "name"))
 def update_group(
     request: Request,
     principal: PrincipalDep,
@@ -74,7 +75,9 @@ def update_group(
     )
 
 
-@router.put("/groups/{name}/schedule", responses=WRITE_RESPONSES)
+@router.put(
+    "/groups/{name}/schedule", responses=WRITE_RESPONSES, openapi_extra=intent_route("set_schedule", "group")
+)
 def set_schedule(
     request: Request,
     principal: PrincipalDep,
@@ -89,7 +92,9 @@ def set_schedule(
     )
 
 
-@router.post("/groups/{name}/pause", responses=WRITE_RESPONSES)
+@router.post(
+    "/groups/{name}/pause", responses=WRITE_RESPONSES, openapi_extra=intent_route("pause_schedule", "group")
+)
 def pause_group(
     request: Request,
     principal: PrincipalDep,
@@ -104,7 +109,9 @@ def pause_group(
     )
 
 
-@router.post("/groups/{name}/resume", responses=WRITE_RESPONSES)
+@router.post(
+    "/groups/{name}/resume", responses=WRITE_RESPONSES, openapi_extra=intent_route("resume_schedule", "group")
+)
 def resume_group(
     request: Request,
     principal: PrincipalDep,
@@ -125,7 +132,7 @@ def resume_group(
     )
 
 
-@router.post("/groups/{name}/run", responses=WRITE_RESPONSES)
+@router.post("/groups/{name}/run", responses=WRITE_RESPONSES, openapi_extra=intent_route("run_now", "group"))
 def run_group(
     request: Request,
     principal: PrincipalDep,

@@ -17,6 +17,7 @@ from api.routes._common import (
     ConfirmToken,
     DryRun,
     OptionalIntentFields,
+    intent_route,
     unknown_cursor,
     write,
 )
@@ -78,7 +79,9 @@ def get_run(db: DbDep, _: PrincipalDep, batch_id: int = BatchId) -> dict[str, An
     return run
 
 
-@router.post("/runs/{batch_id}/rerun", responses=WRITE_RESPONSES)
+@router.post(
+    "/runs/{batch_id}/rerun", responses=WRITE_RESPONSES, openapi_extra=intent_route("rerun_batch", "batch_id")
+)
 def rerun_batch(
     request: Request,
     principal: PrincipalDep,

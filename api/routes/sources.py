@@ -16,6 +16,7 @@ from api.routes._common import (
     ConfirmToken,
     DryRun,
     IntentFields,
+    intent_route,
     not_found,
     visible_names,
     write,
@@ -73,7 +74,7 @@ def get_quarantine(
     return quarantine.sample(engine_for(settings), found, limit)
 
 
-@router.post("/sources", responses=WRITE_RESPONSES)
+@router.post("/sources", responses=WRITE_RESPONSES, openapi_extra=intent_route("register_source"))
 def register_source(
     request: Request,
     principal: PrincipalDep,
@@ -85,7 +86,9 @@ def register_source(
     return write(request, principal, "register_source", fields, dry_run=dry_run, confirm_token=confirm_token)
 
 
-@router.patch("/sources/{name}", responses=WRITE_RESPONSES)
+@router.patch(
+    "/sources/{name}", responses=WRITE_RESPONSES, openapi_extra=intent_route("update_source", "name")
+)
 def update_source(
     request: Request,
     principal: PrincipalDep,
@@ -114,7 +117,11 @@ def remove_source(
     )
 
 
-@router.post("/sources/{name}/restore", responses=WRITE_RESPONSES)
+@router.post(
+    "/sources/{name}/restore",
+    responses=WRITE_RESPONSES,
+    openapi_extra=intent_route("restore_revision", "name", "entity"),
+)
 def restore_source(
     request: Request,
     principal: PrincipalDep,

@@ -130,12 +130,41 @@ def test_openapi_describes_every_operation_parameter_and_write_answer(api: Api) 
                         gaps.append(f"{name}: {status} is not a CommandResponse")
                 if "409" not in answers:
                     gaps.append(f"{name}: 409 not documented")
+                gaps.extend(_untyped_body(name, operation, spec["components"]["schemas"]))
     assert writes > 15
     assert not gaps, "\n".join(gaps)
     # operationIds are what a generator names its methods: the endpoint's name, each once.
     ids = [op["operationId"] for ops in spec["paths"].values() for op in ops.values()]
     assert len(ids) == len(set(ids)) and "list_runs" in ids and "register_source" in ids, ids
     assert not [name for name in ids if "api_v1" in name], ids
+    # A resource write's body is its intent's fields, less kind and what the path names.
+    update = spec["components"]["schemas"]["UpdateSourceFields"]
+    assert "kind" not in update["properties"] and "name" not in update["properties"]
+    assert "location" in update["properties"] and update["additionalProperties"] is False
     health = spec["paths"]["/api/v1/health"]["get"]["responses"]
     assert health["200"]["content"]["application/json"]["schema"]["$ref"] == "#/components/schemas/Health"
     assert "503" in health
+
+
+def _untyped_body(name: str, operation: dict, schemas: dict) -> list[str]:
+    """A write that takes a body must publish it as a typed object, not "any object"."""
+    body = operation.get("requestBody", {}).get("content", {}).get("application/json")
+    if body is None:
+        return []
+    ref = body["schema"].get("$ref", "")
+    model = schemas.get(ref.rsplit("/", 1)[-1], {})
+    if not model.get("properties") and not ref.endswith("Fields"):
+        return [f"{name}: body is not typed ({body['schema']})"]
+    return []
+
+
+def test_a_typed_resource_body_is_what_the_route_takes(api: Api) -> None:
+    # The published UpdateSourceFields is accepted as it stands: no kind, no name, path wins.
+    seed(api)
+    spec = httpx.get(f"{api.url}/api/v1/openapi.json").json()
+    allowed = set(spec["components"]["schemas"]["UpdateSourceFields"]["properties"])
+    body = {"location": "/Volumes/main/landing/retail/orders_v2/"}
+    assert set(body) <= allowed
+    response = api.client().patch("/sources/orders", json=body)
+    assert response.status_code == 200 and response.json()["status"] == "applied", response.text
+    assert api.client().get("/sources/orders").json()["location"] == body["location"]

@@ -676,6 +676,43 @@ export interface components {
              */
             source: string;
         };
+        /**
+         * AddDqRuleFields
+         * @description The fields of the AddDqRule intent, without kind.
+         */
+        AddDqRuleFields: {
+            /**
+             * Action
+             * @default warn
+             * @enum {string}
+             */
+            action: "warn" | "drop" | "fail" | "quarantine";
+            /**
+             * Description
+             * @default null
+             */
+            description: string | null;
+            /**
+             * Enabled
+             * @default true
+             */
+            enabled: boolean;
+            /**
+             * Expression
+             * @description Spark SQL condition, e.g. amount >= 0.
+             */
+            expression: string;
+            /**
+             * Name
+             * @description Lower-case letters, digits and underscores, starting with a letter (e.g. sales_orders).
+             */
+            name: string;
+            /**
+             * Source
+             * @description Lower-case letters, digits and underscores, starting with a letter (e.g. sales_orders).
+             */
+            source: string;
+        };
         /** AuditPage */
         AuditPage: {
             /** Items */
@@ -1103,6 +1140,69 @@ export interface components {
              */
             timeout_seconds: number;
         };
+        /**
+         * CreateGroupFields
+         * @description The fields of the CreateGroup intent, without kind.
+         */
+        CreateGroupFields: {
+            /**
+             * Catalog
+             * @default main
+             */
+            catalog: string;
+            /**
+             * Channel
+             * @description Name of a notification channel.
+             * @default null
+             */
+            channel: string | null;
+            /**
+             * Compute Profile
+             * @description Lower-case letters, digits and underscores, starting with a letter (e.g. sales_orders).
+             * @default single_node
+             */
+            compute_profile: string;
+            /**
+             * Description
+             * @default null
+             */
+            description: string | null;
+            /**
+             * Engine
+             * @default auto
+             * @enum {string}
+             */
+            engine: "auto" | "embedded" | "spark";
+            /** Gold */
+            gold?: components["schemas"]["GoldSpec"][];
+            /**
+             * Max Concurrent Runs
+             * @default 1
+             */
+            max_concurrent_runs: number;
+            /**
+             * Max Retries
+             * @default 1
+             */
+            max_retries: number;
+            /**
+             * Name
+             * @description Lower-case letters, digits and underscores, starting with a letter (e.g. sales_orders).
+             */
+            name: string;
+            /**
+             * Owner
+             * @default null
+             */
+            owner: string | null;
+            /** @default null */
+            schedule: components["schemas"]["ScheduleSpec"] | null;
+            /**
+             * Timeout Seconds
+             * @default 0
+             */
+            timeout_seconds: number;
+        };
         /** DqResultRow */
         DqResultRow: {
             /**
@@ -1496,6 +1596,11 @@ export interface components {
             kind: "pause_schedule";
         };
         /**
+         * PauseScheduleFields
+         * @description The fields of the PauseSchedule intent, without kind and group (from the path).
+         */
+        PauseScheduleFields: Record<string, never>;
+        /**
          * Problem
          * @description The body of every error answer (RFC 9457 plus ``errors``).
          */
@@ -1669,6 +1774,78 @@ export interface components {
             watermark_column: string | null;
         };
         /**
+         * RegisterSourceFields
+         * @description The fields of the RegisterSource intent, without kind.
+         */
+        RegisterSourceFields: {
+            bronze?: components["schemas"]["BronzeSpec"];
+            /**
+             * Description
+             * @default null
+             */
+            description: string | null;
+            /** Dq Rules */
+            dq_rules?: components["schemas"]["RuleSpec"][];
+            /**
+             * Enabled
+             * @default true
+             */
+            enabled: boolean;
+            /**
+             * Format
+             * @enum {string}
+             */
+            format: "csv" | "json" | "parquet" | "delta" | "jdbc" | "rest";
+            /** Format Options */
+            format_options?: {
+                [key: string]: string | number | boolean;
+            };
+            /**
+             * Group
+             * @description Lower-case letters, digits and underscores, starting with a letter (e.g. sales_orders).
+             */
+            group: string;
+            /**
+             * Load Mode
+             * @default full
+             * @enum {string}
+             */
+            load_mode: "full" | "incremental";
+            /**
+             * Location
+             * @description Path, volume, cloud URI, table name, JDBC URL or REST endpoint.
+             */
+            location: string;
+            /**
+             * Name
+             * @description Lower-case letters, digits and underscores, starting with a letter (e.g. sales_orders).
+             */
+            name: string;
+            raw?: components["schemas"]["RawSpec"];
+            /**
+             * @description Sets the group's schedule too.
+             * @default null
+             */
+            schedule: components["schemas"]["ScheduleSpec"] | null;
+            /**
+             * Schema Ddl
+             * @description e.g. 'id INT, name STRING'.
+             * @default null
+             */
+            schema_ddl: string | null;
+            silver?: components["schemas"]["SilverSpec"];
+            /**
+             * System
+             * @default null
+             */
+            system: string | null;
+            /**
+             * Watermark Column
+             * @default null
+             */
+            watermark_column: string | null;
+        };
+        /**
          * RemoveDqRule
          * @description Remove a rule from a source. Needs confirmation.
          */
@@ -1750,6 +1927,17 @@ export interface components {
             zones: ("raw" | "bronze" | "silver" | "gold")[] | null;
         };
         /**
+         * RerunBatchFields
+         * @description The fields of the RerunBatch intent, without kind and batch_id (from the path).
+         */
+        RerunBatchFields: {
+            /**
+             * Zones
+             * @default null
+             */
+            zones: ("raw" | "bronze" | "silver" | "gold")[] | null;
+        };
+        /**
          * RestoreRevision
          * @description Put an entity back as it was at a revision (see ``lakeforge history``). Needs confirmation.
          */
@@ -1774,6 +1962,14 @@ export interface components {
             revision: number;
         };
         /**
+         * RestoreRevisionFields
+         * @description The fields of the RestoreRevision intent, without kind and entity, name (from the path).
+         */
+        RestoreRevisionFields: {
+            /** Revision */
+            revision: number;
+        };
+        /**
          * ResumeSchedule
          * @description Resume a paused schedule.
          */
@@ -1789,6 +1985,11 @@ export interface components {
              */
             kind: "resume_schedule";
         };
+        /**
+         * ResumeScheduleFields
+         * @description The fields of the ResumeSchedule intent, without kind and group (from the path).
+         */
+        ResumeScheduleFields: Record<string, never>;
         /** RevisionRow */
         RevisionRow: {
             /** Actor */
@@ -1907,6 +2108,27 @@ export interface components {
              */
             zones: ("raw" | "bronze" | "silver" | "gold")[] | null;
         };
+        /**
+         * RunNowFields
+         * @description The fields of the RunNow intent, without kind and group (from the path).
+         */
+        RunNowFields: {
+            /**
+             * Engine
+             * @default null
+             */
+            engine: ("embedded" | "spark") | null;
+            /**
+             * Source
+             * @default null
+             */
+            source: string | null;
+            /**
+             * Zones
+             * @default null
+             */
+            zones: ("raw" | "bronze" | "silver" | "gold")[] | null;
+        };
         /** RunsPage */
         RunsPage: {
             /** Items */
@@ -2011,6 +2233,28 @@ export interface components {
              * @enum {string}
              */
             kind: "set_schedule";
+            /**
+             * Paused
+             * @default false
+             */
+            paused: boolean;
+            /**
+             * Quartz Cron
+             * @description Quartz: 'second minute hour day-of-month month day-of-week [year]'.
+             */
+            quartz_cron: string;
+            /**
+             * Timezone
+             * @description IANA time zone. Left out of a change to an existing schedule, the group keeps its own.
+             * @default UTC
+             */
+            timezone: string;
+        };
+        /**
+         * SetScheduleFields
+         * @description The fields of the SetSchedule intent, without kind and group (from the path).
+         */
+        SetScheduleFields: {
             /**
              * Paused
              * @default false
@@ -2378,6 +2622,34 @@ export interface components {
             webhook_url: string | null;
         };
         /**
+         * SubscribeChannelFields
+         * @description The fields of the SubscribeChannel intent, without kind.
+         */
+        SubscribeChannelFields: {
+            /**
+             * Group
+             * @description Lower-case letters, digits and underscores, starting with a letter (e.g. sales_orders).
+             */
+            group: string;
+            /**
+             * Name
+             * @description Channel name in LakeForge; derived when empty.
+             * @default null
+             */
+            name: string | null;
+            /**
+             * Slack Channel Id
+             * @default null
+             */
+            slack_channel_id: string | null;
+            /**
+             * Webhook Url
+             * @description A secret reference holding the URL.
+             * @default null
+             */
+            webhook_url: string | null;
+        };
+        /**
          * SyncJobs
          * @description Bring Databricks jobs and pipelines in line with the metadata (or only show the plan).
          */
@@ -2483,6 +2755,38 @@ export interface components {
             source: string;
         };
         /**
+         * UpdateDqRuleFields
+         * @description The fields of the UpdateDqRule intent, without kind and name, source (from the path).
+         */
+        UpdateDqRuleFields: {
+            /**
+             * Action
+             * @default null
+             */
+            action: ("warn" | "drop" | "fail" | "quarantine") | null;
+            /**
+             * Description
+             * @default null
+             */
+            description: string | null;
+            /**
+             * Enabled
+             * @default null
+             */
+            enabled: boolean | null;
+            /**
+             * Expected Revision
+             * @description The rule's revision.
+             * @default null
+             */
+            expected_revision: number | null;
+            /**
+             * Expression
+             * @default null
+             */
+            expression: string | null;
+        };
+        /**
          * UpdateGroup
          * @description Change some settings of a group; fields left out keep their value. ``gold`` replaces all.
          */
@@ -2542,6 +2846,69 @@ export interface components {
              * @description Lower-case letters, digits and underscores, starting with a letter (e.g. sales_orders).
              */
             name: string;
+            /**
+             * Owner
+             * @default null
+             */
+            owner: string | null;
+            /** @default null */
+            schedule: components["schemas"]["ScheduleSpec"] | null;
+            /**
+             * Timeout Seconds
+             * @default null
+             */
+            timeout_seconds: number | null;
+        };
+        /**
+         * UpdateGroupFields
+         * @description The fields of the UpdateGroup intent, without kind and name (from the path).
+         */
+        UpdateGroupFields: {
+            /**
+             * Catalog
+             * @default null
+             */
+            catalog: string | null;
+            /**
+             * Channel
+             * @default null
+             */
+            channel: string | null;
+            /**
+             * Compute Profile
+             * @default null
+             */
+            compute_profile: string | null;
+            /**
+             * Description
+             * @default null
+             */
+            description: string | null;
+            /**
+             * Engine
+             * @default null
+             */
+            engine: ("auto" | "embedded" | "spark") | null;
+            /**
+             * Expected Revision
+             * @default null
+             */
+            expected_revision: number | null;
+            /**
+             * Gold
+             * @default null
+             */
+            gold: components["schemas"]["GoldSpec"][] | null;
+            /**
+             * Max Concurrent Runs
+             * @default null
+             */
+            max_concurrent_runs: number | null;
+            /**
+             * Max Retries
+             * @default null
+             */
+            max_retries: number | null;
             /**
              * Owner
              * @default null
@@ -2642,6 +3009,82 @@ export interface components {
             watermark_column: string | null;
         };
         /**
+         * UpdateSourceFields
+         * @description The fields of the UpdateSource intent, without kind and name (from the path).
+         */
+        UpdateSourceFields: {
+            /** @default null */
+            bronze: components["schemas"]["BronzeSpec"] | null;
+            /**
+             * Description
+             * @default null
+             */
+            description: string | null;
+            /**
+             * Dq Rules
+             * @description When given, replaces all rules.
+             * @default null
+             */
+            dq_rules: components["schemas"]["RuleSpec"][] | null;
+            /**
+             * Enabled
+             * @default null
+             */
+            enabled: boolean | null;
+            /**
+             * Expected Revision
+             * @description Refuse if the source changed since.
+             * @default null
+             */
+            expected_revision: number | null;
+            /**
+             * Format
+             * @default null
+             */
+            format: ("csv" | "json" | "parquet" | "delta" | "jdbc" | "rest") | null;
+            /**
+             * Format Options
+             * @default null
+             */
+            format_options: {
+                [key: string]: string | number | boolean;
+            } | null;
+            /**
+             * Group
+             * @default null
+             */
+            group: string | null;
+            /**
+             * Load Mode
+             * @default null
+             */
+            load_mode: ("full" | "incremental") | null;
+            /**
+             * Location
+             * @default null
+             */
+            location: string | null;
+            /** @default null */
+            raw: components["schemas"]["RawSpec"] | null;
+            /**
+             * Schema Ddl
+             * @default null
+             */
+            schema_ddl: string | null;
+            /** @default null */
+            silver: components["schemas"]["SilverSpec"] | null;
+            /**
+             * System
+             * @default null
+             */
+            system: string | null;
+            /**
+             * Watermark Column
+             * @default null
+             */
+            watermark_column: string | null;
+        };
+        /**
          * UpsertComputeProfile
          * @description Create or replace a compute profile (admin only).
          */
@@ -2680,6 +3123,71 @@ export interface components {
              * @description Lower-case letters, digits and underscores, starting with a letter (e.g. sales_orders).
              */
             name: string;
+            /**
+             * Node Type Id
+             * @default null
+             */
+            node_type_id: string | null;
+            /**
+             * Num Workers
+             * @default 0
+             */
+            num_workers: number;
+            /**
+             * Policy Id
+             * @default null
+             */
+            policy_id: string | null;
+            /**
+             * Profile Kind
+             * @default single_node
+             * @enum {string}
+             */
+            profile_kind: "single_node" | "job_cluster" | "serverless";
+            /**
+             * Runtime Engine
+             * @default null
+             */
+            runtime_engine: ("STANDARD" | "PHOTON") | null;
+            /** Spark Conf */
+            spark_conf?: {
+                [key: string]: string;
+            };
+            /**
+             * Spark Version
+             * @default null
+             */
+            spark_version: string | null;
+        };
+        /**
+         * UpsertComputeProfileFields
+         * @description The fields of the UpsertComputeProfile intent, without kind and name (from the path).
+         */
+        UpsertComputeProfileFields: {
+            /**
+             * Autoscale Max Workers
+             * @default null
+             */
+            autoscale_max_workers: number | null;
+            /**
+             * Autoscale Min Workers
+             * @default null
+             */
+            autoscale_min_workers: number | null;
+            /** Custom Tags */
+            custom_tags?: {
+                [key: string]: string;
+            };
+            /**
+             * Data Security Mode
+             * @default null
+             */
+            data_security_mode: string | null;
+            /**
+             * Description
+             * @default null
+             */
+            description: string | null;
             /**
              * Node Type Id
              * @default null
@@ -2984,9 +3492,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    [key: string]: unknown;
-                };
+                "application/json": components["schemas"]["SubscribeChannelFields"];
             };
         };
         responses: {
@@ -3300,9 +3806,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    [key: string]: unknown;
-                };
+                "application/json": components["schemas"]["UpsertComputeProfileFields"];
             };
         };
         responses: {
@@ -3458,9 +3962,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    [key: string]: unknown;
-                };
+                "application/json": components["schemas"]["AddDqRuleFields"];
             };
         };
         responses: {
@@ -3648,9 +4150,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    [key: string]: unknown;
-                };
+                "application/json": components["schemas"]["UpdateDqRuleFields"];
             };
         };
         responses: {
@@ -3801,9 +4301,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    [key: string]: unknown;
-                };
+                "application/json": components["schemas"]["CreateGroupFields"];
             };
         };
         responses: {
@@ -3960,9 +4458,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    [key: string]: unknown;
-                };
+                "application/json": components["schemas"]["UpdateGroupFields"];
             };
         };
         responses: {
@@ -4056,9 +4552,7 @@ export interface operations {
         };
         requestBody?: {
             content: {
-                "application/json": {
-                    [key: string]: unknown;
-                } | null;
+                "application/json": components["schemas"]["PauseScheduleFields"];
             };
         };
         responses: {
@@ -4152,9 +4646,7 @@ export interface operations {
         };
         requestBody?: {
             content: {
-                "application/json": {
-                    [key: string]: unknown;
-                } | null;
+                "application/json": components["schemas"]["ResumeScheduleFields"];
             };
         };
         responses: {
@@ -4248,9 +4740,7 @@ export interface operations {
         };
         requestBody?: {
             content: {
-                "application/json": {
-                    [key: string]: unknown;
-                } | null;
+                "application/json": components["schemas"]["RunNowFields"];
             };
         };
         responses: {
@@ -4344,9 +4834,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    [key: string]: unknown;
-                };
+                "application/json": components["schemas"]["SetScheduleFields"];
             };
         };
         responses: {
@@ -4775,9 +5263,7 @@ export interface operations {
         };
         requestBody?: {
             content: {
-                "application/json": {
-                    [key: string]: unknown;
-                } | null;
+                "application/json": components["schemas"]["RerunBatchFields"];
             };
         };
         responses: {
@@ -5061,9 +5547,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    [key: string]: unknown;
-                };
+                "application/json": components["schemas"]["RegisterSourceFields"];
             };
         };
         responses: {
@@ -5315,9 +5799,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    [key: string]: unknown;
-                };
+                "application/json": components["schemas"]["UpdateSourceFields"];
             };
         };
         responses: {
@@ -5477,9 +5959,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    [key: string]: unknown;
-                };
+                "application/json": components["schemas"]["RestoreRevisionFields"];
             };
         };
         responses: {
