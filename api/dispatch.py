@@ -29,12 +29,45 @@ _STATUS_CODES: dict[str, int] = {"applied": 200, "planned": 200, "needs_confirma
 class CommandResponse(BaseModel):
     """What the executor decided. ``confirm_token`` is set when the command waits for confirmation."""
 
-    status: CommandStatus
-    command_id: UUID | None = None
-    plan: list[dict[str, Any]] | None = None
-    confirm_token: str | None = None
-    result: dict[str, Any] | None = None
-    message: str = ""
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "status": "applied",
+                    "command_id": "b2daf931-1855-47cb-9a73-59fea1517352",
+                    "plan": [
+                        {
+                            "op": "update",
+                            "entity": "group",
+                            "key": "retail",
+                            "field": "schedule.paused",
+                            "before": False,
+                            "after": True,
+                            "text": "group retail: schedule.paused false → true",
+                        }
+                    ],
+                    "confirm_token": None,
+                    "result": None,
+                    "message": "Schedule of retail paused.",
+                }
+            ]
+        }
+    )
+
+    status: CommandStatus = Field(
+        description="applied (done), planned (dry run), needs_confirmation (send confirm_token to apply)."
+    )
+    command_id: UUID | None = Field(default=None, description="The command's audit row (GET /audit).")
+    plan: list[dict[str, Any]] | None = Field(
+        default=None, description="The changes, one line each: op, entity, key, field, before, after, text."
+    )
+    confirm_token: str | None = Field(
+        default=None, description="Send it back as confirm_token to apply this very plan; null once applied."
+    )
+    result: dict[str, Any] | None = Field(
+        default=None, description="What the intent produced, e.g. batch_id of a queued batch."
+    )
+    message: str = Field(default="", description="One sentence for a person.")
 
 
 def run_intent(

@@ -86,29 +86,29 @@ RuleAction = Literal["warn", "drop", "fail", "quarantine"]
 class BatchRow(ReadModel):
     """One batch of the run log (``lakeforge_log.batch_run``)."""
 
-    batch_id: int
-    group: str
+    batch_id: int = Field(description="The batch's id: GET /runs/{batch_id}.")
+    group: str = Field(description="The group the batch ran.")
     source: str | None = Field(description="Set when the batch ran one source; null: the whole group.")
-    trigger: str
-    rerun_of: int | None = None
-    engine: str | None
+    trigger: str = Field(description="What started it: schedule, manual, rerun or api.")
+    rerun_of: int | None = Field(default=None, description="The batch this one reruns.")
+    engine: str | None = Field(description="embedded or spark.")
     status: RunStatus
-    requested_by: str | None = None
-    databricks_run_id: str | None = None
-    rows_in: int | None
-    rows_out: int | None
-    error: str | None
+    requested_by: str | None = Field(default=None, description="The user who asked for it.")
+    databricks_run_id: str | None = Field(default=None, description="The job run carrying it, if any.")
+    rows_in: int | None = Field(description="Rows the batch read; null when unknown.")
+    rows_out: int | None = Field(description="Rows the batch wrote; GET /runs/{batch_id} has them per zone.")
+    error: str | None = Field(description="Why it failed, or what it waits for while queued.")
     cancel_requested_at: datetime | None = Field(
         default=None, description="When cancel_run asked the batch to stop; it ends at its next table."
     )
     cancelled_by: str | None = Field(default=None, description="Who cancelled the batch.")
-    created_at: datetime
-    started_at: datetime | None
-    ended_at: datetime | None
+    created_at: datetime = Field(description="When it was requested.")
+    started_at: datetime | None = Field(description="When it started; null while queued.")
+    ended_at: datetime | None = Field(description="When it ended; null while queued or running.")
 
 
 class RunsPage(ReadModel):
-    items: list[BatchRow]
+    items: list[BatchRow] = Field(description="Batches, newest first.")
     next_cursor: str | None = Field(description="Pass as ?cursor= for the next page; null on the last.")
 
 
@@ -376,7 +376,7 @@ class AuditRow(ReadModel):
 
 
 class AuditPage(ReadModel):
-    items: list[AuditRow]
+    items: list[AuditRow] = Field(description="Commands, newest first.")
     next_cursor: str | None = Field(
         description="Pass as ?cursor= for the next page; null on the last (as on /runs)."
     )

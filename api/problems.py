@@ -16,7 +16,7 @@ import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from lakeforge.commands.intents import fix_for_type
@@ -56,18 +56,38 @@ RETRY_AFTER_SECONDS = 5
 
 class ProblemFieldError(BaseModel):
     field: str = Field(description="Dotted path of the offending input, e.g. intent.schedule.quartz_cron.")
-    message: str
-    fix: str | None = None
+    message: str = Field(description="What is wrong with it.")
+    fix: str | None = Field(default=None, description="How to put it right.")
 
 
 class Problem(BaseModel):
     """The body of every error answer (RFC 9457 plus ``errors``)."""
 
-    type: str
-    title: str
-    status: int
-    detail: str
-    errors: list[ProblemFieldError] = Field(default_factory=list)
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "type": "https://lakeforge.dev/problems/validation",
+                    "title": "Invalid input",
+                    "status": 422,
+                    "detail": "limit: Input should be less than or equal to 500",
+                    "errors": [
+                        {
+                            "field": "limit",
+                            "message": "Input should be less than or equal to 500",
+                            "fix": "Use a value of at most 500.",
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+
+    type: str = Field(description="A URI naming the kind of problem, e.g. .../problems/validation.")
+    title: str = Field(description="The HTTP status in words.")
+    status: int = Field(description="The HTTP status code.")
+    detail: str = Field(description="One sentence: the first field at fault and what is wrong.")
+    errors: list[ProblemFieldError] = Field(default_factory=list, description="Every field at fault.")
 
 
 class ApiProblem(Exception):

@@ -18,11 +18,21 @@ class CommandRequest(CommandRequestBase):
     """An intent and how to run it. ``intent`` follows the ``Intent`` schema (a union on ``kind``);
     the command layer validates it, so every surface gets the same answers and rejects are audited."""
 
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"intent": {"kind": "pause_schedule", "group": "retail"}, "idempotency_key": "pause-1"},
+                {"intent": {"kind": "remove_source", "name": "orders"}, "dry_run": True},
+            ]
+        },
+    )
+
     intent: dict[str, Any] = Field(description="The intent: an object whose 'kind' names it.")
 
 
 class ParseRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"text": "pause retail"}]})
 
     text: str = Field(min_length=1, max_length=4000, description="What the user typed, e.g. 'pause sales'.")
     channel: str | None = Field(default=None, max_length=200, description="Chat channel the text came from.")

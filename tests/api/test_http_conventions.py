@@ -137,6 +137,14 @@ def test_openapi_describes_every_operation_parameter_and_write_answer(api: Api) 
     ids = [op["operationId"] for ops in spec["paths"].values() for op in ops.values()]
     assert len(ids) == len(set(ids)) and "list_runs" in ids and "register_source" in ids, ids
     assert not [name for name in ids if "api_v1" in name], ids
+    # The shapes every script handles are described field by field, with an example.
+    schemas = spec["components"]["schemas"]
+    for model in ("CommandResponse", "Problem", "ProblemFieldError", "BatchRow", "RunsPage", "AuditPage"):
+        bare = [name for name, field in schemas[model]["properties"].items() if not field.get("description")]
+        # status of a BatchRow is the RunStatus enum, described by its values
+        assert bare in ([], ["status"]), (model, bare)
+    for model in ("CommandRequest", "CommandResponse", "Problem", "ParseRequest"):
+        assert schemas[model].get("examples"), model
     # A resource write's body is its intent's fields, less kind and what the path names.
     update = spec["components"]["schemas"]["UpdateSourceFields"]
     assert "kind" not in update["properties"] and "name" not in update["properties"]

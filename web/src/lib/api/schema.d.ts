@@ -715,7 +715,10 @@ export interface components {
         };
         /** AuditPage */
         AuditPage: {
-            /** Items */
+            /**
+             * Items
+             * @description Commands, newest first.
+             */
             items: components["schemas"]["AuditRow"][];
             /**
              * Next Before
@@ -779,7 +782,10 @@ export interface components {
          * @description One batch: zones → tables → steps, the DQ results and every error with where it happened.
          */
         BatchDetail: {
-            /** Batch Id */
+            /**
+             * Batch Id
+             * @description The batch's id: GET /runs/{batch_id}.
+             */
             batch_id: number;
             /**
              * Cancel Requested At
@@ -794,36 +800,67 @@ export interface components {
             /**
              * Created At
              * Format: date-time
+             * @description When it was requested.
              */
             created_at: string;
-            /** Databricks Run Id */
+            /**
+             * Databricks Run Id
+             * @description The job run carrying it, if any.
+             */
             databricks_run_id?: string | null;
             /** Dq Results */
             dq_results: components["schemas"]["DqResultRow"][];
-            /** Ended At */
+            /**
+             * Ended At
+             * @description When it ended; null while queued or running.
+             */
             ended_at: string | null;
-            /** Engine */
+            /**
+             * Engine
+             * @description embedded or spark.
+             */
             engine: string | null;
-            /** Error */
+            /**
+             * Error
+             * @description Why it failed, or what it waits for while queued.
+             */
             error: string | null;
             /** Errors */
             errors: components["schemas"]["RunError"][];
-            /** Group */
+            /**
+             * Group
+             * @description The group the batch ran.
+             */
             group: string;
-            /** Requested By */
+            /**
+             * Requested By
+             * @description The user who asked for it.
+             */
             requested_by?: string | null;
-            /** Rerun Of */
+            /**
+             * Rerun Of
+             * @description The batch this one reruns.
+             */
             rerun_of?: number | null;
-            /** Rows In */
+            /**
+             * Rows In
+             * @description Rows the batch read; null when unknown.
+             */
             rows_in: number | null;
-            /** Rows Out */
+            /**
+             * Rows Out
+             * @description Rows the batch wrote; GET /runs/{batch_id} has them per zone.
+             */
             rows_out: number | null;
             /**
              * Source
              * @description Set when the batch ran one source; null: the whole group.
              */
             source: string | null;
-            /** Started At */
+            /**
+             * Started At
+             * @description When it started; null while queued.
+             */
             started_at: string | null;
             /**
              * Status
@@ -835,7 +872,10 @@ export interface components {
              * @description Batch-level steps, outside any table.
              */
             steps: components["schemas"]["StepRow"][];
-            /** Trigger */
+            /**
+             * Trigger
+             * @description What started it: schedule, manual, rerun or api.
+             */
             trigger: string;
             /** Zones */
             zones: components["schemas"]["ZoneRow"][];
@@ -847,7 +887,10 @@ export interface components {
          * @description One batch of the run log (``lakeforge_log.batch_run``).
          */
         BatchRow: {
-            /** Batch Id */
+            /**
+             * Batch Id
+             * @description The batch's id: GET /runs/{batch_id}.
+             */
             batch_id: number;
             /**
              * Cancel Requested At
@@ -862,39 +905,73 @@ export interface components {
             /**
              * Created At
              * Format: date-time
+             * @description When it was requested.
              */
             created_at: string;
-            /** Databricks Run Id */
+            /**
+             * Databricks Run Id
+             * @description The job run carrying it, if any.
+             */
             databricks_run_id?: string | null;
-            /** Ended At */
+            /**
+             * Ended At
+             * @description When it ended; null while queued or running.
+             */
             ended_at: string | null;
-            /** Engine */
+            /**
+             * Engine
+             * @description embedded or spark.
+             */
             engine: string | null;
-            /** Error */
+            /**
+             * Error
+             * @description Why it failed, or what it waits for while queued.
+             */
             error: string | null;
-            /** Group */
+            /**
+             * Group
+             * @description The group the batch ran.
+             */
             group: string;
-            /** Requested By */
+            /**
+             * Requested By
+             * @description The user who asked for it.
+             */
             requested_by?: string | null;
-            /** Rerun Of */
+            /**
+             * Rerun Of
+             * @description The batch this one reruns.
+             */
             rerun_of?: number | null;
-            /** Rows In */
+            /**
+             * Rows In
+             * @description Rows the batch read; null when unknown.
+             */
             rows_in: number | null;
-            /** Rows Out */
+            /**
+             * Rows Out
+             * @description Rows the batch wrote; GET /runs/{batch_id} has them per zone.
+             */
             rows_out: number | null;
             /**
              * Source
              * @description Set when the batch ran one source; null: the whole group.
              */
             source: string | null;
-            /** Started At */
+            /**
+             * Started At
+             * @description When it started; null while queued.
+             */
             started_at: string | null;
             /**
              * Status
              * @enum {string}
              */
             status: "queued" | "running" | "succeeded" | "failed" | "cancelled" | "skipped";
-            /** Trigger */
+            /**
+             * Trigger
+             * @description What started it: schedule, manual, rerun or api.
+             */
             trigger: string;
         } & {
             [key: string]: unknown;
@@ -969,6 +1046,20 @@ export interface components {
          * CommandRequest
          * @description An intent and how to run it. ``intent`` follows the ``Intent`` schema (a union on ``kind``);
          *     the command layer validates it, so every surface gets the same answers and rejects are audited.
+         * @example {
+         *       "idempotency_key": "pause-1",
+         *       "intent": {
+         *         "group": "retail",
+         *         "kind": "pause_schedule"
+         *       }
+         *     }
+         * @example {
+         *       "dry_run": true,
+         *       "intent": {
+         *         "kind": "remove_source",
+         *         "name": "orders"
+         *       }
+         *     }
          */
         CommandRequest: {
             /**
@@ -993,27 +1084,57 @@ export interface components {
         /**
          * CommandResponse
          * @description What the executor decided. ``confirm_token`` is set when the command waits for confirmation.
+         * @example {
+         *       "command_id": "b2daf931-1855-47cb-9a73-59fea1517352",
+         *       "message": "Schedule of retail paused.",
+         *       "plan": [
+         *         {
+         *           "after": true,
+         *           "before": false,
+         *           "entity": "group",
+         *           "field": "schedule.paused",
+         *           "key": "retail",
+         *           "op": "update",
+         *           "text": "group retail: schedule.paused false → true"
+         *         }
+         *       ],
+         *       "status": "applied"
+         *     }
          */
         CommandResponse: {
-            /** Command Id */
+            /**
+             * Command Id
+             * @description The command's audit row (GET /audit).
+             */
             command_id?: string | null;
-            /** Confirm Token */
+            /**
+             * Confirm Token
+             * @description Send it back as confirm_token to apply this very plan; null once applied.
+             */
             confirm_token?: string | null;
             /**
              * Message
+             * @description One sentence for a person.
              * @default
              */
             message: string;
-            /** Plan */
+            /**
+             * Plan
+             * @description The changes, one line each: op, entity, key, field, before, after, text.
+             */
             plan?: {
                 [key: string]: unknown;
             }[] | null;
-            /** Result */
+            /**
+             * Result
+             * @description What the intent produced, e.g. batch_id of a queued batch.
+             */
             result?: {
                 [key: string]: unknown;
             } | null;
             /**
              * Status
+             * @description applied (done), planned (dry run), needs_confirmation (send confirm_token to apply).
              * @enum {string}
              */
             status: "applied" | "planned" | "needs_confirmation" | "rejected";
@@ -1528,7 +1649,12 @@ export interface components {
         } & {
             [key: string]: unknown;
         };
-        /** ParseRequest */
+        /**
+         * ParseRequest
+         * @example {
+         *       "text": "pause retail"
+         *     }
+         */
         ParseRequest: {
             /**
              * Channel
@@ -1603,17 +1729,45 @@ export interface components {
         /**
          * Problem
          * @description The body of every error answer (RFC 9457 plus ``errors``).
+         * @example {
+         *       "detail": "limit: Input should be less than or equal to 500",
+         *       "errors": [
+         *         {
+         *           "field": "limit",
+         *           "fix": "Use a value of at most 500.",
+         *           "message": "Input should be less than or equal to 500"
+         *         }
+         *       ],
+         *       "status": 422,
+         *       "title": "Invalid input",
+         *       "type": "https://lakeforge.dev/problems/validation"
+         *     }
          */
         Problem: {
-            /** Detail */
+            /**
+             * Detail
+             * @description One sentence: the first field at fault and what is wrong.
+             */
             detail: string;
-            /** Errors */
+            /**
+             * Errors
+             * @description Every field at fault.
+             */
             errors?: components["schemas"]["ProblemFieldError"][];
-            /** Status */
+            /**
+             * Status
+             * @description The HTTP status code.
+             */
             status: number;
-            /** Title */
+            /**
+             * Title
+             * @description The HTTP status in words.
+             */
             title: string;
-            /** Type */
+            /**
+             * Type
+             * @description A URI naming the kind of problem, e.g. .../problems/validation.
+             */
             type: string;
         };
         /** ProblemFieldError */
@@ -1623,9 +1777,15 @@ export interface components {
              * @description Dotted path of the offending input, e.g. intent.schedule.quartz_cron.
              */
             field: string;
-            /** Fix */
+            /**
+             * Fix
+             * @description How to put it right.
+             */
             fix?: string | null;
-            /** Message */
+            /**
+             * Message
+             * @description What is wrong with it.
+             */
             message: string;
         };
         /** QuarantineColumn */
@@ -2131,7 +2291,10 @@ export interface components {
         };
         /** RunsPage */
         RunsPage: {
-            /** Items */
+            /**
+             * Items
+             * @description Batches, newest first.
+             */
             items: components["schemas"]["BatchRow"][];
             /**
              * Next Cursor
@@ -2458,7 +2621,10 @@ export interface components {
          * @description A batch on a source's page, with what this source wrote in it.
          */
         SourceRunRow: {
-            /** Batch Id */
+            /**
+             * Batch Id
+             * @description The batch's id: GET /runs/{batch_id}.
+             */
             batch_id: number;
             /**
              * Cancel Requested At
@@ -2473,25 +2639,53 @@ export interface components {
             /**
              * Created At
              * Format: date-time
+             * @description When it was requested.
              */
             created_at: string;
-            /** Databricks Run Id */
+            /**
+             * Databricks Run Id
+             * @description The job run carrying it, if any.
+             */
             databricks_run_id?: string | null;
-            /** Ended At */
+            /**
+             * Ended At
+             * @description When it ended; null while queued or running.
+             */
             ended_at: string | null;
-            /** Engine */
+            /**
+             * Engine
+             * @description embedded or spark.
+             */
             engine: string | null;
-            /** Error */
+            /**
+             * Error
+             * @description Why it failed, or what it waits for while queued.
+             */
             error: string | null;
-            /** Group */
+            /**
+             * Group
+             * @description The group the batch ran.
+             */
             group: string;
-            /** Requested By */
+            /**
+             * Requested By
+             * @description The user who asked for it.
+             */
             requested_by?: string | null;
-            /** Rerun Of */
+            /**
+             * Rerun Of
+             * @description The batch this one reruns.
+             */
             rerun_of?: number | null;
-            /** Rows In */
+            /**
+             * Rows In
+             * @description Rows the batch read; null when unknown.
+             */
             rows_in: number | null;
-            /** Rows Out */
+            /**
+             * Rows Out
+             * @description Rows the batch wrote; GET /runs/{batch_id} has them per zone.
+             */
             rows_out: number | null;
             /**
              * Source
@@ -2508,14 +2702,20 @@ export interface components {
              * @description The zone source_rows_out was counted in.
              */
             source_rows_zone: ("silver" | "bronze") | null;
-            /** Started At */
+            /**
+             * Started At
+             * @description When it started; null while queued.
+             */
             started_at: string | null;
             /**
              * Status
              * @enum {string}
              */
             status: "queued" | "running" | "succeeded" | "failed" | "cancelled" | "skipped";
-            /** Trigger */
+            /**
+             * Trigger
+             * @description What started it: schedule, manual, rerun or api.
+             */
             trigger: string;
         } & {
             [key: string]: unknown;
