@@ -190,15 +190,12 @@ def _type_resource_bodies(spec: dict[str, Any], models: dict[str, str]) -> None:
             model = models[kind].rsplit("/", 1)[-1]
             from_path = set(operation.get("x-lakeforge-from-path", ())) | {"kind"}
             intent = schemas[model]
+            fixed = sorted(from_path - {"kind"})
             fields = {
                 **intent,
                 "title": f"{model}Fields",
-                "description": f"The fields of the {model} intent, without kind"
-                + (
-                    f" and {', '.join(sorted(from_path - {'kind'}))} (from the path)."
-                    if from_path - {"kind"}
-                    else "."
-                ),
+                "description": f"The fields of the {model} intent, less kind"
+                + (f" and {', '.join(fixed)}, which the route sets." if fixed else "."),
                 "properties": {k: v for k, v in intent.get("properties", {}).items() if k not in from_path},
                 "required": [k for k in intent.get("required", []) if k not in from_path],
             }

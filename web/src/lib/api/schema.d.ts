@@ -678,7 +678,7 @@ export interface components {
         };
         /**
          * AddDqRuleFields
-         * @description The fields of the AddDqRule intent, without kind.
+         * @description The fields of the AddDqRule intent, less kind.
          */
         AddDqRuleFields: {
             /**
@@ -1263,7 +1263,7 @@ export interface components {
         };
         /**
          * CreateGroupFields
-         * @description The fields of the CreateGroup intent, without kind.
+         * @description The fields of the CreateGroup intent, less kind.
          */
         CreateGroupFields: {
             /**
@@ -1723,7 +1723,7 @@ export interface components {
         };
         /**
          * PauseScheduleFields
-         * @description The fields of the PauseSchedule intent, without kind and group (from the path).
+         * @description The fields of the PauseSchedule intent, less kind and group, which the route sets.
          */
         PauseScheduleFields: Record<string, never>;
         /**
@@ -1935,7 +1935,7 @@ export interface components {
         };
         /**
          * RegisterSourceFields
-         * @description The fields of the RegisterSource intent, without kind.
+         * @description The fields of the RegisterSource intent, less kind.
          */
         RegisterSourceFields: {
             bronze?: components["schemas"]["BronzeSpec"];
@@ -2088,7 +2088,7 @@ export interface components {
         };
         /**
          * RerunBatchFields
-         * @description The fields of the RerunBatch intent, without kind and batch_id (from the path).
+         * @description The fields of the RerunBatch intent, less kind and batch_id, which the route sets.
          */
         RerunBatchFields: {
             /**
@@ -2123,7 +2123,7 @@ export interface components {
         };
         /**
          * RestoreRevisionFields
-         * @description The fields of the RestoreRevision intent, without kind and entity, name (from the path).
+         * @description The fields of the RestoreRevision intent, less kind and entity, name, which the route sets.
          */
         RestoreRevisionFields: {
             /** Revision */
@@ -2147,7 +2147,7 @@ export interface components {
         };
         /**
          * ResumeScheduleFields
-         * @description The fields of the ResumeSchedule intent, without kind and group (from the path).
+         * @description The fields of the ResumeSchedule intent, less kind and group, which the route sets.
          */
         ResumeScheduleFields: Record<string, never>;
         /** RevisionRow */
@@ -2270,7 +2270,7 @@ export interface components {
         };
         /**
          * RunNowFields
-         * @description The fields of the RunNow intent, without kind and group (from the path).
+         * @description The fields of the RunNow intent, less kind and group, which the route sets.
          */
         RunNowFields: {
             /**
@@ -2415,7 +2415,7 @@ export interface components {
         };
         /**
          * SetScheduleFields
-         * @description The fields of the SetSchedule intent, without kind and group (from the path).
+         * @description The fields of the SetSchedule intent, less kind and group, which the route sets.
          */
         SetScheduleFields: {
             /**
@@ -2823,7 +2823,7 @@ export interface components {
         };
         /**
          * SubscribeChannelFields
-         * @description The fields of the SubscribeChannel intent, without kind.
+         * @description The fields of the SubscribeChannel intent, less kind.
          */
         SubscribeChannelFields: {
             /**
@@ -2956,7 +2956,7 @@ export interface components {
         };
         /**
          * UpdateDqRuleFields
-         * @description The fields of the UpdateDqRule intent, without kind and name, source (from the path).
+         * @description The fields of the UpdateDqRule intent, less kind and name, source, which the route sets.
          */
         UpdateDqRuleFields: {
             /**
@@ -3061,7 +3061,7 @@ export interface components {
         };
         /**
          * UpdateGroupFields
-         * @description The fields of the UpdateGroup intent, without kind and name (from the path).
+         * @description The fields of the UpdateGroup intent, less kind and name, which the route sets.
          */
         UpdateGroupFields: {
             /**
@@ -3210,7 +3210,7 @@ export interface components {
         };
         /**
          * UpdateSourceFields
-         * @description The fields of the UpdateSource intent, without kind and name (from the path).
+         * @description The fields of the UpdateSource intent, less kind and name, which the route sets.
          */
         UpdateSourceFields: {
             /** @default null */
@@ -3361,7 +3361,7 @@ export interface components {
         };
         /**
          * UpsertComputeProfileFields
-         * @description The fields of the UpsertComputeProfile intent, without kind and name (from the path).
+         * @description The fields of the UpsertComputeProfile intent, less kind and name, which the route sets.
          */
         UpsertComputeProfileFields: {
             /**
